@@ -1,0 +1,1 @@
+//! Container wiring and desired routes.

@@ -1,0 +1,1 @@
+//! The one boundary to the kernel.

@@ -1,0 +1,43 @@
+//! What the speaker reports about each peer (for `lattice status` and metrics).
+
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+/// RFC 4271 §8.2.2 session states, as shown to operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum PeerState {
+    /// Idle.
+    Idle,
+    /// Connect.
+    Connect,
+    /// Active.
+    Active,
+    /// OpenSent.
+    OpenSent,
+    /// OpenConfirm.
+    OpenConfirm,
+    /// Established.
+    Established,
+}
+
+/// A snapshot of one peer's session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerStatus {
+    /// Peer's address.
+    pub address: IpAddr,
+    /// Peer's configured ASN.
+    pub remote_as: u32,
+    /// Session state.
+    pub state: PeerState,
+    /// Seconds since the session reached Established, if it is.
+    pub uptime_secs: Option<u64>,
+    /// Prefixes currently held in this peer's Adj-RIB-In.
+    pub prefixes_received: u64,
+    /// Prefixes currently advertised to this peer.
+    pub prefixes_advertised: u64,
+    /// The peer's BGP identifier once known.
+    pub remote_router_id: Option<std::net::Ipv4Addr>,
+    /// The last error that reset the session, for the operator.
+    pub last_error: Option<String>,
+}

@@ -1,0 +1,1 @@
+//! Sans-IO BGP session state machine (RFC 4271 §8).

@@ -1,0 +1,1 @@
+//! Lattice IPAM: the host block and container addresses.
