@@ -4,9 +4,11 @@
 //! that carries the NOTIFICATION (code, subcode, data) the session must send back.
 
 mod error;
+mod codec_stub;
 mod types;
 
 pub use error::{DecodeError, ErrorCode};
+pub use codec_stub::{check_frame, decode, encode};
 pub use types::*;
 
 /// Largest BGP message without the Extended Message capability (RFC 4271 §4.1).
