@@ -1,1 +1,97 @@
-fn main() {}
+//! latticed: the per-host Lattice agent.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, ValueEnum};
+use tracing::error;
+
+/// Command line of latticed.
+#[derive(Debug, Parser)]
+#[command(name = "latticed", version, about = "Lattice per-host agent: IPAM, routed veth, embedded BGP")]
+struct Args {
+    /// YAML configuration file (see docs/configuration.md).
+    #[arg(long, short = 'c')]
+    config: PathBuf,
+    /// Log format.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    /// Log level or filter (overridden by RUST_LOG when set).
+    #[arg(long, default_value = "info")]
+    log_level: String,
+    /// Check the configuration and exit.
+    #[arg(long)]
+    check: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    init_tracing(&args);
+    // A bad config is the caller's mistake: exit 2, before anything on the host changes.
+    let config = match agent::config::Config::load(&args.config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("latticed: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if args.check {
+        println!("latticed: {} is valid", args.config.display());
+        return ExitCode::SUCCESS;
+    }
+    match run(config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            error!("{e:#}");
+            eprintln!("latticed: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(config: agent::config::Config) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the tokio runtime")?;
+    runtime.block_on(async {
+        agent::daemon::run(config, shutdown_signal()).await.context("latticed stopped")
+    })
+}
+
+/// Resolves on SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            error!("cannot watch SIGTERM: {e}");
+            std::future::pending::<()>().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
+fn init_tracing(args: &Args) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(&args.log_level))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match args.log_format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
