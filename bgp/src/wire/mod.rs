@@ -1,14 +1,41 @@
 //! The BGP-4 wire codec (RFC 4271 §4), owned by us: see `../shared/notes/bgp-codec.md`.
 //!
 //! Decoding works on a bounded byte slice and never panics: every failure is a [`DecodeError`]
-//! that carries the NOTIFICATION (code, subcode, data) the session must send back.
+//! that carries the NOTIFICATION (code, subcode, data) the session must send back. The lints
+//! below make the compiler hold us to that: no indexing, slicing or unchecked arithmetic.
+//!
+//! Use: [`check_frame`] on the read buffer until it returns the length of a whole message, then
+//! [`decode`] on exactly those bytes; [`encode`] for the way out.
+#![deny(
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::panic
+)]
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::unreachable,
+    clippy::cast_possible_truncation
+)]
 
+mod as_path;
+mod attribute;
+mod decode;
+mod encode;
 mod error;
-mod codec_stub;
+mod frame;
+mod notification;
+mod open;
+mod prefix;
+mod reader;
 mod types;
+mod update;
 
-pub use error::{DecodeError, ErrorCode};
-pub use codec_stub::{check_frame, decode, encode};
+pub use attribute::{attr_flag, attr_type};
+pub use decode::decode;
+pub use encode::encode;
+pub use error::{header_subcode, open_subcode, update_subcode, DecodeError, ErrorCode};
+pub use frame::check_frame;
 pub use types::*;
 
 /// Largest BGP message without the Extended Message capability (RFC 4271 §4.1).

@@ -92,8 +92,16 @@ pub enum PathAttribute {
     MultiExitDisc(u32),
     /// Type 5, well-known (iBGP only).
     LocalPref(u32),
-    /// Any other attribute, kept raw: flags, type code, value.
-    Unknown { flags: u8, type_code: u8, value: Vec<u8> },
+    /// Type 6, well-known discretionary, empty (RFC 4271 §5.1.6).
+    AtomicAggregate,
+    /// Any other attribute, kept raw: flags, type code, value. Decoded flags keep only the
+    /// Optional, Transitive and Partial bits (the Extended Length bit is re-derived on encode).
+    /// `type_code` must not be one of the codes above (1-6), or it would decode as that variant.
+    Unknown {
+        flags: u8,
+        type_code: u8,
+        value: Vec<u8>,
+    },
 }
 
 /// NOTIFICATION (RFC 4271 §4.5).
@@ -117,6 +125,8 @@ pub struct CodecContext {
 impl Default for CodecContext {
     /// Before OPEN is exchanged nothing is negotiated: 2-octet AS_PATH.
     fn default() -> Self {
-        Self { four_octet_as: false }
+        Self {
+            four_octet_as: false,
+        }
     }
 }
