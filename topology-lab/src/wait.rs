@@ -14,6 +14,8 @@ use crate::{api, sh};
 
 /// State FRR and latticed report for an up session (RFC 4271 §8.2.2).
 const ESTABLISHED: &str = "Established";
+/// How often `wait` repeats an unchanged progress line.
+const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 
 /// One BGP session as seen from one node.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,10 +120,13 @@ pub fn wait(topo: &Path, timeout: Duration) -> Result<(), LabError> {
     crate::state::LabState::require(&dir, &lab.name)?;
     let start = Instant::now();
     let mut last = None;
+    let mut last_print = start;
     loop {
         let all = sessions(&lab, &dir);
         let up = all.iter().filter(|s| s.up()).count();
-        if last != Some(up) {
+        // Print on change, and every few seconds so a slow fabric does not look hung.
+        if last != Some(up) || last_print.elapsed() >= PROGRESS_EVERY {
+            last_print = Instant::now();
             println!(
                 "[{:>5.1}s] {up}/{} BGP sessions established",
                 start.elapsed().as_secs_f64(),
