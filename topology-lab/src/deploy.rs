@@ -4,11 +4,12 @@ use std::path::Path;
 
 use crate::destroy;
 use crate::error::LabError;
-use crate::kinds::{self, Ctx, Prepared};
+use crate::kinds::{self, Ctx};
 use crate::netns;
 use crate::paths::LabDir;
+use crate::plan::{self, Plan};
 use crate::state::{now_ms, LabState};
-use crate::topology::{self, Kind, Lab};
+use crate::topology::{self, Lab};
 
 /// Deploy the lab described by `topo`.
 pub fn deploy(topo: &Path) -> Result<(), LabError> {
@@ -18,13 +19,7 @@ pub fn deploy(topo: &Path) -> Result<(), LabError> {
     }
     let dir = LabDir::for_lab(&lab.name);
     check_not_deployed(&lab, &dir)?;
-    let mut prepared = Vec::new();
-    for node in &lab.nodes {
-        prepared.push((node, kinds::prepare(&lab, &dir, node)?));
-    }
-    if lab.nodes.iter().any(|n| n.kind == Kind::Lattice) {
-        kinds::lattice::find_latticed()?;
-    }
+    let plan = plan::plan(&lab, &dir)?;
     create_dir(&dir)?;
     let topo_abs = std::path::absolute(topo).unwrap_or_else(|_| topo.to_path_buf());
     let mut state = LabState::new(&lab.name, topo_abs);
@@ -35,7 +30,7 @@ pub fn deploy(topo: &Path) -> Result<(), LabError> {
         lab.nodes.len(),
         lab.links.len()
     );
-    match build(&lab, &dir, &mut state, &prepared) {
+    match build(&lab, &plan, &dir, &mut state) {
         Ok(()) => {
             state.deployed_at_ms = Some(now_ms());
             state.save(&dir)?;
@@ -85,47 +80,32 @@ fn create_dir(dir: &LabDir) -> Result<(), LabError> {
         .map_err(LabError::io(format!("chmod {}", root.display())))
 }
 
-fn build(
-    lab: &Lab,
-    dir: &LabDir,
-    state: &mut LabState,
-    prepared: &[(&topology::Node, Prepared)],
-) -> Result<(), LabError> {
-    for node in &lab.nodes {
-        let ns = lab.namespace(&node.name);
-        netns::add(&ns)?;
+fn build(lab: &Lab, plan: &Plan<'_>, dir: &LabDir, state: &mut LabState) -> Result<(), LabError> {
+    for (node, ns) in &plan.namespaces {
+        netns::add(ns)?;
         state.namespaces.push(ns.clone());
-        state.node_mut(&node.name, node.kind, &ns);
+        state.node_mut(&node.name, node.kind, ns);
         state.save(dir)?;
-        std::fs::create_dir_all(dir.node_dir(&node.name)).map_err(LabError::io(format!(
-            "creating {}",
-            dir.node_dir(&node.name).display()
-        )))?;
+        let node_dir = dir.node_dir(&node.name);
+        std::fs::create_dir_all(&node_dir)
+            .map_err(LabError::io(format!("creating {}", node_dir.display())))?;
     }
-    for l in &lab.links {
-        netns::veth(
-            &lab.namespace(&l.a.node),
-            &l.a.ifname,
-            &lab.namespace(&l.b.node),
-            &l.b.ifname,
-        )?;
+    for v in &plan.veths {
+        netns::veth(&v.a_ns, &v.a_if, &v.b_ns, &v.b_if)?;
     }
     println!(
         "{} namespaces and {} links created",
-        lab.nodes.len(),
-        lab.links.len()
+        plan.namespaces.len(),
+        plan.veths.len()
     );
-    // Routers first, so hosts find their peers listening.
-    for kind in [Kind::Frr, Kind::Linux, Kind::Lattice] {
-        for (node, prep) in prepared.iter().filter(|(n, _)| n.kind == kind) {
-            println!("starting {} ({})", node.name, node.kind);
-            let mut ctx = Ctx {
-                lab,
-                dir,
-                state: &mut *state,
-            };
-            kinds::start(&mut ctx, node, prep)?;
-        }
+    for (node, prep) in &plan.starts {
+        println!("starting {} ({})", node.name, node.kind);
+        let mut ctx = Ctx {
+            lab,
+            dir,
+            state: &mut *state,
+        };
+        kinds::start(&mut ctx, node, prep)?;
     }
     Ok(())
 }

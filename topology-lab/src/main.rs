@@ -10,6 +10,7 @@ mod kinds;
 mod netns;
 mod paths;
 mod pingmatrix;
+mod plan;
 mod procs;
 mod sh;
 mod state;

@@ -57,7 +57,10 @@ fn lattice_nodes_start_attach_report_and_clean_up() {
     );
     lab.ok("exec", &["host3-c2", "--", "ip", "link", "show", "lo"]);
     let env = lab.ok("exec", &["host1", "--", "sh", "-c", "echo $LATTICE_SOCKET"]);
-    assert_eq!(env.trim(), format!("{}/host1/lattice.sock", lab.lab_dir().display()));
+    assert_eq!(
+        env.trim(),
+        format!("{}/host1/lattice.sock", lab.lab_dir().display())
+    );
 
     let waited = lab.run("wait", &["--timeout", "2"]);
     assert!(!waited.status.success(), "the fake never peers");

@@ -21,8 +21,7 @@ pub enum Prepared {
 }
 
 /// Read and check a node's config files.
-pub fn prepare(lab: &Lab, dir: &LabDir, node: &Node) -> Result<Prepared, LabError> {
-    let _ = lab;
+pub fn prepare(dir: &LabDir, node: &Node) -> Result<Prepared, LabError> {
     match node.kind {
         Kind::Frr => frr::prepare(node).map(Prepared::Frr),
         Kind::Linux => Ok(Prepared::Linux),
