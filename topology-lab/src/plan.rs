@@ -39,6 +39,9 @@ pub fn plan<'a>(lab: &'a Lab, dir: &LabDir) -> Result<Plan<'a>, LabError> {
     if lab.nodes.iter().any(|n| n.kind == Kind::Lattice) {
         kinds::lattice::find_latticed()?;
     }
+    if lab.nodes.iter().any(|n| n.kind == Kind::Frr) {
+        kinds::frr::check_reachable_by_frr(dir.root())?;
+    }
     let namespaces = lab
         .nodes
         .iter()

@@ -153,11 +153,30 @@ fn start_daemon(ns: &str, dir: &Path, run: &Path, daemon: &str) -> Result<u32, L
         &log,
     ];
     sh::run(&mut sh::in_netns(ns, &args))?;
-    wait_pidfile(&pidfile, daemon)
+    wait_pidfile(&pidfile, daemon, &dir.join(format!("{daemon}.log")))
+}
+
+/// FRR's daemons drop to user frr: every existing ancestor of `dir` must be world-searchable.
+pub fn check_reachable_by_frr(dir: &Path) -> Result<(), LabError> {
+    use std::os::unix::fs::PermissionsExt;
+    for a in dir.ancestors().skip(1) {
+        let mode = std::fs::metadata(a)
+            .map(|m| m.permissions().mode())
+            .unwrap_or(0o755);
+        if mode & 0o001 == 0 {
+            return Err(LabError::Failed(format!(
+                "user frr cannot reach {}: {} is not searchable by others (chmod o+x it, or set \
+                 LATTICE_LAB_DIR elsewhere)",
+                dir.display(),
+                a.display()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The daemonised child writes its pid file once it runs.
-fn wait_pidfile(pidfile: &Path, daemon: &str) -> Result<u32, LabError> {
+fn wait_pidfile(pidfile: &Path, daemon: &str, log: &Path) -> Result<u32, LabError> {
     let start = Instant::now();
     while start.elapsed() < START_TIMEOUT {
         let pid = std::fs::read_to_string(pidfile)
@@ -169,9 +188,10 @@ fn wait_pidfile(pidfile: &Path, daemon: &str) -> Result<u32, LabError> {
         sleep(Duration::from_millis(50));
     }
     Err(LabError::Failed(format!(
-        "{daemon} did not start within {}s (no live pid in {})",
+        "{daemon} did not start within {}s (no live pid in {}); see {}",
         START_TIMEOUT.as_secs(),
-        pidfile.display()
+        pidfile.display(),
+        log.display()
     )))
 }
 
@@ -222,6 +242,19 @@ mod tests {
         );
         let cmd = vec!["ip".to_string()];
         assert_eq!(vtysh_args(&cmd, "/r"), cmd);
+    }
+
+    #[test]
+    fn unreachable_state_dir_is_caught() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+        let e = check_reachable_by_frr(&d.path().join("lab"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not searchable"), "{e}");
+        std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        check_reachable_by_frr(&d.path().join("lab")).unwrap();
     }
 
     #[test]
