@@ -1,1 +1,135 @@
-fn main() {}
+//! lattice-lab: containerlab-style labs built from network namespaces, FRR and latticed.
+
+mod api;
+mod deploy;
+mod destroy;
+mod error;
+mod exec;
+mod inspect;
+mod kinds;
+mod netns;
+mod paths;
+mod pingmatrix;
+mod plan;
+mod procs;
+mod sh;
+mod state;
+mod topology;
+mod wait;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+
+/// Build and run labs described by containerlab-style topology files.
+#[derive(Debug, Parser)]
+#[command(name = "lattice-lab", version)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Create namespaces, links and nodes.
+    Deploy {
+        /// Topology file.
+        #[arg(short = 't', long = "topo")]
+        topo: PathBuf,
+    },
+    /// Stop every process and delete every namespace of the lab.
+    Destroy {
+        /// Topology file.
+        #[arg(short = 't', long = "topo")]
+        topo: PathBuf,
+    },
+    /// Run a command inside a node (or `<node>-c<i>` container) namespace.
+    Exec {
+        /// Topology file.
+        #[arg(short = 't', long = "topo")]
+        topo: PathBuf,
+        /// Node or container name.
+        node: String,
+        /// The command (after `--`).
+        #[arg(last = true, required = true)]
+        cmd: Vec<String>,
+    },
+    /// Show nodes, namespaces, pids, states and addresses.
+    Inspect {
+        /// Topology file.
+        #[arg(short = 't', long = "topo")]
+        topo: PathBuf,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Wait until every BGP session in the lab is Established.
+    Wait {
+        /// Topology file.
+        #[arg(short = 't', long = "topo")]
+        topo: PathBuf,
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 60)]
+        timeout: u64,
+    },
+    /// Ping between every pair of lattice containers.
+    Pingmatrix {
+        /// Topology file.
+        #[arg(short = 't', long = "topo")]
+        topo: PathBuf,
+        /// Also print the time from deploy to full reachability.
+        #[arg(long)]
+        since_deploy: bool,
+        /// Retry failed cells for at most this many seconds.
+        #[arg(long, default_value_t = 30)]
+        timeout: u64,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.cmd) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
+    if !nix::unistd::geteuid().is_root() {
+        bail!("lattice-lab needs root (network namespaces, veths, FRR)");
+    }
+    match cmd {
+        Cmd::Deploy { topo } => {
+            deploy::deploy(&topo).with_context(|| format!("deploy {}", topo.display()))?
+        }
+        Cmd::Destroy { topo } => {
+            destroy::destroy(&topo).with_context(|| format!("destroy {}", topo.display()))?
+        }
+        Cmd::Exec { topo, node, cmd } => {
+            let code = exec::exec(&topo, &node, &cmd).with_context(|| format!("exec on {node}"))?;
+            return Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)));
+        }
+        Cmd::Inspect { topo, json } => inspect::inspect(&topo, json).context("inspect")?,
+        Cmd::Wait { topo, timeout } => {
+            wait::wait(&topo, Duration::from_secs(timeout)).context("wait")?
+        }
+        Cmd::Pingmatrix {
+            topo,
+            since_deploy,
+            timeout,
+        } => {
+            let all_ok = pingmatrix::pingmatrix(&topo, since_deploy, Duration::from_secs(timeout))
+                .context("pingmatrix")?;
+            if !all_ok {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,105 @@
+//! Root-only end-to-end: the two-racks example with real FRR and latticed, through lattice-lab.
+//! Needs the `latticed` binary next to `lattice-lab` (the Makefile builds the workspace first).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{eventually, skip_reason, Lab, BIN};
+
+fn latticed() -> PathBuf {
+    Path::new(BIN).with_file_name("latticed")
+}
+
+#[test]
+fn two_racks_converge_and_every_container_reaches_every_other() {
+    if let Some(why) = skip_reason() {
+        eprintln!("SKIPPED: {why}");
+        return;
+    }
+    if !latticed().is_file() {
+        eprintln!(
+            "SKIPPED: {} is missing; build it first (`cargo build -p agent --bins` or `make build`)",
+            latticed().display()
+        );
+        return;
+    }
+    std::env::set_var("LATTICED_BIN", latticed());
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let name = format!("tr{}", std::process::id());
+    let lab = Lab::new(
+        &examples.join("two-racks.clab.yml"),
+        &examples.join("two-racks"),
+        "two-racks",
+        &name,
+    );
+
+    lab.ok("deploy", &[]);
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(lab.lab_dir().join("state.json")).unwrap())
+            .unwrap();
+    let containers: usize = state["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["containers"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(containers, 8, "two containers on each of four hosts");
+    assert_eq!(lab.namespaces().len(), 7 + 8);
+
+    let waited = lab.ok("wait", &["--timeout", "90"]);
+    // spine: 2, each tor: 3, each host: 1.
+    assert!(
+        waited.contains("all 12 BGP sessions established"),
+        "{waited}"
+    );
+
+    let matrix = lab.ok("pingmatrix", &["--since-deploy"]);
+    assert!(
+        matrix.contains("full reachability") && !matrix.contains("FAIL"),
+        "{matrix}"
+    );
+
+    for tor in ["tor1", "tor2"] {
+        let ns = format!("{name}-{tor}");
+        let holds_all = || {
+            let out = Command::new("ip")
+                .args(["-n", &ns, "route", "show", "proto", "bgp"])
+                .output()
+                .unwrap();
+            let routes = String::from_utf8_lossy(&out.stdout).into_owned();
+            (1..=4).all(|i| routes.contains(&format!("10.244.{i}.0/24")))
+        };
+        assert!(eventually(20, holds_all), "{tor} lacks some host block");
+    }
+
+    let pids: Vec<u64> = state["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|n| {
+            n["pids"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p.as_u64().unwrap())
+        })
+        .collect();
+    assert_eq!(
+        pids.len(),
+        3 * 2 + 4,
+        "zebra+bgpd per router, latticed per host"
+    );
+    lab.destroy_and_check();
+    for p in pids {
+        let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default();
+        let gone = stat.is_empty()
+            || stat
+                .rsplit_once(')')
+                .is_some_and(|(_, r)| r.trim_start().starts_with('Z'));
+        assert!(gone, "pid {p} of the lab is still alive");
+    }
+}
