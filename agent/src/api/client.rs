@@ -11,7 +11,9 @@ use super::proto::{Reply, Request};
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     /// The socket could not be opened.
-    #[error("cannot connect to latticed at {path}: {source} (is latticed running, and are you root?)")]
+    #[error(
+        "cannot connect to latticed at {path}: {source} (is latticed running, and are you root?)"
+    )]
     Connect {
         /// Socket path.
         path: String,
@@ -31,10 +33,12 @@ pub enum ClientError {
 
 /// Send one request and wait for its reply.
 pub async fn call(socket: &Path, request: &Request) -> Result<Reply, ClientError> {
-    let stream = UnixStream::connect(socket).await.map_err(|source| ClientError::Connect {
-        path: socket.display().to_string(),
-        source,
-    })?;
+    let stream = UnixStream::connect(socket)
+        .await
+        .map_err(|source| ClientError::Connect {
+            path: socket.display().to_string(),
+            source,
+        })?;
     let (read, mut write) = stream.into_split();
     let mut line = serde_json::to_vec(request)?;
     line.push(b'\n');

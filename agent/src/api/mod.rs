@@ -4,4 +4,6 @@
 //! later, the CNI plugin.
 
 pub mod client;
+pub mod format;
 pub mod proto;
+pub mod server;

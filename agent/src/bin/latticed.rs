@@ -9,7 +9,11 @@ use tracing::error;
 
 /// Command line of latticed.
 #[derive(Debug, Parser)]
-#[command(name = "latticed", version, about = "Lattice per-host agent: IPAM, routed veth, embedded BGP")]
+#[command(
+    name = "latticed",
+    version,
+    about = "Lattice per-host agent: IPAM, routed veth, embedded BGP"
+)]
 struct Args {
     /// YAML configuration file (see docs/configuration.md).
     #[arg(long, short = 'c')]
@@ -63,7 +67,9 @@ fn run(config: agent::config::Config) -> anyhow::Result<()> {
         .build()
         .context("starting the tokio runtime")?;
     runtime.block_on(async {
-        agent::daemon::run(config, shutdown_signal()).await.context("latticed stopped")
+        agent::daemon::run(config, shutdown_signal())
+            .await
+            .context("latticed stopped")
     })
 }
 
@@ -89,7 +95,9 @@ fn init_tracing(args: &Args) {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&args.log_level))
         .unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match args.log_format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),

@@ -1,0 +1,193 @@
+//! Human-readable renderings of API replies for the `lattice` CLI.
+
+use std::fmt::Write;
+
+use bgp::driver::{PeerState, PeerStatus};
+
+use super::proto::{Attachment, NodeStatus};
+
+/// `lattice status`: node summary, then one row per peer (like `birdc show protocols`).
+pub fn status(s: &NodeStatus) -> String {
+    let mut out = String::new();
+    let blocks: Vec<String> = s.blocks.iter().map(ToString::to_string).collect();
+    let _ = writeln!(
+        out,
+        "Node:        {}  AS{}  router-id {}",
+        s.node, s.asn, s.router_id
+    );
+    let _ = writeln!(out, "Blocks:      {}", blocks.join(", "));
+    let _ = writeln!(
+        out,
+        "Containers:  {}    Learned routes: {}",
+        s.attachments, s.learned_routes
+    );
+    let up = s
+        .peers
+        .iter()
+        .filter(|p| p.state == PeerState::Established)
+        .count();
+    let _ = writeln!(out, "Health:      {}", health(up, s.peers.len()));
+    out.push('\n');
+    let rows: Vec<[String; 7]> = s.peers.iter().map(peer_row).collect();
+    out.push_str(&table(
+        [
+            "PEER",
+            "AS",
+            "STATE",
+            "UPTIME",
+            "RECEIVED",
+            "ADVERTISED",
+            "INFO",
+        ],
+        &rows,
+    ));
+    out
+}
+
+/// `lattice list`: one row per attachment.
+pub fn attachments(list: &[Attachment]) -> String {
+    let rows: Vec<[String; 5]> = list
+        .iter()
+        .map(|a| {
+            [
+                a.container_id.clone(),
+                a.ifname.clone(),
+                a.address.to_string(),
+                a.host_ifname.clone(),
+                a.netns.display().to_string(),
+            ]
+        })
+        .collect();
+    table(
+        ["CONTAINER", "IFNAME", "ADDRESS", "HOST-IF", "NETNS"],
+        &rows,
+    )
+}
+
+/// Whether every peer is Established (what `lattice status` exits on).
+pub fn healthy(s: &NodeStatus) -> bool {
+    s.peers.iter().all(|p| p.state == PeerState::Established)
+}
+
+fn health(up: usize, total: usize) -> String {
+    if up == total {
+        format!("ok ({up}/{total} peers established)")
+    } else {
+        format!("DEGRADED ({up}/{total} peers established)")
+    }
+}
+
+fn peer_row(p: &PeerStatus) -> [String; 7] {
+    [
+        p.address.to_string(),
+        p.remote_as.to_string(),
+        format!("{:?}", p.state),
+        p.uptime_secs.map(uptime).unwrap_or_else(|| "-".into()),
+        p.prefixes_received.to_string(),
+        p.prefixes_advertised.to_string(),
+        p.last_error.clone().unwrap_or_default(),
+    ]
+}
+
+/// `3725` -> `01:02:05`, `90061` -> `1d01:01:01`.
+pub fn uptime(secs: u64) -> String {
+    let (d, h, m, s) = (secs / 86400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
+    if d > 0 {
+        format!("{d}d{h:02}:{m:02}:{s:02}")
+    } else {
+        format!("{h:02}:{m:02}:{s:02}")
+    }
+}
+
+/// Left-aligned columns separated by two spaces; the last column is not padded.
+fn table<const N: usize>(header: [&str; N], rows: &[[String; N]]) -> String {
+    let mut widths = header.map(str::len);
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let header = header.map(str::to_string);
+    for row in std::iter::once(&header).chain(rows) {
+        let mut line = String::new();
+        for (i, (cell, w)) in row.iter().zip(widths).enumerate() {
+            if i + 1 == N {
+                line.push_str(cell);
+            } else {
+                let _ = write!(line, "{cell:<w$}  ");
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn peer(addr: &str, state: PeerState, up: Option<u64>, err: Option<&str>) -> PeerStatus {
+        PeerStatus {
+            address: addr.parse().unwrap(),
+            remote_as: 65001,
+            state,
+            uptime_secs: up,
+            prefixes_received: 3,
+            prefixes_advertised: 1,
+            remote_router_id: None,
+            last_error: err.map(str::to_string),
+        }
+    }
+
+    fn node(peers: Vec<PeerStatus>) -> NodeStatus {
+        NodeStatus {
+            node: "host1".into(),
+            asn: 65101,
+            router_id: "10.0.1.2".parse().unwrap(),
+            blocks: vec!["10.244.1.0/24".parse().unwrap()],
+            attachments: 2,
+            peers,
+            learned_routes: 3,
+        }
+    }
+
+    #[test]
+    fn status_table_is_aligned() {
+        let s = node(vec![
+            peer("10.0.1.1", PeerState::Established, Some(83), None),
+            peer(
+                "10.0.9.1",
+                PeerState::Active,
+                None,
+                Some("hold timer expired"),
+            ),
+        ]);
+        let expected = "\
+Node:        host1  AS65101  router-id 10.0.1.2
+Blocks:      10.244.1.0/24
+Containers:  2    Learned routes: 3
+Health:      DEGRADED (1/2 peers established)
+
+PEER      AS     STATE        UPTIME    RECEIVED  ADVERTISED  INFO
+10.0.1.1  65001  Established  00:01:23  3         1
+10.0.9.1  65001  Active       -         3         1           hold timer expired
+";
+        assert_eq!(status(&s), expected);
+        assert!(!healthy(&s));
+        assert!(healthy(&node(vec![peer(
+            "10.0.1.1",
+            PeerState::Established,
+            Some(1),
+            None
+        )])));
+    }
+
+    #[test]
+    fn uptime_formats() {
+        assert_eq!(uptime(0), "00:00:00");
+        assert_eq!(uptime(3725), "01:02:05");
+        assert_eq!(uptime(90061), "1d01:01:01");
+    }
+}

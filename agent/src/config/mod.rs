@@ -1,0 +1,260 @@
+//! latticed's YAML configuration. Key names are stable: they are extended, never renamed.
+//!
+//! Every error names the file, the line and the key path: `FILE:LINE: bgp.peers[0].hold_time: ...`.
+
+mod error;
+mod locate;
+mod validate;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use ipnet::Ipv4Net;
+use serde::Deserialize;
+
+pub use error::ConfigError;
+
+/// The whole configuration file.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `node`: who this host is.
+    pub node: NodeConfig,
+    /// `cluster`: the address ranges shared by every host.
+    pub cluster: ClusterConfig,
+    /// `ipam`: how this host gets its block and stores its allocations.
+    #[serde(default)]
+    pub ipam: IpamConfig,
+    /// `dataplane`: how containers are wired.
+    #[serde(default)]
+    pub dataplane: DataplaneConfig,
+    /// `bgp`: the embedded speaker.
+    #[serde(default)]
+    pub bgp: BgpConfig,
+    /// `api`: the local unix-socket API.
+    #[serde(default)]
+    pub api: ApiConfig,
+}
+
+/// `node.*`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    /// `node.name`: shown by `lattice status` and to peers.
+    pub name: String,
+    /// `node.asn`: this host's AS number (4-octet allowed).
+    pub asn: u32,
+    /// `node.router_id`: BGP identifier.
+    pub router_id: Ipv4Addr,
+}
+
+/// `cluster.*`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// `cluster.cidr`: the range every host block is carved from.
+    pub cidr: Ipv4Net,
+    /// `cluster.block_prefix_len`: size of a host block (default 24).
+    #[serde(default = "default_block_prefix_len")]
+    pub block_prefix_len: u8,
+}
+
+/// `ipam.*`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IpamConfig {
+    /// `ipam.datastore`: where blocks and allocations live (default `local`).
+    #[serde(default = "default_datastore")]
+    pub datastore: String,
+    /// `ipam.state_dir`: the local datastore's directory (default `/var/lib/lattice`).
+    #[serde(default = "default_state_dir")]
+    pub state_dir: PathBuf,
+    /// `ipam.block`: this host's block; if absent, `ipam.node_index` chooses it.
+    #[serde(default)]
+    pub block: Option<Ipv4Net>,
+    /// `ipam.node_index`: the index of this host's block inside `cluster.cidr`.
+    #[serde(default)]
+    pub node_index: Option<u32>,
+}
+
+/// `dataplane.*`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataplaneConfig {
+    /// `dataplane.mode`: `routed-veth` (default).
+    #[serde(default = "default_mode")]
+    pub mode: String,
+    /// `dataplane.uplinks`: interfaces towards the fabric; the first gives the container MTU.
+    #[serde(default)]
+    pub uplinks: Vec<String>,
+    /// `dataplane.mtu`: container MTU, overriding the uplink's.
+    #[serde(default)]
+    pub mtu: Option<u32>,
+}
+
+/// `bgp.*`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct BgpConfig {
+    /// `bgp.listen`: where to accept sessions.
+    #[serde(default)]
+    pub listen: ListenConfig,
+    /// `bgp.peers`: the neighbours.
+    #[serde(default)]
+    pub peers: Vec<PeerConfig>,
+}
+
+/// `bgp.listen.*`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListenConfig {
+    /// `bgp.listen.address` (default 0.0.0.0).
+    #[serde(default = "default_listen_address")]
+    pub address: IpAddr,
+    /// `bgp.listen.port` (default 179).
+    #[serde(default = "default_bgp_port")]
+    pub port: u16,
+}
+
+/// One entry of `bgp.peers`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerConfig {
+    /// `address`: the neighbour's address.
+    pub address: Ipv4Addr,
+    /// `asn`: the neighbour's AS.
+    pub asn: u32,
+    /// `hold_time` in seconds: 0, or at least 3 (default 90).
+    #[serde(default = "default_hold_time")]
+    pub hold_time: u16,
+    /// `port` (default 179).
+    #[serde(default = "default_bgp_port")]
+    pub port: u16,
+    /// `passive`: only accept, never connect (default false).
+    #[serde(default)]
+    pub passive: bool,
+    /// `connect_retry` in seconds (default 3).
+    #[serde(default = "default_connect_retry")]
+    pub connect_retry: u16,
+}
+
+/// `api.*`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiConfig {
+    /// `api.socket`: the unix socket path (default `/run/lattice/lattice.sock`).
+    #[serde(default = "default_socket")]
+    pub socket: PathBuf,
+}
+
+impl Config {
+    /// Read and validate a configuration file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_yaml_str(&text, &path.display().to_string())
+    }
+
+    /// Parse and validate YAML text; `origin` names it in errors.
+    pub fn from_yaml_str(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        let deserializer = serde_yaml_ng::Deserializer::from_str(text);
+        let config: Config = serde_path_to_error::deserialize(deserializer)
+            .map_err(|e| ConfigError::from_yaml(origin, text, &e))?;
+        validate::validate(&config).map_err(|(key, message)| ConfigError::Invalid {
+            origin: origin.to_string(),
+            line: locate::line_of(text, &key),
+            key,
+            message,
+        })?;
+        Ok(config)
+    }
+
+    /// The IPAM crate's view of `cluster.*` and `ipam.*`.
+    pub fn ipam_settings(&self) -> ipam::IpamSettings {
+        ipam::IpamSettings {
+            cluster: self.cluster.cidr,
+            block_prefix_len: self.cluster.block_prefix_len,
+            block: self.ipam.block,
+            node_index: self.ipam.node_index,
+            state_dir: self.ipam.state_dir.clone(),
+        }
+    }
+}
+
+impl BgpConfig {
+    /// `bgp.listen` as a socket address.
+    pub fn listen_addr(&self) -> SocketAddr {
+        SocketAddr::new(self.listen.address, self.listen.port)
+    }
+}
+
+fn default_block_prefix_len() -> u8 {
+    24
+}
+fn default_datastore() -> String {
+    "local".into()
+}
+fn default_state_dir() -> PathBuf {
+    "/var/lib/lattice".into()
+}
+fn default_mode() -> String {
+    "routed-veth".into()
+}
+fn default_listen_address() -> IpAddr {
+    IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+}
+fn default_bgp_port() -> u16 {
+    179
+}
+fn default_hold_time() -> u16 {
+    90
+}
+fn default_connect_retry() -> u16 {
+    3
+}
+fn default_socket() -> PathBuf {
+    "/run/lattice/lattice.sock".into()
+}
+
+impl Default for IpamConfig {
+    fn default() -> Self {
+        Self {
+            datastore: default_datastore(),
+            state_dir: default_state_dir(),
+            block: None,
+            node_index: None,
+        }
+    }
+}
+
+impl Default for DataplaneConfig {
+    fn default() -> Self {
+        Self {
+            mode: default_mode(),
+            uplinks: Vec::new(),
+            mtu: None,
+        }
+    }
+}
+
+impl Default for ListenConfig {
+    fn default() -> Self {
+        Self {
+            address: default_listen_address(),
+            port: default_bgp_port(),
+        }
+    }
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            socket: default_socket(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

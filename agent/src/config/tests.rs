@@ -1,0 +1,147 @@
+//! Config parsing: the documented example, every default, and bad input naming key and line.
+
+use super::*;
+
+const EXAMPLE: &str = "\
+node:      { name: host1, asn: 65101, router_id: 10.0.1.2 }
+cluster:   { cidr: 10.244.0.0/16, block_prefix_len: 24 }
+ipam:      { datastore: local, state_dir: /var/lib/lattice, block: 10.244.1.0/24 }
+dataplane: { mode: routed-veth, uplinks: [eth1] }
+bgp:
+  listen:  { address: 0.0.0.0, port: 179 }
+  peers:
+    - { address: 10.0.1.1, asn: 65001, hold_time: 9 }
+api:       { socket: /run/lattice/lattice.sock }
+";
+
+#[test]
+fn the_documented_example_parses() {
+    let c = Config::from_yaml_str(EXAMPLE, "host1.yaml").unwrap();
+    assert_eq!(c.node.name, "host1");
+    assert_eq!(c.node.asn, 65101);
+    assert_eq!(c.ipam.block, Some("10.244.1.0/24".parse().unwrap()));
+    assert_eq!(c.dataplane.uplinks, vec!["eth1".to_string()]);
+    assert_eq!(c.bgp.peers.len(), 1);
+    assert_eq!(c.bgp.peers[0].hold_time, 9);
+    assert_eq!(c.bgp.listen_addr().to_string(), "0.0.0.0:179");
+}
+
+#[test]
+fn defaults_fill_what_is_left_out() {
+    let c = Config::from_yaml_str(
+        "node: {name: h, asn: 4200000000, router_id: 1.1.1.1}\ncluster: {cidr: 10.244.0.0/16}\nipam: {node_index: 2}\nbgp: {peers: [{address: 10.0.0.1, asn: 65000}]}\n",
+        "t",
+    )
+    .unwrap();
+    assert_eq!(c.cluster.block_prefix_len, 24);
+    assert_eq!(c.ipam.datastore, "local");
+    assert_eq!(c.ipam.state_dir, PathBuf::from("/var/lib/lattice"));
+    assert_eq!(c.dataplane.mode, "routed-veth");
+    assert_eq!(c.dataplane.mtu, None);
+    assert_eq!(c.api.socket, PathBuf::from("/run/lattice/lattice.sock"));
+    let p = &c.bgp.peers[0];
+    assert_eq!(
+        (p.hold_time, p.port, p.passive, p.connect_retry),
+        (90, 179, false, 3)
+    );
+    assert_eq!(
+        ipam::choose_block(&c.ipam_settings()).unwrap().to_string(),
+        "10.244.2.0/24"
+    );
+}
+
+/// Replace `from` with `to` in the example and return the error's "line: key: message".
+fn error_for(from: &str, to: &str) -> (usize, String, String) {
+    let text = EXAMPLE.replace(from, to);
+    assert_ne!(text, EXAMPLE, "substitution {from:?} did not apply");
+    let e = Config::from_yaml_str(&text, "host1.yaml").unwrap_err();
+    let shown = e.to_string();
+    assert!(shown.starts_with("host1.yaml:"), "{shown}");
+    (e.line().unwrap(), e.key().unwrap().to_string(), shown)
+}
+
+#[test]
+fn bad_input_names_key_and_line() {
+    let cases: &[(&str, &str, usize, &str)] = &[
+        (
+            "hold_time: 9",
+            "hold_time: 9, colour: red",
+            8,
+            "bgp.peers[0].colour",
+        ),
+        ("hold_time: 9", "hold_time: 1", 8, "bgp.peers[0].hold_time"),
+        ("asn: 65001", "asn: 0", 8, "bgp.peers[0].asn"),
+        ("asn: 65101", "asn: -1", 1, "node.asn"),
+        (
+            "router_id: 10.0.1.2",
+            "router_id: 0.0.0.0",
+            1,
+            "node.router_id",
+        ),
+        (
+            "router_id: 10.0.1.2",
+            "router_id: banana",
+            1,
+            "node.router_id",
+        ),
+        (
+            "block: 10.244.1.0/24",
+            "block: 10.9.1.0/24",
+            3,
+            "ipam.block",
+        ),
+        ("datastore: local", "datastore: etcd", 3, "ipam.datastore"),
+        ("mode: routed-veth", "mode: bridge", 4, "dataplane.mode"),
+        (
+            "cidr: 10.244.0.0/16",
+            "cidr: 10.244.0.1/16",
+            2,
+            "cluster.cidr",
+        ),
+        ("api:       {", "apix:      {", 9, "apix"),
+        ("/run/lattice/lattice.sock", "lattice.sock", 9, "api.socket"),
+    ];
+    for (from, to, line, key) in cases {
+        let (got_line, got_key, shown) = error_for(from, to);
+        assert_eq!(
+            (got_line, got_key.as_str()),
+            (*line, *key),
+            "{from} -> {to}: {shown}"
+        );
+    }
+}
+
+#[test]
+fn unknown_keys_are_named() {
+    let (_, _, shown) = error_for("hold_time: 9", "hold_time: 9, colour: red");
+    assert!(shown.contains("colour"), "{shown}");
+    let (line, _, shown) = error_for("bgp:\n", "bgp:\n  speed: 3\n");
+    assert_eq!(line, 6, "{shown}");
+    assert!(shown.contains("speed"), "{shown}");
+}
+
+#[test]
+fn duplicate_peers_are_refused() {
+    let text = EXAMPLE.replace(
+        "    - { address: 10.0.1.1, asn: 65001, hold_time: 9 }\n",
+        "    - { address: 10.0.1.1, asn: 65001 }\n    - { address: 10.0.1.1, asn: 65002 }\n",
+    );
+    let e = Config::from_yaml_str(&text, "f").unwrap_err();
+    assert_eq!(e.key(), Some("bgp.peers[1].address"));
+    assert_eq!(e.line(), Some(9));
+}
+
+#[test]
+fn garbage_is_an_error_not_a_panic() {
+    for text in [
+        "",
+        "[]",
+        ":",
+        "node: [",
+        "\u{0}",
+        "node: {name: x}\n",
+        "- - -",
+    ] {
+        assert!(Config::from_yaml_str(text, "f").is_err(), "{text:?}");
+    }
+}

@@ -1,0 +1,169 @@
+//! Checks on values that parse but are not acceptable. Each failure is (key path, message).
+
+use super::Config;
+use std::collections::HashSet;
+
+type Failure = (String, String);
+
+/// The first problem found, in file order.
+pub fn validate(c: &Config) -> Result<(), Failure> {
+    node(c)?;
+    cluster(c)?;
+    ipam(c)?;
+    dataplane(c)?;
+    bgp(c)?;
+    if !c.api.socket.is_absolute() {
+        return fail("api.socket", "must be an absolute path");
+    }
+    Ok(())
+}
+
+fn fail<T>(key: impl Into<String>, message: impl Into<String>) -> Result<T, Failure> {
+    Err((key.into(), message.into()))
+}
+
+fn node(c: &Config) -> Result<(), Failure> {
+    let name = &c.node.name;
+    if name.is_empty()
+        || name.len() > 63
+        || !name
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || "-_.".contains(ch))
+    {
+        return fail(
+            "node.name",
+            "must be 1-63 characters of letters, digits, '-', '_' or '.'",
+        );
+    }
+    asn("node.asn", c.node.asn)?;
+    if c.node.router_id.is_unspecified() {
+        return fail("node.router_id", "must not be 0.0.0.0 (RFC 6286)");
+    }
+    Ok(())
+}
+
+fn asn(key: &str, asn: u32) -> Result<(), Failure> {
+    match asn {
+        0 => fail(key, "AS 0 is reserved (RFC 7607)"),
+        23456 => fail(key, "AS 23456 is AS_TRANS, reserved (RFC 6793)"),
+        _ => Ok(()),
+    }
+}
+
+fn cluster(c: &Config) -> Result<(), Failure> {
+    let cidr = c.cluster.cidr;
+    if cidr.addr() != cidr.network() {
+        return fail(
+            "cluster.cidr",
+            format!("{cidr} has host bits set (did you mean {}?)", cidr.trunc()),
+        );
+    }
+    let len = c.cluster.block_prefix_len;
+    if len < cidr.prefix_len() || len > 32 {
+        return fail(
+            "cluster.block_prefix_len",
+            format!(
+                "must be between /{} (cluster.cidr) and /32",
+                cidr.prefix_len()
+            ),
+        );
+    }
+    Ok(())
+}
+
+fn ipam(c: &Config) -> Result<(), Failure> {
+    match c.ipam.datastore.as_str() {
+        "local" => {}
+        "etcd" | "fan" => {
+            return fail(
+                "ipam.datastore",
+                format!(
+                    "{:?} is not supported yet (supported: local)",
+                    c.ipam.datastore
+                ),
+            )
+        }
+        other => {
+            return fail(
+                "ipam.datastore",
+                format!("unknown datastore {other:?} (supported: local)"),
+            )
+        }
+    }
+    if !c.ipam.state_dir.is_absolute() {
+        return fail("ipam.state_dir", "must be an absolute path");
+    }
+    match ipam::choose_block(&c.ipam_settings()) {
+        Ok(_) => Ok(()),
+        Err(ipam::IpamError::BadConfig { field, message }) => fail(field, message),
+        Err(e) => fail("ipam", e.to_string()),
+    }
+}
+
+fn dataplane(c: &Config) -> Result<(), Failure> {
+    match c.dataplane.mode.as_str() {
+        "routed-veth" => {}
+        "ipvlan-l3" | "ipvlan-l3s" => {
+            return fail(
+                "dataplane.mode",
+                format!(
+                    "{:?} is not supported yet (supported: routed-veth)",
+                    c.dataplane.mode
+                ),
+            )
+        }
+        other => {
+            return fail(
+                "dataplane.mode",
+                format!("unknown mode {other:?} (supported: routed-veth)"),
+            )
+        }
+    }
+    for (i, up) in c.dataplane.uplinks.iter().enumerate() {
+        if up.is_empty() || up.len() > 15 || up.contains('/') || up.contains(char::is_whitespace) {
+            return fail(
+                format!("dataplane.uplinks[{i}]"),
+                format!("{up:?} is not an interface name"),
+            );
+        }
+    }
+    if let Some(mtu) = c.dataplane.mtu {
+        if !(68..=65535).contains(&mtu) {
+            return fail("dataplane.mtu", "must be between 68 and 65535");
+        }
+    }
+    Ok(())
+}
+
+fn bgp(c: &Config) -> Result<(), Failure> {
+    let mut seen = HashSet::new();
+    for (i, p) in c.bgp.peers.iter().enumerate() {
+        let key = |k: &str| format!("bgp.peers[{i}].{k}");
+        if p.address.is_unspecified() || p.address.is_broadcast() || p.address.is_multicast() {
+            return fail(
+                key("address"),
+                format!("{} cannot be a BGP neighbour", p.address),
+            );
+        }
+        if !seen.insert(p.address) {
+            return fail(key("address"), format!("{} is listed twice", p.address));
+        }
+        asn(&key("asn"), p.asn)?;
+        if matches!(p.hold_time, 1 | 2) {
+            return fail(
+                key("hold_time"),
+                "must be 0 or at least 3 seconds (RFC 4271 §4.2)",
+            );
+        }
+        if p.port == 0 {
+            return fail(key("port"), "must not be 0");
+        }
+        if p.connect_retry == 0 {
+            return fail(key("connect_retry"), "must be at least 1 second");
+        }
+    }
+    if c.bgp.listen.port == 0 {
+        return fail("bgp.listen.port", "must not be 0");
+    }
+    Ok(())
+}
