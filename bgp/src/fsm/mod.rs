@@ -1,1 +1,72 @@
 //! Sans-IO BGP session state machine (RFC 4271 §8).
+//!
+//! [`Session::handle`] takes one [`Input`] (an RFC 4271 §8.1 event) and returns the [`Output`]s
+//! the driver must carry out: connect, send, disconnect, start or stop a timer. Nothing here
+//! reads a clock, touches a socket or spawns a task, so every transition is tested without a
+//! runtime.
+
+mod open;
+mod session;
+
+pub use open::{build_open, check_open, Negotiated};
+pub use session::{Session, SessionConfig};
+
+use std::time::Duration;
+
+use crate::wire::{DecodeError, Message, UpdateMsg};
+
+/// RFC 4271 §8.2.2 session states.
+pub use crate::driver::PeerState as State;
+
+/// The session's timers (RFC 4271 §10).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Timer {
+    /// ConnectRetryTimer.
+    ConnectRetry,
+    /// HoldTimer.
+    Hold,
+    /// KeepaliveTimer.
+    Keepalive,
+}
+
+/// Events fed to the FSM, named after RFC 4271 §8.1.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// Event 1: ManualStart (and Event 3: AutomaticStart, which behaves the same here).
+    ManualStart,
+    /// Event 4: ManualStart_with_PassiveTcpEstablishment.
+    PassiveStart,
+    /// Event 2: ManualStop.
+    ManualStop,
+    /// Events 16/17: Tcp_CR_Acked / TcpConnectionConfirmed — a connection is up.
+    TcpConnected,
+    /// Event 18: TcpConnectionFails.
+    TcpFails,
+    /// Events 19-28: a decoded message arrived.
+    Message(Message),
+    /// Events 21/22/28: BGPHeaderErr, BGPOpenMsgErr, UpdateMsgErr — the codec refused a message.
+    BadMessage(DecodeError),
+    /// Events 9/10/11: ConnectRetryTimer_Expires, HoldTimer_Expires, KeepaliveTimer_Expires.
+    TimerExpired(Timer),
+}
+
+/// What the driver must do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// Initiate a TCP connection to the peer.
+    Connect,
+    /// Write a message on the connection.
+    Send(Message),
+    /// Close the connection (after sending whatever precedes this output).
+    Disconnect,
+    /// (Re)start a timer.
+    StartTimer(Timer, Duration),
+    /// Stop a timer.
+    StopTimer(Timer),
+    /// The session reached Established.
+    Established(Negotiated),
+    /// An UPDATE arrived in Established.
+    Update(UpdateMsg),
+    /// The session left Established or failed to get there, with a reason for the operator.
+    Down(String),
+}
