@@ -1,0 +1,270 @@
+//! RIB and decision-process tests.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use proptest::prelude::*;
+
+use super::*;
+
+fn peer(last: u8, asn: u32) -> PeerInfo {
+    PeerInfo {
+        address: IpAddr::V4(Ipv4Addr::new(10, 0, last, 1)),
+        router_id: Ipv4Addr::new(10, 0, last, 1),
+        asn,
+        local_as: 65101,
+    }
+}
+
+fn announce(prefix: &str, path: &[u32], next_hop: [u8; 4], extra: Vec<PathAttribute>) -> UpdateMsg {
+    let mut attributes = vec![
+        PathAttribute::Origin(Origin::Igp),
+        PathAttribute::AsPath(vec![AsSegment::Sequence(path.to_vec())]),
+        PathAttribute::NextHop(Ipv4Addr::from(next_hop)),
+    ];
+    attributes.extend(extra);
+    UpdateMsg {
+        withdrawn: vec![],
+        attributes,
+        nlri: vec![prefix.parse().unwrap()],
+    }
+}
+
+fn withdraw(prefix: &str) -> UpdateMsg {
+    UpdateMsg {
+        withdrawn: vec![prefix.parse().unwrap()],
+        ..Default::default()
+    }
+}
+
+fn hops(changes: &[RouteChange]) -> Vec<(String, Vec<String>)> {
+    changes
+        .iter()
+        .map(|c| {
+            (
+                c.prefix.to_string(),
+                c.next_hops.iter().map(ToString::to_string).collect(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn announce_then_withdraw() {
+    let mut rib = Rib::default();
+    let c = rib.update(
+        peer(1, 65001),
+        &announce("10.244.2.0/24", &[65001, 65102], [10, 0, 1, 1], vec![]),
+    );
+    assert_eq!(
+        hops(&c),
+        vec![("10.244.2.0/24".into(), vec!["10.0.1.1".into()])]
+    );
+    assert_eq!(rib.received(peer(1, 65001).address), 1);
+    // The same announcement again changes nothing.
+    assert!(rib
+        .update(
+            peer(1, 65001),
+            &announce("10.244.2.0/24", &[65001, 65102], [10, 0, 1, 1], vec![])
+        )
+        .is_empty());
+    let c = rib.update(peer(1, 65001), &withdraw("10.244.2.0/24"));
+    assert_eq!(hops(&c), vec![("10.244.2.0/24".into(), vec![])]);
+    assert_eq!(rib.received(peer(1, 65001).address), 0);
+    assert!(rib
+        .update(peer(1, 65001), &withdraw("10.244.2.0/24"))
+        .is_empty());
+}
+
+#[test]
+fn paths_with_our_as_are_dropped_and_replace_earlier_ones() {
+    let mut rib = Rib::default();
+    rib.update(
+        peer(1, 65001),
+        &announce("10.244.1.0/24", &[65001, 65102], [10, 0, 1, 1], vec![]),
+    );
+    let c = rib.update(
+        peer(1, 65001),
+        &announce("10.244.1.0/24", &[65001, 65101], [10, 0, 1, 1], vec![]),
+    );
+    assert_eq!(hops(&c), vec![("10.244.1.0/24".into(), vec![])]);
+    assert!(rib.loc_rib().is_empty());
+}
+
+#[test]
+fn equal_paths_from_two_tors_in_the_same_as_make_ecmp() {
+    let mut rib = Rib::default();
+    rib.update(
+        peer(1, 65001),
+        &announce(
+            "10.244.3.0/24",
+            &[65001, 65000, 65103],
+            [10, 0, 1, 1],
+            vec![],
+        ),
+    );
+    let c = rib.update(
+        peer(2, 65001),
+        &announce(
+            "10.244.3.0/24",
+            &[65001, 65000, 65103],
+            [10, 0, 2, 1],
+            vec![],
+        ),
+    );
+    assert_eq!(
+        hops(&c),
+        vec![(
+            "10.244.3.0/24".into(),
+            vec!["10.0.1.1".into(), "10.0.2.1".into()]
+        )]
+    );
+    let c = rib.peer_down(peer(1, 65001).address);
+    assert_eq!(
+        hops(&c),
+        vec![("10.244.3.0/24".into(), vec!["10.0.2.1".into()])]
+    );
+}
+
+#[test]
+fn shorter_as_path_wins() {
+    let mut rib = Rib::default();
+    rib.update(
+        peer(1, 65001),
+        &announce(
+            "10.244.3.0/24",
+            &[65001, 65000, 65103],
+            [10, 0, 1, 1],
+            vec![],
+        ),
+    );
+    let c = rib.update(
+        peer(2, 65002),
+        &announce("10.244.3.0/24", &[65002, 65103], [10, 0, 2, 1], vec![]),
+    );
+    assert_eq!(
+        hops(&c),
+        vec![("10.244.3.0/24".into(), vec!["10.0.2.1".into()])]
+    );
+}
+
+#[test]
+fn local_pref_beats_path_length_on_ibgp_only() {
+    let mut rib = Rib::default();
+    let ibgp = peer(3, 65101);
+    rib.update(
+        peer(1, 65001),
+        &announce("10.244.3.0/24", &[65001], [10, 0, 1, 1], vec![]),
+    );
+    let c = rib.update(
+        ibgp,
+        &announce(
+            "10.244.3.0/24",
+            &[65009, 65008],
+            [10, 0, 3, 1],
+            vec![PathAttribute::LocalPref(200)],
+        ),
+    );
+    assert_eq!(
+        hops(&c),
+        vec![("10.244.3.0/24".into(), vec!["10.0.3.1".into()])]
+    );
+    // The same LOCAL_PREF from an eBGP peer is ignored.
+    let mut rib = Rib::default();
+    rib.update(
+        peer(1, 65001),
+        &announce("10.244.3.0/24", &[65001], [10, 0, 1, 1], vec![]),
+    );
+    assert!(rib
+        .update(
+            peer(2, 65002),
+            &announce(
+                "10.244.3.0/24",
+                &[65002, 65008],
+                [10, 0, 2, 1],
+                vec![PathAttribute::LocalPref(200)]
+            )
+        )
+        .is_empty());
+}
+
+#[test]
+fn med_compares_only_within_one_neighbour_as() {
+    let mut rib = Rib::default();
+    rib.update(
+        peer(1, 65001),
+        &announce(
+            "10.244.3.0/24",
+            &[65001, 65103],
+            [10, 0, 1, 1],
+            vec![PathAttribute::MultiExitDisc(50)],
+        ),
+    );
+    let c = rib.update(
+        peer(2, 65001),
+        &announce(
+            "10.244.3.0/24",
+            &[65001, 65103],
+            [10, 0, 2, 1],
+            vec![PathAttribute::MultiExitDisc(10)],
+        ),
+    );
+    assert_eq!(
+        hops(&c),
+        vec![("10.244.3.0/24".into(), vec!["10.0.2.1".into()])]
+    );
+}
+
+#[test]
+fn missing_mandatory_attributes_make_no_path() {
+    let mut rib = Rib::default();
+    let mut u = announce("10.244.3.0/24", &[65001], [10, 0, 1, 1], vec![]);
+    u.attributes
+        .retain(|a| !matches!(a, PathAttribute::NextHop(_)));
+    assert!(rib.update(peer(1, 65001), &u).is_empty());
+}
+
+fn arb_update() -> impl Strategy<Value = (u8, bool, u8, u8, u8)> {
+    // (peer 1-3, announce?, prefix 0-5, path length 1-3, next-hop variant 0-1)
+    (1u8..4, any::<bool>(), 0u8..6, 1u8..4, 0u8..2)
+}
+
+proptest! {
+    /// Incremental updates give the same Loc-RIB as recomputing from the Adj-RIBs-In.
+    #[test]
+    fn incremental_equals_recomputed(ops in prop::collection::vec(arb_update(), 1..60)) {
+        let mut rib = Rib::default();
+        let mut applied: BTreeMap<Ipv4Net, Vec<Ipv4Addr>> = BTreeMap::new();
+        for (p, announce_it, prefix, len, nh) in ops {
+            let prefix_s = format!("10.244.{prefix}.0/24");
+            let asn = 65000 + u32::from(p);
+            let u = if announce_it {
+                let path: Vec<u32> = (0..len).map(|i| asn + u32::from(i) * 10).collect();
+                announce(&prefix_s, &path, [10, 0, p, 1 + nh], vec![])
+            } else {
+                withdraw(&prefix_s)
+            };
+            for c in rib.update(peer(p, asn), &u) {
+                if c.next_hops.is_empty() { applied.remove(&c.prefix); } else { applied.insert(c.prefix, c.next_hops); }
+            }
+            if p == 3 && !announce_it && prefix == 0 {
+                for c in rib.peer_down(peer(3, 65003).address) {
+                    if c.next_hops.is_empty() { applied.remove(&c.prefix); } else { applied.insert(c.prefix, c.next_hops); }
+                }
+            }
+            // Recompute from scratch.
+            let mut fresh: BTreeMap<Ipv4Net, Vec<Ipv4Addr>> = BTreeMap::new();
+            for (prefix, paths) in &rib.adj_in {
+                let all: Vec<&Path> = paths.values().collect();
+                let mut h: Vec<Ipv4Addr> = best_paths(&all).iter().map(|p| p.next_hop).collect();
+                h.sort();
+                h.dedup();
+                if !h.is_empty() { fresh.insert(*prefix, h); }
+            }
+            prop_assert_eq!(&applied, &fresh);
+            prop_assert_eq!(rib.loc_rib(), &fresh);
+            let total: usize = rib.adj_in.values().map(|m| m.len()).sum();
+            let counted: usize = [1u8, 2, 3].iter().map(|p| rib.received(peer(*p, 0).address)).sum();
+            prop_assert_eq!(total, counted);
+        }
+    }
+}
