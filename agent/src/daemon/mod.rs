@@ -93,6 +93,7 @@ fn speaker_config(config: &Config) -> bgp::driver::SpeakerConfig {
                 hold_time: p.hold_time,
                 connect_retry: std::time::Duration::from_secs(u64::from(p.connect_retry)),
                 passive: p.passive,
+                local_address: None,
             })
             .collect(),
     }

@@ -41,3 +41,19 @@ pub struct PeerStatus {
     /// The last error that reset the session, for the operator.
     pub last_error: Option<String>,
 }
+
+impl PeerStatus {
+    /// A peer that has not connected yet.
+    pub fn new(address: std::net::Ipv4Addr, remote_as: u32) -> Self {
+        Self {
+            address: IpAddr::V4(address),
+            remote_as,
+            state: PeerState::Idle,
+            uptime_secs: None,
+            prefixes_received: 0,
+            prefixes_advertised: 0,
+            remote_router_id: None,
+            last_error: None,
+        }
+    }
+}

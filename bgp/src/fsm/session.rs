@@ -90,7 +90,7 @@ impl Session {
     fn connecting(&mut self, input: Input) -> Vec<Output> {
         match input {
             // Event 2: ManualStop
-            Input::ManualStop => self.to_idle(vec![Output::Disconnect], "stopped"),
+            Input::ManualStop => self.enter_idle(vec![Output::Disconnect], "stopped"),
             // Event 9: ConnectRetryTimer_Expires
             Input::TimerExpired(Timer::ConnectRetry) => {
                 let mut out = vec![Output::StartTimer(
@@ -146,7 +146,7 @@ impl Session {
                             "refused the peer's OPEN ({}/{})",
                             notification.code, notification.subcode
                         );
-                        self.to_idle(
+                        self.enter_idle(
                             vec![
                                 Output::Send(Message::Notification(notification)),
                                 Output::Disconnect,
@@ -209,7 +209,7 @@ impl Session {
             // Event 2: ManualStop
             Input::ManualStop => {
                 let cease = notification(ErrorCode::Cease, CEASE_ADMIN_SHUTDOWN);
-                self.to_idle(
+                self.enter_idle(
                     vec![Output::Send(cease), Output::Disconnect],
                     "administratively stopped",
                 )
@@ -217,7 +217,7 @@ impl Session {
             // Event 10: HoldTimer_Expires
             Input::TimerExpired(Timer::Hold) => {
                 let expired = notification(ErrorCode::HoldTimerExpired, 0);
-                self.to_idle(
+                self.enter_idle(
                     vec![Output::Send(expired), Output::Disconnect],
                     "hold timer expired",
                 )
@@ -235,11 +235,13 @@ impl Session {
                 out
             }
             // Event 18: TcpConnectionFails
-            Input::TcpFails => self.to_idle(vec![Output::Disconnect], "connection closed by peer"),
+            Input::TcpFails => {
+                self.enter_idle(vec![Output::Disconnect], "connection closed by peer")
+            }
             // Events 24/25: NotifMsgVerErr / NotifMsg
             Input::Message(Message::Notification(n)) => {
                 let reason = format!("received NOTIFICATION {}/{}", n.code, n.subcode);
-                self.to_idle(vec![Output::Disconnect], &reason)
+                self.enter_idle(vec![Output::Disconnect], &reason)
             }
             // Events 21/22/28: the codec refused the message; answer with its NOTIFICATION.
             Input::BadMessage(err) => {
@@ -248,7 +250,7 @@ impl Session {
                     err.code as u8, err.subcode, err.reason
                 );
                 let n = Message::Notification(NotificationMsg::from(&err));
-                self.to_idle(vec![Output::Send(n), Output::Disconnect], &reason)
+                self.enter_idle(vec![Output::Send(n), Output::Disconnect], &reason)
             }
             Input::ManualStart | Input::PassiveStart | Input::TcpConnected => vec![],
             other => self.fsm_error(other, fsm_subcode),
@@ -270,10 +272,10 @@ impl Session {
             out.push(Output::Send(notification(ErrorCode::FsmError, subcode)));
         }
         out.push(Output::Disconnect);
-        self.to_idle(out, &reason)
+        self.enter_idle(out, &reason)
     }
 
-    fn to_idle(&mut self, mut out: Vec<Output>, reason: &str) -> Vec<Output> {
+    fn enter_idle(&mut self, mut out: Vec<Output>, reason: &str) -> Vec<Output> {
         self.state = State::Idle;
         self.negotiated = None;
         out.extend([Timer::ConnectRetry, Timer::Hold, Timer::Keepalive].map(Output::StopTimer));

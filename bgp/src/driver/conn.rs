@@ -1,0 +1,109 @@
+//! One TCP connection: a reader task that frames bytes, and the write half.
+
+use std::net::SocketAddr;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::wire::{check_frame, DecodeError, MAX_MESSAGE_LEN};
+
+/// What a connection's reader reports, tagged with the connection's id.
+#[derive(Debug)]
+pub enum ConnEvent {
+    /// One complete message (header included), not yet decoded.
+    Frame(Vec<u8>),
+    /// The header was bad; the reader stopped.
+    BadFrame(DecodeError),
+    /// The peer closed the connection or it failed.
+    Closed(String),
+}
+
+/// A live connection to a peer.
+#[derive(Debug)]
+pub struct Conn {
+    /// Id unique within the peer task, to tell events of two connections apart.
+    pub id: u64,
+    /// Whether we initiated it (collision resolution keeps one by direction).
+    pub outbound: bool,
+    /// Our end's address: the next hop we advertise (next-hop self).
+    pub local: SocketAddr,
+    writer: OwnedWriteHalf,
+    reader: JoinHandle<()>,
+}
+
+impl Conn {
+    /// Split `stream` and start its reader, which sends `(id, event)` to `events`.
+    pub fn start(
+        stream: TcpStream,
+        id: u64,
+        outbound: bool,
+        events: mpsc::Sender<(u64, ConnEvent)>,
+    ) -> std::io::Result<Conn> {
+        stream.set_nodelay(true)?;
+        let local = stream.local_addr()?;
+        let (mut read, writer) = stream.into_split();
+        let reader = tokio::spawn(async move {
+            let mut buf: Vec<u8> = Vec::with_capacity(2 * MAX_MESSAGE_LEN);
+            let mut chunk = vec![0u8; 64 * 1024];
+            loop {
+                // Hand over every complete frame already buffered.
+                loop {
+                    match check_frame(&buf, MAX_MESSAGE_LEN) {
+                        Ok(Some(len)) => {
+                            let rest = buf.split_off(len);
+                            let frame = std::mem::replace(&mut buf, rest);
+                            if events.send((id, ConnEvent::Frame(frame))).await.is_err() {
+                                return;
+                            }
+                        }
+                        Ok(None) => break,
+                        Err(e) => {
+                            let _ = events.send((id, ConnEvent::BadFrame(e))).await;
+                            return;
+                        }
+                    }
+                }
+                match read.read(&mut chunk).await {
+                    Ok(0) => {
+                        let _ = events
+                            .send((id, ConnEvent::Closed("closed by peer".into())))
+                            .await;
+                        return;
+                    }
+                    Ok(n) => buf.extend_from_slice(chunk.get(..n).unwrap_or_default()),
+                    Err(e) => {
+                        let _ = events.send((id, ConnEvent::Closed(e.to_string()))).await;
+                        return;
+                    }
+                }
+            }
+        });
+        Ok(Conn {
+            id,
+            outbound,
+            local,
+            writer,
+            reader,
+        })
+    }
+
+    /// Write bytes; an error means the connection is gone.
+    pub async fn send(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.writer.write_all(bytes).await
+    }
+
+    /// Stop reading and close (after a best-effort flush of what was written).
+    pub async fn close(mut self) {
+        let _ = self.writer.shutdown().await;
+        self.reader.abort();
+    }
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
+}

@@ -1,0 +1,212 @@
+//! Two of our speakers peering over loopback (127.0.0.1 and 127.0.0.2), and a raw TCP peer that
+//! sends garbage after OPEN: it gets the right NOTIFICATION and the good session stays up.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use bgp::driver::{PeerConfig, PeerState, Speaker, SpeakerConfig, SpeakerHandle};
+use bgp::fsm::build_open;
+use bgp::rib::RouteChange;
+use bgp::wire::{check_frame, decode, encode, CodecContext, Message};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc::UnboundedReceiver;
+
+/// Ports unique to this process so parallel test runs do not collide.
+fn port(offset: u16) -> u16 {
+    20000 + (std::process::id() % 20000) as u16 + offset
+}
+
+fn peer(address: Ipv4Addr, port: u16, asn: u32, local: Ipv4Addr) -> PeerConfig {
+    PeerConfig {
+        address,
+        port,
+        remote_as: asn,
+        hold_time: 9,
+        connect_retry: Duration::from_millis(500),
+        passive: false,
+        local_address: Some(local),
+    }
+}
+
+async fn wait_for(handle: &SpeakerHandle, address: Ipv4Addr, state: PeerState) {
+    for _ in 0..200 {
+        let s = handle.status().await;
+        if s.iter()
+            .any(|p| p.address == std::net::IpAddr::V4(address) && p.state == state)
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!(
+        "{address} never reached {state:?}: {:?}",
+        handle.status().await
+    );
+}
+
+async fn next_change(rx: &mut UnboundedReceiver<RouteChange>) -> RouteChange {
+    tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .expect("no route change")
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_speakers_exchange_prefixes_and_survive_a_garbage_peer() {
+    let a_addr = Ipv4Addr::new(127, 0, 0, 1);
+    let b_addr = Ipv4Addr::new(127, 0, 0, 2);
+    let junk_addr = Ipv4Addr::new(127, 0, 0, 3);
+    let (a_port, b_port) = (port(0), port(1));
+
+    let (a, mut a_rx) = Speaker::start(SpeakerConfig {
+        local_as: 65101,
+        router_id: Ipv4Addr::new(10, 0, 0, 1),
+        listen: Some(SocketAddr::new(a_addr.into(), a_port)),
+        peers: vec![
+            peer(b_addr, b_port, 65102, a_addr),
+            PeerConfig {
+                passive: true,
+                ..peer(junk_addr, 1, 65666, a_addr)
+            },
+        ],
+    })
+    .await
+    .unwrap();
+    let (b, mut b_rx) = Speaker::start(SpeakerConfig {
+        local_as: 65102,
+        router_id: Ipv4Addr::new(10, 0, 0, 2),
+        listen: Some(SocketAddr::new(b_addr.into(), b_port)),
+        peers: vec![peer(a_addr, a_port, 65101, b_addr)],
+    })
+    .await
+    .unwrap();
+    a.set_local_prefixes(vec!["10.244.1.0/24".parse().unwrap()]);
+    b.set_local_prefixes(vec!["10.244.2.0/24".parse().unwrap()]);
+
+    wait_for(&a, b_addr, PeerState::Established).await;
+    wait_for(&b, a_addr, PeerState::Established).await;
+    let got_a = next_change(&mut a_rx).await;
+    assert_eq!(got_a.prefix.to_string(), "10.244.2.0/24");
+    assert_eq!(
+        got_a.next_hops,
+        vec![b_addr],
+        "next-hop self is B's session address"
+    );
+    let got_b = next_change(&mut b_rx).await;
+    assert_eq!(got_b.prefix.to_string(), "10.244.1.0/24");
+
+    // A new local prefix is advertised; a removed one is withdrawn.
+    b.set_local_prefixes(vec!["10.244.3.0/24".parse().unwrap()]);
+    let mut seen = [next_change(&mut a_rx).await, next_change(&mut a_rx).await];
+    seen.sort_by_key(|c| c.prefix);
+    assert_eq!(seen[0].prefix.to_string(), "10.244.2.0/24");
+    assert!(seen[0].next_hops.is_empty());
+    assert_eq!(seen[1].prefix.to_string(), "10.244.3.0/24");
+
+    // A configured peer that completes OPEN and then sends an UPDATE with a bad ORIGIN value.
+    let sock = tokio::net::TcpSocket::new_v4().unwrap();
+    sock.bind(SocketAddr::new(junk_addr.into(), 0)).unwrap();
+    let mut junk: TcpStream = sock
+        .connect(SocketAddr::new(a_addr.into(), a_port))
+        .await
+        .unwrap();
+    let open = build_open(65666, Ipv4Addr::new(10, 6, 6, 6), 9);
+    junk.write_all(&encode(&Message::Open(open), CodecContext::default()))
+        .await
+        .unwrap();
+    junk.write_all(&encode(&Message::Keepalive, CodecContext::default()))
+        .await
+        .unwrap();
+    // UPDATE: no withdrawn, attributes = ORIGIN with value 7 (invalid), no NLRI.
+    let mut update = vec![0xff; 16];
+    update.extend_from_slice(&[0, 27, 2, 0, 0, 0, 4, 0x40, 1, 1, 7]);
+    junk.write_all(&update).await.unwrap();
+
+    let mut buf = Vec::new();
+    let notification = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let mut chunk = [0u8; 4096];
+            let n = junk.read(&mut chunk).await.unwrap();
+            assert!(n > 0, "closed without a NOTIFICATION");
+            buf.extend_from_slice(&chunk[..n]);
+            while let Ok(Some(len)) = check_frame(&buf, 4096) {
+                let frame: Vec<u8> = buf.drain(..len).collect();
+                if let Ok(Message::Notification(n)) = decode(&frame, CodecContext::default()) {
+                    return n;
+                }
+            }
+        }
+    })
+    .await
+    .expect("no NOTIFICATION");
+    assert_eq!(
+        (notification.code, notification.subcode),
+        (3, 6),
+        "Invalid ORIGIN Attribute"
+    );
+
+    // The good session never dropped.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    wait_for(&a, b_addr, PeerState::Established).await;
+    let status = a.status().await;
+    let junk_status = status
+        .iter()
+        .find(|p| p.address == std::net::IpAddr::V4(junk_addr))
+        .unwrap();
+    assert_ne!(junk_status.state, PeerState::Established);
+    assert!(
+        junk_status
+            .last_error
+            .as_deref()
+            .unwrap_or("")
+            .contains("3/6"),
+        "{junk_status:?}"
+    );
+
+    // Shutdown sends Cease; B sees the session go down and withdraws A's routes.
+    a.shutdown().await;
+    let gone = next_change(&mut b_rx).await;
+    assert_eq!(gone.prefix.to_string(), "10.244.1.0/24");
+    assert!(gone.next_hops.is_empty());
+    b.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_with_the_wrong_as_never_establishes() {
+    let a_addr = Ipv4Addr::new(127, 0, 0, 4);
+    let b_addr = Ipv4Addr::new(127, 0, 0, 5);
+    let (a_port, b_port) = (port(2), port(3));
+    let (a, _a_rx) = Speaker::start(SpeakerConfig {
+        local_as: 65101,
+        router_id: Ipv4Addr::new(10, 0, 0, 1),
+        listen: Some(SocketAddr::new(a_addr.into(), a_port)),
+        peers: vec![peer(b_addr, b_port, 65999, a_addr)],
+    })
+    .await
+    .unwrap();
+    let (b, _b_rx) = Speaker::start(SpeakerConfig {
+        local_as: 65102,
+        router_id: Ipv4Addr::new(10, 0, 0, 2),
+        listen: Some(SocketAddr::new(b_addr.into(), b_port)),
+        peers: vec![peer(a_addr, a_port, 65101, b_addr)],
+    })
+    .await
+    .unwrap();
+    // B hears "Bad Peer AS" from A at some point, and neither side ever gets Established.
+    let mut refused = false;
+    for _ in 0..60 {
+        let (sa, sb) = (a.status().await, b.status().await);
+        assert_ne!(sa[0].state, PeerState::Established, "{sa:?}");
+        assert_ne!(sb[0].state, PeerState::Established, "{sb:?}");
+        refused |= sb[0].last_error.as_deref().unwrap_or("").contains("2/2");
+        if refused {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(refused, "B never received NOTIFICATION 2/2");
+    a.shutdown().await;
+    b.shutdown().await;
+}
