@@ -51,6 +51,10 @@ impl Namespace {
         self.addresses.remove(&index);
         self.neighbours.retain(|(i, _), _| *i != index);
         self.routes.retain(|_, r| !route_uses(r, index));
+        // Per-interface sysctl directories vanish with the interface.
+        let name = link.info.name.as_str();
+        self.sysctls
+            .retain(|key, _| sysctl_device(key) != Some(name));
         link.peer
     }
 }
@@ -201,7 +205,20 @@ impl World {
                 message: "Device or resource busy".into(),
             });
         }
-        link.info.name = name.to_string();
+        let old = std::mem::replace(&mut link.info.name, name.to_string());
+        // /proc/sys/net/*/conf/<dev> follows the rename.
+        let moved: Vec<String> = ns
+            .sysctls
+            .keys()
+            .filter(|k| sysctl_device(k) == Some(old.as_str()))
+            .cloned()
+            .collect();
+        for key in moved {
+            if let Some(v) = ns.sysctls.remove(&key) {
+                let new_key = key.replacen(&format!("/{old}/"), &format!("/{name}/"), 1);
+                ns.sysctls.insert(new_key, v);
+            }
+        }
         Ok(())
     }
 
@@ -286,17 +303,29 @@ impl World {
 
 /// Per-interface sysctls exist only while the interface does, as in /proc/sys.
 pub(super) fn check_sysctl_exists(ns: &Namespace, key: &str) -> KernelResult<()> {
-    let mut parts = key.split('/');
-    let dev = match (parts.next(), parts.next(), parts.next(), parts.next()) {
-        (Some("net"), Some(_), Some("conf" | "neigh"), Some(dev)) => dev,
-        _ => return Ok(()),
+    let Some(dev) = sysctl_device(key) else {
+        return Ok(());
     };
-    if dev == "all" || dev == "default" || ns.link(dev).is_some() {
+    if ns.link(dev).is_some() {
         Ok(())
     } else {
         Err(KernelError::NotFound {
             what: format!("sysctl {key}"),
         })
+    }
+}
+
+/// The interface a per-interface sysctl (`net/<af>/{conf,neigh}/<dev>/...`) belongs to;
+/// `None` for global keys and the `all`/`default` pseudo-interfaces.
+fn sysctl_device(key: &str) -> Option<&str> {
+    let mut parts = key.split('/');
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some("net"), Some(_), Some("conf" | "neigh"), Some(dev))
+            if dev != "all" && dev != "default" =>
+        {
+            Some(dev)
+        }
+        _ => None,
     }
 }
 
