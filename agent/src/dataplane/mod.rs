@@ -1,1 +1,55 @@
-//! Container wiring and desired routes.
+//! Container wiring and the routes the kernel must hold.
+//!
+//! [`routed_veth`] wires a container with a routed veth (no bridge, no NAT); [`routes`] computes
+//! the kernel routes for BGP-learned prefixes (sans-IO) and applies them through a
+//! [`Kernel`](crate::kernel::Kernel).
+
+mod naming;
+pub mod routed_veth;
+pub mod routes;
+
+pub use naming::{fnv1a64, host_ifname};
+pub use routed_veth::{attach, detach, AttachInfo, AttachSpec, GATEWAY};
+pub use routes::{ensure_blackhole, execute, prepare_host, LearnedRoute, LearnedRoutes, RouteOp};
+
+use crate::kernel::KernelError;
+
+/// `rtm_protocol` of the routes Lattice owns locally (container /32s, the block's blackhole,
+/// the routes inside containers).
+///
+/// 252 is unassigned: the kernel's uapi names values up to 192 (`RTPROT_EIGRP`), FRR uses
+/// 186-198 (/etc/iproute2/rt_protos.d/frr.conf), BIRD 12, Calico 80. Owning a protocol id
+/// lets a reconciler list and garbage-collect exactly our routes (`ip route show proto 252`).
+pub const RTPROT_LATTICE: u8 = 252;
+
+/// Why a dataplane operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DataplaneError {
+    /// A kernel operation failed at `step`.
+    #[error("{step}: {source}")]
+    Kernel {
+        /// What the dataplane was doing, e.g. `container: add address`.
+        step: &'static str,
+        /// The kernel's error.
+        #[source]
+        source: KernelError,
+    },
+    /// The request cannot be wired (bad interface name, MTU, address...).
+    #[error("invalid request: {0}")]
+    Invalid(String),
+}
+
+impl DataplaneError {
+    /// The kernel error underneath, if any.
+    pub fn kernel_error(&self) -> Option<&KernelError> {
+        match self {
+            DataplaneError::Kernel { source, .. } => Some(source),
+            DataplaneError::Invalid(_) => None,
+        }
+    }
+}
+
+/// Attaches a step name to a kernel error: `.map_err(at("host: set up"))`.
+pub(crate) fn at(step: &'static str) -> impl FnOnce(KernelError) -> DataplaneError {
+    move |source| DataplaneError::Kernel { step, source }
+}

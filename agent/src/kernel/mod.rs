@@ -1,1 +1,112 @@
 //! The one boundary to the kernel.
+//!
+//! Everything the agent asks of the kernel goes through the [`Kernel`] trait: links, addresses,
+//! routes, neighbours, sysctls and namespaces. [`NetlinkKernel`] talks rtnetlink; [`FakeKernel`]
+//! keeps the same objects in memory so the dataplane logic is tested without root.
+//! The trait is object safe (`Arc<dyn Kernel>`), so the daemon holds one without generics.
+
+mod error;
+pub mod fake;
+pub mod netlink;
+mod types;
+
+use std::net::Ipv4Addr;
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use ipnet::Ipv4Net;
+
+pub use error::{KernelError, KernelResult};
+pub use fake::FakeKernel;
+pub use netlink::NetlinkKernel;
+pub use types::{
+    LinkInfo, MacAddr, NextHop, Route, RouteTarget, RTPROT_BGP, RTPROT_KERNEL, RTPROT_STATIC,
+};
+
+/// Operations on one network namespace. Every method acts in the namespace this value was
+/// created for; [`Kernel::netns`] gives a `Kernel` for another one.
+#[async_trait]
+pub trait Kernel: Send + Sync + std::fmt::Debug {
+    /// Creates a veth pair: `name` here, `peer_name` created directly in the namespace at
+    /// `peer_netns` (so it never appears here, even briefly).
+    async fn create_veth(&self, name: &str, peer_name: &str, peer_netns: &Path)
+        -> KernelResult<()>;
+    /// Deletes a link (for a veth, the peer and routes through either end go too).
+    async fn delete_link(&self, index: u32) -> KernelResult<()>;
+    /// Looks a link up by name; [`KernelError::NotFound`] if absent.
+    async fn link_by_name(&self, name: &str) -> KernelResult<LinkInfo>;
+    /// Renames a (down) link.
+    async fn rename_link(&self, index: u32, name: &str) -> KernelResult<()>;
+    /// Sets a link administratively up.
+    async fn set_link_up(&self, index: u32) -> KernelResult<()>;
+    /// Sets a link's MTU.
+    async fn set_link_mtu(&self, index: u32, mtu: u32) -> KernelResult<()>;
+
+    /// Adds an IPv4 address to a link; succeeds if it is already there.
+    async fn add_address(&self, index: u32, address: Ipv4Net) -> KernelResult<()>;
+    /// The IPv4 addresses on a link.
+    async fn addresses(&self, index: u32) -> KernelResult<Vec<Ipv4Net>>;
+
+    /// Installs a route in the main table, atomically replacing one to the same destination
+    /// (`RTM_NEWROUTE` with `NLM_F_CREATE|NLM_F_REPLACE`).
+    async fn replace_route(&self, route: &Route) -> KernelResult<()>;
+    /// Deletes the main-table route to `destination` owned by `protocol`.
+    async fn delete_route(&self, destination: Ipv4Net, protocol: u8) -> KernelResult<()>;
+    /// The IPv4 main-table routes owned by `protocol`.
+    async fn routes(&self, protocol: u8) -> KernelResult<Vec<Route>>;
+
+    /// Adds (or replaces) a permanent neighbour entry `ip lladdr mac` on a link.
+    async fn add_neighbour(&self, index: u32, ip: Ipv4Addr, mac: MacAddr) -> KernelResult<()>;
+
+    /// Writes a sysctl of this namespace; `key` is relative to /proc/sys and must start with
+    /// `net/` (e.g. `net/ipv4/ip_forward`).
+    async fn write_sysctl(&self, key: &str, value: &str) -> KernelResult<()>;
+    /// Reads a sysctl of this namespace (trimmed), same key rules as [`Kernel::write_sysctl`].
+    async fn read_sysctl(&self, key: &str) -> KernelResult<String>;
+
+    /// A `Kernel` for the network namespace at `path` (e.g. `/run/netns/x`, `/proc/PID/ns/net`).
+    async fn netns(&self, path: &Path) -> KernelResult<Arc<dyn Kernel>>;
+}
+
+/// Checks a sysctl key: under `net/`, no `..`, no empty or absolute components.
+pub fn validate_sysctl_key(key: &str) -> KernelResult<()> {
+    let ok = key.starts_with("net/")
+        && key
+            .split('/')
+            .all(|part| !part.is_empty() && part != "." && part != "..");
+    if ok {
+        Ok(())
+    } else {
+        Err(KernelError::Invalid(format!("sysctl key {key:?}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sysctl_keys_stay_under_net() {
+        assert!(validate_sysctl_key("net/ipv4/ip_forward").is_ok());
+        assert!(validate_sysctl_key("net/ipv4/conf/lat0/rp_filter").is_ok());
+        for bad in [
+            "kernel/hostname",
+            "net/../kernel/x",
+            "net//x",
+            "/net/x",
+            "net/ipv4/",
+        ] {
+            assert!(validate_sysctl_key(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn mac_parses_only_six_bytes() {
+        assert_eq!(
+            MacAddr::from_bytes(&[2, 0, 0, 0, 0, 1]).map(|m| m.to_string()),
+            Some("02:00:00:00:00:01".to_string())
+        );
+        assert_eq!(MacAddr::from_bytes(&[1, 2, 3]), None);
+    }
+}

@@ -1,0 +1,118 @@
+//! [`Kernel`] over rtnetlink: one request kind per file, a namespace facility for the rest.
+
+mod addr;
+mod error;
+mod link;
+mod neigh;
+mod netns;
+mod route;
+mod sysctl;
+
+use std::fs::File;
+use std::net::Ipv4Addr;
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use ipnet::Ipv4Net;
+
+use super::{Kernel, KernelResult, LinkInfo, MacAddr, Route};
+
+/// The namespace file of the calling thread.
+const THREAD_NETNS: &str = "/proc/thread-self/ns/net";
+
+/// A [`Kernel`] talking rtnetlink to one network namespace.
+///
+/// Cloning is cheap and shares the socket. The socket's driver task runs on the tokio runtime
+/// that created the kernel and ends when the last clone is dropped.
+#[derive(Debug, Clone)]
+pub struct NetlinkKernel {
+    handle: rtnetlink::Handle,
+    /// The namespace this kernel acts in; sysctls are read and written from inside it.
+    netns: Arc<File>,
+}
+
+impl NetlinkKernel {
+    /// A kernel for the calling thread's namespace. Must run inside a tokio runtime.
+    pub async fn current() -> KernelResult<Self> {
+        Self::in_netns(Path::new(THREAD_NETNS)).await
+    }
+
+    /// A kernel for the namespace at `path` (`/run/netns/NAME`, `/proc/PID/ns/net`).
+    ///
+    /// The netlink socket is created on a thread that has joined that namespace (a socket
+    /// belongs to the namespace it was created in) and is then used from the runtime.
+    pub async fn in_netns(path: &Path) -> KernelResult<Self> {
+        let file = Arc::new(netns::open(path)?);
+        let what = format!("netlink socket in {}", path.display());
+        let handle = netns::connect_in(Arc::clone(&file), what).await?;
+        Ok(NetlinkKernel {
+            handle,
+            netns: file,
+        })
+    }
+}
+
+#[async_trait]
+impl Kernel for NetlinkKernel {
+    async fn create_veth(&self, name: &str, peer: &str, peer_netns: &Path) -> KernelResult<()> {
+        link::create_veth(&self.handle, name, peer, peer_netns).await
+    }
+
+    async fn delete_link(&self, index: u32) -> KernelResult<()> {
+        link::delete(&self.handle, index).await
+    }
+
+    async fn link_by_name(&self, name: &str) -> KernelResult<LinkInfo> {
+        link::by_name(&self.handle, name).await
+    }
+
+    async fn rename_link(&self, index: u32, name: &str) -> KernelResult<()> {
+        let name = name.to_string();
+        link::set(&self.handle, index, |b| b.name(name)).await
+    }
+
+    async fn set_link_up(&self, index: u32) -> KernelResult<()> {
+        link::set(&self.handle, index, |b| b.up()).await
+    }
+
+    async fn set_link_mtu(&self, index: u32, mtu: u32) -> KernelResult<()> {
+        link::set(&self.handle, index, |b| b.mtu(mtu)).await
+    }
+
+    async fn add_address(&self, index: u32, address: Ipv4Net) -> KernelResult<()> {
+        addr::add(&self.handle, index, address).await
+    }
+
+    async fn addresses(&self, index: u32) -> KernelResult<Vec<Ipv4Net>> {
+        addr::list(&self.handle, index).await
+    }
+
+    async fn replace_route(&self, route: &Route) -> KernelResult<()> {
+        route::replace(&self.handle, route).await
+    }
+
+    async fn delete_route(&self, destination: Ipv4Net, protocol: u8) -> KernelResult<()> {
+        route::delete(&self.handle, destination, protocol).await
+    }
+
+    async fn routes(&self, protocol: u8) -> KernelResult<Vec<Route>> {
+        route::list(&self.handle, protocol).await
+    }
+
+    async fn add_neighbour(&self, index: u32, ip: Ipv4Addr, mac: MacAddr) -> KernelResult<()> {
+        neigh::add(&self.handle, index, ip, mac).await
+    }
+
+    async fn write_sysctl(&self, key: &str, value: &str) -> KernelResult<()> {
+        sysctl::write(Arc::clone(&self.netns), key, value).await
+    }
+
+    async fn read_sysctl(&self, key: &str) -> KernelResult<String> {
+        sysctl::read(Arc::clone(&self.netns), key).await
+    }
+
+    async fn netns(&self, path: &Path) -> KernelResult<Arc<dyn Kernel>> {
+        Ok(Arc::new(NetlinkKernel::in_netns(path).await?))
+    }
+}

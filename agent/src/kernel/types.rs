@@ -1,0 +1,134 @@
+//! Plain data the [`Kernel`](super::Kernel) trait speaks: links, routes, MAC addresses.
+
+use std::fmt;
+use std::net::Ipv4Addr;
+
+use ipnet::Ipv4Net;
+
+/// `RTPROT_KERNEL`: routes the kernel adds itself (connected prefixes).
+pub const RTPROT_KERNEL: u8 = 2;
+/// `RTPROT_STATIC`: what `ip route add` uses by default.
+pub const RTPROT_STATIC: u8 = 4;
+/// `RTPROT_BGP` (186, include/uapi/linux/rtnetlink.h): routes learned over BGP.
+pub const RTPROT_BGP: u8 = 186;
+
+/// A 48-bit Ethernet address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct MacAddr(pub [u8; 6]);
+
+impl MacAddr {
+    /// Parses the raw `IFLA_ADDRESS` bytes; `None` unless exactly six bytes.
+    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        <[u8; 6]>::try_from(bytes).ok().map(MacAddr)
+    }
+}
+
+impl fmt::Display for MacAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let [a, b, c, d, e, g] = self.0;
+        write!(f, "{a:02x}:{b:02x}:{c:02x}:{d:02x}:{e:02x}:{g:02x}")
+    }
+}
+
+/// What the kernel says about one link (`RTM_GETLINK`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkInfo {
+    /// Interface index (per namespace).
+    pub index: u32,
+    /// Interface name.
+    pub name: String,
+    /// Hardware address, if the link has a 6-byte one.
+    pub mac: Option<MacAddr>,
+    /// MTU in bytes.
+    pub mtu: u32,
+    /// Administratively up (`IFF_UP`).
+    pub up: bool,
+    /// `IFLA_LINK`: for a veth, the peer's index in the peer's namespace.
+    pub peer_index: Option<u32>,
+}
+
+/// One gateway of a unicast route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct NextHop {
+    /// The gateway address.
+    pub gateway: Ipv4Addr,
+    /// Output interface; `None` lets the kernel resolve it from the gateway.
+    pub ifindex: Option<u32>,
+}
+
+impl NextHop {
+    /// A gateway whose device the kernel resolves.
+    pub fn via(gateway: Ipv4Addr) -> Self {
+        NextHop {
+            gateway,
+            ifindex: None,
+        }
+    }
+}
+
+/// Where a route sends packets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RouteTarget {
+    /// Via one gateway, or several (one `RTA_MULTIPATH` route, ECMP).
+    Gateways(Vec<NextHop>),
+    /// Directly out of a device, `scope link` (no gateway).
+    Device {
+        /// Output interface index.
+        ifindex: u32,
+    },
+    /// Drop silently (`RTN_BLACKHOLE`).
+    Blackhole,
+}
+
+/// An IPv4 route in the main table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    /// Destination prefix.
+    pub destination: Ipv4Net,
+    /// Where packets go.
+    pub target: RouteTarget,
+    /// `rtm_protocol`: who owns the route (e.g. [`RTPROT_BGP`]).
+    pub protocol: u8,
+}
+
+impl Route {
+    /// A unicast route via the given gateways (one multipath route if several).
+    pub fn via(destination: Ipv4Net, gateways: &[Ipv4Addr], protocol: u8) -> Self {
+        let hops = gateways.iter().copied().map(NextHop::via).collect();
+        Route {
+            destination,
+            target: RouteTarget::Gateways(hops),
+            protocol,
+        }
+    }
+
+    /// A `scope link` route out of `ifindex`.
+    pub fn device(destination: Ipv4Net, ifindex: u32, protocol: u8) -> Self {
+        Route {
+            destination,
+            target: RouteTarget::Device { ifindex },
+            protocol,
+        }
+    }
+
+    /// A blackhole route.
+    pub fn blackhole(destination: Ipv4Net, protocol: u8) -> Self {
+        Route {
+            destination,
+            target: RouteTarget::Blackhole,
+            protocol,
+        }
+    }
+
+    /// The gateways, sorted, for comparing desired and actual routes.
+    pub fn gateways(&self) -> Vec<Ipv4Addr> {
+        match &self.target {
+            RouteTarget::Gateways(hops) => {
+                let mut gws: Vec<Ipv4Addr> = hops.iter().map(|h| h.gateway).collect();
+                gws.sort();
+                gws
+            }
+            RouteTarget::Device { .. } | RouteTarget::Blackhole => Vec::new(),
+        }
+    }
+}

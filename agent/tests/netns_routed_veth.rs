@@ -1,0 +1,237 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! Root-only: routed-veth wiring and learned routes through the real kernel, entirely inside
+//! namespaces this test creates (`lt-*-<pid>`) and deletes again, also on failure.
+
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use agent::dataplane::{
+    attach, detach, ensure_blackhole, execute, prepare_host, AttachSpec, LearnedRoute,
+    LearnedRoutes, RTPROT_LATTICE,
+};
+use agent::kernel::{Kernel, KernelError, NetlinkKernel, Route, RTPROT_BGP};
+use ipnet::Ipv4Net;
+
+/// Deletes the namespaces it created when dropped (also during a panic's unwinding).
+struct Namespaces(Vec<String>);
+
+impl Namespaces {
+    fn create(names: &[String]) -> Self {
+        let mut guard = Namespaces(Vec::new());
+        for name in names {
+            run(&["ip", "netns", "add", name]);
+            guard.0.push(name.clone());
+        }
+        guard
+    }
+}
+
+impl Drop for Namespaces {
+    fn drop(&mut self) {
+        for name in &self.0 {
+            let _ = Command::new("ip").args(["netns", "del", name]).output();
+        }
+    }
+}
+
+fn output(args: &[&str]) -> Output {
+    Command::new(args[0]).args(&args[1..]).output().unwrap()
+}
+
+fn run(args: &[&str]) -> String {
+    let out = output(args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn ping(ns: &str, to: &str) -> bool {
+    output(&["ip", "netns", "exec", ns, "ping", "-c1", "-W1", to])
+        .status
+        .success()
+}
+
+fn netns_path(name: &str) -> PathBuf {
+    PathBuf::from(format!("/run/netns/{name}"))
+}
+
+fn net(s: &str) -> Ipv4Net {
+    s.parse().unwrap()
+}
+
+fn is_root() -> bool {
+    nix::unistd::Uid::effective().is_root()
+}
+
+fn root_ip_forward() -> String {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap()
+}
+
+fn spec(ns: &str, id: &str, last: u8) -> AttachSpec {
+    AttachSpec {
+        netns: netns_path(ns),
+        container_id: id.into(),
+        ifname: "eth0".into(),
+        address: Ipv4Addr::new(10, 244, 1, last),
+        mtu: 1400,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_containers_talk_through_host_routes_and_learned_routes_are_multipath() {
+    assert!(is_root(), "namespace tests run as root");
+    let pid = std::process::id();
+    let [host, c1, c2] = ["host", "c1", "c2"].map(|n| format!("lt-{n}-{pid}"));
+    let _guard = Namespaces::create(&[host.clone(), c1.clone(), c2.clone()]);
+    let root_forward = root_ip_forward();
+
+    let k = NetlinkKernel::in_netns(&netns_path(&host)).await.unwrap();
+    prepare_host(&k).await.unwrap();
+    assert_eq!(k.read_sysctl("net/ipv4/ip_forward").await.unwrap(), "1");
+
+    let a1 = attach(&k, &spec(&c1, "ctr-one", 1)).await.unwrap();
+    let a2 = attach(&k, &spec(&c2, "ctr-two", 2)).await.unwrap();
+    // A restarted agent re-attaching a running container changes nothing.
+    assert_eq!(attach(&k, &spec(&c2, "ctr-two", 2)).await.unwrap(), a2);
+    ensure_blackhole(&k, net("10.244.1.0/24")).await.unwrap();
+
+    assert!(
+        ping(&c1, "10.244.1.2"),
+        "c1 -> c2 through the host's /32 routes"
+    );
+    assert!(ping(&c2, "10.244.1.1"), "c2 -> c1");
+    assert!(
+        !ping(&c1, "10.244.1.9"),
+        "unassigned block address is blackholed"
+    );
+    let ours = run(&["ip", "-n", &host, "route", "show", "proto", "252"]);
+    assert!(ours.contains("blackhole 10.244.1.0/24"), "{ours}");
+    assert!(
+        ours.contains(&format!("10.244.1.1 dev {} scope link", a1.host_ifname)),
+        "{ours}"
+    );
+    let ctr = run(&["ip", "-n", &c1, "route"]);
+    assert!(ctr.contains("default via 169.254.1.1 dev eth0"), "{ctr}");
+    let neigh = run(&["ip", "-n", &c1, "neigh", "show", "169.254.1.1"]);
+    assert!(
+        neigh.contains(&a1.host_mac.to_string()) && neigh.contains("PERMANENT"),
+        "{neigh}"
+    );
+
+    // An uplink whose addresses live only in the test's host namespace.
+    run(&[
+        "ip", "-n", &host, "link", "add", "up0", "type", "veth", "peer", "name", "up1",
+    ]);
+    run(&[
+        "ip",
+        "-n",
+        &host,
+        "addr",
+        "add",
+        "10.99.0.1/24",
+        "dev",
+        "up0",
+    ]);
+    run(&["ip", "-n", &host, "link", "set", "up0", "up"]);
+    run(&["ip", "-n", &host, "link", "set", "up1", "up"]);
+
+    let mut learned = LearnedRoutes::new();
+    learned.protect(net("10.244.1.0/24"));
+    let (gw2, gw3) = (Ipv4Addr::new(10, 99, 0, 2), Ipv4Addr::new(10, 99, 0, 3));
+    let mut learn = |hops: Vec<Ipv4Addr>| {
+        learned.apply(&LearnedRoute {
+            prefix: net("10.244.2.0/24"),
+            next_hops: hops,
+        })
+    };
+    let bgp_routes = || run(&["ip", "-n", &host, "route", "show", "proto", "bgp"]);
+
+    execute(&k, &learn(vec![gw3, gw2])).await.unwrap();
+    let shown = bgp_routes();
+    assert!(shown.contains("10.244.2.0/24"), "{shown}");
+    assert!(shown.contains("nexthop via 10.99.0.2 dev up0"), "{shown}");
+    assert!(shown.contains("nexthop via 10.99.0.3 dev up0"), "{shown}");
+    let listed = k.routes(RTPROT_BGP).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].gateways(), [gw2, gw3]);
+
+    execute(&k, &learn(vec![gw2])).await.unwrap();
+    let shown = bgp_routes();
+    assert!(
+        shown.contains("10.244.2.0/24 via 10.99.0.2 dev up0"),
+        "{shown}"
+    );
+    assert!(!shown.contains("nexthop"), "{shown}");
+
+    execute(&k, &learn(vec![])).await.unwrap();
+    assert_eq!(bgp_routes().trim(), "");
+
+    detach(&k, "ctr-one", "eth0").await.unwrap();
+    let gone = output(&["ip", "-n", &host, "link", "show", &a1.host_ifname]);
+    assert!(!gone.status.success(), "host veth deleted");
+    assert!(!output(&["ip", "-n", &c1, "link", "show", "eth0"])
+        .status
+        .success());
+    let ours = run(&["ip", "-n", &host, "route", "show", "proto", "252"]);
+    assert!(!ours.contains("10.244.1.1 "), "{ours}");
+    assert!(!ping(&c2, "10.244.1.1"));
+    detach(&k, "ctr-one", "eth0").await.unwrap();
+
+    assert_eq!(
+        root_ip_forward(),
+        root_forward,
+        "the root namespace was not touched"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kernel_replies_map_onto_error_variants() {
+    assert!(is_root(), "namespace tests run as root");
+    let pid = std::process::id();
+    let [a, b] = ["ka", "kb"].map(|n| format!("lt-{n}-{pid}"));
+    let _guard = Namespaces::create(&[a.clone(), b.clone()]);
+    let k = NetlinkKernel::in_netns(&netns_path(&a)).await.unwrap();
+
+    assert!(matches!(
+        k.link_by_name("nope0").await,
+        Err(KernelError::NotFound { .. })
+    ));
+    assert!(k
+        .delete_route(net("10.7.0.0/16"), RTPROT_BGP)
+        .await
+        .unwrap_err()
+        .is_not_found());
+    assert!(k
+        .netns(Path::new("/run/netns/lt-absent"))
+        .await
+        .unwrap_err()
+        .is_not_found());
+    assert!(k.write_sysctl("kernel/hostname", "x").await.is_err());
+
+    k.create_veth("va", "vb", &netns_path(&b)).await.unwrap();
+    let dup = k.create_veth("va", "vc", &netns_path(&b)).await;
+    assert!(matches!(dup, Err(KernelError::Exists { .. })), "{dup:?}");
+    let va = k.link_by_name("va").await.unwrap();
+    let kb = k.netns(&netns_path(&b)).await.unwrap();
+    let vb = kb.link_by_name("vb").await.unwrap();
+    assert_eq!(
+        (va.peer_index, vb.peer_index),
+        (Some(vb.index), Some(va.index))
+    );
+    assert!(va.mac.is_some() && !va.up);
+
+    // A blackhole reads back as one.
+    k.replace_route(&Route::blackhole(net("10.8.0.0/16"), RTPROT_LATTICE))
+        .await
+        .unwrap();
+    assert_eq!(
+        k.routes(RTPROT_LATTICE).await.unwrap(),
+        [Route::blackhole(net("10.8.0.0/16"), RTPROT_LATTICE)]
+    );
+    k.delete_link(va.index).await.unwrap();
+    assert!(kb.link_by_name("vb").await.unwrap_err().is_not_found());
+}
