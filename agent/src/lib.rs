@@ -6,6 +6,6 @@
 
 pub mod api;
 pub mod config;
-// pub mod daemon; (enabled once the dataplane lands)
-// pub mod dataplane;
-// pub mod kernel;
+pub mod daemon;
+pub mod dataplane;
+pub mod kernel;

@@ -15,7 +15,7 @@ use crate::api::proto::{ApiError, Attachment, NodeStatus, Reply, Request};
 use crate::api::server::Handler;
 use crate::config::Config;
 use crate::dataplane;
-use crate::kernel::NetlinkKernel;
+use crate::kernel::Kernel;
 
 /// MTU used when neither `dataplane.mtu` nor an uplink says otherwise.
 const DEFAULT_MTU: u32 = 1500;
@@ -26,7 +26,7 @@ pub struct AgentHandler {
     config: Config,
     /// Held across a whole attach/detach so the address and the wiring change together.
     ipam: Mutex<ipam::Ipam>,
-    kernel: Arc<NetlinkKernel>,
+    kernel: Arc<dyn Kernel>,
     speaker: bgp::driver::SpeakerHandle,
     learned: Arc<Learned>,
     /// Namespace paths of attachments made since start (IPAM does not keep them).
@@ -38,11 +38,18 @@ impl AgentHandler {
     pub fn new(
         config: Config,
         ipam: Mutex<ipam::Ipam>,
-        kernel: Arc<NetlinkKernel>,
+        kernel: Arc<dyn Kernel>,
         speaker: bgp::driver::SpeakerHandle,
         learned: Arc<Learned>,
     ) -> Self {
-        Self { config, ipam, kernel, speaker, learned, netns: Mutex::new(HashMap::new()) }
+        Self {
+            config,
+            ipam,
+            kernel,
+            speaker,
+            learned,
+            netns: Mutex::new(HashMap::new()),
+        }
     }
 
     async fn attach(&self, container_id: String, ifname: String, netns: PathBuf) -> Reply {
@@ -57,19 +64,21 @@ impl AgentHandler {
             Err(e) => return error("ipam", e.to_string()),
         };
         let mtu = self.mtu().await;
-        let wired = dataplane::routed_veth::attach(
-            self.kernel.as_ref(),
-            &netns,
-            &container_id,
-            &ifname,
+        let spec = dataplane::AttachSpec {
+            netns: netns.clone(),
+            container_id: container_id.clone(),
+            ifname: ifname.clone(),
             address,
             mtu,
-        )
-        .await;
+        };
+        let wired = dataplane::attach(self.kernel.as_ref(), &spec).await;
         match wired {
             Ok(info) => {
                 info!(container = %container_id, %ifname, %address, host_if = %info.host_ifname, "attached");
-                self.netns.lock().await.insert((container_id.clone(), ifname.clone()), netns.clone());
+                self.netns
+                    .lock()
+                    .await
+                    .insert((container_id.clone(), ifname.clone()), netns.clone());
                 Reply::Attached(Attachment {
                     container_id,
                     ifname,
@@ -94,18 +103,21 @@ impl AgentHandler {
             return error("bad_request", message);
         }
         let mut ipam = self.ipam.lock().await;
-        if let Err(e) =
-            dataplane::routed_veth::detach(self.kernel.as_ref(), &container_id, &ifname).await
-        {
+        if let Err(e) = dataplane::detach(self.kernel.as_ref(), &container_id, &ifname).await {
             return error("kernel", format!("unwiring {container_id}/{ifname}: {e}"));
         }
-        self.netns.lock().await.remove(&(container_id.clone(), ifname.clone()));
+        self.netns
+            .lock()
+            .await
+            .remove(&(container_id.clone(), ifname.clone()));
         match ipam.release(&container_id, &ifname) {
             Ok(released) => {
                 if let Some(addr) = released {
                     info!(container = %container_id, %ifname, address = %addr, "detached");
                 }
-                Reply::Detached { released: released.map(IpAddr::V4) }
+                Reply::Detached {
+                    released: released.map(IpAddr::V4),
+                }
             }
             Err(e) => error("ipam", e.to_string()),
         }
@@ -119,7 +131,7 @@ impl AgentHandler {
             .map(|a| {
                 let key = (a.container_id.clone(), a.ifname.clone());
                 Attachment {
-                    host_ifname: dataplane::routed_veth::host_ifname(&a.container_id, &a.ifname),
+                    host_ifname: dataplane::host_ifname(&a.container_id, &a.ifname),
                     netns: netns.get(&key).cloned().unwrap_or_default(),
                     container_id: a.container_id,
                     ifname: a.ifname,
@@ -152,7 +164,7 @@ impl AgentHandler {
             return mtu;
         }
         for uplink in &self.config.dataplane.uplinks {
-            if let Ok(Some(link)) = self.kernel.link_by_name(uplink).await {
+            if let Ok(link) = self.kernel.link_by_name(uplink).await {
                 return link.mtu;
             }
         }
@@ -164,10 +176,15 @@ impl Handler for AgentHandler {
     fn handle(&self, req: Request) -> BoxFuture<'_, Reply> {
         async move {
             match req {
-                Request::Attach { container_id, ifname, netns } => {
-                    self.attach(container_id, ifname, netns).await
-                }
-                Request::Detach { container_id, ifname } => self.detach(container_id, ifname).await,
+                Request::Attach {
+                    container_id,
+                    ifname,
+                    netns,
+                } => self.attach(container_id, ifname, netns).await,
+                Request::Detach {
+                    container_id,
+                    ifname,
+                } => self.detach(container_id, ifname).await,
                 Request::List => self.list().await,
                 Request::Status => self.status().await,
             }
@@ -186,13 +203,20 @@ fn validate_key(container_id: &str, ifname: &str) -> Result<(), String> {
     }
     let ifname_ok = !ifname.is_empty()
         && ifname.len() < 16
-        && ifname.bytes().all(|b| b.is_ascii_graphic() && b != b'/' && b != b':');
+        && ifname
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'/' && b != b':');
     if !ifname_ok {
-        return Err(format!("ifname {ifname:?} is not a valid interface name (1-15 characters, no '/' or ':')"));
+        return Err(format!(
+            "ifname {ifname:?} is not a valid interface name (1-15 characters, no '/' or ':')"
+        ));
     }
     Ok(())
 }
 
 fn error(kind: &str, message: impl Into<String>) -> Reply {
-    Reply::Error(ApiError { kind: kind.into(), message: message.into() })
+    Reply::Error(ApiError {
+        kind: kind.into(),
+        message: message.into(),
+    })
 }

@@ -7,8 +7,11 @@ use ipnet::Ipv4Net;
 use tokio::sync::mpsc::UnboundedReceiver;
 use tracing::{debug, warn};
 
-use crate::dataplane::routes::{LearnedRoute, LearnedRoutes};
-use crate::kernel::NetlinkKernel;
+use crate::dataplane::{execute, LearnedRoute, LearnedRoutes};
+
+/// How long routes left by a previous run are kept before they are reconciled away.
+const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
+use crate::kernel::{Kernel, RTPROT_BGP};
 
 /// Counts what the learned-route task has installed, for `lattice status`.
 #[derive(Debug, Default)]
@@ -33,7 +36,7 @@ pub fn importable(prefix: Ipv4Net, cluster: Ipv4Net, own_block: Ipv4Net) -> bool
 
 /// Start the task that turns route changes into kernel routes.
 pub fn spawn(
-    kernel: Arc<NetlinkKernel>,
+    kernel: Arc<dyn Kernel>,
     cluster: Ipv4Net,
     own_block: Ipv4Net,
     mut changes: UnboundedReceiver<bgp::rib::RouteChange>,
@@ -41,20 +44,62 @@ pub fn spawn(
     let learned = Arc::new(Learned::default());
     let counter = learned.clone();
     tokio::spawn(async move {
-        let mut routes = LearnedRoutes::default();
-        while let Some(change) = changes.recv().await {
+        let mut routes = LearnedRoutes::new();
+        routes.protect(own_block);
+        // Routes a previous run installed stay (no traffic lost across a restart) until the
+        // sessions have had time to re-learn them; then whatever nobody re-announced goes.
+        let cleanup = tokio::time::sleep(STALE_AFTER);
+        tokio::pin!(cleanup);
+        let mut cleaned = false;
+        loop {
+            let change = tokio::select! {
+                c = changes.recv() => match c {
+                    Some(c) => c,
+                    None => return,
+                },
+                _ = &mut cleanup, if !cleaned => {
+                    cleaned = true;
+                    remove_stale(kernel.as_ref(), &routes).await;
+                    continue;
+                }
+            };
             if !importable(change.prefix, cluster, own_block) {
                 debug!(prefix = %change.prefix, "not imported: outside the cluster range or overlapping our block");
                 continue;
             }
-            let ops = routes.apply(LearnedRoute { prefix: change.prefix, next_hops: change.next_hops });
-            if let Err(e) = crate::dataplane::routes::execute(kernel.as_ref(), &ops).await {
+            let ops = routes.apply(&LearnedRoute {
+                prefix: change.prefix,
+                next_hops: change.next_hops,
+            });
+            if let Err(e) = execute(kernel.as_ref(), &ops).await {
                 warn!(prefix = %change.prefix, error = %e, "programming learned route");
             }
             counter.installed.store(routes.len(), Ordering::Relaxed);
         }
     });
     learned
+}
+
+/// Delete `proto bgp` routes that no session re-announced since start.
+async fn remove_stale(kernel: &dyn Kernel, routes: &LearnedRoutes) {
+    let actual = match kernel.routes(RTPROT_BGP).await {
+        Ok(a) => a,
+        Err(e) => return warn!(error = %e, "listing routes for stale cleanup"),
+    };
+    let ops: Vec<_> = routes
+        .reconcile(&actual)
+        .into_iter()
+        .filter(|op| matches!(op, crate::dataplane::RouteOp::Delete { .. }))
+        .collect();
+    if !ops.is_empty() {
+        tracing::info!(
+            count = ops.len(),
+            "removing learned routes nobody re-announced since start"
+        );
+        if let Err(e) = execute(kernel, &ops).await {
+            warn!(error = %e, "removing stale routes");
+        }
+    }
 }
 
 #[cfg(test)]
@@ -68,7 +113,11 @@ mod tests {
         assert!(importable("10.244.2.0/24".parse().unwrap(), cluster, own));
         assert!(importable("0.0.0.0/0".parse().unwrap(), cluster, own));
         assert!(!importable("10.244.1.0/24".parse().unwrap(), cluster, own));
-        assert!(!importable("10.244.1.128/25".parse().unwrap(), cluster, own));
+        assert!(!importable(
+            "10.244.1.128/25".parse().unwrap(),
+            cluster,
+            own
+        ));
         assert!(!importable("10.244.0.0/16".parse().unwrap(), cluster, own));
         assert!(!importable("192.168.0.0/24".parse().unwrap(), cluster, own));
     }

@@ -15,7 +15,7 @@ use tracing::{info, warn};
 use crate::api;
 use crate::config::Config;
 use crate::dataplane;
-use crate::kernel::NetlinkKernel;
+use crate::kernel::{Kernel, NetlinkKernel};
 
 pub use handler::AgentHandler;
 
@@ -28,6 +28,9 @@ pub enum DaemonError {
     /// Talking to the kernel failed at start-up.
     #[error("kernel: {0}")]
     Kernel(#[from] crate::kernel::KernelError),
+    /// Preparing the host's dataplane failed.
+    #[error("dataplane: {0}")]
+    Dataplane(#[from] dataplane::DataplaneError),
     /// A socket could not be bound.
     #[error("{what}: {source}")]
     Io {
@@ -44,7 +47,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     let block = ipam.block();
     info!(node = %config.node.name, %block, "starting");
 
-    let kernel = Arc::new(NetlinkKernel::current()?);
+    let kernel: Arc<dyn Kernel> = Arc::new(NetlinkKernel::current().await?);
     dataplane::prepare_host(kernel.as_ref()).await?;
     dataplane::ensure_blackhole(kernel.as_ref(), block).await?;
 
@@ -53,9 +56,11 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         source,
     })?;
 
-    let (speaker, changes) =
-        bgp::driver::Speaker::start(speaker_config(&config)).await.map_err(|source| {
-            DaemonError::Io { what: format!("bgp.listen {}", config.bgp.listen_addr()), source }
+    let (speaker, changes) = bgp::driver::Speaker::start(speaker_config(&config))
+        .await
+        .map_err(|source| DaemonError::Io {
+            what: format!("bgp.listen {}", config.bgp.listen_addr()),
+            source,
         })?;
     speaker.set_local_prefixes(vec![block]);
 
