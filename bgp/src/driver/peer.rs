@@ -266,51 +266,43 @@ impl PeerTask {
                 Input::TcpFails
             }
         };
-        let is_open = matches!(input, Input::Message(Message::Open(_)));
+        // RFC 4271 §6.8: with two connections, the OPEN decides which one survives, before
+        // it is answered (a KEEPALIVE on the losing connection would establish it at the peer).
+        let which = match &input {
+            Input::Message(Message::Open(open)) if self.candidate.is_some() => {
+                match self.resolve_collision(which, open.router_id).await {
+                    Some(w) => w,
+                    None => return,
+                }
+            }
+            _ => which,
+        };
         self.feed(which, input).await;
-        if is_open {
-            self.resolve_collision().await;
-        }
     }
 
-    /// RFC 4271 §6.8: with two connections, keep the one initiated by the higher BGP identifier.
-    async fn resolve_collision(&mut self) {
-        let Some(candidate) = self.candidate.as_ref() else {
-            return;
-        };
-        let remote_id = candidate
-            .session
-            .negotiated()
-            .or(self.primary.session.negotiated())
-            .map(|n| n.remote_router_id);
-        let Some(remote_id) = remote_id else { return };
+    /// Keep the connection initiated by the side with the higher BGP identifier; close the other
+    /// with Cease/7. Returns where the OPEN that triggered this should go, if anywhere.
+    async fn resolve_collision(&mut self, receiving: Which, remote_id: Ipv4Addr) -> Option<Which> {
+        let candidate = self.candidate.take()?;
         let keep_outbound = u32::from(self.shared.router_id) > u32::from(remote_id);
         let primary_outbound = self.primary.conn.as_ref().is_some_and(|c| c.outbound);
-        let primary_wins = primary_outbound == keep_outbound
-            || self.primary.session.state() == PeerState::Established;
-        let Some(candidate) = self.candidate.take() else {
-            return;
-        };
-        let loser = if primary_wins {
-            candidate
-        } else {
-            let ctx = self.ctx(Which::Primary);
-            let old = std::mem::replace(&mut self.primary, candidate);
-            info!(peer = %self.cfg.address, "collision: keeping the connection the peer initiated");
-            if let Some(conn) = old.conn {
-                refuse(conn, ctx).await;
+        let primary_wins = self.primary.session.state() == PeerState::Established
+            || primary_outbound == keep_outbound;
+        let ctx = self.ctx(Which::Primary);
+        if primary_wins {
+            debug!(peer = %self.cfg.address, "collision: keeping the existing connection");
+            if let Some(conn) = candidate.conn {
+                refuse(conn, CodecContext::default()).await;
             }
-            return self.after_promotion().await;
-        };
-        debug!(peer = %self.cfg.address, "collision: keeping the existing connection");
-        if let Some(conn) = loser.conn {
-            refuse(conn, CodecContext::default()).await;
+            return (receiving == Which::Primary).then_some(Which::Primary);
         }
-    }
-
-    /// The promoted candidate may already be in OpenConfirm: reflect it in the status.
-    async fn after_promotion(&mut self) {
+        debug!(peer = %self.cfg.address, "collision: keeping the connection the peer initiated");
+        let old = std::mem::replace(&mut self.primary, candidate);
+        if let Some(conn) = old.conn {
+            refuse(conn, ctx).await;
+        }
         self.set_state();
+        (receiving == Which::Candidate).then_some(Which::Primary)
     }
 
     /// Feed one input to a slot's FSM and carry out the outputs (and any inputs they cause).
