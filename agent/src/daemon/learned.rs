@@ -27,11 +27,11 @@ impl Learned {
 }
 
 /// Whether a learned prefix may enter the kernel: only the cluster range and the default route,
-/// and never a prefix overlapping this host's own block (that would steal its traffic).
+/// and never our own block or a part of it (that would steal its traffic). A covering prefix
+/// such as the default route is harmless: our blackhole and /32s are more specific.
 pub fn importable(prefix: Ipv4Net, cluster: Ipv4Net, own_block: Ipv4Net) -> bool {
     let in_scope = prefix.prefix_len() == 0 || cluster.contains(&prefix);
-    let overlaps_own = own_block.contains(&prefix) || prefix.contains(&own_block);
-    in_scope && !overlaps_own
+    in_scope && !own_block.contains(&prefix)
 }
 
 /// Start the task that turns route changes into kernel routes.
@@ -118,7 +118,7 @@ mod tests {
             cluster,
             own
         ));
-        assert!(!importable("10.244.0.0/16".parse().unwrap(), cluster, own));
+        assert!(importable("10.244.0.0/16".parse().unwrap(), cluster, own));
         assert!(!importable("192.168.0.0/24".parse().unwrap(), cluster, own));
     }
 }
