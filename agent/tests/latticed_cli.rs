@@ -1,0 +1,79 @@
+//! The latticed binary refuses a bad configuration with exit status 2, a message naming file,
+//! line and key, and before touching anything (its state directory is never created).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::process::Command;
+
+const GOOD: &str = "\
+node:      { name: host1, asn: 65101, router_id: 10.0.1.2 }
+cluster:   { cidr: 10.244.0.0/16, block_prefix_len: 24 }
+ipam:      { datastore: local, state_dir: STATE, block: 10.244.1.0/24 }
+dataplane: { mode: routed-veth, uplinks: [eth1] }
+bgp:
+  listen:  { address: 0.0.0.0, port: 179 }
+  peers:
+    - { address: 10.0.1.1, asn: 65001, hold_time: 9 }
+api:       { socket: SOCKET }
+";
+
+fn run(config: &str) -> (i32, String, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let text = config
+        .replace("STATE", &dir.path().join("state").display().to_string())
+        .replace("SOCKET", &dir.path().join("api.sock").display().to_string());
+    let path = dir.path().join("latticed.yaml");
+    std::fs::write(&path, text).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_latticed"))
+        .args(["--config", path.to_str().unwrap(), "--check"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    (out.status.code().unwrap_or(-1), stderr, dir)
+}
+
+#[test]
+fn a_good_config_checks_clean() {
+    let (code, stderr, _dir) = run(GOOD);
+    assert_eq!(code, 0, "{stderr}");
+}
+
+#[test]
+fn bad_configs_exit_2_naming_line_and_key_and_change_nothing() {
+    let cases = [
+        (
+            "hold_time: 9 }",
+            "hold_time: 9, colour: red }",
+            ":8: bgp.peers[0].colour",
+        ),
+        ("hold_time: 9", "hold_time: 2", ":8: bgp.peers[0].hold_time"),
+        ("asn: 65101", "asn: banana", ":1: node.asn"),
+        (
+            "block: 10.244.1.0/24",
+            "block: 10.99.1.0/24",
+            ":3: ipam.block",
+        ),
+        ("mode: routed-veth", "mode: ipvlan-l3", ":4: dataplane.mode"),
+    ];
+    for (from, to, expected) in cases {
+        let (code, stderr, dir) = run(&GOOD.replace(from, to));
+        assert_eq!(code, 2, "{to}: {stderr}");
+        assert!(
+            stderr.contains(expected),
+            "{to}: expected {expected:?} in {stderr:?}"
+        );
+        assert!(
+            !dir.path().join("state").exists(),
+            "{to}: the state directory was created"
+        );
+    }
+}
+
+#[test]
+fn a_missing_file_is_a_clear_error() {
+    let out = Command::new(env!("CARGO_BIN_EXE_latticed"))
+        .args(["--config", "/nonexistent/latticed.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/latticed.yaml"));
+}
