@@ -1,0 +1,337 @@
+//! Root-only interop: our speaker against real FRR, BIRD 2, GoBGP and ExaBGP (Debian packages),
+//! each in its own pair of namespaces. Every test: the session comes up, the peer's route
+//! arrives with the peer's next hop, ours reaches the peer's RIB, and (where the daemon can be
+//! told to) a withdrawal removes the route.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::net::Ipv4Addr;
+use std::os::unix::fs::PermissionsExt;
+use std::process::Command;
+use std::time::Duration;
+
+use bgp::driver::{PeerConfig, PeerState, Speaker, SpeakerConfig, SpeakerHandle};
+use bgp::rib::RouteChange;
+use common::{eventually, skip_reason, Pair, OUR_ADDR, PEER_ADDR};
+use ipnet::Ipv4Net;
+use tokio::sync::mpsc::UnboundedReceiver;
+
+const OUR_AS: u32 = 65101;
+const PEER_AS: u32 = 65001;
+const OURS: &str = "10.244.9.0/24";
+const THEIRS: &str = "10.244.200.0/24";
+
+async fn start_ours() -> (SpeakerHandle, UnboundedReceiver<RouteChange>) {
+    let (handle, rx) = Speaker::start(SpeakerConfig {
+        local_as: OUR_AS,
+        router_id: OUR_ADDR.parse().unwrap(),
+        listen: Some(format!("{OUR_ADDR}:179").parse().unwrap()),
+        peers: vec![PeerConfig {
+            address: PEER_ADDR.parse().unwrap(),
+            port: 179,
+            remote_as: PEER_AS,
+            hold_time: 9,
+            connect_retry: Duration::from_secs(1),
+            passive: false,
+            local_address: None,
+        }],
+    })
+    .await
+    .unwrap();
+    handle.set_local_prefixes(vec![OURS.parse().unwrap()]);
+    (handle, rx)
+}
+
+/// Wait for the next change of `prefix`; `present` says whether it should now have next hops.
+async fn expect(
+    rx: &mut UnboundedReceiver<RouteChange>,
+    prefix: &str,
+    present: bool,
+) -> RouteChange {
+    let prefix: Ipv4Net = prefix.parse().unwrap();
+    let wait = async {
+        loop {
+            let c = rx.recv().await.expect("speaker stopped");
+            if c.prefix == prefix && c.next_hops.is_empty() != present {
+                return c;
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(40), wait)
+        .await
+        .unwrap_or_else(|_| panic!("no change for {prefix} (present: {present})"))
+}
+
+async fn assert_established(handle: &SpeakerHandle) {
+    let s = handle.status().await;
+    assert_eq!(s[0].state, PeerState::Established, "{s:?}");
+    assert_eq!(s[0].prefixes_advertised, 1, "{s:?}");
+}
+
+/// The common scenario; `peer_has_ours` polls the peer's RIB, `withdraw` makes the peer withdraw.
+fn scenario(
+    pair: &Pair,
+    peer_has_ours: impl Fn() -> bool + Send + 'static,
+    withdraw: Option<Box<dyn FnOnce() + Send>>,
+) {
+    pair.in_ours(move || async move {
+        let (handle, mut rx) = start_ours().await;
+        let got = expect(&mut rx, THEIRS, true).await;
+        assert_eq!(got.next_hops, vec![PEER_ADDR.parse::<Ipv4Addr>().unwrap()]);
+        assert_established(&handle).await;
+        assert!(
+            eventually(30, &peer_has_ours),
+            "the peer never installed {OURS}"
+        );
+        if let Some(withdraw) = withdraw {
+            withdraw();
+            expect(&mut rx, THEIRS, false).await;
+        }
+        handle.shutdown().await;
+    });
+}
+
+// ---------------------------------------------------------------- FRR
+
+fn start_frr(pair: &Pair) -> String {
+    let dir = pair.dir.path().join("frr");
+    std::fs::create_dir_all(dir.join("run")).unwrap();
+    std::fs::write(dir.join("zebra.conf"), "hostname peer\n").unwrap();
+    std::fs::write(
+        dir.join("bgpd.conf"),
+        format!(
+            "router bgp {PEER_AS}\n bgp router-id {PEER_ADDR}\n no bgp ebgp-requires-policy\n \
+             no bgp network import-check\n no bgp default ipv4-unicast\n neighbor {OUR_ADDR} remote-as {OUR_AS}\n \
+             neighbor {OUR_ADDR} timers 3 9\n neighbor {OUR_ADDR} timers connect 1\n address-family ipv4 unicast\n  \
+             network {THEIRS}\n  neighbor {OUR_ADDR} activate\n exit-address-family\n"
+        ),
+    )
+    .unwrap();
+    chown_frr(&dir);
+    let d = dir.display().to_string();
+    for daemon in ["zebra", "bgpd"] {
+        pair.peer_cmd(&[
+            &format!("/usr/lib/frr/{daemon}"),
+            "-d",
+            "-f",
+            &format!("{d}/{daemon}.conf"),
+            "-i",
+            &format!("{d}/run/{daemon}.pid"),
+            "-z",
+            &format!("{d}/run/zserv.api"),
+            "--vty_socket",
+            &format!("{d}/run"),
+            "-P",
+            "0",
+        ]);
+        pair.track_pidfile(dir.join(format!("run/{daemon}.pid")));
+    }
+    format!("{d}/run")
+}
+
+fn chown_frr(dir: &std::path::Path) {
+    let ok = Command::new("chown")
+        .args(["-R", "frr:frr"])
+        .arg(dir)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "chown frr");
+}
+
+#[test]
+fn frr_session_routes_both_ways_and_withdraw() {
+    if let Some(why) = skip_reason(&["/usr/lib/frr/bgpd", "/usr/bin/vtysh"]) {
+        return eprintln!("SKIPPED: {why}");
+    }
+    let pair = Pair::new("f");
+    let vty = start_frr(&pair);
+    let (ns, vty2) = (pair.peer.clone(), vty.clone());
+    let vtysh = move |ns: &str, vty: &str, cmds: &[&str]| {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", ns, "vtysh", "--vty_socket", vty]);
+        for cmd in cmds {
+            c.args(["-c", cmd]);
+        }
+        String::from_utf8_lossy(&c.output().unwrap().stdout).into_owned()
+    };
+    let ns2 = ns.clone();
+    scenario(
+        &pair,
+        move || vtysh(&ns, &vty, &["show bgp ipv4 unicast json"]).contains(OURS),
+        Some(Box::new(move || {
+            vtysh(
+                &ns2,
+                &vty2,
+                &[
+                    "configure terminal",
+                    &format!("router bgp {PEER_AS}"),
+                    "address-family ipv4 unicast",
+                    &format!("no network {THEIRS}"),
+                ],
+            );
+        })),
+    );
+}
+
+// ---------------------------------------------------------------- BIRD 2
+
+#[test]
+fn bird_session_routes_both_ways_and_withdraw() {
+    if let Some(why) = skip_reason(&["/usr/sbin/bird", "/usr/sbin/birdc"]) {
+        return eprintln!("SKIPPED: {why}");
+    }
+    let pair = Pair::new("b");
+    let d = pair.dir.path().to_path_buf();
+    std::fs::write(
+        d.join("bird.conf"),
+        format!(
+            "router id {PEER_ADDR};\nprotocol device {{ }}\n\
+             protocol static s4 {{ ipv4; route {THEIRS} blackhole; }}\n\
+             protocol bgp lat {{\n local {PEER_ADDR} as {PEER_AS};\n neighbor {OUR_ADDR} as {OUR_AS};\n \
+             hold time 9;\n connect retry time 1;\n error wait time 1,5;\n \
+             ipv4 {{ import all; export where proto = \"s4\"; }};\n}}\n"
+        ),
+    )
+    .unwrap();
+    let sock = d.join("bird.ctl").display().to_string();
+    let conf = d.join("bird.conf").display().to_string();
+    pair.spawn_peer(&["bird", "-f", "-c", &conf, "-s", &sock], "bird.log");
+    let ns = pair.peer.clone();
+    let birdc = move |ns: &str, sock: &str, args: &[&str]| {
+        let out = Command::new("ip")
+            .args(["netns", "exec", ns, "birdc", "-s", sock])
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let (ns2, sock2) = (ns.clone(), sock.clone());
+    scenario(
+        &pair,
+        move || birdc(&ns, &sock, &["show", "route", "protocol", "lat"]).contains(OURS),
+        Some(Box::new(move || {
+            birdc(&ns2, &sock2, &["disable", "s4"]);
+        })),
+    );
+}
+
+// ---------------------------------------------------------------- GoBGP
+
+#[test]
+fn gobgp_session_routes_both_ways_and_withdraw() {
+    if let Some(why) = skip_reason(&["/usr/bin/gobgpd", "/usr/bin/gobgp"]) {
+        return eprintln!("SKIPPED: {why}");
+    }
+    let pair = Pair::new("g");
+    let conf = pair.dir.path().join("gobgpd.toml");
+    std::fs::write(
+        &conf,
+        format!(
+            "[global.config]\n  as = {PEER_AS}\n  router-id = \"{PEER_ADDR}\"\n  port = 179\n\n\
+             [[neighbors]]\n  [neighbors.config]\n    neighbor-address = \"{OUR_ADDR}\"\n    peer-as = {OUR_AS}\n\
+             \x20 [neighbors.timers.config]\n    hold-time = 9\n    connect-retry = 1\n"
+        ),
+    )
+    .unwrap();
+    let conf = conf.display().to_string();
+    pair.spawn_peer(
+        &[
+            "gobgpd",
+            "-f",
+            &conf,
+            "-p",
+            "--api-hosts",
+            "127.0.0.1:50051",
+            "--pprof-disable",
+        ],
+        "gobgpd.log",
+    );
+    let ns = pair.peer.clone();
+    let gobgp = move |ns: &str, args: &[&str]| {
+        let out = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                ns,
+                "gobgp",
+                "-u",
+                "127.0.0.1",
+                "-p",
+                "50051",
+            ])
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let add = [
+        "global", "rib", "-a", "ipv4", "add", THEIRS, "nexthop", PEER_ADDR,
+    ];
+    assert!(eventually(20, || {
+        gobgp(&ns, &add);
+        gobgp(&ns, &["global", "rib", "-a", "ipv4"]).contains(THEIRS)
+    }));
+    let (ns1, ns2) = (ns.clone(), ns.clone());
+    scenario(
+        &pair,
+        move || gobgp(&ns1, &["global", "rib", "-a", "ipv4"]).contains(OURS),
+        Some(Box::new(move || {
+            gobgp(&ns2, &["global", "rib", "-a", "ipv4", "del", THEIRS]);
+        })),
+    );
+}
+
+// ---------------------------------------------------------------- ExaBGP
+
+#[test]
+fn exabgp_session_routes_both_ways() {
+    if let Some(why) = skip_reason(&["/usr/sbin/exabgp"]) {
+        return eprintln!("SKIPPED: {why}");
+    }
+    let pair = Pair::new("e");
+    let d = pair.dir.path().to_path_buf();
+    let received = d.join("received.json");
+    let recorder = d.join("record.sh");
+    std::fs::write(
+        &recorder,
+        format!("#!/bin/sh\nexec cat >> {}\n", received.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&recorder, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(
+        d.join("exabgp.conf"),
+        format!(
+            "process record {{\n  run {};\n  encoder json;\n}}\n\
+             neighbor {OUR_ADDR} {{\n  router-id {PEER_ADDR};\n  local-address {PEER_ADDR};\n  \
+             local-as {PEER_AS};\n  peer-as {OUR_AS};\n  hold-time 9;\n  \
+             api {{ processes [ record ]; receive {{ parsed; update; }} }}\n  \
+             static {{ route {THEIRS} next-hop {PEER_ADDR}; }}\n}}\n",
+            recorder.display()
+        ),
+    )
+    .unwrap();
+    let conf = d.join("exabgp.conf").display().to_string();
+    pair.spawn_peer(
+        &[
+            "env",
+            "exabgp.daemon.user=root",
+            "exabgp.daemon.daemonize=false",
+            "exabgp.api.cli=false",
+            "exabgp.log.destination=stdout",
+            "exabgp",
+            &conf,
+        ],
+        "exabgp.log",
+    );
+    scenario(
+        &pair,
+        move || {
+            std::fs::read_to_string(&received)
+                .unwrap_or_default()
+                .contains(OURS)
+        },
+        None,
+    );
+}
