@@ -95,6 +95,11 @@ fn scenario(
 // ---------------------------------------------------------------- FRR
 
 fn start_frr(pair: &Pair) -> String {
+    start_frr_with(pair, "")
+}
+
+/// FRR as the peer; `extra` holds additional `neighbor` lines for the router bgp block.
+fn start_frr_with(pair: &Pair, extra: &str) -> String {
     let dir = pair.dir.path().join("frr");
     std::fs::create_dir_all(dir.join("run")).unwrap();
     std::fs::write(dir.join("zebra.conf"), "hostname peer\n").unwrap();
@@ -103,7 +108,7 @@ fn start_frr(pair: &Pair) -> String {
         format!(
             "router bgp {PEER_AS}\n bgp router-id {PEER_ADDR}\n no bgp ebgp-requires-policy\n \
              no bgp network import-check\n no bgp default ipv4-unicast\n neighbor {OUR_ADDR} remote-as {OUR_AS}\n \
-             neighbor {OUR_ADDR} timers 3 9\n neighbor {OUR_ADDR} timers connect 1\n address-family ipv4 unicast\n  \
+             neighbor {OUR_ADDR} timers 3 9\n neighbor {OUR_ADDR} timers connect 1\n{extra} address-family ipv4 unicast\n  \
              network {THEIRS}\n  neighbor {OUR_ADDR} activate\n exit-address-family\n"
         ),
     )
@@ -148,14 +153,6 @@ fn frr_session_routes_both_ways_and_withdraw() {
     let pair = Pair::new("f");
     let vty = start_frr(&pair);
     let (ns, vty2) = (pair.peer.clone(), vty.clone());
-    let vtysh = move |ns: &str, vty: &str, cmds: &[&str]| {
-        let mut c = Command::new("ip");
-        c.args(["netns", "exec", ns, "vtysh", "--vty_socket", vty]);
-        for cmd in cmds {
-            c.args(["-c", cmd]);
-        }
-        String::from_utf8_lossy(&c.output().unwrap().stdout).into_owned()
-    };
     let ns2 = ns.clone();
     scenario(
         &pair,
@@ -173,6 +170,82 @@ fn frr_session_routes_both_ways_and_withdraw() {
             );
         })),
     );
+}
+
+fn vtysh(ns: &str, vty: &str, cmds: &[&str]) -> String {
+    let mut c = Command::new("ip");
+    c.args(["netns", "exec", ns, "vtysh", "--vty_socket", vty]);
+    for cmd in cmds {
+        c.args(["-c", cmd]);
+    }
+    String::from_utf8_lossy(&c.output().unwrap().stdout).into_owned()
+}
+
+#[test]
+fn frr_two_octet_only_peer_exchanges_routes() {
+    if let Some(why) = skip_reason(&["/usr/lib/frr/bgpd", "/usr/bin/vtysh"]) {
+        return eprintln!("SKIPPED: {why}");
+    }
+    let pair = Pair::new("t");
+    // No capabilities at all: FRR speaks 2-octet AS_PATHs and we must too.
+    let vty = start_frr_with(
+        &pair,
+        &format!(" neighbor {OUR_ADDR} dont-capability-negotiate\n"),
+    );
+    let ns = pair.peer.clone();
+    scenario(
+        &pair,
+        move || {
+            let out = vtysh(&ns, &vty, &[&format!("show bgp ipv4 unicast {OURS} json")]);
+            // The path must read "65101", proving our 2-octet AS_PATH was decoded right.
+            out.contains("\"65101\"") || out.contains("\"string\":\"65101\"")
+        },
+        None,
+    );
+}
+
+#[test]
+fn frr_gone_silent_hold_timer_expires_and_routes_are_removed() {
+    if let Some(why) = skip_reason(&["/usr/lib/frr/bgpd", "/usr/sbin/nft"]) {
+        return eprintln!("SKIPPED: {why}");
+    }
+    let pair = Pair::new("h");
+    start_frr(&pair);
+    let ns = pair.peer.clone();
+    pair.in_ours(move || async move {
+        let (handle, mut rx) = start_ours().await;
+        expect(&mut rx, THEIRS, true).await;
+        // The peer goes silent: drop every BGP packet in its namespace, both directions.
+        let nft = |args: &str| {
+            let ok = Command::new("ip")
+                .args(["netns", "exec", &ns, "nft"])
+                .args(args.split(' '))
+                .status()
+                .unwrap()
+                .success();
+            assert!(ok, "nft {args}");
+        };
+        nft("add table inet silence");
+        nft("add chain inet silence out { type filter hook output priority 0 ; }");
+        nft("add chain inet silence in { type filter hook input priority 0 ; }");
+        nft("add rule inet silence out tcp dport 179 drop");
+        nft("add rule inet silence out tcp sport 179 drop");
+        nft("add rule inet silence in tcp dport 179 drop");
+        nft("add rule inet silence in tcp sport 179 drop");
+        // Hold time 9 s: the route goes when the timer expires, not before.
+        let gone = expect(&mut rx, THEIRS, false).await;
+        assert!(gone.next_hops.is_empty());
+        let s = handle.status().await;
+        assert_ne!(s[0].state, PeerState::Established);
+        assert!(
+            s[0].last_error
+                .as_deref()
+                .unwrap_or("")
+                .contains("hold timer expired"),
+            "{s:?}"
+        );
+        handle.shutdown().await;
+    });
 }
 
 // ---------------------------------------------------------------- BIRD 2
