@@ -6,5 +6,6 @@
 
 pub mod driver;
 pub mod fsm;
+pub mod policy;
 pub mod rib;
 pub mod wire;

@@ -20,13 +20,11 @@ fn port(offset: u16) -> u16 {
 
 fn peer(address: Ipv4Addr, port: u16, asn: u32, local: Ipv4Addr) -> PeerConfig {
     PeerConfig {
-        address,
         port,
-        remote_as: asn,
         hold_time: 9,
         connect_retry: Duration::from_millis(500),
-        passive: false,
         local_address: Some(local),
+        ..PeerConfig::new(address, asn)
     }
 }
 
@@ -207,6 +205,86 @@ async fn a_peer_with_the_wrong_as_never_establishes() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(refused, "B never received NOTIFICATION 2/2");
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_policy_filters_and_max_prefixes_closes_with_cease_1() {
+    use bgp::policy::{ImportPolicy, PrefixRule};
+    let a_addr = Ipv4Addr::new(127, 0, 0, 6);
+    let b_addr = Ipv4Addr::new(127, 0, 0, 7);
+    let (a_port, b_port) = (port(4), port(5));
+    // A accepts only 10.244.0.0/16 up to /24, and at most 2 prefixes from B.
+    let a_peer = PeerConfig {
+        import: ImportPolicy {
+            rules: vec![PrefixRule {
+                prefix: "10.244.0.0/16".parse().unwrap(),
+                ge: None,
+                le: Some(24),
+            }],
+        },
+        max_prefixes: Some(2),
+        ..peer(b_addr, b_port, 65102, a_addr)
+    };
+    let (a, mut a_rx) = Speaker::start(SpeakerConfig {
+        local_as: 65101,
+        router_id: Ipv4Addr::new(10, 0, 0, 1),
+        listen: Some(SocketAddr::new(a_addr.into(), a_port)),
+        peers: vec![a_peer],
+    })
+    .await
+    .unwrap();
+    let (b, _b_rx) = Speaker::start(SpeakerConfig {
+        local_as: 65102,
+        router_id: Ipv4Addr::new(10, 0, 0, 2),
+        listen: Some(SocketAddr::new(b_addr.into(), b_port)),
+        peers: vec![peer(a_addr, a_port, 65101, b_addr)],
+    })
+    .await
+    .unwrap();
+    // One accepted, two refused (outside the cluster, too specific).
+    b.set_local_prefixes(vec![
+        "10.244.2.0/24".parse().unwrap(),
+        "192.168.0.0/24".parse().unwrap(),
+        "10.244.3.128/25".parse().unwrap(),
+    ]);
+    wait_for(&a, b_addr, PeerState::Established).await;
+    let got = next_change(&mut a_rx).await;
+    assert_eq!(got.prefix.to_string(), "10.244.2.0/24");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(a_rx.try_recv().is_err(), "a refused prefix reached the RIB");
+    assert_eq!(a.status().await[0].prefixes_received, 1);
+
+    // Two more accepted prefixes: 3 > max_prefixes 2, so A closes with Cease/1 and B's routes go.
+    b.set_local_prefixes(vec![
+        "10.244.2.0/24".parse().unwrap(),
+        "10.244.4.0/24".parse().unwrap(),
+        "10.244.5.0/24".parse().unwrap(),
+    ]);
+    let mut gone = false;
+    for _ in 0..6 {
+        let c = next_change(&mut a_rx).await;
+        if c.prefix.to_string() == "10.244.2.0/24" && c.next_hops.is_empty() {
+            gone = true;
+            break;
+        }
+    }
+    assert!(
+        gone,
+        "B's routes were not withdrawn when the session closed"
+    );
+    let s = a.status().await;
+    assert_ne!(s[0].state, PeerState::Established);
+    assert!(
+        s[0].last_error.as_deref().unwrap_or("").contains("6/1"),
+        "{s:?}"
+    );
+    let bs = b.status().await;
+    assert!(
+        bs[0].last_error.as_deref().unwrap_or("").contains("6/1"),
+        "{bs:?}"
+    );
     a.shutdown().await;
     b.shutdown().await;
 }

@@ -13,6 +13,7 @@ fn config(passive: bool) -> SessionConfig {
         remote_as: 65001,
         router_id: Ipv4Addr::new(10, 0, 1, 2),
         hold_time: 9,
+        keepalive: None,
         connect_retry: Duration::from_secs(3),
         passive,
     }
@@ -205,6 +206,34 @@ fn keepalive_timer_sends_keepalive_and_rearms() {
         Duration::from_secs(3)
     )));
     assert_eq!(s.state(), State::Established);
+}
+
+#[test]
+fn a_configured_keepalive_shorter_than_a_third_is_used() {
+    let mut s = Session::new(SessionConfig {
+        keepalive: Some(1),
+        ..config(false)
+    });
+    s.handle(Input::ManualStart);
+    s.handle(Input::TcpConnected);
+    let out = s.handle(Input::Message(peer_open(90)));
+    assert!(out.contains(&Output::StartTimer(
+        Timer::Keepalive,
+        Duration::from_secs(1)
+    )));
+}
+
+#[test]
+fn stop_with_a_notification_sends_it() {
+    let mut s = established();
+    let n = NotificationMsg {
+        code: 6,
+        subcode: 1,
+        data: vec![0, 1, 1, 0, 0, 0, 5],
+    };
+    let out = s.handle(Input::Stop(n.clone()));
+    assert_eq!(sent(&out), vec![Message::Notification(n)]);
+    assert_eq!(s.state(), State::Idle);
 }
 
 #[test]

@@ -28,13 +28,9 @@ async fn start_ours() -> (SpeakerHandle, UnboundedReceiver<RouteChange>) {
         router_id: OUR_ADDR.parse().unwrap(),
         listen: Some(format!("{OUR_ADDR}:179").parse().unwrap()),
         peers: vec![PeerConfig {
-            address: PEER_ADDR.parse().unwrap(),
-            port: 179,
-            remote_as: PEER_AS,
             hold_time: 9,
             connect_retry: Duration::from_secs(1),
-            passive: false,
-            local_address: None,
+            ..PeerConfig::new(PEER_ADDR.parse().unwrap(), PEER_AS)
         }],
     })
     .await

@@ -136,6 +136,24 @@ pub struct PeerConfig {
     /// `connect_retry` in seconds (default 3).
     #[serde(default = "default_connect_retry")]
     pub connect_retry: u16,
+    /// `local_address`: source address of our connections to this peer.
+    #[serde(default)]
+    pub local_address: Option<Ipv4Addr>,
+    /// `keepalive` in seconds (default: a third of the negotiated hold time).
+    #[serde(default)]
+    pub keepalive: Option<u16>,
+    /// `allow_as_in`: how often our own AS may appear in a received path (default 0).
+    #[serde(default)]
+    pub allow_as_in: u8,
+    /// `max_prefixes`: close the session (Cease/1) above this many accepted prefixes.
+    #[serde(default)]
+    pub max_prefixes: Option<u32>,
+    /// `import`: accepted prefixes (default: `cluster.cidr` and longer, plus 0.0.0.0/0).
+    #[serde(default)]
+    pub import: Option<Vec<bgp::policy::PrefixRule>>,
+    /// `export`: prefixes announced to this peer besides the host's block(s) (default none).
+    #[serde(default)]
+    pub export: Vec<Ipv4Net>,
 }
 
 /// `api.*`.

@@ -121,6 +121,42 @@ fn unknown_keys_are_named() {
 }
 
 #[test]
+fn peer_policy_keys_parse_and_are_checked() {
+    let text = EXAMPLE.replace(
+        "{ address: 10.0.1.1, asn: 65001, hold_time: 9 }",
+        "{ address: 10.0.1.1, asn: 65001, hold_time: 9, keepalive: 2, allow_as_in: 1, max_prefixes: 100, local_address: 10.0.1.2, passive: true, import: [{prefix: 10.244.0.0/16, le: 24}, {prefix: 0.0.0.0/0}], export: [10.96.0.0/12] }",
+    );
+    let c = Config::from_yaml_str(&text, "f").unwrap();
+    let p = &c.bgp.peers[0];
+    assert_eq!(
+        (p.keepalive, p.allow_as_in, p.max_prefixes),
+        (Some(2), 1, Some(100))
+    );
+    assert_eq!(p.import.as_ref().unwrap().len(), 2);
+    assert_eq!(p.export, vec!["10.96.0.0/12".parse().unwrap()]);
+    for (bad, key) in [
+        ("keepalive: 2", "bgp.peers[0].keepalive"),
+        ("max_prefixes: 0", "bgp.peers[0].max_prefixes"),
+        (
+            "import: [{prefix: 10.244.0.0/16, ge: 8}]",
+            "bgp.peers[0].import[0]",
+        ),
+        ("export: [10.96.0.1/12]", "bgp.peers[0].export[0]"),
+        ("password: s3cret", "bgp.peers[0].password"),
+    ] {
+        let bad = if bad.starts_with("keepalive") {
+            "keepalive: 9".to_string()
+        } else {
+            bad.to_string()
+        };
+        let text = EXAMPLE.replace("hold_time: 9 }", &format!("hold_time: 9, {bad} }}"));
+        let e = Config::from_yaml_str(&text, "f").unwrap_err();
+        assert_eq!(e.key(), Some(key), "{bad}: {e}");
+        assert_eq!(e.line(), Some(8), "{bad}: {e}");
+    }
+}
+
+#[test]
 fn duplicate_peers_are_refused() {
     let text = EXAMPLE.replace(
         "    - { address: 10.0.1.1, asn: 65001, hold_time: 9 }\n",

@@ -161,6 +161,36 @@ fn bgp(c: &Config) -> Result<(), Failure> {
         if p.connect_retry == 0 {
             return fail(key("connect_retry"), "must be at least 1 second");
         }
+        if let Some(k) = p.keepalive {
+            if k == 0 || (p.hold_time > 0 && k >= p.hold_time) {
+                return fail(
+                    key("keepalive"),
+                    "must be at least 1 second and below hold_time",
+                );
+            }
+        }
+        if p.allow_as_in > 10 {
+            return fail(key("allow_as_in"), "must be between 0 and 10");
+        }
+        if p.max_prefixes == Some(0) {
+            return fail(
+                key("max_prefixes"),
+                "must be at least 1 (leave it out for no limit)",
+            );
+        }
+        for (j, rule) in p.import.iter().flatten().enumerate() {
+            if let Err(m) = rule.check() {
+                return fail(key(&format!("import[{j}]")), m);
+            }
+        }
+        for (j, prefix) in p.export.iter().enumerate() {
+            if prefix.addr() != prefix.network() {
+                return fail(
+                    key(&format!("export[{j}]")),
+                    format!("{prefix} has host bits set"),
+                );
+            }
+        }
     }
     if c.bgp.listen.port == 0 {
         return fail("bgp.listen.port", "must not be 0");

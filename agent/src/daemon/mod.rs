@@ -98,7 +98,18 @@ fn speaker_config(config: &Config) -> bgp::driver::SpeakerConfig {
                 hold_time: p.hold_time,
                 connect_retry: std::time::Duration::from_secs(u64::from(p.connect_retry)),
                 passive: p.passive,
-                local_address: None,
+                local_address: p.local_address,
+                keepalive: p.keepalive,
+                // No import list: the safe default (RFC 8212's aim) of cluster range + default.
+                import: match &p.import {
+                    Some(rules) => bgp::policy::ImportPolicy {
+                        rules: rules.clone(),
+                    },
+                    None => bgp::policy::ImportPolicy::cluster_default(&[config.cluster.cidr]),
+                },
+                export: p.export.clone(),
+                max_prefixes: p.max_prefixes,
+                allow_as_in: p.allow_as_in,
             })
             .collect(),
     }

@@ -26,6 +26,8 @@ use crate::wire::{
 const CEASE_COLLISION: u8 = 7;
 /// How long one TCP connection attempt may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a session closed for too many prefixes stays down before it is retried.
+const MAX_PREFIX_BACKOFF: Duration = Duration::from_secs(30);
 /// Prefixes per UPDATE we originate: far below the 4096-byte limit (5 bytes per /24).
 const NLRI_PER_UPDATE: usize = 500;
 
@@ -71,6 +73,8 @@ pub(super) struct PeerTask {
     next_id: u64,
     rng: u64,
     advertised: Vec<Ipv4Net>,
+    /// A longer wait before the next automatic start (after a max-prefix teardown).
+    backoff: Option<Duration>,
 }
 
 impl PeerTask {
@@ -103,6 +107,7 @@ impl PeerTask {
             next_id: 0,
             rng: seed,
             advertised: Vec::new(),
+            backoff: None,
         }
     }
 
@@ -383,29 +388,54 @@ impl PeerTask {
                 self.advertised.clear();
                 return self.advertise_all(which).await;
             }
-            Output::Update(update) => self.learn(which, &update),
+            Output::Update(update) => return self.learn(which, &update),
             Output::Down(reason) => self.down(which, was, reason),
         }
         None
     }
 
-    fn learn(&mut self, which: Which, update: &UpdateMsg) {
-        let Some(n) = self.slot(which).and_then(|s| s.session.negotiated()) else {
-            return;
-        };
+    /// Import an UPDATE: filtered prefixes count as withdrawn (they replace whatever the peer
+    /// sent for them before); then the max-prefix limit (RFC 4486 Cease/1).
+    fn learn(&mut self, which: Which, update: &UpdateMsg) -> Option<Input> {
+        let n = self.slot(which).and_then(|s| s.session.negotiated())?;
         let peer = PeerInfo {
             address: IpAddr::V4(self.cfg.address),
             router_id: n.remote_router_id,
             asn: n.remote_as,
             local_as: self.shared.local_as,
+            allow_as_in: self.cfg.allow_as_in,
         };
-        let changes = match self.shared.rib.lock() {
-            Ok(mut rib) => rib.update(peer, update),
-            Err(_) => return,
+        let (accepted, refused): (Vec<Ipv4Net>, Vec<Ipv4Net>) =
+            update.nlri.iter().partition(|p| self.cfg.import.accepts(p));
+        let filtered = UpdateMsg {
+            withdrawn: update.withdrawn.iter().chain(&refused).copied().collect(),
+            attributes: update.attributes.clone(),
+            nlri: accepted,
+        };
+        let (changes, held) = match self.shared.rib.lock() {
+            Ok(mut rib) => {
+                let changes = rib.update(peer, &filtered);
+                (changes, rib.received(peer.address))
+            }
+            Err(_) => return None,
         };
         for c in changes {
             let _ = self.shared.changes.send(c);
         }
+        let max = self.cfg.max_prefixes?;
+        if held > max as usize {
+            warn!(peer = %self.cfg.address, held, max, "maximum prefixes exceeded: closing the session");
+            self.backoff = Some(MAX_PREFIX_BACKOFF);
+            // RFC 4486 §4: data = AFI (2), SAFI (1), the limit (4).
+            let mut data = vec![0, 1, 1];
+            data.extend_from_slice(&max.to_be_bytes());
+            return Some(Input::Stop(NotificationMsg {
+                code: ErrorCode::Cease as u8,
+                subcode: 1,
+                data,
+            }));
+        }
+        None
     }
 
     fn down(&mut self, which: Which, was: Option<PeerState>, reason: String) {
@@ -432,14 +462,17 @@ impl PeerTask {
             }
         }
         if !*self.stop.borrow() {
-            let delay = self.jitter(self.cfg.connect_retry);
+            let delay = match self.backoff.take() {
+                Some(d) => d,
+                None => self.jitter(self.cfg.connect_retry),
+            };
             self.restart_at = Some(Instant::now() + delay);
         }
     }
 
     /// Send every local prefix, then End-of-RIB (RFC 4724 §2: an empty UPDATE).
     async fn advertise_all(&mut self, which: Which) -> Option<Input> {
-        let prefixes = self.prefixes.borrow().clone();
+        let prefixes = self.exported();
         if let Some(fail) = self.send_updates(which, &prefixes, &[]).await {
             return Some(fail);
         }
@@ -460,7 +493,7 @@ impl PeerTask {
         if self.primary.session.state() != PeerState::Established {
             return;
         }
-        let now: Vec<Ipv4Net> = self.prefixes.borrow().clone();
+        let now: Vec<Ipv4Net> = self.exported();
         let announce: Vec<Ipv4Net> = now
             .iter()
             .filter(|p| !self.advertised.contains(p))
@@ -516,6 +549,15 @@ impl PeerTask {
         self.advertised.extend_from_slice(announce);
         self.set_state();
         None
+    }
+
+    /// What this peer is sent: the speaker's local prefixes and the peer's extra exports.
+    fn exported(&self) -> Vec<Ipv4Net> {
+        let mut all: Vec<Ipv4Net> = self.prefixes.borrow().clone();
+        all.extend(self.cfg.export.iter().copied());
+        all.sort();
+        all.dedup();
+        all
     }
 
     /// Publish the primary session's state and counters.
@@ -589,6 +631,7 @@ fn session_config(cfg: &PeerConfig, shared: &Shared) -> SessionConfig {
         remote_as: cfg.remote_as,
         router_id: shared.router_id,
         hold_time: cfg.hold_time,
+        keepalive: cfg.keepalive,
         connect_retry: cfg.connect_retry,
         passive: cfg.passive,
     }

@@ -13,6 +13,7 @@ use tracing::{debug, warn};
 
 use super::peer::PeerTask;
 use super::status::{PeerState, PeerStatus};
+use crate::policy::{ImportPolicy, PrefixRule};
 use crate::rib::{Rib, RouteChange};
 
 /// The whole speaker's configuration.
@@ -45,6 +46,39 @@ pub struct PeerConfig {
     pub passive: bool,
     /// Source address for our connections (`None`: the kernel chooses).
     pub local_address: Option<Ipv4Addr>,
+    /// Keepalive interval; `None`: a third of the negotiated hold time.
+    pub keepalive: Option<u16>,
+    /// Which of the peer's prefixes are accepted.
+    pub import: ImportPolicy,
+    /// Prefixes announced to this peer besides the speaker's local prefixes.
+    pub export: Vec<Ipv4Net>,
+    /// Tear the session down (Cease/1) when the peer sends more accepted prefixes than this.
+    pub max_prefixes: Option<u32>,
+    /// Occurrences of our ASN tolerated in a received AS_PATH.
+    pub allow_as_in: u8,
+}
+
+impl PeerConfig {
+    /// A peer with RFC defaults: hold 90 s, connect-retry 3 s, active, every prefix accepted
+    /// (the agent always passes a stricter import policy), nothing extra exported.
+    pub fn new(address: Ipv4Addr, remote_as: u32) -> Self {
+        Self {
+            address,
+            port: 179,
+            remote_as,
+            hold_time: 90,
+            connect_retry: Duration::from_secs(3),
+            passive: false,
+            local_address: None,
+            keepalive: None,
+            import: ImportPolicy {
+                rules: vec![PrefixRule::or_longer(Ipv4Net::default())],
+            },
+            export: Vec::new(),
+            max_prefixes: None,
+            allow_as_in: 0,
+        }
+    }
 }
 
 /// State shared by the peer tasks.

@@ -38,6 +38,9 @@ pub enum Input {
     PassiveStart,
     /// Event 2: ManualStop.
     ManualStop,
+    /// Event 2 with another Cease: stop the session sending this NOTIFICATION (e.g. Cease/1,
+    /// maximum number of prefixes reached).
+    Stop(crate::wire::NotificationMsg),
     /// Events 16/17: Tcp_CR_Acked / TcpConnectionConfirmed — a connection is up.
     TcpConnected,
     /// Event 18: TcpConnectionFails.

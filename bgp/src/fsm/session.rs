@@ -23,6 +23,8 @@ pub struct SessionConfig {
     pub router_id: Ipv4Addr,
     /// Hold time we propose.
     pub hold_time: u16,
+    /// Keepalive interval; `None` means a third of the negotiated hold time.
+    pub keepalive: Option<u16>,
     /// ConnectRetryTimer interval (jitter is the driver's business).
     pub connect_retry: Duration,
     /// Never initiate the connection.
@@ -90,7 +92,9 @@ impl Session {
     fn connecting(&mut self, input: Input) -> Vec<Output> {
         match input {
             // Event 2: ManualStop
-            Input::ManualStop => self.enter_idle(vec![Output::Disconnect], "stopped"),
+            Input::ManualStop | Input::Stop(_) => {
+                self.enter_idle(vec![Output::Disconnect], "stopped")
+            }
             // Event 9: ConnectRetryTimer_Expires
             Input::TimerExpired(Timer::ConnectRetry) => {
                 let mut out = vec![Output::StartTimer(
@@ -214,6 +218,13 @@ impl Session {
                     "administratively stopped",
                 )
             }
+            Input::Stop(n) => {
+                let reason = format!("sent NOTIFICATION {}/{}", n.code, n.subcode);
+                self.enter_idle(
+                    vec![Output::Send(Message::Notification(n)), Output::Disconnect],
+                    &reason,
+                )
+            }
             // Event 10: HoldTimer_Expires
             Input::TimerExpired(Timer::Hold) => {
                 let expired = notification(ErrorCode::HoldTimerExpired, 0);
@@ -229,7 +240,7 @@ impl Session {
                 if hold > 0 {
                     out.push(Output::StartTimer(
                         Timer::Keepalive,
-                        keepalive_interval(hold),
+                        self.keepalive_interval(hold),
                     ));
                 }
                 out
@@ -292,9 +303,17 @@ impl Session {
             ];
         }
         vec![
-            Output::StartTimer(Timer::Keepalive, keepalive_interval(hold)),
+            Output::StartTimer(Timer::Keepalive, self.keepalive_interval(hold)),
             Output::StartTimer(Timer::Hold, Duration::from_secs(u64::from(hold))),
         ]
+    }
+
+    /// A third of the hold time (RFC 4271 §10), or the configured interval if shorter; at
+    /// least one second.
+    fn keepalive_interval(&self, hold: u16) -> Duration {
+        let third = hold / 3;
+        let k = self.config.keepalive.map_or(third, |k| k.min(third));
+        Duration::from_secs(u64::from(k.max(1)))
     }
 }
 
@@ -306,11 +325,6 @@ fn restart_hold(hold: u16) -> Vec<Output> {
         Timer::Hold,
         Duration::from_secs(u64::from(hold)),
     )]
-}
-
-/// A third of the hold time (RFC 4271 §10), at least one second.
-fn keepalive_interval(hold: u16) -> Duration {
-    Duration::from_secs(u64::from((hold / 3).max(1)))
 }
 
 fn notification(code: ErrorCode, subcode: u8) -> Message {

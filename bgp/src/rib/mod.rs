@@ -10,6 +10,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use ipnet::Ipv4Net;
 
+use crate::policy::loop_free;
 use crate::wire::{AsSegment, Origin, PathAttribute, UpdateMsg};
 
 pub use decision::{best_paths, compare};
@@ -59,9 +60,19 @@ impl Path {
 
     /// Whether `asn` appears anywhere in the AS_PATH (loop detection, RFC 4271 §9.1.2).
     pub fn contains_as(&self, asn: u32) -> bool {
-        self.as_path.iter().any(|s| match s {
-            AsSegment::Sequence(v) | AsSegment::Set(v) => v.contains(&asn),
-        })
+        self.count_as(asn) > 0
+    }
+
+    /// How many times `asn` appears in the AS_PATH.
+    pub fn count_as(&self, asn: u32) -> usize {
+        self.as_path
+            .iter()
+            .map(|s| match s {
+                AsSegment::Sequence(v) | AsSegment::Set(v) => {
+                    v.iter().filter(|a| **a == asn).count()
+                }
+            })
+            .sum()
     }
 }
 
@@ -76,6 +87,8 @@ pub struct PeerInfo {
     pub asn: u32,
     /// Our ASN (eBGP when different; loop detection).
     pub local_as: u32,
+    /// How many times our ASN may appear in a path (`allow_as_in`; 0 = classic loop detection).
+    pub allow_as_in: u8,
 }
 
 /// A change to the Loc-RIB: the next hops now used for `prefix` (empty: no route any more).
@@ -110,9 +123,12 @@ impl Rib {
             let path = path_from(peer, &update.attributes);
             for prefix in &update.nlri {
                 match &path {
-                    // RFC 4271 §9.1.2: a path with our own AS in it is unusable; it also
-                    // replaces (implicitly withdraws) what the peer sent before.
-                    Some(p) if !p.contains_as(peer.local_as) => self.insert(*prefix, p.clone()),
+                    // RFC 4271 §9.1.2: a path with our own AS in it is unusable (unless the
+                    // peer is allowed `allow_as_in` occurrences); it also replaces (implicitly
+                    // withdraws) what the peer sent before.
+                    Some(p) if loop_free(p.count_as(peer.local_as), peer.allow_as_in) => {
+                        self.insert(*prefix, p.clone())
+                    }
                     _ => self.remove(peer.address, *prefix),
                 }
                 touched.push(*prefix);

@@ -12,6 +12,7 @@ fn peer(last: u8, asn: u32) -> PeerInfo {
         router_id: Ipv4Addr::new(10, 0, last, 1),
         asn,
         local_as: 65101,
+        allow_as_in: 0,
     }
 }
 
@@ -88,6 +89,30 @@ fn paths_with_our_as_are_dropped_and_replace_earlier_ones() {
     );
     assert_eq!(hops(&c), vec![("10.244.1.0/24".into(), vec![])]);
     assert!(rib.loc_rib().is_empty());
+}
+
+#[test]
+fn allow_as_in_accepts_our_as_up_to_the_limit() {
+    let mut rib = Rib::default();
+    let relaxed = PeerInfo {
+        allow_as_in: 1,
+        ..peer(1, 65001)
+    };
+    let c = rib.update(
+        relaxed,
+        &announce("10.244.1.0/24", &[65001, 65101], [10, 0, 1, 1], vec![]),
+    );
+    assert_eq!(c.len(), 1);
+    let c = rib.update(
+        relaxed,
+        &announce(
+            "10.244.1.0/24",
+            &[65001, 65101, 65101],
+            [10, 0, 1, 1],
+            vec![],
+        ),
+    );
+    assert_eq!(hops(&c), vec![("10.244.1.0/24".into(), vec![])]);
 }
 
 #[test]
