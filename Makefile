@@ -10,13 +10,14 @@ EXAMPLE := topology-lab/examples/two-racks.clab.yml
 DEMO_PKGS := frr iproute2 iputils-ping procps
 TEST_PKGS := $(DEMO_PKGS) nftables bird2 gobgpd exabgp
 
-.PHONY: all build demo test test-unit test-root deps-demo deps-test fmt lint clean-lab help
+.PHONY: all build demo test bench deps-demo deps-test deps-bench fmt lint clean-lab help
 
 all: build
 
 help:
 	@echo "make demo   - build, bring up the two-racks fabric with FRR, show it working, tear down (root)"
 	@echo "make test   - install test dependencies and run every test layer this machine can run (root)"
+	@echo "make bench  - ingest benchmark against BIRD, FRR and GoBGP (root); see docs/benchmarks.md"
 	@echo "make fmt | lint | build"
 
 build:
@@ -35,6 +36,16 @@ demo: deps-demo build
 # Layer 4-5: namespace and interop tests (root, real FRR); they skip themselves without root.
 test: deps-test build
 	$(CARGO) test --workspace $(CARGO_PROFILE_FLAG) --no-fail-fast
+
+# Benchmarks compare Lattice with the real alternatives in the same run and print ratios
+# (docs/benchmarks.md). Root: they run daemons in network namespaces.
+BENCH_SIZES ?= 100000 1000000
+deps-bench:
+	@scripts/apt-install.sh frr bird2 gobgpd iproute2
+
+bench: deps-bench
+	$(CARGO) build --release -p bgp --example bench_ingest
+	target/release/examples/bench_ingest run $(BENCH_SIZES)
 
 fmt:
 	$(CARGO) fmt --all
