@@ -7,6 +7,7 @@ mod decision;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
 
 use ipnet::Ipv4Net;
 
@@ -103,12 +104,13 @@ pub struct RouteChange {
 /// Every peer's Adj-RIB-In and the resulting Loc-RIB next hops.
 #[derive(Debug, Default, Clone)]
 pub struct Rib {
-    /// prefix -> (peer -> path)
-    adj_in: BTreeMap<Ipv4Net, HashMap<IpAddr, Path>>,
+    /// prefix -> one path per peer. Paths are shared: every prefix of one UPDATE points at the
+    /// same `Arc`, so a full table costs a pointer per prefix, not a copy of its attributes.
+    adj_in: BTreeMap<Ipv4Net, Vec<Arc<Path>>>,
     /// Count of prefixes per peer.
     per_peer: HashMap<IpAddr, usize>,
     /// prefix -> current multipath next hops.
-    loc: BTreeMap<Ipv4Net, Vec<Ipv4Addr>>,
+    loc: BTreeMap<Ipv4Net, Hops>,
 }
 
 impl Rib {
@@ -120,16 +122,16 @@ impl Rib {
             touched.push(*prefix);
         }
         if !update.nlri.is_empty() {
-            let path = path_from(peer, &update.attributes);
+            // RFC 4271 §9.1.2: a path with our own AS in it is unusable (unless the peer is
+            // allowed `allow_as_in` occurrences); it still replaces (implicitly withdraws) what
+            // the peer sent before.
+            let path = path_from(peer, &update.attributes)
+                .filter(|p| loop_free(p.count_as(peer.local_as), peer.allow_as_in))
+                .map(Arc::new);
             for prefix in &update.nlri {
                 match &path {
-                    // RFC 4271 §9.1.2: a path with our own AS in it is unusable (unless the
-                    // peer is allowed `allow_as_in` occurrences); it also replaces (implicitly
-                    // withdraws) what the peer sent before.
-                    Some(p) if loop_free(p.count_as(peer.local_as), peer.allow_as_in) => {
-                        self.insert(*prefix, p.clone())
-                    }
-                    _ => self.remove(peer.address, *prefix),
+                    Some(p) => self.insert(*prefix, p.clone()),
+                    None => self.remove(peer.address, *prefix),
                 }
                 touched.push(*prefix);
             }
@@ -147,7 +149,7 @@ impl Rib {
         let prefixes: Vec<Ipv4Net> = self
             .adj_in
             .iter()
-            .filter(|(_, paths)| paths.contains_key(&peer))
+            .filter(|(_, paths)| paths.iter().any(|p| p.peer == peer))
             .map(|(p, _)| *p)
             .collect();
         for p in &prefixes {
@@ -166,28 +168,35 @@ impl Rib {
     }
 
     /// The Loc-RIB: prefix -> multipath next hops.
-    pub fn loc_rib(&self) -> &BTreeMap<Ipv4Net, Vec<Ipv4Addr>> {
-        &self.loc
+    pub fn loc_rib(&self) -> BTreeMap<Ipv4Net, Vec<Ipv4Addr>> {
+        self.loc
+            .iter()
+            .map(|(p, h)| (*p, h.as_slice().to_vec()))
+            .collect()
+    }
+
+    /// The next hops in use for `prefix`.
+    pub fn next_hops(&self, prefix: &Ipv4Net) -> Option<&[Ipv4Addr]> {
+        self.loc.get(prefix).map(Hops::as_slice)
     }
 
     /// Paths held for `prefix`.
     pub fn paths(&self, prefix: &Ipv4Net) -> Vec<&Path> {
         self.adj_in
             .get(prefix)
-            .map(|m| m.values().collect())
+            .map(|v| v.iter().map(|p| p.as_ref()).collect())
             .unwrap_or_default()
     }
 
-    fn insert(&mut self, prefix: Ipv4Net, path: Path) {
+    fn insert(&mut self, prefix: Ipv4Net, path: Arc<Path>) {
         let peer = path.peer;
-        if self
-            .adj_in
-            .entry(prefix)
-            .or_default()
-            .insert(peer, path)
-            .is_none()
-        {
-            *self.per_peer.entry(peer).or_default() += 1;
+        let paths = self.adj_in.entry(prefix).or_default();
+        match paths.iter_mut().find(|p| p.peer == peer) {
+            Some(slot) => *slot = path,
+            None => {
+                paths.push(path);
+                *self.per_peer.entry(peer).or_default() += 1;
+            }
         }
     }
 
@@ -195,7 +204,9 @@ impl Rib {
         let Some(paths) = self.adj_in.get_mut(&prefix) else {
             return;
         };
-        if paths.remove(&peer).is_some() {
+        let before = paths.len();
+        paths.retain(|p| p.peer != peer);
+        if paths.len() < before {
             if let Some(n) = self.per_peer.get_mut(&peer) {
                 *n = n.saturating_sub(1);
             }
@@ -211,19 +222,48 @@ impl Rib {
         let mut hops: Vec<Ipv4Addr> = best_paths(&paths).iter().map(|p| p.next_hop).collect();
         hops.sort();
         hops.dedup();
-        let old = self.loc.get(&prefix).cloned().unwrap_or_default();
+        let old: &[Ipv4Addr] = self
+            .loc
+            .get(&prefix)
+            .map(Hops::as_slice)
+            .unwrap_or_default();
         if old == hops {
             return None;
         }
         if hops.is_empty() {
             self.loc.remove(&prefix);
         } else {
-            self.loc.insert(prefix, hops.clone());
+            self.loc.insert(prefix, Hops::from(hops.as_slice()));
         }
         Some(RouteChange {
             prefix,
             next_hops: hops,
         })
+    }
+}
+
+/// A Loc-RIB entry's next hops, without a heap allocation in the common single-path case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Hops {
+    One([Ipv4Addr; 1]),
+    Many(Box<[Ipv4Addr]>),
+}
+
+impl Hops {
+    fn as_slice(&self) -> &[Ipv4Addr] {
+        match self {
+            Hops::One(h) => h,
+            Hops::Many(h) => h,
+        }
+    }
+}
+
+impl From<&[Ipv4Addr]> for Hops {
+    fn from(hops: &[Ipv4Addr]) -> Self {
+        match hops {
+            [one] => Hops::One([*one]),
+            many => Hops::Many(many.into()),
+        }
     }
 }
 

@@ -279,14 +279,14 @@ proptest! {
             // Recompute from scratch.
             let mut fresh: BTreeMap<Ipv4Net, Vec<Ipv4Addr>> = BTreeMap::new();
             for (prefix, paths) in &rib.adj_in {
-                let all: Vec<&Path> = paths.values().collect();
+                let all: Vec<&Path> = paths.iter().map(|p| p.as_ref()).collect();
                 let mut h: Vec<Ipv4Addr> = best_paths(&all).iter().map(|p| p.next_hop).collect();
                 h.sort();
                 h.dedup();
                 if !h.is_empty() { fresh.insert(*prefix, h); }
             }
             prop_assert_eq!(&applied, &fresh);
-            prop_assert_eq!(rib.loc_rib(), &fresh);
+            prop_assert_eq!(&rib.loc_rib(), &fresh);
             let total: usize = rib.adj_in.values().map(|m| m.len()).sum();
             let counted: usize = [1u8, 2, 3].iter().map(|p| rib.received(peer(*p, 0).address)).sum();
             prop_assert_eq!(total, counted);
