@@ -211,6 +211,10 @@ async fn a_peer_with_the_wrong_as_never_establishes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn import_policy_filters_and_max_prefixes_closes_with_cease_1() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("bgp=debug")
+        .with_test_writer()
+        .try_init();
     use bgp::policy::{ImportPolicy, PrefixRule};
     let a_addr = Ipv4Addr::new(127, 0, 0, 6);
     let b_addr = Ipv4Addr::new(127, 0, 0, 7);
@@ -274,17 +278,20 @@ async fn import_policy_filters_and_max_prefixes_closes_with_cease_1() {
         gone,
         "B's routes were not withdrawn when the session closed"
     );
-    let s = a.status().await;
-    assert_ne!(s[0].state, PeerState::Established);
-    assert!(
-        s[0].last_error.as_deref().unwrap_or("").contains("6/1"),
-        "{s:?}"
-    );
-    let bs = b.status().await;
-    assert!(
-        bs[0].last_error.as_deref().unwrap_or("").contains("6/1"),
-        "{bs:?}"
-    );
+    // A holds the session down (30 s back-off) even though B keeps reconnecting.
+    for _ in 0..20 {
+        let s = a.status().await;
+        assert_ne!(
+            s[0].state,
+            PeerState::Established,
+            "back-off not honoured: {s:?}"
+        );
+        assert!(
+            s[0].last_error.as_deref().unwrap_or("").contains("6/1"),
+            "{s:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     a.shutdown().await;
     b.shutdown().await;
 }

@@ -75,6 +75,8 @@ pub(super) struct PeerTask {
     advertised: Vec<Ipv4Net>,
     /// A longer wait before the next automatic start (after a max-prefix teardown).
     backoff: Option<Duration>,
+    /// Until then, inbound connections are refused too.
+    hold_down_until: Option<Instant>,
 }
 
 impl PeerTask {
@@ -108,6 +110,7 @@ impl PeerTask {
             rng: seed,
             advertised: Vec::new(),
             backoff: None,
+            hold_down_until: None,
         }
     }
 
@@ -196,13 +199,18 @@ impl PeerTask {
                 return debug!(peer = %self.cfg.address, error = %e, "inbound connection unusable")
             }
         };
+        let held_down = self.hold_down_until.is_some_and(|t| Instant::now() < t);
         match state {
+            // After a max-prefix teardown the peer waits out the back-off, inbound or not.
+            PeerState::Idle if held_down => {
+                debug!(peer = %self.cfg.address, "inbound connection refused during back-off");
+                conn.close().await;
+            }
             PeerState::Idle | PeerState::Connect | PeerState::Active
                 if self.primary.conn.is_none() =>
             {
-                if let Some(h) = self.connecting.take() {
-                    h.abort();
-                }
+                // Our own attempt, if one is in flight, is kept: aborting it would kill the
+                // connection the peer may have adopted, and both sides could do that forever.
                 self.restart_at = None;
                 if state == PeerState::Idle {
                     self.feed(Which::Primary, Input::PassiveStart).await;
@@ -237,7 +245,24 @@ impl PeerTask {
                     Err(_) => self.feed(Which::Primary, Input::TcpFails).await,
                 }
             }
-            Ok(_) => {} // an inbound connection got there first
+            // An inbound connection got there first: both live until the OPEN decides (§6.8).
+            Ok(stream)
+                if self.candidate.is_none()
+                    && matches!(
+                        self.primary.session.state(),
+                        PeerState::OpenSent | PeerState::OpenConfirm
+                    ) =>
+            {
+                let id = self.new_id();
+                if let Ok(conn) = Conn::start(stream, id, true, self.events_tx.clone()) {
+                    let mut slot = Slot::new(session_config(&self.cfg, &self.shared));
+                    slot.conn = Some(conn);
+                    self.candidate = Some(slot);
+                    self.feed(Which::Candidate, Input::PassiveStart).await;
+                    self.feed(Which::Candidate, Input::TcpConnected).await;
+                }
+            }
+            Ok(_) => {}
             Err(e) => {
                 debug!(peer = %self.cfg.address, error = %e, "connect failed");
                 if self.primary.conn.is_none() {
@@ -463,7 +488,12 @@ impl PeerTask {
         }
         if !*self.stop.borrow() {
             let delay = match self.backoff.take() {
-                Some(d) => d,
+                Some(d) => {
+                    self.hold_down_until = Some(Instant::now() + d);
+                    // A second connection in progress must not outlive the hold-down either.
+                    self.candidate = None;
+                    d
+                }
                 None => self.jitter(self.cfg.connect_retry),
             };
             self.restart_at = Some(Instant::now() + delay);
