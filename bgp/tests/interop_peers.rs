@@ -354,8 +354,6 @@ fn gobgp_session_routes_both_ways_and_withdraw() {
 
 // ---------------------------------------------------------------- ExaBGP
 
-/// ExaBGP only listens here (we connect): one run in about ten under heavy CPU load failed to
-/// converge when both sides connected at once; that collision case is not understood yet.
 #[test]
 fn exabgp_session_routes_both_ways() {
     if let Some(why) = skip_reason(&["/usr/sbin/exabgp"]) {
@@ -376,7 +374,7 @@ fn exabgp_session_routes_both_ways() {
         format!(
             "process record {{\n  run {};\n  encoder json;\n}}\n\
              neighbor {OUR_ADDR} {{\n  router-id {PEER_ADDR};\n  local-address {PEER_ADDR};\n  \
-             local-as {PEER_AS};\n  peer-as {OUR_AS};\n  hold-time 9;\n  passive;\n  \
+             local-as {PEER_AS};\n  peer-as {OUR_AS};\n  hold-time 9;\n  \
              api {{ processes [ record ]; receive {{ parsed; update; }} }}\n  \
              static {{ route {THEIRS} next-hop {PEER_ADDR}; }}\n}}\n",
             recorder.display()

@@ -156,6 +156,16 @@ impl Pair {
 
 impl Drop for Pair {
     fn drop(&mut self) {
+        // Keep the daemons' logs of a failed test for the post-mortem.
+        if std::thread::panicking() {
+            let keep = std::env::temp_dir().join(format!("lattice-failed-{}", self.peer));
+            let _ = Command::new("cp")
+                .arg("-r")
+                .arg(self.dir.path())
+                .arg(&keep)
+                .status();
+            eprintln!("logs of the failed test kept in {}", keep.display());
+        }
         for mut c in self.children.lock().unwrap().drain(..) {
             let _ = c.kill();
             let _ = c.wait();
