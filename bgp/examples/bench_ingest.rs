@@ -74,6 +74,7 @@ fn updates(n: usize) -> Vec<u8> {
             withdrawn: vec![],
             attributes: attrs.clone(),
             nlri: chunk.to_vec(),
+            recovered: vec![],
         };
         out.extend(encode(&Message::Update(u), ctx));
     }
@@ -154,6 +155,7 @@ fn sink() {
             router_id: RECEIVER.parse().unwrap(),
             listen: Some(format!("{RECEIVER}:179").parse().unwrap()),
             peers: vec![peer],
+            ..SpeakerConfig::new(RECEIVER_AS, RECEIVER.parse().unwrap())
         })
         .await
         .unwrap();

@@ -23,8 +23,8 @@ fn peer(address: Ipv4Addr, port: u16, asn: u32, local: Ipv4Addr) -> PeerConfig {
         port,
         hold_time: 9,
         connect_retry: Duration::from_millis(500),
-        local_address: Some(local),
-        ..PeerConfig::new(address, asn)
+        local_address: Some(local.into()),
+        ..PeerConfig::new(address.into(), asn)
     }
 }
 
@@ -59,6 +59,8 @@ async fn two_speakers_exchange_prefixes_and_survive_a_garbage_peer() {
     let (a_port, b_port) = (port(0), port(1));
 
     let (a, mut a_rx) = Speaker::start(SpeakerConfig {
+        graceful_restart: None,
+        hostname: None,
         local_as: 65101,
         router_id: Ipv4Addr::new(10, 0, 0, 1),
         listen: Some(SocketAddr::new(a_addr.into(), a_port)),
@@ -73,6 +75,8 @@ async fn two_speakers_exchange_prefixes_and_survive_a_garbage_peer() {
     .await
     .unwrap();
     let (b, mut b_rx) = Speaker::start(SpeakerConfig {
+        graceful_restart: None,
+        hostname: None,
         local_as: 65102,
         router_id: Ipv4Addr::new(10, 0, 0, 2),
         listen: Some(SocketAddr::new(b_addr.into(), b_port)),
@@ -103,7 +107,8 @@ async fn two_speakers_exchange_prefixes_and_survive_a_garbage_peer() {
     assert!(seen[0].next_hops.is_empty());
     assert_eq!(seen[1].prefix.to_string(), "10.244.3.0/24");
 
-    // A configured peer that completes OPEN and then sends an UPDATE with a bad ORIGIN value.
+    // A configured peer that completes OPEN and then sends an UPDATE with a prefix length of 33
+    // (RFC 7606 §5.3: an NLRI error resets the session, unlike most attribute errors).
     let sock = tokio::net::TcpSocket::new_v4().unwrap();
     sock.bind(SocketAddr::new(junk_addr.into(), 0)).unwrap();
     let mut junk: TcpStream = sock
@@ -117,9 +122,9 @@ async fn two_speakers_exchange_prefixes_and_survive_a_garbage_peer() {
     junk.write_all(&encode(&Message::Keepalive, CodecContext::default()))
         .await
         .unwrap();
-    // UPDATE: no withdrawn, attributes = ORIGIN with value 7 (invalid), no NLRI.
+    // UPDATE: no withdrawn, no attributes, NLRI 33 bits long.
     let mut update = vec![0xff; 16];
-    update.extend_from_slice(&[0, 27, 2, 0, 0, 0, 4, 0x40, 1, 1, 7]);
+    update.extend_from_slice(&[0, 29, 2, 0, 0, 0, 0, 33, 10, 0, 0, 0, 0]);
     junk.write_all(&update).await.unwrap();
 
     let mut buf = Vec::new();
@@ -141,8 +146,8 @@ async fn two_speakers_exchange_prefixes_and_survive_a_garbage_peer() {
     .expect("no NOTIFICATION");
     assert_eq!(
         (notification.code, notification.subcode),
-        (3, 6),
-        "Invalid ORIGIN Attribute"
+        (3, 10),
+        "Invalid Network Field"
     );
 
     // The good session never dropped.
@@ -159,7 +164,7 @@ async fn two_speakers_exchange_prefixes_and_survive_a_garbage_peer() {
             .last_error
             .as_deref()
             .unwrap_or("")
-            .contains("3/6"),
+            .contains("3/10"),
         "{junk_status:?}"
     );
 
@@ -177,6 +182,8 @@ async fn a_peer_with_the_wrong_as_never_establishes() {
     let b_addr = Ipv4Addr::new(127, 0, 0, 5);
     let (a_port, b_port) = (port(2), port(3));
     let (a, _a_rx) = Speaker::start(SpeakerConfig {
+        graceful_restart: None,
+        hostname: None,
         local_as: 65101,
         router_id: Ipv4Addr::new(10, 0, 0, 1),
         listen: Some(SocketAddr::new(a_addr.into(), a_port)),
@@ -185,6 +192,8 @@ async fn a_peer_with_the_wrong_as_never_establishes() {
     .await
     .unwrap();
     let (b, _b_rx) = Speaker::start(SpeakerConfig {
+        graceful_restart: None,
+        hostname: None,
         local_as: 65102,
         router_id: Ipv4Addr::new(10, 0, 0, 2),
         listen: Some(SocketAddr::new(b_addr.into(), b_port)),
@@ -232,6 +241,8 @@ async fn import_policy_filters_and_max_prefixes_closes_with_cease_1() {
         ..peer(b_addr, b_port, 65102, a_addr)
     };
     let (a, mut a_rx) = Speaker::start(SpeakerConfig {
+        graceful_restart: None,
+        hostname: None,
         local_as: 65101,
         router_id: Ipv4Addr::new(10, 0, 0, 1),
         listen: Some(SocketAddr::new(a_addr.into(), a_port)),
@@ -240,6 +251,8 @@ async fn import_policy_filters_and_max_prefixes_closes_with_cease_1() {
     .await
     .unwrap();
     let (b, _b_rx) = Speaker::start(SpeakerConfig {
+        graceful_restart: None,
+        hostname: None,
         local_as: 65102,
         router_id: Ipv4Addr::new(10, 0, 0, 2),
         listen: Some(SocketAddr::new(b_addr.into(), b_port)),

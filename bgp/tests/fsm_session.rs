@@ -4,7 +4,7 @@
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use bgp::fsm::{Input, Output, Session, SessionConfig, State, Timer};
+use bgp::fsm::{Input, OpenOptions, Output, Session, SessionConfig, State, Timer};
 use bgp::wire::{Capability, DecodeError, ErrorCode, Message, NotificationMsg, OpenMsg, UpdateMsg};
 
 fn config(passive: bool) -> SessionConfig {
@@ -16,6 +16,7 @@ fn config(passive: bool) -> SessionConfig {
         keepalive: None,
         connect_retry: Duration::from_secs(3),
         passive,
+        open: OpenOptions::default(),
     }
 }
 

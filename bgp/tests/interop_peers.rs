@@ -7,14 +7,13 @@
 mod common;
 
 use std::net::Ipv4Addr;
-use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 use std::time::Duration;
 
 use bgp::driver::{PeerConfig, PeerState, Speaker, SpeakerConfig, SpeakerHandle};
 use bgp::rib::RouteChange;
 use common::{eventually, skip_reason, Pair, OUR_ADDR, PEER_ADDR};
-use ipnet::Ipv4Net;
+use ipnet::IpNet;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 const OUR_AS: u32 = 65101;
@@ -24,6 +23,8 @@ const THEIRS: &str = "10.244.200.0/24";
 
 async fn start_ours() -> (SpeakerHandle, UnboundedReceiver<RouteChange>) {
     let (handle, rx) = Speaker::start(SpeakerConfig {
+        graceful_restart: Some(bgp::fsm::GrOptions::default()),
+        hostname: None,
         local_as: OUR_AS,
         router_id: OUR_ADDR.parse().unwrap(),
         listen: Some(format!("{OUR_ADDR}:179").parse().unwrap()),
@@ -45,7 +46,7 @@ async fn expect(
     prefix: &str,
     present: bool,
 ) -> RouteChange {
-    let prefix: Ipv4Net = prefix.parse().unwrap();
+    let prefix: IpNet = prefix.parse().unwrap();
     let wait = async {
         loop {
             let c = rx.recv().await.expect("speaker stopped");
@@ -362,13 +363,23 @@ fn exabgp_session_routes_both_ways() {
     let pair = Pair::new("e");
     let d = pair.dir.path().to_path_buf();
     let received = d.join("received.json");
+    // The recorder must keep its stdout (a pipe ExaBGP polls) open, so `sh` runs `cat` rather
+    // than exec'ing it. The script is written by a child process: exec'ing a file this
+    // multi-threaded test process had open for writing fails with ETXTBSY if another test forks.
     let recorder = d.join("record.sh");
-    std::fs::write(
-        &recorder,
-        format!("#!/bin/sh\nexec cat >> {}\n", received.display()),
-    )
-    .unwrap();
-    std::fs::set_permissions(&recorder, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let script = format!("#!/bin/sh\ncat >> {}\n", received.display());
+    let written = std::process::Command::new("sh")
+        .args([
+            "-c",
+            "printf '%s' \"$1\" > \"$2\" && chmod 755 \"$2\"",
+            "sh",
+        ])
+        .arg(&script)
+        .arg(&recorder)
+        .status()
+        .unwrap();
+    assert!(written.success());
+    let recorder = recorder.display().to_string();
     std::fs::write(
         d.join("exabgp.conf"),
         format!(
@@ -377,7 +388,7 @@ fn exabgp_session_routes_both_ways() {
              local-as {PEER_AS};\n  peer-as {OUR_AS};\n  hold-time 9;\n  \
              api {{ processes [ record ]; receive {{ parsed; update; }} }}\n  \
              static {{ route {THEIRS} next-hop {PEER_ADDR}; }}\n}}\n",
-            recorder.display()
+            recorder
         ),
     )
     .unwrap();

@@ -10,8 +10,8 @@ use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
 use bgp::wire::{
-    check_frame, decode, encode, AsSegment, Capability, CodecContext, Message, NotificationMsg,
-    OpenMsg, Origin, PathAttribute, UpdateMsg, MAX_MESSAGE_LEN,
+    check_frame, decode, encode, AsSegment, Capability, CodecContext, GracefulRestartCap, Message,
+    NotificationMsg, OpenMsg, Origin, PathAttribute, UpdateMsg, MAX_MESSAGE_LEN,
 };
 
 /// Hex bytes, with `#` comments and whitespace ignored.
@@ -81,12 +81,19 @@ fn frr_open() -> Vector {
             Capability::Multiprotocol { afi: 1, safi: 1 },
             unknown(128, &[]),
             Capability::RouteRefresh,
-            unknown(70, &[]),
+            Capability::EnhancedRouteRefresh,
             Capability::FourOctetAs(65000),
-            unknown(6, &[]),
+            Capability::ExtendedMessage,
             unknown(69, &[0, 1, 1, 1]),
-            unknown(73, b"\x04tor1\x00"),
-            unknown(64, &[0xc0, 0x78]),
+            Capability::Fqdn {
+                hostname: b"tor1".to_vec(),
+                domain: vec![],
+            },
+            Capability::GracefulRestart(GracefulRestartCap {
+                flags: 0xc,
+                restart_time: 120,
+                families: vec![],
+            }),
             unknown(71, &[0, 1, 1, 0x80, 0, 0, 0]),
         ],
     });
@@ -124,6 +131,7 @@ fn frr_update_msg() -> Message {
             "10.244.1.0/24".parse().unwrap(),
             "192.168.128.0/17".parse().unwrap(),
         ],
+        recovered: vec![],
     })
 }
 
@@ -188,7 +196,7 @@ fn our_open() -> Vector {
           01 04 0001 00 01    # Multiprotocol IPv4 unicast
           02 00               # Route Refresh
           41 04 fa56ea01      # 4-octet AS 4200000001
-          49 02 01 61         # unknown capability 73, kept raw"
+          80 02 01 61         # capability 128 (pre-standard Route Refresh), kept raw"
     ));
     let msg = Message::Open(OpenMsg {
         version: 4,
@@ -200,7 +208,7 @@ fn our_open() -> Vector {
             Capability::RouteRefresh,
             Capability::FourOctetAs(4_200_000_001),
             Capability::Unknown {
-                code: 73,
+                code: 128,
                 value: vec![1, b'a'],
             },
         ],
@@ -249,6 +257,7 @@ fn our_update() -> Vector {
             },
         ],
         nlri: vec!["10.244.1.10/32".parse().unwrap()],
+        recovered: vec![],
     });
     Vector {
         name: "our-update",

@@ -2,22 +2,60 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use bgp::wire::{
-    check_frame, decode, encode, AsSegment, Capability, CodecContext, Message, NotificationMsg,
-    OpenMsg, Origin, PathAttribute, UpdateMsg,
+    check_frame, decode, encode, AsSegment, Capability, CodecContext, ExtendedNextHopEntry,
+    GracefulRestartCap, GracefulRestartFamily, LargeCommunity, Message, MpNextHop, MpReach,
+    MpUnreach, NotificationMsg, OpenMsg, Origin, PathAttribute, RouteRefreshMsg, UpdateMsg,
 };
-use ipnet::Ipv4Net;
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use proptest::prelude::*;
 
 fn capability() -> impl Strategy<Value = Capability> {
     prop_oneof![
         (any::<u16>(), any::<u8>()).prop_map(|(afi, safi)| Capability::Multiprotocol { afi, safi }),
         Just(Capability::RouteRefresh),
+        Just(Capability::EnhancedRouteRefresh),
+        Just(Capability::ExtendedMessage),
         any::<u32>().prop_map(Capability::FourOctetAs),
+        prop::collection::vec((any::<u16>(), any::<u16>(), any::<u16>()), 0..4).prop_map(|v| {
+            Capability::ExtendedNextHop(
+                v.into_iter()
+                    .map(|(afi, safi, next_hop_afi)| ExtendedNextHopEntry {
+                        afi,
+                        safi,
+                        next_hop_afi,
+                    })
+                    .collect(),
+            )
+        }),
         (
-            any::<u8>().prop_filter("known code", |c| ![1, 2, 65].contains(c)),
+            0u8..16,
+            0u16..4096,
+            prop::collection::vec((any::<u16>(), any::<u8>(), any::<bool>()), 0..4)
+        )
+            .prop_map(|(flags, restart_time, fams)| {
+                Capability::GracefulRestart(GracefulRestartCap {
+                    flags,
+                    restart_time,
+                    families: fams
+                        .into_iter()
+                        .map(|(afi, safi, forwarding)| GracefulRestartFamily {
+                            afi,
+                            safi,
+                            forwarding,
+                        })
+                        .collect(),
+                })
+            }),
+        (
+            prop::collection::vec(any::<u8>(), 0..40),
+            prop::collection::vec(any::<u8>(), 0..40)
+        )
+            .prop_map(|(hostname, domain)| Capability::Fqdn { hostname, domain }),
+        (
+            any::<u8>().prop_filter("known code", |c| ![1, 2, 5, 6, 64, 65, 70, 73].contains(c)),
             prop::collection::vec(any::<u8>(), 0..24)
         )
             .prop_map(|(code, value)| Capability::Unknown { code, value }),
@@ -46,11 +84,18 @@ fn prefix() -> impl Strategy<Value = Ipv4Net> {
         .prop_map(|(a, len)| Ipv4Net::new(Ipv4Addr::from(a), len).unwrap().trunc())
 }
 
+fn prefix6() -> impl Strategy<Value = IpNet> {
+    (any::<u128>(), 0u8..=128)
+        .prop_map(|(a, len)| IpNet::V6(Ipv6Net::new(Ipv6Addr::from(a), len).unwrap().trunc()))
+}
+
 fn as_path(max_asn: u32) -> impl Strategy<Value = Vec<AsSegment>> {
     let asns = prop::collection::vec(0..=max_asn, 1..=255);
     let segment = prop_oneof![
         asns.clone().prop_map(AsSegment::Sequence),
-        asns.prop_map(AsSegment::Set)
+        asns.clone().prop_map(AsSegment::Set),
+        asns.clone().prop_map(AsSegment::ConfedSequence),
+        asns.prop_map(AsSegment::ConfedSet),
     ];
     prop::collection::vec(segment, 0..4)
 }
@@ -63,11 +108,12 @@ fn next_hop() -> impl Strategy<Value = Ipv4Addr> {
         })
 }
 
-/// Unknown optional attributes, keyed by type code (7..=255); flags as decode reports them:
-/// optional transitive always carries Partial because encode sets it.
+/// Unknown optional attributes, keyed by type code (those we do not decode); flags as decode
+/// reports them: optional transitive always carries Partial because encode sets it.
 fn unknowns() -> impl Strategy<Value = BTreeMap<u8, PathAttribute>> {
     let attr = (any::<bool>(), prop::collection::vec(any::<u8>(), 0..300));
-    prop::collection::btree_map(7u8.., attr, 0..4).prop_map(|m| {
+    let code = (9u8..).prop_filter("decoded", |c| ![14, 15, 17, 18, 32].contains(c));
+    prop::collection::btree_map(code, attr, 0..4).prop_map(|m| {
         m.into_iter()
             .map(|(type_code, (transitive, value))| {
                 let flags = if transitive { 0xe0 } else { 0x80 };
@@ -98,11 +144,37 @@ fn update(max_asn: u32) -> impl Strategy<Value = UpdateMsg> {
         prop::option::of(any::<u32>()),
         any::<bool>(),
     );
+    // Aggregator ASNs that need AS4_AGGREGATOR towards a 2-octet speaker: a small real ASN
+    // there would (rightly, RFC 6793 §4.2.3) make the decoder ignore AS4_PATH.
+    let aggregator = (
+        if max_asn > u32::from(u16::MAX) {
+            65536u32..=u32::MAX
+        } else {
+            0u32..=65535
+        },
+        any::<u32>(),
+    );
+    let extra = (
+        prop::option::of(aggregator),
+        prop::option::of(prop::collection::vec(any::<u32>(), 1..20)),
+        prop::option::of(prop::collection::vec(
+            (any::<u32>(), any::<u32>(), any::<u32>()),
+            1..10,
+        )),
+        prop::option::of((
+            prop::collection::vec(prefix6(), 0..20),
+            any::<u128>(),
+            prop::option::of(any::<u128>()),
+        )),
+        prop::option::of(prop::collection::vec(prefix6(), 0..20)),
+    );
     let prefixes = || prop::collection::vec(prefix(), 0..30);
-    (known, unknowns(), prefixes(), prefixes()).prop_map(
-        |((origin, path, nh, med, lp, atomic), unknowns, withdrawn, nlri)| {
+    (known, extra, unknowns(), prefixes(), prefixes()).prop_map(
+        |((origin, path, nh, med, lp, atomic), extra, unknowns, withdrawn, nlri)| {
+            let (aggregator, communities, large, reach, unreach) = extra;
             let mut attributes = Vec::new();
-            let have_nlri = !nlri.is_empty();
+            let mp_nlri = reach.as_ref().is_some_and(|(n, _, _)| !n.is_empty());
+            let have_nlri = !nlri.is_empty() || mp_nlri;
             // NLRI needs the three mandatory attributes (RFC 4271 §6.3).
             if let Some(o) = origin.or(have_nlri.then_some(Origin::Igp)) {
                 attributes.push(PathAttribute::Origin(o));
@@ -110,17 +182,53 @@ fn update(max_asn: u32) -> impl Strategy<Value = UpdateMsg> {
             if let Some(p) = path.or(have_nlri.then(Vec::new)) {
                 attributes.push(PathAttribute::AsPath(p));
             }
-            if let Some(n) = nh.or(have_nlri.then_some(Ipv4Addr::new(10, 0, 0, 1))) {
+            let classic_nlri = !nlri.is_empty();
+            if let Some(n) = nh.or(classic_nlri.then_some(Ipv4Addr::new(10, 0, 0, 1))) {
                 attributes.push(PathAttribute::NextHop(n));
             }
             attributes.extend(med.map(PathAttribute::MultiExitDisc));
             attributes.extend(lp.map(PathAttribute::LocalPref));
             attributes.extend(atomic.then_some(PathAttribute::AtomicAggregate));
+            attributes.extend(aggregator.map(|(asn, a)| PathAttribute::Aggregator {
+                asn,
+                address: Ipv4Addr::from(a),
+            }));
+            attributes.extend(communities.map(PathAttribute::Communities));
+            attributes.extend(reach.map(|(nlri, global, ll)| {
+                PathAttribute::MpReach(MpReach {
+                    afi: 2,
+                    safi: 1,
+                    next_hop: MpNextHop {
+                        global: IpAddr::V6(Ipv6Addr::from(global)),
+                        link_local: ll.map(Ipv6Addr::from),
+                    },
+                    nlri,
+                })
+            }));
+            attributes.extend(unreach.map(|withdrawn| {
+                PathAttribute::MpUnreach(MpUnreach {
+                    afi: 2,
+                    safi: 1,
+                    withdrawn,
+                })
+            }));
+            attributes.extend(large.map(|v| {
+                PathAttribute::LargeCommunities(
+                    v.into_iter()
+                        .map(|(global, local1, local2)| LargeCommunity {
+                            global,
+                            local1,
+                            local2,
+                        })
+                        .collect(),
+                )
+            }));
             attributes.extend(unknowns.into_values());
             UpdateMsg {
                 withdrawn,
                 attributes,
                 nlri,
+                recovered: vec![],
             }
         },
     )
@@ -143,6 +251,9 @@ fn message(max_asn: u32) -> impl Strategy<Value = Message> {
                 })
             ),
         Just(Message::Keepalive),
+        (any::<u16>(), any::<u8>(), any::<u8>()).prop_map(|(afi, subtype, safi)| {
+            Message::RouteRefresh(RouteRefreshMsg { afi, subtype, safi })
+        }),
     ]
 }
 
@@ -166,6 +277,13 @@ proptest! {
 
     #[test]
     fn round_trips_with_2_octet_asns(m in message(u32::from(u16::MAX))) {
+        round_trip(&m, CodecContext { four_octet_as: false })?;
+    }
+
+    /// Towards a 2-octet speaker, large ASNs travel as AS_TRANS plus AS4_PATH/AS4_AGGREGATOR
+    /// and come back whole (RFC 6793 §4.2).
+    #[test]
+    fn round_trips_large_asns_through_as4_attributes(m in message(u32::MAX)) {
         round_trip(&m, CodecContext { four_octet_as: false })?;
     }
 

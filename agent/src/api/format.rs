@@ -138,6 +138,8 @@ mod tests {
             prefixes_advertised: 1,
             remote_router_id: None,
             last_error: err.map(str::to_string),
+            families: vec!["ipv4".into()],
+            graceful_restart_stale: false,
         }
     }
 

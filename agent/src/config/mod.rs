@@ -9,7 +9,7 @@ mod validate;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
-use ipnet::Ipv4Net;
+use ipnet::{IpNet, Ipv4Net};
 use serde::Deserialize;
 
 pub use error::ConfigError;
@@ -102,6 +102,31 @@ pub struct BgpConfig {
     /// `bgp.peers`: the neighbours.
     #[serde(default)]
     pub peers: Vec<PeerConfig>,
+    /// `bgp.graceful_restart`: RFC 4724, both roles.
+    #[serde(default)]
+    pub graceful_restart: GracefulRestartConfig,
+}
+
+/// `bgp.graceful_restart.*`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GracefulRestartConfig {
+    /// `enabled` (default true): keep a restarting peer's routes, and announce that ours
+    /// survive our own restart.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// `restart_time` in seconds (default 120, at most 4095): how long peers keep our routes.
+    #[serde(default = "default_restart_time")]
+    pub restart_time: u16,
+}
+
+impl Default for GracefulRestartConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            restart_time: default_restart_time(),
+        }
+    }
 }
 
 /// `bgp.listen.*`.
@@ -120,8 +145,8 @@ pub struct ListenConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PeerConfig {
-    /// `address`: the neighbour's address.
-    pub address: Ipv4Addr,
+    /// `address`: the neighbour's address (IPv4 or IPv6).
+    pub address: IpAddr,
     /// `asn`: the neighbour's AS.
     pub asn: u32,
     /// `hold_time` in seconds: 0, or at least 3 (default 90).
@@ -138,7 +163,7 @@ pub struct PeerConfig {
     pub connect_retry: u16,
     /// `local_address`: source address of our connections to this peer.
     #[serde(default)]
-    pub local_address: Option<Ipv4Addr>,
+    pub local_address: Option<IpAddr>,
     /// `keepalive` in seconds (default: a third of the negotiated hold time).
     #[serde(default)]
     pub keepalive: Option<u16>,
@@ -153,7 +178,69 @@ pub struct PeerConfig {
     pub import: Option<Vec<bgp::policy::PrefixRule>>,
     /// `export`: prefixes announced to this peer besides the host's block(s) (default none).
     #[serde(default)]
-    pub export: Vec<Ipv4Net>,
+    pub export: Vec<IpNet>,
+    /// `communities`: set on every route announced to this peer: `ASN:VALUE` (RFC 1997) or
+    /// `ASN:DATA1:DATA2` (large, RFC 8092).
+    #[serde(default)]
+    pub communities: Vec<String>,
+    /// `address_families`: `ipv4`, `ipv6` (default: `ipv4`, plus `ipv6` for an IPv6 neighbour).
+    #[serde(default)]
+    pub address_families: Option<Vec<String>>,
+    /// `ipv4_next_hop`: next hop of IPv4 routes sent over an IPv6 session.
+    #[serde(default)]
+    pub ipv4_next_hop: Option<Ipv4Addr>,
+    /// `ipv6_next_hop`: next hop of IPv6 routes sent over an IPv4 session.
+    #[serde(default)]
+    pub ipv6_next_hop: Option<std::net::Ipv6Addr>,
+}
+
+/// A parsed `communities` entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Community {
+    /// `ASN:VALUE`, both 16 bits.
+    Standard(u32),
+    /// `ASN:DATA1:DATA2`, each 32 bits.
+    Large(bgp::wire::LargeCommunity),
+}
+
+impl std::str::FromStr for Community {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let parts: Vec<&str> = s.split(':').collect();
+        let bad = || format!("{s:?} is neither ASN:VALUE nor ASN:DATA1:DATA2");
+        match parts.as_slice() {
+            [a, v] => {
+                let a: u16 = a.parse().map_err(|_| bad())?;
+                let v: u16 = v.parse().map_err(|_| bad())?;
+                Ok(Community::Standard((u32::from(a) << 16) | u32::from(v)))
+            }
+            [g, l1, l2] => Ok(Community::Large(bgp::wire::LargeCommunity {
+                global: g.parse().map_err(|_| bad())?,
+                local1: l1.parse().map_err(|_| bad())?,
+                local2: l2.parse().map_err(|_| bad())?,
+            })),
+            _ => Err(bad()),
+        }
+    }
+}
+
+impl PeerConfig {
+    /// The parsed `communities` (validation has refused bad ones).
+    pub fn parsed_communities(&self) -> Vec<Community> {
+        self.communities
+            .iter()
+            .filter_map(|c| c.parse().ok())
+            .collect()
+    }
+
+    /// Whether `family` ("ipv4"/"ipv6") is exchanged with this peer.
+    pub fn has_family(&self, family: &str) -> bool {
+        match &self.address_families {
+            Some(list) => list.iter().any(|f| f == family),
+            None => family == "ipv4" || (family == "ipv6" && self.address.is_ipv6()),
+        }
+    }
 }
 
 /// `api.*`.
@@ -225,6 +312,12 @@ fn default_listen_address() -> IpAddr {
 }
 fn default_bgp_port() -> u16 {
     179
+}
+fn default_true() -> bool {
+    true
+}
+fn default_restart_time() -> u16 {
+    120
 }
 fn default_hold_time() -> u16 {
     90

@@ -139,7 +139,8 @@ fn bgp(c: &Config) -> Result<(), Failure> {
     let mut seen = HashSet::new();
     for (i, p) in c.bgp.peers.iter().enumerate() {
         let key = |k: &str| format!("bgp.peers[{i}].{k}");
-        if p.address.is_unspecified() || p.address.is_broadcast() || p.address.is_multicast() {
+        let broadcast = matches!(p.address, std::net::IpAddr::V4(a) if a.is_broadcast());
+        if p.address.is_unspecified() || broadcast || p.address.is_multicast() {
             return fail(
                 key("address"),
                 format!("{} cannot be a BGP neighbour", p.address),
@@ -191,6 +192,41 @@ fn bgp(c: &Config) -> Result<(), Failure> {
                 );
             }
         }
+        if let Some(local) = p.local_address {
+            if local.is_ipv4() != p.address.is_ipv4() {
+                return fail(
+                    key("local_address"),
+                    "must be of the same family as address",
+                );
+            }
+        }
+        for (j, c) in p.communities.iter().enumerate() {
+            if let Err(m) = c.parse::<super::Community>() {
+                return fail(key(&format!("communities[{j}]")), m);
+            }
+        }
+        if let Some(families) = &p.address_families {
+            if families.is_empty() {
+                return fail(
+                    key("address_families"),
+                    "must name at least one of ipv4, ipv6",
+                );
+            }
+            for (j, f) in families.iter().enumerate() {
+                if f != "ipv4" && f != "ipv6" {
+                    return fail(
+                        key(&format!("address_families[{j}]")),
+                        format!("unknown family {f:?} (supported: ipv4, ipv6)"),
+                    );
+                }
+            }
+        }
+    }
+    if c.bgp.graceful_restart.restart_time > 4095 {
+        return fail(
+            "bgp.graceful_restart.restart_time",
+            "must be at most 4095 seconds (RFC 4724: 12 bits)",
+        );
     }
     if c.bgp.listen.port == 0 {
         return fail("bgp.listen.port", "must not be 0");

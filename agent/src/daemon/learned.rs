@@ -63,14 +63,24 @@ pub fn spawn(
                     continue;
                 }
             };
-            if !importable(change.prefix, cluster, own_block) {
-                debug!(prefix = %change.prefix, "not imported: outside the cluster range or overlapping our block");
+            // The dataplane carries IPv4 for now: IPv6 routes stay in the speaker's RIB.
+            let ipnet::IpNet::V4(prefix) = change.prefix else {
+                debug!(prefix = %change.prefix, "IPv6 route not programmed: no IPv6 dataplane yet");
+                continue;
+            };
+            if !importable(prefix, cluster, own_block) {
+                debug!(%prefix, "not imported: outside the cluster range or overlapping our block");
                 continue;
             }
-            let ops = routes.apply(&LearnedRoute {
-                prefix: change.prefix,
-                next_hops: change.next_hops,
-            });
+            let next_hops = change
+                .next_hops
+                .iter()
+                .filter_map(|h| match h {
+                    std::net::IpAddr::V4(a) => Some(*a),
+                    std::net::IpAddr::V6(_) => None,
+                })
+                .collect();
+            let ops = routes.apply(&LearnedRoute { prefix, next_hops });
             if let Err(e) = execute(kernel.as_ref(), &ops).await {
                 warn!(prefix = %change.prefix, error = %e, "programming learned route");
             }

@@ -49,6 +49,16 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
 
     let kernel: Arc<dyn Kernel> = Arc::new(NetlinkKernel::current().await?);
     dataplane::prepare_host(kernel.as_ref()).await?;
+    // Our routes still in the kernel mean a restart (an upgrade, a crash): forwarding went on,
+    // so peers may keep our routes until we are back (RFC 4724 restarting speaker).
+    let restarted = kernel
+        .routes(dataplane::RTPROT_LATTICE)
+        .await
+        .map(|r| !r.is_empty())
+        .unwrap_or(false);
+    if restarted {
+        info!("routes of a previous run found: announcing a graceful restart");
+    }
     dataplane::ensure_blackhole(kernel.as_ref(), block).await?;
 
     let listener = api::server::bind(&config.api.socket).map_err(|source| DaemonError::Io {
@@ -56,13 +66,13 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         source,
     })?;
 
-    let (speaker, changes) = bgp::driver::Speaker::start(speaker_config(&config))
+    let (speaker, changes) = bgp::driver::Speaker::start(speaker_config(&config, restarted))
         .await
         .map_err(|source| DaemonError::Io {
             what: format!("bgp.listen {}", config.bgp.listen_addr()),
             source,
         })?;
-    speaker.set_local_prefixes(vec![block]);
+    speaker.set_local_prefixes(vec![block.into()]);
 
     let learned = learned::spawn(kernel.clone(), config.cluster.cidr, block, changes);
     let handler = Arc::new(AgentHandler::new(
@@ -82,11 +92,20 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     Ok(())
 }
 
-fn speaker_config(config: &Config) -> bgp::driver::SpeakerConfig {
+/// The speaker's configuration; `restarted` when routes of a previous run are still in the
+/// kernel, so the OPEN says so (RFC 4724 Restart State and Forwarding State).
+fn speaker_config(config: &Config, restarted: bool) -> bgp::driver::SpeakerConfig {
+    let gr = &config.bgp.graceful_restart;
     bgp::driver::SpeakerConfig {
         local_as: config.node.asn,
         router_id: config.node.router_id,
         listen: Some(config.bgp.listen_addr()),
+        graceful_restart: gr.enabled.then_some(bgp::fsm::GrOptions {
+            restart_time: gr.restart_time,
+            restarting: restarted,
+            forwarding: restarted,
+        }),
+        hostname: Some(config.node.name.clone()),
         peers: config
             .bgp
             .peers
@@ -105,11 +124,35 @@ fn speaker_config(config: &Config) -> bgp::driver::SpeakerConfig {
                     Some(rules) => bgp::policy::ImportPolicy {
                         rules: rules.clone(),
                     },
-                    None => bgp::policy::ImportPolicy::cluster_default(&[config.cluster.cidr]),
+                    None => {
+                        bgp::policy::ImportPolicy::cluster_default(&[config.cluster.cidr.into()])
+                    }
                 },
                 export: p.export.clone(),
                 max_prefixes: p.max_prefixes,
                 allow_as_in: p.allow_as_in,
+                communities: p
+                    .parsed_communities()
+                    .into_iter()
+                    .filter_map(|c| match c {
+                        crate::config::Community::Standard(v) => Some(v),
+                        crate::config::Community::Large(_) => None,
+                    })
+                    .collect(),
+                large_communities: p
+                    .parsed_communities()
+                    .into_iter()
+                    .filter_map(|c| match c {
+                        crate::config::Community::Large(v) => Some(v),
+                        crate::config::Community::Standard(_) => None,
+                    })
+                    .collect(),
+                families: bgp::driver::Families {
+                    ipv4: p.has_family("ipv4"),
+                    ipv6: p.has_family("ipv6"),
+                },
+                ipv4_next_hop: p.ipv4_next_hop,
+                ipv6_next_hop: p.ipv6_next_hop,
             })
             .collect(),
     }

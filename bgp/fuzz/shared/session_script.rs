@@ -8,7 +8,7 @@
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use bgp::fsm::{Input, Output, Session, SessionConfig, State, Timer};
+use bgp::fsm::{Input, OpenOptions, Output, Session, SessionConfig, State, Timer};
 use bgp::wire::{decode, CodecContext, Message};
 
 /// Run one script.
@@ -21,6 +21,10 @@ pub fn run(data: &[u8]) {
         keepalive: None,
         connect_retry: Duration::from_secs(3),
         passive: data.first().is_some_and(|b| b & 1 == 1),
+        open: OpenOptions {
+            ipv6: true,
+            ..OpenOptions::default()
+        },
     });
     let mut rest = data;
     while let Some((&op, tail)) = rest.split_first() {

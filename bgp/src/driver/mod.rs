@@ -6,9 +6,10 @@
 //! held only for in-memory work.
 
 mod conn;
+mod export;
 mod peer;
 mod speaker;
 mod status;
 
-pub use speaker::{PeerConfig, Speaker, SpeakerConfig, SpeakerHandle};
+pub use speaker::{Families, PeerConfig, Speaker, SpeakerConfig, SpeakerHandle};
 pub use status::{PeerState, PeerStatus};

@@ -1,20 +1,22 @@
 //! Starting the speaker, accepting connections, and the handle the agent holds.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ipnet::Ipv4Net;
+use ipnet::IpNet;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tracing::{debug, warn};
 
-use super::peer::PeerTask;
+use super::peer::{PeerChannels, PeerCommand, PeerTask};
 use super::status::{PeerState, PeerStatus};
-use crate::policy::{ImportPolicy, PrefixRule};
+use crate::fsm::GrOptions;
+use crate::policy::ImportPolicy;
 use crate::rib::{Rib, RouteChange};
+use crate::wire::LargeCommunity;
 
 /// The whole speaker's configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,17 +25,44 @@ pub struct SpeakerConfig {
     pub local_as: u32,
     /// Our BGP identifier.
     pub router_id: Ipv4Addr,
-    /// Where to accept connections (`None`: connect only).
+    /// Where to accept connections (`None`: connect only). `[::]:179` takes both families.
     pub listen: Option<SocketAddr>,
     /// The neighbours.
     pub peers: Vec<PeerConfig>,
+    /// Graceful restart (RFC 4724): `None` disables it (neither helper nor restarting speaker).
+    pub graceful_restart: Option<GrOptions>,
+    /// Hostname announced in the FQDN capability.
+    pub hostname: Option<String>,
+}
+
+impl SpeakerConfig {
+    /// A speaker with no peers and no listener, graceful restart on as a helper.
+    pub fn new(local_as: u32, router_id: Ipv4Addr) -> Self {
+        Self {
+            local_as,
+            router_id,
+            listen: None,
+            peers: Vec::new(),
+            graceful_restart: Some(GrOptions::default()),
+            hostname: None,
+        }
+    }
+}
+
+/// Address families exchanged with a peer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Families {
+    /// IPv4 unicast.
+    pub ipv4: bool,
+    /// IPv6 unicast.
+    pub ipv6: bool,
 }
 
 /// One neighbour.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PeerConfig {
-    /// Its address.
-    pub address: Ipv4Addr,
+    /// Its address (IPv4 or IPv6 transport).
+    pub address: IpAddr,
     /// Its port (179).
     pub port: u16,
     /// Its ASN.
@@ -45,13 +74,25 @@ pub struct PeerConfig {
     /// Never connect, only accept.
     pub passive: bool,
     /// Source address for our connections (`None`: the kernel chooses).
-    pub local_address: Option<Ipv4Addr>,
+    pub local_address: Option<IpAddr>,
     /// Keepalive interval; `None`: a third of the negotiated hold time.
     pub keepalive: Option<u16>,
     /// Which of the peer's prefixes are accepted.
     pub import: ImportPolicy,
     /// Prefixes announced to this peer besides the speaker's local prefixes.
-    pub export: Vec<Ipv4Net>,
+    pub export: Vec<IpNet>,
+    /// COMMUNITIES set on every route we announce to this peer (RFC 1997).
+    pub communities: Vec<u32>,
+    /// LARGE_COMMUNITY set on every route we announce to this peer (RFC 8092).
+    pub large_communities: Vec<LargeCommunity>,
+    /// Families negotiated with this peer.
+    pub families: Families,
+    /// Next hop for IPv4 routes when the session runs over IPv6 (default: none, so IPv4 is not
+    /// announced over an IPv6 session unless set).
+    pub ipv4_next_hop: Option<Ipv4Addr>,
+    /// Next hop for IPv6 routes when the session runs over IPv4 (default: the session's IPv4
+    /// address mapped into IPv6, as FRR does, which is rarely usable: set it).
+    pub ipv6_next_hop: Option<Ipv6Addr>,
     /// Tear the session down (Cease/1) when the peer sends more accepted prefixes than this.
     pub max_prefixes: Option<u32>,
     /// Occurrences of our ASN tolerated in a received AS_PATH.
@@ -61,7 +102,7 @@ pub struct PeerConfig {
 impl PeerConfig {
     /// A peer with RFC defaults: hold 90 s, connect-retry 3 s, active, every prefix accepted
     /// (the agent always passes a stricter import policy), nothing extra exported.
-    pub fn new(address: Ipv4Addr, remote_as: u32) -> Self {
+    pub fn new(address: IpAddr, remote_as: u32) -> Self {
         Self {
             address,
             port: 179,
@@ -71,10 +112,16 @@ impl PeerConfig {
             passive: false,
             local_address: None,
             keepalive: None,
-            import: ImportPolicy {
-                rules: vec![PrefixRule::or_longer(Ipv4Net::default())],
-            },
+            import: ImportPolicy::accept_all(),
             export: Vec::new(),
+            communities: Vec::new(),
+            large_communities: Vec::new(),
+            families: Families {
+                ipv4: true,
+                ipv6: address.is_ipv6(),
+            },
+            ipv4_next_hop: None,
+            ipv6_next_hop: None,
             max_prefixes: None,
             allow_as_in: 0,
         }
@@ -86,8 +133,10 @@ impl PeerConfig {
 pub(super) struct Shared {
     pub local_as: u32,
     pub router_id: Ipv4Addr,
+    pub graceful_restart: Option<GrOptions>,
+    pub hostname: Option<String>,
     pub rib: Mutex<Rib>,
-    pub status: Mutex<HashMap<Ipv4Addr, PeerEntry>>,
+    pub status: Mutex<HashMap<IpAddr, PeerEntry>>,
     pub changes: mpsc::UnboundedSender<RouteChange>,
 }
 
@@ -106,9 +155,10 @@ pub struct Speaker;
 #[derive(Debug, Clone)]
 pub struct SpeakerHandle {
     shared: Arc<Shared>,
-    prefixes: Arc<watch::Sender<Vec<Ipv4Net>>>,
+    prefixes: Arc<watch::Sender<Vec<IpNet>>>,
     stop: Arc<watch::Sender<bool>>,
     tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    commands: Arc<HashMap<IpAddr, mpsc::Sender<PeerCommand>>>,
 }
 
 impl Speaker {
@@ -125,6 +175,8 @@ impl Speaker {
         let shared = Arc::new(Shared {
             local_as: config.local_as,
             router_id: config.router_id,
+            graceful_restart: config.graceful_restart,
+            hostname: config.hostname,
             rib: Mutex::new(Rib::default()),
             status: Mutex::new(HashMap::new()),
             changes,
@@ -132,10 +184,13 @@ impl Speaker {
         let (prefixes, prefixes_rx) = watch::channel(Vec::new());
         let (stop, stop_rx) = watch::channel(false);
         let mut tasks = Vec::new();
-        let mut inbound: HashMap<Ipv4Addr, mpsc::Sender<TcpStream>> = HashMap::new();
+        let mut inbound: HashMap<IpAddr, mpsc::Sender<TcpStream>> = HashMap::new();
+        let mut commands = HashMap::new();
         for (index, peer) in config.peers.into_iter().enumerate() {
             let (tx, rx) = mpsc::channel(4);
             inbound.insert(peer.address, tx);
+            let (cmd_tx, cmd_rx) = mpsc::channel(4);
+            commands.insert(peer.address, cmd_tx);
             if let Ok(mut status) = shared.status.lock() {
                 status.insert(
                     peer.address,
@@ -145,14 +200,13 @@ impl Speaker {
                     },
                 );
             }
-            let task = PeerTask::new(
-                peer,
-                index as u64,
-                shared.clone(),
-                rx,
-                prefixes_rx.clone(),
-                stop_rx.clone(),
-            );
+            let channels = PeerChannels {
+                inbound: rx,
+                commands: cmd_rx,
+                prefixes: prefixes_rx.clone(),
+                stop: stop_rx.clone(),
+            };
+            let task = PeerTask::new(peer, index as u64, shared.clone(), channels);
             tasks.push(tokio::spawn(task.run()));
         }
         if let Some(listener) = listener {
@@ -163,6 +217,7 @@ impl Speaker {
             prefixes: Arc::new(prefixes),
             stop: Arc::new(stop),
             tasks: Arc::new(Mutex::new(tasks)),
+            commands: Arc::new(commands),
         };
         Ok((handle, changes_rx))
     }
@@ -170,10 +225,17 @@ impl Speaker {
 
 impl SpeakerHandle {
     /// The prefixes this host originates; advertised to every Established peer with next-hop self.
-    pub fn set_local_prefixes(&self, mut prefixes: Vec<Ipv4Net>) {
+    pub fn set_local_prefixes(&self, mut prefixes: Vec<IpNet>) {
         prefixes.sort();
         prefixes.dedup();
         self.prefixes.send_replace(prefixes);
+    }
+
+    /// Ask `peer` to send its routes again (ROUTE-REFRESH, RFC 2918); false if no such peer.
+    pub fn request_refresh(&self, peer: IpAddr) -> bool {
+        self.commands
+            .get(&peer)
+            .is_some_and(|tx| tx.try_send(PeerCommand::RequestRefresh).is_ok())
     }
 
     /// A snapshot of every peer, in configuration order of addresses.
@@ -191,10 +253,7 @@ impl SpeakerHandle {
         };
         if let Ok(rib) = self.shared.rib.lock() {
             for s in &mut all {
-                s.prefixes_received = rib.received(IpAddr::V4(match s.address {
-                    IpAddr::V4(a) => a,
-                    IpAddr::V6(_) => continue,
-                })) as u64;
+                s.prefixes_received = rib.received(s.address) as u64;
             }
         }
         all.sort_by_key(|s| s.address);
@@ -230,7 +289,7 @@ impl SpeakerHandle {
 /// Hand inbound connections to their peer's task; refuse unknown sources.
 async fn accept_loop(
     listener: TcpListener,
-    peers: HashMap<Ipv4Addr, mpsc::Sender<TcpStream>>,
+    peers: HashMap<IpAddr, mpsc::Sender<TcpStream>>,
     mut stop: watch::Receiver<bool>,
 ) {
     loop {
@@ -239,10 +298,10 @@ async fn accept_loop(
             accepted = listener.accept() => match accepted {
                 Ok((stream, from)) => {
                     let source = match from.ip() {
-                        IpAddr::V4(a) => Some(a),
-                        IpAddr::V6(a) => a.to_ipv4_mapped(),
+                        IpAddr::V6(a) => a.to_ipv4_mapped().map_or(IpAddr::V6(a), IpAddr::V4),
+                        v4 => v4,
                     };
-                    match source.and_then(|a| peers.get(&a)) {
+                    match peers.get(&source) {
                         Some(tx) => {
                             if tx.try_send(stream).is_err() {
                                 debug!(%from, "peer task busy: inbound connection dropped");

@@ -40,13 +40,19 @@ pub struct PeerStatus {
     pub remote_router_id: Option<std::net::Ipv4Addr>,
     /// The last error that reset the session, for the operator.
     pub last_error: Option<String>,
+    /// Families exchanged on the current session ("ipv4", "ipv6").
+    #[serde(default)]
+    pub families: Vec<String>,
+    /// The peer's routes are kept as stale while it restarts (RFC 4724 helper).
+    #[serde(default)]
+    pub graceful_restart_stale: bool,
 }
 
 impl PeerStatus {
     /// A peer that has not connected yet.
-    pub fn new(address: std::net::Ipv4Addr, remote_as: u32) -> Self {
+    pub fn new(address: IpAddr, remote_as: u32) -> Self {
         Self {
-            address: IpAddr::V4(address),
+            address,
             remote_as,
             state: PeerState::Idle,
             uptime_secs: None,
@@ -54,6 +60,8 @@ impl PeerStatus {
             prefixes_advertised: 0,
             remote_router_id: None,
             last_error: None,
+            families: Vec::new(),
+            graceful_restart_stale: false,
         }
     }
 }

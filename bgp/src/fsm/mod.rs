@@ -8,12 +8,14 @@
 mod open;
 mod session;
 
-pub use open::{build_open, check_open, Negotiated};
+pub use open::{
+    build_open, build_open_with, check_open, GrOptions, Negotiated, OpenOptions, PeerGr,
+};
 pub use session::{Session, SessionConfig};
 
 use std::time::Duration;
 
-use crate::wire::{DecodeError, Message, UpdateMsg};
+use crate::wire::{DecodeError, Message, RouteRefreshMsg, UpdateMsg};
 
 /// RFC 4271 §8.2.2 session states.
 pub use crate::driver::PeerState as State;
@@ -70,6 +72,8 @@ pub enum Output {
     Established(Negotiated),
     /// An UPDATE arrived in Established.
     Update(UpdateMsg),
+    /// A ROUTE-REFRESH arrived in Established (RFC 2918; subtypes of RFC 7313).
+    RouteRefresh(RouteRefreshMsg),
     /// The session left Established or failed to get there, with a reason for the operator.
     Down(String),
 }

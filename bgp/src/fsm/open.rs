@@ -2,10 +2,89 @@
 
 use std::net::Ipv4Addr;
 
-use crate::wire::{open_subcode, Capability, ErrorCode, NotificationMsg, OpenMsg, AS_TRANS};
+use crate::wire::{
+    afi, open_subcode, safi, Capability, ErrorCode, GracefulRestartCap, GracefulRestartFamily,
+    NotificationMsg, OpenMsg, AS_TRANS,
+};
 
-/// AFI 1 (IPv4), SAFI 1 (unicast).
-const IPV4_UNICAST: Capability = Capability::Multiprotocol { afi: 1, safi: 1 };
+/// What we announce in our OPEN beyond the fixed 4-octet AS and route-refresh capabilities.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenOptions {
+    /// Multiprotocol IPv4 unicast.
+    pub ipv4: bool,
+    /// Multiprotocol IPv6 unicast.
+    pub ipv6: bool,
+    /// Graceful Restart (RFC 4724); `None` leaves the capability out.
+    pub graceful_restart: Option<GrOptions>,
+    /// Hostname for the FQDN capability (FRR shows it in `show bgp neighbors`).
+    pub hostname: Option<String>,
+    /// Extended Message (RFC 8654).
+    pub extended_message: bool,
+}
+
+impl Default for OpenOptions {
+    /// IPv4 unicast, graceful-restart helper with a 120 s restart time, extended messages.
+    fn default() -> Self {
+        Self {
+            ipv4: true,
+            ipv6: false,
+            graceful_restart: Some(GrOptions::default()),
+            hostname: None,
+            extended_message: true,
+        }
+    }
+}
+
+/// Our side of graceful restart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GrOptions {
+    /// Restart Time we announce: how long peers keep our routes while we restart.
+    pub restart_time: u16,
+    /// Restart State bit: this speaker has just restarted (RFC 4724 §3).
+    pub restarting: bool,
+    /// Forwarding State bit for our families: the kernel routes survived the restart.
+    pub forwarding: bool,
+}
+
+impl Default for GrOptions {
+    fn default() -> Self {
+        Self {
+            restart_time: 120,
+            restarting: false,
+            forwarding: false,
+        }
+    }
+}
+
+/// The peer's graceful-restart capability, as far as the session needs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerGr {
+    /// How long to keep its routes after the session drops (RFC 4724 §4.2).
+    pub restart_time: u16,
+    /// It says it has just restarted.
+    pub restarting: bool,
+    /// IPv4 unicast listed; `Some(true)` when its forwarding state was preserved.
+    pub ipv4: Option<bool>,
+    /// IPv6 unicast listed, likewise.
+    pub ipv6: Option<bool>,
+}
+
+impl PeerGr {
+    fn from_cap(cap: &GracefulRestartCap) -> Self {
+        let family = |a: u16| {
+            cap.families
+                .iter()
+                .find(|f| f.afi == a && f.safi == safi::UNICAST)
+                .map(|f| f.forwarding)
+        };
+        Self {
+            restart_time: cap.restart_time,
+            restarting: cap.restarting(),
+            ipv4: family(afi::IPV4),
+            ipv6: family(afi::IPV6),
+        }
+    }
+}
 
 /// What both sides agreed in their OPENs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,20 +99,85 @@ pub struct Negotiated {
     pub four_octet_as: bool,
     /// The peer supports ROUTE-REFRESH (RFC 2918).
     pub route_refresh: bool,
+    /// Both sides announced Enhanced Route Refresh (RFC 7313).
+    pub enhanced_route_refresh: bool,
+    /// Both sides announced Extended Message (RFC 8654): messages up to 65535 octets.
+    pub extended_message: bool,
+    /// IPv4 unicast is exchanged (both announced it, or the peer announced no family at all,
+    /// RFC 4760 §8).
+    pub ipv4: bool,
+    /// IPv6 unicast is exchanged.
+    pub ipv6: bool,
+    /// The peer's graceful-restart capability, when both sides announced one.
+    pub peer_gr: Option<PeerGr>,
 }
 
-/// Our OPEN: 4-octet AS, IPv4 unicast, route refresh.
+/// Our OPEN with the default options: 4-octet AS, IPv4 unicast, route refresh.
 pub fn build_open(local_as: u32, router_id: Ipv4Addr, hold_time: u16) -> OpenMsg {
+    let opts = OpenOptions {
+        graceful_restart: None,
+        extended_message: false,
+        ..OpenOptions::default()
+    };
+    build_open_with(local_as, router_id, hold_time, &opts)
+}
+
+/// Our OPEN with the capabilities `opts` asks for.
+pub fn build_open_with(
+    local_as: u32,
+    router_id: Ipv4Addr,
+    hold_time: u16,
+    opts: &OpenOptions,
+) -> OpenMsg {
+    let mut capabilities = Vec::new();
+    for (on, a) in [(opts.ipv4, afi::IPV4), (opts.ipv6, afi::IPV6)] {
+        if on {
+            capabilities.push(Capability::Multiprotocol {
+                afi: a,
+                safi: safi::UNICAST,
+            });
+        }
+    }
+    capabilities.push(Capability::RouteRefresh);
+    capabilities.push(Capability::EnhancedRouteRefresh);
+    capabilities.push(Capability::FourOctetAs(local_as));
+    if opts.extended_message {
+        capabilities.push(Capability::ExtendedMessage);
+    }
+    if let Some(gr) = opts.graceful_restart {
+        let families = [(opts.ipv4, afi::IPV4), (opts.ipv6, afi::IPV6)]
+            .into_iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, a)| GracefulRestartFamily {
+                afi: a,
+                safi: safi::UNICAST,
+                forwarding: gr.forwarding,
+            })
+            .collect();
+        // No N bit (RFC 8538): a NOTIFICATION ends graceful restart, as in RFC 4724.
+        let flags = if gr.restarting {
+            GracefulRestartCap::RESTART_STATE
+        } else {
+            0
+        };
+        capabilities.push(Capability::GracefulRestart(GracefulRestartCap {
+            flags,
+            restart_time: gr.restart_time.min(0x0fff),
+            families,
+        }));
+    }
+    if let Some(host) = &opts.hostname {
+        capabilities.push(Capability::Fqdn {
+            hostname: host.as_bytes().to_vec(),
+            domain: Vec::new(),
+        });
+    }
     OpenMsg {
         version: 4,
         my_as: u16::try_from(local_as).unwrap_or(AS_TRANS),
         hold_time,
         router_id,
-        capabilities: vec![
-            IPV4_UNICAST,
-            Capability::RouteRefresh,
-            Capability::FourOctetAs(local_as),
-        ],
+        capabilities,
     }
 }
 
@@ -44,6 +188,7 @@ pub fn check_open(
     local_router_id: Ipv4Addr,
     local_hold: u16,
     local_as: u32,
+    opts: &OpenOptions,
 ) -> Result<Negotiated, NotificationMsg> {
     let refuse = |subcode: u8, data: Vec<u8>| NotificationMsg {
         code: ErrorCode::OpenMessage as u8,
@@ -79,12 +224,31 @@ pub fn check_open(
             open.router_id.octets().to_vec(),
         ));
     }
+    let caps = &open.capabilities;
+    let announced = |a: u16| {
+        caps.contains(&Capability::Multiprotocol {
+            afi: a,
+            safi: safi::UNICAST,
+        })
+    };
+    let no_families = !caps
+        .iter()
+        .any(|c| matches!(c, Capability::Multiprotocol { .. }));
+    let peer_gr = caps.iter().find_map(|c| match c {
+        Capability::GracefulRestart(gr) => Some(PeerGr::from_cap(gr)),
+        _ => None,
+    });
     Ok(Negotiated {
         remote_router_id: open.router_id,
         remote_as,
         hold_time: local_hold.min(open.hold_time),
         four_octet_as: four_octet.is_some(),
-        route_refresh: open.capabilities.contains(&Capability::RouteRefresh),
+        route_refresh: caps.contains(&Capability::RouteRefresh),
+        enhanced_route_refresh: caps.contains(&Capability::EnhancedRouteRefresh),
+        extended_message: opts.extended_message && caps.contains(&Capability::ExtendedMessage),
+        ipv4: opts.ipv4 && (announced(afi::IPV4) || no_families),
+        ipv6: opts.ipv6 && announced(afi::IPV6),
+        peer_gr: peer_gr.filter(|_| opts.graceful_restart.is_some()),
     })
 }
 
@@ -123,7 +287,15 @@ mod tests {
             [10, 0, 0, 1],
             vec![Capability::FourOctetAs(65001), Capability::RouteRefresh],
         );
-        let n = check_open(&o, 65001, Ipv4Addr::new(10, 0, 0, 2), 90, 65101).unwrap();
+        let n = check_open(
+            &o,
+            65001,
+            Ipv4Addr::new(10, 0, 0, 2),
+            90,
+            65101,
+            &OpenOptions::default(),
+        )
+        .unwrap();
         assert_eq!(n.hold_time, 9);
         assert!(n.four_octet_as && n.route_refresh);
         assert_eq!(n.remote_as, 65001);
@@ -132,7 +304,15 @@ mod tests {
     #[test]
     fn two_octet_peer_is_accepted_without_four_octet_as() {
         let o = peer_open(65001, 180, [10, 0, 0, 1], vec![]);
-        let n = check_open(&o, 65001, Ipv4Addr::new(10, 0, 0, 2), 90, 65101).unwrap();
+        let n = check_open(
+            &o,
+            65001,
+            Ipv4Addr::new(10, 0, 0, 2),
+            90,
+            65101,
+            &OpenOptions::default(),
+        )
+        .unwrap();
         assert!(!n.four_octet_as);
         assert_eq!(n.hold_time, 90);
     }
@@ -155,20 +335,20 @@ mod tests {
             ),
         ];
         for (open, subcode) in cases {
-            let n = check_open(&open, 65001, id, 90, 65101).unwrap_err();
+            let n = check_open(&open, 65001, id, 90, 65101, &OpenOptions::default()).unwrap_err();
             assert_eq!((n.code, n.subcode), (2, subcode), "{open:?}");
         }
         let mut bad_version = peer_open(65001, 9, [10, 0, 0, 1], vec![]);
         bad_version.version = 3;
         assert_eq!(
-            check_open(&bad_version, 65001, id, 90, 65101)
+            check_open(&bad_version, 65001, id, 90, 65101, &OpenOptions::default())
                 .unwrap_err()
                 .data,
             vec![0, 4]
         );
         let ibgp_same_id = peer_open(65101, 9, [10, 0, 0, 2], vec![]);
         assert_eq!(
-            check_open(&ibgp_same_id, 65101, id, 90, 65101)
+            check_open(&ibgp_same_id, 65101, id, 90, 65101, &OpenOptions::default())
                 .unwrap_err()
                 .subcode,
             3

@@ -3,7 +3,7 @@
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use super::open::{build_open, check_open, Negotiated};
+use super::open::{build_open_with, check_open, Negotiated, OpenOptions};
 use super::{Input, Output, State, Timer};
 use crate::wire::{ErrorCode, Message, NotificationMsg};
 
@@ -29,6 +29,8 @@ pub struct SessionConfig {
     pub connect_retry: Duration,
     /// Never initiate the connection.
     pub passive: bool,
+    /// Capabilities we announce.
+    pub open: OpenOptions,
 }
 
 /// One BGP session's state machine.
@@ -37,6 +39,8 @@ pub struct Session {
     config: SessionConfig,
     state: State,
     negotiated: Option<Negotiated>,
+    /// The last drop to Idle sent or received a NOTIFICATION (which ends graceful restart).
+    notified: bool,
 }
 
 impl Session {
@@ -46,6 +50,7 @@ impl Session {
             config,
             state: State::Idle,
             negotiated: None,
+            notified: false,
         }
     }
 
@@ -57,6 +62,17 @@ impl Session {
     /// What the OPEN exchange agreed, once it has happened.
     pub fn negotiated(&self) -> Option<Negotiated> {
         self.negotiated
+    }
+
+    /// Change the capabilities announced in the next OPEN (e.g. clear the Restart State bit).
+    pub fn set_open_options(&mut self, open: super::OpenOptions) {
+        self.config.open = open;
+    }
+
+    /// Whether the session's last fall to Idle involved a NOTIFICATION either way (RFC 4724
+    /// §4.2: then the peer's routes are not kept for a graceful restart).
+    pub fn ended_with_notification(&self) -> bool {
+        self.notified
     }
 
     /// Process one event (RFC 4271 §8.2.2).
@@ -110,10 +126,11 @@ impl Session {
             // Events 16/17: Tcp_CR_Acked / TcpConnectionConfirmed
             Input::TcpConnected => {
                 self.state = State::OpenSent;
-                let open = build_open(
+                let open = build_open_with(
                     self.config.local_as,
                     self.config.router_id,
                     self.config.hold_time,
+                    &self.config.open,
                 );
                 vec![
                     Output::StopTimer(Timer::ConnectRetry),
@@ -137,7 +154,14 @@ impl Session {
             // Event 19: BGPOpen
             Input::Message(Message::Open(open)) => {
                 let c = &self.config;
-                match check_open(&open, c.remote_as, c.router_id, c.hold_time, c.local_as) {
+                match check_open(
+                    &open,
+                    c.remote_as,
+                    c.router_id,
+                    c.hold_time,
+                    c.local_as,
+                    &c.open,
+                ) {
                     Ok(n) => {
                         self.negotiated = Some(n);
                         self.state = State::OpenConfirm;
@@ -202,6 +226,12 @@ impl Session {
             }
             // Event 26: KeepAliveMsg
             Input::Message(Message::Keepalive) => restart_hold(hold),
+            // RFC 2918 §4: a request to send our Adj-RIB-Out again (or an RFC 7313 marker).
+            Input::Message(Message::RouteRefresh(rr)) => {
+                let mut out = restart_hold(hold);
+                out.push(Output::RouteRefresh(rr));
+                out
+            }
             // RFC 6608 subcode 3: unexpected message in Established.
             other => self.common(other, 3),
         }
@@ -287,6 +317,10 @@ impl Session {
     }
 
     fn enter_idle(&mut self, mut out: Vec<Output>, reason: &str) -> Vec<Output> {
+        self.notified = reason.starts_with("received NOTIFICATION")
+            || out
+                .iter()
+                .any(|o| matches!(o, Output::Send(Message::Notification(_))));
         self.state = State::Idle;
         self.negotiated = None;
         out.extend([Timer::ConnectRetry, Timer::Hold, Timer::Keepalive].map(Output::StopTimer));
@@ -341,6 +375,7 @@ fn describe(input: &Input) -> String {
         Input::Message(Message::Update(_)) => "UPDATE".into(),
         Input::Message(Message::Keepalive) => "KEEPALIVE".into(),
         Input::Message(Message::Notification(_)) => "NOTIFICATION".into(),
+        Input::Message(Message::RouteRefresh(_)) => "ROUTE-REFRESH".into(),
         // Message types the codec may add later (e.g. ROUTE-REFRESH).
         #[allow(unreachable_patterns)]
         Input::Message(_) => "message".into(),

@@ -2,17 +2,18 @@
 //!
 //! Pure functions over prefixes; the driver applies them between the wire and the RIB.
 
-use ipnet::Ipv4Net;
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use serde::{Deserialize, Serialize};
 
 /// A prefix-list entry: `prefix` with optional `ge`/`le` bounds on the matched length, with
 /// FRR's meaning: without bounds only `prefix` itself matches; `le N` matches more specifics
-/// up to /N; `ge N` matches lengths N..=32 (or up to `le`).
+/// up to /N; `ge N` matches lengths N..=32 (128 for IPv6, or up to `le`). A rule matches prefixes
+/// of its own family only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PrefixRule {
     /// The covering prefix.
-    pub prefix: Ipv4Net,
+    pub prefix: IpNet,
     /// Shortest matched length.
     #[serde(default)]
     pub ge: Option<u8>,
@@ -23,25 +24,26 @@ pub struct PrefixRule {
 
 impl PrefixRule {
     /// Exactly `prefix`.
-    pub fn exact(prefix: Ipv4Net) -> Self {
+    pub fn exact(prefix: impl Into<IpNet>) -> Self {
         Self {
-            prefix,
+            prefix: prefix.into(),
             ge: None,
             le: None,
         }
     }
 
     /// `prefix` and everything more specific.
-    pub fn or_longer(prefix: Ipv4Net) -> Self {
+    pub fn or_longer(prefix: impl Into<IpNet>) -> Self {
+        let prefix = prefix.into();
         Self {
             prefix,
             ge: None,
-            le: Some(32),
+            le: Some(prefix.max_prefix_len()),
         }
     }
 
     /// Whether `p` matches.
-    pub fn matches(&self, p: &Ipv4Net) -> bool {
+    pub fn matches(&self, p: &IpNet) -> bool {
         let base = self.prefix.trunc();
         if !base.contains(p) {
             return false;
@@ -55,22 +57,23 @@ impl PrefixRule {
         let len = self.prefix.prefix_len();
         match (self.ge, self.le) {
             (None, None) => (len, len),
-            (Some(ge), None) => (ge, 32),
+            (Some(ge), None) => (ge, self.prefix.max_prefix_len()),
             (None, Some(le)) => (len, le),
             (Some(ge), Some(le)) => (ge, le),
         }
     }
 
-    /// Why the rule can never match, if so (`len <= ge <= le <= 32`, as FRR requires).
+    /// Why the rule can never match, if so (`len <= ge <= le <= 32` or 128, as FRR requires).
     pub fn check(&self) -> Result<(), String> {
         let len = self.prefix.prefix_len();
+        let max = self.prefix.max_prefix_len();
         let (low, high) = self.bounds();
         if self.prefix.addr() != self.prefix.network() {
             return Err(format!("{} has host bits set", self.prefix));
         }
-        if low < len || high > 32 || low > high {
+        if low < len || high > max || low > high {
             return Err(format!(
-                "needs {len} <= ge <= le <= 32 (got ge {low}, le {high})"
+                "needs {len} <= ge <= le <= {max} (got ge {low}, le {high})"
             ));
         }
         Ok(())
@@ -86,16 +89,27 @@ pub struct ImportPolicy {
 
 impl ImportPolicy {
     /// The safe default (the aim of RFC 8212): the cluster ranges and their more specifics,
-    /// plus the default route, nothing else.
-    pub fn cluster_default(clusters: &[Ipv4Net]) -> Self {
+    /// plus the default routes, nothing else.
+    pub fn cluster_default(clusters: &[IpNet]) -> Self {
         let mut rules: Vec<PrefixRule> =
             clusters.iter().map(|c| PrefixRule::or_longer(*c)).collect();
         rules.push(PrefixRule::exact(Ipv4Net::default()));
+        rules.push(PrefixRule::exact(Ipv6Net::default()));
         Self { rules }
     }
 
+    /// Every prefix of both families.
+    pub fn accept_all() -> Self {
+        Self {
+            rules: vec![
+                PrefixRule::or_longer(Ipv4Net::default()),
+                PrefixRule::or_longer(Ipv6Net::default()),
+            ],
+        }
+    }
+
     /// Whether `p` is accepted.
-    pub fn accepts(&self, p: &Ipv4Net) -> bool {
+    pub fn accepts(&self, p: &IpNet) -> bool {
         self.rules.iter().any(|r| r.matches(p))
     }
 }
@@ -110,7 +124,7 @@ pub fn loop_free(occurrences_of_local_as: usize, allow_as_in: u8) -> bool {
 mod tests {
     use super::*;
 
-    fn net(s: &str) -> Ipv4Net {
+    fn net(s: &str) -> IpNet {
         s.parse().unwrap()
     }
 
@@ -179,6 +193,19 @@ mod tests {
         assert!(!p.accepts(&net("8.8.8.0/24")));
         assert!(!p.accepts(&net("10.0.0.0/8")));
         assert!(!ImportPolicy::default().accepts(&net("10.244.3.0/24")));
+        let dual = ImportPolicy::cluster_default(&[net("10.244.0.0/16"), net("fd00:244::/48")]);
+        assert!(dual.accepts(&net("fd00:244:0:3::/64")));
+        assert!(dual.accepts(&net("::/0")));
+        assert!(!dual.accepts(&net("2001:db8::/32")));
+        // A rule never matches the other family.
+        assert!(!PrefixRule::or_longer(net("0.0.0.0/0")).matches(&net("::/0")));
+        assert!(PrefixRule {
+            prefix: net("fd00::/8"),
+            ge: None,
+            le: Some(129)
+        }
+        .check()
+        .is_err());
     }
 
     #[test]

@@ -1,10 +1,13 @@
 //! RIB and decision-process tests.
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 
+use ipnet::IpNet;
 use proptest::prelude::*;
 
 use super::*;
+use crate::wire::{PathAttribute, UpdateMsg};
 
 fn peer(last: u8, asn: u32) -> PeerInfo {
     PeerInfo {
@@ -27,6 +30,7 @@ fn announce(prefix: &str, path: &[u32], next_hop: [u8; 4], extra: Vec<PathAttrib
         withdrawn: vec![],
         attributes,
         nlri: vec![prefix.parse().unwrap()],
+        recovered: vec![],
     }
 }
 
@@ -248,6 +252,99 @@ fn missing_mandatory_attributes_make_no_path() {
     assert!(rib.update(peer(1, 65001), &u).is_empty());
 }
 
+fn announce_v6(prefix: &str, path: &[u32], next_hop: &str) -> UpdateMsg {
+    UpdateMsg {
+        attributes: vec![
+            PathAttribute::Origin(Origin::Igp),
+            PathAttribute::AsPath(vec![AsSegment::Sequence(path.to_vec())]),
+            PathAttribute::MpReach(crate::wire::MpReach {
+                afi: 2,
+                safi: 1,
+                next_hop: crate::wire::MpNextHop {
+                    global: next_hop.parse().unwrap(),
+                    link_local: Some("fe80::1".parse().unwrap()),
+                },
+                nlri: vec![prefix.parse().unwrap()],
+            }),
+        ],
+        ..Default::default()
+    }
+}
+
+#[test]
+fn ipv6_routes_arrive_and_leave_through_mp_attributes() {
+    let mut rib = Rib::default();
+    let c = rib.update(
+        peer(1, 65001),
+        &announce_v6("fd00:244:2::/64", &[65001], "fd00::1"),
+    );
+    assert_eq!(
+        hops(&c),
+        vec![("fd00:244:2::/64".into(), vec!["fd00::1".into()])]
+    );
+    // A global next hop that is only IPv4-mapped forwards via the link-local one.
+    let c = rib.update(
+        peer(1, 65001),
+        &announce_v6("fd00:244:2::/64", &[65001], "::ffff:10.0.1.1"),
+    );
+    assert_eq!(
+        hops(&c),
+        vec![("fd00:244:2::/64".into(), vec!["fe80::1".into()])]
+    );
+    let withdraw = UpdateMsg {
+        attributes: vec![PathAttribute::MpUnreach(crate::wire::MpUnreach {
+            afi: 2,
+            safi: 1,
+            withdrawn: vec!["fd00:244:2::/64".parse().unwrap()],
+        })],
+        ..Default::default()
+    };
+    let c = rib.update(peer(1, 65001), &withdraw);
+    assert_eq!(hops(&c), vec![("fd00:244:2::/64".into(), vec![])]);
+    assert_eq!(rib.received(peer(1, 65001).address), 0);
+}
+
+#[test]
+fn stale_routes_stay_until_swept_and_refreshed_ones_survive() {
+    let mut rib = Rib::default();
+    let p = peer(1, 65001);
+    rib.update(
+        p,
+        &announce("10.244.2.0/24", &[65001], [10, 0, 1, 1], vec![]),
+    );
+    rib.update(
+        p,
+        &announce("10.244.3.0/24", &[65001], [10, 0, 1, 1], vec![]),
+    );
+    rib.update(p, &announce_v6("fd00:244:2::/64", &[65001], "fd00::1"));
+    // The session drops; the peer restarts gracefully: nothing changes in the Loc-RIB.
+    rib.mark_stale(p.address, None);
+    assert_eq!(rib.loc_rib().len(), 3);
+    assert_eq!(rib.stale_count(p.address), 3);
+    // It comes back and re-announces one IPv4 prefix, then sends IPv4 End-of-RIB.
+    rib.update(
+        p,
+        &announce("10.244.2.0/24", &[65001], [10, 0, 1, 1], vec![]),
+    );
+    assert_eq!(rib.stale_count(p.address), 2);
+    let c = rib.sweep_stale(p.address, Some(2 - 1));
+    assert_eq!(hops(&c), vec![("10.244.3.0/24".into(), vec![])]);
+    // IPv6 is still stale until its own End-of-RIB.
+    assert_eq!(rib.stale_count(p.address), 1);
+    let c = rib.sweep_stale(p.address, Some(2));
+    assert_eq!(hops(&c), vec![("fd00:244:2::/64".into(), vec![])]);
+    assert_eq!(rib.received(p.address), 1);
+}
+
+#[test]
+fn import_filter_refuses_without_disturbing_others() {
+    let mut rib = Rib::default();
+    let u = announce("10.244.2.0/24", &[65001], [10, 0, 1, 1], vec![]);
+    let c = rib.update_filtered(peer(1, 65001), &u, |p| p.prefix_len() > 24);
+    assert!(c.is_empty());
+    assert_eq!(rib.received(peer(1, 65001).address), 0);
+}
+
 fn arb_update() -> impl Strategy<Value = (u8, bool, u8, u8, u8)> {
     // (peer 1-3, announce?, prefix 0-5, path length 1-3, next-hop variant 0-1)
     (1u8..4, any::<bool>(), 0u8..6, 1u8..4, 0u8..2)
@@ -258,7 +355,7 @@ proptest! {
     #[test]
     fn incremental_equals_recomputed(ops in prop::collection::vec(arb_update(), 1..60)) {
         let mut rib = Rib::default();
-        let mut applied: BTreeMap<Ipv4Net, Vec<Ipv4Addr>> = BTreeMap::new();
+        let mut applied: BTreeMap<IpNet, Vec<IpAddr>> = BTreeMap::new();
         for (p, announce_it, prefix, len, nh) in ops {
             let prefix_s = format!("10.244.{prefix}.0/24");
             let asn = 65000 + u32::from(p);
@@ -277,17 +374,18 @@ proptest! {
                 }
             }
             // Recompute from scratch.
-            let mut fresh: BTreeMap<Ipv4Net, Vec<Ipv4Addr>> = BTreeMap::new();
-            for (prefix, paths) in &rib.adj_in {
+            let mut fresh: BTreeMap<IpNet, Vec<IpAddr>> = BTreeMap::new();
+            for (prefix, paths) in &rib.v4.adj_in {
                 let all: Vec<&Path> = paths.iter().map(|p| p.as_ref()).collect();
-                let mut h: Vec<Ipv4Addr> = best_paths(&all).iter().map(|p| p.next_hop).collect();
+                let mut h: Vec<IpAddr> = best_paths(&all).iter().map(|p| p.next_hop).collect();
                 h.sort();
                 h.dedup();
-                if !h.is_empty() { fresh.insert(*prefix, h); }
+                if !h.is_empty() { fresh.insert(IpNet::V4(*prefix), h); }
             }
             prop_assert_eq!(&applied, &fresh);
-            prop_assert_eq!(&rib.loc_rib(), &fresh);
-            let total: usize = rib.adj_in.values().map(|m| m.len()).sum();
+            let loc: BTreeMap<IpNet, Vec<IpAddr>> = rib.loc_rib().into_iter().collect();
+            prop_assert_eq!(&loc, &fresh);
+            let total: usize = rib.v4.adj_in.values().map(|m| m.len()).sum();
             let counted: usize = [1u8, 2, 3].iter().map(|p| rib.received(peer(*p, 0).address)).sum();
             prop_assert_eq!(total, counted);
         }

@@ -2,13 +2,21 @@
 
 use std::net::Ipv4Addr;
 
-use super::as_path::{decode_as_path, encode_as_path};
+use super::as_path::{decode_as_path, encode_as_path, needs_four_octets};
 use super::error::update_subcode::{
     ATTRIBUTE_FLAGS_ERROR, ATTRIBUTE_LENGTH_ERROR, INVALID_NEXT_HOP_ATTRIBUTE,
-    INVALID_ORIGIN_ATTRIBUTE, MALFORMED_ATTRIBUTE_LIST, UNRECOGNIZED_WELL_KNOWN_ATTRIBUTE,
+    INVALID_ORIGIN_ATTRIBUTE, MALFORMED_ATTRIBUTE_LIST, OPTIONAL_ATTRIBUTE_ERROR,
+    UNRECOGNIZED_WELL_KNOWN_ATTRIBUTE,
+};
+use super::mp::{
+    decode_mp_reach, decode_mp_unreach, encode_mp_reach, encode_mp_unreach, family_of,
+    is_unicast_family,
 };
 use super::reader::Reader;
-use super::{CodecContext, DecodeError, ErrorCode, Origin, PathAttribute, UpdateMsg};
+use super::{
+    AsSegment, CodecContext, DecodeError, ErrorCode, LargeCommunity, Origin, PathAttribute,
+    Recovery, UpdateMsg, AS_TRANS,
+};
 
 /// Attribute flag bits (RFC 4271 §4.3).
 pub mod attr_flag {
@@ -25,7 +33,7 @@ pub mod attr_flag {
     pub(crate) const MEANINGFUL: u8 = OPTIONAL | TRANSITIVE | PARTIAL;
 }
 
-/// Attribute type codes we decode into their own variant.
+/// Attribute type codes we decode into their own variant (IANA "BGP Path Attributes").
 pub mod attr_type {
     /// ORIGIN.
     pub const ORIGIN: u8 = 1;
@@ -39,6 +47,20 @@ pub mod attr_type {
     pub const LOCAL_PREF: u8 = 5;
     /// ATOMIC_AGGREGATE.
     pub const ATOMIC_AGGREGATE: u8 = 6;
+    /// AGGREGATOR.
+    pub const AGGREGATOR: u8 = 7;
+    /// COMMUNITIES (RFC 1997).
+    pub const COMMUNITIES: u8 = 8;
+    /// MP_REACH_NLRI (RFC 4760).
+    pub const MP_REACH_NLRI: u8 = 14;
+    /// MP_UNREACH_NLRI (RFC 4760).
+    pub const MP_UNREACH_NLRI: u8 = 15;
+    /// AS4_PATH (RFC 6793).
+    pub const AS4_PATH: u8 = 17;
+    /// AS4_AGGREGATOR (RFC 6793).
+    pub const AS4_AGGREGATOR: u8 = 18;
+    /// LARGE_COMMUNITY (RFC 8092).
+    pub const LARGE_COMMUNITY: u8 = 32;
 }
 
 use attr_flag::{EXTENDED_LENGTH, MEANINGFUL, OPTIONAL, PARTIAL, TRANSITIVE};
@@ -101,83 +123,224 @@ fn attr_err(subcode: u8, raw: &RawAttribute<'_>, reason: &'static str) -> Decode
     )
 }
 
-/// Interprets one attribute (RFC 4271 §6.3 checks, in the order the RFC lists them).
+/// What decoding one attribute produced.
+#[derive(Debug)]
+pub(crate) enum Decoded {
+    /// An attribute of the UPDATE.
+    Attr(PathAttribute),
+    /// AS4_PATH, folded into AS_PATH by the caller (RFC 6793 §4.2.3).
+    As4Path(Vec<AsSegment>),
+    /// AS4_AGGREGATOR, folded into AGGREGATOR by the caller.
+    As4Aggregator { asn: u32, address: Ipv4Addr },
+    /// Nothing to keep (AS4_* from a 4-octet speaker, RFC 6793 §4.1).
+    Nothing,
+}
+
+/// A malformed attribute and what RFC 7606 says to do about it (`None`: session reset).
+#[derive(Debug)]
+pub(crate) struct AttrFailure {
+    /// The error, as RFC 4271 would have answered it.
+    pub error: DecodeError,
+    /// The milder handling RFC 7606 prescribes, if any.
+    pub recovery: Option<Recovery>,
+}
+
+/// RFC 7606 §7: how errors in each attribute we know are handled.
+fn recovery_for(type_code: u8) -> Option<Recovery> {
+    match type_code {
+        attr_type::ORIGIN
+        | attr_type::AS_PATH
+        | attr_type::NEXT_HOP
+        | attr_type::MULTI_EXIT_DISC
+        | attr_type::LOCAL_PREF
+        | attr_type::COMMUNITIES
+        | attr_type::LARGE_COMMUNITY => Some(Recovery::TreatAsWithdraw),
+        attr_type::ATOMIC_AGGREGATE
+        | attr_type::AGGREGATOR
+        | attr_type::AS4_PATH
+        | attr_type::AS4_AGGREGATOR => Some(Recovery::AttributeDiscard),
+        // MP_REACH/MP_UNREACH (§7.11) and anything else we recognise: session reset.
+        _ => None,
+    }
+}
+
+/// The Optional and Transitive bits each attribute we know must carry (None: not ours).
+fn expected_flags(type_code: u8) -> Option<u8> {
+    match type_code {
+        attr_type::ORIGIN..=attr_type::NEXT_HOP
+        | attr_type::LOCAL_PREF
+        | attr_type::ATOMIC_AGGREGATE => Some(WELL_KNOWN),
+        attr_type::MULTI_EXIT_DISC | attr_type::MP_REACH_NLRI | attr_type::MP_UNREACH_NLRI => {
+            Some(OPTIONAL_NON_TRANSITIVE)
+        }
+        attr_type::AGGREGATOR
+        | attr_type::COMMUNITIES
+        | attr_type::AS4_PATH
+        | attr_type::AS4_AGGREGATOR
+        | attr_type::LARGE_COMMUNITY => Some(OPTIONAL | TRANSITIVE),
+        _ => None,
+    }
+}
+
+/// Interprets one attribute (RFC 4271 §6.3 checks in the order the RFC lists them, with the
+/// RFC 7606 handling attached to each failure).
 pub(crate) fn decode_attribute(
     raw: &RawAttribute<'_>,
     ctx: CodecContext,
-) -> Result<PathAttribute, DecodeError> {
-    let expected_flags = match raw.type_code {
-        attr_type::MULTI_EXIT_DISC => OPTIONAL_NON_TRANSITIVE,
-        attr_type::ORIGIN..=attr_type::ATOMIC_AGGREGATE => WELL_KNOWN,
-        _ if raw.flags & OPTIONAL == 0 => {
-            return Err(attr_err(
-                UNRECOGNIZED_WELL_KNOWN_ATTRIBUTE,
-                raw,
-                "unrecognised well-known attribute",
-            ))
-        }
-        type_code => {
-            let flags = raw.flags & MEANINGFUL;
-            return Ok(PathAttribute::Unknown {
-                flags,
-                type_code,
-                value: raw.value.to_vec(),
+) -> Result<Decoded, AttrFailure> {
+    let fail = |subcode, reason| AttrFailure {
+        error: attr_err(subcode, raw, reason),
+        recovery: recovery_for(raw.type_code),
+    };
+    let Some(expected) = expected_flags(raw.type_code) else {
+        if raw.flags & OPTIONAL == 0 {
+            return Err(AttrFailure {
+                error: attr_err(
+                    UNRECOGNIZED_WELL_KNOWN_ATTRIBUTE,
+                    raw,
+                    "unrecognised well-known attribute",
+                ),
+                recovery: None,
             });
         }
+        return Ok(Decoded::Attr(unknown(raw)));
     };
-    if raw.flags & MEANINGFUL != expected_flags {
-        return Err(attr_err(
+    // The Partial bit may only be set on optional transitive attributes (RFC 4271 §4.3).
+    let checked_bits = if expected == OPTIONAL | TRANSITIVE {
+        OPTIONAL | TRANSITIVE
+    } else {
+        MEANINGFUL
+    };
+    if raw.flags & checked_bits != expected {
+        return Err(fail(
             ATTRIBUTE_FLAGS_ERROR,
-            raw,
             "attribute flags conflict with type",
         ));
     }
-    let bad_len = || {
-        attr_err(
+    let len = raw.value.len();
+    let len_ok = match raw.type_code {
+        attr_type::ORIGIN => len == 1,
+        attr_type::NEXT_HOP | attr_type::MULTI_EXIT_DISC | attr_type::LOCAL_PREF => len == 4,
+        attr_type::ATOMIC_AGGREGATE => len == 0,
+        attr_type::AGGREGATOR => len == if ctx.four_octet_as { 8 } else { 6 },
+        attr_type::AS4_AGGREGATOR => len == 8,
+        attr_type::COMMUNITIES => len > 0 && len % 4 == 0,
+        attr_type::LARGE_COMMUNITY => len > 0 && len % 12 == 0,
+        // An MP attribute too short for its AFI/SAFI is 3/9 (RFC 4760 §7), checked below.
+        _ => true,
+    };
+    if !len_ok {
+        return Err(fail(
             ATTRIBUTE_LENGTH_ERROR,
-            raw,
+            "attribute length conflicts with type",
+        ));
+    }
+    let bad_len = |_| {
+        fail(
+            ATTRIBUTE_LENGTH_ERROR,
             "attribute length conflicts with type",
         )
     };
-    let fixed_len = match raw.type_code {
-        attr_type::ORIGIN => Some(1),
-        attr_type::NEXT_HOP | attr_type::MULTI_EXIT_DISC | attr_type::LOCAL_PREF => Some(4),
-        attr_type::ATOMIC_AGGREGATE => Some(0),
-        _ => None,
-    };
-    if fixed_len.is_some_and(|n| n != raw.value.len()) {
-        return Err(bad_len());
-    }
     let mut r = Reader::new(raw.value);
-    Ok(match raw.type_code {
-        attr_type::ORIGIN => match r.u8().map_err(|_| bad_len())? {
+    let attr = match raw.type_code {
+        attr_type::ORIGIN => match r.u8().map_err(bad_len)? {
             0 => PathAttribute::Origin(Origin::Igp),
             1 => PathAttribute::Origin(Origin::Egp),
             2 => PathAttribute::Origin(Origin::Incomplete),
-            _ => {
-                return Err(attr_err(
-                    INVALID_ORIGIN_ATTRIBUTE,
-                    raw,
-                    "ORIGIN value above 2",
-                ))
-            }
+            _ => return Err(fail(INVALID_ORIGIN_ATTRIBUTE, "ORIGIN value above 2")),
         },
-        attr_type::AS_PATH => PathAttribute::AsPath(decode_as_path(raw.value, ctx.four_octet_as)?),
+        attr_type::AS_PATH => PathAttribute::AsPath(
+            decode_as_path(raw.value, ctx.four_octet_as).map_err(|error| AttrFailure {
+                error,
+                recovery: Some(Recovery::TreatAsWithdraw),
+            })?,
+        ),
         attr_type::NEXT_HOP => {
-            let nh = r.ipv4().map_err(|_| bad_len())?;
+            let nh = r.ipv4().map_err(bad_len)?;
             if !is_valid_next_hop(nh) {
-                return Err(attr_err(
-                    INVALID_NEXT_HOP_ATTRIBUTE,
-                    raw,
-                    "NEXT_HOP not unicast",
-                ));
+                return Err(fail(INVALID_NEXT_HOP_ATTRIBUTE, "NEXT_HOP not unicast"));
             }
             PathAttribute::NextHop(nh)
         }
-        attr_type::MULTI_EXIT_DISC => PathAttribute::MultiExitDisc(r.u32().map_err(|_| bad_len())?),
-        attr_type::LOCAL_PREF => PathAttribute::LocalPref(r.u32().map_err(|_| bad_len())?),
-        _ => PathAttribute::AtomicAggregate,
-    })
+        attr_type::MULTI_EXIT_DISC => PathAttribute::MultiExitDisc(r.u32().map_err(bad_len)?),
+        attr_type::LOCAL_PREF => PathAttribute::LocalPref(r.u32().map_err(bad_len)?),
+        attr_type::ATOMIC_AGGREGATE => PathAttribute::AtomicAggregate,
+        attr_type::AGGREGATOR => {
+            let asn = if ctx.four_octet_as {
+                r.u32()
+            } else {
+                r.u16().map(u32::from)
+            };
+            PathAttribute::Aggregator {
+                asn: asn.map_err(bad_len)?,
+                address: r.ipv4().map_err(bad_len)?,
+            }
+        }
+        attr_type::COMMUNITIES => {
+            let mut v = Vec::with_capacity(len / 4);
+            while !r.is_empty() {
+                v.push(r.u32().map_err(bad_len)?);
+            }
+            PathAttribute::Communities(v)
+        }
+        attr_type::LARGE_COMMUNITY => {
+            let mut v = Vec::with_capacity(len / 12);
+            while !r.is_empty() {
+                v.push(LargeCommunity {
+                    global: r.u32().map_err(bad_len)?,
+                    local1: r.u32().map_err(bad_len)?,
+                    local2: r.u32().map_err(bad_len)?,
+                });
+            }
+            PathAttribute::LargeCommunities(v)
+        }
+        attr_type::MP_REACH_NLRI | attr_type::MP_UNREACH_NLRI => {
+            let reset = |error| AttrFailure {
+                error,
+                recovery: None,
+            };
+            let Some((afi_value, safi_value)) = family_of(raw.value) else {
+                return Err(fail(OPTIONAL_ATTRIBUTE_ERROR, "MP attribute too short"));
+            };
+            if !is_unicast_family(afi_value, safi_value) {
+                return Ok(Decoded::Attr(unknown(raw)));
+            }
+            if raw.type_code == attr_type::MP_REACH_NLRI {
+                PathAttribute::MpReach(decode_mp_reach(raw.value, raw.whole).map_err(reset)?)
+            } else {
+                PathAttribute::MpUnreach(decode_mp_unreach(raw.value, raw.whole).map_err(reset)?)
+            }
+        }
+        // RFC 6793 §4.1: a 4-octet speaker ignores AS4_* from a 4-octet speaker.
+        attr_type::AS4_PATH | attr_type::AS4_AGGREGATOR if ctx.four_octet_as => {
+            return Ok(Decoded::Nothing)
+        }
+        attr_type::AS4_PATH => {
+            let discard = |error| AttrFailure {
+                error,
+                recovery: Some(Recovery::AttributeDiscard),
+            };
+            return decode_as_path(raw.value, true)
+                .map(Decoded::As4Path)
+                .map_err(discard);
+        }
+        _ => {
+            return Ok(Decoded::As4Aggregator {
+                asn: r.u32().map_err(bad_len)?,
+                address: r.ipv4().map_err(bad_len)?,
+            })
+        }
+    };
+    Ok(Decoded::Attr(attr))
+}
+
+/// An optional attribute we do not interpret, kept raw.
+fn unknown(raw: &RawAttribute<'_>) -> PathAttribute {
+    PathAttribute::Unknown {
+        flags: raw.flags & MEANINGFUL,
+        type_code: raw.type_code,
+        value: raw.value.to_vec(),
+    }
 }
 
 /// RFC 4271 §6.3: a NEXT_HOP must be a unicast address (syntactic check only; whether it is the
@@ -190,7 +353,8 @@ fn is_valid_next_hop(nh: Ipv4Addr) -> bool {
 /// needs it. An [`PathAttribute::Unknown`] optional transitive attribute gets the Partial bit,
 /// because we pass it on without understanding it (RFC 4271 §5). Dropping unknown
 /// *non-transitive* attributes before re-advertising is the caller's job: see
-/// [`UpdateMsg::drop_unknown_non_transitive`].
+/// [`UpdateMsg::drop_unknown_non_transitive`]. Towards a 2-octet speaker, AS_PATH and
+/// AGGREGATOR with large ASNs are followed by AS4_PATH / AS4_AGGREGATOR (RFC 6793 §4.2.2).
 pub(crate) fn encode_attribute(out: &mut Vec<u8>, attr: &PathAttribute, ctx: CodecContext) {
     let (flags, type_code, value) = match attr {
         PathAttribute::Origin(o) => (WELL_KNOWN, attr_type::ORIGIN, vec![origin_code(*o)]),
@@ -209,6 +373,41 @@ pub(crate) fn encode_attribute(out: &mut Vec<u8>, attr: &PathAttribute, ctx: Cod
             (WELL_KNOWN, attr_type::LOCAL_PREF, lp.to_be_bytes().to_vec())
         }
         PathAttribute::AtomicAggregate => (WELL_KNOWN, attr_type::ATOMIC_AGGREGATE, Vec::new()),
+        PathAttribute::Aggregator { asn, address } => {
+            let mut v = if ctx.four_octet_as {
+                asn.to_be_bytes().to_vec()
+            } else {
+                u16::try_from(*asn)
+                    .unwrap_or(AS_TRANS)
+                    .to_be_bytes()
+                    .to_vec()
+            };
+            v.extend_from_slice(&address.octets());
+            (OPTIONAL | TRANSITIVE, attr_type::AGGREGATOR, v)
+        }
+        PathAttribute::Communities(c) => (
+            OPTIONAL | TRANSITIVE,
+            attr_type::COMMUNITIES,
+            c.iter().flat_map(|c| c.to_be_bytes()).collect(),
+        ),
+        PathAttribute::LargeCommunities(c) => (
+            OPTIONAL | TRANSITIVE,
+            attr_type::LARGE_COMMUNITY,
+            c.iter()
+                .flat_map(|c| [c.global, c.local1, c.local2])
+                .flat_map(u32::to_be_bytes)
+                .collect(),
+        ),
+        PathAttribute::MpReach(mp) => (
+            OPTIONAL_NON_TRANSITIVE,
+            attr_type::MP_REACH_NLRI,
+            encode_mp_reach(mp),
+        ),
+        PathAttribute::MpUnreach(mp) => (
+            OPTIONAL_NON_TRANSITIVE,
+            attr_type::MP_UNREACH_NLRI,
+            encode_mp_unreach(mp),
+        ),
         PathAttribute::Unknown {
             flags,
             type_code,
@@ -221,16 +420,36 @@ pub(crate) fn encode_attribute(out: &mut Vec<u8>, attr: &PathAttribute, ctx: Cod
             (flags, *type_code, value.clone())
         }
     };
+    put_attribute(out, flags, type_code, &value);
+    if ctx.four_octet_as {
+        return;
+    }
+    match attr {
+        PathAttribute::AsPath(segments) if needs_four_octets(segments) => {
+            let mut v = Vec::new();
+            encode_as_path(&mut v, segments, true);
+            put_attribute(out, OPTIONAL | TRANSITIVE, attr_type::AS4_PATH, &v);
+        }
+        PathAttribute::Aggregator { asn, address } if u16::try_from(*asn).is_err() => {
+            let mut v = asn.to_be_bytes().to_vec();
+            v.extend_from_slice(&address.octets());
+            put_attribute(out, OPTIONAL | TRANSITIVE, attr_type::AS4_AGGREGATOR, &v);
+        }
+        _ => {}
+    }
+}
+
+/// Flags, type, a 1- or 2-octet length, value (cut to 65535 octets so the length never lies).
+fn put_attribute(out: &mut Vec<u8>, flags: u8, type_code: u8, value: &[u8]) {
     match u8::try_from(value.len()) {
         Ok(len) => out.extend_from_slice(&[flags, type_code, len]),
         Err(_) => {
             out.extend_from_slice(&[flags | EXTENDED_LENGTH, type_code]);
-            // A value above 65535 octets cannot be encoded; it is cut to fit.
             let len = u16::try_from(value.len()).unwrap_or(u16::MAX);
             out.extend_from_slice(&len.to_be_bytes());
         }
     }
-    let cut = value.get(..usize::from(u16::MAX)).unwrap_or(&value);
+    let cut = value.get(..usize::from(u16::MAX)).unwrap_or(value);
     out.extend_from_slice(cut);
 }
 
@@ -252,6 +471,11 @@ impl PathAttribute {
             PathAttribute::MultiExitDisc(_) => attr_type::MULTI_EXIT_DISC,
             PathAttribute::LocalPref(_) => attr_type::LOCAL_PREF,
             PathAttribute::AtomicAggregate => attr_type::ATOMIC_AGGREGATE,
+            PathAttribute::Aggregator { .. } => attr_type::AGGREGATOR,
+            PathAttribute::Communities(_) => attr_type::COMMUNITIES,
+            PathAttribute::MpReach(_) => attr_type::MP_REACH_NLRI,
+            PathAttribute::MpUnreach(_) => attr_type::MP_UNREACH_NLRI,
+            PathAttribute::LargeCommunities(_) => attr_type::LARGE_COMMUNITY,
             PathAttribute::Unknown { type_code, .. } => *type_code,
         }
     }

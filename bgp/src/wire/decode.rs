@@ -4,6 +4,7 @@ use super::error::header_subcode::BAD_MESSAGE_LENGTH;
 use super::frame::{msg_type, parse_header};
 use super::notification::decode_notification;
 use super::open::decode_open;
+use super::route_refresh::decode_route_refresh;
 use super::update::decode_update;
 use super::{CodecContext, DecodeError, ErrorCode, Message, HEADER_LEN};
 
@@ -33,7 +34,8 @@ pub fn decode(frame: &[u8], ctx: CodecContext) -> Result<Message, DecodeError> {
         msg_type::OPEN => decode_open(body).map(Message::Open),
         msg_type::UPDATE => decode_update(body, ctx).map(Message::Update),
         msg_type::NOTIFICATION => decode_notification(body).map(Message::Notification),
-        // parse_header admits only the four types, and KEEPALIVE only with no body.
+        msg_type::ROUTE_REFRESH => decode_route_refresh(body, frame).map(Message::RouteRefresh),
+        // parse_header admits only the five types, and KEEPALIVE only with no body.
         _ => Ok(Message::Keepalive),
     }
 }

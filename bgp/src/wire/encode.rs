@@ -3,6 +3,7 @@
 use super::frame::msg_type;
 use super::notification::encode_notification;
 use super::open::encode_open;
+use super::route_refresh::encode_route_refresh;
 use super::update::encode_update;
 use super::{CodecContext, Message, HEADER_LEN};
 
@@ -27,6 +28,10 @@ pub fn encode(msg: &Message, ctx: CodecContext) -> Vec<u8> {
             encode_notification(&mut out, notification);
         }
         Message::Keepalive => out.push(msg_type::KEEPALIVE),
+        Message::RouteRefresh(rr) => {
+            out.push(msg_type::ROUTE_REFRESH);
+            encode_route_refresh(&mut out, rr);
+        }
     }
     let len = u16::try_from(out.len()).unwrap_or(u16::MAX).to_be_bytes();
     if let Some(field) = out.get_mut(16..18) {

@@ -18,6 +18,8 @@ pub enum ErrorCode {
     FsmError = 5,
     /// 6.
     Cease = 6,
+    /// 7 (RFC 7313 §5).
+    RouteRefreshMessage = 7,
 }
 
 /// A message that could not be decoded, with the NOTIFICATION to answer it.
@@ -87,6 +89,12 @@ pub mod open_subcode {
     pub const UNACCEPTABLE_HOLD_TIME: u8 = 6;
     /// A capability we require is missing (RFC 5492 §5).
     pub const UNSUPPORTED_CAPABILITY: u8 = 7;
+}
+
+/// ROUTE-REFRESH Message Error subcodes (RFC 7313 §5).
+pub mod route_refresh_subcode {
+    /// Length other than 23 octets; the data is the whole message.
+    pub const INVALID_MESSAGE_LENGTH: u8 = 1;
 }
 
 /// UPDATE Message Error subcodes (RFC 4271 §6.3).

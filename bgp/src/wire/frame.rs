@@ -19,6 +19,8 @@ pub(crate) mod msg_type {
     pub const NOTIFICATION: u8 = 3;
     /// KEEPALIVE.
     pub const KEEPALIVE: u8 = 4;
+    /// ROUTE-REFRESH (RFC 2918).
+    pub const ROUTE_REFRESH: u8 = 5;
 }
 
 /// Smallest OPEN: header + version, AS, hold time, identifier, opt-param length (RFC 4271 §4.2).
@@ -33,7 +35,7 @@ const MIN_NOTIFICATION_LEN: usize = 21;
 pub(crate) struct Header {
     /// Total message length, header included.
     pub len: usize,
-    /// Message type (1..=4).
+    /// Message type (1..=5).
     pub msg_type: u8,
 }
 
@@ -83,6 +85,9 @@ pub(crate) fn parse_header(buf: &[u8], max_len: usize) -> Result<Option<Header>,
         msg_type::UPDATE => len >= MIN_UPDATE_LEN,
         msg_type::NOTIFICATION => len >= MIN_NOTIFICATION_LEN,
         msg_type::KEEPALIVE => len == HEADER_LEN,
+        // A wrong length is a ROUTE-REFRESH error (7/1) with the whole message as data
+        // (RFC 7313 §5), which only `decode` can report.
+        msg_type::ROUTE_REFRESH => true,
         other => {
             return Err(DecodeError::new(
                 ErrorCode::MessageHeader,

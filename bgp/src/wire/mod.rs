@@ -24,22 +24,28 @@ mod decode;
 mod encode;
 mod error;
 mod frame;
+mod mp;
 mod notification;
 mod open;
 mod prefix;
 mod reader;
+mod route_refresh;
 mod types;
 mod update;
 
 pub use attribute::{attr_flag, attr_type};
 pub use decode::decode;
 pub use encode::encode;
-pub use error::{header_subcode, open_subcode, update_subcode, DecodeError, ErrorCode};
+pub use error::{
+    header_subcode, open_subcode, route_refresh_subcode, update_subcode, DecodeError, ErrorCode,
+};
 pub use frame::check_frame;
 pub use types::*;
 
 /// Largest BGP message without the Extended Message capability (RFC 4271 §4.1).
 pub const MAX_MESSAGE_LEN: usize = 4096;
+/// Largest BGP message once both sides announced Extended Message (RFC 8654 §3).
+pub const MAX_EXTENDED_MESSAGE_LEN: usize = 65535;
 /// Size of the fixed header: marker (16), length (2), type (1).
 pub const HEADER_LEN: usize = 19;
 /// AS_TRANS, the 2-octet stand-in for a 4-octet ASN (RFC 6793 §9).

@@ -8,7 +8,10 @@ use super::error::open_subcode::{
     UNSUPPORTED_VERSION_NUMBER,
 };
 use super::reader::Reader;
-use super::{Capability, DecodeError, ErrorCode, OpenMsg};
+use super::{
+    Capability, DecodeError, ErrorCode, ExtendedNextHopEntry, GracefulRestartCap,
+    GracefulRestartFamily, OpenMsg,
+};
 
 /// The only BGP version we speak.
 const BGP_VERSION: u8 = 4;
@@ -25,9 +28,22 @@ pub(crate) mod cap_code {
     pub const MULTIPROTOCOL: u8 = 1;
     /// Route Refresh (RFC 2918).
     pub const ROUTE_REFRESH: u8 = 2;
+    /// Extended Next Hop Encoding (RFC 8950).
+    pub const EXTENDED_NEXT_HOP: u8 = 5;
+    /// Extended Message (RFC 8654).
+    pub const EXTENDED_MESSAGE: u8 = 6;
+    /// Graceful Restart (RFC 4724).
+    pub const GRACEFUL_RESTART: u8 = 64;
     /// 4-octet AS numbers (RFC 6793).
     pub const FOUR_OCTET_AS: u8 = 65;
+    /// Enhanced Route Refresh (RFC 7313).
+    pub const ENHANCED_ROUTE_REFRESH: u8 = 70;
+    /// Hostname (FQDN), as FRR sends it.
+    pub const FQDN: u8 = 73;
 }
+
+/// Restart Time is the low 12 bits of the Graceful Restart capability's first two octets.
+const RESTART_TIME_MASK: u16 = 0x0fff;
 
 fn open_err(subcode: u8, data: Vec<u8>, reason: &'static str) -> DecodeError {
     DecodeError::new(ErrorCode::OpenMessage, subcode, data, reason)
@@ -128,23 +144,59 @@ fn decode_capabilities(buf: &[u8], caps: &mut Vec<Capability>) -> Result<(), Dec
     Ok(())
 }
 
-/// One capability; the known ones must have their fixed length.
+/// One capability; the known ones must have their fixed length or layout.
 fn decode_capability(code: u8, value: &[u8]) -> Result<Capability, DecodeError> {
     let mut r = Reader::new(value);
+    let bad = |_| malformed("capability value does not fit its code");
     let cap = match code {
         cap_code::MULTIPROTOCOL => {
-            let bad = |_| malformed("Multiprotocol capability length is not 4");
             let afi = r.u16().map_err(bad)?;
             let _reserved = r.u8().map_err(bad)?;
             let safi = r.u8().map_err(bad)?;
             Capability::Multiprotocol { afi, safi }
         }
         cap_code::ROUTE_REFRESH => Capability::RouteRefresh,
-        cap_code::FOUR_OCTET_AS => {
-            let asn = r
-                .u32()
-                .map_err(|_| malformed("4-octet AS capability length is not 4"))?;
-            Capability::FourOctetAs(asn)
+        cap_code::EXTENDED_NEXT_HOP => {
+            let mut entries = Vec::new();
+            while !r.is_empty() {
+                entries.push(ExtendedNextHopEntry {
+                    afi: r.u16().map_err(bad)?,
+                    safi: r.u16().map_err(bad)?,
+                    next_hop_afi: r.u16().map_err(bad)?,
+                });
+            }
+            Capability::ExtendedNextHop(entries)
+        }
+        cap_code::EXTENDED_MESSAGE => Capability::ExtendedMessage,
+        cap_code::GRACEFUL_RESTART => {
+            let head = r.u16().map_err(bad)?;
+            let flags = u8::try_from(head >> 12).map_err(|_| malformed("restart flags"))?;
+            let mut families = Vec::new();
+            while !r.is_empty() {
+                let afi = r.u16().map_err(bad)?;
+                let safi = r.u8().map_err(bad)?;
+                let af_flags = r.u8().map_err(bad)?;
+                families.push(GracefulRestartFamily {
+                    afi,
+                    safi,
+                    forwarding: af_flags & 0x80 != 0,
+                });
+            }
+            Capability::GracefulRestart(GracefulRestartCap {
+                flags,
+                restart_time: head & RESTART_TIME_MASK,
+                families,
+            })
+        }
+        cap_code::FOUR_OCTET_AS => Capability::FourOctetAs(r.u32().map_err(bad)?),
+        cap_code::ENHANCED_ROUTE_REFRESH => Capability::EnhancedRouteRefresh,
+        cap_code::FQDN => {
+            let len = r.u8().map_err(bad)?;
+            let hostname = r.take(usize::from(len)).map_err(bad)?.to_vec();
+            // Some speakers leave the domain out altogether: read it as empty.
+            let len = r.u8().unwrap_or(0);
+            let domain = r.take(usize::from(len)).map_err(bad)?.to_vec();
+            Capability::Fqdn { hostname, domain }
         }
         code => {
             return Ok(Capability::Unknown {
@@ -154,7 +206,7 @@ fn decode_capability(code: u8, value: &[u8]) -> Result<Capability, DecodeError> 
         }
     };
     if !r.is_empty() {
-        return Err(malformed("capability longer than its fixed length"));
+        return Err(malformed("capability longer than its layout"));
     }
     Ok(cap)
 }
@@ -208,7 +260,36 @@ fn encode_capability(out: &mut Vec<u8>, cap: &Capability) {
             (cap_code::MULTIPROTOCOL, vec![a, b, 0, *safi])
         }
         Capability::RouteRefresh => (cap_code::ROUTE_REFRESH, Vec::new()),
+        Capability::ExtendedNextHop(entries) => {
+            let mut v = Vec::new();
+            for e in entries {
+                for field in [e.afi, e.safi, e.next_hop_afi] {
+                    v.extend_from_slice(&field.to_be_bytes());
+                }
+            }
+            (cap_code::EXTENDED_NEXT_HOP, v)
+        }
+        Capability::ExtendedMessage => (cap_code::EXTENDED_MESSAGE, Vec::new()),
+        Capability::GracefulRestart(gr) => {
+            let head = (u16::from(gr.flags & 0x0f) << 12) | (gr.restart_time & RESTART_TIME_MASK);
+            let mut v = head.to_be_bytes().to_vec();
+            for f in &gr.families {
+                v.extend_from_slice(&f.afi.to_be_bytes());
+                v.extend_from_slice(&[f.safi, if f.forwarding { 0x80 } else { 0 }]);
+            }
+            (cap_code::GRACEFUL_RESTART, v)
+        }
         Capability::FourOctetAs(asn) => (cap_code::FOUR_OCTET_AS, asn.to_be_bytes().to_vec()),
+        Capability::EnhancedRouteRefresh => (cap_code::ENHANCED_ROUTE_REFRESH, Vec::new()),
+        Capability::Fqdn { hostname, domain } => {
+            let mut v = Vec::new();
+            for name in [hostname, domain] {
+                let name = name.get(..usize::from(u8::MAX)).unwrap_or(name);
+                v.push(u8::try_from(name.len()).unwrap_or(u8::MAX));
+                v.extend_from_slice(name);
+            }
+            (cap_code::FQDN, v)
+        }
         Capability::Unknown { code, value } => (*code, value.clone()),
     };
     let len = u8::try_from(value.len()).unwrap_or(u8::MAX);

@@ -1,8 +1,9 @@
-//! IPv4 prefixes as they appear in Withdrawn Routes and NLRI (RFC 4271 §4.3).
+//! Prefixes as they appear in Withdrawn Routes and NLRI (RFC 4271 §4.3) and in
+//! MP_REACH/MP_UNREACH (RFC 4760 §5).
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
-use ipnet::Ipv4Net;
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
 use super::error::update_subcode::INVALID_NETWORK_FIELD;
 use super::reader::Reader;
@@ -40,6 +41,28 @@ pub(crate) fn decode_prefixes(buf: &[u8]) -> Result<Vec<Ipv4Net>, DecodeError> {
     Ok(out)
 }
 
+/// Decodes a run of IPv6 `<length, prefix>` pairs (RFC 4760 §5, RFC 2545), host bits masked.
+pub(crate) fn decode_prefixes_v6(buf: &[u8]) -> Result<Vec<IpNet>, DecodeError> {
+    let mut r = Reader::new(buf);
+    let mut out = Vec::new();
+    while !r.is_empty() {
+        let len = r.u8().map_err(|_| invalid("prefix length missing"))?;
+        if len > 128 {
+            return Err(invalid("IPv6 prefix length above 128"));
+        }
+        let bytes = r
+            .take(octets_for(len))
+            .map_err(|_| invalid("prefix truncated"))?;
+        let mut addr = [0u8; 16];
+        for (dst, src) in addr.iter_mut().zip(bytes) {
+            *dst = *src;
+        }
+        let net = Ipv6Net::new(Ipv6Addr::from(addr), len).map_err(|_| invalid("prefix length"))?;
+        out.push(IpNet::V6(net.trunc()));
+    }
+    Ok(out)
+}
+
 /// Appends `<length, prefix>` pairs, with only as many address octets as the length needs.
 pub(crate) fn encode_prefixes(out: &mut Vec<u8>, prefixes: &[Ipv4Net]) {
     for p in prefixes {
@@ -47,6 +70,18 @@ pub(crate) fn encode_prefixes(out: &mut Vec<u8>, prefixes: &[Ipv4Net]) {
         out.push(len);
         let octets = p.network().octets();
         out.extend(octets.iter().take(octets_for(len)));
+    }
+}
+
+/// Appends `<length, prefix>` pairs of either family.
+pub(crate) fn encode_ip_prefixes(out: &mut Vec<u8>, prefixes: &[IpNet]) {
+    for p in prefixes {
+        let len = p.prefix_len();
+        out.push(len);
+        match p.network() {
+            std::net::IpAddr::V4(a) => out.extend(a.octets().iter().take(octets_for(len))),
+            std::net::IpAddr::V6(a) => out.extend(a.octets().iter().take(octets_for(len))),
+        }
     }
 }
 

@@ -1,11 +1,15 @@
 //! One peer's task: runs the FSM for its connection(s), timers, advertisement and the RIB feed.
+//! Receiving (import, graceful-restart helper) is in `receive.rs`, sending in `send.rs`.
+
+mod receive;
+mod send;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use ipnet::Ipv4Net;
+use ipnet::IpNet;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
@@ -15,12 +19,20 @@ use tracing::{debug, info, warn};
 use super::conn::{Conn, ConnEvent};
 use super::speaker::{PeerConfig, Shared};
 use super::status::PeerState;
-use crate::fsm::{Input, Output, Session, SessionConfig, Timer};
-use crate::rib::PeerInfo;
-use crate::wire::{
-    decode, encode, AsSegment, CodecContext, ErrorCode, Message, NotificationMsg, Origin,
-    PathAttribute, UpdateMsg,
+use crate::fsm::{
+    GrOptions, Input, Negotiated, OpenOptions, Output, Session, SessionConfig, Timer,
 };
+use crate::wire::{
+    decode, encode, header_subcode, CodecContext, DecodeError, ErrorCode, Message, NotificationMsg,
+    MAX_MESSAGE_LEN,
+};
+
+/// Commands the agent sends a peer task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeerCommand {
+    /// Ask the peer to send its routes again (ROUTE-REFRESH, RFC 2918).
+    RequestRefresh,
+}
 
 /// Cease subcode 7, Connection Collision Resolution (RFC 4486).
 const CEASE_COLLISION: u8 = 7;
@@ -28,8 +40,6 @@ const CEASE_COLLISION: u8 = 7;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a session closed for too many prefixes stays down before it is retried.
 const MAX_PREFIX_BACKOFF: Duration = Duration::from_secs(30);
-/// Prefixes per UPDATE we originate: far below the 4096-byte limit (5 bytes per /24).
-const NLRI_PER_UPDATE: usize = 500;
 
 /// A session and its connection, if it has one.
 #[derive(Debug)]
@@ -54,6 +64,7 @@ enum Wake {
     Connected(std::io::Result<TcpStream>),
     Timer,
     Prefixes,
+    Command(PeerCommand),
 }
 
 /// The task behind one configured peer.
@@ -61,7 +72,8 @@ pub(super) struct PeerTask {
     cfg: PeerConfig,
     shared: Arc<Shared>,
     inbound: mpsc::Receiver<TcpStream>,
-    prefixes: watch::Receiver<Vec<Ipv4Net>>,
+    commands: mpsc::Receiver<PeerCommand>,
+    prefixes: watch::Receiver<Vec<IpNet>>,
     stop: watch::Receiver<bool>,
     events_tx: mpsc::Sender<(u64, ConnEvent)>,
     events_rx: mpsc::Receiver<(u64, ConnEvent)>,
@@ -72,7 +84,13 @@ pub(super) struct PeerTask {
     restart_at: Option<Instant>,
     next_id: u64,
     rng: u64,
-    advertised: Vec<Ipv4Net>,
+    advertised: Vec<IpNet>,
+    /// What the primary session negotiated, kept past its fall to Idle.
+    established: Option<Negotiated>,
+    /// Graceful-restart helper: drop the peer's stale routes at this time unless it is back.
+    gr_restart_deadline: Option<Instant>,
+    /// Graceful-restart helper: drop stale routes the peer has not refreshed by this time.
+    gr_stale_deadline: Option<Instant>,
     /// A longer wait before the next automatic start (after a max-prefix teardown).
     backoff: Option<Duration>,
     /// Until then, inbound connections are refused too.
@@ -81,23 +99,25 @@ pub(super) struct PeerTask {
 
 impl PeerTask {
     /// A task for `cfg`; `index` seeds its connect-retry jitter.
-    pub fn new(
-        cfg: PeerConfig,
-        index: u64,
-        shared: Arc<Shared>,
-        inbound: mpsc::Receiver<TcpStream>,
-        prefixes: watch::Receiver<Vec<Ipv4Net>>,
-        stop: watch::Receiver<bool>,
-    ) -> Self {
+    pub fn new(cfg: PeerConfig, index: u64, shared: Arc<Shared>, channels: PeerChannels) -> Self {
+        let PeerChannels {
+            inbound,
+            commands,
+            prefixes,
+            stop,
+        } = channels;
         let (events_tx, events_rx) = mpsc::channel(64);
-        let seed = u64::from(u32::from(cfg.address))
-            ^ (index.wrapping_add(1) << 32)
-            ^ 0x9e37_79b9_7f4a_7c15;
-        let primary = Slot::new(session_config(&cfg, &shared));
+        let addr_bits = match cfg.address {
+            IpAddr::V4(a) => u64::from(u32::from(a)),
+            IpAddr::V6(a) => u128::from(a) as u64,
+        };
+        let seed = addr_bits ^ (index.wrapping_add(1) << 32) ^ 0x9e37_79b9_7f4a_7c15;
+        let primary = Slot::new(session_config(&cfg, &shared, shared.graceful_restart));
         Self {
             cfg,
             shared,
             inbound,
+            commands,
             prefixes,
             stop,
             events_tx,
@@ -109,6 +129,9 @@ impl PeerTask {
             next_id: 0,
             rng: seed,
             advertised: Vec::new(),
+            established: None,
+            gr_restart_deadline: None,
+            gr_stale_deadline: None,
             backoff: None,
             hold_down_until: None,
         }
@@ -131,6 +154,7 @@ impl PeerTask {
                 Wake::Connected(result) => self.on_connected(result).await,
                 Wake::Timer => self.on_timers().await,
                 Wake::Prefixes => self.readvertise().await,
+                Wake::Command(PeerCommand::RequestRefresh) => self.request_refresh().await,
             }
         }
     }
@@ -141,6 +165,7 @@ impl PeerTask {
         tokio::select! {
             _ = self.stop.changed() => Wake::Stop,
             Some(stream) = self.inbound.recv() => Wake::Inbound(stream),
+            Some(cmd) = self.commands.recv() => Wake::Command(cmd),
             Some((id, ev)) = self.events_rx.recv() => Wake::Conn(id, ev),
             res = async {
                 match connecting.as_mut() {
@@ -161,11 +186,14 @@ impl PeerTask {
         slots
             .flat_map(|s| s.timers.values().copied())
             .chain(self.restart_at)
+            .chain(self.gr_restart_deadline)
+            .chain(self.gr_stale_deadline)
             .min()
     }
 
     async fn on_timers(&mut self) {
         let now = Instant::now();
+        self.gr_timers(now);
         if self.restart_at.is_some_and(|t| t <= now) {
             self.restart_at = None;
             // AutomaticStart after a session went down (RFC 4271 §8.1.1 Event 3).
@@ -219,7 +247,8 @@ impl PeerTask {
                 self.feed(Which::Primary, Input::TcpConnected).await;
             }
             PeerState::OpenSent | PeerState::OpenConfirm if self.candidate.is_none() => {
-                let mut slot = Slot::new(session_config(&self.cfg, &self.shared));
+                let mut slot =
+                    Slot::new(session_config(&self.cfg, &self.shared, self.gr_options()));
                 slot.conn = Some(conn);
                 self.candidate = Some(slot);
                 self.feed(Which::Candidate, Input::PassiveStart).await;
@@ -255,7 +284,8 @@ impl PeerTask {
             {
                 let id = self.new_id();
                 if let Ok(conn) = Conn::start(stream, id, true, self.events_tx.clone()) {
-                    let mut slot = Slot::new(session_config(&self.cfg, &self.shared));
+                    let mut slot =
+                        Slot::new(session_config(&self.cfg, &self.shared, self.gr_options()));
                     slot.conn = Some(conn);
                     self.candidate = Some(slot);
                     self.feed(Which::Candidate, Input::PassiveStart).await;
@@ -286,6 +316,16 @@ impl PeerTask {
             return; // a connection already closed
         };
         let input = match event {
+            ConnEvent::Frame(frame) if frame.len() > self.max_len(which) => {
+                // Only Extended Message (RFC 8654) allows more than 4096 octets (§6.1: 1/2).
+                let field = u16::try_from(frame.len()).unwrap_or(u16::MAX);
+                Input::BadMessage(DecodeError::new(
+                    ErrorCode::MessageHeader,
+                    header_subcode::BAD_MESSAGE_LENGTH,
+                    field.to_be_bytes().to_vec(),
+                    "message longer than 4096 octets without Extended Message",
+                ))
+            }
             ConnEvent::Frame(frame) => match decode(&frame, self.ctx(which)) {
                 Ok(message) => Input::Message(message),
                 Err(e) => Input::BadMessage(e),
@@ -364,7 +404,7 @@ impl PeerTask {
         let ctx = self.ctx(which);
         match out {
             Output::Connect => {
-                let addr = SocketAddr::new(IpAddr::V4(self.cfg.address), self.cfg.port);
+                let addr = SocketAddr::new(self.cfg.address, self.cfg.port);
                 let local = self.cfg.local_address;
                 if let Some(h) = self.connecting.take() {
                     h.abort();
@@ -403,191 +443,37 @@ impl PeerTask {
                 self.slot_mut(which)?.timers.remove(&timer);
             }
             Output::Established(n) => {
-                info!(peer = %self.cfg.address, remote_as = n.remote_as, hold = n.hold_time, "session established");
+                info!(peer = %self.cfg.address, remote_as = n.remote_as, hold = n.hold_time,
+                    ipv4 = n.ipv4, ipv6 = n.ipv6, "session established");
                 if let Ok(mut status) = self.shared.status.lock() {
                     if let Some(e) = status.get_mut(&self.cfg.address) {
                         e.since = Some(std::time::Instant::now());
                         e.status.remote_router_id = Some(n.remote_router_id);
+                        e.status.families = [(n.ipv4, "ipv4"), (n.ipv6, "ipv6")]
+                            .iter()
+                            .filter(|(on, _)| *on)
+                            .map(|(_, f)| f.to_string())
+                            .collect();
                     }
                 }
+                if which == Which::Primary {
+                    self.established = Some(n);
+                    self.gr_reestablished(n);
+                    // The Restart State bit belongs to the first session after our restart.
+                    let mut opts = self.open_options();
+                    if let Some(gr) = opts.graceful_restart.as_mut() {
+                        gr.restarting = false;
+                    }
+                    self.primary.session.set_open_options(opts);
+                }
                 self.advertised.clear();
-                return self.advertise_all(which).await;
+                return self.advertise_all(which, n).await;
             }
             Output::Update(update) => return self.learn(which, &update),
+            Output::RouteRefresh(rr) => return self.on_route_refresh(which, rr).await,
             Output::Down(reason) => self.down(which, was, reason),
         }
         None
-    }
-
-    /// Import an UPDATE: filtered prefixes count as withdrawn (they replace whatever the peer
-    /// sent for them before); then the max-prefix limit (RFC 4486 Cease/1).
-    fn learn(&mut self, which: Which, update: &UpdateMsg) -> Option<Input> {
-        let n = self.slot(which).and_then(|s| s.session.negotiated())?;
-        let peer = PeerInfo {
-            address: IpAddr::V4(self.cfg.address),
-            router_id: n.remote_router_id,
-            asn: n.remote_as,
-            local_as: self.shared.local_as,
-            allow_as_in: self.cfg.allow_as_in,
-        };
-        let (accepted, refused): (Vec<Ipv4Net>, Vec<Ipv4Net>) =
-            update.nlri.iter().partition(|p| self.cfg.import.accepts(p));
-        let filtered = UpdateMsg {
-            withdrawn: update.withdrawn.iter().chain(&refused).copied().collect(),
-            attributes: update.attributes.clone(),
-            nlri: accepted,
-        };
-        let (changes, held) = match self.shared.rib.lock() {
-            Ok(mut rib) => {
-                let changes = rib.update(peer, &filtered);
-                (changes, rib.received(peer.address))
-            }
-            Err(_) => return None,
-        };
-        for c in changes {
-            let _ = self.shared.changes.send(c);
-        }
-        let max = self.cfg.max_prefixes?;
-        if held > max as usize {
-            warn!(peer = %self.cfg.address, held, max, "maximum prefixes exceeded: closing the session");
-            self.backoff = Some(MAX_PREFIX_BACKOFF);
-            // RFC 4486 §4: data = AFI (2), SAFI (1), the limit (4).
-            let mut data = vec![0, 1, 1];
-            data.extend_from_slice(&max.to_be_bytes());
-            return Some(Input::Stop(NotificationMsg {
-                code: ErrorCode::Cease as u8,
-                subcode: 1,
-                data,
-            }));
-        }
-        None
-    }
-
-    fn down(&mut self, which: Which, was: Option<PeerState>, reason: String) {
-        if which == Which::Candidate {
-            return;
-        }
-        if was == Some(PeerState::Established) {
-            warn!(peer = %self.cfg.address, %reason, "session down");
-            let changes = match self.shared.rib.lock() {
-                Ok(mut rib) => rib.peer_down(IpAddr::V4(self.cfg.address)),
-                Err(_) => Vec::new(),
-            };
-            for c in changes {
-                let _ = self.shared.changes.send(c);
-            }
-        } else {
-            debug!(peer = %self.cfg.address, %reason, "session attempt failed");
-        }
-        self.advertised.clear();
-        if let Ok(mut status) = self.shared.status.lock() {
-            if let Some(e) = status.get_mut(&self.cfg.address) {
-                e.since = None;
-                e.status.last_error = Some(reason);
-            }
-        }
-        if !*self.stop.borrow() {
-            let delay = match self.backoff.take() {
-                Some(d) => {
-                    self.hold_down_until = Some(Instant::now() + d);
-                    // A second connection in progress must not outlive the hold-down either.
-                    self.candidate = None;
-                    d
-                }
-                None => self.jitter(self.cfg.connect_retry),
-            };
-            self.restart_at = Some(Instant::now() + delay);
-        }
-    }
-
-    /// Send every local prefix, then End-of-RIB (RFC 4724 §2: an empty UPDATE).
-    async fn advertise_all(&mut self, which: Which) -> Option<Input> {
-        let prefixes = self.exported();
-        if let Some(fail) = self.send_updates(which, &prefixes, &[]).await {
-            return Some(fail);
-        }
-        let ctx = self.ctx(which);
-        let conn = self.slot_mut(which)?.conn.as_mut()?;
-        if conn
-            .send(&encode(&Message::Update(UpdateMsg::default()), ctx))
-            .await
-            .is_err()
-        {
-            return Some(Input::TcpFails);
-        }
-        None
-    }
-
-    /// Send the difference between what was advertised and the current local prefixes.
-    async fn readvertise(&mut self) {
-        if self.primary.session.state() != PeerState::Established {
-            return;
-        }
-        let now: Vec<Ipv4Net> = self.exported();
-        let announce: Vec<Ipv4Net> = now
-            .iter()
-            .filter(|p| !self.advertised.contains(p))
-            .copied()
-            .collect();
-        let withdraw: Vec<Ipv4Net> = self
-            .advertised
-            .iter()
-            .filter(|p| !now.contains(p))
-            .copied()
-            .collect();
-        if let Some(fail) = self
-            .send_updates(Which::Primary, &announce, &withdraw)
-            .await
-        {
-            self.feed(Which::Primary, fail).await;
-        }
-    }
-
-    async fn send_updates(
-        &mut self,
-        which: Which,
-        announce: &[Ipv4Net],
-        withdraw: &[Ipv4Net],
-    ) -> Option<Input> {
-        let ctx = self.ctx(which);
-        let ebgp = self.cfg.remote_as != self.shared.local_as;
-        let local_as = self.shared.local_as;
-        let conn = self.slot_mut(which)?.conn.as_mut()?;
-        let IpAddr::V4(next_hop) = conn.local.ip() else {
-            return None;
-        };
-        for chunk in withdraw.chunks(NLRI_PER_UPDATE) {
-            let u = UpdateMsg {
-                withdrawn: chunk.to_vec(),
-                ..Default::default()
-            };
-            if conn.send(&encode(&Message::Update(u), ctx)).await.is_err() {
-                return Some(Input::TcpFails);
-            }
-        }
-        for chunk in announce.chunks(NLRI_PER_UPDATE) {
-            let u = UpdateMsg {
-                withdrawn: vec![],
-                attributes: origination(local_as, next_hop, ebgp),
-                nlri: chunk.to_vec(),
-            };
-            if conn.send(&encode(&Message::Update(u), ctx)).await.is_err() {
-                return Some(Input::TcpFails);
-            }
-        }
-        self.advertised.retain(|p| !withdraw.contains(p));
-        self.advertised.extend_from_slice(announce);
-        self.set_state();
-        None
-    }
-
-    /// What this peer is sent: the speaker's local prefixes and the peer's extra exports.
-    fn exported(&self) -> Vec<Ipv4Net> {
-        let mut all: Vec<Ipv4Net> = self.prefixes.borrow().clone();
-        all.extend(self.cfg.export.iter().copied());
-        all.sort();
-        all.dedup();
-        all
     }
 
     /// Publish the primary session's state and counters.
@@ -606,6 +492,33 @@ impl PeerTask {
                 }
             }
         }
+    }
+
+    /// Largest message this slot's session accepts.
+    fn max_len(&self, which: Which) -> usize {
+        let extended = self
+            .slot(which)
+            .and_then(|s| s.session.negotiated())
+            .is_some_and(|n| n.extended_message);
+        if extended {
+            crate::wire::MAX_EXTENDED_MESSAGE_LEN
+        } else {
+            MAX_MESSAGE_LEN
+        }
+    }
+
+    /// Our graceful-restart options for a new session: the Restart State bit only until the
+    /// first session after our start is up.
+    fn gr_options(&self) -> Option<GrOptions> {
+        let mut gr = self.shared.graceful_restart?;
+        if self.established.is_some() {
+            gr.restarting = false;
+        }
+        Some(gr)
+    }
+
+    fn open_options(&self) -> OpenOptions {
+        session_config(&self.cfg, &self.shared, self.gr_options()).open
     }
 
     fn ctx(&self, which: Which) -> CodecContext {
@@ -655,7 +568,19 @@ impl Slot {
     }
 }
 
-fn session_config(cfg: &PeerConfig, shared: &Shared) -> SessionConfig {
+/// The channels a peer task listens on.
+pub(super) struct PeerChannels {
+    /// Inbound connections from this peer's address.
+    pub inbound: mpsc::Receiver<TcpStream>,
+    /// Commands from the agent.
+    pub commands: mpsc::Receiver<PeerCommand>,
+    /// The speaker's local prefixes.
+    pub prefixes: watch::Receiver<Vec<IpNet>>,
+    /// Becomes true when the speaker stops.
+    pub stop: watch::Receiver<bool>,
+}
+
+fn session_config(cfg: &PeerConfig, shared: &Shared, gr: Option<GrOptions>) -> SessionConfig {
     SessionConfig {
         local_as: shared.local_as,
         remote_as: cfg.remote_as,
@@ -664,23 +589,14 @@ fn session_config(cfg: &PeerConfig, shared: &Shared) -> SessionConfig {
         keepalive: cfg.keepalive,
         connect_retry: cfg.connect_retry,
         passive: cfg.passive,
+        open: OpenOptions {
+            ipv4: cfg.families.ipv4,
+            ipv6: cfg.families.ipv6,
+            graceful_restart: gr,
+            hostname: shared.hostname.clone(),
+            extended_message: true,
+        },
     }
-}
-
-/// ORIGIN IGP, our AS (eBGP) or an empty path with LOCAL_PREF (iBGP), next-hop self.
-fn origination(local_as: u32, next_hop: Ipv4Addr, ebgp: bool) -> Vec<PathAttribute> {
-    let mut attrs = vec![PathAttribute::Origin(Origin::Igp)];
-    if ebgp {
-        attrs.push(PathAttribute::AsPath(vec![AsSegment::Sequence(vec![
-            local_as,
-        ])]));
-        attrs.push(PathAttribute::NextHop(next_hop));
-    } else {
-        attrs.push(PathAttribute::AsPath(vec![]));
-        attrs.push(PathAttribute::NextHop(next_hop));
-        attrs.push(PathAttribute::LocalPref(100));
-    }
-    attrs
 }
 
 /// Close a connection that lost a collision (or arrived when one is Established): Cease/7.
@@ -695,10 +611,14 @@ async fn refuse(mut conn: Conn, ctx: CodecContext) {
 }
 
 /// Connect to `addr`, from `local` when the peer is configured with a source address.
-async fn connect(addr: SocketAddr, local: Option<Ipv4Addr>) -> std::io::Result<TcpStream> {
-    let socket = tokio::net::TcpSocket::new_v4()?;
+async fn connect(addr: SocketAddr, local: Option<IpAddr>) -> std::io::Result<TcpStream> {
+    let socket = if addr.is_ipv6() {
+        tokio::net::TcpSocket::new_v6()?
+    } else {
+        tokio::net::TcpSocket::new_v4()?
+    };
     if let Some(local) = local {
-        socket.bind(SocketAddr::new(IpAddr::V4(local), 0))?;
+        socket.bind(SocketAddr::new(local, 0))?;
     }
     socket.connect(addr).await
 }

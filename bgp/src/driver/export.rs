@@ -1,0 +1,221 @@
+//! Building the UPDATEs we send: our prefixes with next-hop self, per family (pure).
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use ipnet::{IpNet, Ipv4Net};
+
+use crate::wire::{
+    afi, safi, AsSegment, LargeCommunity, MpNextHop, MpReach, MpUnreach, Origin, PathAttribute,
+    UpdateMsg,
+};
+
+/// IPv4 prefixes per UPDATE: at most 5 octets each, far below 4096 octets.
+const V4_PER_UPDATE: usize = 500;
+/// IPv6 prefixes per UPDATE: at most 17 octets each.
+const V6_PER_UPDATE: usize = 200;
+
+/// What every route we announce to one peer carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ExportAttrs {
+    /// Our ASN.
+    pub local_as: u32,
+    /// The peer is in another AS: prepend ours, no LOCAL_PREF.
+    pub ebgp: bool,
+    /// NEXT_HOP for IPv4 routes; `None`: IPv4 routes are not announced.
+    pub next_hop_v4: Option<Ipv4Addr>,
+    /// Next hop for IPv6 routes; `None`: IPv6 routes are not announced.
+    pub next_hop_v6: Option<MpNextHop>,
+    /// COMMUNITIES to set.
+    pub communities: Vec<u32>,
+    /// LARGE_COMMUNITY to set.
+    pub large_communities: Vec<LargeCommunity>,
+}
+
+impl ExportAttrs {
+    /// ORIGIN IGP, our AS (eBGP) or an empty path with LOCAL_PREF 100 (iBGP), then the
+    /// communities, in type-code order; the next hop is added per family.
+    fn common(&self) -> (Vec<PathAttribute>, Vec<PathAttribute>) {
+        let mut head = vec![PathAttribute::Origin(Origin::Igp)];
+        head.push(PathAttribute::AsPath(if self.ebgp {
+            vec![AsSegment::Sequence(vec![self.local_as])]
+        } else {
+            vec![]
+        }));
+        let mut tail = Vec::new();
+        if !self.ebgp {
+            tail.push(PathAttribute::LocalPref(100));
+        }
+        if !self.communities.is_empty() {
+            tail.push(PathAttribute::Communities(self.communities.clone()));
+        }
+        (head, tail)
+    }
+
+    fn large(&self) -> Option<PathAttribute> {
+        (!self.large_communities.is_empty())
+            .then(|| PathAttribute::LargeCommunities(self.large_communities.clone()))
+    }
+}
+
+/// UPDATEs announcing `prefixes`; families without a next hop are left out.
+pub(crate) fn announcements(prefixes: &[IpNet], attrs: &ExportAttrs) -> Vec<UpdateMsg> {
+    let (v4, v6) = split(prefixes);
+    let (head, tail) = attrs.common();
+    let mut out = Vec::new();
+    if let Some(nh) = attrs.next_hop_v4 {
+        for chunk in v4.chunks(V4_PER_UPDATE) {
+            let mut attributes = head.clone();
+            attributes.push(PathAttribute::NextHop(nh));
+            attributes.extend(tail.iter().cloned());
+            attributes.extend(attrs.large());
+            out.push(UpdateMsg {
+                attributes,
+                nlri: chunk.to_vec(),
+                ..UpdateMsg::default()
+            });
+        }
+    }
+    if let Some(nh) = attrs.next_hop_v6 {
+        for chunk in v6.chunks(V6_PER_UPDATE) {
+            let mut attributes = head.clone();
+            attributes.extend(tail.iter().cloned());
+            attributes.push(PathAttribute::MpReach(MpReach {
+                afi: afi::IPV6,
+                safi: safi::UNICAST,
+                next_hop: nh,
+                nlri: chunk.to_vec(),
+            }));
+            attributes.extend(attrs.large());
+            out.push(UpdateMsg {
+                attributes,
+                ..UpdateMsg::default()
+            });
+        }
+    }
+    out
+}
+
+/// UPDATEs withdrawing `prefixes` (IPv4 in Withdrawn Routes, IPv6 in MP_UNREACH_NLRI).
+pub(crate) fn withdrawals(prefixes: &[IpNet]) -> Vec<UpdateMsg> {
+    let (v4, v6) = split(prefixes);
+    let mut out: Vec<UpdateMsg> = v4
+        .chunks(V4_PER_UPDATE)
+        .map(|c| UpdateMsg {
+            withdrawn: c.to_vec(),
+            ..UpdateMsg::default()
+        })
+        .collect();
+    out.extend(v6.chunks(V6_PER_UPDATE).map(|c| UpdateMsg {
+        attributes: vec![PathAttribute::MpUnreach(MpUnreach {
+            afi: afi::IPV6,
+            safi: safi::UNICAST,
+            withdrawn: c.to_vec(),
+        })],
+        ..UpdateMsg::default()
+    }));
+    out
+}
+
+fn split(prefixes: &[IpNet]) -> (Vec<Ipv4Net>, Vec<IpNet>) {
+    let v4 = prefixes
+        .iter()
+        .filter_map(|p| match p {
+            IpNet::V4(p) => Some(*p),
+            IpNet::V6(_) => None,
+        })
+        .collect();
+    let v6 = prefixes
+        .iter()
+        .filter(|p| p.addr().is_ipv6())
+        .copied()
+        .collect();
+    (v4, v6)
+}
+
+/// Next-hop self for each family, from the session's local address and the peer's settings:
+/// the session's own family uses its address; the other needs the configured next hop (an
+/// IPv4 session falls back to the IPv4-mapped address for IPv6, as FRR does).
+pub(crate) fn next_hops(
+    local: IpAddr,
+    ipv4_next_hop: Option<Ipv4Addr>,
+    ipv6_next_hop: Option<std::net::Ipv6Addr>,
+) -> (Option<Ipv4Addr>, Option<MpNextHop>) {
+    let local = match local {
+        IpAddr::V6(a) => a.to_ipv4_mapped().map_or(IpAddr::V6(a), IpAddr::V4),
+        v4 => v4,
+    };
+    let v6 = |a: std::net::Ipv6Addr| MpNextHop {
+        global: IpAddr::V6(a),
+        link_local: None,
+    };
+    match local {
+        IpAddr::V4(a) => (
+            Some(ipv4_next_hop.unwrap_or(a)),
+            Some(v6(ipv6_next_hop.unwrap_or(a.to_ipv6_mapped()))),
+        ),
+        IpAddr::V6(a) => (ipv4_next_hop, Some(v6(ipv6_next_hop.unwrap_or(a)))),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    fn attrs() -> ExportAttrs {
+        ExportAttrs {
+            local_as: 65101,
+            ebgp: true,
+            next_hop_v4: Some(Ipv4Addr::new(10, 0, 0, 2)),
+            next_hop_v6: Some(MpNextHop {
+                global: "fd00::2".parse().unwrap(),
+                link_local: None,
+            }),
+            communities: vec![0xfde8_0001],
+            large_communities: vec![],
+        }
+    }
+
+    #[test]
+    fn each_family_goes_its_own_way() {
+        let prefixes: Vec<IpNet> = vec![
+            "10.244.1.0/24".parse().unwrap(),
+            "fd00:244:1::/64".parse().unwrap(),
+        ];
+        let ups = announcements(&prefixes, &attrs());
+        assert_eq!(ups.len(), 2);
+        assert_eq!(ups[0].nlri, vec!["10.244.1.0/24".parse().unwrap()]);
+        assert!(ups[0]
+            .attributes
+            .contains(&PathAttribute::Communities(vec![0xfde8_0001])));
+        assert!(matches!(
+            ups[1].attributes.iter().find(|a| a.type_code() == 14),
+            Some(PathAttribute::MpReach(mp)) if mp.nlri == vec![prefixes[1]]
+        ));
+        assert!(ups[1].nlri.is_empty());
+        let w = withdrawals(&prefixes);
+        assert_eq!(w.len(), 2);
+        assert!(matches!(
+            &w[1].attributes[..],
+            [PathAttribute::MpUnreach(_)]
+        ));
+        let no_v6 = ExportAttrs {
+            next_hop_v6: None,
+            ..attrs()
+        };
+        assert_eq!(announcements(&prefixes, &no_v6).len(), 1);
+    }
+
+    #[test]
+    fn next_hop_self_per_transport() {
+        let (v4, v6) = next_hops("10.0.0.2".parse().unwrap(), None, None);
+        assert_eq!(v4, Some(Ipv4Addr::new(10, 0, 0, 2)));
+        assert_eq!(
+            v6.unwrap().global,
+            "::ffff:10.0.0.2".parse::<IpAddr>().unwrap()
+        );
+        let (v4, v6) = next_hops("fd00::2".parse().unwrap(), None, None);
+        assert_eq!(v4, None);
+        assert_eq!(v6.unwrap().global, "fd00::2".parse::<IpAddr>().unwrap());
+    }
+}

@@ -1,0 +1,202 @@
+//! Sending: our prefixes (Adj-RIB-Out), End-of-RIB, and route refresh both ways.
+
+use ipnet::IpNet;
+use tracing::{debug, info};
+
+use super::{PeerTask, Which};
+use crate::driver::export::{announcements, next_hops, withdrawals, ExportAttrs};
+use crate::driver::status::PeerState;
+use crate::fsm::{Input, Negotiated};
+use crate::wire::{afi, encode, safi, Message, RouteRefreshMsg, UpdateMsg};
+
+/// RFC 7313 §3.2 message subtypes.
+const RR_REQUEST: u8 = 0;
+const RR_BEGIN: u8 = 1;
+const RR_END: u8 = 2;
+
+impl PeerTask {
+    /// Send every exported prefix, then End-of-RIB for each family (RFC 4724 §2).
+    pub(super) async fn advertise_all(&mut self, which: Which, n: Negotiated) -> Option<Input> {
+        let prefixes = self.exported();
+        if let Some(fail) = self.send_updates(which, &prefixes, &[]).await {
+            return Some(fail);
+        }
+        for (on, family) in [(n.ipv4, afi::IPV4), (n.ipv6, afi::IPV6)] {
+            if on {
+                let eor = UpdateMsg::end_of_rib_for(family, safi::UNICAST);
+                if let Some(fail) = self.send(which, Message::Update(eor)).await {
+                    return Some(fail);
+                }
+            }
+        }
+        None
+    }
+
+    /// Send the difference between what was advertised and the current local prefixes.
+    pub(super) async fn readvertise(&mut self) {
+        if self.primary.session.state() != PeerState::Established {
+            return;
+        }
+        let now: Vec<IpNet> = self.exported();
+        let announce: Vec<IpNet> = now
+            .iter()
+            .filter(|p| !self.advertised.contains(p))
+            .copied()
+            .collect();
+        let withdraw: Vec<IpNet> = self
+            .advertised
+            .iter()
+            .filter(|p| !now.contains(p))
+            .copied()
+            .collect();
+        if let Some(fail) = self
+            .send_updates(Which::Primary, &announce, &withdraw)
+            .await
+        {
+            self.feed(Which::Primary, fail).await;
+        }
+    }
+
+    /// The peer asked for our routes again (RFC 2918 §4), or marks its own re-advertisement
+    /// (RFC 7313 §4: BoRR makes its routes stale, EoRR sweeps those not refreshed).
+    pub(super) async fn on_route_refresh(
+        &mut self,
+        which: Which,
+        rr: RouteRefreshMsg,
+    ) -> Option<Input> {
+        let n = self.slot(which).and_then(|s| s.session.negotiated())?;
+        let family_on = rr.safi == safi::UNICAST
+            && ((rr.afi == afi::IPV4 && n.ipv4) || (rr.afi == afi::IPV6 && n.ipv6));
+        if !family_on {
+            debug!(peer = %self.cfg.address, afi = rr.afi, safi = rr.safi, "ROUTE-REFRESH for a family not negotiated: ignored");
+            return None;
+        }
+        let address = self.cfg.address;
+        match rr.subtype {
+            RR_REQUEST => {
+                info!(peer = %address, afi = rr.afi, "route refresh requested: sending our routes again");
+                let prefixes: Vec<IpNet> = self
+                    .exported()
+                    .into_iter()
+                    .filter(|p| (rr.afi == afi::IPV6) == p.addr().is_ipv6())
+                    .collect();
+                let marker = |subtype| {
+                    Message::RouteRefresh(RouteRefreshMsg {
+                        afi: rr.afi,
+                        subtype,
+                        safi: rr.safi,
+                    })
+                };
+                if n.enhanced_route_refresh {
+                    if let Some(fail) = self.send(which, marker(RR_BEGIN)).await {
+                        return Some(fail);
+                    }
+                }
+                if let Some(fail) = self.send_updates(which, &prefixes, &[]).await {
+                    return Some(fail);
+                }
+                if n.enhanced_route_refresh {
+                    return self.send(which, marker(RR_END)).await;
+                }
+                None
+            }
+            RR_BEGIN if n.enhanced_route_refresh => {
+                self.with_rib(|rib| {
+                    rib.mark_stale(address, Some(rr.afi));
+                    Vec::new()
+                });
+                None
+            }
+            RR_END if n.enhanced_route_refresh => {
+                self.with_rib(|rib| rib.sweep_stale(address, Some(rr.afi)));
+                None
+            }
+            // RFC 7313 §5: other subtypes are ignored.
+            _ => None,
+        }
+    }
+
+    /// Ask the peer to send its routes again, for every family of the session (RFC 2918 §3).
+    pub(super) async fn request_refresh(&mut self) {
+        let Some(n) = self.primary.session.negotiated() else {
+            return;
+        };
+        if self.primary.session.state() != PeerState::Established || !n.route_refresh {
+            return;
+        }
+        for (on, family) in [(n.ipv4, afi::IPV4), (n.ipv6, afi::IPV6)] {
+            if !on {
+                continue;
+            }
+            let rr = Message::RouteRefresh(RouteRefreshMsg {
+                afi: family,
+                subtype: RR_REQUEST,
+                safi: safi::UNICAST,
+            });
+            if let Some(fail) = self.send(Which::Primary, rr).await {
+                self.feed(Which::Primary, fail).await;
+                return;
+            }
+        }
+    }
+
+    async fn send_updates(
+        &mut self,
+        which: Which,
+        announce: &[IpNet],
+        withdraw: &[IpNet],
+    ) -> Option<Input> {
+        let n = self.slot(which).and_then(|s| s.session.negotiated())?;
+        let local = self.slot(which)?.conn.as_ref()?.local.ip();
+        let (v4, v6) = next_hops(local, self.cfg.ipv4_next_hop, self.cfg.ipv6_next_hop);
+        let attrs = ExportAttrs {
+            local_as: self.shared.local_as,
+            ebgp: self.cfg.remote_as != self.shared.local_as,
+            next_hop_v4: v4.filter(|_| n.ipv4),
+            next_hop_v6: v6.filter(|_| n.ipv6),
+            communities: self.cfg.communities.clone(),
+            large_communities: self.cfg.large_communities.clone(),
+        };
+        let sendable = |p: &&IpNet| match p {
+            IpNet::V4(_) => attrs.next_hop_v4.is_some(),
+            IpNet::V6(_) => attrs.next_hop_v6.is_some(),
+        };
+        let announce: Vec<IpNet> = announce.iter().filter(sendable).copied().collect();
+        let withdraw: Vec<IpNet> = withdraw.iter().filter(sendable).copied().collect();
+        let updates = withdrawals(&withdraw)
+            .into_iter()
+            .chain(announcements(&announce, &attrs));
+        for u in updates {
+            if let Some(fail) = self.send(which, Message::Update(u)).await {
+                return Some(fail);
+            }
+        }
+        self.advertised.retain(|p| !withdraw.contains(p));
+        for p in announce {
+            if !self.advertised.contains(&p) {
+                self.advertised.push(p);
+            }
+        }
+        self.set_state();
+        None
+    }
+
+    /// Write one message on a slot's connection; `TcpFails` if that fails.
+    async fn send(&mut self, which: Which, message: Message) -> Option<Input> {
+        let ctx = self.ctx(which);
+        let conn = self.slot_mut(which)?.conn.as_mut()?;
+        if conn.send(&encode(&message, ctx)).await.is_err() {
+            return Some(Input::TcpFails);
+        }
+        None
+    }
+
+    /// What this peer is sent: the speaker's local prefixes and the peer's extra exports.
+    pub(super) fn exported(&self) -> Vec<IpNet> {
+        let mut all: Vec<IpNet> = self.prefixes.borrow().clone();
+        all.extend(self.cfg.export.iter().copied());
+        all.sort();
+        all.dedup();
+        all
+    }
+}
