@@ -13,6 +13,12 @@ use std::time::{Duration, Instant};
 pub const PEER_ADDR: &str = "10.99.0.1";
 /// Our address.
 pub const OUR_ADDR: &str = "10.99.0.2";
+/// The peer's IPv6 address on the same link.
+pub const PEER_ADDR6: &str = "fd99::1";
+/// Our IPv6 address.
+pub const OUR_ADDR6: &str = "fd99::2";
+
+pub mod frr;
 
 /// Why a root test cannot run here, if it cannot.
 pub fn skip_reason(binaries: &[&str]) -> Option<String> {
@@ -90,6 +96,21 @@ impl Pair {
             "dev",
             "o0",
         ]);
+        for (ns, dev, addr) in [
+            (&pair.peer, "p0", PEER_ADDR6),
+            (&pair.ours, "o0", OUR_ADDR6),
+        ] {
+            ip(&[
+                "-n",
+                ns,
+                "addr",
+                "add",
+                &format!("{addr}/64"),
+                "dev",
+                dev,
+                "nodad",
+            ]);
+        }
         ip(&["-n", &pair.peer, "link", "set", "p0", "up"]);
         ip(&["-n", &pair.ours, "link", "set", "o0", "up"]);
         pair
