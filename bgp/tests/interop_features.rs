@@ -27,13 +27,14 @@ fn frr_binaries() -> Option<String> {
     skip_reason(&["/usr/lib/frr/bgpd", "/usr/bin/vtysh"])
 }
 
-/// bgpd.conf with one neighbour; `global` lines go under `router bgp`, then the two families.
+/// bgpd.conf with one neighbour; `global` lines go under `router bgp` after the neighbour is
+/// defined, then the two families.
 fn frr_conf(neighbor: &str, global: &str, v4: &str, v6: &str) -> String {
     format!(
         "router bgp {PEER_AS}\n bgp router-id {PEER_ADDR}\n no bgp ebgp-requires-policy\n \
-         no bgp network import-check\n no bgp default ipv4-unicast\n{global} \
+         no bgp network import-check\n no bgp default ipv4-unicast\n \
          neighbor {neighbor} remote-as {OUR_AS}\n neighbor {neighbor} timers 3 9\n \
-         neighbor {neighbor} timers connect 1\n address-family ipv4 unicast\n{v4} \
+         neighbor {neighbor} timers connect 1\n{global} address-family ipv4 unicast\n{v4} \
          exit-address-family\n address-family ipv6 unicast\n{v6} exit-address-family\n"
     )
 }
@@ -370,6 +371,46 @@ fn frr_keeps_our_routes_while_we_restart_gracefully() {
             "{}",
             path(&f)
         );
+        handle.shutdown().await;
+    });
+}
+
+#[test]
+fn frr_ipv4_routes_over_an_ipv6_session_with_extended_next_hop() {
+    if let Some(why) = frr_binaries() {
+        return eprintln!("SKIPPED: {why}");
+    }
+    let pair = Pair::new("x");
+    let frr = Frr::start(
+        &pair,
+        &frr_conf(
+            OUR_ADDR6,
+            &format!(" neighbor {OUR_ADDR6} capability extended-nexthop\n"),
+            &format!("  network {THEIRS4}\n  neighbor {OUR_ADDR6} activate\n"),
+            "",
+        ),
+    );
+    let peer = PeerConfig::new(PEER_ADDR6.parse().unwrap(), PEER_AS);
+    let frr = std::sync::Arc::new(frr);
+    let f = frr.clone();
+    pair.in_ours(move || async move {
+        let (handle, mut rx) = start_ours(peer, None, &[OURS4]).await;
+        // RFC 8950: an IPv4 route with an IPv6 next hop, both ways.
+        let (got, _) = expect(&mut rx, THEIRS4, true).await;
+        assert_eq!(
+            got.next_hops,
+            vec![PEER_ADDR6.parse::<IpAddr>().unwrap()],
+            "{}",
+            f.vtysh(&[&format!("show bgp neighbors {OUR_ADDR6}")])
+        );
+        assert!(eventually(30, || {
+            f.vtysh(&[&format!("show bgp ipv4 unicast {OURS4} json")])
+                .contains(OUR_ADDR6)
+        }));
+        // FRR shows the hostname from our FQDN capability.
+        assert!(f
+            .vtysh(&[&format!("show bgp neighbors {OUR_ADDR6}")])
+            .contains("lattice-test"));
         handle.shutdown().await;
     });
 }

@@ -21,8 +21,10 @@ pub(crate) struct ExportAttrs {
     pub local_as: u32,
     /// The peer is in another AS: prepend ours, no LOCAL_PREF.
     pub ebgp: bool,
-    /// NEXT_HOP for IPv4 routes; `None`: IPv4 routes are not announced.
+    /// NEXT_HOP for IPv4 routes; `None`: IPv4 routes go with `enhe_next_hop`, or not at all.
     pub next_hop_v4: Option<Ipv4Addr>,
+    /// IPv6 next hop for IPv4 routes in MP_REACH_NLRI (RFC 8950), when no IPv4 one is set.
+    pub enhe_next_hop: Option<MpNextHop>,
     /// Next hop for IPv6 routes; `None`: IPv6 routes are not announced.
     pub next_hop_v6: Option<MpNextHop>,
     /// COMMUNITIES to set.
@@ -71,6 +73,23 @@ pub(crate) fn announcements(prefixes: &[IpNet], attrs: &ExportAttrs) -> Vec<Upda
             out.push(UpdateMsg {
                 attributes,
                 nlri: chunk.to_vec(),
+                ..UpdateMsg::default()
+            });
+        }
+    }
+    if let (None, Some(nh)) = (attrs.next_hop_v4, attrs.enhe_next_hop) {
+        for chunk in v4.chunks(V4_PER_UPDATE) {
+            let mut attributes = head.clone();
+            attributes.extend(tail.iter().cloned());
+            attributes.push(PathAttribute::MpReach(MpReach {
+                afi: afi::IPV4,
+                safi: safi::UNICAST,
+                next_hop: nh,
+                nlri: chunk.iter().map(|p| IpNet::V4(*p)).collect(),
+            }));
+            attributes.extend(attrs.large());
+            out.push(UpdateMsg {
+                attributes,
                 ..UpdateMsg::default()
             });
         }
@@ -167,6 +186,7 @@ mod tests {
             local_as: 65101,
             ebgp: true,
             next_hop_v4: Some(Ipv4Addr::new(10, 0, 0, 2)),
+            enhe_next_hop: None,
             next_hop_v6: Some(MpNextHop {
                 global: "fd00::2".parse().unwrap(),
                 link_local: None,
@@ -204,6 +224,19 @@ mod tests {
             ..attrs()
         };
         assert_eq!(announcements(&prefixes, &no_v6).len(), 1);
+        // RFC 8950: with only an IPv6 next hop, IPv4 routes travel in MP_REACH_NLRI.
+        let enhe = ExportAttrs {
+            next_hop_v4: None,
+            enhe_next_hop: attrs().next_hop_v6,
+            ..attrs()
+        };
+        let ups = announcements(&prefixes, &enhe);
+        assert!(matches!(
+            ups[0].attributes.iter().find(|a| a.type_code() == 14),
+            Some(PathAttribute::MpReach(mp)) if mp.afi == 1 && mp.nlri == vec![prefixes[0]]
+        ));
+        // ...and are withdrawn in the classic field, which RFC 8950 §4 allows either way.
+        assert_eq!(withdrawals(&prefixes)[0].withdrawn.len(), 1);
     }
 
     #[test]

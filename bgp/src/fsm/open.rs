@@ -3,8 +3,8 @@
 use std::net::Ipv4Addr;
 
 use crate::wire::{
-    afi, open_subcode, safi, Capability, ErrorCode, GracefulRestartCap, GracefulRestartFamily,
-    NotificationMsg, OpenMsg, AS_TRANS,
+    afi, open_subcode, safi, Capability, ErrorCode, ExtendedNextHopEntry, GracefulRestartCap,
+    GracefulRestartFamily, NotificationMsg, OpenMsg, AS_TRANS,
 };
 
 /// What we announce in our OPEN beyond the fixed 4-octet AS and route-refresh capabilities.
@@ -20,7 +20,16 @@ pub struct OpenOptions {
     pub hostname: Option<String>,
     /// Extended Message (RFC 8654).
     pub extended_message: bool,
+    /// Extended Next Hop (RFC 8950): IPv4 unicast routes may carry an IPv6 next hop.
+    pub extended_next_hop: bool,
 }
+
+/// The one Extended Next Hop pairing we use: IPv4 unicast NLRI over an IPv6 next hop.
+const ENHE_IPV4_OVER_IPV6: ExtendedNextHopEntry = ExtendedNextHopEntry {
+    afi: afi::IPV4,
+    safi: 1,
+    next_hop_afi: afi::IPV6,
+};
 
 impl Default for OpenOptions {
     /// IPv4 unicast, graceful-restart helper with a 120 s restart time, extended messages.
@@ -31,6 +40,7 @@ impl Default for OpenOptions {
             graceful_restart: Some(GrOptions::default()),
             hostname: None,
             extended_message: true,
+            extended_next_hop: false,
         }
     }
 }
@@ -110,6 +120,8 @@ pub struct Negotiated {
     pub ipv6: bool,
     /// The peer's graceful-restart capability, when both sides announced one.
     pub peer_gr: Option<PeerGr>,
+    /// Both sides announced IPv4 unicast over IPv6 next hops (RFC 8950).
+    pub extended_next_hop: bool,
 }
 
 /// Our OPEN with the default options: 4-octet AS, IPv4 unicast, route refresh.
@@ -143,6 +155,9 @@ pub fn build_open_with(
     capabilities.push(Capability::FourOctetAs(local_as));
     if opts.extended_message {
         capabilities.push(Capability::ExtendedMessage);
+    }
+    if opts.extended_next_hop && opts.ipv4 {
+        capabilities.push(Capability::ExtendedNextHop(vec![ENHE_IPV4_OVER_IPV6]));
     }
     if let Some(gr) = opts.graceful_restart {
         let families = [(opts.ipv4, afi::IPV4), (opts.ipv6, afi::IPV6)]
@@ -249,6 +264,10 @@ pub fn check_open(
         ipv4: opts.ipv4 && (announced(afi::IPV4) || no_families),
         ipv6: opts.ipv6 && announced(afi::IPV6),
         peer_gr: peer_gr.filter(|_| opts.graceful_restart.is_some()),
+        extended_next_hop: opts.extended_next_hop
+            && caps.iter().any(
+                |c| matches!(c, Capability::ExtendedNextHop(e) if e.contains(&ENHE_IPV4_OVER_IPV6)),
+            ),
     })
 }
 

@@ -595,6 +595,7 @@ fn session_config(cfg: &PeerConfig, shared: &Shared, gr: Option<GrOptions>) -> S
             graceful_restart: gr,
             hostname: shared.hostname.clone(),
             extended_message: true,
+            extended_next_hop: cfg.address.is_ipv6() && cfg.ipv4_next_hop.is_none(),
         },
     }
 }

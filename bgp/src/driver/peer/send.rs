@@ -153,12 +153,13 @@ impl PeerTask {
             local_as: self.shared.local_as,
             ebgp: self.cfg.remote_as != self.shared.local_as,
             next_hop_v4: v4.filter(|_| n.ipv4),
+            enhe_next_hop: v6.filter(|_| n.ipv4 && n.extended_next_hop),
             next_hop_v6: v6.filter(|_| n.ipv6),
             communities: self.cfg.communities.clone(),
             large_communities: self.cfg.large_communities.clone(),
         };
         let sendable = |p: &&IpNet| match p {
-            IpNet::V4(_) => attrs.next_hop_v4.is_some(),
+            IpNet::V4(_) => attrs.next_hop_v4.is_some() || attrs.enhe_next_hop.is_some(),
             IpNet::V6(_) => attrs.next_hop_v6.is_some(),
         };
         let announce: Vec<IpNet> = announce.iter().filter(sendable).copied().collect();
