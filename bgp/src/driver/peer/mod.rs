@@ -36,6 +36,10 @@ pub enum PeerCommand {
 
 /// Cease subcode 7, Connection Collision Resolution (RFC 4486).
 const CEASE_COLLISION: u8 = 7;
+/// Connect-retry doubles after each failed attempt, up to this many times...
+const MAX_BACKOFF_DOUBLINGS: u32 = 5;
+/// ...and to no more than this (unless connect_retry itself is longer).
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// How long one TCP connection attempt may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a session closed for too many prefixes stays down before it is retried.
@@ -95,6 +99,8 @@ pub(super) struct PeerTask {
     backoff: Option<Duration>,
     /// Until then, inbound connections are refused too.
     hold_down_until: Option<Instant>,
+    /// Attempts that failed since the last Established session (connect-retry back-off).
+    failures: u32,
 }
 
 impl PeerTask {
@@ -134,6 +140,7 @@ impl PeerTask {
             gr_stale_deadline: None,
             backoff: None,
             hold_down_until: None,
+            failures: 0,
         }
     }
 
@@ -295,6 +302,7 @@ impl PeerTask {
             Ok(_) => {}
             Err(e) => {
                 debug!(peer = %self.cfg.address, error = %e, "connect failed");
+                self.failures = self.failures.saturating_add(1);
                 if self.primary.conn.is_none() {
                     self.feed(Which::Primary, Input::TcpFails).await;
                 }
@@ -431,7 +439,7 @@ impl PeerTask {
             }
             Output::StartTimer(timer, after) => {
                 let after = if timer == Timer::ConnectRetry {
-                    self.jitter(after)
+                    self.retry_delay(after)
                 } else {
                     after
                 };
@@ -457,6 +465,7 @@ impl PeerTask {
                     }
                 }
                 if which == Which::Primary {
+                    self.failures = 0;
                     self.established = Some(n);
                     self.gr_reestablished(n);
                     // The Restart State bit belongs to the first session after our restart.
@@ -546,6 +555,14 @@ impl PeerTask {
     fn new_id(&mut self) -> u64 {
         self.next_id = self.next_id.wrapping_add(1);
         self.next_id
+    }
+
+    /// The connect-retry wait after `self.failures` failed attempts: doubled each time (like
+    /// BIRD's error wait time), so an absent peer is not hammered; jittered (RFC 4271 §10).
+    fn retry_delay(&mut self, base: Duration) -> Duration {
+        let doublings = self.failures.min(MAX_BACKOFF_DOUBLINGS);
+        let cap = MAX_BACKOFF.max(base);
+        self.jitter(base.saturating_mul(1 << doublings).min(cap))
     }
 
     /// 75-100% of `d` (RFC 4271 §10 jitter), from a per-peer xorshift.

@@ -68,6 +68,17 @@ impl PeerTask {
             return;
         }
         let address = self.cfg.address;
+        // The status says Idle before any route change goes out, so whoever sees the change
+        // sees the session down too.
+        self.advertised.clear();
+        if let Ok(mut status) = self.shared.status.lock() {
+            if let Some(e) = status.get_mut(&address) {
+                e.since = None;
+                e.status.last_error = Some(reason.clone());
+                e.status.families.clear();
+            }
+        }
+        self.set_state();
         if was == Some(PeerState::Established) {
             let negotiated = self.established.take();
             let graceful = negotiated
@@ -93,14 +104,7 @@ impl PeerTask {
             self.publish_stale();
         } else {
             debug!(peer = %address, %reason, "session attempt failed");
-        }
-        self.advertised.clear();
-        if let Ok(mut status) = self.shared.status.lock() {
-            if let Some(e) = status.get_mut(&address) {
-                e.since = None;
-                e.status.last_error = Some(reason);
-                e.status.families.clear();
-            }
+            self.failures = self.failures.saturating_add(1);
         }
         if !*self.stop.borrow() {
             let delay = match self.backoff.take() {
@@ -110,7 +114,7 @@ impl PeerTask {
                     self.candidate = None;
                     d
                 }
-                None => self.jitter(self.cfg.connect_retry),
+                None => self.retry_delay(self.cfg.connect_retry),
             };
             self.restart_at = Some(Instant::now() + delay);
         }
