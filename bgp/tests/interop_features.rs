@@ -337,9 +337,17 @@ fn frr_keeps_our_routes_while_we_restart_gracefully() {
     pair.in_ours(move || async move {
         let (handle, _rx) = start_ours(p, Some(gr), &[OURS4]).await;
         wait_state(&handle, true).await;
-        // Vanish only once FRR holds the route on an Established session.
-        let held = tokio::task::block_in_place(|| eventually(30, || path(&f).contains(OURS4)));
+        // Vanish only once FRR holds the route on an Established session that has settled (a
+        // connection collision may still be resolving right after the first OPENs).
+        let held = tokio::task::block_in_place(|| {
+            eventually(30, || {
+                path(&f).contains(OURS4)
+                    && f.vtysh(&[&format!("show bgp neighbors {OUR_ADDR} json")])
+                        .contains("\"bgpState\":\"Established\"")
+            })
+        });
         assert!(held, "FRR never got {OURS4}");
+        tokio::time::sleep(Duration::from_secs(1)).await;
     });
     assert!(
         eventually(30, || path(&frr).contains("\"stale\":true")),
@@ -411,6 +419,80 @@ fn frr_ipv4_routes_over_an_ipv6_session_with_extended_next_hop() {
         assert!(f
             .vtysh(&[&format!("show bgp neighbors {OUR_ADDR6}")])
             .contains("lattice-test"));
+        handle.shutdown().await;
+    });
+}
+
+#[test]
+fn frr_collision_with_both_sides_active_settles_on_one_session() {
+    if let Some(why) = frr_binaries() {
+        return eprintln!("SKIPPED: {why}");
+    }
+    let pair = Pair::new("c");
+    let frr = Frr::start(
+        &pair,
+        &frr_conf(
+            OUR_ADDR,
+            "",
+            &format!("  network {THEIRS4}\n  neighbor {OUR_ADDR} activate\n"),
+            "",
+        ),
+    );
+    let peer = PeerConfig::new(PEER_ADDR.parse().unwrap(), PEER_AS);
+    let frr = std::sync::Arc::new(frr);
+    let f = frr.clone();
+    let ns = pair.peer.clone();
+    pair.in_ours(move || async move {
+        let (handle, mut rx) = start_ours(peer, None, &[OURS4]).await;
+        expect(&mut rx, THEIRS4, true).await;
+        // Reset the session from both ends at once, several times: both connect at the same
+        // moment and RFC 4271 §6.8 must leave exactly one session with the routes on it.
+        for round in 0..4 {
+            f.vtysh(&[&format!("clear bgp {OUR_ADDR}")]);
+            wait_state(&handle, true).await;
+            let settled = tokio::task::block_in_place(|| {
+                eventually(40, || {
+                    let n = f.vtysh(&[&format!("show bgp neighbors {OUR_ADDR} json")]);
+                    n.contains("\"bgpState\":\"Established\"") && frr_has(&f, "ipv4", OURS4)
+                })
+            });
+            assert!(settled, "round {round}: FRR never settled with our route");
+            let conns = std::process::Command::new("ip")
+                .args([
+                    "netns",
+                    "exec",
+                    &ns,
+                    "ss",
+                    "-Htn",
+                    "state",
+                    "established",
+                    "( sport = :179 or dport = :179 )",
+                ])
+                .output()
+                .unwrap();
+            let lines = String::from_utf8_lossy(&conns.stdout).lines().count();
+            assert!(
+                tokio::task::block_in_place(|| eventually(20, || {
+                    let out = std::process::Command::new("ip")
+                        .args([
+                            "netns",
+                            "exec",
+                            &ns,
+                            "ss",
+                            "-Htn",
+                            "state",
+                            "established",
+                            "( sport = :179 or dport = :179 )",
+                        ])
+                        .output()
+                        .unwrap();
+                    String::from_utf8_lossy(&out.stdout).lines().count() == 1
+                })),
+                "round {round}: {lines} BGP connections left"
+            );
+        }
+        let s = handle.status().await;
+        assert_eq!(s[0].state, PeerState::Established);
         handle.shutdown().await;
     });
 }
