@@ -1,0 +1,284 @@
+//! BIRD 2, GoBGP and ExaBGP over an IPv6 session (IPv6 routes both ways), and route refresh
+//! both ways with BIRD and GoBGP. Root only; each test names the peer and scenario.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::net::IpAddr;
+use std::process::Command;
+use std::time::Duration;
+
+use bgp::driver::{PeerConfig, PeerState, Speaker, SpeakerConfig, SpeakerHandle};
+use bgp::rib::RouteChange;
+use common::{eventually, skip_reason, Pair, OUR_ADDR, OUR_ADDR6, PEER_ADDR, PEER_ADDR6};
+use ipnet::IpNet;
+use tokio::sync::mpsc::UnboundedReceiver;
+
+const OUR_AS: u32 = 65101;
+const PEER_AS: u32 = 65001;
+const OURS6: &str = "fd00:244:9::/64";
+const THEIRS6: &str = "fd00:244:200::/64";
+
+async fn start_ours() -> (SpeakerHandle, UnboundedReceiver<RouteChange>) {
+    let (handle, rx) = Speaker::start(SpeakerConfig {
+        listen: Some("[::]:179".parse().unwrap()),
+        peers: vec![PeerConfig {
+            hold_time: 9,
+            connect_retry: Duration::from_secs(1),
+            ..PeerConfig::new(PEER_ADDR6.parse().unwrap(), PEER_AS)
+        }],
+        ..SpeakerConfig::new(OUR_AS, OUR_ADDR.parse().unwrap())
+    })
+    .await
+    .unwrap();
+    handle.set_local_prefixes(vec![OURS6.parse().unwrap()]);
+    (handle, rx)
+}
+
+async fn expect(rx: &mut UnboundedReceiver<RouteChange>, prefix: &str, present: bool) {
+    let prefix: IpNet = prefix.parse().unwrap();
+    let wait = async {
+        loop {
+            let c = rx.recv().await.expect("speaker stopped");
+            if c.prefix == prefix && c.next_hops.is_empty() != present {
+                if present {
+                    assert_eq!(c.next_hops, vec![PEER_ADDR6.parse::<IpAddr>().unwrap()]);
+                }
+                return;
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(40), wait)
+        .await
+        .unwrap_or_else(|_| panic!("no change for {prefix} (present: {present})"));
+}
+
+/// Session up over IPv6, their route in, ours out, optionally a route refresh each way
+/// (`refreshes` gives the peer's count of refreshes received and triggers one from the peer),
+/// then their withdrawal.
+fn scenario(
+    pair: &Pair,
+    peer_has_ours: impl Fn() -> bool + Send + 'static,
+    refreshes: Option<(Box<dyn Fn() -> u64 + Send>, Box<dyn Fn() + Send>)>,
+    withdraw: Option<Box<dyn FnOnce() + Send>>,
+) {
+    pair.in_ours(move || async move {
+        let (handle, mut rx) = start_ours().await;
+        expect(&mut rx, THEIRS6, true).await;
+        let s = handle.status().await;
+        assert_eq!(s[0].state, PeerState::Established, "{s:?}");
+        assert_eq!(s[0].families, vec!["ipv6".to_string()], "{s:?}");
+        let has = tokio::task::block_in_place(|| eventually(30, &peer_has_ours));
+        assert!(has, "the peer never installed {OURS6}");
+        if let Some((received, ask)) = refreshes {
+            let before = received();
+            assert!(handle.request_refresh(PEER_ADDR6.parse().unwrap()));
+            let seen = tokio::task::block_in_place(|| eventually(20, || received() > before));
+            assert!(seen, "the peer never counted our ROUTE-REFRESH");
+            ask();
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            let s = handle.status().await;
+            assert_eq!(s[0].state, PeerState::Established, "{s:?}");
+            assert!(rx.try_recv().is_err(), "routes changed during a refresh");
+            assert!(tokio::task::block_in_place(|| eventually(
+                10,
+                &peer_has_ours
+            )));
+        }
+        if let Some(withdraw) = withdraw {
+            withdraw();
+            expect(&mut rx, THEIRS6, false).await;
+        }
+        handle.shutdown().await;
+    });
+}
+
+fn in_ns(ns: &str, args: &[&str]) -> String {
+    let out = Command::new("ip")
+        .args(["netns", "exec", ns])
+        .args(args)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn bird_ipv6_session_routes_both_ways_route_refresh_and_withdraw() {
+    if let Some(why) = skip_reason(&["/usr/sbin/bird", "/usr/sbin/birdc"]) {
+        return eprintln!("SKIPPED: {why}");
+    }
+    let pair = Pair::new("B");
+    let d = pair.dir.path().to_path_buf();
+    std::fs::write(
+        d.join("bird.conf"),
+        format!(
+            "router id {PEER_ADDR};\nprotocol device {{ }}\n\
+             protocol static s6 {{ ipv6; route {THEIRS6} unreachable; }}\n\
+             protocol bgp lat {{\n local {PEER_ADDR6} as {PEER_AS};\n neighbor {OUR_ADDR6} as {OUR_AS};\n \
+             hold time 9;\n connect retry time 1;\n error wait time 1,5;\n \
+             ipv6 {{ import all; export where proto = \"s6\"; }};\n}}\n"
+        ),
+    )
+    .unwrap();
+    let sock = d.join("bird.ctl").display().to_string();
+    let conf = d.join("bird.conf").display().to_string();
+    pair.spawn_peer(&["bird", "-f", "-c", &conf, "-s", &sock], "bird.log");
+    let ns = pair.peer.clone();
+    let birdc = move |args: &[&str]| {
+        let mut all = vec!["birdc", "-s", &sock];
+        all.extend_from_slice(args);
+        in_ns(&ns, &all)
+    };
+    let (b1, b2, b3, b4) = (birdc.clone(), birdc.clone(), birdc.clone(), birdc);
+    // BIRD counts received ROUTE-REFRESH requests as export "route refresh" events; its
+    // `show protocols all` prints "Import updates" we use instead to see our answer arrive.
+    let refresh_count = move || {
+        let out = b2(&["show", "protocols", "all", "lat"]);
+        out.lines()
+            .find(|l| l.trim_start().starts_with("Export updates:"))
+            .and_then(|l| l.split_whitespace().nth(2))
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    scenario(
+        &pair,
+        move || b1(&["show", "route", "protocol", "lat"]).contains("fd00:244:9::/64"),
+        Some((
+            Box::new(refresh_count),
+            Box::new(move || {
+                b3(&["reload", "in", "lat"]);
+            }),
+        )),
+        Some(Box::new(move || {
+            b4(&["disable", "s6"]);
+        })),
+    );
+}
+
+#[test]
+fn gobgp_ipv6_session_routes_both_ways_route_refresh_and_withdraw() {
+    if let Some(why) = skip_reason(&["/usr/bin/gobgpd", "/usr/bin/gobgp"]) {
+        return eprintln!("SKIPPED: {why}");
+    }
+    let pair = Pair::new("G");
+    let conf = pair.dir.path().join("gobgpd.toml");
+    std::fs::write(
+        &conf,
+        format!(
+            "[global.config]\n  as = {PEER_AS}\n  router-id = \"{PEER_ADDR}\"\n  port = 179\n\n\
+             [[neighbors]]\n  [neighbors.config]\n    neighbor-address = \"{OUR_ADDR6}\"\n    peer-as = {OUR_AS}\n\
+             \x20 [neighbors.timers.config]\n    hold-time = 9\n    connect-retry = 1\n\
+             \x20 [[neighbors.afi-safis]]\n    [neighbors.afi-safis.config]\n      afi-safi-name = \"ipv6-unicast\"\n"
+        ),
+    )
+    .unwrap();
+    let conf = conf.display().to_string();
+    pair.spawn_peer(
+        &[
+            "gobgpd",
+            "-f",
+            &conf,
+            "-p",
+            "--api-hosts",
+            "127.0.0.1:50051",
+            "--pprof-disable",
+        ],
+        "gobgpd.log",
+    );
+    let ns = pair.peer.clone();
+    let gobgp = move |args: &[&str]| {
+        let mut all = vec!["gobgp", "-u", "127.0.0.1", "-p", "50051"];
+        all.extend_from_slice(args);
+        in_ns(&ns, &all)
+    };
+    let add = [
+        "global", "rib", "-a", "ipv6", "add", THEIRS6, "nexthop", PEER_ADDR6,
+    ];
+    assert!(eventually(20, || {
+        gobgp(&add);
+        gobgp(&["global", "rib", "-a", "ipv6"]).contains(THEIRS6)
+    }));
+    let (g1, g2, g3, g4) = (gobgp.clone(), gobgp.clone(), gobgp.clone(), gobgp);
+    let refresh_count = move || {
+        // `gobgp neighbor X` prints a "Route Refresh:  <sent> <received>" line.
+        let out = g2(&["neighbor", OUR_ADDR6]);
+        out.lines()
+            .find(|l| l.trim_start().starts_with("Route Refresh:"))
+            .and_then(|l| l.split_whitespace().last())
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    scenario(
+        &pair,
+        move || g1(&["global", "rib", "-a", "ipv6"]).contains(OURS6),
+        Some((
+            Box::new(refresh_count),
+            Box::new(move || {
+                g3(&["neighbor", OUR_ADDR6, "softresetin", "-a", "ipv6"]);
+            }),
+        )),
+        Some(Box::new(move || {
+            g4(&["global", "rib", "-a", "ipv6", "del", THEIRS6]);
+        })),
+    );
+}
+
+#[test]
+fn exabgp_ipv6_session_routes_both_ways() {
+    if let Some(why) = skip_reason(&["/usr/sbin/exabgp"]) {
+        return eprintln!("SKIPPED: {why}");
+    }
+    let pair = Pair::new("E");
+    let d = pair.dir.path().to_path_buf();
+    let received = d.join("received.json");
+    // See interop_peers.rs: the recorder keeps its stdout open and is written by a child.
+    let recorder = d.join("record.sh");
+    let script = format!("#!/bin/sh\ncat >> {}\n", received.display());
+    let written = Command::new("sh")
+        .args([
+            "-c",
+            "printf '%s' \"$1\" > \"$2\" && chmod 755 \"$2\"",
+            "sh",
+        ])
+        .arg(&script)
+        .arg(&recorder)
+        .status()
+        .unwrap();
+    assert!(written.success());
+    std::fs::write(
+        d.join("exabgp.conf"),
+        format!(
+            "process record {{\n  run {};\n  encoder json;\n}}\n\
+             neighbor {OUR_ADDR6} {{\n  router-id {PEER_ADDR};\n  local-address {PEER_ADDR6};\n  \
+             local-as {PEER_AS};\n  peer-as {OUR_AS};\n  hold-time 9;\n  \
+             family {{ ipv6 unicast; }}\n  \
+             api {{ processes [ record ]; receive {{ parsed; update; }} }}\n  \
+             static {{ route {THEIRS6} next-hop {PEER_ADDR6}; }}\n}}\n",
+            recorder.display()
+        ),
+    )
+    .unwrap();
+    let conf = d.join("exabgp.conf").display().to_string();
+    pair.spawn_peer(
+        &[
+            "env",
+            "exabgp.daemon.user=root",
+            "exabgp.daemon.daemonize=false",
+            "exabgp.api.cli=false",
+            "exabgp.log.destination=stdout",
+            "exabgp",
+            &conf,
+        ],
+        "exabgp.log",
+    );
+    scenario(
+        &pair,
+        move || {
+            std::fs::read_to_string(&received)
+                .unwrap_or_default()
+                .contains("fd00:244:9::/64")
+        },
+        None,
+        None,
+    );
+}
