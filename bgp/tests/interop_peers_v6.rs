@@ -53,13 +53,16 @@ async fn expect(rx: &mut UnboundedReceiver<RouteChange>, prefix: &str, present: 
         .unwrap_or_else(|_| panic!("no change for {prefix} (present: {present})"));
 }
 
+/// The peer's count of ROUTE-REFRESH messages received, and a way to make it send one.
+type Refresh = (Box<dyn Fn() -> u64 + Send>, Box<dyn Fn() + Send>);
+
 /// Session up over IPv6, their route in, ours out, optionally a route refresh each way
 /// (`refreshes` gives the peer's count of refreshes received and triggers one from the peer),
 /// then their withdrawal.
 fn scenario(
     pair: &Pair,
     peer_has_ours: impl Fn() -> bool + Send + 'static,
-    refreshes: Option<(Box<dyn Fn() -> u64 + Send>, Box<dyn Fn() + Send>)>,
+    refreshes: Option<Refresh>,
     withdraw: Option<Box<dyn FnOnce() + Send>>,
 ) {
     pair.in_ours(move || async move {
