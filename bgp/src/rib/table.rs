@@ -1,4 +1,5 @@
-//! One address family's Adj-RIBs-In and Loc-RIB.
+//! One address family's Adj-RIBs-In and Loc-RIB, in one map: a prefix's entry holds the path of
+//! each peer and the multipath next hops in use.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -6,20 +7,40 @@ use std::sync::Arc;
 
 use super::{best_paths, Path};
 
-/// prefix -> one path per peer, and prefix -> the multipath next hops in use.
+/// prefix -> its paths and next hops.
 #[derive(Debug, Clone)]
 pub(crate) struct Table<P> {
-    /// Paths are shared: every prefix of one UPDATE points at the same `Arc`, so a full table
-    /// costs a pointer per prefix, not a copy of its attributes.
-    pub(crate) adj_in: BTreeMap<P, Vec<Arc<Path>>>,
-    loc: BTreeMap<P, Hops>,
+    entries: BTreeMap<P, Entry>,
+}
+
+/// One prefix. Paths are shared: every prefix of one UPDATE points at the same `Arc`, so a full
+/// table costs a pointer per prefix, not a copy of its attributes; the common single-peer,
+/// single-next-hop case needs no allocation of its own.
+#[derive(Debug, Clone)]
+struct Entry {
+    paths: Paths,
+    hops: Hops,
+}
+
+#[derive(Debug, Clone)]
+enum Paths {
+    One(Arc<Path>),
+    Many(Vec<Arc<Path>>),
+}
+
+impl Paths {
+    fn as_slice(&self) -> &[Arc<Path>] {
+        match self {
+            Paths::One(p) => std::slice::from_ref(p),
+            Paths::Many(v) => v,
+        }
+    }
 }
 
 impl<P> Default for Table<P> {
     fn default() -> Self {
         Self {
-            adj_in: BTreeMap::new(),
-            loc: BTreeMap::new(),
+            entries: BTreeMap::new(),
         }
     }
 }
@@ -27,85 +48,127 @@ impl<P> Default for Table<P> {
 impl<P: Ord + Copy> Table<P> {
     /// Store `path` for `prefix`; true if the peer had no path for it before.
     pub(crate) fn insert(&mut self, prefix: P, path: Arc<Path>) -> bool {
-        let paths = self.adj_in.entry(prefix).or_default();
-        match paths.iter_mut().find(|p| p.peer == path.peer) {
+        let Some(entry) = self.entries.get_mut(&prefix) else {
+            self.entries.insert(
+                prefix,
+                Entry {
+                    paths: Paths::One(path),
+                    hops: Hops::None,
+                },
+            );
+            return true;
+        };
+        let mut all = match std::mem::replace(&mut entry.paths, Paths::Many(Vec::new())) {
+            Paths::One(p) => vec![p],
+            Paths::Many(v) => v,
+        };
+        let new = match all.iter_mut().find(|p| p.peer == path.peer) {
             Some(slot) => {
                 *slot = path;
                 false
             }
             None => {
-                paths.push(path);
+                all.push(path);
                 true
             }
-        }
+        };
+        entry.paths = pack(all);
+        new
     }
 
-    /// Drop the paths for `prefix` that `pred` selects; true if any went.
+    /// Drop the paths for `prefix` that `pred` selects; true if any went. The entry stays
+    /// until [`Table::recompute`] has reported its next hops gone.
     pub(crate) fn remove_if(&mut self, prefix: P, pred: impl Fn(&Path) -> bool) -> bool {
-        let Some(paths) = self.adj_in.get_mut(&prefix) else {
+        let Some(entry) = self.entries.get_mut(&prefix) else {
             return false;
         };
-        let before = paths.len();
-        paths.retain(|p| !pred(p));
-        let removed = paths.len() < before;
-        if paths.is_empty() {
-            self.adj_in.remove(&prefix);
-        }
+        let all = match std::mem::replace(&mut entry.paths, Paths::Many(Vec::new())) {
+            Paths::One(p) => vec![p],
+            Paths::Many(v) => v,
+        };
+        let before = all.len();
+        let kept: Vec<Arc<Path>> = all.into_iter().filter(|p| !pred(p)).collect();
+        let removed = kept.len() < before;
+        entry.paths = pack(kept);
         removed
     }
 
     /// Prefixes for which some path satisfies `pred`.
     pub(crate) fn prefixes_where(&self, pred: impl Fn(&Path) -> bool) -> Vec<P> {
-        self.adj_in
+        self.entries
             .iter()
-            .filter(|(_, paths)| paths.iter().any(|p| pred(p)))
+            .filter(|(_, e)| e.paths.as_slice().iter().any(|p| pred(p)))
             .map(|(p, _)| *p)
             .collect()
     }
 
     /// Paths held for `prefix`.
     pub(crate) fn paths(&self, prefix: &P) -> Vec<&Path> {
-        self.adj_in
+        self.entries
             .get(prefix)
-            .map(|v| v.iter().map(|p| p.as_ref()).collect())
+            .map(|e| e.paths.as_slice().iter().map(|p| p.as_ref()).collect())
             .unwrap_or_default()
+    }
+
+    /// Every prefix with its paths (the Adj-RIBs-In).
+    pub(crate) fn adj_in(&self) -> impl Iterator<Item = (&P, &[Arc<Path>])> {
+        self.entries
+            .iter()
+            .map(|(p, e)| (p, e.paths.as_slice()))
+            .filter(|(_, paths)| !paths.is_empty())
     }
 
     /// The next hops in use for `prefix`.
     pub(crate) fn next_hops(&self, prefix: &P) -> Option<&[IpAddr]> {
-        self.loc.get(prefix).map(Hops::as_slice)
+        self.entries
+            .get(prefix)
+            .map(|e| e.hops.as_slice())
+            .filter(|h| !h.is_empty())
     }
 
     /// The whole Loc-RIB.
     pub(crate) fn loc(&self) -> impl Iterator<Item = (&P, &[IpAddr])> {
-        self.loc.iter().map(|(p, h)| (p, h.as_slice()))
+        self.entries
+            .iter()
+            .map(|(p, e)| (p, e.hops.as_slice()))
+            .filter(|(_, h)| !h.is_empty())
     }
 
     /// Re-run the decision for `prefix`; the new next hops if the set moved.
     pub(crate) fn recompute(&mut self, prefix: P) -> Option<Vec<IpAddr>> {
-        let paths: Vec<&Path> = self.paths(&prefix);
+        let entry = self.entries.get_mut(&prefix)?;
+        let paths: Vec<&Path> = entry.paths.as_slice().iter().map(|p| p.as_ref()).collect();
         let mut hops: Vec<IpAddr> = best_paths(&paths)
             .iter()
             .map(|p| p.forwarding_next_hop())
             .collect();
         hops.sort();
         hops.dedup();
-        let old: &[IpAddr] = self.next_hops(&prefix).unwrap_or_default();
-        if old == hops {
-            return None;
+        let changed = entry.hops.as_slice() != hops;
+        if paths.is_empty() {
+            self.entries.remove(&prefix);
+        } else if changed {
+            entry.hops = Hops::from(hops.as_slice());
         }
-        if hops.is_empty() {
-            self.loc.remove(&prefix);
-        } else {
-            self.loc.insert(prefix, Hops::from(hops.as_slice()));
-        }
-        Some(hops)
+        changed.then_some(hops)
+    }
+}
+
+/// One path inline, several in a vector, none as an empty vector (which does not allocate).
+fn pack(mut all: Vec<Arc<Path>>) -> Paths {
+    match all.len() {
+        1 => match all.pop() {
+            Some(p) => Paths::One(p),
+            None => Paths::Many(all),
+        },
+        _ => Paths::Many(all),
     }
 }
 
 /// A Loc-RIB entry's next hops, without a heap allocation in the common single-path case.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Hops {
+    None,
     One([IpAddr; 1]),
     Many(Box<[IpAddr]>),
 }
@@ -113,6 +176,7 @@ enum Hops {
 impl Hops {
     fn as_slice(&self) -> &[IpAddr] {
         match self {
+            Hops::None => &[],
             Hops::One(h) => h,
             Hops::Many(h) => h,
         }
@@ -122,6 +186,7 @@ impl Hops {
 impl From<&[IpAddr]> for Hops {
     fn from(hops: &[IpAddr]) -> Self {
         match hops {
+            [] => Hops::None,
             [one] => Hops::One([*one]),
             many => Hops::Many(many.into()),
         }
