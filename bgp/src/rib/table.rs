@@ -111,6 +111,7 @@ impl<P: Ord + Copy> Table<P> {
     }
 
     /// Every prefix with its paths (the Adj-RIBs-In).
+    #[cfg(test)]
     pub(crate) fn adj_in(&self) -> impl Iterator<Item = (&P, &[Arc<Path>])> {
         self.entries
             .iter()
