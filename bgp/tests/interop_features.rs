@@ -237,9 +237,20 @@ fn frr_route_refresh_both_ways() {
             f.vtysh(&[&format!("show bgp neighbors {OUR_ADDR}")])
         );
         assert!(frr_has(&f, "ipv4", OURS4));
-        // Nothing went down on the way.
+        // Nothing went down on the way, and the counters saw both refreshes.
         let s = handle.status().await;
         assert_eq!(s[0].state, PeerState::Established);
+        assert_eq!(s[0].established_transitions, 1, "{s:?}");
+        assert!(
+            s[0].sent.route_refresh >= 1 && s[0].received.route_refresh >= 1,
+            "{s:?}"
+        );
+        assert!(s[0].received.update >= 2 && s[0].sent.update >= 2, "{s:?}");
+        assert_eq!(
+            s[0].prefixes_received_by_family.get("ipv4"),
+            Some(&1),
+            "{s:?}"
+        );
         assert!(rx.try_recv().is_err(), "routes changed during a refresh");
         handle.shutdown().await;
     });

@@ -139,7 +139,7 @@ mod tests {
             remote_router_id: None,
             last_error: err.map(str::to_string),
             families: vec!["ipv4".into()],
-            graceful_restart_stale: false,
+            ..PeerStatus::new(addr.parse().unwrap(), 65001)
         }
     }
 

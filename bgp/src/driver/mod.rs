@@ -12,4 +12,4 @@ mod speaker;
 mod status;
 
 pub use speaker::{Families, PeerConfig, Speaker, SpeakerConfig, SpeakerHandle};
-pub use status::{PeerState, PeerStatus};
+pub use status::{MessageCounts, PeerState, PeerStatus};

@@ -254,6 +254,7 @@ impl SpeakerHandle {
         if let Ok(rib) = self.shared.rib.lock() {
             for s in &mut all {
                 s.prefixes_received = rib.received(s.address) as u64;
+                s.prefixes_received_by_family = rib.received_by_family(s.address);
             }
         }
         all.sort_by_key(|s| s.address);

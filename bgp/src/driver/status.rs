@@ -1,8 +1,11 @@
 //! What the speaker reports about each peer (for `lattice status` and metrics).
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
+
+use crate::wire::Message;
 
 /// RFC 4271 §8.2.2 session states, as shown to operators.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -46,6 +49,70 @@ pub struct PeerStatus {
     /// The peer's routes are kept as stale while it restarts (RFC 4724 helper).
     #[serde(default)]
     pub graceful_restart_stale: bool,
+    /// Times the session reached Established.
+    #[serde(default)]
+    pub established_transitions: u64,
+    /// Messages sent, by type.
+    #[serde(default)]
+    pub sent: MessageCounts,
+    /// Messages received, by type.
+    #[serde(default)]
+    pub received: MessageCounts,
+    /// NOTIFICATIONs sent, by "code/subcode".
+    #[serde(default)]
+    pub notifications_sent: BTreeMap<String, u64>,
+    /// NOTIFICATIONs received, by "code/subcode".
+    #[serde(default)]
+    pub notifications_received: BTreeMap<String, u64>,
+    /// Prefixes held from this peer, by family ("ipv4", "ipv6").
+    #[serde(default)]
+    pub prefixes_received_by_family: BTreeMap<String, u64>,
+}
+
+/// Message counters by type (RFC 4271 §4.1, RFC 2918).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageCounts {
+    /// OPEN.
+    pub open: u64,
+    /// UPDATE.
+    pub update: u64,
+    /// NOTIFICATION.
+    pub notification: u64,
+    /// KEEPALIVE.
+    pub keepalive: u64,
+    /// ROUTE-REFRESH.
+    pub route_refresh: u64,
+}
+
+impl MessageCounts {
+    /// Count one message.
+    pub fn add(&mut self, m: &Message) {
+        let slot = match m {
+            Message::Open(_) => &mut self.open,
+            Message::Update(_) => &mut self.update,
+            Message::Notification(_) => &mut self.notification,
+            Message::Keepalive => &mut self.keepalive,
+            Message::RouteRefresh(_) => &mut self.route_refresh,
+        };
+        *slot = slot.saturating_add(1);
+    }
+}
+
+impl PeerStatus {
+    /// Count a message sent (`outbound`) or received, and its NOTIFICATION code if it is one.
+    pub fn count(&mut self, outbound: bool, m: &Message) {
+        let (counts, notes) = if outbound {
+            (&mut self.sent, &mut self.notifications_sent)
+        } else {
+            (&mut self.received, &mut self.notifications_received)
+        };
+        counts.add(m);
+        if let Message::Notification(n) = m {
+            *notes
+                .entry(format!("{}/{}", n.code, n.subcode))
+                .or_default() += 1;
+        }
+    }
 }
 
 impl PeerStatus {
@@ -62,6 +129,12 @@ impl PeerStatus {
             last_error: None,
             families: Vec::new(),
             graceful_restart_stale: false,
+            established_transitions: 0,
+            sent: MessageCounts::default(),
+            received: MessageCounts::default(),
+            notifications_sent: BTreeMap::new(),
+            notifications_received: BTreeMap::new(),
+            prefixes_received_by_family: BTreeMap::new(),
         }
     }
 }

@@ -41,8 +41,8 @@ pub struct RouteChange {
 pub struct Rib {
     pub(crate) v4: Table<Ipv4Net>,
     pub(crate) v6: Table<Ipv6Net>,
-    /// Count of prefixes per peer (both families).
-    per_peer: HashMap<IpAddr, usize>,
+    /// Count of prefixes per peer and family (AFI).
+    per_peer: HashMap<(IpAddr, u16), usize>,
     /// Each peer's generation per family (AFI); paths from older ones are stale.
     epochs: HashMap<(IpAddr, u16), u32>,
 }
@@ -180,7 +180,20 @@ impl Rib {
 
     /// Prefixes held in `peer`'s Adj-RIB-In.
     pub fn received(&self, peer: IpAddr) -> usize {
-        self.per_peer.get(&peer).copied().unwrap_or(0)
+        [afi::IPV4, afi::IPV6]
+            .iter()
+            .map(|f| self.per_peer.get(&(peer, *f)).copied().unwrap_or(0))
+            .sum()
+    }
+
+    /// Prefixes held in `peer`'s Adj-RIB-In, by family (only families with some).
+    pub fn received_by_family(&self, peer: IpAddr) -> std::collections::BTreeMap<String, u64> {
+        let count = |f| self.per_peer.get(&(peer, f)).copied().unwrap_or(0) as u64;
+        [("ipv4", count(afi::IPV4)), ("ipv6", count(afi::IPV6))]
+            .into_iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(f, n)| (f.to_string(), n))
+            .collect()
     }
 
     /// The Loc-RIB: prefix -> multipath next hops.
@@ -213,7 +226,7 @@ impl Rib {
             IpNet::V6(p) => self.v6.insert(p, path),
         };
         if new {
-            *self.per_peer.entry(peer).or_default() += 1;
+            *self.per_peer.entry((peer, family_of(&prefix))).or_default() += 1;
         }
     }
 
@@ -233,7 +246,7 @@ impl Rib {
             IpNet::V6(p) => self.v6.remove_if(p, &pred),
         };
         if let (true, Some(peer)) = (removed, owner) {
-            if let Some(n) = self.per_peer.get_mut(&peer) {
+            if let Some(n) = self.per_peer.get_mut(&(peer, family_of(&prefix))) {
                 *n = n.saturating_sub(1);
             }
         }
@@ -255,5 +268,12 @@ impl Rib {
                 })
             })
             .collect()
+    }
+}
+
+fn family_of(prefix: &IpNet) -> u16 {
+    match prefix {
+        IpNet::V4(_) => afi::IPV4,
+        IpNet::V6(_) => afi::IPV6,
     }
 }

@@ -335,7 +335,10 @@ impl PeerTask {
                 ))
             }
             ConnEvent::Frame(frame) => match decode(&frame, self.ctx(which)) {
-                Ok(message) => Input::Message(message),
+                Ok(message) => {
+                    self.count(false, &message);
+                    Input::Message(message)
+                }
                 Err(e) => Input::BadMessage(e),
             },
             ConnEvent::BadFrame(e) => Input::BadMessage(e),
@@ -428,6 +431,7 @@ impl PeerTask {
                 if conn.send(&encode(&message, ctx)).await.is_err() {
                     return Some(Input::TcpFails);
                 }
+                self.count(true, &message);
                 if let Message::Notification(n) = &message {
                     warn!(peer = %self.cfg.address, code = n.code, subcode = n.subcode, "sent NOTIFICATION");
                 }
@@ -456,6 +460,8 @@ impl PeerTask {
                 if let Ok(mut status) = self.shared.status.lock() {
                     if let Some(e) = status.get_mut(&self.cfg.address) {
                         e.since = Some(std::time::Instant::now());
+                        e.status.established_transitions =
+                            e.status.established_transitions.saturating_add(1);
                         e.status.remote_router_id = Some(n.remote_router_id);
                         e.status.families = [(n.ipv4, "ipv4"), (n.ipv6, "ipv6")]
                             .iter()
@@ -499,6 +505,15 @@ impl PeerTask {
                 if state == PeerState::Established {
                     e.status.last_error = None;
                 }
+            }
+        }
+    }
+
+    /// Count a message in the peer's status.
+    fn count(&self, outbound: bool, message: &Message) {
+        if let Ok(mut status) = self.shared.status.lock() {
+            if let Some(e) = status.get_mut(&self.cfg.address) {
+                e.status.count(outbound, message);
             }
         }
     }

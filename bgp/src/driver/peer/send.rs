@@ -189,6 +189,7 @@ impl PeerTask {
         if conn.send(&encode(&message, ctx)).await.is_err() {
             return Some(Input::TcpFails);
         }
+        self.count(true, &message);
         None
     }
 
