@@ -85,8 +85,25 @@ fn peer_row(p: &PeerStatus) -> [String; 7] {
         p.uptime_secs.map(uptime).unwrap_or_else(|| "-".into()),
         p.prefixes_received.to_string(),
         p.prefixes_advertised.to_string(),
-        p.last_error.clone().unwrap_or_default(),
+        peer_info(p),
     ]
+}
+
+/// The families of an Established session, else why it is down; and a graceful restart in
+/// progress (routes kept stale).
+fn peer_info(p: &PeerStatus) -> String {
+    let mut info = if p.state == PeerState::Established {
+        p.families.join("+")
+    } else {
+        p.last_error.clone().unwrap_or_default()
+    };
+    if p.graceful_restart_stale {
+        if !info.is_empty() {
+            info.push_str("; ");
+        }
+        info.push_str("graceful restart: stale routes kept");
+    }
+    info
 }
 
 /// `3725` -> `01:02:05`, `90061` -> `1d01:01:01`.
@@ -173,7 +190,7 @@ Containers:  2    Learned routes: 3
 Health:      DEGRADED (1/2 peers established)
 
 PEER      AS     STATE        UPTIME    RECEIVED  ADVERTISED  INFO
-10.0.1.1  65001  Established  00:01:23  3         1
+10.0.1.1  65001  Established  00:01:23  3         1           ipv4
 10.0.9.1  65001  Active       -         3         1           hold timer expired
 ";
         assert_eq!(status(&s), expected);
