@@ -254,19 +254,18 @@ fn update_cases() -> Vec<Case> {
     vec![
         case("withdrawn length overruns", withdrawn_overrun, U, 1, &[]),
         case("attribute length overruns", attrs_overrun, U, 1, &[]),
-        case(
+        // RFC 7606 §4: the Total Attribute Length still finds the NLRI, so treat-as-withdraw.
+        recovered(
             "attribute value overruns the list",
-            update(&[], &[0x40, 1, 2, 0], &[]),
-            U,
+            update(&[], &[ORIGIN, AS_PATH, &[0x40, 3, 9, 10, 0]].concat(), NLRI),
+            Recovery::TreatAsWithdraw,
             1,
-            &[],
         ),
-        case(
+        recovered(
             "attribute header cut short",
-            update(&[], &[0x40], &[]),
-            U,
+            update(&[], &[ORIGIN, AS_PATH, NEXT_HOP, &[0x40]].concat(), NLRI),
+            Recovery::TreatAsWithdraw,
             1,
-            &[],
         ),
         recovered(
             "ORIGIN twice",

@@ -1,8 +1,8 @@
 //! UPDATE (RFC 4271 §4.3, §6.3) with RFC 7606 error handling.
 //!
-//! What resets the session: lengths that do not add up (3/1), an attribute overrunning the
-//! list (3/1), MP_REACH/MP_UNREACH twice or malformed (3/1, 3/9), a bad prefix (3/10) and an
-//! unrecognised well-known attribute (3/2). Other attribute errors are recovered from as RFC 7606
+//! What resets the session: withdrawn or total attribute lengths that overrun the message (3/1),
+//! MP_REACH/MP_UNREACH twice or malformed (3/1, 3/9), a bad prefix (3/10) and an unrecognised
+//! well-known attribute (3/2). Other attribute errors are recovered from as RFC 7606
 //! §7 says ("treat-as-withdraw" or "attribute discard") and listed in [`UpdateMsg::recovered`].
 
 use ipnet::{IpNet, Ipv4Net};
@@ -125,7 +125,18 @@ fn decode_attributes(
     let mut recovered = Vec::new();
     let (mut as4_path, mut as4_aggregator) = (None, None);
     while !r.is_empty() {
-        let raw = next_raw(&mut r)?;
+        // RFC 7606 §4: an attribute running past the list (or a list ending in a partial
+        // header) is treat-as-withdraw; the Total Attribute Length still locates the NLRI.
+        let raw = match next_raw(&mut r) {
+            Ok(raw) => raw,
+            Err(error) => {
+                recovered.push(RecoveredError {
+                    action: Recovery::TreatAsWithdraw,
+                    error,
+                });
+                break;
+            }
+        };
         if seen.contains(&raw.type_code) {
             let error = malformed_list("path attribute appears twice");
             if matches!(
