@@ -285,3 +285,113 @@ fn exabgp_ipv6_session_routes_both_ways() {
         None,
     );
 }
+
+/// ExaBGP driven through its API by a helper process: routes both ways, a route refresh each
+/// way, and a withdrawal (triggered by files the test creates).
+#[test]
+fn exabgp_route_refresh_both_ways_and_withdraw() {
+    if let Some(why) = skip_reason(&["/usr/sbin/exabgp"]) {
+        return eprintln!("SKIPPED: {why}");
+    }
+    const THEIRS4: &str = "10.244.200.0/24";
+    const OURS4: &str = "10.244.9.0/24";
+    let pair = Pair::new("R");
+    let d = pair.dir.path().to_path_buf();
+    let received = d.join("received.json");
+    let controller = d.join("control.sh");
+    // Records what ExaBGP reports (cat, in the background, reading the original stdin through
+    // fd 3: a background job's own stdin is /dev/null) and sends commands when the test drops a
+    // trigger file; `sh` keeps its stdout, the pipe ExaBGP polls, open.
+    let script = format!(
+        "#!/bin/sh\nexec 3<&0\ncat <&3 >> {rec} &\n\
+         while [ ! -e {d}/refresh ]; do sleep 0.2; done\n\
+         echo 'announce route-refresh ipv4 unicast'\n\
+         while [ ! -e {d}/withdraw ]; do sleep 0.2; done\n\
+         echo 'withdraw route {THEIRS4} next-hop {PEER_ADDR}'\n\
+         while true; do sleep 60; done\n",
+        rec = received.display(),
+        d = d.display()
+    );
+    let written = Command::new("sh")
+        .args([
+            "-c",
+            "printf '%s' \"$1\" > \"$2\" && chmod 755 \"$2\"",
+            "sh",
+        ])
+        .arg(&script)
+        .arg(&controller)
+        .status()
+        .unwrap();
+    assert!(written.success());
+    std::fs::write(
+        d.join("exabgp.conf"),
+        format!(
+            "process control {{\n  run {};\n  encoder json;\n}}\n\
+             neighbor {OUR_ADDR} {{\n  router-id {PEER_ADDR};\n  local-address {PEER_ADDR};\n  \
+             local-as {PEER_AS};\n  peer-as {OUR_AS};\n  hold-time 9;\n  \
+             capability {{ route-refresh; }}\n  \
+             api {{ processes [ control ]; receive {{ parsed; update; refresh; }} }}\n  \
+             static {{ route {THEIRS4} next-hop {PEER_ADDR}; }}\n}}\n",
+            controller.display()
+        ),
+    )
+    .unwrap();
+    let conf = d.join("exabgp.conf").display().to_string();
+    pair.spawn_peer(
+        &[
+            "env",
+            "exabgp.daemon.user=root",
+            "exabgp.daemon.daemonize=false",
+            "exabgp.api.cli=false",
+            "exabgp.log.destination=stdout",
+            "exabgp",
+            &conf,
+        ],
+        "exabgp.log",
+    );
+    let read = move || std::fs::read_to_string(&received).unwrap_or_default();
+    pair.in_ours(move || async move {
+        let (handle, mut rx) = Speaker::start(SpeakerConfig {
+            listen: Some(format!("{OUR_ADDR}:179").parse().unwrap()),
+            peers: vec![PeerConfig {
+                hold_time: 9,
+                connect_retry: Duration::from_secs(1),
+                ..PeerConfig::new(PEER_ADDR.parse().unwrap(), PEER_AS)
+            }],
+            ..SpeakerConfig::new(OUR_AS, OUR_ADDR.parse().unwrap())
+        })
+        .await
+        .unwrap();
+        handle.set_local_prefixes(vec![OURS4.parse().unwrap()]);
+        let theirs: IpNet = THEIRS4.parse().unwrap();
+        let c = next_change(&mut rx).await;
+        assert_eq!((c.prefix, c.next_hops.is_empty()), (theirs, false));
+        let got_ours = tokio::task::block_in_place(|| eventually(30, || read().contains(OURS4)));
+        assert!(got_ours, "ExaBGP never received {OURS4}");
+        // We ask: ExaBGP reports the ROUTE-REFRESH it received.
+        assert!(handle.request_refresh(PEER_ADDR.parse().unwrap()));
+        let asked = tokio::task::block_in_place(|| eventually(20, || read().contains("refresh")));
+        assert!(asked, "ExaBGP never reported our ROUTE-REFRESH");
+        // ExaBGP asks: we send our routes again, and count its request.
+        let before = read().matches(OURS4).count();
+        std::fs::write(d.join("refresh"), "").unwrap();
+        let resent = tokio::task::block_in_place(|| {
+            eventually(20, || read().matches(OURS4).count() > before)
+        });
+        assert!(resent, "our routes were not sent again");
+        let s = handle.status().await;
+        assert!(s[0].received.route_refresh >= 1, "{s:?}");
+        // ExaBGP withdraws.
+        std::fs::write(d.join("withdraw"), "").unwrap();
+        let c = next_change(&mut rx).await;
+        assert_eq!((c.prefix, c.next_hops.is_empty()), (theirs, true));
+        handle.shutdown().await;
+    });
+}
+
+async fn next_change(rx: &mut UnboundedReceiver<RouteChange>) -> RouteChange {
+    tokio::time::timeout(Duration::from_secs(40), rx.recv())
+        .await
+        .expect("no route change")
+        .expect("speaker stopped")
+}
