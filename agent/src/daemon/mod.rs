@@ -131,8 +131,7 @@ fn speaker_config(config: &Config, restarted: bool) -> bgp::driver::SpeakerConfi
                 export: p.export.clone(),
                 max_prefixes: p.max_prefixes,
                 allow_as_in: p.allow_as_in,
-                // Not read from the configuration yet.
-                password: None,
+                password: p.password.clone(),
                 communities: p
                     .parsed_communities()
                     .into_iter()
