@@ -308,3 +308,73 @@ async fn import_policy_filters_and_max_prefixes_closes_with_cease_1() {
     a.shutdown().await;
     b.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn md5_signed_session_comes_up_and_unsigned_syns_are_dropped() {
+    let a_addr = Ipv4Addr::new(127, 0, 0, 8);
+    let b_addr = Ipv4Addr::new(127, 0, 0, 9);
+    let (a_port, b_port) = (port(6), port(7));
+    let signed = |p: PeerConfig| PeerConfig {
+        password: Some("s3cret".into()),
+        ..p
+    };
+    let (a, mut a_rx) = Speaker::start(SpeakerConfig {
+        graceful_restart: None,
+        hostname: None,
+        local_as: 65101,
+        router_id: Ipv4Addr::new(10, 0, 0, 1),
+        listen: Some(SocketAddr::new(a_addr.into(), a_port)),
+        peers: vec![signed(peer(b_addr, b_port, 65102, a_addr))],
+    })
+    .await
+    .unwrap();
+    // An unsigned connection from B's address: the kernel drops its SYNs, so it never connects.
+    let sock = tokio::net::TcpSocket::new_v4().unwrap();
+    sock.bind(SocketAddr::new(b_addr.into(), 0)).unwrap();
+    let unsigned = tokio::time::timeout(
+        Duration::from_secs(3),
+        sock.connect(SocketAddr::new(a_addr.into(), a_port)),
+    )
+    .await;
+    assert!(
+        !matches!(unsigned, Ok(Ok(_))),
+        "an unsigned connection was accepted"
+    );
+    let (b, _b_rx) = Speaker::start(SpeakerConfig {
+        graceful_restart: None,
+        hostname: None,
+        local_as: 65102,
+        router_id: Ipv4Addr::new(10, 0, 0, 2),
+        listen: Some(SocketAddr::new(b_addr.into(), b_port)),
+        peers: vec![signed(peer(a_addr, a_port, 65101, b_addr))],
+    })
+    .await
+    .unwrap();
+    b.set_local_prefixes(vec!["10.244.2.0/24".parse().unwrap()]);
+    wait_for(&a, b_addr, PeerState::Established).await;
+    wait_for(&b, a_addr, PeerState::Established).await;
+    let got = next_change(&mut a_rx).await;
+    assert_eq!(got.prefix.to_string(), "10.244.2.0/24");
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_password_over_80_bytes_is_refused_at_start() {
+    let a_addr = Ipv4Addr::new(127, 0, 0, 10);
+    let e = Speaker::start(SpeakerConfig {
+        graceful_restart: None,
+        hostname: None,
+        local_as: 65101,
+        router_id: Ipv4Addr::new(10, 0, 0, 1),
+        listen: Some(SocketAddr::new(a_addr.into(), port(8))),
+        peers: vec![PeerConfig {
+            password: Some("x".repeat(81)),
+            ..peer(Ipv4Addr::new(127, 0, 0, 11), port(9), 65102, a_addr)
+        }],
+    })
+    .await
+    .unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
+    assert!(e.to_string().contains("81 bytes"), "{e}");
+}

@@ -192,6 +192,9 @@ pub struct PeerConfig {
     /// `ipv6_next_hop`: next hop of IPv6 routes sent over an IPv4 session.
     #[serde(default)]
     pub ipv6_next_hop: Option<std::net::Ipv6Addr>,
+    /// `password`: TCP MD5 signature key (RFC 2385), 1-80 bytes (default none: unsigned).
+    #[serde(default)]
+    pub password: Option<String>,
 }
 
 /// A parsed `communities` entry.

@@ -142,7 +142,7 @@ fn peer_policy_keys_parse_and_are_checked() {
             "bgp.peers[0].import[0]",
         ),
         ("export: [10.96.0.1/12]", "bgp.peers[0].export[0]"),
-        ("password: s3cret", "bgp.peers[0].password"),
+        ("password: ''", "bgp.peers[0].password"),
     ] {
         let bad = if bad.starts_with("keepalive") {
             "keepalive: 9".to_string()
@@ -154,6 +154,35 @@ fn peer_policy_keys_parse_and_are_checked() {
         assert_eq!(e.key(), Some(key), "{bad}: {e}");
         assert_eq!(e.line(), Some(8), "{bad}: {e}");
     }
+}
+
+#[test]
+fn peer_password_is_read_and_limited_to_80_bytes() {
+    let with = |password: &str| {
+        EXAMPLE.replace(
+            "hold_time: 9 }",
+            &format!("hold_time: 9, password: \"{password}\" }}"),
+        )
+    };
+    let c = Config::from_yaml_str(&with(&"k".repeat(80)), "f").unwrap();
+    assert_eq!(
+        c.bgp.peers[0].password.as_deref(),
+        Some("k".repeat(80).as_str())
+    );
+    let c = Config::from_yaml_str(EXAMPLE, "f").unwrap();
+    assert_eq!(c.bgp.peers[0].password, None);
+
+    let secret = format!("{}!", "k".repeat(80));
+    let e = Config::from_yaml_str(&with(&secret), "host1.yaml").unwrap_err();
+    let shown = e.to_string();
+    assert!(
+        shown.starts_with("host1.yaml:8: bgp.peers[0].password: is 81 bytes long"),
+        "{shown}"
+    );
+    assert!(
+        !shown.contains(&secret),
+        "the key must not be echoed: {shown}"
+    );
 }
 
 #[test]

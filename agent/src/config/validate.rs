@@ -184,6 +184,18 @@ fn bgp(c: &Config) -> Result<(), Failure> {
                 return fail(key(&format!("import[{j}]")), m);
             }
         }
+        if let Some(password) = &p.password {
+            // The kernel's limit (TCP_MD5SIG_MAXKEYLEN); the key itself is never echoed.
+            if password.is_empty() || password.len() > 80 {
+                return fail(
+                    key("password"),
+                    format!(
+                        "is {} bytes long; a TCP MD5 key is 1-80 bytes (leave it out for none)",
+                        password.len()
+                    ),
+                );
+            }
+        }
         for (j, prefix) in p.export.iter().enumerate() {
             if prefix.addr() != prefix.network() {
                 return fail(

@@ -131,6 +131,7 @@ fn speaker_config(config: &Config, restarted: bool) -> bgp::driver::SpeakerConfi
                 export: p.export.clone(),
                 max_prefixes: p.max_prefixes,
                 allow_as_in: p.allow_as_in,
+                password: p.password.clone(),
                 communities: p
                     .parsed_communities()
                     .into_iter()

@@ -7,6 +7,7 @@
 
 mod conn;
 mod export;
+mod md5;
 mod peer;
 mod speaker;
 mod status;

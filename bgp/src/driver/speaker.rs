@@ -6,11 +6,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ipnet::IpNet;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tracing::{debug, warn};
 
+use super::md5;
 use super::peer::{PeerChannels, PeerCommand, PeerTask};
 use super::status::{PeerState, PeerStatus};
 use crate::fsm::GrOptions;
@@ -97,6 +98,9 @@ pub struct PeerConfig {
     pub max_prefixes: Option<u32>,
     /// Occurrences of our ASN tolerated in a received AS_PATH.
     pub allow_as_in: u8,
+    /// TCP MD5 signature key (RFC 2385), 1-80 bytes: set on our connecting socket and, for this
+    /// address, on the listener, so the kernel drops the peer's unsigned segments.
+    pub password: Option<String>,
 }
 
 impl PeerConfig {
@@ -124,6 +128,7 @@ impl PeerConfig {
             ipv6_next_hop: None,
             max_prefixes: None,
             allow_as_in: 0,
+            password: None,
         }
     }
 }
@@ -163,12 +168,20 @@ pub struct SpeakerHandle {
 
 impl Speaker {
     /// Bind the listener (if any) and start one task per peer. Loc-RIB changes arrive on the
-    /// returned channel.
+    /// returned channel. A password the kernel cannot take (empty, over 80 bytes) is an
+    /// `InvalidInput` error, before anything is bound.
     pub async fn start(
         config: SpeakerConfig,
     ) -> std::io::Result<(SpeakerHandle, mpsc::UnboundedReceiver<RouteChange>)> {
+        for peer in &config.peers {
+            if let Some(password) = &peer.password {
+                md5::check_key(password).map_err(|e| {
+                    std::io::Error::new(e.kind(), format!("peer {}: {e}", peer.address))
+                })?;
+            }
+        }
         let listener = match config.listen {
-            Some(addr) => Some(TcpListener::bind(addr).await?),
+            Some(addr) => Some(listen(addr, &config.peers)?),
             None => None,
         };
         let (changes, changes_rx) = mpsc::unbounded_channel();
@@ -285,6 +298,31 @@ impl SpeakerHandle {
             .iter()
             .all(|s| s.state == PeerState::Established)
     }
+}
+
+/// Bind and listen on `addr`, with each password-protected peer's key installed before
+/// `listen()`, so no unsigned SYN from such a peer is ever accepted.
+fn listen(addr: SocketAddr, peers: &[PeerConfig]) -> std::io::Result<TcpListener> {
+    let socket = match addr {
+        SocketAddr::V4(_) => TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => TcpSocket::new_v6()?,
+    };
+    // As TcpListener::bind does: a restarted speaker must not wait for TIME_WAIT.
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    for peer in peers {
+        // An IPv6 peer cannot reach an IPv4 listener: there is nothing to key for it there.
+        let reachable = addr.is_ipv6() || peer.address.to_canonical().is_ipv4();
+        if let (Some(password), true) = (&peer.password, reachable) {
+            md5::set_key(&socket, peer.address, password).map_err(|e| {
+                std::io::Error::new(
+                    e.kind(),
+                    format!("TCP MD5 key for peer {} on the listener: {e}", peer.address),
+                )
+            })?;
+        }
+    }
+    socket.listen(1024)
 }
 
 /// Hand inbound connections to their peer's task; refuse unknown sources.

@@ -417,11 +417,12 @@ impl PeerTask {
             Output::Connect => {
                 let addr = SocketAddr::new(self.cfg.address, self.cfg.port);
                 let local = self.cfg.local_address;
+                let password = self.cfg.password.clone();
                 if let Some(h) = self.connecting.take() {
                     h.abort();
                 }
                 self.connecting = Some(tokio::spawn(async move {
-                    tokio::time::timeout(CONNECT_TIMEOUT, connect(addr, local))
+                    tokio::time::timeout(CONNECT_TIMEOUT, connect(addr, local, password))
                         .await
                         .unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into()))
                 }));
@@ -643,8 +644,13 @@ async fn refuse(mut conn: Conn, ctx: CodecContext) {
     conn.close().await;
 }
 
-/// Connect to `addr`, from `local` when the peer is configured with a source address.
-async fn connect(addr: SocketAddr, local: Option<IpAddr>) -> std::io::Result<TcpStream> {
+/// Connect to `addr`, from `local` when the peer is configured with a source address, signing
+/// the segments with `password` (TCP MD5, RFC 2385) from the SYN on when there is one.
+async fn connect(
+    addr: SocketAddr,
+    local: Option<IpAddr>,
+    password: Option<String>,
+) -> std::io::Result<TcpStream> {
     let socket = if addr.is_ipv6() {
         tokio::net::TcpSocket::new_v6()?
     } else {
@@ -652,6 +658,9 @@ async fn connect(addr: SocketAddr, local: Option<IpAddr>) -> std::io::Result<Tcp
     };
     if let Some(local) = local {
         socket.bind(SocketAddr::new(local, 0))?;
+    }
+    if let Some(password) = &password {
+        super::md5::set_key(&socket, addr.ip(), password)?;
     }
     socket.connect(addr).await
 }
