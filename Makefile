@@ -39,7 +39,8 @@ test: deps-test build
 
 # Benchmarks compare Lattice with the real alternatives in the same run and print ratios
 # (docs/benchmarks.md). Root: they run daemons in network namespaces.
-BENCH_SIZES ?= 100000 1000000
+# Scenarios: N prefixes from one peer, or PxN (P peers at once, the same N prefixes each).
+BENCH_SIZES ?= 100000 1000000 10x100000
 deps-bench:
 	@scripts/apt-install.sh frr bird2 gobgpd iproute2
 
