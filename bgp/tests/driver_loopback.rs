@@ -11,7 +11,6 @@ use bgp::rib::RouteChange;
 use bgp::wire::{check_frame, decode, encode, CodecContext, Message};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::mpsc::UnboundedReceiver;
 
 /// Ports unique to this process so parallel test runs do not collide.
 fn port(offset: u16) -> u16 {
@@ -44,7 +43,7 @@ async fn wait_for(handle: &SpeakerHandle, address: Ipv4Addr, state: PeerState) {
     );
 }
 
-async fn next_change(rx: &mut UnboundedReceiver<RouteChange>) -> RouteChange {
+async fn next_change(rx: &mut bgp::driver::RouteChanges) -> RouteChange {
     tokio::time::timeout(Duration::from_secs(10), rx.recv())
         .await
         .expect("no route change")

@@ -13,7 +13,6 @@ use bgp::rib::RouteChange;
 use common::frr::Frr;
 use common::{eventually, skip_reason, Pair, OUR_ADDR, OUR_ADDR6, PEER_ADDR, PEER_ADDR6};
 use ipnet::IpNet;
-use tokio::sync::mpsc::UnboundedReceiver;
 
 const OUR_AS: u32 = 65101;
 const PEER_AS: u32 = 65001;
@@ -43,7 +42,7 @@ async fn start_ours(
     peer: PeerConfig,
     gr: Option<GrOptions>,
     prefixes: &[&str],
-) -> (SpeakerHandle, UnboundedReceiver<RouteChange>) {
+) -> (SpeakerHandle, bgp::driver::RouteChanges) {
     let (handle, rx) = Speaker::start(SpeakerConfig {
         listen: Some("[::]:179".parse().unwrap()),
         peers: vec![PeerConfig {
@@ -64,7 +63,7 @@ async fn start_ours(
 /// The next change of `prefix` with (or without) next hops; every change seen on the way is
 /// returned too.
 async fn expect(
-    rx: &mut UnboundedReceiver<RouteChange>,
+    rx: &mut bgp::driver::RouteChanges,
     prefix: &str,
     present: bool,
 ) -> (RouteChange, Vec<RouteChange>) {

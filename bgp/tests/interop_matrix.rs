@@ -13,7 +13,6 @@ use bgp::driver::{PeerConfig, PeerState, Speaker, SpeakerConfig, SpeakerHandle};
 use bgp::rib::RouteChange;
 use common::{eventually, skip_reason, Pair, OUR_ADDR, PEER_ADDR};
 use ipnet::IpNet;
-use tokio::sync::mpsc::UnboundedReceiver;
 
 const OUR_AS: u32 = 65101;
 const PEER_AS: u32 = 65001;
@@ -287,7 +286,7 @@ impl Peer {
     }
 }
 
-async fn start_ours() -> (SpeakerHandle, UnboundedReceiver<RouteChange>) {
+async fn start_ours() -> (SpeakerHandle, bgp::driver::RouteChanges) {
     let (handle, rx) = Speaker::start(SpeakerConfig {
         listen: Some(format!("{OUR_ADDR}:179").parse().unwrap()),
         peers: vec![PeerConfig {
@@ -305,7 +304,7 @@ async fn start_ours() -> (SpeakerHandle, UnboundedReceiver<RouteChange>) {
 
 /// The next change of `prefix`, and every other change seen on the way.
 async fn expect(
-    rx: &mut UnboundedReceiver<RouteChange>,
+    rx: &mut bgp::driver::RouteChanges,
     prefix: &str,
     present: bool,
 ) -> Vec<RouteChange> {

@@ -16,7 +16,6 @@ use bgp::rib::RouteChange;
 use common::frr::Frr;
 use common::{eventually, skip_reason, Pair, OUR_ADDR, OUR_ADDR6, PEER_ADDR, PEER_ADDR6};
 use ipnet::IpNet;
-use tokio::sync::mpsc::UnboundedReceiver;
 
 const OUR_AS: u32 = 65102;
 const PEER_AS: u32 = 65002;
@@ -52,7 +51,7 @@ async fn start_ours(
     listen: &str,
     peer: &str,
     password: &str,
-) -> (SpeakerHandle, UnboundedReceiver<RouteChange>) {
+) -> (SpeakerHandle, bgp::driver::RouteChanges) {
     let (handle, rx) = Speaker::start(SpeakerConfig {
         listen: Some(listen.parse::<SocketAddr>().unwrap()),
         peers: vec![PeerConfig {
@@ -71,7 +70,7 @@ async fn start_ours(
 }
 
 /// Wait (up to 40 s) for `prefix` to arrive with next hops.
-async fn expect_route(rx: &mut UnboundedReceiver<RouteChange>, prefix: &str) -> RouteChange {
+async fn expect_route(rx: &mut bgp::driver::RouteChanges, prefix: &str) -> RouteChange {
     let prefix: IpNet = prefix.parse().unwrap();
     let wait = async {
         loop {

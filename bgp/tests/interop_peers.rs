@@ -14,14 +14,13 @@ use bgp::driver::{PeerConfig, PeerState, Speaker, SpeakerConfig, SpeakerHandle};
 use bgp::rib::RouteChange;
 use common::{eventually, skip_reason, Pair, OUR_ADDR, PEER_ADDR};
 use ipnet::IpNet;
-use tokio::sync::mpsc::UnboundedReceiver;
 
 const OUR_AS: u32 = 65101;
 const PEER_AS: u32 = 65001;
 const OURS: &str = "10.244.9.0/24";
 const THEIRS: &str = "10.244.200.0/24";
 
-async fn start_ours() -> (SpeakerHandle, UnboundedReceiver<RouteChange>) {
+async fn start_ours() -> (SpeakerHandle, bgp::driver::RouteChanges) {
     let (handle, rx) = Speaker::start(SpeakerConfig {
         graceful_restart: Some(bgp::fsm::GrOptions::default()),
         hostname: None,
@@ -41,11 +40,7 @@ async fn start_ours() -> (SpeakerHandle, UnboundedReceiver<RouteChange>) {
 }
 
 /// Wait for the next change of `prefix`; `present` says whether it should now have next hops.
-async fn expect(
-    rx: &mut UnboundedReceiver<RouteChange>,
-    prefix: &str,
-    present: bool,
-) -> RouteChange {
+async fn expect(rx: &mut bgp::driver::RouteChanges, prefix: &str, present: bool) -> RouteChange {
     let prefix: IpNet = prefix.parse().unwrap();
     let wait = async {
         loop {

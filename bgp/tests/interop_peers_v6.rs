@@ -12,14 +12,13 @@ use bgp::driver::{PeerConfig, PeerState, Speaker, SpeakerConfig, SpeakerHandle};
 use bgp::rib::RouteChange;
 use common::{eventually, skip_reason, Pair, OUR_ADDR, OUR_ADDR6, PEER_ADDR, PEER_ADDR6};
 use ipnet::IpNet;
-use tokio::sync::mpsc::UnboundedReceiver;
 
 const OUR_AS: u32 = 65101;
 const PEER_AS: u32 = 65001;
 const OURS6: &str = "fd00:244:9::/64";
 const THEIRS6: &str = "fd00:244:200::/64";
 
-async fn start_ours() -> (SpeakerHandle, UnboundedReceiver<RouteChange>) {
+async fn start_ours() -> (SpeakerHandle, bgp::driver::RouteChanges) {
     let (handle, rx) = Speaker::start(SpeakerConfig {
         listen: Some("[::]:179".parse().unwrap()),
         peers: vec![PeerConfig {
@@ -35,7 +34,7 @@ async fn start_ours() -> (SpeakerHandle, UnboundedReceiver<RouteChange>) {
     (handle, rx)
 }
 
-async fn expect(rx: &mut UnboundedReceiver<RouteChange>, prefix: &str, present: bool) {
+async fn expect(rx: &mut bgp::driver::RouteChanges, prefix: &str, present: bool) {
     let prefix: IpNet = prefix.parse().unwrap();
     let wait = async {
         loop {
@@ -389,7 +388,7 @@ fn exabgp_route_refresh_both_ways_and_withdraw() {
     });
 }
 
-async fn next_change(rx: &mut UnboundedReceiver<RouteChange>) -> RouteChange {
+async fn next_change(rx: &mut bgp::driver::RouteChanges) -> RouteChange {
     tokio::time::timeout(Duration::from_secs(40), rx.recv())
         .await
         .expect("no route change")

@@ -4,7 +4,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use ipnet::Ipv4Net;
-use tokio::sync::mpsc::UnboundedReceiver;
 use tracing::{debug, warn};
 
 use crate::dataplane::{execute, LearnedRoute, LearnedRoutes};
@@ -39,7 +38,7 @@ pub fn spawn(
     kernel: Arc<dyn Kernel>,
     cluster: Ipv4Net,
     own_block: Ipv4Net,
-    mut changes: UnboundedReceiver<bgp::rib::RouteChange>,
+    mut changes: bgp::driver::RouteChanges,
 ) -> Arc<Learned> {
     let learned = Arc::new(Learned::default());
     let counter = learned.clone();

@@ -5,6 +5,7 @@
 //! task they belong to. Shared state (the RIB and the status table) sits behind a mutex that is
 //! held only for in-memory work.
 
+mod changes;
 mod conn;
 mod export;
 mod md5;
@@ -12,5 +13,6 @@ mod peer;
 mod speaker;
 mod status;
 
+pub use changes::{Empty, RouteChanges};
 pub use speaker::{Families, PeerConfig, Speaker, SpeakerConfig, SpeakerHandle};
 pub use status::{MessageCounts, PeerState, PeerStatus};

@@ -11,12 +11,13 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tracing::{debug, warn};
 
+use super::changes::{ChangeSignal, RouteChanges};
 use super::md5;
 use super::peer::{PeerChannels, PeerCommand, PeerTask};
 use super::status::{PeerState, PeerStatus};
 use crate::fsm::GrOptions;
 use crate::policy::ImportPolicy;
-use crate::rib::{Rib, RouteChange};
+use crate::rib::Rib;
 use crate::wire::LargeCommunity;
 
 /// The whole speaker's configuration.
@@ -142,7 +143,7 @@ pub(super) struct Shared {
     pub hostname: Option<String>,
     pub rib: Mutex<Rib>,
     pub status: Mutex<HashMap<IpAddr, PeerEntry>>,
-    pub changes: mpsc::UnboundedSender<RouteChange>,
+    pub signal: ChangeSignal,
 }
 
 /// A peer's status and when it became Established.
@@ -167,12 +168,10 @@ pub struct SpeakerHandle {
 }
 
 impl Speaker {
-    /// Bind the listener (if any) and start one task per peer. Loc-RIB changes arrive on the
-    /// returned channel. A password the kernel cannot take (empty, over 80 bytes) is an
+    /// Bind the listener (if any) and start one task per peer. Loc-RIB changes arrive through
+    /// the returned [`RouteChanges`], coalesced per prefix. A password the kernel cannot take (empty, over 80 bytes) is an
     /// `InvalidInput` error, before anything is bound.
-    pub async fn start(
-        config: SpeakerConfig,
-    ) -> std::io::Result<(SpeakerHandle, mpsc::UnboundedReceiver<RouteChange>)> {
+    pub async fn start(config: SpeakerConfig) -> std::io::Result<(SpeakerHandle, RouteChanges)> {
         for peer in &config.peers {
             if let Some(password) = &peer.password {
                 md5::check_key(password).map_err(|e| {
@@ -184,7 +183,6 @@ impl Speaker {
             Some(addr) => Some(listen(addr, &config.peers)?),
             None => None,
         };
-        let (changes, changes_rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
             local_as: config.local_as,
             router_id: config.router_id,
@@ -192,7 +190,7 @@ impl Speaker {
             hostname: config.hostname,
             rib: Mutex::new(Rib::default()),
             status: Mutex::new(HashMap::new()),
-            changes,
+            signal: ChangeSignal::default(),
         });
         let (prefixes, prefixes_rx) = watch::channel(Vec::new());
         let (stop, stop_rx) = watch::channel(false);
@@ -232,7 +230,8 @@ impl Speaker {
             tasks: Arc::new(Mutex::new(tasks)),
             commands: Arc::new(commands),
         };
-        Ok((handle, changes_rx))
+        let changes = RouteChanges::new(handle.shared.clone());
+        Ok((handle, changes))
     }
 }
 
@@ -289,6 +288,7 @@ impl SpeakerHandle {
                 warn!("a BGP task did not stop within 2 s");
             }
         }
+        self.shared.signal.stop();
     }
 
     /// Whether every peer is Established (for tests and readiness).

@@ -45,6 +45,10 @@ pub struct Rib {
     per_peer: HashMap<(IpAddr, u16), usize>,
     /// Each peer's generation per family (AFI); paths from older ones are stale.
     epochs: HashMap<(IpAddr, u16), u32>,
+    /// Prefixes whose next hops changed since [`Rib::take_changes`] last reported them, with
+    /// the next hops reported then: a consumer that lags sees each prefix once, in its latest
+    /// state, and a change that was undone is not reported at all.
+    pending: std::collections::BTreeMap<IpNet, Vec<IpAddr>>,
 }
 
 impl Rib {
@@ -258,16 +262,40 @@ impl Rib {
         touched
             .into_iter()
             .filter_map(|prefix| {
+                let before = self.next_hops(&prefix).map(<[IpAddr]>::to_vec);
                 let hops = match prefix {
                     IpNet::V4(p) => self.v4.recompute(p),
                     IpNet::V6(p) => self.v6.recompute(p),
                 }?;
+                self.pending
+                    .entry(prefix)
+                    .or_insert_with(|| before.unwrap_or_default());
                 Some(RouteChange {
                     prefix,
                     next_hops: hops,
                 })
             })
             .collect()
+    }
+
+    /// Up to `max` prefixes whose next hops differ from what was last taken, in their current
+    /// state (empty next hops: gone), in prefix order.
+    pub fn take_changes(&mut self, max: usize) -> Vec<RouteChange> {
+        let keys: Vec<IpNet> = self.pending.keys().take(max).copied().collect();
+        let mut out = Vec::with_capacity(keys.len());
+        for prefix in keys {
+            let Some(before) = self.pending.remove(&prefix) else {
+                continue;
+            };
+            let now = self.next_hops(&prefix).unwrap_or_default();
+            if now != before.as_slice() {
+                out.push(RouteChange {
+                    prefix,
+                    next_hops: now.to_vec(),
+                });
+            }
+        }
+        out
     }
 }
 

@@ -172,9 +172,10 @@ impl PeerTask {
         self.send_changes(changes);
     }
 
+    /// Wake the consumer when the Loc-RIB moved (it takes the latest state from the RIB).
     fn send_changes(&self, changes: Vec<RouteChange>) {
-        for c in changes {
-            let _ = self.shared.changes.send(c);
+        if !changes.is_empty() {
+            self.shared.signal.changed();
         }
     }
 
