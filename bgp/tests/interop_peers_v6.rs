@@ -381,9 +381,14 @@ fn exabgp_route_refresh_both_ways_and_withdraw() {
         let s = handle.status().await;
         assert!(s[0].received.route_refresh >= 1, "{s:?}");
         // ExaBGP withdraws.
+        // (ExaBGP answers a ROUTE-REFRESH with a withdrawal and a new announcement; changes are
+        // coalesced, so that may show as one more report of the route as it is.)
         std::fs::write(d.join("withdraw"), "").unwrap();
-        let c = next_change(&mut rx).await;
-        assert_eq!((c.prefix, c.next_hops.is_empty()), (theirs, true));
+        let mut c = next_change(&mut rx).await;
+        while c.prefix == theirs && !c.next_hops.is_empty() {
+            c = next_change(&mut rx).await;
+        }
+        assert_eq!((c.prefix, c.next_hops.is_empty()), (theirs, true), "{c:?}");
         handle.shutdown().await;
     });
 }

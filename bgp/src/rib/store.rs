@@ -45,10 +45,10 @@ pub struct Rib {
     per_peer: HashMap<(IpAddr, u16), usize>,
     /// Each peer's generation per family (AFI); paths from older ones are stale.
     epochs: HashMap<(IpAddr, u16), u32>,
-    /// Prefixes whose next hops changed since [`Rib::take_changes`] last reported them, with
-    /// the next hops reported then: a consumer that lags sees each prefix once, in its latest
-    /// state, and a change that was undone is not reported at all.
-    pending: std::collections::BTreeMap<IpNet, Vec<IpAddr>>,
+    /// Prefixes whose next hops changed since [`Rib::take_changes`] last reported them, each
+    /// once (the table entry's dirty flag): a consumer that lags sees each prefix once, in its
+    /// latest state.
+    pending: std::collections::VecDeque<IpNet>,
 }
 
 impl Rib {
@@ -262,14 +262,13 @@ impl Rib {
         touched
             .into_iter()
             .filter_map(|prefix| {
-                let before = self.next_hops(&prefix).map(<[IpAddr]>::to_vec);
-                let hops = match prefix {
+                let (hops, newly_dirty) = match prefix {
                     IpNet::V4(p) => self.v4.recompute(p),
                     IpNet::V6(p) => self.v6.recompute(p),
                 }?;
-                self.pending
-                    .entry(prefix)
-                    .or_insert_with(|| before.unwrap_or_default());
+                if newly_dirty {
+                    self.pending.push_back(prefix);
+                }
                 Some(RouteChange {
                     prefix,
                     next_hops: hops,
@@ -278,22 +277,20 @@ impl Rib {
             .collect()
     }
 
-    /// Up to `max` prefixes whose next hops differ from what was last taken, in their current
-    /// state (empty next hops: gone), in prefix order.
+    /// Up to `max` prefixes whose next hops changed since they were last taken, in their
+    /// current state (empty next hops: gone), oldest change first.
     pub fn take_changes(&mut self, max: usize) -> Vec<RouteChange> {
-        let keys: Vec<IpNet> = self.pending.keys().take(max).copied().collect();
-        let mut out = Vec::with_capacity(keys.len());
-        for prefix in keys {
-            let Some(before) = self.pending.remove(&prefix) else {
-                continue;
+        let n = max.min(self.pending.len());
+        let mut out = Vec::with_capacity(n);
+        for prefix in self.pending.drain(..n).collect::<Vec<_>>() {
+            let next_hops = match prefix {
+                IpNet::V4(p) => self.v4.take_dirty(&p),
+                IpNet::V6(p) => self.v6.take_dirty(&p),
             };
-            let now = self.next_hops(&prefix).unwrap_or_default();
-            if now != before.as_slice() {
-                out.push(RouteChange {
-                    prefix,
-                    next_hops: now.to_vec(),
-                });
-            }
+            out.push(RouteChange { prefix, next_hops });
+        }
+        if self.pending.is_empty() && self.pending.capacity() > 4096 {
+            self.pending.shrink_to(4096);
         }
         out
     }

@@ -20,6 +20,8 @@ pub(crate) struct Table<P> {
 struct Entry {
     paths: Paths,
     hops: Hops,
+    /// Its next hops changed since the consumer last took it (it is in the pending list).
+    dirty: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -54,6 +56,7 @@ impl<P: Ord + Copy> Table<P> {
                 Entry {
                     paths: Paths::One(path),
                     hops: Hops::None,
+                    dirty: false,
                 },
             );
             return true;
@@ -77,7 +80,7 @@ impl<P: Ord + Copy> Table<P> {
     }
 
     /// Drop the paths for `prefix` that `pred` selects; true if any went. The entry stays
-    /// until [`Table::recompute`] has reported its next hops gone.
+    /// until the change has been taken ([`Table::take_dirty`]).
     pub(crate) fn remove_if(&mut self, prefix: P, pred: impl Fn(&Path) -> bool) -> bool {
         let Some(entry) = self.entries.get_mut(&prefix) else {
             return false;
@@ -135,8 +138,23 @@ impl<P: Ord + Copy> Table<P> {
             .filter(|(_, h)| !h.is_empty())
     }
 
-    /// Re-run the decision for `prefix`; the new next hops if the set moved.
-    pub(crate) fn recompute(&mut self, prefix: P) -> Option<Vec<IpAddr>> {
+    /// Take `prefix` off the pending list: its current next hops (empty: gone, and the entry
+    /// that was kept to remember it was pending goes too).
+    pub(crate) fn take_dirty(&mut self, prefix: &P) -> Vec<IpAddr> {
+        let Some(e) = self.entries.get_mut(prefix) else {
+            return Vec::new();
+        };
+        e.dirty = false;
+        if e.paths.as_slice().is_empty() {
+            self.entries.remove(prefix);
+            return Vec::new();
+        }
+        e.hops.as_slice().to_vec()
+    }
+
+    /// Re-run the decision for `prefix`; the new next hops if the set moved, and whether the
+    /// prefix must join the pending list (it was not on it yet).
+    pub(crate) fn recompute(&mut self, prefix: P) -> Option<(Vec<IpAddr>, bool)> {
         let entry = self.entries.get_mut(&prefix)?;
         let paths: Vec<&Path> = entry.paths.as_slice().iter().map(|p| p.as_ref()).collect();
         let mut hops: Vec<IpAddr> = best_paths(&paths)
@@ -145,13 +163,15 @@ impl<P: Ord + Copy> Table<P> {
             .collect();
         hops.sort();
         hops.dedup();
-        let changed = entry.hops.as_slice() != hops;
-        if paths.is_empty() {
-            self.entries.remove(&prefix);
-        } else if changed {
-            entry.hops = Hops::from(hops.as_slice());
+        if entry.hops.as_slice() == hops {
+            return None;
         }
-        changed.then_some(hops)
+        // A prefix left without paths keeps its (empty) entry until the consumer has taken the
+        // change, so that a re-announcement meanwhile does not queue it twice.
+        let newly_dirty = !entry.dirty;
+        entry.hops = Hops::from(hops.as_slice());
+        entry.dirty = true;
+        Some((hops, newly_dirty))
     }
 }
 
