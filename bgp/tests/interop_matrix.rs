@@ -160,20 +160,7 @@ impl Peer {
                 let received = d.join("received.json");
                 let recorder = d.join("record.sh");
                 if n == 0 {
-                    // The recorder keeps its stdout open and is written by a child (see
-                    // interop_peers.rs for why).
-                    let script = format!("#!/bin/sh\ncat >> {}\n", received.display());
-                    let ok = Command::new("sh")
-                        .args([
-                            "-c",
-                            "printf '%s' \"$1\" > \"$2\" && chmod 755 \"$2\"",
-                            "sh",
-                        ])
-                        .arg(&script)
-                        .arg(&recorder)
-                        .status()
-                        .unwrap();
-                    assert!(ok.success());
+                    common::exabgp_recorder(&recorder, &received);
                 }
                 let statics: String = Self::routes(opts)
                     .iter()
@@ -199,19 +186,7 @@ impl Peer {
                     ),
                 )
                 .unwrap();
-                let conf = d.join("exabgp.conf").display().to_string();
-                pair.spawn_peer(
-                    &[
-                        "env",
-                        "exabgp.daemon.user=root",
-                        "exabgp.daemon.daemonize=false",
-                        "exabgp.api.cli=false",
-                        "exabgp.log.destination=stdout",
-                        "exabgp",
-                        &conf,
-                    ],
-                    &format!("exabgp{n}.log"),
-                );
+                pair.spawn_exabgp(&d.join("exabgp.conf"), &format!("exabgp{n}.log"));
             }
         }
     }

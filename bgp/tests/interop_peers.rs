@@ -8,10 +8,12 @@ mod common;
 
 use std::net::Ipv4Addr;
 use std::process::Command;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bgp::driver::{PeerConfig, PeerState, Speaker, SpeakerConfig, SpeakerHandle};
 use bgp::rib::RouteChange;
+use common::frr::Frr;
 use common::{eventually, skip_reason, Pair, OUR_ADDR, PEER_ADDR};
 use ipnet::IpNet;
 
@@ -86,55 +88,19 @@ fn scenario(
 
 // ---------------------------------------------------------------- FRR
 
-fn start_frr(pair: &Pair) -> String {
+fn start_frr(pair: &Pair) -> Arc<Frr> {
     start_frr_with(pair, "")
 }
 
 /// FRR as the peer; `extra` holds additional `neighbor` lines for the router bgp block.
-fn start_frr_with(pair: &Pair, extra: &str) -> String {
-    let dir = pair.dir.path().join("frr");
-    std::fs::create_dir_all(dir.join("run")).unwrap();
-    std::fs::write(dir.join("zebra.conf"), "hostname peer\n").unwrap();
-    std::fs::write(
-        dir.join("bgpd.conf"),
-        format!(
-            "router bgp {PEER_AS}\n bgp router-id {PEER_ADDR}\n no bgp ebgp-requires-policy\n \
-             no bgp network import-check\n no bgp default ipv4-unicast\n neighbor {OUR_ADDR} remote-as {OUR_AS}\n \
-             neighbor {OUR_ADDR} timers 3 9\n neighbor {OUR_ADDR} timers connect 1\n{extra} address-family ipv4 unicast\n  \
-             network {THEIRS}\n  neighbor {OUR_ADDR} activate\n exit-address-family\n"
-        ),
-    )
-    .unwrap();
-    chown_frr(&dir);
-    let d = dir.display().to_string();
-    for daemon in ["zebra", "bgpd"] {
-        pair.peer_cmd(&[
-            &format!("/usr/lib/frr/{daemon}"),
-            "-d",
-            "-f",
-            &format!("{d}/{daemon}.conf"),
-            "-i",
-            &format!("{d}/run/{daemon}.pid"),
-            "-z",
-            &format!("{d}/run/zserv.api"),
-            "--vty_socket",
-            &format!("{d}/run"),
-            "-P",
-            "0",
-        ]);
-        pair.track_pidfile(dir.join(format!("run/{daemon}.pid")));
-    }
-    format!("{d}/run")
-}
-
-fn chown_frr(dir: &std::path::Path) {
-    let ok = Command::new("chown")
-        .args(["-R", "frr:frr"])
-        .arg(dir)
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "chown frr");
+fn start_frr_with(pair: &Pair, extra: &str) -> Arc<Frr> {
+    let conf = format!(
+        "router bgp {PEER_AS}\n bgp router-id {PEER_ADDR}\n no bgp ebgp-requires-policy\n \
+         no bgp network import-check\n no bgp default ipv4-unicast\n neighbor {OUR_ADDR} remote-as {OUR_AS}\n \
+         neighbor {OUR_ADDR} timers 3 9\n neighbor {OUR_ADDR} timers connect 1\n{extra} address-family ipv4 unicast\n  \
+         network {THEIRS}\n  neighbor {OUR_ADDR} activate\n exit-address-family\n"
+    );
+    Arc::new(Frr::start(pair, &conf))
 }
 
 #[test]
@@ -143,34 +109,20 @@ fn frr_session_routes_both_ways_and_withdraw() {
         return eprintln!("SKIPPED: {why}");
     }
     let pair = Pair::new("f");
-    let vty = start_frr(&pair);
-    let (ns, vty2) = (pair.peer.clone(), vty.clone());
-    let ns2 = ns.clone();
+    let frr = start_frr(&pair);
+    let frr2 = frr.clone();
     scenario(
         &pair,
-        move || vtysh(&ns, &vty, &["show bgp ipv4 unicast json"]).contains(OURS),
+        move || frr.vtysh(&["show bgp ipv4 unicast json"]).contains(OURS),
         Some(Box::new(move || {
-            vtysh(
-                &ns2,
-                &vty2,
-                &[
-                    "configure terminal",
-                    &format!("router bgp {PEER_AS}"),
-                    "address-family ipv4 unicast",
-                    &format!("no network {THEIRS}"),
-                ],
-            );
+            frr2.vtysh(&[
+                "configure terminal",
+                &format!("router bgp {PEER_AS}"),
+                "address-family ipv4 unicast",
+                &format!("no network {THEIRS}"),
+            ]);
         })),
     );
-}
-
-fn vtysh(ns: &str, vty: &str, cmds: &[&str]) -> String {
-    let mut c = Command::new("ip");
-    c.args(["netns", "exec", ns, "vtysh", "--vty_socket", vty]);
-    for cmd in cmds {
-        c.args(["-c", cmd]);
-    }
-    String::from_utf8_lossy(&c.output().unwrap().stdout).into_owned()
 }
 
 #[test]
@@ -180,15 +132,14 @@ fn frr_two_octet_only_peer_exchanges_routes() {
     }
     let pair = Pair::new("t");
     // No capabilities at all: FRR speaks 2-octet AS_PATHs and we must too.
-    let vty = start_frr_with(
+    let frr = start_frr_with(
         &pair,
         &format!(" neighbor {OUR_ADDR} dont-capability-negotiate\n"),
     );
-    let ns = pair.peer.clone();
     scenario(
         &pair,
         move || {
-            let out = vtysh(&ns, &vty, &[&format!("show bgp ipv4 unicast {OURS} json")]);
+            let out = frr.vtysh(&[&format!("show bgp ipv4 unicast {OURS} json")]);
             // The path must read "65101", proving our 2-octet AS_PATH was decoded right.
             out.contains("\"65101\"") || out.contains("\"string\":\"65101\"")
         },
@@ -358,22 +309,8 @@ fn exabgp_session_routes_both_ways() {
     let pair = Pair::new("e");
     let d = pair.dir.path().to_path_buf();
     let received = d.join("received.json");
-    // The recorder must keep its stdout (a pipe ExaBGP polls) open, so `sh` runs `cat` rather
-    // than exec'ing it. The script is written by a child process: exec'ing a file this
-    // multi-threaded test process had open for writing fails with ETXTBSY if another test forks.
     let recorder = d.join("record.sh");
-    let script = format!("#!/bin/sh\ncat >> {}\n", received.display());
-    let written = std::process::Command::new("sh")
-        .args([
-            "-c",
-            "printf '%s' \"$1\" > \"$2\" && chmod 755 \"$2\"",
-            "sh",
-        ])
-        .arg(&script)
-        .arg(&recorder)
-        .status()
-        .unwrap();
-    assert!(written.success());
+    common::exabgp_recorder(&recorder, &received);
     let recorder = recorder.display().to_string();
     std::fs::write(
         d.join("exabgp.conf"),
@@ -387,19 +324,7 @@ fn exabgp_session_routes_both_ways() {
         ),
     )
     .unwrap();
-    let conf = d.join("exabgp.conf").display().to_string();
-    pair.spawn_peer(
-        &[
-            "env",
-            "exabgp.daemon.user=root",
-            "exabgp.daemon.daemonize=false",
-            "exabgp.api.cli=false",
-            "exabgp.log.destination=stdout",
-            "exabgp",
-            &conf,
-        ],
-        "exabgp.log",
-    );
+    pair.spawn_exabgp(&d.join("exabgp.conf"), "exabgp.log");
     scenario(
         &pair,
         move || {

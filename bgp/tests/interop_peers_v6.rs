@@ -233,20 +233,8 @@ fn exabgp_ipv6_session_routes_both_ways() {
     let pair = Pair::new("E");
     let d = pair.dir.path().to_path_buf();
     let received = d.join("received.json");
-    // See interop_peers.rs: the recorder keeps its stdout open and is written by a child.
     let recorder = d.join("record.sh");
-    let script = format!("#!/bin/sh\ncat >> {}\n", received.display());
-    let written = Command::new("sh")
-        .args([
-            "-c",
-            "printf '%s' \"$1\" > \"$2\" && chmod 755 \"$2\"",
-            "sh",
-        ])
-        .arg(&script)
-        .arg(&recorder)
-        .status()
-        .unwrap();
-    assert!(written.success());
+    common::exabgp_recorder(&recorder, &received);
     std::fs::write(
         d.join("exabgp.conf"),
         format!(
@@ -260,19 +248,7 @@ fn exabgp_ipv6_session_routes_both_ways() {
         ),
     )
     .unwrap();
-    let conf = d.join("exabgp.conf").display().to_string();
-    pair.spawn_peer(
-        &[
-            "env",
-            "exabgp.daemon.user=root",
-            "exabgp.daemon.daemonize=false",
-            "exabgp.api.cli=false",
-            "exabgp.log.destination=stdout",
-            "exabgp",
-            &conf,
-        ],
-        "exabgp.log",
-    );
+    pair.spawn_exabgp(&d.join("exabgp.conf"), "exabgp.log");
     scenario(
         &pair,
         move || {
@@ -335,19 +311,7 @@ fn exabgp_route_refresh_both_ways_and_withdraw() {
         ),
     )
     .unwrap();
-    let conf = d.join("exabgp.conf").display().to_string();
-    pair.spawn_peer(
-        &[
-            "env",
-            "exabgp.daemon.user=root",
-            "exabgp.daemon.daemonize=false",
-            "exabgp.api.cli=false",
-            "exabgp.log.destination=stdout",
-            "exabgp",
-            &conf,
-        ],
-        "exabgp.log",
-    );
+    pair.spawn_exabgp(&d.join("exabgp.conf"), "exabgp.log");
     let read = move || std::fs::read_to_string(&received).unwrap_or_default();
     pair.in_ours(move || async move {
         let (handle, mut rx) = Speaker::start(SpeakerConfig {

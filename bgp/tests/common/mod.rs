@@ -229,3 +229,47 @@ pub fn eventually(secs: u64, mut f: impl FnMut() -> bool) -> bool {
     }
     false
 }
+
+/// Write an executable script for a daemon to run. A child process writes it: exec'ing a file
+/// this multi-threaded test process had open for writing fails with ETXTBSY if another test
+/// forks meanwhile.
+pub fn write_script(path: &Path, script: &str) {
+    let ok = Command::new("sh")
+        .args([
+            "-c",
+            "printf '%s' \"$1\" > \"$2\" && chmod 755 \"$2\"",
+            "sh",
+        ])
+        .arg(script)
+        .arg(path)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "writing {}", path.display());
+}
+
+/// A recorder for ExaBGP's API: appends what ExaBGP reports to `out`. `sh` runs `cat` rather
+/// than exec'ing it, so the script's stdout (the pipe ExaBGP polls, and takes a closed one for
+/// a dead helper) stays open.
+pub fn exabgp_recorder(path: &Path, out: &Path) {
+    write_script(path, &format!("#!/bin/sh\ncat >> {}\n", out.display()));
+}
+
+impl Pair {
+    /// Start ExaBGP in the peer namespace with `conf` (in the foreground, logging to `log`).
+    pub fn spawn_exabgp(&self, conf: &Path, log: &str) {
+        let conf = conf.display().to_string();
+        self.spawn_peer(
+            &[
+                "env",
+                "exabgp.daemon.user=root",
+                "exabgp.daemon.daemonize=false",
+                "exabgp.api.cli=false",
+                "exabgp.log.destination=stdout",
+                "exabgp",
+                &conf,
+            ],
+            log,
+        );
+    }
+}
