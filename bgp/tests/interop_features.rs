@@ -102,6 +102,17 @@ fn neighbor_stat(frr: &Frr, neighbor: &str, group: &str, key: &str) -> u64 {
     v[neighbor][group][key].as_u64().unwrap_or(0)
 }
 
+/// FRR on the IPv4 session, announcing THEIRS4.
+fn frr_announcing_theirs4(pair: &Pair) -> std::sync::Arc<Frr> {
+    let conf = frr_conf(
+        OUR_ADDR,
+        "",
+        &format!("  network {THEIRS4}\n  neighbor {OUR_ADDR} activate\n"),
+        "",
+    );
+    std::sync::Arc::new(Frr::start(pair, &conf))
+}
+
 fn frr_has(frr: &Frr, family: &str, prefix: &str) -> bool {
     frr.vtysh(&[&format!("show bgp {family} unicast json")])
         .contains(prefix)
@@ -196,18 +207,8 @@ fn frr_route_refresh_both_ways() {
         return eprintln!("SKIPPED: {why}");
     }
     let pair = Pair::new("r");
-    let frr = Frr::start(
-        &pair,
-        &frr_conf(
-            OUR_ADDR,
-            "",
-            &format!("  network {THEIRS4}\n  neighbor {OUR_ADDR} activate\n"),
-            "",
-        ),
-    );
+    let f = frr_announcing_theirs4(&pair);
     let peer = PeerConfig::new(PEER_ADDR.parse().unwrap(), PEER_AS);
-    let frr = std::sync::Arc::new(frr);
-    let f = frr.clone();
     pair.in_ours(move || async move {
         let (handle, mut rx) = start_ours(peer, None, &[OURS4]).await;
         expect(&mut rx, THEIRS4, true).await;
@@ -439,18 +440,8 @@ fn frr_collision_with_both_sides_active_settles_on_one_session() {
         return eprintln!("SKIPPED: {why}");
     }
     let pair = Pair::new("c");
-    let frr = Frr::start(
-        &pair,
-        &frr_conf(
-            OUR_ADDR,
-            "",
-            &format!("  network {THEIRS4}\n  neighbor {OUR_ADDR} activate\n"),
-            "",
-        ),
-    );
+    let f = frr_announcing_theirs4(&pair);
     let peer = PeerConfig::new(PEER_ADDR.parse().unwrap(), PEER_AS);
-    let frr = std::sync::Arc::new(frr);
-    let f = frr.clone();
     let ns = pair.peer.clone();
     pair.in_ours(move || async move {
         let (handle, mut rx) = start_ours(peer, None, &[OURS4]).await;
