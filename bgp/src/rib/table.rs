@@ -156,6 +156,17 @@ impl<P: Ord + Copy> Table<P> {
     /// prefix must join the pending list (it was not on it yet).
     pub(crate) fn recompute(&mut self, prefix: P) -> Option<(Vec<IpAddr>, bool)> {
         let entry = self.entries.get_mut(&prefix)?;
+        // One path (the common case): its next hop, no sorting or collecting.
+        if let Paths::One(p) = &entry.paths {
+            let hop = p.forwarding_next_hop();
+            if entry.hops.as_slice() == [hop] {
+                return None;
+            }
+            let newly_dirty = !entry.dirty;
+            entry.hops = Hops::One([hop]);
+            entry.dirty = true;
+            return Some((vec![hop], newly_dirty));
+        }
         let paths: Vec<&Path> = entry.paths.as_slice().iter().map(|p| p.as_ref()).collect();
         let mut hops: Vec<IpAddr> = best_paths(&paths)
             .iter()
