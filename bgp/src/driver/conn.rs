@@ -8,13 +8,20 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::wire::{check_frame, DecodeError, MAX_MESSAGE_LEN};
+use crate::wire::{
+    check_frame, decode, Capability, CodecContext, DecodeError, Message, MAX_EXTENDED_MESSAGE_LEN,
+    MAX_MESSAGE_LEN,
+};
 
 /// What a connection's reader reports, tagged with the connection's id.
 #[derive(Debug)]
 pub enum ConnEvent {
-    /// One complete message (header included), not yet decoded.
-    Frame(Vec<u8>),
+    /// One complete message of `len` octets, decoded by the reader (so decoding runs beside
+    /// the peer task's RIB work).
+    Message {
+        len: usize,
+        result: Result<Message, DecodeError>,
+    },
     /// The header was bad; the reader stopped.
     BadFrame(DecodeError),
     /// The peer closed the connection or it failed.
@@ -48,14 +55,25 @@ impl Conn {
         let reader = tokio::spawn(async move {
             let mut buf: Vec<u8> = Vec::with_capacity(2 * MAX_MESSAGE_LEN);
             let mut chunk = vec![0u8; 64 * 1024];
+            // We always announce 4-octet AS support, so the peer's OPEN alone decides the AS_PATH
+            // width of every later UPDATE (RFC 6793 §4).
+            let mut ctx = CodecContext::default();
             loop {
-                // Hand over every complete frame already buffered.
+                // Hand over every complete frame already buffered. The length limit applied
+                // here is Extended Message's; the peer task enforces 4096 when it is not agreed.
                 loop {
-                    match check_frame(&buf, MAX_MESSAGE_LEN) {
+                    match check_frame(&buf, MAX_EXTENDED_MESSAGE_LEN) {
                         Ok(Some(len)) => {
-                            let rest = buf.split_off(len);
-                            let frame = std::mem::replace(&mut buf, rest);
-                            if events.send((id, ConnEvent::Frame(frame))).await.is_err() {
+                            let result = decode(buf.get(..len).unwrap_or_default(), ctx);
+                            buf.drain(..len);
+                            if let Ok(Message::Open(open)) = &result {
+                                ctx.four_octet_as = open
+                                    .capabilities
+                                    .iter()
+                                    .any(|c| matches!(c, Capability::FourOctetAs(_)));
+                            }
+                            let event = ConnEvent::Message { len, result };
+                            if events.send((id, event)).await.is_err() {
                                 return;
                             }
                         }

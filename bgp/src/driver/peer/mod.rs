@@ -23,7 +23,7 @@ use crate::fsm::{
     GrOptions, Input, Negotiated, OpenOptions, Output, Session, SessionConfig, Timer,
 };
 use crate::wire::{
-    decode, encode, header_subcode, CodecContext, DecodeError, ErrorCode, Message, NotificationMsg,
+    encode, header_subcode, CodecContext, DecodeError, ErrorCode, Message, NotificationMsg,
     MAX_MESSAGE_LEN,
 };
 
@@ -324,9 +324,9 @@ impl PeerTask {
             return; // a connection already closed
         };
         let input = match event {
-            ConnEvent::Frame(frame) if frame.len() > self.max_len(which) => {
+            ConnEvent::Message { len, .. } if len > self.max_len(which) => {
                 // Only Extended Message (RFC 8654) allows more than 4096 octets (§6.1: 1/2).
-                let field = u16::try_from(frame.len()).unwrap_or(u16::MAX);
+                let field = u16::try_from(len).unwrap_or(u16::MAX);
                 Input::BadMessage(DecodeError::new(
                     ErrorCode::MessageHeader,
                     header_subcode::BAD_MESSAGE_LENGTH,
@@ -334,7 +334,7 @@ impl PeerTask {
                     "message longer than 4096 octets without Extended Message",
                 ))
             }
-            ConnEvent::Frame(frame) => match decode(&frame, self.ctx(which)) {
+            ConnEvent::Message { result, .. } => match result {
                 Ok(message) => {
                     self.count(false, &message);
                     Input::Message(message)
