@@ -49,8 +49,12 @@ pub fn best_paths<'a>(paths: &[&'a Path]) -> Vec<&'a Path> {
     };
     sorted
         .into_iter()
-        .filter(|p| {
-            multipath_key(p, best) == Ordering::Equal && p.neighbour_as() == best.neighbour_as()
-        })
+        .filter(|p| in_multipath_set(p, best))
         .collect()
+}
+
+/// Whether `p` joins `best` in the multipath set: equal up to the router-id step and from the
+/// same neighbouring AS.
+pub(crate) fn in_multipath_set(p: &Path, best: &Path) -> bool {
+    multipath_key(p, best) == Ordering::Equal && p.neighbour_as() == best.neighbour_as()
 }

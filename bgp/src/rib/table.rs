@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use super::{best_paths, Path};
+use super::decision::in_multipath_set;
+use super::{compare, Path};
 
 /// prefix -> its paths and next hops.
 #[derive(Debug, Clone)]
@@ -61,22 +62,27 @@ impl<P: Ord + Copy> Table<P> {
             );
             return true;
         };
-        let mut all = match std::mem::replace(&mut entry.paths, Paths::Many(Vec::new())) {
-            Paths::One(p) => vec![p],
-            Paths::Many(v) => v,
-        };
-        let new = match all.iter_mut().find(|p| p.peer == path.peer) {
-            Some(slot) => {
-                *slot = path;
+        match &mut entry.paths {
+            Paths::One(p) if p.peer == path.peer => {
+                *p = path;
                 false
             }
-            None => {
-                all.push(path);
+            Paths::Many(v) => match v.iter_mut().find(|p| p.peer == path.peer) {
+                Some(slot) => {
+                    *slot = path;
+                    false
+                }
+                None => {
+                    v.push(path);
+                    true
+                }
+            },
+            Paths::One(p) => {
+                let first = p.clone();
+                entry.paths = Paths::Many(vec![first, path]);
                 true
             }
-        };
-        entry.paths = pack(all);
-        new
+        }
     }
 
     /// Drop the paths for `prefix` that `pred` selects; true if any went. The entry stays
@@ -167,13 +173,7 @@ impl<P: Ord + Copy> Table<P> {
             entry.dirty = true;
             return Some((vec![hop], newly_dirty));
         }
-        let paths: Vec<&Path> = entry.paths.as_slice().iter().map(|p| p.as_ref()).collect();
-        let mut hops: Vec<IpAddr> = best_paths(&paths)
-            .iter()
-            .map(|p| p.forwarding_next_hop())
-            .collect();
-        hops.sort();
-        hops.dedup();
+        let hops = multipath_hops(entry.paths.as_slice());
         if entry.hops.as_slice() == hops {
             return None;
         }
@@ -184,6 +184,22 @@ impl<P: Ord + Copy> Table<P> {
         entry.dirty = true;
         Some((hops, newly_dirty))
     }
+}
+
+/// The sorted next hops of the best path and every path in its multipath set: the same set as
+/// [`best_paths`], found in one pass for the best and one for its equals, without sorting paths.
+fn multipath_hops(paths: &[Arc<Path>]) -> Vec<IpAddr> {
+    let Some(best) = paths.iter().min_by(|a, b| compare(a, b)) else {
+        return Vec::new();
+    };
+    let mut hops: Vec<IpAddr> = paths
+        .iter()
+        .filter(|p| in_multipath_set(p, best))
+        .map(|p| p.forwarding_next_hop())
+        .collect();
+    hops.sort();
+    hops.dedup();
+    hops
 }
 
 /// One path inline, several in a vector, none as an empty vector (which does not allocate).
