@@ -65,6 +65,29 @@ impl Rib {
         update: &UpdateMsg,
         accept: impl Fn(&IpNet) -> bool,
     ) -> Vec<RouteChange> {
+        let touched = self.apply_update(peer, update, accept);
+        self.recompute_all(touched)
+    }
+
+    /// [`Rib::update_filtered`] for a caller that takes changes with [`Rib::take_changes`]:
+    /// nothing is collected; true if some prefix's next hops moved.
+    pub fn update_quietly(
+        &mut self,
+        peer: PeerInfo,
+        update: &UpdateMsg,
+        accept: impl Fn(&IpNet) -> bool,
+    ) -> bool {
+        let touched = self.apply_update(peer, update, accept);
+        self.recompute_quietly(touched)
+    }
+
+    /// Store what the UPDATE says; the prefixes whose decision must run again.
+    fn apply_update(
+        &mut self,
+        peer: PeerInfo,
+        update: &UpdateMsg,
+        accept: impl Fn(&IpNet) -> bool,
+    ) -> Vec<IpNet> {
         let mut touched: Vec<IpNet> = Vec::new();
         let withdrawn_mp = update.attributes.iter().flat_map(|a| match a {
             PathAttribute::MpUnreach(mp) => mp.withdrawn.as_slice(),
@@ -112,7 +135,7 @@ impl Rib {
                 touched.push(prefix);
             }
         }
-        self.recompute_all(touched)
+        touched
     }
 
     /// Forget every path of `peer` (session down, no graceful restart).
@@ -275,6 +298,26 @@ impl Rib {
                 })
             })
             .collect()
+    }
+
+    /// Re-run the decision for `touched`, queueing what moved; true if anything did.
+    fn recompute_quietly(&mut self, mut touched: Vec<IpNet>) -> bool {
+        touched.sort_unstable();
+        touched.dedup();
+        let mut moved = false;
+        for prefix in touched {
+            let changed = match prefix {
+                IpNet::V4(p) => self.v4.recompute(p),
+                IpNet::V6(p) => self.v6.recompute(p),
+            };
+            if let Some((_, newly_dirty)) = changed {
+                moved = true;
+                if newly_dirty {
+                    self.pending.push_back(prefix);
+                }
+            }
+        }
+        moved
     }
 
     /// Up to `max` prefixes whose next hops changed since they were last taken, in their

@@ -39,8 +39,9 @@ impl PeerTask {
         let import = &self.cfg.import;
         let held = match self.shared.rib.lock() {
             Ok(mut rib) => {
-                let changes = rib.update_filtered(peer, update, |p| import.accepts(p));
-                self.send_changes(changes);
+                if rib.update_quietly(peer, update, |p| import.accepts(p)) {
+                    self.shared.signal.changed();
+                }
                 rib.received(peer.address)
             }
             Err(_) => return None,
