@@ -273,7 +273,9 @@ impl SpeakerHandle {
         all
     }
 
-    /// Close every session with Cease/Administrative Shutdown and stop the tasks.
+    /// Stop the tasks and close every session: with Cease/Administrative Shutdown, or, when
+    /// graceful restart is on, without a NOTIFICATION so that peers keep our routes for our
+    /// restart time (RFC 4724; the agent leaves the kernel routes in place).
     pub async fn shutdown(&self) {
         self.stop.send_replace(true);
         let tasks: Vec<JoinHandle<()>> = match self.tasks.lock() {

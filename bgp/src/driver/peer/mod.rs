@@ -149,6 +149,17 @@ impl PeerTask {
         self.feed(Which::Primary, Input::ManualStart).await;
         loop {
             match self.wait().await {
+                // RFC 4724: with graceful restart the speaker leaves without a NOTIFICATION,
+                // so peers keep our routes (stale) while the kernel keeps forwarding, until we
+                // are back or our restart time runs out: an upgrade withdraws nothing.
+                Wake::Stop if self.shared.graceful_restart.is_some() => {
+                    let slots = std::iter::once(&mut self.primary).chain(self.candidate.as_mut());
+                    let conns: Vec<Conn> = slots.filter_map(|s| s.conn.take()).collect();
+                    for conn in conns {
+                        conn.close().await;
+                    }
+                    return;
+                }
                 Wake::Stop => {
                     if self.candidate.is_some() {
                         self.feed(Which::Candidate, Input::ManualStop).await;
