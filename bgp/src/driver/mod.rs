@@ -15,4 +15,4 @@ mod status;
 
 pub use changes::{Empty, RouteChanges};
 pub use speaker::{Families, PeerConfig, Speaker, SpeakerConfig, SpeakerHandle};
-pub use status::{MessageCounts, PeerState, PeerStatus};
+pub use status::{MessageCounts, PeerSettings, PeerState, PeerStatus, SessionInfo};

@@ -120,8 +120,7 @@ impl<P: Ord + Copy> Table<P> {
     }
 
     /// Every prefix with its paths (the Adj-RIBs-In).
-    #[cfg(test)]
-    pub(crate) fn adj_in(&self) -> impl Iterator<Item = (&P, &[Arc<Path>])> {
+    pub(crate) fn entries(&self) -> impl Iterator<Item = (&P, &[Arc<Path>])> {
         self.entries
             .iter()
             .map(|(p, e)| (p, e.paths.as_slice()))

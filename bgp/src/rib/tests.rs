@@ -375,7 +375,7 @@ proptest! {
             }
             // Recompute from scratch.
             let mut fresh: BTreeMap<IpNet, Vec<IpAddr>> = BTreeMap::new();
-            for (prefix, paths) in rib.v4.adj_in() {
+            for (prefix, paths) in rib.v4.entries() {
                 let all: Vec<&Path> = paths.iter().map(|p| p.as_ref()).collect();
                 let mut h: Vec<IpAddr> = best_paths(&all).iter().map(|p| p.next_hop).collect();
                 h.sort();
@@ -385,7 +385,7 @@ proptest! {
             prop_assert_eq!(&applied, &fresh);
             let loc: BTreeMap<IpNet, Vec<IpAddr>> = rib.loc_rib().into_iter().collect();
             prop_assert_eq!(&loc, &fresh);
-            let total: usize = rib.v4.adj_in().map(|(_, m)| m.len()).sum();
+            let total: usize = rib.v4.entries().map(|(_, m)| m.len()).sum();
             let counted: usize = [1u8, 2, 3].iter().map(|p| rib.received(peer(*p, 0).address)).sum();
             prop_assert_eq!(total, counted);
         }

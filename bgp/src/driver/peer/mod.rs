@@ -4,7 +4,7 @@
 mod receive;
 mod send;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -101,6 +101,8 @@ pub(super) struct PeerTask {
     hold_down_until: Option<Instant>,
     /// Attempts that failed since the last Established session (connect-retry back-off).
     failures: u32,
+    /// Prefixes the peer announced that the import policy refused (for the received count).
+    refused: (HashSet<ipnet::Ipv4Net>, HashSet<ipnet::Ipv6Net>),
 }
 
 impl PeerTask {
@@ -141,6 +143,7 @@ impl PeerTask {
             backoff: None,
             hold_down_until: None,
             failures: 0,
+            refused: (HashSet::new(), HashSet::new()),
         }
     }
 
@@ -348,6 +351,10 @@ impl PeerTask {
             ConnEvent::Message { result, .. } => match result {
                 Ok(message) => {
                     self.count(false, &message);
+                    if let Message::Notification(n) = &message {
+                        warn!(peer = %self.cfg.address, code = n.code, subcode = n.subcode,
+                            "received NOTIFICATION");
+                    }
                     Input::Message(message)
                 }
                 Err(e) => Input::BadMessage(e),
@@ -480,6 +487,7 @@ impl PeerTask {
                             .filter(|(on, _)| *on)
                             .map(|(_, f)| f.to_string())
                             .collect();
+                        e.status.session = Some(self.session_info(which, &n));
                     }
                 }
                 if which == Which::Primary {
@@ -509,15 +517,59 @@ impl PeerTask {
         if let Ok(mut status) = self.shared.status.lock() {
             if let Some(e) = status.get_mut(&self.cfg.address) {
                 e.status.state = state;
-                e.status.prefixes_advertised = if state == PeerState::Established {
+                let established = state == PeerState::Established;
+                e.status.prefixes_advertised = if established {
                     self.advertised.len() as u64
                 } else {
                     0
                 };
+                e.status.prefixes_advertised_by_family.clear();
+                if established {
+                    for p in &self.advertised {
+                        let family = if p.addr().is_ipv4() { "ipv4" } else { "ipv6" };
+                        let n = e
+                            .status
+                            .prefixes_advertised_by_family
+                            .entry(family.to_string())
+                            .or_default();
+                        *n = n.saturating_add(1);
+                    }
+                } else {
+                    e.status.session = None;
+                }
                 if state == PeerState::Established {
                     e.status.last_error = None;
                 }
             }
+        }
+    }
+
+    /// What an Established session agreed, for the status (`lattice peers`).
+    fn session_info(&self, which: Which, n: &Negotiated) -> super::status::SessionInfo {
+        let conn = self.slot(which).and_then(|s| s.conn.as_ref());
+        let third = n.hold_time / 3;
+        let keepalive = self.cfg.keepalive.map_or(third, |k| k.min(third));
+        let caps = [
+            (n.ipv4, "ipv4-unicast"),
+            (n.ipv6, "ipv6-unicast"),
+            (n.four_octet_as, "4-octet-as"),
+            (n.route_refresh, "route-refresh"),
+            (n.enhanced_route_refresh, "enhanced-route-refresh"),
+            (n.extended_message, "extended-message"),
+            (n.extended_next_hop, "extended-next-hop"),
+            (n.peer_gr.is_some(), "graceful-restart"),
+        ];
+        super::status::SessionInfo {
+            local: conn.map(|c| c.local),
+            outbound: conn.is_some_and(|c| c.outbound),
+            hold_time: n.hold_time,
+            keepalive,
+            capabilities: caps
+                .iter()
+                .filter(|(on, _)| *on)
+                .map(|(_, name)| name.to_string())
+                .collect(),
+            peer_restart_time: n.peer_gr.map(|g| g.restart_time),
         }
     }
 

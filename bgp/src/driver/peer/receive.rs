@@ -37,15 +37,24 @@ impl PeerTask {
         }
         let peer = rib_peer(&n, self);
         let import = &self.cfg.import;
+        let refused_now = std::cell::RefCell::new(Vec::new());
         let held = match self.shared.rib.lock() {
             Ok(mut rib) => {
-                if rib.update_quietly(peer, update, |p| import.accepts(p)) {
+                let accept = |p: &ipnet::IpNet| {
+                    let ok = import.accepts(p);
+                    if !ok {
+                        refused_now.borrow_mut().push(*p);
+                    }
+                    ok
+                };
+                if rib.update_quietly(peer, update, accept) {
                     self.shared.signal.changed();
                 }
                 rib.received(peer.address)
             }
             Err(_) => return None,
         };
+        self.track_refused(update, refused_now.into_inner());
         let max = self.cfg.max_prefixes?;
         if held > max as usize {
             warn!(peer = %self.cfg.address, held, max, "maximum prefixes exceeded: closing the session");
@@ -62,6 +71,43 @@ impl PeerTask {
         None
     }
 
+    /// Keep the sets of announced-but-refused prefixes current: withdrawals leave them, new
+    /// refusals join them. Costs nothing while the import policy accepts everything.
+    fn track_refused(&mut self, update: &UpdateMsg, refused_now: Vec<ipnet::IpNet>) {
+        let (v4, v6) = &mut self.refused;
+        if v4.is_empty() && v6.is_empty() && refused_now.is_empty() {
+            return;
+        }
+        let withdrawn_mp = update.attributes.iter().flat_map(|a| match a {
+            crate::wire::PathAttribute::MpUnreach(mp) => mp.withdrawn.as_slice(),
+            _ => &[],
+        });
+        let withdrawn = update.withdrawn.iter().map(|p| ipnet::IpNet::V4(*p));
+        for p in withdrawn.chain(withdrawn_mp.copied()) {
+            let _ = match p {
+                ipnet::IpNet::V4(p) => v4.remove(&p),
+                ipnet::IpNet::V6(p) => v6.remove(&p),
+            };
+        }
+        for p in refused_now {
+            let _ = match p {
+                ipnet::IpNet::V4(p) => v4.insert(p),
+                ipnet::IpNet::V6(p) => v6.insert(p),
+            };
+        }
+        self.publish_refused();
+    }
+
+    /// Show the refused counts in the status, by family.
+    pub(super) fn publish_refused(&self) {
+        let counts = (self.refused.0.len() as u64, self.refused.1.len() as u64);
+        if let Ok(mut status) = self.shared.status.lock() {
+            if let Some(e) = status.get_mut(&self.cfg.address) {
+                e.refused = counts;
+            }
+        }
+    }
+
     /// The primary session fell to Idle: forget the peer's routes, or keep them as stale when
     /// it announced graceful restart and no NOTIFICATION was exchanged (RFC 4724 §4.2).
     pub(super) fn down(&mut self, which: Which, was: Option<PeerState>, reason: String) {
@@ -72,6 +118,9 @@ impl PeerTask {
         // The status says Idle before any route change goes out, so whoever sees the change
         // sees the session down too.
         self.advertised.clear();
+        self.refused.0.clear();
+        self.refused.1.clear();
+        self.publish_refused();
         if let Ok(mut status) = self.shared.status.lock() {
             if let Some(e) = status.get_mut(&address) {
                 e.since = None;
