@@ -16,6 +16,7 @@ use crate::api::server::Handler;
 use crate::config::Config;
 use crate::dataplane;
 use crate::kernel::Kernel;
+use crate::metrics::{Interface, Metrics};
 
 /// MTU used when neither `dataplane.mtu` nor an uplink says otherwise.
 const DEFAULT_MTU: u32 = 1500;
@@ -23,14 +24,15 @@ const DEFAULT_MTU: u32 = 1500;
 /// Serves the local API on behalf of the daemon.
 #[derive(Debug)]
 pub struct AgentHandler {
-    config: Config,
+    pub(super) config: Config,
     /// Held across a whole attach/detach so the address and the wiring change together.
-    ipam: Mutex<ipam::Ipam>,
-    kernel: Arc<dyn Kernel>,
-    speaker: bgp::driver::SpeakerHandle,
-    learned: Arc<Learned>,
+    pub(super) ipam: Mutex<ipam::Ipam>,
+    pub(super) kernel: Arc<dyn Kernel>,
+    pub(super) speaker: bgp::driver::SpeakerHandle,
+    pub(super) learned: Arc<Learned>,
     /// Namespace paths of attachments made since start (IPAM does not keep them).
     netns: Mutex<HashMap<(String, String), PathBuf>>,
+    pub(super) metrics: Arc<Metrics>,
 }
 
 impl AgentHandler {
@@ -41,6 +43,7 @@ impl AgentHandler {
         kernel: Arc<dyn Kernel>,
         speaker: bgp::driver::SpeakerHandle,
         learned: Arc<Learned>,
+        metrics: Arc<Metrics>,
     ) -> Self {
         Self {
             config,
@@ -49,6 +52,7 @@ impl AgentHandler {
             speaker,
             learned,
             netns: Mutex::new(HashMap::new()),
+            metrics,
         }
     }
 
@@ -60,8 +64,19 @@ impl AgentHandler {
         let existed = ipam.get(&container_id, &ifname).is_some();
         let address = match ipam.allocate(&container_id, &ifname) {
             Ok(a) => a.address,
-            Err(e @ ipam::IpamError::Exhausted { .. }) => return error("exhausted", e.to_string()),
-            Err(e) => return error("ipam", e.to_string()),
+            Err(e @ ipam::IpamError::Exhausted { .. }) => {
+                self.metrics.ipam_allocation_error("exhausted");
+                warn!(container = %container_id, %ifname, error = %e, "no address left");
+                return error("exhausted", e.to_string());
+            }
+            Err(e) => {
+                let reason = match e {
+                    ipam::IpamError::Io { .. } | ipam::IpamError::Corrupt { .. } => "store",
+                    _ => "other",
+                };
+                self.metrics.ipam_allocation_error(reason);
+                return error("ipam", e.to_string());
+            }
         };
         let mtu = self.mtu().await;
         let spec = dataplane::AttachSpec {
@@ -175,19 +190,38 @@ impl AgentHandler {
 impl Handler for AgentHandler {
     fn handle(&self, req: Request) -> BoxFuture<'_, Reply> {
         async move {
-            match req {
+            let started = std::time::Instant::now();
+            let (operation, reply) = match req {
                 Request::Attach {
                     container_id,
                     ifname,
                     netns,
-                } => self.attach(container_id, ifname, netns).await,
+                } => {
+                    let reply = self.attach(container_id, ifname, netns).await;
+                    self.publish_usage(&*self.ipam.lock().await);
+                    ("attach", reply)
+                }
                 Request::Detach {
                     container_id,
                     ifname,
-                } => self.detach(container_id, ifname).await,
-                Request::List => self.list().await,
-                Request::Status => self.status().await,
-            }
+                } => {
+                    let reply = self.detach(container_id, ifname).await;
+                    self.publish_usage(&*self.ipam.lock().await);
+                    ("detach", reply)
+                }
+                Request::List => ("list", self.list().await),
+                Request::Status => ("status", self.status().await),
+                Request::Peers { peer } => ("peers", self.peers(peer).await),
+                Request::Routes => ("routes", self.routes().await),
+                Request::Ipam => ("ipam", self.ipam_status().await),
+            };
+            let result = match &reply {
+                Reply::Error(e) => e.kind.as_str(),
+                _ => "ok",
+            };
+            self.metrics
+                .observe_request(Interface::Api, operation, result, started.elapsed());
+            reply
         }
         .boxed()
     }
@@ -214,7 +248,7 @@ fn validate_key(container_id: &str, ifname: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn error(kind: &str, message: impl Into<String>) -> Reply {
+pub(super) fn error(kind: &str, message: impl Into<String>) -> Reply {
     Reply::Error(ApiError {
         kind: kind.into(),
         message: message.into(),

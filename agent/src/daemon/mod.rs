@@ -5,6 +5,7 @@
 
 mod handler;
 mod learned;
+mod queries;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use crate::api;
 use crate::config::Config;
 use crate::dataplane;
 use crate::kernel::{Kernel, NetlinkKernel};
+use crate::metrics::{self, Metrics};
 
 pub use handler::AgentHandler;
 
@@ -66,6 +68,16 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         source,
     })?;
 
+    let metrics_listener = match &config.metrics {
+        m if m.enabled => Some(tokio::net::TcpListener::bind(m.listen).await.map_err(
+            |source| DaemonError::Io {
+                what: format!("metrics.listen {}", m.listen),
+                source,
+            },
+        )?),
+        _ => None,
+    };
+
     let (speaker, changes) = bgp::driver::Speaker::start(speaker_config(&config, restarted))
         .await
         .map_err(|source| DaemonError::Io {
@@ -74,17 +86,41 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         })?;
     speaker.set_local_prefixes(vec![block.into()]);
 
-    let learned = learned::spawn(kernel.clone(), config.cluster.cidr, block, changes);
+    let metrics =
+        Arc::new(
+            Metrics::new(Some(Box::new(speaker.clone()))).map_err(|e| DaemonError::Io {
+                what: "registering metrics".into(),
+                source: std::io::Error::other(e),
+            })?,
+        );
+    queries::publish_usage(&metrics, &ipam);
+    let (metrics_stop, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
+    if let Some(listener) = metrics_listener {
+        info!(listen = %config.metrics.listen, "serving Prometheus metrics at /metrics");
+        tokio::spawn(metrics::server::serve(listener, metrics.clone(), async {
+            let _ = metrics_stopped.await;
+        }));
+    }
+
+    let learned = learned::spawn(
+        kernel.clone(),
+        config.cluster.cidr,
+        block,
+        changes,
+        metrics.clone(),
+    );
     let handler = Arc::new(AgentHandler::new(
         config.clone(),
         Mutex::new(ipam),
         kernel.clone(),
         speaker.clone(),
         learned.clone(),
+        metrics.clone(),
     ));
 
     api::server::serve(listener, handler, shutdown).await;
     info!("shutting down: BGP sessions closed, kernel routes left in place");
+    let _ = metrics_stop.send(());
     speaker.shutdown().await;
     if let Err(e) = std::fs::remove_file(&config.api.socket) {
         warn!(error = %e, "removing api socket");

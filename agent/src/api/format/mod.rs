@@ -1,6 +1,13 @@
-//! Human-readable renderings of API replies for the `lattice` CLI.
+//! Human-readable renderings of API replies for the `lattice` CLI. Pure functions of the
+//! replies, so every layout is tested without a running latticed.
+
+mod peers;
+mod routes;
 
 use std::fmt::Write;
+
+pub use peers::{peer, peers};
+pub use routes::{ipam, ipam_healthy, routes, routes_healthy};
 
 use bgp::driver::{PeerState, PeerStatus};
 
@@ -28,7 +35,7 @@ pub fn status(s: &NodeStatus) -> String {
         .count();
     let _ = writeln!(out, "Health:      {}", health(up, s.peers.len()));
     out.push('\n');
-    let rows: Vec<[String; 7]> = s.peers.iter().map(peer_row).collect();
+    let rows: Vec<[String; 8]> = s.peers.iter().map(peer_row).collect();
     out.push_str(&table(
         [
             "PEER",
@@ -36,6 +43,7 @@ pub fn status(s: &NodeStatus) -> String {
             "STATE",
             "UPTIME",
             "RECEIVED",
+            "ACCEPTED",
             "ADVERTISED",
             "INFO",
         ],
@@ -77,13 +85,14 @@ fn health(up: usize, total: usize) -> String {
     }
 }
 
-fn peer_row(p: &PeerStatus) -> [String; 7] {
+fn peer_row(p: &PeerStatus) -> [String; 8] {
     [
         p.address.to_string(),
         p.remote_as.to_string(),
         format!("{:?}", p.state),
         p.uptime_secs.map(uptime).unwrap_or_else(|| "-".into()),
         p.prefixes_received.to_string(),
+        p.prefixes_accepted.to_string(),
         p.prefixes_advertised.to_string(),
         peer_info(p),
     ]
@@ -117,7 +126,7 @@ pub fn uptime(secs: u64) -> String {
 }
 
 /// Left-aligned columns separated by two spaces; the last column is not padded.
-fn table<const N: usize>(header: [&str; N], rows: &[[String; N]]) -> String {
+pub(crate) fn table<const N: usize>(header: [&str; N], rows: &[[String; N]]) -> String {
     let mut widths = header.map(str::len);
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
@@ -152,6 +161,7 @@ mod tests {
             state,
             uptime_secs: up,
             prefixes_received: 3,
+            prefixes_accepted: 2,
             prefixes_advertised: 1,
             remote_router_id: None,
             last_error: err.map(str::to_string),
@@ -189,9 +199,9 @@ Blocks:      10.244.1.0/24
 Containers:  2    Learned routes: 3
 Health:      DEGRADED (1/2 peers established)
 
-PEER      AS     STATE        UPTIME    RECEIVED  ADVERTISED  INFO
-10.0.1.1  65001  Established  00:01:23  3         1           ipv4
-10.0.9.1  65001  Active       -         3         1           hold timer expired
+PEER      AS     STATE        UPTIME    RECEIVED  ACCEPTED  ADVERTISED  INFO
+10.0.1.1  65001  Established  00:01:23  3         2         1           ipv4
+10.0.9.1  65001  Active       -         3         2         1           hold timer expired
 ";
         assert_eq!(status(&s), expected);
         assert!(!healthy(&s));
