@@ -116,7 +116,8 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let call = tokio::time::timeout(REPLY_TIMEOUT, client::call(&args.socket, &request));
+    let call =
+        async { tokio::time::timeout(REPLY_TIMEOUT, client::call(&args.socket, &request)).await };
     let reply = match runtime.block_on(call) {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => {
