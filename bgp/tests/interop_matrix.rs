@@ -284,7 +284,7 @@ async fn start_ours_signed(password: Option<&str>) -> (SpeakerHandle, bgp::drive
         peers: vec![PeerConfig {
             hold_time: 9,
             connect_retry: Duration::from_secs(1),
-            password: password.map(str::to_string),
+            password: password.map(bgp::driver::Password::from),
             ..PeerConfig::new(PEER_ADDR.parse().unwrap(), PEER_AS)
         }],
         ..SpeakerConfig::new(OUR_AS, OUR_ADDR.parse().unwrap())

@@ -197,7 +197,7 @@ pub struct PeerConfig {
     pub ipv6_next_hop: Option<std::net::Ipv6Addr>,
     /// `password`: TCP MD5 signature key (RFC 2385), 1-80 bytes (default none: unsigned).
     #[serde(default)]
-    pub password: Option<String>,
+    pub password: Option<bgp::driver::Password>,
 }
 
 /// A parsed `communities` entry.

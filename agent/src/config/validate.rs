@@ -184,7 +184,7 @@ fn bgp(c: &Config) -> Result<(), Failure> {
                 return fail(key(&format!("import[{j}]")), m);
             }
         }
-        if let Some(password) = &p.password {
+        if let Some(password) = p.password.as_ref().map(|p| p.expose()) {
             // The kernel's limit (TCP_MD5SIG_MAXKEYLEN); the key itself is never echoed.
             if password.is_empty() || password.len() > 80 {
                 return fail(
