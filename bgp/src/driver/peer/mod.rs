@@ -2,6 +2,7 @@
 //! Receiving (import, graceful-restart helper) is in `receive.rs`, sending in `send.rs`.
 
 mod receive;
+mod report;
 mod send;
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -103,6 +104,8 @@ pub(super) struct PeerTask {
     failures: u32,
     /// Prefixes the peer announced that the import policy refused (for the received count).
     refused: (HashSet<ipnet::Ipv4Net>, HashSet<ipnet::Ipv6Net>),
+    /// UPDATEs of the current session repaired per RFC 7606 (only the first is logged at warn).
+    recovered: u64,
 }
 
 impl PeerTask {
@@ -144,6 +147,7 @@ impl PeerTask {
             hold_down_until: None,
             failures: 0,
             refused: (HashSet::new(), HashSet::new()),
+            recovered: 0,
         }
     }
 
@@ -492,6 +496,7 @@ impl PeerTask {
                 }
                 if which == Which::Primary {
                     self.failures = 0;
+                    self.recovered = 0;
                     self.established = Some(n);
                     self.gr_reestablished(n);
                     // The Restart State bit belongs to the first session after our restart.
@@ -509,77 +514,6 @@ impl PeerTask {
             Output::Down(reason) => self.down(which, was, reason),
         }
         None
-    }
-
-    /// Publish the primary session's state and counters.
-    fn set_state(&self) {
-        let state = self.primary.session.state();
-        if let Ok(mut status) = self.shared.status.lock() {
-            if let Some(e) = status.get_mut(&self.cfg.address) {
-                e.status.state = state;
-                let established = state == PeerState::Established;
-                e.status.prefixes_advertised = if established {
-                    self.advertised.len() as u64
-                } else {
-                    0
-                };
-                e.status.prefixes_advertised_by_family.clear();
-                if established {
-                    for p in &self.advertised {
-                        let family = if p.addr().is_ipv4() { "ipv4" } else { "ipv6" };
-                        let n = e
-                            .status
-                            .prefixes_advertised_by_family
-                            .entry(family.to_string())
-                            .or_default();
-                        *n = n.saturating_add(1);
-                    }
-                } else {
-                    e.status.session = None;
-                }
-                if state == PeerState::Established {
-                    e.status.last_error = None;
-                }
-            }
-        }
-    }
-
-    /// What an Established session agreed, for the status (`lattice peers`).
-    fn session_info(&self, which: Which, n: &Negotiated) -> super::status::SessionInfo {
-        let conn = self.slot(which).and_then(|s| s.conn.as_ref());
-        let third = n.hold_time / 3;
-        let keepalive = self.cfg.keepalive.map_or(third, |k| k.min(third));
-        let caps = [
-            (n.ipv4, "ipv4-unicast"),
-            (n.ipv6, "ipv6-unicast"),
-            (n.four_octet_as, "4-octet-as"),
-            (n.route_refresh, "route-refresh"),
-            (n.enhanced_route_refresh, "enhanced-route-refresh"),
-            (n.extended_message, "extended-message"),
-            (n.extended_next_hop, "extended-next-hop"),
-            (n.peer_gr.is_some(), "graceful-restart"),
-        ];
-        super::status::SessionInfo {
-            local: conn.map(|c| c.local),
-            outbound: conn.is_some_and(|c| c.outbound),
-            hold_time: n.hold_time,
-            keepalive,
-            capabilities: caps
-                .iter()
-                .filter(|(on, _)| *on)
-                .map(|(_, name)| name.to_string())
-                .collect(),
-            peer_restart_time: n.peer_gr.map(|g| g.restart_time),
-        }
-    }
-
-    /// Count a message in the peer's status.
-    fn count(&self, outbound: bool, message: &Message) {
-        if let Ok(mut status) = self.shared.status.lock() {
-            if let Some(e) = status.get_mut(&self.cfg.address) {
-                e.status.count(outbound, message);
-            }
-        }
     }
 
     /// Largest message this slot's session accepts.

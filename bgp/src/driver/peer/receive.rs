@@ -26,8 +26,18 @@ impl PeerTask {
                 Recovery::TreatAsWithdraw => "treat-as-withdraw",
                 Recovery::AttributeDiscard => "attribute discard",
             };
-            warn!(peer = %self.cfg.address, code = r.error.code as u8, subcode = r.error.subcode,
-                reason = r.error.reason, action, "malformed UPDATE handled per RFC 7606");
+            // Once per session at warn: a peer repeating the fault on every UPDATE must not
+            // flood the log; the rest go to debug.
+            self.recovered = self.recovered.saturating_add(1);
+            if self.recovered == 1 {
+                warn!(peer = %self.cfg.address, code = r.error.code as u8, subcode = r.error.subcode,
+                    reason = r.error.reason, action,
+                    "malformed UPDATE handled per RFC 7606 (further ones this session at debug level)");
+            } else {
+                debug!(peer = %self.cfg.address, code = r.error.code as u8, subcode = r.error.subcode,
+                    reason = r.error.reason, action, count = self.recovered,
+                    "malformed UPDATE handled per RFC 7606");
+            }
         }
         if let Some((family, _)) = update.end_of_rib().filter(|_| update.recovered.is_empty()) {
             debug!(peer = %self.cfg.address, family, "End-of-RIB received");
@@ -69,43 +79,6 @@ impl PeerTask {
             }));
         }
         None
-    }
-
-    /// Keep the sets of announced-but-refused prefixes current: withdrawals leave them, new
-    /// refusals join them. Costs nothing while the import policy accepts everything.
-    fn track_refused(&mut self, update: &UpdateMsg, refused_now: Vec<ipnet::IpNet>) {
-        let (v4, v6) = &mut self.refused;
-        if v4.is_empty() && v6.is_empty() && refused_now.is_empty() {
-            return;
-        }
-        let withdrawn_mp = update.attributes.iter().flat_map(|a| match a {
-            crate::wire::PathAttribute::MpUnreach(mp) => mp.withdrawn.as_slice(),
-            _ => &[],
-        });
-        let withdrawn = update.withdrawn.iter().map(|p| ipnet::IpNet::V4(*p));
-        for p in withdrawn.chain(withdrawn_mp.copied()) {
-            let _ = match p {
-                ipnet::IpNet::V4(p) => v4.remove(&p),
-                ipnet::IpNet::V6(p) => v6.remove(&p),
-            };
-        }
-        for p in refused_now {
-            let _ = match p {
-                ipnet::IpNet::V4(p) => v4.insert(p),
-                ipnet::IpNet::V6(p) => v6.insert(p),
-            };
-        }
-        self.publish_refused();
-    }
-
-    /// Show the refused counts in the status, by family.
-    pub(super) fn publish_refused(&self) {
-        let counts = (self.refused.0.len() as u64, self.refused.1.len() as u64);
-        if let Ok(mut status) = self.shared.status.lock() {
-            if let Some(e) = status.get_mut(&self.cfg.address) {
-                e.refused = counts;
-            }
-        }
     }
 
     /// The primary session fell to Idle: forget the peer's routes, or keep them as stale when
