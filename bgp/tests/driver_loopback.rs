@@ -272,7 +272,11 @@ async fn import_policy_filters_and_max_prefixes_closes_with_cease_1() {
     assert!(a_rx.try_recv().is_err(), "a refused prefix reached the RIB");
     // Received counts what B announced, accepted what the policy let into the RIB.
     let st = &a.status().await[0];
-    assert_eq!((st.prefixes_received, st.prefixes_accepted), (3, 1), "{st:?}");
+    assert_eq!(
+        (st.prefixes_received, st.prefixes_accepted),
+        (3, 1),
+        "{st:?}"
+    );
     assert_eq!(st.prefixes_received_by_family.get("ipv4"), Some(&3));
     assert_eq!(st.prefixes_accepted_by_family.get("ipv4"), Some(&1));
 

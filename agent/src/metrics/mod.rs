@@ -177,6 +177,7 @@ impl Metrics {
         for kind in RouteKind::ALL {
             self.routes_installed.with_label_values(&[kind.as_str()]);
         }
+        self.reconcile_repairs.with_label_values(&["route"]);
         for reason in ["exhausted", "store", "other"] {
             self.ipam_errors.with_label_values(&[reason]);
         }
