@@ -126,6 +126,23 @@ fn served_over_http_and_clean_for_promtool() {
     }
     let (status, _) = get(addr, "/nothing");
     assert!(status.contains("404"), "{status}");
+    // An oversized request head is refused; the endpoint keeps serving.
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let junk = "x".repeat(64 * 1024);
+    let _ = write!(
+        s,
+        "GET /metrics HTTP/1.1\r\nHost: a\r\nX-Junk: {junk}\r\n\r\n"
+    );
+    let mut answer = String::new();
+    let _ = s.read_to_string(&mut answer);
+    assert!(
+        !answer.contains(" 200 "),
+        "{}",
+        &answer[..answer.len().min(200)]
+    );
+    let (status, _) = get(addr, "/metrics");
+    assert!(status.contains("200"), "{status}");
 
     if std::path::Path::new(PROMTOOL).exists() {
         let (ok, said) = promtool_check(&body);

@@ -120,6 +120,9 @@ pub struct NodeStatus {
     pub peers: Vec<PeerStatus>,
     /// Learned prefixes currently installed in the kernel.
     pub learned_routes: usize,
+    /// Usage of each block.
+    #[serde(default)]
+    pub block_usage: Vec<BlockUsage>,
 }
 
 /// One prefix of the Loc-RIB, as `lattice routes` shows it.

@@ -39,7 +39,8 @@ struct Args {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Node, blocks and BGP peers with a health summary; exits 1 when a peer is not Established.
+    /// Node, blocks and BGP peers with a health summary; exits 1 when a peer is not Established
+    /// or a block is full.
     Status,
     /// BGP peers in detail (capabilities, timers, last error, counters); exits 1 when one shown
     /// is not Established.

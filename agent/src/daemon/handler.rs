@@ -158,9 +158,9 @@ impl AgentHandler {
     }
 
     async fn status(&self) -> Reply {
-        let (block, attachments) = {
+        let (block, attachments, capacity) = {
             let ipam = self.ipam.lock().await;
-            (ipam.block(), ipam.in_use())
+            (ipam.block(), ipam.in_use(), ipam.capacity())
         };
         Reply::Status(NodeStatus {
             node: self.config.node.name.clone(),
@@ -170,6 +170,11 @@ impl AgentHandler {
             attachments,
             peers: self.speaker.status().await,
             learned_routes: self.learned.installed(),
+            block_usage: vec![crate::api::proto::BlockUsage {
+                block,
+                in_use: attachments,
+                capacity,
+            }],
         })
     }
 

@@ -8,7 +8,7 @@ use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{HeaderValue, ALLOW, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tracing::{debug, warn};
 
@@ -16,6 +16,13 @@ use super::Metrics;
 
 /// The content type of the Prometheus text format.
 const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
+/// A client gets this long to send its request headers (a stalled one is dropped).
+const HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// Connections served at once; more wait in the kernel's backlog. Prometheus needs one.
+const MAX_CONNECTIONS: usize = 32;
+/// Read buffer per connection, so the largest request head accepted (a scrape's is a few
+/// hundred bytes; hyper's minimum is 8 KiB).
+const MAX_REQUEST_BUF: usize = 16 * 1024;
 
 /// Serve `metrics` on `listener` until `shutdown` resolves.
 pub async fn serve(
@@ -24,18 +31,31 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) {
     tokio::pin!(shutdown);
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
+        // Take a slot before accepting, so a flood of idle connections cannot grow without bound.
+        let slot = tokio::select! {
+            _ = &mut shutdown => return,
+            slot = slots.clone().acquire_owned() => match slot {
+                Ok(s) => s,
+                Err(_) => return,
+            },
+        };
         tokio::select! {
             _ = &mut shutdown => return,
             accepted = listener.accept() => match accepted {
                 Ok((stream, from)) => {
                     let metrics = metrics.clone();
                     tokio::spawn(async move {
+                        let _slot = slot;
                         let service = hyper::service::service_fn(move |req| {
                             let metrics = metrics.clone();
                             async move { Ok::<_, Infallible>(answer(&req, &metrics)) }
                         });
                         let conn = hyper::server::conn::http1::Builder::new()
+                            .timer(TokioTimer::new())
+                            .header_read_timeout(HEADER_TIMEOUT)
+                            .max_buf_size(MAX_REQUEST_BUF)
                             .serve_connection(TokioIo::new(stream), service);
                         if let Err(e) = conn.await {
                             debug!(%from, error = %e, "metrics connection ended");

@@ -11,12 +11,21 @@ pub use routes::{ipam, ipam_healthy, routes, routes_healthy};
 
 use bgp::driver::{PeerState, PeerStatus};
 
+#[cfg(test)]
+use super::proto::BlockUsage;
 use super::proto::{Attachment, NodeStatus};
 
 /// `lattice status`: node summary, then one row per peer (like `birdc show protocols`).
 pub fn status(s: &NodeStatus) -> String {
     let mut out = String::new();
-    let blocks: Vec<String> = s.blocks.iter().map(ToString::to_string).collect();
+    let blocks: Vec<String> = s
+        .blocks
+        .iter()
+        .map(|b| match s.block_usage.iter().find(|u| u.block == *b) {
+            Some(u) => format!("{b} ({}/{} in use)", u.in_use, u.capacity),
+            None => b.to_string(),
+        })
+        .collect();
     let _ = writeln!(
         out,
         "Node:        {}  AS{}  router-id {}",
@@ -33,7 +42,7 @@ pub fn status(s: &NodeStatus) -> String {
         .iter()
         .filter(|p| p.state == PeerState::Established)
         .count();
-    let _ = writeln!(out, "Health:      {}", health(up, s.peers.len()));
+    let _ = writeln!(out, "Health:      {}", health(s, up));
     out.push('\n');
     let rows: Vec<[String; 8]> = s.peers.iter().map(peer_row).collect();
     out.push_str(&table(
@@ -72,16 +81,31 @@ pub fn attachments(list: &[Attachment]) -> String {
     )
 }
 
-/// Whether every peer is Established (what `lattice status` exits on).
+/// Whether every peer is Established and every block has a free address (what `lattice
+/// status` exits on).
 pub fn healthy(s: &NodeStatus) -> bool {
-    s.peers.iter().all(|p| p.state == PeerState::Established)
+    s.peers.iter().all(|p| p.state == PeerState::Established) && full_blocks(s).is_empty()
 }
 
-fn health(up: usize, total: usize) -> String {
-    if up == total {
+/// Blocks with no address left: the next container on this host cannot start.
+fn full_blocks(s: &NodeStatus) -> Vec<String> {
+    s.block_usage
+        .iter()
+        .filter(|u| u.in_use >= u.capacity)
+        .map(|u| u.block.to_string())
+        .collect()
+}
+
+fn health(s: &NodeStatus, up: usize) -> String {
+    let total = s.peers.len();
+    let full: String = full_blocks(s)
+        .iter()
+        .map(|b| format!("; block {b} full"))
+        .collect();
+    if up == total && full.is_empty() {
         format!("ok ({up}/{total} peers established)")
     } else {
-        format!("DEGRADED ({up}/{total} peers established)")
+        format!("DEGRADED ({up}/{total} peers established{full})")
     }
 }
 
@@ -179,6 +203,11 @@ mod tests {
             attachments: 2,
             peers,
             learned_routes: 3,
+            block_usage: vec![BlockUsage {
+                block: "10.244.1.0/24".parse().unwrap(),
+                in_use: 2,
+                capacity: 256,
+            }],
         }
     }
 
@@ -195,7 +224,7 @@ mod tests {
         ]);
         let expected = "\
 Node:        host1  AS65101  router-id 10.0.1.2
-Blocks:      10.244.1.0/24
+Blocks:      10.244.1.0/24 (2/256 in use)
 Containers:  2    Learned routes: 3
 Health:      DEGRADED (1/2 peers established)
 
@@ -205,12 +234,20 @@ PEER      AS     STATE        UPTIME    RECEIVED  ACCEPTED  ADVERTISED  INFO
 ";
         assert_eq!(status(&s), expected);
         assert!(!healthy(&s));
-        assert!(healthy(&node(vec![peer(
+        let mut fine = node(vec![peer(
             "10.0.1.1",
             PeerState::Established,
             Some(1),
-            None
-        )])));
+            None,
+        )]);
+        assert!(healthy(&fine));
+        fine.block_usage[0].in_use = 256;
+        assert!(!healthy(&fine));
+        assert!(
+            status(&fine).contains("DEGRADED (1/1 peers established; block 10.244.1.0/24 full)"),
+            "{}",
+            status(&fine)
+        );
     }
 
     #[test]
