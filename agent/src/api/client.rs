@@ -67,3 +67,18 @@ pub async fn call(socket: &Path, request: &Request) -> Result<Reply, ClientError
     }
     Ok(serde_json::from_str(answer.trim_end())?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::connect_message;
+    use std::io::{Error, ErrorKind};
+
+    #[test]
+    fn each_connect_failure_says_what_to_do() {
+        let m = |k| connect_message("/run/lattice/lattice.sock", &Error::from(k));
+        assert!(m(ErrorKind::NotFound).starts_with("latticed is not running: no socket at"));
+        assert!(m(ErrorKind::PermissionDenied).contains("run as root"));
+        assert!(m(ErrorKind::ConnectionRefused).contains("nothing answers"));
+        assert!(m(ErrorKind::TimedOut).contains("is latticed running?"));
+    }
+}
