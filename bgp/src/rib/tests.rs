@@ -391,3 +391,64 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn dump_marks_best_multipath_and_stale() {
+    let mut rib = Rib::default();
+    // Two equal paths from AS 65001 (multipath), one longer from AS 65003 (neither).
+    rib.update(
+        peer(2, 65001),
+        &announce("10.244.2.0/24", &[65001, 65102], [10, 0, 2, 1], vec![]),
+    );
+    rib.update(
+        peer(1, 65001),
+        &announce("10.244.2.0/24", &[65001, 65102], [10, 0, 1, 1], vec![]),
+    );
+    rib.update(
+        peer(3, 65003),
+        &announce(
+            "10.244.2.0/24",
+            &[65003, 65000, 65102],
+            [10, 0, 3, 1],
+            vec![],
+        ),
+    );
+    rib.mark_stale(peer(3, 65003).address, None);
+    let dump = rib.dump();
+    assert_eq!(dump.len(), 1);
+    let marks: Vec<(String, bool, bool, bool, String)> = dump[0]
+        .paths
+        .iter()
+        .map(|p| {
+            (
+                p.peer.to_string(),
+                p.best,
+                p.multipath,
+                p.stale,
+                p.as_path.clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        marks,
+        vec![
+            // Best first: the lower router id wins the tie (RFC 4271 §9.1.2.2 f).
+            ("10.0.1.1".into(), true, true, false, "65001 65102".into()),
+            ("10.0.2.1".into(), false, true, false, "65001 65102".into()),
+            (
+                "10.0.3.1".into(),
+                false,
+                false,
+                true,
+                "65003 65000 65102".into()
+            ),
+        ]
+    );
+    assert_eq!(dump[0].paths[0].origin, "IGP");
+    // A withdrawn prefix leaves the dump once it has no paths.
+    for p in [1, 2] {
+        rib.update(peer(p, 65001), &withdraw("10.244.2.0/24"));
+    }
+    rib.update(peer(3, 65003), &withdraw("10.244.2.0/24"));
+    assert!(rib.dump().is_empty(), "{:?}", rib.dump());
+}
