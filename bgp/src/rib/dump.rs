@@ -48,11 +48,11 @@ impl Rib {
         let v4 = self
             .v4
             .entries()
-            .map(|(p, paths)| self.route(IpNet::V4(*p), paths, afi::IPV4));
+            .map(|(p, paths)| self.route(IpNet::V4(p), paths, afi::IPV4));
         let v6 = self
             .v6
             .entries()
-            .map(|(p, paths)| self.route(IpNet::V6(*p), paths, afi::IPV6));
+            .map(|(p, paths)| self.route(IpNet::V6(p), paths, afi::IPV6));
         v4.chain(v6).collect()
     }
 
