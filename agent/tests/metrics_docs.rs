@@ -87,3 +87,40 @@ fn the_dashboard_queries_only_exported_metrics() {
         );
     }
 }
+
+#[test]
+fn the_alerting_rules_are_valid_fire_as_tested_and_use_exported_metrics() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("docs")
+        .join("prometheus");
+    let exported: BTreeSet<String> = exported().into_iter().map(|(n, _)| n).collect();
+    let rules = docs("prometheus/lattice-alerts.yml");
+    for name in names_in(&rules) {
+        assert!(
+            exported.contains(&name),
+            "the alerting rules use {name}, which latticed does not export"
+        );
+    }
+    let promtool = Path::new("/usr/bin/promtool");
+    if !promtool.exists() {
+        eprintln!("promtool checks SKIPPED: /usr/bin/promtool missing (package prometheus)");
+        return;
+    }
+    for args in [
+        &["check", "rules", "lattice-alerts.yml"][..],
+        &["test", "rules", "lattice-alerts.test.yml"],
+    ] {
+        let out = std::process::Command::new(promtool)
+            .args(args)
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "promtool {args:?}:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
