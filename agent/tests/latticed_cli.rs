@@ -119,4 +119,8 @@ fn logs_are_json_lines_with_log_format_json() {
         text.contains("ERROR") && !text.contains("\"level\""),
         "{text}"
     );
+    assert!(
+        !text.contains('\u{1b}'),
+        "colour codes in a log that is not a terminal: {text:?}"
+    );
 }

@@ -302,6 +302,27 @@ fn prometheus_sees_every_peer_and_prefix_and_the_cli_agrees() {
     let (code, _, _) = lattice(&socket, &["status", "--json"]);
     assert_eq!(code, 1, "--json keeps the exit status");
 
+    // host1's log at the default level: each event once, with its peer, nothing per route.
+    let log = std::fs::read_to_string(lab.lab_dir().join("host1").join("latticed.log")).unwrap();
+    let count = |needle: &str| log.lines().filter(|l| l.contains(needle)).count();
+    assert_eq!(
+        count("received NOTIFICATION peer=10.0.1.1 code=6 subcode=2"),
+        1,
+        "{log}"
+    );
+    // Every session that came up went down once (a collision at start may add a pair).
+    let ups = count("session established peer=10.0.1.1");
+    assert!(ups >= 1, "{log}");
+    assert_eq!(count("session down peer=10.0.1.1"), ups, "{log}");
+    for block in ["10.244.2.0", "10.244.3.0", "10.244.4.0"] {
+        assert_eq!(
+            count(block),
+            0,
+            "a per-route line at the default level:\n{log}"
+        );
+    }
+    assert!(!log.contains('\u{1b}'), "colour codes in a log file");
+
     drop(prom);
     lab.destroy_and_check();
 }
