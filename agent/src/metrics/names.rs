@@ -55,12 +55,21 @@ impl RouteKind {
     }
 }
 
-/// Operations whose duration series exist from the start (reading 0) on each interface.
+/// Operations whose duration series exist from the start (reading 0) on each interface: the
+/// CNI commands, and libnetwork's remote-driver methods in snake case (`NetworkDriver.Join` is
+/// `join`, `IpamDriver.RequestAddress` is `request_address`).
 pub(super) const KNOWN_OPERATIONS: [(Interface, &[&str]); 3] = [
     (Interface::Api, &["attach", "detach"]),
     (Interface::Cni, &["add", "del", "check"]),
     (
         Interface::Docker,
-        &["create_endpoint", "join", "leave", "delete_endpoint"],
+        &[
+            "create_endpoint",
+            "join",
+            "leave",
+            "delete_endpoint",
+            "request_address",
+            "release_address",
+        ],
     ),
 ];
