@@ -149,3 +149,48 @@ pub struct ApiError {
     /// What a person can act on.
     pub message: String,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The CNI and Docker plugins rely on these exact shapes.
+    #[test]
+    fn gc_and_dual_stack_wire_shapes() {
+        let req: Request =
+            serde_json::from_str(r#"{"op":"gc","keep":[{"container_id":"c1","ifname":"eth0"}]}"#)
+                .unwrap();
+        assert_eq!(
+            req,
+            Request::Gc {
+                keep: vec![AttachmentKey {
+                    container_id: "c1".into(),
+                    ifname: "eth0".into()
+                }]
+            }
+        );
+        let reply = Reply::Collected {
+            released: vec![AttachmentKey {
+                container_id: "c2".into(),
+                ifname: "eth1".into(),
+            }],
+        };
+        assert_eq!(
+            serde_json::to_string(&reply).unwrap(),
+            r#"{"reply":"collected","released":[{"container_id":"c2","ifname":"eth1"}]}"#
+        );
+        let mut a = Attachment {
+            container_id: "c".into(),
+            ifname: "eth0".into(),
+            address: "10.244.1.1".parse().unwrap(),
+            address_v6: None,
+            host_ifname: "lat0".into(),
+            netns: "/run/netns/x".into(),
+        };
+        assert!(!serde_json::to_string(&a).unwrap().contains("address_v6"));
+        a.address_v6 = Some("fd00::1".parse().unwrap());
+        let text = serde_json::to_string(&a).unwrap();
+        assert!(text.contains(r#""address_v6":"fd00::1""#), "{text}");
+        assert_eq!(serde_json::from_str::<Attachment>(&text).unwrap(), a);
+    }
+}
