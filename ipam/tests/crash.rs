@@ -181,7 +181,8 @@ fn acknowledged_allocations_survive_sigkill() {
             if Some(k) != in_flight.as_ref() {
                 assert!(
                     model.contains_key(k),
-                    "round {round}: released {k} came back"
+                    "round {round}: released {k} came back; last lines {:?}",
+                    lines.iter().rev().take(4).collect::<Vec<_>>()
                 );
             }
         }
