@@ -50,18 +50,18 @@ fn crash_child() {
         x ^= x >> 7;
         x ^= x << 17;
         let key = AllocationKey::new(&format!("c{}", x % 80), "eth0");
-        writeln!(out, "T {}", key.container_id).unwrap();
+        writeln!(out, "@@T {}", key.container_id).unwrap();
         out.flush().unwrap();
         if x % 3 == 0 {
             ipam.release(&key, 0).unwrap();
-            writeln!(out, "R {}", key.container_id).unwrap();
+            writeln!(out, "@@R {}", key.container_id).unwrap();
         } else {
             match ipam.allocate(&key, 0) {
                 Ok(a) => {
-                    writeln!(out, "A {} {} {}", key.container_id, a.v4, a.v6.unwrap()).unwrap()
+                    writeln!(out, "@@A {} {} {}", key.container_id, a.v4, a.v6.unwrap()).unwrap()
                 }
                 Err(ipam::IpamError::Exhausted { .. }) => {
-                    writeln!(out, "F {}", key.container_id).unwrap()
+                    writeln!(out, "@@F {}", key.container_id).unwrap()
                 }
                 Err(e) => panic!("{e}"),
             }
@@ -110,7 +110,13 @@ fn acknowledged_allocations_survive_sigkill() {
             if buf.last() != Some(&b'\n') {
                 break;
             }
-            let line = String::from_utf8(buf).unwrap().trim_end().to_string();
+            let line = String::from_utf8(buf).unwrap();
+            // libtest prints around the child's lines ("test crash_child ... @@T c5"): only
+            // what follows the marker is the child's.
+            let Some((_, line)) = line.trim_end().split_once("@@") else {
+                continue;
+            };
+            let line = line.to_string();
             if !line.starts_with('T') {
                 acks += 1;
                 if acks == kill_after {
