@@ -39,13 +39,15 @@ impl Handler for Canned {
     fn handle(&self, req: Request) -> BoxFuture<'_, Reply> {
         async move {
             let ok = self.healthy.load(Ordering::SeqCst);
-            let block = "10.244.1.0/24".parse().unwrap();
+            let block: ipnet::Ipv4Net = "10.244.1.0/24".parse().unwrap();
             match req {
                 Request::Status => Reply::Status(NodeStatus {
                     node: "host1".into(),
                     asn: 65101,
                     router_id: "10.0.1.2".parse().unwrap(),
                     blocks: vec![block],
+                    blocks_v6: vec![],
+                    conflicts: vec![],
                     attachments: 1,
                     peers: vec![self.peer()],
                     learned_routes: 1,
@@ -71,12 +73,13 @@ impl Handler for Canned {
                 },
                 Request::Ipam => Reply::Ipam(IpamStatus {
                     blocks: vec![BlockUsage {
-                        block,
+                        block: block.into(),
                         in_use: if ok { 1 } else { 256 },
                         capacity: 256,
                     }],
                     allocations: vec![Allocation {
                         address: "10.244.1.0".parse().unwrap(),
+                        address_v6: None,
                         container_id: "c1".into(),
                         ifname: "eth0".into(),
                     }],

@@ -26,6 +26,7 @@ fn exported() -> BTreeSet<(String, String)> {
     let m = Metrics::new(Some(Box::new(OnePeer))).unwrap();
     // Per-block families only have series once a block is held.
     m.ipam_blocks(&[("10.244.1.0/24".parse().unwrap(), 1, 256)]);
+    m.watch_block_conflicts(|| 0).unwrap();
     let text = m.encode();
     text.lines()
         .filter_map(|l| l.strip_prefix("# TYPE "))

@@ -168,6 +168,10 @@ fn text(reply: &Reply) -> Option<String> {
             Some(a) => format!("released {a}\n"),
             None => "nothing was attached\n".into(),
         },
+        Reply::Collected { released } => released
+            .iter()
+            .map(|k| format!("released {} {}\n", k.container_id, k.ifname))
+            .collect(),
         Reply::Error(_) => return None,
     })
 }
@@ -182,6 +186,9 @@ fn healthy(reply: &Reply) -> bool {
         Reply::Routes { routes } => format::routes_healthy(routes),
         Reply::Ipam(s) => format::ipam_healthy(s),
         Reply::Error(_) => false,
-        Reply::List { .. } | Reply::Attached(_) | Reply::Detached { .. } => true,
+        Reply::List { .. }
+        | Reply::Attached(_)
+        | Reply::Detached { .. }
+        | Reply::Collected { .. } => true,
     }
 }

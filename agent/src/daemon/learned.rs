@@ -39,6 +39,7 @@ pub fn spawn(
     kernel: Arc<dyn Kernel>,
     cluster: Ipv4Net,
     own_block: Ipv4Net,
+    conflicts: Arc<super::conflicts::Conflicts>,
     mut changes: bgp::driver::RouteChanges,
     metrics: Arc<Metrics>,
 ) -> Arc<Learned> {
@@ -66,6 +67,16 @@ pub fn spawn(
                     continue;
                 }
             };
+            // Overlapping a block we hold: raised as a conflict, never imported.
+            let before = conflicts.count();
+            let conflict =
+                conflicts.observe(change.prefix, &change.next_hops, super::handler::now());
+            if conflicts.count() > before {
+                metrics.ipam_block_conflict();
+            }
+            if conflict {
+                continue;
+            }
             // The dataplane carries IPv4 for now: IPv6 routes stay in the speaker's RIB.
             let ipnet::IpNet::V4(prefix) = change.prefix else {
                 debug!(prefix = %change.prefix, "IPv6 route not programmed: no IPv6 dataplane yet");

@@ -3,6 +3,8 @@
 //! Nothing here decides anything on its own; the decisions live in the sans-IO cores
 //! ([`ipam`], [`bgp::fsm`], [`bgp::rib`], [`crate::dataplane`]).
 
+mod blocks;
+pub mod conflicts;
 mod handler;
 mod learned;
 mod queries;
@@ -45,9 +47,15 @@ pub enum DaemonError {
 
 /// Run latticed until `shutdown` resolves.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), DaemonError> {
-    let ipam = ipam::Ipam::open(&config.ipam_settings())?;
-    let block = ipam.block();
-    info!(node = %config.node.name, %block, "starting");
+    let ipam = ipam::Allocator::open(&config.ipam_settings(), handler::now()).await?;
+    let held = ipam.ipam().blocks();
+    let Some(ipnet::IpNet::V4(block)) = held.first().copied() else {
+        return Err(DaemonError::Ipam(ipam::IpamError::BadConfig {
+            field: "ipam",
+            message: "no IPv4 block is held".into(),
+        }));
+    };
+    info!(node = %config.node.name, blocks = ?held, "starting");
 
     let kernel: Arc<dyn Kernel> = Arc::new(NetlinkKernel::current().await?);
     dataplane::prepare_host(kernel.as_ref()).await?;
@@ -61,7 +69,6 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     if restarted {
         info!("routes of a previous run found: announcing a graceful restart");
     }
-    dataplane::ensure_blackhole(kernel.as_ref(), block).await?;
 
     let listener = api::server::bind(&config.api.socket).map_err(|source| DaemonError::Io {
         what: format!("api.socket {}", config.api.socket.display()),
@@ -84,7 +91,14 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
             what: format!("bgp.listen {}", config.bgp.listen_addr()),
             source,
         })?;
-    speaker.set_local_prefixes(vec![block.into()]);
+    let conflicts = Arc::new(conflicts::Conflicts::default());
+    let announcer = Arc::new(blocks::BlockAnnouncer::new(
+        kernel.clone(),
+        speaker.clone(),
+        conflicts.clone(),
+    ));
+    // A blackhole per held block and every held block announced (IPv4 and IPv6).
+    announcer.sync(held).await?;
 
     let metrics =
         Arc::new(
@@ -93,7 +107,14 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
                 source: std::io::Error::other(e),
             })?,
         );
-    queries::publish_usage(&metrics, &ipam);
+    queries::publish_usage(&metrics, ipam.ipam());
+    let watched = conflicts.clone();
+    metrics
+        .watch_block_conflicts(move || watched.count())
+        .map_err(|e| DaemonError::Io {
+            what: "registering metrics".into(),
+            source: std::io::Error::other(e),
+        })?;
     let (metrics_stop, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
     if let Some(listener) = metrics_listener {
         info!(listen = %config.metrics.listen, "serving Prometheus metrics at /metrics");
@@ -106,6 +127,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         kernel.clone(),
         config.cluster.cidr,
         block,
+        conflicts.clone(),
         changes,
         metrics.clone(),
     );
@@ -116,9 +138,13 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         speaker.clone(),
         learned.clone(),
         metrics.clone(),
+        announcer,
+        conflicts,
     ));
+    let reaper = tokio::spawn(reap_blocks(handler.clone(), config.ipam.block_grace_period));
 
     api::server::serve(listener, handler, shutdown).await;
+    reaper.abort();
     info!("shutting down: BGP sessions closed, kernel routes left in place");
     let _ = metrics_stop.send(());
     speaker.shutdown().await;
@@ -126,6 +152,16 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         warn!(error = %e, "removing api socket");
     }
     Ok(())
+}
+
+/// Every tenth of the grace period (at least every second, at most every minute), give back
+/// the borrowed blocks that stayed empty for the grace period.
+async fn reap_blocks(handler: Arc<AgentHandler>, grace_secs: u64) {
+    let period = std::time::Duration::from_secs((grace_secs / 10).clamp(1, 60));
+    loop {
+        tokio::time::sleep(period).await;
+        handler.reap_blocks().await;
+    }
 }
 
 /// The speaker's configuration; `restarted` when routes of a previous run are still in the

@@ -12,7 +12,6 @@ pub mod server;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use ipnet::Ipv4Net;
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
     Registry, TextEncoder,
@@ -242,7 +241,7 @@ impl Metrics {
     /// The blocks this host holds, each with (addresses in use, capacity); replaces the
     /// previous set, so a released block disappears. Callers: the daemon at start and the API
     /// handler after each attach and detach (and IPAM's block changes, issue 4).
-    pub fn ipam_blocks(&self, blocks: &[(Ipv4Net, usize, usize)]) {
+    pub fn ipam_blocks(&self, blocks: &[(ipnet::IpNet, usize, usize)]) {
         self.ipam_in_use.reset();
         self.ipam_capacity.reset();
         self.ipam_blocks
@@ -264,10 +263,24 @@ impl Metrics {
         self.ipam_errors.with_label_values(&[reason]).inc();
     }
 
-    /// A block was found claimed by another host too. Caller: IPAM's conflict tracker
-    /// (issue 4; reads 0 until it exists).
+    /// A peer started advertising a prefix inside one of our blocks (a new conflict). Caller:
+    /// the learned-route task, when the conflict tracker records a new one.
     pub fn ipam_block_conflict(&self) {
         self.ipam_conflicts.inc();
+    }
+
+    /// Export `lattice_ipam_block_conflicts`, the conflicts active now, read from `active` at
+    /// scrape time. Caller: the daemon at start, with the conflict tracker's count.
+    pub fn watch_block_conflicts(
+        &self,
+        active: impl Fn() -> usize + Send + Sync + 'static,
+    ) -> prometheus::Result<()> {
+        let gauge = prometheus::PullingGauge::new(
+            "lattice_ipam_block_conflicts",
+            "Prefixes peers advertise inside a block this host holds, now (each is refused).",
+            Box::new(move || active() as f64),
+        )?;
+        self.registry.register(Box::new(gauge))
     }
 
     /// Everything, in the Prometheus text format (version 0.0.4).

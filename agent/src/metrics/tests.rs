@@ -122,7 +122,7 @@ fn agent_and_ipam_series_exist_from_the_start_and_move() {
     assert!(t.contains("lattice_start_time_seconds "));
     assert!(t.contains("process_resident_memory_bytes "));
 
-    let block: Ipv4Net = "10.244.1.0/24".parse().unwrap();
+    let block: ipnet::IpNet = "10.244.1.0/24".parse().unwrap();
     m.ipam_blocks(&[(block, 2, 256)]);
     m.observe_request(Interface::Api, "attach", "ok", Duration::from_millis(3));
     m.observe_request(

@@ -21,7 +21,9 @@ pub fn status(s: &NodeStatus) -> String {
     let blocks: Vec<String> = s
         .blocks
         .iter()
-        .map(|b| match s.block_usage.iter().find(|u| u.block == *b) {
+        .map(|b| ipnet::IpNet::V4(*b))
+        .chain(s.blocks_v6.iter().map(|b| ipnet::IpNet::V6(*b)))
+        .map(|b| match s.block_usage.iter().find(|u| u.block == b) {
             Some(u) => format!("{b} ({}/{} in use)", u.in_use, u.capacity),
             None => b.to_string(),
         })
@@ -43,6 +45,16 @@ pub fn status(s: &NodeStatus) -> String {
         .filter(|p| p.state == PeerState::Established)
         .count();
     let _ = writeln!(out, "Health:      {}", health(s, up));
+    for c in &s.conflicts {
+        let hops: Vec<String> = c.next_hops.iter().map(ToString::to_string).collect();
+        let _ = writeln!(
+            out,
+            "CONFLICT:    {} from {} overlaps our block {} (not imported)",
+            c.prefix,
+            hops.join(", "),
+            c.block
+        );
+    }
     out.push('\n');
     let rows: Vec<[String; 8]> = s.peers.iter().map(peer_row).collect();
     out.push_str(&table(
@@ -81,27 +93,34 @@ pub fn attachments(list: &[Attachment]) -> String {
     )
 }
 
-/// Whether every peer is Established and every block has a free address (what `lattice
-/// status` exits on).
+/// Whether every peer is Established, no peer advertises into our blocks, and some block has
+/// a free address (what `lattice status` exits on).
 pub fn healthy(s: &NodeStatus) -> bool {
-    s.peers.iter().all(|p| p.state == PeerState::Established) && full_blocks(s).is_empty()
+    s.peers.iter().all(|p| p.state == PeerState::Established)
+        && s.conflicts.is_empty()
+        && full_blocks(s).is_empty()
 }
 
-/// Blocks with no address left: the next container on this host cannot start.
+/// The blocks, when every one is full: the next container needs a block borrowed (if the
+/// datastore has one left). One full block among others with room is normal.
 fn full_blocks(s: &NodeStatus) -> Vec<String> {
-    s.block_usage
-        .iter()
-        .filter(|u| u.in_use >= u.capacity)
-        .map(|u| u.block.to_string())
-        .collect()
+    let all_full =
+        !s.block_usage.is_empty() && s.block_usage.iter().all(|u| u.in_use >= u.capacity);
+    if !all_full {
+        return Vec::new();
+    }
+    s.block_usage.iter().map(|u| u.block.to_string()).collect()
 }
 
 fn health(s: &NodeStatus, up: usize) -> String {
     let total = s.peers.len();
-    let full: String = full_blocks(s)
+    let mut full: String = full_blocks(s)
         .iter()
         .map(|b| format!("; block {b} full"))
         .collect();
+    if !s.conflicts.is_empty() {
+        full.push_str(&format!("; {} block conflict(s)", s.conflicts.len()));
+    }
     if up == total && full.is_empty() {
         format!("ok ({up}/{total} peers established)")
     } else {
@@ -200,6 +219,8 @@ mod tests {
             asn: 65101,
             router_id: "10.0.1.2".parse().unwrap(),
             blocks: vec!["10.244.1.0/24".parse().unwrap()],
+            blocks_v6: vec![],
+            conflicts: vec![],
             attachments: 2,
             peers,
             learned_routes: 3,
@@ -247,6 +268,27 @@ PEER      AS     STATE        UPTIME    RECEIVED  ACCEPTED  ADVERTISED  INFO
             status(&fine).contains("DEGRADED (1/1 peers established; block 10.244.1.0/24 full)"),
             "{}",
             status(&fine)
+        );
+    }
+
+    #[test]
+    fn conflicts_and_ipv6_blocks_are_shown() {
+        let mut s = node(vec![]);
+        s.blocks_v6 = vec!["fd00:10:244::100/120".parse().unwrap()];
+        s.conflicts = vec![crate::api::proto::BlockConflict {
+            prefix: "10.244.1.0/24".parse().unwrap(),
+            block: "10.244.1.0/24".parse().unwrap(),
+            next_hops: vec!["10.0.1.1".parse().unwrap()],
+            since: 0,
+        }];
+        let out = status(&s);
+        assert!(
+            out.contains("Blocks:      10.244.1.0/24 (2/256 in use), fd00:10:244::100/120\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("CONFLICT:    10.244.1.0/24 from 10.0.1.1 overlaps our block 10.244.1.0/24 (not imported)\n"),
+            "{out}"
         );
     }
 

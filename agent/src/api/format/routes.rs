@@ -178,6 +178,7 @@ PREFIX         FLAGS  NEXT-HOP  PEER      AS-PATH      ORIGIN  KERNEL
             }],
             allocations: vec![Allocation {
                 address: "10.244.1.0".parse().unwrap(),
+                address_v6: None,
                 container_id: "c1".into(),
                 ifname: "eth0".into(),
             }],
