@@ -189,9 +189,19 @@ async fn scenario() {
     lab.netns(&ns1);
     lab.netns(&ns2);
     run(&[
-        "ip", "-n", &ns1, "link", "add", "up1", "type", "veth", "peer", "name", "up2", "netns", &ns2,
+        "ip", "-n", &ns1, "link", "add", "up1", "type", "veth", "peer", "name", "up2", "netns",
+        &ns2,
     ]);
-    run(&["ip", "-n", &ns1, "addr", "add", "10.0.12.1/30", "dev", "up1"]);
+    run(&[
+        "ip",
+        "-n",
+        &ns1,
+        "addr",
+        "add",
+        "10.0.12.1/30",
+        "dev",
+        "up1",
+    ]);
     run(&[
         "ip",
         "-n",

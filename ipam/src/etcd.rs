@@ -8,6 +8,9 @@
 //! hosts may claim them. Allocations stay in the host's own journal (see [`crate::store`]): an
 //! address belongs to the host holding its block, so only blocks need cluster-wide agreement.
 //!
+//! A watch on the block keys puts back at once a held block whose key disappears (deleted by
+//! hand, or its lease revoked from outside).
+//!
 //! If the lease is lost anyway (etcd unreachable for longer than the TTL), the keeper grants a
 //! new one and puts the held blocks back on it; a block another host claimed meanwhile is
 //! logged as a conflict (two hosts announcing one block, which BGP conflict tracking shows too).
@@ -31,6 +34,7 @@ pub struct EtcdBlocks {
     node: String,
     shared: Arc<Shared>,
     keeper: JoinHandle<()>,
+    watcher: JoinHandle<()>,
 }
 
 #[derive(Debug)]
@@ -53,6 +57,7 @@ impl Drop for EtcdBlocks {
     fn drop(&mut self) {
         // No more keep-alives: the lease runs out after its TTL, as for a dead host.
         self.keeper.abort();
+        self.watcher.abort();
     }
 }
 
@@ -88,12 +93,19 @@ impl EtcdBlocks {
             node.to_string(),
             ttl,
         ));
+        let watcher = tokio::spawn(watch_blocks(
+            client.clone(),
+            shared.clone(),
+            prefix.clone(),
+            node.to_string(),
+        ));
         Ok(EtcdBlocks {
             client,
             prefix,
             node: node.to_string(),
             shared,
             keeper,
+            watcher,
         })
     }
 
@@ -174,6 +186,10 @@ impl EtcdBlocks {
 
     /// Give `block` back, if it is still ours.
     pub async fn release(&self, block: IpNet) -> Result<(), IpamError> {
+        // Forget it first, so the watcher does not take the deletion for a loss to repair.
+        if let Ok(mut held) = self.shared.held.lock() {
+            held.remove(&block);
+        }
         let key = block_key(&self.prefix, block);
         let txn = Txn::new()
             .when([Compare::value(
@@ -187,9 +203,6 @@ impl EtcdBlocks {
             .txn(txn)
             .await
             .map_err(etcd("releasing a block"))?;
-        if let Ok(mut held) = self.shared.held.lock() {
-            held.remove(&block);
-        }
         Ok(())
     }
 
@@ -208,8 +221,7 @@ impl EtcdBlocks {
             .kvs()
             .iter()
             .filter_map(|kv| {
-                let key = kv.key_str().ok()?;
-                let net = key.rsplit('/').next()?.replacen('-', "/", 1).parse().ok()?;
+                let net = block_of(kv.key_str().ok()?)?;
                 Some((net, kv.value_str().ok()?.to_string()))
             })
             .collect())
@@ -342,6 +354,53 @@ async fn keep_alive(
             }
         }
     }
+}
+
+/// Watch the cluster's block keys: a held block whose key is deleted (by hand, by a lease
+/// revoked from outside) is put back at once rather than left for another host to take.
+async fn watch_blocks(mut client: Client, shared: Arc<Shared>, prefix: String, node: String) {
+    let dir = format!("{prefix}/ipam/blocks/");
+    loop {
+        let opts = etcd_client::WatchOptions::new().with_prefix();
+        if let Ok((_watcher, mut stream)) = client.watch(dir.clone(), Some(opts)).await {
+            while let Ok(Some(resp)) = stream.message().await {
+                for ev in resp.events() {
+                    if ev.event_type() != etcd_client::EventType::Delete {
+                        continue;
+                    }
+                    let Some(block) = ev.kv().and_then(|kv| block_of(kv.key_str().ok()?)) else {
+                        continue;
+                    };
+                    let held = shared
+                        .held
+                        .lock()
+                        .map(|h| h.contains(&block))
+                        .unwrap_or(false);
+                    if !held {
+                        continue;
+                    }
+                    let lease = shared.lease.lock().map(|l| *l).unwrap_or_default();
+                    match put_back(&mut client, &prefix, &node, lease, block).await {
+                        Ok(None) => {
+                            warn!(%block, "our block's key was deleted in etcd: claimed again")
+                        }
+                        Ok(Some(owner)) => {
+                            error!(%block, %owner, "our block's key was deleted and another host claimed it")
+                        }
+                        // An expired lease: the keeper grants a new one and puts it back.
+                        Err(e) => warn!(%block, error = %e, "re-claiming a deleted block key"),
+                    }
+                }
+            }
+        }
+        // etcd unreachable or restarting: watch again soon.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// The block named by a key under `PREFIX/ipam/blocks/`.
+fn block_of(key: &str) -> Option<IpNet> {
+    key.rsplit('/').next()?.replacen('-', "/", 1).parse().ok()
 }
 
 fn etcd(what: &'static str) -> impl FnOnce(etcd_client::Error) -> IpamError {
