@@ -3,8 +3,9 @@
 //! allocation, and ratios. `bench_alloc [N]` (default 2000); `make bench` runs it.
 //!
 //! Lattice is measured in-process (the agent's allocator as latticed runs it: every allocation
-//! journaled and fdatasynced before it returns); host-local is executed once per allocation, as
-//! a container runtime does. The comparison is "one allocation as each system serves it".
+//! journaled and fdatasynced before it returns), and also with one fresh process per allocation
+//! (start, lock, replay, allocate, exit: the cost structure of a CNI plugin); host-local is
+//! executed once per allocation, as a container runtime does.
 
 use std::io::Write;
 use std::net::TcpListener;
@@ -26,6 +27,15 @@ struct Row {
 }
 
 fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    if let [_, one, dir, n, key] = args.as_slice() {
+        if one == "one" {
+            // A fresh process opening the store for one allocation, like a CNI plugin would.
+            let mut ipam = Ipam::open(&local_settings(n.parse()?, Path::new(dir))?, 0)?;
+            ipam.allocate(&AllocationKey::new(key, "eth0"), 0)?;
+            return Ok(());
+        }
+    }
     let n: usize = std::env::args()
         .nth(1)
         .map(|a| a.parse())
@@ -37,6 +47,7 @@ fn main() -> Result<()> {
         .enable_all()
         .build()?;
     let mut rows = vec![bench_local(n, &dir.path().join("local"))?];
+    rows.push(bench_local_processes(n, &dir.path().join("local-proc"))?);
     match rt.block_on(bench_etcd(n, &dir.path().join("etcd"))) {
         Ok(r) => rows.push(r),
         Err(e) => println!("etcd: skipped: {e:#}"),
@@ -48,7 +59,7 @@ fn main() -> Result<()> {
     }
     println!("\nIPAM allocation, N = {n} addresses (one key each, IPv4)");
     println!(
-        "{:<22} {:>12} {:>16} {:>14} {:>14}",
+        "{:<26} {:>10} {:>12} {:>13} {:>14}",
         "allocator", "allocs/s", "RSS B/alloc", "disk B/alloc", "vs host-local"
     );
     let base = rows.iter().find(|r| r.name == "host-local").map(|r| r.rate);
@@ -58,7 +69,7 @@ fn main() -> Result<()> {
             .map_or("-".to_string(), |m| format!("{m:.0}"));
         let ratio = base.map_or("-".to_string(), |b| format!("{:.1}x", r.rate / b));
         println!(
-            "{:<22} {:>12.0} {:>16} {:>14.0} {:>14}",
+            "{:<26} {:>10.0} {:>12} {:>13.0} {:>14}",
             r.name, r.rate, mem, r.disk_per_alloc, ratio
         );
     }
@@ -74,15 +85,44 @@ fn settings(dir: &Path) -> IpamSettings {
     s
 }
 
-fn bench_local(n: usize, dir: &Path) -> Result<Row> {
+/// A local host with one block big enough for `n` (a local host borrows only configured blocks).
+fn local_settings(n: usize, dir: &Path) -> Result<IpamSettings> {
     let mut s = settings(dir);
-    // One block big enough for N: a local host borrows only configured blocks.
     let bits = (n.max(2) as f64).log2().ceil() as u8;
     s.block_prefix_len = 32u8.saturating_sub(bits).max(12);
     s.block = Some(ipnet::Ipv4Net::new(
         "10.240.0.0".parse()?,
         s.block_prefix_len,
     )?);
+    Ok(s)
+}
+
+/// One process per allocation (start, lock, replay the journal, allocate, exit).
+fn bench_local_processes(n: usize, dir: &Path) -> Result<Row> {
+    let exe = std::env::current_exe()?;
+    let start = Instant::now();
+    for i in 0..n {
+        let status = Command::new(&exe)
+            .arg("one")
+            .arg(dir)
+            .arg(n.to_string())
+            .arg(format!("container-{i:08}"))
+            .status()?;
+        if !status.success() {
+            bail!("allocation {i} in a fresh process failed");
+        }
+    }
+    let secs = start.elapsed().as_secs_f64();
+    Ok(Row {
+        name: "lattice local, proc/call",
+        rate: n as f64 / secs,
+        mem_per_alloc: None,
+        disk_per_alloc: dir_bytes(dir) as f64 / n as f64,
+    })
+}
+
+fn bench_local(n: usize, dir: &Path) -> Result<Row> {
+    let s = local_settings(n, dir)?;
     let mut ipam = Ipam::open(&s, 0)?;
     let rss0 = rss_bytes();
     let start = Instant::now();

@@ -166,8 +166,22 @@ impl Ipam {
             self.undo(key, had_v4, &records, now);
             return Err(e);
         }
-        self.get(key)
-            .ok_or_else(|| IpamError::Etcd("allocation vanished".into()))
+        // `take(false, ..)` allocates from IPv4 blocks only: the other arm cannot happen, and
+        // answers with an error rather than a wrong address.
+        let IpAddr::V4(v4) = v4 else {
+            return Err(IpamError::BadConfig {
+                field: "cluster.cidr",
+                message: format!("an IPv4 block gave {v4}"),
+            });
+        };
+        Ok(Assigned {
+            key: key.clone(),
+            v4,
+            v6: match v6 {
+                Some(IpAddr::V6(a)) => Some(a),
+                _ => None,
+            },
+        })
     }
 
     /// Release `key`'s addresses; `None` if it had none (releasing twice is fine).

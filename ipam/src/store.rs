@@ -4,8 +4,9 @@
 //! `fdatasync`ed before the change is acknowledged: one small write and one flush per
 //! allocation, however many containers the host runs. On open the journal is replayed onto
 //! the snapshot; a last line cut short by a crash (no newline, or a hash that does not match)
-//! was never acknowledged and is dropped, while damage anywhere else is reported as corruption.
-//! Then the state is compacted: a new snapshot (`state.json`) is written to a temporary file,
+//! was never acknowledged and is cut off, while damage anywhere else is reported as corruption.
+//! Every 8192 entries (and when there is no snapshot yet) the state is compacted: a new
+//! snapshot (`state.json`) is written to a temporary file,
 //! fsynced, renamed into place and the directory fsynced, and only then the journal emptied.
 //! Journal entries carry a sequence number, so a crash between those two steps replays nothing
 //! twice. This is the write-ahead-log design of embedded databases, small enough to read
@@ -90,22 +91,34 @@ impl Store {
         // A temporary file left by a crash mid-write is an unfinished snapshot: drop it.
         let _ = fs::remove_file(dir.join(format!("{SNAPSHOT}.tmp")));
         let (seq, found_snapshot) = load_snapshot(dir, state, now)?;
-        let (seq, found_journal) = replay(dir, state, seq, now)?;
+        let replayed = replay(dir, state, seq, now)?;
         let journal_path = dir.join(JOURNAL);
         let journal = OpenOptions::new()
             .create(true)
             .append(true)
             .open(&journal_path)
             .map_err(io("opening", &journal_path))?;
+        if replayed.good_len < replayed.len {
+            // Cut the torn tail off, or the next entry would follow garbage.
+            journal
+                .set_len(replayed.good_len)
+                .and_then(|()| journal.sync_all())
+                .map_err(io("truncating the torn tail of", &journal_path))?;
+        }
         let mut store = Store {
             dir: dir.to_path_buf(),
             journal,
-            entries: 0,
-            seq,
+            entries: replayed.entries,
+            seq: replayed.seq,
             _lock: lock,
         };
-        store.compact(state)?;
-        Ok((store, found_snapshot || found_journal))
+        // Compact only when it pays (a long journal) or is needed (no snapshot yet, or a
+        // first-version file to convert): opening stays cheap for a short-lived caller.
+        let convert = !dir.join(SNAPSHOT).exists() || dir.join(LEGACY).exists();
+        if convert || store.entries >= COMPACT_AFTER {
+            store.compact(state)?;
+        }
+        Ok((store, found_snapshot || replayed.found))
     }
 
     /// Path of the snapshot.
@@ -222,22 +235,36 @@ fn load_snapshot(dir: &Path, state: &mut IpamState, now: u64) -> Result<(u64, bo
     Ok((seq, true))
 }
 
-/// Replay journal entries newer than `seq`; returns the last sequence number.
-fn replay(
-    dir: &Path,
-    state: &mut IpamState,
-    mut seq: u64,
-    now: u64,
-) -> Result<(u64, bool), IpamError> {
+/// What replaying the journal found.
+#[derive(Debug, Default)]
+struct Replayed {
+    /// The last sequence number applied (or the snapshot's).
+    seq: u64,
+    /// Whether any entry was applied.
+    found: bool,
+    /// Complete, valid entries in the file (applied or older than the snapshot).
+    entries: usize,
+    /// Bytes up to the end of the last valid entry: a torn tail beyond is cut off.
+    good_len: u64,
+    /// The file's length.
+    len: u64,
+}
+
+/// Replay journal entries newer than `seq`.
+fn replay(dir: &Path, state: &mut IpamState, seq: u64, now: u64) -> Result<Replayed, IpamError> {
     let path = dir.join(JOURNAL);
-    let Some(bytes) = read_optional(&path)? else {
-        return Ok((seq, false));
+    let mut r = Replayed {
+        seq,
+        ..Replayed::default()
     };
+    let Some(bytes) = read_optional(&path)? else {
+        return Ok(r);
+    };
+    r.len = bytes.len() as u64;
     let mut lines: Vec<&[u8]> = bytes.split(|b| *b == b'\n').collect();
     // The piece after the last newline is empty, or a write cut short: never acknowledged.
     lines.pop();
     let count = lines.len();
-    let mut found = false;
     for (i, line) in lines.into_iter().enumerate() {
         let is_last = i + 1 == count;
         let entry = match parse_line(line) {
@@ -246,16 +273,18 @@ fn replay(
             Err(_) if is_last => break,
             Err(m) => return Err(corrupt(&path, format!("line {}: {m}", i + 1))),
         };
-        if entry.seq <= seq {
+        r.entries += 1;
+        r.good_len += line.len() as u64 + 1;
+        if entry.seq <= r.seq {
             continue;
         }
         state
             .apply(&entry.record, now)
             .map_err(|m| corrupt(&path, format!("line {}: {m}", i + 1)))?;
-        seq = entry.seq;
-        found = true;
+        r.seq = entry.seq;
+        r.found = true;
     }
-    Ok((seq, found))
+    Ok(r)
 }
 
 fn parse_line(line: &[u8]) -> Result<Entry, String> {

@@ -259,6 +259,54 @@ async fn racing_agents_get_disjoint_blocks_dead_agents_free_theirs_and_restarts_
     assert!(err.to_string().contains("claimed by n20"), "{err}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_block_key_is_claimed_again_and_a_revoked_lease_replaced() {
+    if !Path::new(ETCD).exists() {
+        println!("SKIPPED: {ETCD} is missing (Debian package etcd-server)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let etcd = EtcdServer::start(dir.path());
+    let a = open(&settings(dir.path(), "a", &etcd.endpoint())).await;
+    let block = a.ipam().blocks()[0];
+    let key = format!(
+        "/lattice-test/ipam/blocks/{}",
+        block.to_string().replace('/', "-")
+    );
+    let mut raw = etcd_client::Client::connect([etcd.endpoint()], None)
+        .await
+        .unwrap();
+    let wait_owned = |what: &'static str| {
+        let a = &a;
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(GRACE * 5);
+            loop {
+                if claims(a).await.get(&block).map(String::as_str) == Some("a") {
+                    return;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "{what}: {block} never claimed again"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    raw.delete(key.clone(), None).await.unwrap();
+    wait_owned("after a delete").await;
+    let old = a.etcd().unwrap().lease();
+    raw.lease_revoke(old).await.unwrap();
+    wait_owned("after a lease revoke").await;
+    let deadline = Instant::now() + Duration::from_secs(GRACE * 5);
+    while a.etcd().unwrap().lease() == old {
+        assert!(Instant::now() < deadline, "no new lease");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The claim now lives on the new lease: it outlasts the grace period.
+    tokio::time::sleep(Duration::from_secs(GRACE + 1)).await;
+    assert_eq!(claims(&a).await.get(&block).map(String::as_str), Some("a"));
+}
+
 #[tokio::test]
 async fn a_full_cluster_range_is_a_clear_error() {
     if !Path::new(ETCD).exists() {

@@ -288,7 +288,7 @@ fn journal_damage_before_the_last_line_is_corruption_a_torn_last_line_is_not() {
     torn.extend_from_slice(b"0123456789abcdef {\"seq\":99,\"rec");
     std::fs::write(&journal, &torn).unwrap();
     assert_eq!(Ipam::open(&s, 0).unwrap().in_use(), 2);
-    // The open compacted everything into the snapshot: damage the journal anew.
+    // The torn tail was cut off: two more entries follow the good ones, then damage the first.
     {
         let mut ipam = Ipam::open(&s, 0).unwrap();
         ipam.allocate(&key(3, 0), 0).unwrap();

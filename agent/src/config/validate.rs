@@ -129,7 +129,24 @@ fn ipam(c: &Config) -> Result<(), Failure> {
             );
         }
     }
-    match ipam::fixed_blocks(&c.ipam_settings()) {
+    let mut settings = c.ipam_settings();
+    if let ipam::Datastore::Fan { underlay, address } = &mut settings.datastore {
+        let explicit = c.ipam.fan.as_ref().is_some_and(|f| f.address.is_some());
+        if !explicit && !underlay.contains(&*address) {
+            if c.dataplane.uplinks.is_empty() {
+                return fail(
+                    "ipam.fan.address",
+                    format!(
+                        "node.router_id {address} is not inside ipam.fan.underlay {underlay}: \
+                         set ipam.fan.address, or list dataplane.uplinks to take it from"
+                    ),
+                );
+            }
+            // Looked up on the uplinks at start; check the rest with a stand-in address.
+            *address = underlay.network();
+        }
+    }
+    match ipam::fixed_blocks(&settings) {
         Ok(_) => Ok(()),
         Err(ipam::IpamError::BadConfig { field, message }) => fail(field, message),
         Err(e) => fail("ipam", e.to_string()),

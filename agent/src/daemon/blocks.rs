@@ -58,7 +58,8 @@ impl BlockAnnouncer {
             info!(block = %b, "withdrawing block");
         }
         self.speaker.set_local_prefixes(blocks.clone());
-        self.conflicts.set_blocks(blocks.clone());
+        self.conflicts
+            .set_blocks(blocks.clone(), super::handler::now());
         *announced = blocks;
         Ok(())
     }

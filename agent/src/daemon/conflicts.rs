@@ -24,11 +24,35 @@ pub struct Conflicts {
 struct Inner {
     blocks: Vec<IpNet>,
     active: BTreeMap<IpNet, BlockConflict>,
+    /// Every prefix peers advertise now, so a block borrowed later is checked against them.
+    advertised: BTreeMap<IpNet, Vec<IpAddr>>,
+}
+
+impl Inner {
+    /// The held block `prefix` lies inside, if any (a covering prefix, such as the cluster
+    /// range or an aggregate, is harmless: our routes are more specific).
+    fn block_of(&self, prefix: &IpNet) -> Option<IpNet> {
+        self.blocks.iter().find(|b| b.contains(prefix)).copied()
+    }
+
+    fn raise(&mut self, prefix: IpNet, block: IpNet, next_hops: &[IpAddr], now: u64) {
+        let entry = self.active.entry(prefix).or_insert_with(|| {
+            error!(%prefix, %block, ?next_hops, "a peer advertises a prefix inside our block: two hosts claim the same addresses; not imported");
+            BlockConflict {
+                prefix,
+                block,
+                next_hops: Vec::new(),
+                since: now,
+            }
+        });
+        entry.next_hops = next_hops.to_vec();
+    }
 }
 
 impl Conflicts {
-    /// Replace the held blocks; conflicts with blocks no longer held clear.
-    pub fn set_blocks(&self, blocks: Vec<IpNet>) {
+    /// Replace the held blocks at `now`: conflicts with blocks no longer held clear, and what
+    /// peers already advertise inside a newly held block is raised.
+    pub fn set_blocks(&self, blocks: Vec<IpNet>, now: u64) {
         let Ok(mut inner) = self.inner.lock() else {
             return;
         };
@@ -40,43 +64,37 @@ impl Conflicts {
             keep
         });
         inner.blocks = blocks;
+        let advertised: Vec<(IpNet, Vec<IpAddr>)> = inner
+            .advertised
+            .iter()
+            .map(|(p, h)| (*p, h.clone()))
+            .collect();
+        for (prefix, hops) in advertised {
+            if let Some(block) = inner.block_of(&prefix) {
+                inner.raise(prefix, block, &hops, now);
+            }
+        }
     }
 
-    /// A route change for `prefix`: `true` if it overlaps a held block (and must not be
+    /// A route change for `prefix`: `true` if it lies inside a held block (and must not be
     /// imported). Empty `next_hops` (withdrawn) clears a conflict.
     pub fn observe(&self, prefix: IpNet, next_hops: &[IpAddr], now: u64) -> bool {
         let Ok(mut inner) = self.inner.lock() else {
             return false;
         };
-        let block = inner
-            .blocks
-            .iter()
-            .find(|b| b.contains(&prefix) || (prefix.prefix_len() > 0 && prefix.contains(*b)))
-            .copied();
+        let block = inner.block_of(&prefix);
         if next_hops.is_empty() {
+            inner.advertised.remove(&prefix);
             if let Some(c) = inner.active.remove(&prefix) {
                 info!(%prefix, block = %c.block, "block conflict cleared: prefix withdrawn");
             }
             return block.is_some();
         }
+        inner.advertised.insert(prefix, next_hops.to_vec());
         let Some(block) = block else {
             return false;
         };
-        // A covering prefix (the cluster range, an aggregate) is harmless: our routes are
-        // more specific. Only a prefix inside our block claims our addresses.
-        if !block.contains(&prefix) {
-            return false;
-        }
-        let entry = inner.active.entry(prefix).or_insert_with(|| {
-            error!(%prefix, %block, ?next_hops, "a peer advertises a prefix inside our block: two hosts claim the same addresses; not imported");
-            BlockConflict {
-                prefix,
-                block,
-                next_hops: Vec::new(),
-                since: now,
-            }
-        });
-        entry.next_hops = next_hops.to_vec();
+        inner.raise(prefix, block, next_hops, now);
         true
     }
 
@@ -105,7 +123,7 @@ mod tests {
     #[test]
     fn overlap_is_raised_once_and_cleared_by_withdraw_or_release() {
         let c = Conflicts::default();
-        c.set_blocks(vec![net("10.244.1.0/24"), net("fd00::100/120")]);
+        c.set_blocks(vec![net("10.244.1.0/24"), net("fd00::100/120")], 0);
         let hop = ["10.0.0.9".parse().unwrap()];
         assert!(!c.observe(net("10.244.2.0/24"), &hop, 1));
         assert!(
@@ -120,7 +138,24 @@ mod tests {
         assert_eq!(c.list()[0].since, 5);
         assert!(c.observe(net("10.244.1.0/24"), &[], 8));
         assert_eq!(c.count(), 1);
-        c.set_blocks(vec![net("10.244.1.0/24")]);
+        c.set_blocks(vec![net("10.244.1.0/24")], 9);
+        assert_eq!(c.count(), 0);
+    }
+
+    #[test]
+    fn a_block_borrowed_after_a_peer_announced_it_is_a_conflict_at_once() {
+        let c = Conflicts::default();
+        c.set_blocks(vec![net("10.244.1.0/24")], 0);
+        let hop = ["10.0.0.9".parse().unwrap()];
+        assert!(!c.observe(net("10.244.2.0/24"), &hop, 1));
+        c.set_blocks(vec![net("10.244.1.0/24"), net("10.244.2.0/24")], 2);
+        let list = c.list();
+        assert_eq!(list.len(), 1);
+        assert_eq!((list[0].prefix, list[0].since), (net("10.244.2.0/24"), 2));
+        assert!(
+            c.observe(net("10.244.2.0/24"), &[], 3),
+            "the withdrawal is not imported either"
+        );
         assert_eq!(c.count(), 0);
     }
 }

@@ -248,6 +248,11 @@ impl AgentHandler {
         })
     }
 
+    /// The block-conflict tracker (for the metrics exporter: `count()`, `list()`).
+    pub fn conflicts(&self) -> Arc<Conflicts> {
+        self.conflicts.clone()
+    }
+
     /// Give back drained borrowed blocks whose grace period is over (called periodically).
     pub async fn reap_blocks(&self) {
         let mut ipam = self.ipam.lock().await;

@@ -5,6 +5,7 @@
 
 mod blocks;
 pub mod conflicts;
+mod fan;
 mod handler;
 mod learned;
 mod queries;
@@ -47,7 +48,9 @@ pub enum DaemonError {
 
 /// Run latticed until `shutdown` resolves.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), DaemonError> {
-    let ipam = ipam::Allocator::open(&config.ipam_settings(), handler::now()).await?;
+    let kernel: Arc<dyn Kernel> = Arc::new(NetlinkKernel::current().await?);
+    let settings = fan::ipam_settings(&config, kernel.as_ref()).await;
+    let ipam = ipam::Allocator::open(&settings, handler::now()).await?;
     let held = ipam.ipam().blocks();
     let Some(ipnet::IpNet::V4(block)) = held.first().copied() else {
         return Err(DaemonError::Ipam(ipam::IpamError::BadConfig {
@@ -57,7 +60,6 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     };
     info!(node = %config.node.name, blocks = ?held, "starting");
 
-    let kernel: Arc<dyn Kernel> = Arc::new(NetlinkKernel::current().await?);
     dataplane::prepare_host(kernel.as_ref()).await?;
     // Our routes still in the kernel mean a restart (an upgrade, a crash): forwarding went on,
     // so peers may keep our routes until we are back (RFC 4724 restarting speaker).

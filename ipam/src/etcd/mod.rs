@@ -8,6 +8,9 @@
 //! hosts may claim them. Allocations stay in the host's own journal (see [`crate::store`]): an
 //! address belongs to the host holding its block, so only blocks need cluster-wide agreement.
 //!
+//! A watch on the block keys puts back at once a held block whose key disappears (deleted by
+//! hand, or its lease revoked from outside).
+//!
 //! If the lease is lost anyway (etcd unreachable for longer than the TTL), the keeper grants a
 //! new one and puts the held blocks back on it; a block another host claimed meanwhile is
 //! logged as a conflict (two hosts announcing one block, which BGP conflict tracking shows too).
@@ -19,10 +22,12 @@ use std::time::Duration;
 use etcd_client::{Client, Compare, CompareOp, ConnectOptions, GetOptions, PutOptions, Txn, TxnOp};
 use ipnet::IpNet;
 use tokio::task::JoinHandle;
-use tracing::{error, info, warn};
 
 use crate::addr::{nth_subnet, subnet_count};
 use crate::IpamError;
+
+mod background;
+use background::{keep_alive, watch_blocks};
 
 /// The host's view of the cluster's block claims in etcd.
 pub struct EtcdBlocks {
@@ -31,12 +36,13 @@ pub struct EtcdBlocks {
     node: String,
     shared: Arc<Shared>,
     keeper: JoinHandle<()>,
+    watcher: JoinHandle<()>,
 }
 
 #[derive(Debug)]
-struct Shared {
-    lease: Mutex<i64>,
-    held: Mutex<BTreeSet<IpNet>>,
+pub(crate) struct Shared {
+    pub(crate) lease: Mutex<i64>,
+    pub(crate) held: Mutex<BTreeSet<IpNet>>,
 }
 
 impl std::fmt::Debug for EtcdBlocks {
@@ -53,6 +59,7 @@ impl Drop for EtcdBlocks {
     fn drop(&mut self) {
         // No more keep-alives: the lease runs out after its TTL, as for a dead host.
         self.keeper.abort();
+        self.watcher.abort();
     }
 }
 
@@ -88,12 +95,19 @@ impl EtcdBlocks {
             node.to_string(),
             ttl,
         ));
+        let watcher = tokio::spawn(watch_blocks(
+            client.clone(),
+            shared.clone(),
+            prefix.clone(),
+            node.to_string(),
+        ));
         Ok(EtcdBlocks {
             client,
             prefix,
             node: node.to_string(),
             shared,
             keeper,
+            watcher,
         })
     }
 
@@ -174,6 +188,10 @@ impl EtcdBlocks {
 
     /// Give `block` back, if it is still ours.
     pub async fn release(&self, block: IpNet) -> Result<(), IpamError> {
+        // Forget it first, so the watcher does not take the deletion for a loss to repair.
+        if let Ok(mut held) = self.shared.held.lock() {
+            held.remove(&block);
+        }
         let key = block_key(&self.prefix, block);
         let txn = Txn::new()
             .when([Compare::value(
@@ -187,9 +205,6 @@ impl EtcdBlocks {
             .txn(txn)
             .await
             .map_err(etcd("releasing a block"))?;
-        if let Ok(mut held) = self.shared.held.lock() {
-            held.remove(&block);
-        }
         Ok(())
     }
 
@@ -208,8 +223,7 @@ impl EtcdBlocks {
             .kvs()
             .iter()
             .filter_map(|kv| {
-                let key = kv.key_str().ok()?;
-                let net = key.rsplit('/').next()?.replacen('-', "/", 1).parse().ok()?;
+                let net = block_of(kv.key_str().ok()?)?;
                 Some((net, kv.value_str().ok()?.to_string()))
             })
             .collect())
@@ -231,7 +245,7 @@ fn block_key(prefix: &str, block: IpNet) -> String {
 }
 
 /// Put `block` on `lease` if it is free or already ours; `Some(owner)` if another host has it.
-async fn put_back(
+pub(crate) async fn put_back(
     client: &mut Client,
     prefix: &str,
     node: &str,
@@ -286,62 +300,9 @@ async fn put_back(
     Ok(Some(owner))
 }
 
-/// Keep the lease alive every third of its TTL; across etcd restarts reconnect, and if the
-/// lease expired, grant a new one and put the held blocks back on it.
-async fn keep_alive(
-    mut client: Client,
-    shared: Arc<Shared>,
-    prefix: String,
-    node: String,
-    ttl: i64,
-) {
-    let period = Duration::from_millis(u64::try_from(ttl).unwrap_or(3).saturating_mul(1000) / 3);
-    loop {
-        let lease = shared.lease.lock().map(|l| *l).unwrap_or_default();
-        let alive = match client.lease_keep_alive(lease).await {
-            Ok((mut keeper, mut stream)) => loop {
-                if keeper.keep_alive().await.is_err() {
-                    break true;
-                }
-                match stream.message().await {
-                    Ok(Some(resp)) if resp.ttl() > 0 => tokio::time::sleep(period).await,
-                    Ok(Some(_)) => break false,
-                    _ => break true,
-                }
-            },
-            Err(_) => true,
-        };
-        if alive {
-            // etcd unreachable or restarting: try again soon; the lease may still be valid.
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            continue;
-        }
-        warn!(
-            lease,
-            "the host lease expired: granting a new one and re-claiming our blocks"
-        );
-        let Ok(resp) = client.lease_grant(ttl, None).await else {
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            continue;
-        };
-        if let Ok(mut l) = shared.lease.lock() {
-            *l = resp.id();
-        }
-        let held: Vec<IpNet> = shared
-            .held
-            .lock()
-            .map(|h| h.iter().copied().collect())
-            .unwrap_or_default();
-        for block in held {
-            match put_back(&mut client, &prefix, &node, resp.id(), block).await {
-                Ok(None) => info!(%block, "block re-claimed on the new lease"),
-                Ok(Some(owner)) => {
-                    error!(%block, %owner, "block claimed by another host while our lease was lost")
-                }
-                Err(e) => warn!(%block, error = %e, "re-claiming a block"),
-            }
-        }
-    }
+/// The block named by a key under `PREFIX/ipam/blocks/`.
+pub(crate) fn block_of(key: &str) -> Option<IpNet> {
+    key.rsplit('/').next()?.replacen('-', "/", 1).parse().ok()
 }
 
 fn etcd(what: &'static str) -> impl FnOnce(etcd_client::Error) -> IpamError {
