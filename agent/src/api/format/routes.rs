@@ -95,20 +95,37 @@ pub fn ipam(s: &IpamStatus) -> String {
             ]
         })
         .collect();
-    let allocations: Vec<[String; 3]> = s
-        .allocations
-        .iter()
-        .map(|a| {
-            [
-                a.address.to_string(),
-                a.container_id.clone(),
-                a.ifname.clone(),
-            ]
-        })
-        .collect();
     let mut out = table(["BLOCK", "IN-USE", "CAPACITY", "USED"], &blocks);
     out.push('\n');
-    out.push_str(&table(["ADDRESS", "CONTAINER", "IFNAME"], &allocations));
+    // The IPv6 column only on a dual-stack host.
+    if s.allocations.iter().any(|a| a.address_v6.is_some()) {
+        let rows: Vec<[String; 4]> = s
+            .allocations
+            .iter()
+            .map(|a| {
+                [
+                    a.address.to_string(),
+                    a.address_v6.map_or_else(|| "-".into(), |v6| v6.to_string()),
+                    a.container_id.clone(),
+                    a.ifname.clone(),
+                ]
+            })
+            .collect();
+        out.push_str(&table(["ADDRESS", "IPV6", "CONTAINER", "IFNAME"], &rows));
+    } else {
+        let rows: Vec<[String; 3]> = s
+            .allocations
+            .iter()
+            .map(|a| {
+                [
+                    a.address.to_string(),
+                    a.container_id.clone(),
+                    a.ifname.clone(),
+                ]
+            })
+            .collect();
+        out.push_str(&table(["ADDRESS", "CONTAINER", "IFNAME"], &rows));
+    }
     out
 }
 
@@ -192,6 +209,13 @@ ADDRESS     CONTAINER  IFNAME
 ";
         assert_eq!(ipam(&s), expected);
         assert!(ipam_healthy(&s));
+        let mut dual = s.clone();
+        dual.allocations[0].address_v6 = Some("fd00:10:244::".parse().unwrap());
+        let text = ipam(&dual);
+        assert!(
+            text.contains("ADDRESS     IPV6           CONTAINER  IFNAME\n10.244.1.0  fd00:10:244::  c1         eth0\n"),
+            "{text}"
+        );
         let mut full = s.clone();
         full.blocks[0].in_use = 256;
         assert!(!ipam_healthy(&full));
