@@ -1,6 +1,6 @@
 //! Wire types of the local API.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 
 use bgp::driver::PeerStatus;
@@ -28,6 +28,27 @@ pub enum Request {
         ifname: String,
         /// Path of the container's network namespace (e.g. `/run/netns/c1`).
         netns: PathBuf,
+        /// MTU for this attachment, overriding `dataplane.mtu` (the CNI config's `mtu`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        mtu: Option<u32>,
+    },
+    /// Verify that an attachment exists and is wired as it was made (CNI CHECK).
+    /// Answered by `attached` when it is, by an error saying what differs when not.
+    Check {
+        /// Caller's container id.
+        container_id: String,
+        /// Interface name inside the container.
+        #[serde(default = "default_ifname")]
+        ifname: String,
+        /// Path of the container's network namespace.
+        netns: PathBuf,
+    },
+    /// Whether latticed can serve attach requests now (CNI STATUS).
+    Ready,
+    /// Detach and release every attachment not in `keep` (CNI GC).
+    Gc {
+        /// The attachments that stay.
+        keep: Vec<AttachmentKey>,
     },
     /// Remove the container's interface and release its address. Idempotent.
     Detach {
@@ -61,6 +82,19 @@ pub enum Reply {
     },
     /// Answer to `status`.
     Status(NodeStatus),
+    /// Answer to `ready`.
+    Ready {
+        /// Whether an attach would be served now.
+        ready: bool,
+        /// Why not, when not ready.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// Answer to `gc`: what was detached and released.
+    Collected {
+        /// The attachments removed.
+        released: Vec<AttachmentKey>,
+    },
     /// The request failed; nothing was changed.
     Error(ApiError),
 }
@@ -74,10 +108,28 @@ pub struct Attachment {
     pub ifname: String,
     /// The container's address (a /32 on its interface).
     pub address: Ipv4Addr,
+    /// The container's IPv6 address, when the cluster is dual stack.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address_v6: Option<Ipv6Addr>,
     /// Name of the host side of the veth.
     pub host_ifname: String,
     /// The container's network namespace path.
     pub netns: PathBuf,
+    /// MAC of the host side of the veth (the container's gateway), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_mac: Option<String>,
+    /// MAC of the container's interface, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_mac: Option<String>,
+}
+
+/// What identifies an attachment.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct AttachmentKey {
+    /// Caller's container id.
+    pub container_id: String,
+    /// Interface name inside the container.
+    pub ifname: String,
 }
 
 /// Node-level status for `lattice status`.

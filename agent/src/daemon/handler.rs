@@ -10,6 +10,8 @@ use futures::FutureExt;
 use tokio::sync::Mutex;
 use tracing::{info, warn};
 
+mod cni_ops;
+
 use super::learned::Learned;
 use crate::api::proto::{ApiError, Attachment, NodeStatus, Reply, Request};
 use crate::api::server::Handler;
@@ -52,7 +54,13 @@ impl AgentHandler {
         }
     }
 
-    async fn attach(&self, container_id: String, ifname: String, netns: PathBuf) -> Reply {
+    async fn attach(
+        &self,
+        container_id: String,
+        ifname: String,
+        netns: PathBuf,
+        mtu: Option<u32>,
+    ) -> Reply {
         if let Err(message) = validate_key(&container_id, &ifname) {
             return error("bad_request", message);
         }
@@ -63,7 +71,10 @@ impl AgentHandler {
             Err(e @ ipam::IpamError::Exhausted { .. }) => return error("exhausted", e.to_string()),
             Err(e) => return error("ipam", e.to_string()),
         };
-        let mtu = self.mtu().await;
+        let mtu = match mtu {
+            Some(m) => m,
+            None => self.mtu().await,
+        };
         let spec = dataplane::AttachSpec {
             netns: netns.clone(),
             container_id: container_id.clone(),
@@ -85,6 +96,9 @@ impl AgentHandler {
                     address,
                     host_ifname: info.host_ifname,
                     netns,
+                    address_v6: None,
+                    host_mac: Some(info.host_mac.to_string()),
+                    container_mac: info.container_mac.map(|m| m.to_string()),
                 })
             }
             Err(e) => {
@@ -136,6 +150,9 @@ impl AgentHandler {
                     container_id: a.container_id,
                     ifname: a.ifname,
                     address: a.address,
+                    address_v6: None,
+                    host_mac: None,
+                    container_mac: None,
                 }
             })
             .collect();
@@ -180,7 +197,15 @@ impl Handler for AgentHandler {
                     container_id,
                     ifname,
                     netns,
-                } => self.attach(container_id, ifname, netns).await,
+                    mtu,
+                } => self.attach(container_id, ifname, netns, mtu).await,
+                Request::Check {
+                    container_id,
+                    ifname,
+                    netns,
+                } => self.check(container_id, ifname, netns).await,
+                Request::Ready => self.ready().await,
+                Request::Gc { keep } => self.gc(keep).await,
                 Request::Detach {
                     container_id,
                     ifname,

@@ -1,0 +1,138 @@
+//! The requests the CNI plugin needs beyond attach/detach: CHECK, STATUS and GC.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use ipnet::Ipv4Net;
+use tracing::info;
+
+use super::{error, validate_key, AgentHandler};
+use crate::api::proto::{Attachment, AttachmentKey, Reply};
+use crate::dataplane::{self, RTPROT_LATTICE};
+use crate::kernel::RouteTarget;
+
+impl AgentHandler {
+    /// CNI CHECK: the attachment exists and its veth, address and host route are in place.
+    pub(super) async fn check(
+        &self,
+        container_id: String,
+        ifname: String,
+        netns: PathBuf,
+    ) -> Reply {
+        if let Err(message) = validate_key(&container_id, &ifname) {
+            return error("bad_request", message);
+        }
+        let Some(address) = self.ipam.lock().await.get(&container_id, &ifname) else {
+            return error(
+                "not_found",
+                format!("latticed holds no attachment for {container_id}/{ifname}"),
+            );
+        };
+        let host_ifname = dataplane::host_ifname(&container_id, &ifname);
+        let k = self.kernel.as_ref();
+        let host = match k.link_by_name(&host_ifname).await {
+            Ok(l) => l,
+            Err(e) => return error("mismatch", format!("host veth {host_ifname}: {e}")),
+        };
+        let ctr = match k.netns(&netns).await {
+            Ok(c) => c,
+            Err(e) => return error("not_found", format!("netns {}: {e}", netns.display())),
+        };
+        let inside = match ctr.link_by_name(&ifname).await {
+            Ok(l) => l,
+            Err(e) => return error("mismatch", format!("{ifname} in {}: {e}", netns.display())),
+        };
+        if host.peer_index != Some(inside.index) || inside.peer_index != Some(host.index) {
+            return error(
+                "mismatch",
+                format!(
+                    "{ifname} in {} is not the peer of {host_ifname}",
+                    netns.display()
+                ),
+            );
+        }
+        let net = Ipv4Net::from(address);
+        match ctr.addresses(inside.index).await {
+            Ok(addrs) if addrs.contains(&net) => {}
+            Ok(_) => return error("mismatch", format!("{ifname} does not hold {net}")),
+            Err(e) => return error("kernel", format!("listing addresses of {ifname}: {e}")),
+        }
+        let routed = match k.routes(RTPROT_LATTICE).await {
+            Ok(routes) => routes.iter().any(|r| {
+                r.destination == net
+                    && matches!(r.target, RouteTarget::Device { ifindex } if ifindex == host.index)
+            }),
+            Err(e) => return error("kernel", format!("listing routes: {e}")),
+        };
+        if !routed {
+            return error(
+                "mismatch",
+                format!("the host has no route {net} dev {host_ifname}"),
+            );
+        }
+        Reply::Attached(Attachment {
+            container_id,
+            ifname,
+            address,
+            host_ifname,
+            netns,
+            address_v6: None,
+            host_mac: host.mac.map(|m| m.to_string()),
+            container_mac: inside.mac.map(|m| m.to_string()),
+        })
+    }
+
+    /// CNI STATUS: ready while the block has a free address (the API answering means the
+    /// host's dataplane was prepared at start-up).
+    pub(super) async fn ready(&self) -> Reply {
+        let ipam = self.ipam.lock().await;
+        if ipam.in_use() < ipam.capacity() {
+            Reply::Ready {
+                ready: true,
+                reason: None,
+            }
+        } else {
+            Reply::Ready {
+                ready: false,
+                reason: Some(format!(
+                    "every address of block {} is in use; delete containers or give this host another block",
+                    ipam.block()
+                )),
+            }
+        }
+    }
+
+    /// CNI GC: detach and release every attachment not in `keep`.
+    pub(super) async fn gc(&self, keep: Vec<AttachmentKey>) -> Reply {
+        let keep: BTreeSet<AttachmentKey> = keep.into_iter().collect();
+        let mut ipam = self.ipam.lock().await;
+        let mut released = Vec::new();
+        for a in ipam.allocations() {
+            let key = AttachmentKey {
+                container_id: a.container_id,
+                ifname: a.ifname,
+            };
+            if keep.contains(&key) {
+                continue;
+            }
+            if let Err(e) =
+                dataplane::detach(self.kernel.as_ref(), &key.container_id, &key.ifname).await
+            {
+                return error(
+                    "kernel",
+                    format!("gc: unwiring {}/{}: {e}", key.container_id, key.ifname),
+                );
+            }
+            self.netns
+                .lock()
+                .await
+                .remove(&(key.container_id.clone(), key.ifname.clone()));
+            if let Err(e) = ipam.release(&key.container_id, &key.ifname) {
+                return error("ipam", format!("gc: {e}"));
+            }
+            info!(container = %key.container_id, ifname = %key.ifname, address = %a.address, "collected");
+            released.push(key);
+        }
+        Reply::Collected { released }
+    }
+}
