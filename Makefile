@@ -8,7 +8,7 @@ EXAMPLE := topology-lab/examples/two-racks.clab.yml
 
 # Debian packages: what the demo needs, and what the test layers add.
 DEMO_PKGS := frr iproute2 iputils-ping procps
-TEST_PKGS := $(DEMO_PKGS) nftables bird2 gobgpd exabgp
+TEST_PKGS := $(DEMO_PKGS) nftables bird2 gobgpd exabgp podman runc containernetworking-plugins docker.io busybox-static util-linux tar
 
 .PHONY: all build demo test bench deps-demo deps-test deps-bench fmt lint clean-lab help
 
