@@ -9,4 +9,5 @@ pub mod cni;
 pub mod config;
 pub mod daemon;
 pub mod dataplane;
+pub mod docker;
 pub mod kernel;

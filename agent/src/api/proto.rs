@@ -43,6 +43,15 @@ pub enum Request {
         /// Path of the container's network namespace.
         netns: PathBuf,
     },
+    /// Reserve an address for `(container_id, ifname)` without wiring anything (the Docker
+    /// driver's IPAM: Docker wires the interface itself). Repeating it returns the same address.
+    Allocate {
+        /// Caller's key.
+        container_id: String,
+        /// Interface name the key goes with.
+        #[serde(default = "default_ifname")]
+        ifname: String,
+    },
     /// Whether latticed can serve attach requests now (CNI STATUS).
     Ready,
     /// Detach and release every attachment not in `keep` (CNI GC).
@@ -82,6 +91,11 @@ pub enum Reply {
     },
     /// Answer to `status`.
     Status(NodeStatus),
+    /// Answer to `allocate`.
+    Allocated {
+        /// The reserved address.
+        address: Ipv4Addr,
+    },
     /// Answer to `ready`.
     Ready {
         /// Whether an attach would be served now.

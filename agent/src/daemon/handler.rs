@@ -176,7 +176,7 @@ impl AgentHandler {
     }
 
     /// `dataplane.mtu`, else the first uplink's MTU, else 1500: routed veth adds no overhead.
-    async fn mtu(&self) -> u32 {
+    pub(crate) async fn mtu(&self) -> u32 {
         if let Some(mtu) = self.config.dataplane.mtu {
             return mtu;
         }
@@ -204,6 +204,10 @@ impl Handler for AgentHandler {
                     ifname,
                     netns,
                 } => self.check(container_id, ifname, netns).await,
+                Request::Allocate {
+                    container_id,
+                    ifname,
+                } => self.allocate(container_id, ifname).await,
                 Request::Ready => self.ready().await,
                 Request::Gc { keep } => self.gc(keep).await,
                 Request::Detach {

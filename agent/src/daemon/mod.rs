@@ -3,6 +3,7 @@
 //! Nothing here decides anything on its own; the decisions live in the sans-IO cores
 //! ([`ipam`], [`bgp::fsm`], [`bgp::rib`], [`crate::dataplane`]).
 
+mod docker;
 mod handler;
 mod learned;
 
@@ -83,7 +84,29 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         learned.clone(),
     ));
 
+    let (stop_docker, docker_stopped) = tokio::sync::watch::channel(false);
+    let docker_task = if config.docker.enabled {
+        let mtu = handler.mtu().await;
+        Some(docker::spawn(
+            &config,
+            handler.clone(),
+            kernel.clone(),
+            block,
+            mtu,
+            docker_stopped,
+        )?)
+    } else {
+        None
+    };
+
     api::server::serve(listener, handler, shutdown).await;
+    let _ = stop_docker.send(true);
+    if let Some(task) = docker_task {
+        let _ = task.await;
+        if let Err(e) = std::fs::remove_file(&config.docker.socket) {
+            warn!(error = %e, "removing docker plugin socket");
+        }
+    }
     info!("shutting down: BGP sessions closed, kernel routes left in place");
     speaker.shutdown().await;
     if let Err(e) = std::fs::remove_file(&config.api.socket) {

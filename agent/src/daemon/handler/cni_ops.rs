@@ -1,4 +1,5 @@
-//! The requests the CNI plugin needs beyond attach/detach: CHECK, STATUS and GC.
+//! The requests the CNI plugin and the Docker driver need beyond attach/detach: CHECK,
+//! STATUS, GC, and an address reserved without wiring.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -80,6 +81,18 @@ impl AgentHandler {
             host_mac: host.mac.map(|m| m.to_string()),
             container_mac: inside.mac.map(|m| m.to_string()),
         })
+    }
+
+    /// The Docker driver's RequestAddress: an address for a key, persisted, nothing wired.
+    pub(super) async fn allocate(&self, container_id: String, ifname: String) -> Reply {
+        if let Err(message) = validate_key(&container_id, &ifname) {
+            return error("bad_request", message);
+        }
+        match self.ipam.lock().await.allocate(&container_id, &ifname) {
+            Ok(a) => Reply::Allocated { address: a.address },
+            Err(e @ ipam::IpamError::Exhausted { .. }) => error("exhausted", e.to_string()),
+            Err(e) => error("ipam", e.to_string()),
+        }
     }
 
     /// CNI STATUS: ready while the block has a free address (the API answering means the
