@@ -16,6 +16,9 @@ use crate::dataplane::GATEWAY;
 /// The address space Lattice's IPAM driver answers for.
 pub const ADDRESS_SPACE: &str = "lattice";
 
+/// The pool reported when the user names none (see `request_pool`).
+const ANY_POOL: &str = "0.0.0.0/0";
+
 /// `RequestAddressType` value with which Docker asks for a network's gateway.
 const GATEWAY_REQUEST: &str = "com.docker.network.gateway";
 
@@ -158,9 +161,17 @@ impl Driver {
                 return Err(format!("lattice: {flag} {asked} is not this host's block {block}; omit it, Lattice assigns the host's block"));
             }
         }
+        // Without --subnet, libnetwork checks a local pool against the host's routes and asks
+        // again on overlap; the host routes its own block, so it would ask forever. It skips
+        // the check for 0.0.0.0/0 (as for Calico's pool): addresses still come from the block.
+        let pool = if r.pool.is_empty() {
+            ANY_POOL.to_string()
+        } else {
+            block.to_string()
+        };
         Ok(json!({
             "PoolID": pool_id(block),
-            "Pool": block.to_string(),
+            "Pool": pool,
             "Data": {"com.docker.network.gateway": format!("{GATEWAY}/32")},
         }))
     }
@@ -204,11 +215,8 @@ impl Driver {
         }
         let block = self.backend.block().await?;
         let pools = r.ipv4_data.unwrap_or_default();
-        if pools.is_empty()
-            || pools
-                .iter()
-                .any(|d| d.pool.parse::<Ipv4Net>().ok() != Some(block))
-        {
+        let ours = |p: &str| p == ANY_POOL || p.parse::<Ipv4Net>().ok() == Some(block);
+        if pools.is_empty() || pools.iter().any(|d| !ours(&d.pool)) {
             return Err(format!("lattice: the network's pool must be this host's block {block}: create it with `--ipam-driver lattice`"));
         }
         self.networks.lock().await.insert(r.network_id);

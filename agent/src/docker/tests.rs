@@ -93,7 +93,16 @@ fn a_container_lifecycle() {
         "/IpamDriver.RequestPool",
         json!({"AddressSpace": "lattice", "Pool": "", "SubPool": "", "V6": false}),
     );
-    assert_eq!(pool["Pool"], "10.244.1.0/24");
+    assert_eq!(
+        pool["Pool"], "0.0.0.0/0",
+        "no overlap check against the host's own routes"
+    );
+    let chosen = call(
+        &d,
+        "/IpamDriver.RequestPool",
+        json!({"Pool": "10.244.1.0/24"}),
+    );
+    assert_eq!(chosen["Pool"], "10.244.1.0/24");
     let pool_id = pool["PoolID"].as_str().unwrap().to_string();
     let gw = call(
         &d,
@@ -106,7 +115,7 @@ fn a_container_lifecycle() {
         &d,
         "/NetworkDriver.CreateNetwork",
         json!({"NetworkID": "n1",
-        "IPv4Data": [{"AddressSpace": "lattice", "Pool": "10.244.1.0/24", "Gateway": "169.254.1.1/32"}]}),
+        "IPv4Data": [{"AddressSpace": "lattice", "Pool": "0.0.0.0/0", "Gateway": "169.254.1.1/32"}]}),
     );
     assert_eq!(net, json!({}));
     let addr = call(
