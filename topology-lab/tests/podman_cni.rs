@@ -370,14 +370,14 @@ fn direct_cni_commands(lab: &Lab, name: &str, net: &Value) {
     );
     let before = (
         ip(&ns1, &["-o", "link"]),
-        ip(&ns1, &["route"]),
+        ip(&ns1, &["route", "show", "proto", "252"]),
         attachments(lab, "host1"),
     );
     let (ok, v) = call(env("ADD", "direct-c", &pa), net);
     assert!(!ok && v["code"] == 101, "{v}");
     let after = (
         ip(&ns1, &["-o", "link"]),
-        ip(&ns1, &["route"]),
+        ip(&ns1, &["route", "show", "proto", "252"]),
         attachments(lab, "host1"),
     );
     assert_eq!(before.0, after.0, "links changed by a failed ADD");
