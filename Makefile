@@ -17,7 +17,7 @@ all: build
 help:
 	@echo "make demo   - build, bring up the two-racks fabric with FRR, show it working, tear down (root)"
 	@echo "make test   - install test dependencies and run every test layer this machine can run (root)"
-	@echo "make bench  - ingest benchmark against BIRD, FRR and GoBGP (root); see docs/benchmarks.md"
+	@echo "make bench  - ingest benchmark against BIRD, FRR and GoBGP, CNI latency against ptp (root); see docs/benchmarks.md"
 	@echo "make fmt | lint | build"
 
 build:
@@ -41,12 +41,16 @@ test: deps-test build
 # (docs/benchmarks.md). Root: they run daemons in network namespaces.
 # Scenarios: N prefixes from one peer, or PxN (P peers at once, the same N prefixes each).
 BENCH_SIZES ?= 100000 1000000 10x100000
+# CNI ADD/DEL latency: lattice-cni (with latticed) against ptp + host-local, BENCH_CNI_N containers.
+BENCH_CNI_N ?= 100
 deps-bench:
-	@scripts/apt-install.sh frr bird2 gobgpd iproute2
+	@scripts/apt-install.sh frr bird2 gobgpd iproute2 containernetworking-plugins
 
 bench: deps-bench
 	$(CARGO) build --release -p bgp --example bench_ingest
 	target/release/examples/bench_ingest run $(BENCH_SIZES)
+	$(CARGO) build --release -p agent --bins --example bench_cni
+	target/release/examples/bench_cni run $(BENCH_CNI_N)
 
 fmt:
 	$(CARGO) fmt --all
