@@ -35,7 +35,10 @@ impl Drop for Lab {
 }
 
 fn netns_add(lab: &mut Lab, name: &str) {
-    let ok = Command::new("ip").args(["netns", "add", name]).status().unwrap();
+    let ok = Command::new("ip")
+        .args(["netns", "add", name])
+        .status()
+        .unwrap();
     assert!(ok.success(), "ip netns add {name}");
     lab.netns.push(name.to_string());
 }
@@ -63,7 +66,12 @@ fn invoke(p: &Plugin, cmd: &str, id: &str, netns: &str) -> Duration {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(p.conf.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(p.conf.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     let took = start.elapsed();
     assert!(
@@ -89,7 +97,11 @@ fn round(p: &Plugin, containers: &[String], width: usize) -> (Vec<Duration>, Vec
                     .collect();
                 hs.into_iter().map(|h| h.join().unwrap()).collect()
             });
-            if cmd == "ADD" { adds.extend(times) } else { dels.extend(times) }
+            if cmd == "ADD" {
+                adds.extend(times)
+            } else {
+                dels.extend(times)
+            }
         }
     }
     (adds, dels)
@@ -124,17 +136,31 @@ fn main() {
         std::process::exit(2);
     }
     let dir = tempfile::tempdir().unwrap();
-    let bins = std::env::current_exe().unwrap().parent().unwrap().parent().unwrap().to_path_buf();
+    let bins = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_path_buf();
     let (latticed, cni) = (bins.join("latticed"), bins.join("lattice-cni"));
-    assert!(latticed.is_file() && cni.is_file(), "build latticed and lattice-cni (release) first");
+    assert!(
+        latticed.is_file() && cni.is_file(),
+        "build latticed and lattice-cni (release) first"
+    );
 
     let tag = std::process::id();
     let host = format!("bcni{tag}-host");
-    let mut lab = Lab { netns: Vec::new(), latticed: None };
+    let mut lab = Lab {
+        netns: Vec::new(),
+        latticed: None,
+    };
     netns_add(&mut lab, &host);
     let ns = std::fs::File::open(format!("/run/netns/{host}")).unwrap();
     nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
-    let _ = Command::new("ip").args(["link", "set", "lo", "up"]).status();
+    let _ = Command::new("ip")
+        .args(["link", "set", "lo", "up"])
+        .status();
     let containers: Vec<String> = (0..n).map(|i| format!("bcni{tag}-c{i}")).collect();
     for c in &containers {
         netns_add(&mut lab, c);

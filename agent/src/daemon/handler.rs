@@ -116,10 +116,14 @@ impl AgentHandler {
         if let Err(message) = validate_key(&container_id, &ifname) {
             return error("bad_request", message);
         }
-        let mut ipam = self.ipam.lock().await;
+        // The veth goes first, without the IPAM lock: deleting a veth is the slowest step
+        // (the kernel waits for RCU), and holding the lock would queue every other attach and
+        // detach behind it. Runtimes never run ADD and DEL of one container at once (CNI spec),
+        // and the address is released only after its veth is gone.
         if let Err(e) = dataplane::detach(self.kernel.as_ref(), &container_id, &ifname).await {
             return error("kernel", format!("unwiring {container_id}/{ifname}: {e}"));
         }
+        let mut ipam = self.ipam.lock().await;
         self.netns
             .lock()
             .await
