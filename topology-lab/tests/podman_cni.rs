@@ -41,7 +41,10 @@ impl Podman {
         for host in hosts {
             let net = d.join(format!("net-{host}"));
             std::fs::create_dir_all(&net).unwrap();
-            let conflist = json!({"cniVersion": "1.0.0", "name": "lattice", "plugins": [
+            // Two result formats through a real client: 1.0.0 (no ips[].version) on host1,
+            // 0.3.1 (with it) on host3.
+            let version = if *host == "host1" { "1.0.0" } else { "0.3.1" };
+            let conflist = json!({"cniVersion": version, "name": "lattice", "plugins": [
                 {"type": "lattice-cni", "socket": lab.lab_dir().join(host).join("lattice.sock")}]});
             std::fs::write(net.join("10-lattice.conflist"), conflist.to_string()).unwrap();
             std::fs::write(
