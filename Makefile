@@ -6,9 +6,12 @@ BIN := target/$(PROFILE)
 CARGO_PROFILE_FLAG := $(if $(filter release,$(PROFILE)),--release,)
 EXAMPLE := topology-lab/examples/two-racks.clab.yml
 
-# Debian packages: what the demo needs, and what the test layers add.
-DEMO_PKGS := frr iproute2 iputils-ping procps
-TEST_PKGS := $(DEMO_PKGS) nftables bird2 gobgpd exabgp podman runc containernetworking-plugins docker.io busybox-static util-linux tar
+# Debian packages: what building needs (protoc for the etcd client), what the demo needs, and
+# what the test layers add (etcd for the IPAM etcd datastore tests).
+BUILD_PKGS := protobuf-compiler
+DEMO_PKGS := $(BUILD_PKGS) frr iproute2 iputils-ping procps
+TEST_PKGS := $(DEMO_PKGS) nftables bird2 gobgpd exabgp etcd-server etcd-client podman runc \
+  containernetworking-plugins docker.io busybox-static util-linux tar
 
 .PHONY: all build demo test bench deps-demo deps-test deps-bench fmt lint clean-lab help
 
@@ -41,14 +44,18 @@ test: deps-test build
 # (docs/benchmarks.md). Root: they run daemons in network namespaces.
 # Scenarios: N prefixes from one peer, or PxN (P peers at once, the same N prefixes each).
 BENCH_SIZES ?= 100000 1000000 10x100000
+# IPAM: N allocations on Lattice's local and etcd datastores and with CNI host-local.
+BENCH_ALLOCS ?= 2000
 # CNI ADD/DEL latency: lattice-cni (with latticed) against ptp + host-local, BENCH_CNI_N containers.
 BENCH_CNI_N ?= 100
 deps-bench:
-	@scripts/apt-install.sh frr bird2 gobgpd iproute2 containernetworking-plugins
+	@scripts/apt-install.sh $(BUILD_PKGS) frr bird2 gobgpd iproute2 etcd-server containernetworking-plugins
 
 bench: deps-bench
 	$(CARGO) build --release -p bgp --example bench_ingest
 	target/release/examples/bench_ingest run $(BENCH_SIZES)
+	$(CARGO) build --release -p ipam --example bench_alloc
+	target/release/examples/bench_alloc $(BENCH_ALLOCS)
 	$(CARGO) build --release -p agent --bins --example bench_cni
 	target/release/examples/bench_cni run $(BENCH_CNI_N)
 

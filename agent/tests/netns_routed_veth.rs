@@ -77,6 +77,7 @@ fn spec(ns: &str, id: &str, last: u8) -> AttachSpec {
         container_id: id.into(),
         ifname: "eth0".into(),
         address: Ipv4Addr::new(10, 244, 1, last),
+        address_v6: None,
         mtu: 1400,
     }
 }

@@ -4,7 +4,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 
 use bgp::driver::PeerStatus;
-use ipnet::Ipv4Net;
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use serde::{Deserialize, Serialize};
 
 /// The interface name a container gets when the caller does not say.
@@ -54,11 +54,6 @@ pub enum Request {
     },
     /// Whether latticed can serve attach requests now (CNI STATUS).
     Ready,
-    /// Detach and release every attachment not in `keep` (CNI GC).
-    Gc {
-        /// The attachments that stay.
-        keep: Vec<AttachmentKey>,
-    },
     /// Remove the container's interface and release its address. Idempotent.
     Detach {
         /// Caller's container id.
@@ -66,6 +61,12 @@ pub enum Request {
         /// Interface name inside the container.
         #[serde(default = "default_ifname")]
         ifname: String,
+    },
+    /// Unwire and release every attachment whose key is not in `keep` (CNI GC, Docker
+    /// cleanup: the caller lists what is alive).
+    Gc {
+        /// The attachments to keep.
+        keep: Vec<AttachmentKey>,
     },
     /// List current attachments.
     List,
@@ -83,6 +84,11 @@ pub enum Reply {
     Detached {
         /// The released address.
         released: Option<IpAddr>,
+    },
+    /// Answer to `gc`: the attachments released.
+    Collected {
+        /// Keys of the released attachments.
+        released: Vec<AttachmentKey>,
     },
     /// Answer to `list`.
     List {
@@ -104,11 +110,6 @@ pub enum Reply {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },
-    /// Answer to `gc`: what was detached and released.
-    Collected {
-        /// The attachments removed.
-        released: Vec<AttachmentKey>,
-    },
     /// The request failed; nothing was changed.
     Error(ApiError),
 }
@@ -122,7 +123,7 @@ pub struct Attachment {
     pub ifname: String,
     /// The container's address (a /32 on its interface).
     pub address: Ipv4Addr,
-    /// The container's IPv6 address, when the cluster is dual stack.
+    /// The container's IPv6 address (a /128), when `cluster.cidr_v6` is configured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address_v6: Option<Ipv6Addr>,
     /// Name of the host side of the veth.
@@ -137,15 +138,6 @@ pub struct Attachment {
     pub container_mac: Option<String>,
 }
 
-/// What identifies an attachment.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct AttachmentKey {
-    /// Caller's container id.
-    pub container_id: String,
-    /// Interface name inside the container.
-    pub ifname: String,
-}
-
 /// Node-level status for `lattice status`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeStatus {
@@ -155,14 +147,42 @@ pub struct NodeStatus {
     pub asn: u32,
     /// `node.router_id`.
     pub router_id: Ipv4Addr,
-    /// Blocks this host holds and advertises.
+    /// IPv4 blocks this host holds and advertises.
     pub blocks: Vec<Ipv4Net>,
+    /// IPv6 blocks this host holds and advertises.
+    #[serde(default)]
+    pub blocks_v6: Vec<Ipv6Net>,
+    /// Prefixes peers advertise that overlap a block this host holds (a misconfiguration).
+    #[serde(default)]
+    pub conflicts: Vec<BlockConflict>,
     /// Number of container attachments.
     pub attachments: usize,
     /// One entry per configured BGP peer.
     pub peers: Vec<PeerStatus>,
     /// Learned prefixes currently installed in the kernel.
     pub learned_routes: usize,
+}
+
+/// Names one attachment: (container id, interface name).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct AttachmentKey {
+    /// Caller's container id.
+    pub container_id: String,
+    /// Interface name inside the container.
+    pub ifname: String,
+}
+
+/// A peer advertises `prefix`, which overlaps `block`, a block this host holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockConflict {
+    /// The advertised prefix.
+    pub prefix: IpNet,
+    /// Our block it overlaps.
+    pub block: IpNet,
+    /// The next hops advertising it.
+    pub next_hops: Vec<IpAddr>,
+    /// Unix time (seconds) it was first seen.
+    pub since: u64,
 }
 
 /// Why a request failed.
@@ -172,4 +192,51 @@ pub struct ApiError {
     pub kind: String,
     /// What a person can act on.
     pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The CNI and Docker plugins rely on these exact shapes.
+    #[test]
+    fn gc_and_dual_stack_wire_shapes() {
+        let req: Request =
+            serde_json::from_str(r#"{"op":"gc","keep":[{"container_id":"c1","ifname":"eth0"}]}"#)
+                .unwrap();
+        assert_eq!(
+            req,
+            Request::Gc {
+                keep: vec![AttachmentKey {
+                    container_id: "c1".into(),
+                    ifname: "eth0".into()
+                }]
+            }
+        );
+        let reply = Reply::Collected {
+            released: vec![AttachmentKey {
+                container_id: "c2".into(),
+                ifname: "eth1".into(),
+            }],
+        };
+        assert_eq!(
+            serde_json::to_string(&reply).unwrap(),
+            r#"{"reply":"collected","released":[{"container_id":"c2","ifname":"eth1"}]}"#
+        );
+        let mut a = Attachment {
+            container_id: "c".into(),
+            ifname: "eth0".into(),
+            address: "10.244.1.1".parse().unwrap(),
+            address_v6: None,
+            host_ifname: "lat0".into(),
+            netns: "/run/netns/x".into(),
+            host_mac: None,
+            container_mac: None,
+        };
+        assert!(!serde_json::to_string(&a).unwrap().contains("address_v6"));
+        a.address_v6 = Some("fd00::1".parse().unwrap());
+        let text = serde_json::to_string(&a).unwrap();
+        assert!(text.contains(r#""address_v6":"fd00::1""#), "{text}");
+        assert_eq!(serde_json::from_str::<Attachment>(&text).unwrap(), a);
+    }
 }

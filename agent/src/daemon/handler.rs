@@ -1,6 +1,6 @@
 //! The API handler: each request turned into IPAM and dataplane calls.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -12,8 +12,10 @@ use tracing::{info, warn};
 
 mod cni_ops;
 
+use super::blocks::BlockAnnouncer;
+use super::conflicts::Conflicts;
 use super::learned::Learned;
-use crate::api::proto::{ApiError, Attachment, NodeStatus, Reply, Request};
+use crate::api::proto::{ApiError, Attachment, AttachmentKey, NodeStatus, Reply, Request};
 use crate::api::server::Handler;
 use crate::config::Config;
 use crate::dataplane;
@@ -27,10 +29,12 @@ const DEFAULT_MTU: u32 = 1500;
 pub struct AgentHandler {
     config: Config,
     /// Held across a whole attach/detach so the address and the wiring change together.
-    ipam: Mutex<ipam::Ipam>,
+    ipam: Mutex<ipam::Allocator>,
     kernel: Arc<dyn Kernel>,
     speaker: bgp::driver::SpeakerHandle,
     learned: Arc<Learned>,
+    blocks: Arc<BlockAnnouncer>,
+    conflicts: Arc<Conflicts>,
     /// Namespace paths of attachments made since start (IPAM does not keep them).
     netns: Mutex<HashMap<(String, String), PathBuf>>,
 }
@@ -39,10 +43,12 @@ impl AgentHandler {
     /// A handler over the daemon's parts.
     pub fn new(
         config: Config,
-        ipam: Mutex<ipam::Ipam>,
+        ipam: Mutex<ipam::Allocator>,
         kernel: Arc<dyn Kernel>,
         speaker: bgp::driver::SpeakerHandle,
         learned: Arc<Learned>,
+        blocks: Arc<BlockAnnouncer>,
+        conflicts: Arc<Conflicts>,
     ) -> Self {
         Self {
             config,
@@ -50,6 +56,8 @@ impl AgentHandler {
             kernel,
             speaker,
             learned,
+            blocks,
+            conflicts,
             netns: Mutex::new(HashMap::new()),
         }
     }
@@ -64,13 +72,17 @@ impl AgentHandler {
         if let Err(message) = validate_key(&container_id, &ifname) {
             return error("bad_request", message);
         }
+        let key = ipam::AllocationKey::new(&container_id, &ifname);
         let mut ipam = self.ipam.lock().await;
-        let existed = ipam.get(&container_id, &ifname).is_some();
-        let address = match ipam.allocate(&container_id, &ifname) {
-            Ok(a) => a.address,
+        let existed = ipam.ipam().get(&key).is_some();
+        let assigned = match ipam.allocate(&key, now()).await {
+            Ok(a) => a,
             Err(e @ ipam::IpamError::Exhausted { .. }) => return error("exhausted", e.to_string()),
             Err(e) => return error("ipam", e.to_string()),
         };
+        // A borrowed block must be announced before its first container is reachable.
+        self.sync_blocks(&ipam).await;
+        let (address, address_v6) = (assigned.v4, assigned.v6);
         let mtu = match mtu {
             Some(m) => m,
             None => self.mtu().await,
@@ -80,6 +92,7 @@ impl AgentHandler {
             container_id: container_id.clone(),
             ifname: ifname.clone(),
             address,
+            address_v6,
             mtu,
         };
         let wired = dataplane::attach(self.kernel.as_ref(), &spec).await;
@@ -94,16 +107,16 @@ impl AgentHandler {
                     container_id,
                     ifname,
                     address,
+                    address_v6,
                     host_ifname: info.host_ifname,
                     netns,
-                    address_v6: None,
                     host_mac: Some(info.host_mac.to_string()),
                     container_mac: info.container_mac.map(|m| m.to_string()),
                 })
             }
             Err(e) => {
                 if !existed {
-                    if let Err(re) = ipam.release(&container_id, &ifname) {
+                    if let Err(re) = ipam.release(&key, now()) {
                         warn!(error = %re, "releasing address after a failed attach");
                     }
                 }
@@ -116,6 +129,7 @@ impl AgentHandler {
         if let Err(message) = validate_key(&container_id, &ifname) {
             return error("bad_request", message);
         }
+        let key = ipam::AllocationKey::new(&container_id, &ifname);
         // The veth goes first, without the IPAM lock: deleting a veth is the slowest step
         // (the kernel waits for RCU), and holding the lock would queue every other attach and
         // detach behind it. Runtimes never run ADD and DEL of one container at once (CNI spec),
@@ -128,33 +142,75 @@ impl AgentHandler {
             .lock()
             .await
             .remove(&(container_id.clone(), ifname.clone()));
-        match ipam.release(&container_id, &ifname) {
+        match ipam.release(&key, now()) {
             Ok(released) => {
-                if let Some(addr) = released {
-                    info!(container = %container_id, %ifname, address = %addr, "detached");
+                if let Some(a) = &released {
+                    info!(container = %container_id, %ifname, address = %a.v4, address_v6 = ?a.v6, "detached");
                 }
                 Reply::Detached {
-                    released: released.map(IpAddr::V4),
+                    released: released.map(|a| IpAddr::V4(a.v4)),
                 }
             }
             Err(e) => error("ipam", e.to_string()),
         }
     }
 
+    /// Unwire and release every attachment not in `keep`; one that fails to unwire is kept
+    /// (and reported in the log) so its address is never handed out while still wired.
+    async fn gc(&self, keep: Vec<AttachmentKey>) -> Reply {
+        let mut keep: HashSet<ipam::AllocationKey> = keep
+            .into_iter()
+            .map(|k| ipam::AllocationKey::new(&k.container_id, &k.ifname))
+            .collect();
+        let mut ipam = self.ipam.lock().await;
+        let doomed: Vec<ipam::AllocationKey> = ipam
+            .ipam()
+            .allocations()
+            .into_iter()
+            .map(|a| a.key)
+            .filter(|k| !keep.contains(k))
+            .collect();
+        for k in doomed {
+            if let Err(e) =
+                dataplane::detach(self.kernel.as_ref(), &k.container_id, &k.ifname).await
+            {
+                warn!(container = %k.container_id, ifname = %k.ifname, error = %e, "gc: unwiring failed; address kept");
+                keep.insert(k);
+            }
+        }
+        let released = match ipam.gc(&keep, now()) {
+            Ok(r) => r,
+            Err(e) => return error("ipam", e.to_string()),
+        };
+        let mut netns = self.netns.lock().await;
+        let released = released
+            .into_iter()
+            .map(|a| {
+                info!(container = %a.key.container_id, ifname = %a.key.ifname, address = %a.v4, "gc: released");
+                netns.remove(&(a.key.container_id.clone(), a.key.ifname.clone()));
+                AttachmentKey {
+                    container_id: a.key.container_id,
+                    ifname: a.key.ifname,
+                }
+            })
+            .collect();
+        Reply::Collected { released }
+    }
+
     async fn list(&self) -> Reply {
-        let allocations = self.ipam.lock().await.allocations();
+        let allocations = self.ipam.lock().await.ipam().allocations();
         let netns = self.netns.lock().await;
         let attachments = allocations
             .into_iter()
             .map(|a| {
-                let key = (a.container_id.clone(), a.ifname.clone());
+                let key = (a.key.container_id.clone(), a.key.ifname.clone());
                 Attachment {
-                    host_ifname: dataplane::host_ifname(&a.container_id, &a.ifname),
+                    host_ifname: dataplane::host_ifname(&a.key.container_id, &a.key.ifname),
                     netns: netns.get(&key).cloned().unwrap_or_default(),
-                    container_id: a.container_id,
-                    ifname: a.ifname,
-                    address: a.address,
-                    address_v6: None,
+                    container_id: a.key.container_id,
+                    ifname: a.key.ifname,
+                    address: a.v4,
+                    address_v6: a.v6,
                     host_mac: None,
                     container_mac: None,
                 }
@@ -164,19 +220,50 @@ impl AgentHandler {
     }
 
     async fn status(&self) -> Reply {
-        let (block, attachments) = {
+        let (blocks, attachments) = {
             let ipam = self.ipam.lock().await;
-            (ipam.block(), ipam.in_use())
+            (ipam.ipam().blocks(), ipam.ipam().in_use())
         };
         Reply::Status(NodeStatus {
             node: self.config.node.name.clone(),
             asn: self.config.node.asn,
             router_id: self.config.node.router_id,
-            blocks: vec![block],
+            blocks: blocks
+                .iter()
+                .filter_map(|b| match b {
+                    ipnet::IpNet::V4(n) => Some(*n),
+                    ipnet::IpNet::V6(_) => None,
+                })
+                .collect(),
+            blocks_v6: blocks
+                .iter()
+                .filter_map(|b| match b {
+                    ipnet::IpNet::V6(n) => Some(*n),
+                    ipnet::IpNet::V4(_) => None,
+                })
+                .collect(),
+            conflicts: self.conflicts.list(),
             attachments,
             peers: self.speaker.status().await,
             learned_routes: self.learned.installed(),
         })
+    }
+
+    /// Give back drained borrowed blocks whose grace period is over (called periodically).
+    pub async fn reap_blocks(&self) {
+        let mut ipam = self.ipam.lock().await;
+        match ipam.reap(now()).await {
+            Ok(gone) if gone.is_empty() => {}
+            Ok(_) => self.sync_blocks(&ipam).await,
+            Err(e) => warn!(error = %e, "giving back drained blocks"),
+        }
+    }
+
+    /// Announce (and blackhole) exactly the blocks IPAM holds.
+    async fn sync_blocks(&self, ipam: &ipam::Allocator) {
+        if let Err(e) = self.blocks.sync(ipam.ipam().blocks()).await {
+            warn!(error = %e, "updating the blackholes of the held blocks");
+        }
     }
 
     /// `dataplane.mtu`, else the first uplink's MTU, else 1500: routed veth adds no overhead.
@@ -213,11 +300,11 @@ impl Handler for AgentHandler {
                     ifname,
                 } => self.allocate(container_id, ifname).await,
                 Request::Ready => self.ready().await,
-                Request::Gc { keep } => self.gc(keep).await,
                 Request::Detach {
                     container_id,
                     ifname,
                 } => self.detach(container_id, ifname).await,
+                Request::Gc { keep } => self.gc(keep).await,
                 Request::List => self.list().await,
                 Request::Status => self.status().await,
             }
@@ -245,6 +332,14 @@ fn validate_key(container_id: &str, ifname: &str) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// Seconds since the Unix epoch: the clock IPAM's grace periods run on (it survives restarts).
+pub(super) fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 fn error(kind: &str, message: impl Into<String>) -> Reply {

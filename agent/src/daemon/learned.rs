@@ -38,6 +38,7 @@ pub fn spawn(
     kernel: Arc<dyn Kernel>,
     cluster: Ipv4Net,
     own_block: Ipv4Net,
+    conflicts: Arc<super::conflicts::Conflicts>,
     mut changes: bgp::driver::RouteChanges,
 ) -> Arc<Learned> {
     let learned = Arc::new(Learned::default());
@@ -62,6 +63,10 @@ pub fn spawn(
                     continue;
                 }
             };
+            // Overlapping a block we hold: raised as a conflict, never imported.
+            if conflicts.observe(change.prefix, &change.next_hops, super::handler::now()) {
+                continue;
+            }
             // The dataplane carries IPv4 for now: IPv6 routes stay in the speaker's RIB.
             let ipnet::IpNet::V4(prefix) = change.prefix else {
                 debug!(prefix = %change.prefix, "IPv6 route not programmed: no IPv6 dataplane yet");

@@ -3,6 +3,8 @@
 //! Nothing here decides anything on its own; the decisions live in the sans-IO cores
 //! ([`ipam`], [`bgp::fsm`], [`bgp::rib`], [`crate::dataplane`]).
 
+mod blocks;
+pub mod conflicts;
 mod docker;
 mod handler;
 mod learned;
@@ -44,9 +46,15 @@ pub enum DaemonError {
 
 /// Run latticed until `shutdown` resolves.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), DaemonError> {
-    let ipam = ipam::Ipam::open(&config.ipam_settings())?;
-    let block = ipam.block();
-    info!(node = %config.node.name, %block, "starting");
+    let ipam = ipam::Allocator::open(&config.ipam_settings(), handler::now()).await?;
+    let held = ipam.ipam().blocks();
+    let Some(ipnet::IpNet::V4(block)) = held.first().copied() else {
+        return Err(DaemonError::Ipam(ipam::IpamError::BadConfig {
+            field: "ipam",
+            message: "no IPv4 block is held".into(),
+        }));
+    };
+    info!(node = %config.node.name, blocks = ?held, "starting");
 
     let kernel: Arc<dyn Kernel> = Arc::new(NetlinkKernel::current().await?);
     dataplane::prepare_host(kernel.as_ref()).await?;
@@ -60,7 +68,6 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     if restarted {
         info!("routes of a previous run found: announcing a graceful restart");
     }
-    dataplane::ensure_blackhole(kernel.as_ref(), block).await?;
 
     let listener = api::server::bind(&config.api.socket).map_err(|source| DaemonError::Io {
         what: format!("api.socket {}", config.api.socket.display()),
@@ -73,16 +80,32 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
             what: format!("bgp.listen {}", config.bgp.listen_addr()),
             source,
         })?;
-    speaker.set_local_prefixes(vec![block.into()]);
+    let conflicts = Arc::new(conflicts::Conflicts::default());
+    let announcer = Arc::new(blocks::BlockAnnouncer::new(
+        kernel.clone(),
+        speaker.clone(),
+        conflicts.clone(),
+    ));
+    // A blackhole per held block and every held block announced (IPv4 and IPv6).
+    announcer.sync(held).await?;
 
-    let learned = learned::spawn(kernel.clone(), config.cluster.cidr, block, changes);
+    let learned = learned::spawn(
+        kernel.clone(),
+        config.cluster.cidr,
+        block,
+        conflicts.clone(),
+        changes,
+    );
     let handler = Arc::new(AgentHandler::new(
         config.clone(),
         Mutex::new(ipam),
         kernel.clone(),
         speaker.clone(),
         learned.clone(),
+        announcer,
+        conflicts,
     ));
+    let reaper = tokio::spawn(reap_blocks(handler.clone(), config.ipam.block_grace_period));
 
     let (stop_docker, docker_stopped) = tokio::sync::watch::channel(false);
     let docker_task = if config.docker.enabled {
@@ -100,6 +123,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     };
 
     api::server::serve(listener, handler, shutdown).await;
+    reaper.abort();
     let _ = stop_docker.send(true);
     if let Some(task) = docker_task {
         let _ = task.await;
@@ -113,6 +137,16 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         warn!(error = %e, "removing api socket");
     }
     Ok(())
+}
+
+/// Every tenth of the grace period (at least every second, at most every minute), give back
+/// the borrowed blocks that stayed empty for the grace period.
+async fn reap_blocks(handler: Arc<AgentHandler>, grace_secs: u64) {
+    let period = std::time::Duration::from_secs((grace_secs / 10).clamp(1, 60));
+    loop {
+        tokio::time::sleep(period).await;
+        handler.reap_blocks().await;
+    }
 }
 
 /// The speaker's configuration; `restarted` when routes of a previous run are still in the

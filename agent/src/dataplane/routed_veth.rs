@@ -34,6 +34,8 @@ pub struct AttachSpec {
     pub ifname: String,
     /// The container's address; it gets a /32.
     pub address: Ipv4Addr,
+    /// The container's IPv6 address (a /128) when dual stack; wired by the IPv6 dataplane.
+    pub address_v6: Option<std::net::Ipv6Addr>,
     /// MTU for both ends.
     pub mtu: u32,
 }

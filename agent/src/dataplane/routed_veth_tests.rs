@@ -12,6 +12,7 @@ fn spec() -> AttachSpec {
         container_id: "c0ffee".into(),
         ifname: "eth0".into(),
         address: Ipv4Addr::new(10, 244, 1, 1),
+        address_v6: None,
         mtu: 1450,
     }
 }

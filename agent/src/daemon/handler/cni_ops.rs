@@ -1,14 +1,12 @@
-//! The requests the CNI plugin and the Docker driver need beyond attach/detach: CHECK,
-//! STATUS, GC, and an address reserved without wiring.
+//! The requests the CNI plugin and the Docker driver need beyond attach/detach/gc: CHECK,
+//! STATUS, and an address reserved without wiring.
 
-use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use ipnet::Ipv4Net;
-use tracing::info;
 
-use super::{error, validate_key, AgentHandler};
-use crate::api::proto::{Attachment, AttachmentKey, Reply};
+use super::{error, now, validate_key, AgentHandler};
+use crate::api::proto::{Attachment, Reply};
 use crate::dataplane::{self, RTPROT_LATTICE};
 use crate::kernel::RouteTarget;
 
@@ -23,12 +21,14 @@ impl AgentHandler {
         if let Err(message) = validate_key(&container_id, &ifname) {
             return error("bad_request", message);
         }
-        let Some(address) = self.ipam.lock().await.get(&container_id, &ifname) else {
+        let key = ipam::AllocationKey::new(&container_id, &ifname);
+        let Some(assigned) = self.ipam.lock().await.ipam().get(&key) else {
             return error(
                 "not_found",
                 format!("latticed holds no attachment for {container_id}/{ifname}"),
             );
         };
+        let address = assigned.v4;
         let host_ifname = dataplane::host_ifname(&container_id, &ifname);
         let k = self.kernel.as_ref();
         let host = match k.link_by_name(&host_ifname).await {
@@ -88,18 +88,26 @@ impl AgentHandler {
         if let Err(message) = validate_key(&container_id, &ifname) {
             return error("bad_request", message);
         }
-        match self.ipam.lock().await.allocate(&container_id, &ifname) {
-            Ok(a) => Reply::Allocated { address: a.address },
+        let key = ipam::AllocationKey::new(&container_id, &ifname);
+        let mut ipam = self.ipam.lock().await;
+        match ipam.allocate(&key, now()).await {
+            Ok(a) => {
+                // A borrowed block must be announced before its first container is reachable.
+                self.sync_blocks(&ipam).await;
+                Reply::Allocated { address: a.v4 }
+            }
             Err(e @ ipam::IpamError::Exhausted { .. }) => error("exhausted", e.to_string()),
             Err(e) => error("ipam", e.to_string()),
         }
     }
 
-    /// CNI STATUS: ready while the block has a free address (the API answering means the
-    /// host's dataplane was prepared at start-up).
+    /// CNI STATUS: ready while a held block has a free address, or another block can be
+    /// borrowed (etcd); the API answering means the dataplane was prepared at start-up.
     pub(super) async fn ready(&self) -> Reply {
         let ipam = self.ipam.lock().await;
-        if ipam.in_use() < ipam.capacity() {
+        let held = ipam.ipam();
+        let free = u128::try_from(held.in_use()).is_ok_and(|used| used < held.capacity());
+        if free || self.config.ipam.datastore == "etcd" {
             Reply::Ready {
                 ready: true,
                 reason: None,
@@ -108,44 +116,10 @@ impl AgentHandler {
             Reply::Ready {
                 ready: false,
                 reason: Some(format!(
-                    "every address of block {} is in use; delete containers or give this host another block",
-                    ipam.block()
+                    "every address of {:?} is in use; delete containers or give this host another block",
+                    held.blocks()
                 )),
             }
         }
-    }
-
-    /// CNI GC: detach and release every attachment not in `keep`.
-    pub(super) async fn gc(&self, keep: Vec<AttachmentKey>) -> Reply {
-        let keep: BTreeSet<AttachmentKey> = keep.into_iter().collect();
-        let mut ipam = self.ipam.lock().await;
-        let mut released = Vec::new();
-        for a in ipam.allocations() {
-            let key = AttachmentKey {
-                container_id: a.container_id,
-                ifname: a.ifname,
-            };
-            if keep.contains(&key) {
-                continue;
-            }
-            if let Err(e) =
-                dataplane::detach(self.kernel.as_ref(), &key.container_id, &key.ifname).await
-            {
-                return error(
-                    "kernel",
-                    format!("gc: unwiring {}/{}: {e}", key.container_id, key.ifname),
-                );
-            }
-            self.netns
-                .lock()
-                .await
-                .remove(&(key.container_id.clone(), key.ifname.clone()));
-            if let Err(e) = ipam.release(&key.container_id, &key.ifname) {
-                return error("ipam", format!("gc: {e}"));
-            }
-            info!(container = %key.container_id, ifname = %key.ifname, address = %a.address, "collected");
-            released.push(key);
-        }
-        Reply::Collected { released }
     }
 }
