@@ -5,7 +5,9 @@
 //! computes the routes the kernel must hold, and [`daemon`] ties them to the BGP speaker.
 
 pub mod api;
+pub mod cni;
 pub mod config;
 pub mod daemon;
 pub mod dataplane;
+pub mod docker;
 pub mod kernel;

@@ -71,6 +71,7 @@ fn main() -> ExitCode {
             container_id: container_id.clone(),
             ifname: ifname.clone(),
             netns: netns.clone(),
+            mtu: None,
         },
         Command::Detach {
             container_id,
@@ -152,6 +153,10 @@ fn render(reply: &Reply, quiet: bool) -> ExitCode {
         }
         Reply::Error(e) => {
             eprintln!("lattice: {} ({})", e.message, e.kind);
+            ExitCode::from(1)
+        }
+        other => {
+            eprintln!("lattice: unexpected reply {other:?}");
             ExitCode::from(1)
         }
     }

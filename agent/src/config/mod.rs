@@ -34,6 +34,9 @@ pub struct Config {
     /// `api`: the local unix-socket API.
     #[serde(default)]
     pub api: ApiConfig,
+    /// `docker`: the libnetwork remote network and IPAM driver.
+    #[serde(default)]
+    pub docker: DockerConfig,
 }
 
 /// `node.*`.
@@ -304,6 +307,20 @@ pub struct ApiConfig {
     pub socket: PathBuf,
 }
 
+/// `docker.*`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DockerConfig {
+    /// `docker.enabled`: serve Docker's remote driver protocol (default false: a host without
+    /// Docker gets no plugin socket).
+    #[serde(default)]
+    pub enabled: bool,
+    /// `docker.socket`: where Docker finds the plugin (default
+    /// `/run/docker/plugins/lattice.sock`, which makes the driver's name `lattice`).
+    #[serde(default = "default_docker_socket")]
+    pub socket: PathBuf,
+}
+
 impl Config {
     /// Read and validate a configuration file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -415,6 +432,18 @@ fn default_connect_retry() -> u16 {
 }
 fn default_socket() -> PathBuf {
     "/run/lattice/lattice.sock".into()
+}
+fn default_docker_socket() -> PathBuf {
+    "/run/docker/plugins/lattice.sock".into()
+}
+
+impl Default for DockerConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            socket: default_docker_socket(),
+        }
+    }
 }
 
 impl Default for IpamConfig {

@@ -10,6 +10,8 @@ use futures::FutureExt;
 use tokio::sync::Mutex;
 use tracing::{info, warn};
 
+mod cni_ops;
+
 use super::blocks::BlockAnnouncer;
 use super::conflicts::Conflicts;
 use super::learned::Learned;
@@ -60,7 +62,13 @@ impl AgentHandler {
         }
     }
 
-    async fn attach(&self, container_id: String, ifname: String, netns: PathBuf) -> Reply {
+    async fn attach(
+        &self,
+        container_id: String,
+        ifname: String,
+        netns: PathBuf,
+        mtu: Option<u32>,
+    ) -> Reply {
         if let Err(message) = validate_key(&container_id, &ifname) {
             return error("bad_request", message);
         }
@@ -75,7 +83,10 @@ impl AgentHandler {
         // A borrowed block must be announced before its first container is reachable.
         self.sync_blocks(&ipam).await;
         let (address, address_v6) = (assigned.v4, assigned.v6);
-        let mtu = self.mtu().await;
+        let mtu = match mtu {
+            Some(m) => m,
+            None => self.mtu().await,
+        };
         let spec = dataplane::AttachSpec {
             netns: netns.clone(),
             container_id: container_id.clone(),
@@ -99,6 +110,8 @@ impl AgentHandler {
                     address_v6,
                     host_ifname: info.host_ifname,
                     netns,
+                    host_mac: Some(info.host_mac.to_string()),
+                    container_mac: info.container_mac.map(|m| m.to_string()),
                 })
             }
             Err(e) => {
@@ -117,10 +130,14 @@ impl AgentHandler {
             return error("bad_request", message);
         }
         let key = ipam::AllocationKey::new(&container_id, &ifname);
-        let mut ipam = self.ipam.lock().await;
+        // The veth goes first, without the IPAM lock: deleting a veth is the slowest step
+        // (the kernel waits for RCU), and holding the lock would queue every other attach and
+        // detach behind it. Runtimes never run ADD and DEL of one container at once (CNI spec),
+        // and the address is released only after its veth is gone.
         if let Err(e) = dataplane::detach(self.kernel.as_ref(), &container_id, &ifname).await {
             return error("kernel", format!("unwiring {container_id}/{ifname}: {e}"));
         }
+        let mut ipam = self.ipam.lock().await;
         self.netns
             .lock()
             .await
@@ -194,6 +211,8 @@ impl AgentHandler {
                     ifname: a.key.ifname,
                     address: a.v4,
                     address_v6: a.v6,
+                    host_mac: None,
+                    container_mac: None,
                 }
             })
             .collect();
@@ -253,7 +272,7 @@ impl AgentHandler {
     }
 
     /// `dataplane.mtu`, else the first uplink's MTU, else 1500: routed veth adds no overhead.
-    async fn mtu(&self) -> u32 {
+    pub(crate) async fn mtu(&self) -> u32 {
         if let Some(mtu) = self.config.dataplane.mtu {
             return mtu;
         }
@@ -274,7 +293,18 @@ impl Handler for AgentHandler {
                     container_id,
                     ifname,
                     netns,
-                } => self.attach(container_id, ifname, netns).await,
+                    mtu,
+                } => self.attach(container_id, ifname, netns, mtu).await,
+                Request::Check {
+                    container_id,
+                    ifname,
+                    netns,
+                } => self.check(container_id, ifname, netns).await,
+                Request::Allocate {
+                    container_id,
+                    ifname,
+                } => self.allocate(container_id, ifname).await,
+                Request::Ready => self.ready().await,
                 Request::Detach {
                     container_id,
                     ifname,
