@@ -10,7 +10,8 @@ EXAMPLE := topology-lab/examples/two-racks.clab.yml
 # what the test layers add (etcd for the IPAM etcd datastore tests).
 BUILD_PKGS := protobuf-compiler
 DEMO_PKGS := $(BUILD_PKGS) frr iproute2 iputils-ping procps
-TEST_PKGS := $(DEMO_PKGS) nftables bird2 gobgpd exabgp etcd-server etcd-client prometheus
+TEST_PKGS := $(DEMO_PKGS) nftables bird2 gobgpd exabgp etcd-server etcd-client podman runc \
+  containernetworking-plugins docker.io busybox-static util-linux tar prometheus
 
 .PHONY: all build demo test bench deps-demo deps-test deps-bench fmt lint clean-lab help
 
@@ -19,7 +20,7 @@ all: build
 help:
 	@echo "make demo   - build, bring up the two-racks fabric with FRR, show it working, tear down (root)"
 	@echo "make test   - install test dependencies and run every test layer this machine can run (root)"
-	@echo "make bench  - ingest benchmark against BIRD, FRR and GoBGP (root); see docs/benchmarks.md"
+	@echo "make bench  - ingest benchmark against BIRD, FRR and GoBGP, CNI latency against ptp (root); see docs/benchmarks.md"
 	@echo "make fmt | lint | build"
 
 build:
@@ -45,6 +46,8 @@ test: deps-test build
 BENCH_SIZES ?= 100000 1000000 10x100000
 # IPAM: N allocations on Lattice's local and etcd datastores and with CNI host-local.
 BENCH_ALLOCS ?= 2000
+# CNI ADD/DEL latency: lattice-cni (with latticed) against ptp + host-local, BENCH_CNI_N containers.
+BENCH_CNI_N ?= 100
 deps-bench:
 	@scripts/apt-install.sh $(BUILD_PKGS) frr bird2 gobgpd iproute2 etcd-server containernetworking-plugins
 
@@ -53,6 +56,8 @@ bench: deps-bench
 	target/release/examples/bench_ingest run $(BENCH_SIZES)
 	$(CARGO) build --release -p ipam --example bench_alloc
 	target/release/examples/bench_alloc $(BENCH_ALLOCS)
+	$(CARGO) build --release -p agent --bins --example bench_cni
+	target/release/examples/bench_cni run $(BENCH_CNI_N)
 
 fmt:
 	$(CARGO) fmt --all

@@ -5,8 +5,10 @@
 //! computes the routes the kernel must hold, and [`daemon`] ties them to the BGP speaker.
 
 pub mod api;
+pub mod cni;
 pub mod config;
 pub mod daemon;
 pub mod dataplane;
+pub mod docker;
 pub mod kernel;
 pub mod metrics;

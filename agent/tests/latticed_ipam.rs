@@ -280,6 +280,7 @@ async fn scenario() {
                 container_id: format!("c{i}"),
                 ifname: "eth0".into(),
                 netns: format!("/run/netns/li-c{i}-{pid}").into(),
+                mtu: None,
             },
         )
         .await;
@@ -310,6 +311,7 @@ async fn scenario() {
             container_id: "c9".into(),
             ifname: "eth0".into(),
             netns: format!("/run/netns/li-c9-{pid}").into(),
+            mtu: None,
         },
     )
     .await;

@@ -29,7 +29,32 @@ pub enum Request {
         ifname: String,
         /// Path of the container's network namespace (e.g. `/run/netns/c1`).
         netns: PathBuf,
+        /// MTU for this attachment, overriding `dataplane.mtu` (the CNI config's `mtu`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        mtu: Option<u32>,
     },
+    /// Verify that an attachment exists and is wired as it was made (CNI CHECK).
+    /// Answered by `attached` when it is, by an error saying what differs when not.
+    Check {
+        /// Caller's container id.
+        container_id: String,
+        /// Interface name inside the container.
+        #[serde(default = "default_ifname")]
+        ifname: String,
+        /// Path of the container's network namespace.
+        netns: PathBuf,
+    },
+    /// Reserve an address for `(container_id, ifname)` without wiring anything (the Docker
+    /// driver's IPAM: Docker wires the interface itself). Repeating it returns the same address.
+    Allocate {
+        /// Caller's key.
+        container_id: String,
+        /// Interface name the key goes with.
+        #[serde(default = "default_ifname")]
+        ifname: String,
+    },
+    /// Whether latticed can serve attach requests now (CNI STATUS).
+    Ready,
     /// Remove the container's interface and release its address. Idempotent.
     Detach {
         /// Caller's container id.
@@ -95,6 +120,19 @@ pub enum Reply {
     },
     /// Answer to `ipam`.
     Ipam(IpamStatus),
+    /// Answer to `allocate`.
+    Allocated {
+        /// The reserved address.
+        address: Ipv4Addr,
+    },
+    /// Answer to `ready`.
+    Ready {
+        /// Whether an attach would be served now.
+        ready: bool,
+        /// Why not, when not ready.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
     /// The request failed; nothing was changed.
     Error(ApiError),
 }
@@ -115,6 +153,12 @@ pub struct Attachment {
     pub host_ifname: String,
     /// The container's network namespace path.
     pub netns: PathBuf,
+    /// MAC of the host side of the veth (the container's gateway), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_mac: Option<String>,
+    /// MAC of the container's interface, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_mac: Option<String>,
 }
 
 /// Node-level status for `lattice status`.
@@ -263,6 +307,8 @@ mod tests {
             address_v6: None,
             host_ifname: "lat0".into(),
             netns: "/run/netns/x".into(),
+            host_mac: None,
+            container_mac: None,
         };
         assert!(!serde_json::to_string(&a).unwrap().contains("address_v6"));
         a.address_v6 = Some("fd00::1".parse().unwrap());

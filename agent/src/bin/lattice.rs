@@ -93,6 +93,7 @@ fn request(command: &Command) -> Request {
             container_id: container_id.clone(),
             ifname: ifname.clone(),
             netns: netns.clone(),
+            mtu: None,
         },
         Command::Detach {
             container_id,
@@ -168,6 +169,12 @@ fn text(reply: &Reply) -> Option<String> {
             Some(a) => format!("released {a}\n"),
             None => "nothing was attached\n".into(),
         },
+        Reply::Allocated { address } => format!("allocated {address}\n"),
+        Reply::Ready { ready: true, .. } => "ready\n".into(),
+        Reply::Ready { reason, .. } => format!(
+            "not ready: {}\n",
+            reason.as_deref().unwrap_or("no reason given")
+        ),
         Reply::Collected { released } => released
             .iter()
             .map(|k| format!("released {} {}\n", k.container_id, k.ifname))
@@ -186,7 +193,9 @@ fn healthy(reply: &Reply) -> bool {
         Reply::Routes { routes } => format::routes_healthy(routes),
         Reply::Ipam(s) => format::ipam_healthy(s),
         Reply::Error(_) => false,
+        Reply::Ready { ready, .. } => *ready,
         Reply::List { .. }
+        | Reply::Allocated { .. }
         | Reply::Attached(_)
         | Reply::Detached { .. }
         | Reply::Collected { .. } => true,

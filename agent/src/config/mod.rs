@@ -37,6 +37,9 @@ pub struct Config {
     /// The Prometheus endpoint.
     #[serde(default)]
     pub metrics: MetricsConfig,
+    /// `docker`: the libnetwork remote network and IPAM driver.
+    #[serde(default)]
+    pub docker: DockerConfig,
 }
 
 /// `node.*`.
@@ -333,6 +336,20 @@ fn default_metrics_listen() -> SocketAddr {
     SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 9469)
 }
 
+/// `docker.*`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DockerConfig {
+    /// `docker.enabled`: serve Docker's remote driver protocol (default false: a host without
+    /// Docker gets no plugin socket).
+    #[serde(default)]
+    pub enabled: bool,
+    /// `docker.socket`: where Docker finds the plugin (default
+    /// `/run/docker/plugins/lattice.sock`, which makes the driver's name `lattice`).
+    #[serde(default = "default_docker_socket")]
+    pub socket: PathBuf,
+}
+
 impl Config {
     /// Read and validate a configuration file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -444,6 +461,18 @@ fn default_connect_retry() -> u16 {
 }
 fn default_socket() -> PathBuf {
     "/run/lattice/lattice.sock".into()
+}
+fn default_docker_socket() -> PathBuf {
+    "/run/docker/plugins/lattice.sock".into()
+}
+
+impl Default for DockerConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            socket: default_docker_socket(),
+        }
+    }
 }
 
 impl Default for IpamConfig {

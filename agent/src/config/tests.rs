@@ -308,3 +308,32 @@ fn dual_stack_fan_and_etcd_settings() {
     )
     .unwrap();
 }
+
+#[test]
+fn docker_keys_default_off_and_are_checked() {
+    let c = Config::from_yaml_str(EXAMPLE, "t").unwrap();
+    assert!(!c.docker.enabled, "no plugin socket unless asked");
+    assert_eq!(
+        c.docker.socket,
+        PathBuf::from("/run/docker/plugins/lattice.sock")
+    );
+    let on = format!("{EXAMPLE}docker: {{enabled: true, socket: /run/x/lattice.sock}}\n");
+    let c = Config::from_yaml_str(&on, "t").unwrap();
+    assert!(c.docker.enabled);
+    let rel = format!("{EXAMPLE}docker:\n  socket: lattice.sock\n");
+    let e = Config::from_yaml_str(&rel, "h.yaml")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("h.yaml:11") && e.contains("docker.socket"),
+        "{e}"
+    );
+    let same = format!("{EXAMPLE}docker: {{enabled: true, socket: /run/lattice/lattice.sock}}\n");
+    let e = Config::from_yaml_str(&same, "t").unwrap_err().to_string();
+    assert!(
+        e.contains("docker.socket") && e.contains("api.socket"),
+        "{e}"
+    );
+    let unknown = format!("{EXAMPLE}docker: {{enable: true}}\n");
+    assert!(Config::from_yaml_str(&unknown, "t").is_err());
+}

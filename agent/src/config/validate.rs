@@ -15,6 +15,12 @@ pub fn validate(c: &Config) -> Result<(), Failure> {
     if !c.api.socket.is_absolute() {
         return fail("api.socket", "must be an absolute path");
     }
+    if !c.docker.socket.is_absolute() {
+        return fail("docker.socket", "must be an absolute path");
+    }
+    if c.docker.enabled && c.docker.socket == c.api.socket {
+        return fail("docker.socket", "must differ from api.socket");
+    }
     Ok(())
 }
 

@@ -10,6 +10,8 @@ use futures::FutureExt;
 use tokio::sync::Mutex;
 use tracing::{info, warn};
 
+mod cni_ops;
+
 use super::blocks::BlockAnnouncer;
 use super::conflicts::Conflicts;
 use super::learned::Learned;
@@ -65,7 +67,13 @@ impl AgentHandler {
         }
     }
 
-    async fn attach(&self, container_id: String, ifname: String, netns: PathBuf) -> Reply {
+    async fn attach(
+        &self,
+        container_id: String,
+        ifname: String,
+        netns: PathBuf,
+        mtu: Option<u32>,
+    ) -> Reply {
         if let Err(message) = validate_key(&container_id, &ifname) {
             return error("bad_request", message);
         }
@@ -91,7 +99,10 @@ impl AgentHandler {
         // A borrowed block must be announced before its first container is reachable.
         self.sync_blocks(&ipam).await;
         let (address, address_v6) = (assigned.v4, assigned.v6);
-        let mtu = self.mtu().await;
+        let mtu = match mtu {
+            Some(m) => m,
+            None => self.mtu().await,
+        };
         let spec = dataplane::AttachSpec {
             netns: netns.clone(),
             container_id: container_id.clone(),
@@ -115,6 +126,8 @@ impl AgentHandler {
                     address_v6,
                     host_ifname: info.host_ifname,
                     netns,
+                    host_mac: Some(info.host_mac.to_string()),
+                    container_mac: info.container_mac.map(|m| m.to_string()),
                 })
             }
             Err(e) => {
@@ -133,10 +146,14 @@ impl AgentHandler {
             return error("bad_request", message);
         }
         let key = ipam::AllocationKey::new(&container_id, &ifname);
-        let mut ipam = self.ipam.lock().await;
+        // The veth goes first, without the IPAM lock: deleting a veth is the slowest step
+        // (the kernel waits for RCU), and holding the lock would queue every other attach and
+        // detach behind it. Runtimes never run ADD and DEL of one container at once (CNI spec),
+        // and the address is released only after its veth is gone.
         if let Err(e) = dataplane::detach(self.kernel.as_ref(), &container_id, &ifname).await {
             return error("kernel", format!("unwiring {container_id}/{ifname}: {e}"));
         }
+        let mut ipam = self.ipam.lock().await;
         self.netns
             .lock()
             .await
@@ -210,6 +227,8 @@ impl AgentHandler {
                     ifname: a.key.ifname,
                     address: a.v4,
                     address_v6: a.v6,
+                    host_mac: None,
+                    container_mac: None,
                 }
             })
             .collect();
@@ -274,7 +293,7 @@ impl AgentHandler {
     }
 
     /// `dataplane.mtu`, else the first uplink's MTU, else 1500: routed veth adds no overhead.
-    async fn mtu(&self) -> u32 {
+    pub(crate) async fn mtu(&self) -> u32 {
         if let Some(mtu) = self.config.dataplane.mtu {
             return mtu;
         }
@@ -296,11 +315,26 @@ impl Handler for AgentHandler {
                     container_id,
                     ifname,
                     netns,
+                    mtu,
                 } => {
-                    let reply = self.attach(container_id, ifname, netns).await;
+                    let reply = self.attach(container_id, ifname, netns, mtu).await;
                     self.publish_usage(self.ipam.lock().await.ipam());
                     ("attach", reply)
                 }
+                Request::Check {
+                    container_id,
+                    ifname,
+                    netns,
+                } => ("check", self.check(container_id, ifname, netns).await),
+                Request::Allocate {
+                    container_id,
+                    ifname,
+                } => {
+                    let reply = self.allocate(container_id, ifname).await;
+                    self.publish_usage(self.ipam.lock().await.ipam());
+                    ("allocate", reply)
+                }
+                Request::Ready => ("ready", self.ready().await),
                 Request::Detach {
                     container_id,
                     ifname,

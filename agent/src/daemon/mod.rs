@@ -5,6 +5,7 @@
 
 mod blocks;
 pub mod conflicts;
+mod docker;
 mod fan;
 mod handler;
 mod learned;
@@ -145,8 +146,30 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     ));
     let reaper = tokio::spawn(reap_blocks(handler.clone(), config.ipam.block_grace_period));
 
+    let (stop_docker, docker_stopped) = tokio::sync::watch::channel(false);
+    let docker_task = if config.docker.enabled {
+        let mtu = handler.mtu().await;
+        Some(docker::spawn(
+            &config,
+            handler.clone(),
+            kernel.clone(),
+            block,
+            mtu,
+            docker_stopped,
+        )?)
+    } else {
+        None
+    };
+
     api::server::serve(listener, handler, shutdown).await;
     reaper.abort();
+    let _ = stop_docker.send(true);
+    if let Some(task) = docker_task {
+        let _ = task.await;
+        if let Err(e) = std::fs::remove_file(&config.docker.socket) {
+            warn!(error = %e, "removing docker plugin socket");
+        }
+    }
     info!("shutting down: BGP sessions closed, kernel routes left in place");
     let _ = metrics_stop.send(());
     speaker.shutdown().await;

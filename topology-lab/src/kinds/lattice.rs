@@ -195,6 +195,7 @@ fn attach(ctx: &mut Ctx<'_>, node: &Node, i: u32) -> Result<(), LabError> {
         container_id: name.clone(),
         ifname: "eth0".into(),
         netns: PathBuf::from("/run/netns").join(&cns),
+        mtu: None,
     };
     let reply = api::call(&ctx.dir.latticed_socket(&node.name), &req)?;
     let address = match reply {

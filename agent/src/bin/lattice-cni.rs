@@ -1,0 +1,67 @@
+//! lattice-cni: the CNI plugin. A thin client of latticed's local API; see `agent::cni`.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use agent::api::client;
+use agent::api::proto::{Reply, Request};
+use agent::cni::{self, conf, Api, Unreachable};
+
+/// How long one call to latticed may take (an attach is a few netlink round trips).
+const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// latticed over its unix socket, on a single-threaded runtime.
+struct SocketApi {
+    socket: PathBuf,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl Api for SocketApi {
+    fn call(&mut self, req: &Request) -> Result<Reply, Unreachable> {
+        let Some(rt) = &self.runtime else {
+            return Err(Unreachable("cannot start an async runtime".into()));
+        };
+        rt.block_on(async {
+            match tokio::time::timeout(CALL_TIMEOUT, client::call(&self.socket, req)).await {
+                Ok(Ok(reply)) => Ok(reply),
+                Ok(Err(e)) => Err(Unreachable(e.to_string())),
+                Err(_) => Err(Unreachable(format!(
+                    "no reply within {}s",
+                    CALL_TIMEOUT.as_secs()
+                ))),
+            }
+        })
+    }
+}
+
+fn main() -> ExitCode {
+    let mut stdin = Vec::new();
+    let read = std::io::stdin()
+        .take(conf::MAX_STDIN as u64 + 1)
+        .read_to_end(&mut stdin);
+    if let Err(e) = read {
+        let err = cni::CniError::new(cni::error::code::IO, format!("reading stdin: {e}"));
+        println!("{}", err.to_json(cni::version::CURRENT));
+        return ExitCode::FAILURE;
+    }
+    // The socket is only known after parsing; a bad config fails before any call.
+    let socket = conf::parse(&stdin)
+        .map(|c| c.socket)
+        .unwrap_or_else(|_| PathBuf::from(conf::DEFAULT_SOCKET));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .ok();
+    let mut api = SocketApi { socket, runtime };
+    let (out, ok) = cni::run(|k| std::env::var(k).ok(), &stdin, &mut api);
+    if !out.is_empty() {
+        println!("{out}");
+    }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}

@@ -1,0 +1,125 @@
+//! The requests the CNI plugin and the Docker driver need beyond attach/detach/gc: CHECK,
+//! STATUS, and an address reserved without wiring.
+
+use std::path::PathBuf;
+
+use ipnet::Ipv4Net;
+
+use super::{error, now, validate_key, AgentHandler};
+use crate::api::proto::{Attachment, Reply};
+use crate::dataplane::{self, RTPROT_LATTICE};
+use crate::kernel::RouteTarget;
+
+impl AgentHandler {
+    /// CNI CHECK: the attachment exists and its veth, address and host route are in place.
+    pub(super) async fn check(
+        &self,
+        container_id: String,
+        ifname: String,
+        netns: PathBuf,
+    ) -> Reply {
+        if let Err(message) = validate_key(&container_id, &ifname) {
+            return error("bad_request", message);
+        }
+        let key = ipam::AllocationKey::new(&container_id, &ifname);
+        let Some(assigned) = self.ipam.lock().await.ipam().get(&key) else {
+            return error(
+                "not_found",
+                format!("latticed holds no attachment for {container_id}/{ifname}"),
+            );
+        };
+        let address = assigned.v4;
+        let host_ifname = dataplane::host_ifname(&container_id, &ifname);
+        let k = self.kernel.as_ref();
+        let host = match k.link_by_name(&host_ifname).await {
+            Ok(l) => l,
+            Err(e) => return error("mismatch", format!("host veth {host_ifname}: {e}")),
+        };
+        let ctr = match k.netns(&netns).await {
+            Ok(c) => c,
+            Err(e) => return error("not_found", format!("netns {}: {e}", netns.display())),
+        };
+        let inside = match ctr.link_by_name(&ifname).await {
+            Ok(l) => l,
+            Err(e) => return error("mismatch", format!("{ifname} in {}: {e}", netns.display())),
+        };
+        if host.peer_index != Some(inside.index) || inside.peer_index != Some(host.index) {
+            return error(
+                "mismatch",
+                format!(
+                    "{ifname} in {} is not the peer of {host_ifname}",
+                    netns.display()
+                ),
+            );
+        }
+        let net = Ipv4Net::from(address);
+        match ctr.addresses(inside.index).await {
+            Ok(addrs) if addrs.contains(&net) => {}
+            Ok(_) => return error("mismatch", format!("{ifname} does not hold {net}")),
+            Err(e) => return error("kernel", format!("listing addresses of {ifname}: {e}")),
+        }
+        let routed = match k.routes(RTPROT_LATTICE).await {
+            Ok(routes) => routes.iter().any(|r| {
+                r.destination == net
+                    && matches!(r.target, RouteTarget::Device { ifindex } if ifindex == host.index)
+            }),
+            Err(e) => return error("kernel", format!("listing routes: {e}")),
+        };
+        if !routed {
+            return error(
+                "mismatch",
+                format!("the host has no route {net} dev {host_ifname}"),
+            );
+        }
+        Reply::Attached(Attachment {
+            container_id,
+            ifname,
+            address,
+            host_ifname,
+            netns,
+            address_v6: None,
+            host_mac: host.mac.map(|m| m.to_string()),
+            container_mac: inside.mac.map(|m| m.to_string()),
+        })
+    }
+
+    /// The Docker driver's RequestAddress: an address for a key, persisted, nothing wired.
+    pub(super) async fn allocate(&self, container_id: String, ifname: String) -> Reply {
+        if let Err(message) = validate_key(&container_id, &ifname) {
+            return error("bad_request", message);
+        }
+        let key = ipam::AllocationKey::new(&container_id, &ifname);
+        let mut ipam = self.ipam.lock().await;
+        match ipam.allocate(&key, now()).await {
+            Ok(a) => {
+                // A borrowed block must be announced before its first container is reachable.
+                self.sync_blocks(&ipam).await;
+                Reply::Allocated { address: a.v4 }
+            }
+            Err(e @ ipam::IpamError::Exhausted { .. }) => error("exhausted", e.to_string()),
+            Err(e) => error("ipam", e.to_string()),
+        }
+    }
+
+    /// CNI STATUS: ready while a held block has a free address, or another block can be
+    /// borrowed (etcd); the API answering means the dataplane was prepared at start-up.
+    pub(super) async fn ready(&self) -> Reply {
+        let ipam = self.ipam.lock().await;
+        let held = ipam.ipam();
+        let free = u128::try_from(held.in_use()).is_ok_and(|used| used < held.capacity());
+        if free || self.config.ipam.datastore == "etcd" {
+            Reply::Ready {
+                ready: true,
+                reason: None,
+            }
+        } else {
+            Reply::Ready {
+                ready: false,
+                reason: Some(format!(
+                    "every address of {:?} is in use; delete containers or give this host another block",
+                    held.blocks()
+                )),
+            }
+        }
+    }
+}

@@ -1,0 +1,117 @@
+//! The daemon's [`Backend`]: addresses through latticed's API handler, veths through the kernel.
+
+use std::net::Ipv4Addr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use ipnet::Ipv4Net;
+
+use super::driver::Backend;
+use super::wire::{self, IFNAME};
+use crate::api::proto::{Reply, Request};
+use crate::api::server::Handler;
+use crate::cni::command::DOCKER_ID_PREFIX;
+use crate::dataplane::fnv1a64;
+use crate::kernel::Kernel;
+
+/// latticed's parts the Docker driver uses.
+pub struct AgentBackend {
+    handler: Arc<dyn Handler>,
+    kernel: Arc<dyn Kernel>,
+    block: Ipv4Net,
+    mtu: u32,
+    counter: AtomicU64,
+}
+
+impl std::fmt::Debug for AgentBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AgentBackend")
+            .field("block", &self.block)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AgentBackend {
+    /// A backend over the daemon's handler and kernel; `mtu` for every endpoint.
+    pub fn new(
+        handler: Arc<dyn Handler>,
+        kernel: Arc<dyn Kernel>,
+        block: Ipv4Net,
+        mtu: u32,
+    ) -> Self {
+        Self {
+            handler,
+            kernel,
+            block,
+            mtu,
+            counter: AtomicU64::new(0),
+        }
+    }
+}
+
+fn api_error(reply: Reply) -> String {
+    match reply {
+        Reply::Error(e) => format!("lattice: {} ({})", e.message, e.kind),
+        other => format!("lattice: unexpected reply {other:?}"),
+    }
+}
+
+#[async_trait]
+impl Backend for AgentBackend {
+    async fn block(&self) -> Result<Ipv4Net, String> {
+        Ok(self.block)
+    }
+
+    fn fresh_key(&self) -> String {
+        // Unique across restarts: the clock, the pid and a counter, hashed.
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        let seed = format!("{nanos}/{}/{n}", std::process::id());
+        format!("{DOCKER_ID_PREFIX}{:016x}", fnv1a64(seed.as_bytes()))
+    }
+
+    async fn allocate(&self, key: &str) -> Result<Ipv4Addr, String> {
+        let req = Request::Allocate {
+            container_id: key.to_string(),
+            ifname: IFNAME.to_string(),
+        };
+        match self.handler.handle(req).await {
+            Reply::Allocated { address } => Ok(address),
+            other => Err(api_error(other)),
+        }
+    }
+
+    async fn key_of(&self, address: Ipv4Addr) -> Result<Option<String>, String> {
+        match self.handler.handle(Request::List).await {
+            Reply::List { attachments } => Ok(attachments
+                .into_iter()
+                .find(|a| a.address == address && a.container_id.starts_with(DOCKER_ID_PREFIX))
+                .map(|a| a.container_id)),
+            other => Err(api_error(other)),
+        }
+    }
+
+    async fn release(&self, key: &str) -> Result<(), String> {
+        let req = Request::Detach {
+            container_id: key.to_string(),
+            ifname: IFNAME.to_string(),
+        };
+        match self.handler.handle(req).await {
+            Reply::Detached { .. } => Ok(()),
+            other => Err(api_error(other)),
+        }
+    }
+
+    async fn wire(&self, key: &str, address: Ipv4Addr) -> Result<String, String> {
+        wire::wire(self.kernel.as_ref(), key, address, self.mtu).await
+    }
+
+    async fn unwire(&self, key: &str) -> Result<(), String> {
+        wire::unwire(self.kernel.as_ref(), key).await
+    }
+}

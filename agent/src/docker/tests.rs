@@ -1,0 +1,275 @@
+//! The remote driver's protocol logic against a fake backend (no root, no HTTP).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use ipnet::Ipv4Net;
+use serde_json::{json, Value};
+
+use super::driver::{Backend, Driver};
+
+/// Addresses handed out from 10.244.1.0/24 in order; veths recorded by key.
+#[derive(Default)]
+struct Fake {
+    next: AtomicU32,
+    keys: Mutex<HashMap<String, Ipv4Addr>>,
+    wired: Mutex<Vec<String>>,
+}
+
+#[async_trait]
+impl Backend for Fake {
+    async fn block(&self) -> Result<Ipv4Net, String> {
+        Ok("10.244.1.0/24".parse().unwrap())
+    }
+    fn fresh_key(&self) -> String {
+        format!("docker:{}", self.next.load(Ordering::SeqCst))
+    }
+    async fn allocate(&self, key: &str) -> Result<Ipv4Addr, String> {
+        let n = self.next.fetch_add(1, Ordering::SeqCst);
+        let a = Ipv4Addr::new(10, 244, 1, u8::try_from(n).unwrap());
+        self.keys.lock().unwrap().insert(key.into(), a);
+        Ok(a)
+    }
+    async fn key_of(&self, address: Ipv4Addr) -> Result<Option<String>, String> {
+        Ok(self
+            .keys
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|(_, a)| **a == address)
+            .map(|(k, _)| k.clone()))
+    }
+    async fn release(&self, key: &str) -> Result<(), String> {
+        self.keys.lock().unwrap().remove(key);
+        self.wired.lock().unwrap().retain(|k| k != key);
+        Ok(())
+    }
+    async fn wire(&self, key: &str, _address: Ipv4Addr) -> Result<String, String> {
+        self.wired.lock().unwrap().push(key.into());
+        Ok(format!("peer-{key}"))
+    }
+    async fn unwire(&self, key: &str) -> Result<(), String> {
+        self.wired.lock().unwrap().retain(|k| k != key);
+        Ok(())
+    }
+}
+
+fn call(d: &Driver, path: &str, body: Value) -> Value {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    rt.block_on(d.dispatch(path, body.to_string().as_bytes()))
+        .unwrap()
+}
+
+#[test]
+fn activate_and_capabilities() {
+    let d = Driver::new(Box::new(Fake::default()));
+    let v = call(&d, "/Plugin.Activate", Value::Null);
+    assert_eq!(v["Implements"], json!(["NetworkDriver", "IpamDriver"]));
+    assert_eq!(
+        call(&d, "/NetworkDriver.GetCapabilities", json!({}))["Scope"],
+        "local"
+    );
+    assert_eq!(
+        call(&d, "/IpamDriver.GetCapabilities", json!({}))["RequiresMACAddress"],
+        false
+    );
+    let spaces = call(&d, "/IpamDriver.GetDefaultAddressSpaces", json!({}));
+    assert_eq!(spaces["LocalDefaultAddressSpace"], "lattice");
+}
+
+#[test]
+fn a_container_lifecycle() {
+    let fake = Box::new(Fake::default());
+    let d = Driver::new(fake);
+    let pool = call(
+        &d,
+        "/IpamDriver.RequestPool",
+        json!({"AddressSpace": "lattice", "Pool": "", "SubPool": "", "V6": false}),
+    );
+    assert_eq!(
+        pool["Pool"], "0.0.0.0/0",
+        "no overlap check against the host's own routes"
+    );
+    let chosen = call(
+        &d,
+        "/IpamDriver.RequestPool",
+        json!({"Pool": "10.244.1.0/24"}),
+    );
+    assert_eq!(chosen["Pool"], "10.244.1.0/24");
+    let pool_id = pool["PoolID"].as_str().unwrap().to_string();
+    let gw = call(
+        &d,
+        "/IpamDriver.RequestAddress",
+        json!({"PoolID": pool_id, "Address": "",
+        "Options": {"RequestAddressType": "com.docker.network.gateway"}}),
+    );
+    assert_eq!(gw["Address"], "169.254.1.1/32");
+    let net = call(
+        &d,
+        "/NetworkDriver.CreateNetwork",
+        json!({"NetworkID": "n1",
+        "IPv4Data": [{"AddressSpace": "lattice", "Pool": "0.0.0.0/0", "Gateway": "169.254.1.1/32"}]}),
+    );
+    assert_eq!(net, json!({}));
+    let addr = call(
+        &d,
+        "/IpamDriver.RequestAddress",
+        json!({"PoolID": pool_id, "Address": "", "Options": {}}),
+    );
+    assert_eq!(addr["Address"], "10.244.1.0/32");
+    let ep = call(
+        &d,
+        "/NetworkDriver.CreateEndpoint",
+        json!({"NetworkID": "n1", "EndpointID": "e1",
+        "Interface": {"Address": "10.244.1.0/32", "AddressIPv6": "", "MacAddress": ""}, "Options": {}}),
+    );
+    assert!(ep.get("Err").is_none(), "{ep}");
+    let join = call(
+        &d,
+        "/NetworkDriver.Join",
+        json!({"NetworkID": "n1", "EndpointID": "e1", "SandboxKey": "/var/run/docker/netns/x"}),
+    );
+    assert_eq!(join["InterfaceName"]["SrcName"], "peer-docker:0");
+    assert_eq!(join["InterfaceName"]["DstPrefix"], "eth");
+    assert_eq!(join["Gateway"], "169.254.1.1");
+    assert_eq!(join["StaticRoutes"][0]["RouteType"], 1);
+    assert!(call(
+        &d,
+        "/NetworkDriver.EndpointOperInfo",
+        json!({"NetworkID": "n1", "EndpointID": "e1"})
+    )["Value"]
+        .is_object());
+    assert_eq!(
+        call(
+            &d,
+            "/NetworkDriver.Leave",
+            json!({"NetworkID": "n1", "EndpointID": "e1"})
+        ),
+        json!({})
+    );
+    assert_eq!(
+        call(
+            &d,
+            "/NetworkDriver.DeleteEndpoint",
+            json!({"NetworkID": "n1", "EndpointID": "e1"})
+        ),
+        json!({})
+    );
+    assert_eq!(
+        call(
+            &d,
+            "/IpamDriver.ReleaseAddress",
+            json!({"PoolID": pool_id, "Address": "10.244.1.0"})
+        ),
+        json!({})
+    );
+    assert_eq!(
+        call(
+            &d,
+            "/IpamDriver.ReleaseAddress",
+            json!({"PoolID": pool_id, "Address": "169.254.1.1"})
+        ),
+        json!({})
+    );
+    assert_eq!(
+        call(
+            &d,
+            "/NetworkDriver.DeleteNetwork",
+            json!({"NetworkID": "n1"})
+        ),
+        json!({})
+    );
+    assert_eq!(
+        call(&d, "/IpamDriver.ReleasePool", json!({"PoolID": pool_id})),
+        json!({})
+    );
+    // Repeating the deletes is harmless.
+    assert_eq!(
+        call(
+            &d,
+            "/NetworkDriver.DeleteEndpoint",
+            json!({"NetworkID": "n1", "EndpointID": "e1"})
+        ),
+        json!({})
+    );
+    assert_eq!(
+        call(
+            &d,
+            "/IpamDriver.ReleaseAddress",
+            json!({"PoolID": pool_id, "Address": "10.244.1.0"})
+        ),
+        json!({})
+    );
+}
+
+#[test]
+fn wrong_requests_get_err_answers() {
+    let d = Driver::new(Box::new(Fake::default()));
+    let err = |v: Value| v["Err"].as_str().map(String::from);
+    for (path, body) in [
+        ("/IpamDriver.RequestPool", json!({"V6": true})),
+        ("/IpamDriver.RequestPool", json!({"Pool": "192.168.0.0/16"})),
+        ("/IpamDriver.RequestPool", json!({"AddressSpace": "other"})),
+        ("/IpamDriver.RequestAddress", json!({"PoolID": "nope"})),
+        (
+            "/IpamDriver.RequestAddress",
+            json!({"PoolID": "lattice-10.244.1.0/24", "Address": "10.244.1.9"}),
+        ),
+        ("/IpamDriver.ReleaseAddress", json!({"Address": "bogus"})),
+        (
+            "/NetworkDriver.CreateNetwork",
+            json!({"NetworkID": "n", "IPv4Data": [{"Pool": "172.17.0.0/16"}]}),
+        ),
+        ("/NetworkDriver.CreateNetwork", json!({"NetworkID": "n"})),
+        ("/NetworkDriver.CreateNetwork", json!({})),
+        (
+            "/NetworkDriver.CreateEndpoint",
+            json!({"EndpointID": "e", "Interface": {"Address": "10.244.1.77/32"}}),
+        ),
+        ("/NetworkDriver.CreateEndpoint", json!({"EndpointID": "e"})),
+        ("/NetworkDriver.Join", json!({"EndpointID": "unknown"})),
+        ("/NetworkDriver.CreateNetwork", json!({"NetworkID": 5})),
+    ] {
+        let v = call(&d, path, body.clone());
+        let e = err(v.clone());
+        assert!(
+            e.as_deref().is_some_and(|e| e.starts_with("lattice:")),
+            "{path} {body}: {v}"
+        );
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    assert!(rt
+        .block_on(d.dispatch("/NetworkDriver.Frobnicate", b"{}"))
+        .is_none());
+    let v = rt
+        .block_on(d.dispatch("/NetworkDriver.CreateEndpoint", b"{not json"))
+        .unwrap();
+    assert!(v["Err"].as_str().unwrap().contains("malformed"));
+}
+
+proptest::proptest! {
+    /// Any body on any known path gets a JSON answer, never a panic.
+    #[test]
+    fn arbitrary_bodies_never_panic(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256), i in 0usize..18) {
+        let paths = ["/Plugin.Activate", "/NetworkDriver.GetCapabilities", "/NetworkDriver.CreateNetwork",
+            "/NetworkDriver.DeleteNetwork", "/NetworkDriver.CreateEndpoint", "/NetworkDriver.EndpointOperInfo",
+            "/NetworkDriver.DeleteEndpoint", "/NetworkDriver.Join", "/NetworkDriver.Leave", "/NetworkDriver.DiscoverNew",
+            "/NetworkDriver.DiscoverDelete", "/NetworkDriver.ProgramExternalConnectivity",
+            "/NetworkDriver.RevokeExternalConnectivity", "/IpamDriver.GetCapabilities",
+            "/IpamDriver.GetDefaultAddressSpaces", "/IpamDriver.RequestPool", "/IpamDriver.RequestAddress",
+            "/IpamDriver.ReleaseAddress"];
+        let d = Driver::new(Box::new(Fake::default()));
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let v = rt.block_on(d.dispatch(paths[i], &body));
+        proptest::prop_assert!(v.is_some());
+    }
+}

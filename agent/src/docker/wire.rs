@@ -1,0 +1,77 @@
+//! A Docker endpoint's host side: a veth whose peer Docker moves into the container and
+//! configures itself (address, the connected route to the gateway, the default route).
+//!
+//! Unlike the CNI path, latticed cannot add the container's permanent neighbour entry for the
+//! gateway (Docker configures the container after our last call), so the host veth holds
+//! `169.254.1.1/32` and answers the container's ARP for it as a local address.
+
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+
+use ipnet::Ipv4Net;
+
+use crate::dataplane::{fnv1a64, host_ifname, GATEWAY, RTPROT_LATTICE};
+use crate::kernel::{Kernel, KernelError, Route};
+
+/// The interface name the IPAM key goes with.
+pub const IFNAME: &str = "eth0";
+
+/// The peer's name until Docker moves and renames it: `latd` + 11 hex characters.
+pub fn peer_ifname(key: &str) -> String {
+    format!("latd{:011x}", fnv1a64(key.as_bytes()) & ((1 << 44) - 1))
+}
+
+/// Creates (or re-creates) the veth for `key`, routes `address/32` to it; returns the peer.
+/// On failure the veth is deleted again, so the host is left as it was.
+pub async fn wire(
+    k: &dyn Kernel,
+    key: &str,
+    address: Ipv4Addr,
+    mtu: u32,
+) -> Result<String, String> {
+    let name = host_ifname(key, IFNAME);
+    let peer = peer_ifname(key);
+    unwire(k, key).await?;
+    // Both ends in latticed's own namespace; Docker moves the peer at container start.
+    let here = PathBuf::from(format!("/proc/{}/ns/net", std::process::id()));
+    k.create_veth(&name, &peer, &here)
+        .await
+        .map_err(|e| format!("lattice: creating veth {name}: {e}"))?;
+    if let Err(e) = configure(k, &name, &peer, address, mtu).await {
+        let _ = unwire(k, key).await;
+        return Err(format!("lattice: wiring {name}: {e}"));
+    }
+    Ok(peer)
+}
+
+async fn configure(
+    k: &dyn Kernel,
+    name: &str,
+    peer: &str,
+    address: Ipv4Addr,
+    mtu: u32,
+) -> Result<(), KernelError> {
+    let h = k.link_by_name(name).await?;
+    let p = k.link_by_name(peer).await?;
+    k.set_link_mtu(p.index, mtu).await?;
+    k.set_link_mtu(h.index, mtu).await?;
+    for (leaf, value) in [("forwarding", "1"), ("rp_filter", "1")] {
+        k.write_sysctl(&format!("net/ipv4/conf/{name}/{leaf}"), value)
+            .await?;
+    }
+    k.add_address(h.index, Ipv4Net::from(GATEWAY)).await?;
+    k.set_link_up(h.index).await?;
+    k.replace_route(&Route::device(
+        Ipv4Net::from(address),
+        h.index,
+        RTPROT_LATTICE,
+    ))
+    .await
+}
+
+/// Deletes the veth of `key` (the peer, wherever it is, and the route go with it).
+pub async fn unwire(k: &dyn Kernel, key: &str) -> Result<(), String> {
+    crate::dataplane::detach(k, key, IFNAME)
+        .await
+        .map_err(|e| format!("lattice: removing the veth of {key}: {e}"))
+}

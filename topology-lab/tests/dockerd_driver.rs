@@ -1,0 +1,335 @@
+//! Root-only: dockerd in a lab host uses latticed's libnetwork remote network and IPAM driver.
+//! `docker network create -d lattice --ipam-driver lattice`, `docker run --network` gets an
+//! address from the host's block and reaches a lab container in the other rack through FRR;
+//! `docker rm` and `docker network rm` leave nothing behind.
+//!
+//! dockerd finds plugins only in /run/docker/plugins, so it runs in a private mount namespace
+//! where a test directory is bind-mounted over /run: nothing is created in the real /run.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use common::containers::{self, assert_unwired, attachments, built, ip};
+use common::{eventually, skip_reason, Lab};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+/// A dockerd of this test, in a lab host's network namespace and a private mount namespace.
+struct Dockerd {
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+}
+
+impl Dockerd {
+    /// The directory that is /run for dockerd; latticed's plugin socket goes in it.
+    fn fake_run(dir: &Path) -> PathBuf {
+        dir.join("run")
+    }
+
+    fn start(dir: tempfile::TempDir, netns: &str) -> Dockerd {
+        let d = dir.path();
+        let script = format!(
+            "set -e; mount --bind {run} /run; ulimit -n 4096; exec dockerd --data-root {d}/root \
+             --exec-root {d}/exec --pidfile {d}/docker.pid -H unix://{d}/docker.sock \
+             --iptables=false --ip6tables=false --bridge=none --storage-driver=overlay2 \
+             --containerd-namespace lattice-test --containerd-plugins-namespace lattice-test-p",
+            run = Self::fake_run(d).display(),
+            d = d.display()
+        );
+        let log = std::fs::File::create(d.join("dockerd.log")).unwrap();
+        let child = Command::new("nsenter")
+            .arg(format!("--net=/run/netns/{netns}"))
+            .args([
+                "unshare",
+                "--mount",
+                "--propagation",
+                "private",
+                "sh",
+                "-c",
+                &script,
+            ])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let me = Dockerd {
+            dir,
+            child: Some(child),
+        };
+        let up = eventually(60, || me.docker(&["version"]).status.success());
+        assert!(up, "dockerd did not come up:\n{}", me.log());
+        me
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("dockerd.log")).unwrap_or_default()
+    }
+
+    fn docker(&self, args: &[&str]) -> Output {
+        Command::new("docker")
+            .args(args)
+            .env(
+                "DOCKER_HOST",
+                format!("unix://{}/docker.sock", self.dir.path().display()),
+            )
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.docker(args);
+        eprintln!(
+            "$ docker {args:?} -> {}\n{}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "docker {args:?} failed");
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+
+    /// Processes other than dockerd itself whose command line names this test's directory
+    /// (containerd, shims): ours, so they may be killed by pid.
+    fn leftovers(&self) -> Vec<i32> {
+        let needle = self.dir.path().display().to_string();
+        let mut pids = Vec::new();
+        for e in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
+            let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            if String::from_utf8_lossy(&cmd).contains(&needle) {
+                pids.push(pid);
+            }
+        }
+        pids
+    }
+
+    /// Remove containers, stop dockerd and everything it started.
+    fn stop(&mut self) {
+        if self.child.is_none() {
+            return;
+        }
+        let ids = self.docker(&["ps", "-aq"]);
+        for id in String::from_utf8_lossy(&ids.stdout).split_whitespace() {
+            let _ = self.docker(&["rm", "-f", id]);
+        }
+        let _ = self.docker(&["network", "rm", "latnet"]);
+        if let Some(mut child) = self.child.take() {
+            if let Ok(pid) = i32::try_from(child.id()) {
+                let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
+            }
+            let stopped = eventually(30, || matches!(child.try_wait(), Ok(Some(_))));
+            if !stopped {
+                let _ = child.kill();
+            }
+            let _ = child.wait();
+        }
+        for pid in self.leftovers() {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+    }
+}
+
+impl Drop for Dockerd {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// One raw HTTP/1.1 exchange with the plugin socket.
+fn raw_http(socket: &Path, request: &str) -> String {
+    let mut s = UnixStream::connect(socket).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(request.as_bytes()).unwrap();
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    // Read the head and body; latticed keeps the connection open, so stop at the body's end.
+    while let Ok(n) = s.read(&mut chunk) {
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if buf.ends_with(b"}") {
+            break;
+        }
+    }
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+#[test]
+fn dockerd_runs_containers_on_the_lattice_driver_and_leaves_nothing() {
+    if let Some(why) = skip_reason().or_else(|| {
+        containers::missing(&[
+            "/usr/sbin/dockerd",
+            "/usr/bin/docker",
+            "/usr/bin/unshare",
+            "/usr/bin/nsenter",
+            "/bin/busybox",
+        ])
+    }) {
+        eprintln!("SKIPPED: {why}");
+        return;
+    }
+    if !built("latticed").is_file() {
+        eprintln!(
+            "SKIPPED: {} is missing; run `make build`",
+            built("latticed").display()
+        );
+        return;
+    }
+    std::env::set_var("LATTICED_BIN", built("latticed"));
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let name = format!("dk{}", std::process::id());
+    let lab = Lab::new(
+        &examples.join("two-racks.clab.yml"),
+        &examples.join("two-racks"),
+        "two-racks",
+        &name,
+    );
+    let ddir = tempfile::tempdir().unwrap();
+    let plugins = Dockerd::fake_run(ddir.path()).join("docker/plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    let socket = plugins.join("lattice.sock");
+    let host1 = lab.dir.path().join("two-racks/host1.yaml");
+    let mut conf = std::fs::read_to_string(&host1).unwrap();
+    conf.push_str(&format!(
+        "docker: {{enabled: true, socket: {}}}\n",
+        socket.display()
+    ));
+    std::fs::write(&host1, conf).unwrap();
+    lab.ok("deploy", &[]);
+    lab.ok("wait", &["--timeout", "90"]);
+
+    // Malformed and unknown calls over real HTTP: an Err answer, never a dead socket.
+    let bad = raw_http(
+        &socket,
+        "POST /NetworkDriver.CreateEndpoint HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n{bad}",
+    );
+    assert!(
+        bad.starts_with("HTTP/1.1 200") && bad.contains("\"Err\""),
+        "{bad}"
+    );
+    let unknown = raw_http(
+        &socket,
+        "POST /Nope.Nope HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
+    );
+    assert!(
+        unknown.starts_with("HTTP/1.1 404") && unknown.contains("\"Err\""),
+        "{unknown}"
+    );
+
+    let ns1 = format!("{name}-host1");
+    let links_before = ip(&ns1, &["-o", "link"]);
+    let routes_before = ip(&ns1, &["route", "show", "proto", "252"]);
+    let mut dockerd = Dockerd::start(ddir, &ns1);
+    let tar = containers::busybox_tar(dockerd.dir.path());
+    dockerd.ok(&["import", tar.to_str().unwrap(), "bb:latest"]);
+    dockerd.ok(&[
+        "network",
+        "create",
+        "-d",
+        "lattice",
+        "--ipam-driver",
+        "lattice",
+        "latnet",
+    ]);
+    dockerd.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "d1",
+        "--network",
+        "latnet",
+        "bb:latest",
+        "sleep",
+        "600",
+    ]);
+    let addr = dockerd.ok(&[
+        "inspect",
+        "d1",
+        "--format",
+        "{{.NetworkSettings.Networks.latnet.IPAddress}}",
+    ]);
+    assert!(
+        addr.starts_with("10.244.1."),
+        "{addr} is not from host1's block"
+    );
+    let docker_atts: Vec<_> = attachments(&lab, "host1")
+        .into_iter()
+        .filter(|a| a.container_id.starts_with("docker:"))
+        .collect();
+    assert_eq!(docker_atts.len(), 1, "{docker_atts:?}");
+    assert_eq!(docker_atts[0].address.to_string(), addr);
+    let host_if = docker_atts[0].host_ifname.clone();
+    assert!(
+        ip(&ns1, &["-o", "link"]).contains(&host_if),
+        "host veth {host_if} is named by the IPAM key"
+    );
+
+    // host3-c1, in the other rack, through tor1 - spine1 - tor2 and back.
+    let target = attachments(&lab, "host3")
+        .into_iter()
+        .find(|a| a.container_id == "host3-c1")
+        .unwrap()
+        .address
+        .to_string();
+    dockerd.ok(&["exec", "d1", "ping", "-c", "3", "-W", "2", &target]);
+    let back = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &format!("{name}-host3-c1"),
+            "ping",
+            "-c",
+            "2",
+            "-W",
+            "2",
+            &addr,
+        ])
+        .status()
+        .unwrap();
+    assert!(
+        back.success(),
+        "host3-c1 cannot reach the docker container {addr}"
+    );
+
+    dockerd.ok(&["rm", "-f", "d1"]);
+    assert!(
+        attachments(&lab, "host1")
+            .iter()
+            .all(|a| !a.container_id.starts_with("docker:")),
+        "docker rm released the address"
+    );
+    assert_unwired(&ns1, &host_if, &addr);
+    dockerd.ok(&["network", "rm", "latnet"]);
+    assert_eq!(
+        ip(&ns1, &["-o", "link"]),
+        links_before,
+        "links left in host1"
+    );
+    assert_eq!(
+        ip(&ns1, &["route", "show", "proto", "252"]),
+        routes_before,
+        "routes left in host1"
+    );
+    assert_eq!(
+        attachments(&lab, "host1").len(),
+        2,
+        "only the lab's own containers remain"
+    );
+
+    dockerd.stop();
+    assert!(dockerd.leftovers().is_empty(), "dockerd left processes");
+    drop(dockerd);
+    lab.destroy_and_check();
+}
