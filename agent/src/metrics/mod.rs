@@ -188,9 +188,10 @@ impl Metrics {
         }
     }
 
-    /// One request answered. Callers: the API handler (`daemon::handler`, every request), the
-    /// CNI plugin's requests (`Interface::Cni`: add, del, check) and the Docker plugin's
-    /// (`Interface::Docker`) once issue 6 lands. `result` is "ok" or the error kind.
+    /// One request answered. Callers: the API handler (`daemon::handler`, every request, the
+    /// CNI plugin's included) and the Docker driver (`docker::Driver::dispatch`, every
+    /// libnetwork call). `Interface::Cni` is for when an API request says it came from the CNI
+    /// plugin (not yet). `result` is "ok" or the error kind.
     pub fn observe_request(
         &self,
         interface: Interface,
