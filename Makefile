@@ -11,7 +11,7 @@ EXAMPLE := topology-lab/examples/two-racks.clab.yml
 BUILD_PKGS := protobuf-compiler
 DEMO_PKGS := $(BUILD_PKGS) frr iproute2 iputils-ping procps
 TEST_PKGS := $(DEMO_PKGS) nftables bird2 gobgpd exabgp etcd-server etcd-client podman runc \
-  containernetworking-plugins docker.io busybox-static util-linux tar
+  containernetworking-plugins docker.io busybox-static util-linux tar prometheus
 
 .PHONY: all build demo test bench deps-demo deps-test deps-bench fmt lint clean-lab help
 

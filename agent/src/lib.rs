@@ -11,3 +11,4 @@ pub mod daemon;
 pub mod dataplane;
 pub mod docker;
 pub mod kernel;
+pub mod metrics;

@@ -111,5 +111,12 @@ async fn client_reports_a_missing_agent_clearly() {
     let err = call(&dir.path().join("none.sock"), &Request::Status)
         .await
         .unwrap_err();
-    assert!(err.to_string().contains("is latticed running"), "{err}");
+    assert!(err.to_string().contains("latticed is not running"), "{err}");
+    assert!(err.to_string().contains("none.sock"), "{err}");
+
+    // A file that is not a socket (or a socket nobody listens on) is refused, not a hang.
+    let plain = dir.path().join("plain");
+    std::fs::write(&plain, b"x").unwrap();
+    let err = call(&plain, &Request::Status).await.unwrap_err();
+    assert!(err.to_string().contains("plain"), "{err}");
 }

@@ -77,3 +77,50 @@ fn a_missing_file_is_a_clear_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/latticed.yaml"));
 }
+
+/// `--log-format json` gives one JSON object per line with level, target and message (what log
+/// shippers parse); the text format stays the default. The failure is an IPAM state directory
+/// that cannot exist, which latticed hits before it touches anything on the host.
+#[test]
+fn logs_are_json_lines_with_log_format_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = GOOD
+        .replace("STATE", "/dev/null/state")
+        .replace("SOCKET", &dir.path().join("api.sock").display().to_string());
+    let path = dir.path().join("latticed.yaml");
+    std::fs::write(&path, text).unwrap();
+    let run = |format: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_latticed"))
+            .args(["--config", path.to_str().unwrap(), "--log-format", format])
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let json = run("json");
+    let events: Vec<serde_json::Value> = json
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let failure = events
+        .iter()
+        .find(|e| e["level"] == "ERROR")
+        .unwrap_or_else(|| panic!("no JSON error event in {json:?}"));
+    assert!(
+        failure["fields"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("/dev/null/state"),
+        "{failure}"
+    );
+    let text = run("text");
+    assert!(
+        text.contains("ERROR") && !text.contains("\"level\""),
+        "{text}"
+    );
+    assert!(
+        !text.contains('\u{1b}'),
+        "colour codes in a log that is not a terminal: {text:?}"
+    );
+}

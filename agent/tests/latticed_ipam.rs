@@ -161,6 +161,25 @@ async fn wait_route(ns: &str, args: &[&str], present: bool) {
     }
 }
 
+/// latticed's `/metrics` in namespace `ns`, from a thread that entered it.
+fn scrape(ns: &str) -> String {
+    use std::io::{Read, Write};
+    let path = format!("/run/netns/{ns}");
+    std::thread::spawn(move || {
+        let file = std::fs::File::open(path).unwrap();
+        nix::sched::setns(file, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+        let mut s = std::net::TcpStream::connect("127.0.0.1:9469").unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: l\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut text = String::new();
+        s.read_to_string(&mut text).unwrap();
+        text
+    })
+    .join()
+    .unwrap()
+}
+
 fn key(c: &str) -> AttachmentKey {
     AttachmentKey {
         container_id: c.into(),
@@ -230,6 +249,19 @@ async fn scenario() {
         assert_eq!(s.blocks_v6.len(), 1);
         let text = agent::api::format::status(&s);
         assert!(text.contains("CONFLICT:    10.244.1.0/30"), "{text}");
+    }
+    // The metrics say so too (scraped on each namespace's loopback, metrics.listen's default).
+    for h in [&h1, &h2] {
+        let m = scrape(&h.ns);
+        assert!(m.contains("\nlattice_ipam_block_conflicts 1\n"), "{m}");
+        assert!(
+            m.contains("\nlattice_ipam_block_conflicts_total 1\n"),
+            "{m}"
+        );
+        assert!(
+            m.contains("lattice_ipam_addresses_capacity{block=\"10.244.1.0/30\"} 4"),
+            "{m}"
+        );
     }
     // Not imported: h1's kernel has no BGP route into its own block.
     assert!(routes(&ns1, &["proto", "bgp", "10.244.1.0/30"])

@@ -270,7 +270,27 @@ async fn import_policy_filters_and_max_prefixes_closes_with_cease_1() {
     assert_eq!(got.prefix.to_string(), "10.244.2.0/24");
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(a_rx.try_recv().is_err(), "a refused prefix reached the RIB");
-    assert_eq!(a.status().await[0].prefixes_received, 1);
+    // Received counts what B announced, accepted what the policy let into the RIB.
+    let st = &a.status().await[0];
+    assert_eq!(
+        (st.prefixes_received, st.prefixes_accepted),
+        (3, 1),
+        "{st:?}"
+    );
+    assert_eq!(st.prefixes_received_by_family.get("ipv4"), Some(&3));
+    assert_eq!(st.prefixes_accepted_by_family.get("ipv4"), Some(&1));
+    // B withdraws the refused ones: they leave the received count too.
+    b.set_local_prefixes(vec!["10.244.2.0/24".parse().unwrap()]);
+    let mut received = 0;
+    for _ in 0..200 {
+        received = a.status().await[0].prefixes_received;
+        if received == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(received, 1, "withdrawn refused prefixes still counted");
+    assert_eq!(a.status().await[0].prefixes_accepted, 1);
 
     // Two more accepted prefixes: 3 > max_prefixes 2, so A closes with Cease/1 and B's routes go.
     b.set_local_prefixes(vec![

@@ -10,10 +10,8 @@ use super::proto::{Reply, Request};
 /// Failure to talk to latticed (not a failed request: that is [`Reply::Error`]).
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    /// The socket could not be opened.
-    #[error(
-        "cannot connect to latticed at {path}: {source} (is latticed running, and are you root?)"
-    )]
+    /// The socket could not be opened; the message says what the operator can do about it.
+    #[error("{}", connect_message(path, source))]
     Connect {
         /// Socket path.
         path: String,
@@ -29,6 +27,24 @@ pub enum ClientError {
     /// The reply was not valid JSON for [`Reply`].
     #[error("latticed sent a reply this client does not understand: {0}")]
     BadReply(#[from] serde_json::Error),
+}
+
+/// What to tell the operator for each way connecting can fail.
+fn connect_message(path: &str, e: &std::io::Error) -> String {
+    use std::io::ErrorKind;
+    match e.kind() {
+        ErrorKind::NotFound => format!(
+            "latticed is not running: no socket at {path} (or api.socket points elsewhere: \
+             use --socket or LATTICE_SOCKET)"
+        ),
+        ErrorKind::PermissionDenied => format!(
+            "permission denied on {path}: latticed's socket is root-only (mode 0600), run as root"
+        ),
+        ErrorKind::ConnectionRefused => format!(
+            "latticed is not running: nothing answers at {path} (a socket left by a previous run)"
+        ),
+        _ => format!("cannot connect to latticed at {path}: {e} (is latticed running?)"),
+    }
 }
 
 /// Send one request and wait for its reply.
@@ -50,4 +66,19 @@ pub async fn call(socket: &Path, request: &Request) -> Result<Reply, ClientError
         return Err(ClientError::NoReply);
     }
     Ok(serde_json::from_str(answer.trim_end())?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::connect_message;
+    use std::io::{Error, ErrorKind};
+
+    #[test]
+    fn each_connect_failure_says_what_to_do() {
+        let m = |k| connect_message("/run/lattice/lattice.sock", &Error::from(k));
+        assert!(m(ErrorKind::NotFound).starts_with("latticed is not running: no socket at"));
+        assert!(m(ErrorKind::PermissionDenied).contains("run as root"));
+        assert!(m(ErrorKind::ConnectionRefused).contains("nothing answers"));
+        assert!(m(ErrorKind::TimedOut).contains("is latticed running?"));
+    }
 }

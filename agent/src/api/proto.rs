@@ -4,6 +4,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 
 use bgp::driver::PeerStatus;
+use bgp::rib::RibPath;
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use serde::{Deserialize, Serialize};
 
@@ -72,6 +73,16 @@ pub enum Request {
     List,
     /// Node, block and BGP peers.
     Status,
+    /// Every BGP peer in detail (capabilities, timers, counters), or only `peer`.
+    Peers {
+        /// Only this neighbour.
+        #[serde(default)]
+        peer: Option<IpAddr>,
+    },
+    /// The Loc-RIB: every learned prefix with its paths and whether it is in the kernel.
+    Routes,
+    /// Blocks, their usage and every allocation.
+    Ipam,
 }
 
 /// latticed's answer to one [`Request`].
@@ -97,6 +108,18 @@ pub enum Reply {
     },
     /// Answer to `status`.
     Status(NodeStatus),
+    /// Answer to `peers`.
+    Peers {
+        /// The peers asked for, in address order.
+        peers: Vec<PeerStatus>,
+    },
+    /// Answer to `routes`.
+    Routes {
+        /// Every prefix of the Loc-RIB, in prefix order.
+        routes: Vec<RouteStatus>,
+    },
+    /// Answer to `ipam`.
+    Ipam(IpamStatus),
     /// Answer to `allocate`.
     Allocated {
         /// The reserved address.
@@ -161,6 +184,60 @@ pub struct NodeStatus {
     pub peers: Vec<PeerStatus>,
     /// Learned prefixes currently installed in the kernel.
     pub learned_routes: usize,
+    /// Usage of each block.
+    #[serde(default)]
+    pub block_usage: Vec<BlockUsage>,
+}
+
+/// One prefix of the Loc-RIB, as `lattice routes` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouteStatus {
+    /// The prefix.
+    pub prefix: IpNet,
+    /// Each peer's path, best first, with best and multipath marks.
+    pub paths: Vec<RibPath>,
+    /// Whether the kernel holds the route (as `proto bgp`).
+    pub in_kernel: bool,
+    /// The kernel route's gateways, when it holds one.
+    #[serde(default)]
+    pub kernel_next_hops: Vec<Ipv4Addr>,
+    /// Why the prefix is not programmed, when latticed leaves it out on purpose.
+    #[serde(default)]
+    pub not_installed_because: Option<String>,
+}
+
+/// IPAM at a glance: blocks, their usage, and the allocations.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IpamStatus {
+    /// The blocks this host holds.
+    pub blocks: Vec<BlockUsage>,
+    /// Every allocation, in address order.
+    pub allocations: Vec<Allocation>,
+}
+
+/// One block's usage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockUsage {
+    /// The block (IPv4 or IPv6).
+    pub block: IpNet,
+    /// Addresses allocated.
+    pub in_use: usize,
+    /// Addresses it can hand out.
+    pub capacity: usize,
+}
+
+/// One address held by a container interface.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Allocation {
+    /// The address.
+    pub address: Ipv4Addr,
+    /// The IPv6 address, when dual stack.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address_v6: Option<Ipv6Addr>,
+    /// Caller's container id.
+    pub container_id: String,
+    /// Interface name inside the container.
+    pub ifname: String,
 }
 
 /// Names one attachment: (container id, interface name).

@@ -1,17 +1,25 @@
 //! lattice: the operator's CLI, a client of latticed's local API.
+//!
+//! Exit status: 0 healthy, 1 unhealthy (or the request failed), 2 latticed unreachable.
 
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use agent::api::{client, format, proto::Reply, proto::Request};
 use clap::{Parser, Subcommand};
+
+/// How long latticed gets to answer: a stuck daemon must not hang a probe.
+const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Command line of lattice.
 #[derive(Debug, Parser)]
 #[command(
     name = "lattice",
     version,
-    about = "Observe and drive the local latticed"
+    about = "Observe and drive the local latticed",
+    after_help = "Exit status: 0 healthy, 1 unhealthy or the request failed, 2 latticed unreachable."
 )]
 struct Args {
     /// latticed's API socket.
@@ -22,7 +30,7 @@ struct Args {
         global = true
     )]
     socket: PathBuf,
-    /// Print the raw JSON reply.
+    /// Print the reply as JSON instead of a table.
     #[arg(long, global = true)]
     json: bool,
     #[command(subcommand)]
@@ -31,8 +39,20 @@ struct Args {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Node, blocks and BGP peers; exits 1 when a peer is not Established.
+    /// Node, blocks and BGP peers with a health summary; exits 1 when a peer is not Established
+    /// or a block is full.
     Status,
+    /// BGP peers in detail (capabilities, timers, last error, counters); exits 1 when one shown
+    /// is not Established.
+    Peers {
+        /// Only this neighbour's address.
+        peer: Option<IpAddr>,
+    },
+    /// The Loc-RIB with best (*) and multipath (=) marks and whether each prefix is in the
+    /// kernel; exits 1 when one that should be is not.
+    Routes,
+    /// Blocks, their usage and every allocation; exits 1 when no block has a free address.
+    Ipam,
     /// Container attachments.
     List,
     /// Attach a network namespace as a container.
@@ -58,10 +78,12 @@ enum Command {
     },
 }
 
-fn main() -> ExitCode {
-    let args = Args::parse();
-    let request = match &args.command {
+fn request(command: &Command) -> Request {
+    match command {
         Command::Status => Request::Status,
+        Command::Peers { peer } => Request::Peers { peer: *peer },
+        Command::Routes => Request::Routes,
+        Command::Ipam => Request::Ipam,
         Command::List => Request::List,
         Command::Attach {
             container_id,
@@ -80,7 +102,12 @@ fn main() -> ExitCode {
             container_id: container_id.clone(),
             ifname: ifname.clone(),
         },
-    };
+    }
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let request = request(&args.command);
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -91,10 +118,20 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let reply = match runtime.block_on(client::call(&args.socket, &request)) {
-        Ok(r) => r,
-        Err(e) => {
+    let call =
+        async { tokio::time::timeout(REPLY_TIMEOUT, client::call(&args.socket, &request)).await };
+    let reply = match runtime.block_on(call) {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => {
             eprintln!("lattice: {e}");
+            return ExitCode::from(2);
+        }
+        Err(_) => {
+            eprintln!(
+                "lattice: latticed at {} did not answer within {} s",
+                args.socket.display(),
+                REPLY_TIMEOUT.as_secs()
+            );
             return ExitCode::from(2);
         }
     };
@@ -103,61 +140,64 @@ fn main() -> ExitCode {
             Ok(s) => println!("{s}"),
             Err(e) => eprintln!("lattice: {e}"),
         }
+    } else if let Some(text) = text(&reply) {
+        print!("{text}");
     }
-    render(&reply, args.json)
+    if let Reply::Error(e) = &reply {
+        eprintln!("lattice: {} ({})", e.message, e.kind);
+    }
+    if healthy(&reply) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
 }
 
-fn render(reply: &Reply, quiet: bool) -> ExitCode {
+/// The human rendering of a reply (errors go to stderr instead).
+fn text(reply: &Reply) -> Option<String> {
+    Some(match reply {
+        Reply::Status(s) => format::status(s),
+        Reply::Peers { peers } => format::peers(peers),
+        Reply::Routes { routes } => format::routes(routes),
+        Reply::Ipam(s) => format::ipam(s),
+        Reply::List { attachments } => format::attachments(attachments),
+        Reply::Attached(a) => format!(
+            "{} {} -> {} (host {})\n",
+            a.container_id, a.ifname, a.address, a.host_ifname
+        ),
+        Reply::Detached { released } => match released {
+            Some(a) => format!("released {a}\n"),
+            None => "nothing was attached\n".into(),
+        },
+        Reply::Allocated { address } => format!("allocated {address}\n"),
+        Reply::Ready { ready: true, .. } => "ready\n".into(),
+        Reply::Ready { reason, .. } => format!(
+            "not ready: {}\n",
+            reason.as_deref().unwrap_or("no reason given")
+        ),
+        Reply::Collected { released } => released
+            .iter()
+            .map(|k| format!("released {} {}\n", k.container_id, k.ifname))
+            .collect(),
+        Reply::Error(_) => return None,
+    })
+}
+
+/// Exit 0 or 1: the same verdict with and without `--json`.
+fn healthy(reply: &Reply) -> bool {
     match reply {
-        Reply::Status(s) => {
-            if !quiet {
-                print!("{}", format::status(s));
-            }
-            if format::healthy(s) {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            }
-        }
-        Reply::Collected { released } => {
-            if !quiet {
-                for k in released {
-                    println!("released {} {}", k.container_id, k.ifname);
-                }
-            }
-            ExitCode::SUCCESS
-        }
-        Reply::List { attachments } => {
-            if !quiet {
-                print!("{}", format::attachments(attachments));
-            }
-            ExitCode::SUCCESS
-        }
-        Reply::Attached(a) => {
-            if !quiet {
-                println!(
-                    "{} {} -> {} (host {})",
-                    a.container_id, a.ifname, a.address, a.host_ifname
-                );
-            }
-            ExitCode::SUCCESS
-        }
-        Reply::Detached { released } => {
-            if !quiet {
-                match released {
-                    Some(a) => println!("released {a}"),
-                    None => println!("nothing was attached"),
-                }
-            }
-            ExitCode::SUCCESS
-        }
-        Reply::Error(e) => {
-            eprintln!("lattice: {} ({})", e.message, e.kind);
-            ExitCode::from(1)
-        }
-        other => {
-            eprintln!("lattice: unexpected reply {other:?}");
-            ExitCode::from(1)
-        }
+        Reply::Status(s) => format::healthy(s),
+        Reply::Peers { peers } => peers
+            .iter()
+            .all(|p| p.state == bgp::driver::PeerState::Established),
+        Reply::Routes { routes } => format::routes_healthy(routes),
+        Reply::Ipam(s) => format::ipam_healthy(s),
+        Reply::Error(_) => false,
+        Reply::Ready { ready, .. } => *ready,
+        Reply::List { .. }
+        | Reply::Allocated { .. }
+        | Reply::Attached(_)
+        | Reply::Detached { .. }
+        | Reply::Collected { .. } => true,
     }
 }

@@ -34,6 +34,9 @@ pub struct Config {
     /// `api`: the local unix-socket API.
     #[serde(default)]
     pub api: ApiConfig,
+    /// The Prometheus endpoint.
+    #[serde(default)]
+    pub metrics: MetricsConfig,
     /// `docker`: the libnetwork remote network and IPAM driver.
     #[serde(default)]
     pub docker: DockerConfig,
@@ -305,6 +308,32 @@ pub struct ApiConfig {
     /// `api.socket`: the unix socket path (default `/run/lattice/lattice.sock`).
     #[serde(default = "default_socket")]
     pub socket: PathBuf,
+}
+
+/// `metrics`: where `/metrics` is served.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Serve `/metrics` at all.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Address and port of the HTTP listener (loopback by default: metrics say a lot about the
+    /// host, so exposing them beyond it is a deliberate choice).
+    #[serde(default = "default_metrics_listen")]
+    pub listen: SocketAddr,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen: default_metrics_listen(),
+        }
+    }
+}
+
+fn default_metrics_listen() -> SocketAddr {
+    SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 9469)
 }
 
 /// `docker.*`.

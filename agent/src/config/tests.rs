@@ -245,6 +245,27 @@ fn garbage_is_an_error_not_a_panic() {
 }
 
 #[test]
+fn metrics_keys_default_parse_and_name_bad_values() {
+    let c = Config::from_yaml_str(EXAMPLE, "host1.yaml").unwrap();
+    assert!(c.metrics.enabled);
+    assert_eq!(c.metrics.listen.to_string(), "127.0.0.1:9469");
+    let text = format!("{EXAMPLE}metrics:   {{ listen: '[::]:9100', enabled: false }}\n");
+    let c = Config::from_yaml_str(&text, "host1.yaml").unwrap();
+    assert_eq!(c.metrics.listen.to_string(), "[::]:9100");
+    assert!(!c.metrics.enabled);
+    for bad in [
+        "{ listen: 9469 }",
+        "{ listen: 'localhost:9469' }",
+        "{ port: 1 }",
+    ] {
+        let text = format!("{EXAMPLE}metrics:   {bad}\n");
+        let e = Config::from_yaml_str(&text, "host1.yaml").unwrap_err();
+        assert_eq!(e.line(), Some(10), "{bad}: {e}");
+        assert!(e.key().unwrap().starts_with("metrics"), "{bad}: {e}");
+    }
+}
+
+#[test]
 fn dual_stack_fan_and_etcd_settings() {
     let c = Config::from_yaml_str(
         "node: {name: h7, asn: 65001, router_id: 10.0.0.7}\ncluster: {cidr: 10.244.0.0/16, cidr_v6: 'fd00:10:244::/56'}\nipam: {datastore: fan, fan: {underlay: 10.0.0.0/24}}\n",

@@ -27,8 +27,9 @@ pub fn spawn(
         source,
     })?;
     info!(socket = %path.display(), "serving the Docker network and IPAM driver");
+    let metrics = handler.metrics.clone();
     let backend = AgentBackend::new(handler, kernel, block, mtu);
-    let driver = Arc::new(Driver::new(Box::new(backend)));
+    let driver = Arc::new(Driver::new(Box::new(backend)).with_metrics(metrics));
     Ok(tokio::spawn(crate::docker::server::serve(
         listener,
         driver,

@@ -20,6 +20,7 @@ use crate::api::server::Handler;
 use crate::config::Config;
 use crate::dataplane;
 use crate::kernel::Kernel;
+use crate::metrics::{Interface, Metrics};
 
 /// MTU used when neither `dataplane.mtu` nor an uplink says otherwise.
 const DEFAULT_MTU: u32 = 1500;
@@ -27,26 +28,29 @@ const DEFAULT_MTU: u32 = 1500;
 /// Serves the local API on behalf of the daemon.
 #[derive(Debug)]
 pub struct AgentHandler {
-    config: Config,
+    pub(super) config: Config,
     /// Held across a whole attach/detach so the address and the wiring change together.
-    ipam: Mutex<ipam::Allocator>,
-    kernel: Arc<dyn Kernel>,
-    speaker: bgp::driver::SpeakerHandle,
+    pub(super) ipam: Mutex<ipam::Allocator>,
+    pub(super) kernel: Arc<dyn Kernel>,
+    pub(super) speaker: bgp::driver::SpeakerHandle,
     learned: Arc<Learned>,
+    pub(super) metrics: Arc<Metrics>,
     blocks: Arc<BlockAnnouncer>,
-    conflicts: Arc<Conflicts>,
+    pub(super) conflicts: Arc<Conflicts>,
     /// Namespace paths of attachments made since start (IPAM does not keep them).
     netns: Mutex<HashMap<(String, String), PathBuf>>,
 }
 
 impl AgentHandler {
-    /// A handler over the daemon's parts.
+    /// A handler over the daemon's parts (each wired once, in `daemon::run`).
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         config: Config,
         ipam: Mutex<ipam::Allocator>,
         kernel: Arc<dyn Kernel>,
         speaker: bgp::driver::SpeakerHandle,
         learned: Arc<Learned>,
+        metrics: Arc<Metrics>,
         blocks: Arc<BlockAnnouncer>,
         conflicts: Arc<Conflicts>,
     ) -> Self {
@@ -56,6 +60,7 @@ impl AgentHandler {
             kernel,
             speaker,
             learned,
+            metrics,
             blocks,
             conflicts,
             netns: Mutex::new(HashMap::new()),
@@ -77,8 +82,19 @@ impl AgentHandler {
         let existed = ipam.ipam().get(&key).is_some();
         let assigned = match ipam.allocate(&key, now()).await {
             Ok(a) => a,
-            Err(e @ ipam::IpamError::Exhausted { .. }) => return error("exhausted", e.to_string()),
-            Err(e) => return error("ipam", e.to_string()),
+            Err(e @ ipam::IpamError::Exhausted { .. }) => {
+                self.metrics.ipam_allocation_error("exhausted");
+                warn!(container = %container_id, %ifname, error = %e, "no address left");
+                return error("exhausted", e.to_string());
+            }
+            Err(e) => {
+                let reason = match e {
+                    ipam::IpamError::Io { .. } | ipam::IpamError::Corrupt { .. } => "store",
+                    _ => "other",
+                };
+                self.metrics.ipam_allocation_error(reason);
+                return error("ipam", e.to_string());
+            }
         };
         // A borrowed block must be announced before its first container is reachable.
         self.sync_blocks(&ipam).await;
@@ -220,9 +236,10 @@ impl AgentHandler {
     }
 
     async fn status(&self) -> Reply {
-        let (blocks, attachments) = {
+        let (blocks, attachments, usage) = {
             let ipam = self.ipam.lock().await;
-            (ipam.ipam().blocks(), ipam.ipam().in_use())
+            let usage = super::queries::block_usage(ipam.ipam());
+            (ipam.ipam().blocks(), ipam.ipam().in_use(), usage)
         };
         Reply::Status(NodeStatus {
             node: self.config.node.name.clone(),
@@ -246,6 +263,7 @@ impl AgentHandler {
             attachments,
             peers: self.speaker.status().await,
             learned_routes: self.learned.installed(),
+            block_usage: usage,
         })
     }
 
@@ -259,7 +277,10 @@ impl AgentHandler {
         let mut ipam = self.ipam.lock().await;
         match ipam.reap(now()).await {
             Ok(gone) if gone.is_empty() => {}
-            Ok(_) => self.sync_blocks(&ipam).await,
+            Ok(_) => {
+                self.sync_blocks(&ipam).await;
+                self.publish_usage(ipam.ipam());
+            }
             Err(e) => warn!(error = %e, "giving back drained blocks"),
         }
     }
@@ -288,31 +309,58 @@ impl AgentHandler {
 impl Handler for AgentHandler {
     fn handle(&self, req: Request) -> BoxFuture<'_, Reply> {
         async move {
-            match req {
+            let started = std::time::Instant::now();
+            let (operation, reply) = match req {
                 Request::Attach {
                     container_id,
                     ifname,
                     netns,
                     mtu,
-                } => self.attach(container_id, ifname, netns, mtu).await,
+                } => {
+                    let reply = self.attach(container_id, ifname, netns, mtu).await;
+                    self.publish_usage(self.ipam.lock().await.ipam());
+                    ("attach", reply)
+                }
                 Request::Check {
                     container_id,
                     ifname,
                     netns,
-                } => self.check(container_id, ifname, netns).await,
+                } => ("check", self.check(container_id, ifname, netns).await),
                 Request::Allocate {
                     container_id,
                     ifname,
-                } => self.allocate(container_id, ifname).await,
-                Request::Ready => self.ready().await,
+                } => {
+                    let reply = self.allocate(container_id, ifname).await;
+                    self.publish_usage(self.ipam.lock().await.ipam());
+                    ("allocate", reply)
+                }
+                Request::Ready => ("ready", self.ready().await),
                 Request::Detach {
                     container_id,
                     ifname,
-                } => self.detach(container_id, ifname).await,
-                Request::Gc { keep } => self.gc(keep).await,
-                Request::List => self.list().await,
-                Request::Status => self.status().await,
-            }
+                } => {
+                    let reply = self.detach(container_id, ifname).await;
+                    self.publish_usage(self.ipam.lock().await.ipam());
+                    ("detach", reply)
+                }
+                Request::Gc { keep } => {
+                    let reply = self.gc(keep).await;
+                    self.publish_usage(self.ipam.lock().await.ipam());
+                    ("gc", reply)
+                }
+                Request::List => ("list", self.list().await),
+                Request::Status => ("status", self.status().await),
+                Request::Peers { peer } => ("peers", self.peers(peer).await),
+                Request::Routes => ("routes", self.routes().await),
+                Request::Ipam => ("ipam", self.ipam_status().await),
+            };
+            let result = match &reply {
+                Reply::Error(e) => e.kind.as_str(),
+                _ => "ok",
+            };
+            self.metrics
+                .observe_request(Interface::Api, operation, result, started.elapsed());
+            reply
         }
         .boxed()
     }
@@ -347,7 +395,7 @@ pub(super) fn now() -> u64 {
         .unwrap_or(0)
 }
 
-fn error(kind: &str, message: impl Into<String>) -> Reply {
+pub(super) fn error(kind: &str, message: impl Into<String>) -> Reply {
     Reply::Error(ApiError {
         kind: kind.into(),
         message: message.into(),

@@ -11,6 +11,7 @@ use crate::dataplane::{execute, LearnedRoute, LearnedRoutes};
 /// How long routes left by a previous run are kept before they are reconciled away.
 const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
 use crate::kernel::{Kernel, RTPROT_BGP};
+use crate::metrics::{Metrics, RouteKind};
 
 /// Counts what the learned-route task has installed, for `lattice status`.
 #[derive(Debug, Default)]
@@ -40,6 +41,7 @@ pub fn spawn(
     own_block: Ipv4Net,
     conflicts: Arc<super::conflicts::Conflicts>,
     mut changes: bgp::driver::RouteChanges,
+    metrics: Arc<Metrics>,
 ) -> Arc<Learned> {
     let learned = Arc::new(Learned::default());
     let counter = learned.clone();
@@ -51,6 +53,8 @@ pub fn spawn(
         let cleanup = tokio::time::sleep(STALE_AFTER);
         tokio::pin!(cleanup);
         let mut cleaned = false;
+        // Learned routes with several next hops, kept as routes change (for the metrics).
+        let mut ecmp = 0usize;
         loop {
             let change = tokio::select! {
                 c = changes.recv() => match c {
@@ -59,12 +63,18 @@ pub fn spawn(
                 },
                 _ = &mut cleanup, if !cleaned => {
                     cleaned = true;
-                    remove_stale(kernel.as_ref(), &routes).await;
+                    remove_stale(kernel.as_ref(), &routes, &metrics).await;
                     continue;
                 }
             };
             // Overlapping a block we hold: raised as a conflict, never imported.
-            if conflicts.observe(change.prefix, &change.next_hops, super::handler::now()) {
+            let before = conflicts.count();
+            let conflict =
+                conflicts.observe(change.prefix, &change.next_hops, super::handler::now());
+            if conflicts.count() > before {
+                metrics.ipam_block_conflict();
+            }
+            if conflict {
                 continue;
             }
             // The dataplane carries IPv4 for now: IPv6 routes stay in the speaker's RIB.
@@ -84,21 +94,35 @@ pub fn spawn(
                     std::net::IpAddr::V6(_) => None,
                 })
                 .collect();
+            let multi = |r: &LearnedRoutes| r.next_hops(prefix).is_some_and(|h| h.len() > 1);
+            let was_ecmp = multi(&routes);
             let ops = routes.apply(&LearnedRoute { prefix, next_hops });
+            match (was_ecmp, multi(&routes)) {
+                (false, true) => ecmp = ecmp.saturating_add(1),
+                (true, false) => ecmp = ecmp.saturating_sub(1),
+                _ => {}
+            }
             if let Err(e) = execute(kernel.as_ref(), &ops).await {
+                metrics.route_programming_error();
                 warn!(prefix = %change.prefix, error = %e, "programming learned route");
             }
             counter.installed.store(routes.len(), Ordering::Relaxed);
+            metrics.routes_installed(RouteKind::Learned, routes.len().saturating_sub(ecmp));
+            metrics.routes_installed(RouteKind::Ecmp, ecmp);
         }
     });
     learned
 }
 
 /// Delete `proto bgp` routes that no session re-announced since start.
-async fn remove_stale(kernel: &dyn Kernel, routes: &LearnedRoutes) {
+async fn remove_stale(kernel: &dyn Kernel, routes: &LearnedRoutes, metrics: &Metrics) {
+    metrics.reconcile_run();
     let actual = match kernel.routes(RTPROT_BGP).await {
         Ok(a) => a,
-        Err(e) => return warn!(error = %e, "listing routes for stale cleanup"),
+        Err(e) => {
+            metrics.reconcile_error();
+            return warn!(error = %e, "listing routes for stale cleanup");
+        }
     };
     let ops: Vec<_> = routes
         .reconcile(&actual)
@@ -110,7 +134,9 @@ async fn remove_stale(kernel: &dyn Kernel, routes: &LearnedRoutes) {
             count = ops.len(),
             "removing learned routes nobody re-announced since start"
         );
+        metrics.reconcile_repairs("route", ops.len() as u64);
         if let Err(e) = execute(kernel, &ops).await {
+            metrics.reconcile_error();
             warn!(error = %e, "removing stale routes");
         }
     }

@@ -9,6 +9,7 @@ mod docker;
 mod fan;
 mod handler;
 mod learned;
+mod queries;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use crate::api;
 use crate::config::Config;
 use crate::dataplane;
 use crate::kernel::{Kernel, NetlinkKernel};
+use crate::metrics::{self, Metrics};
 
 pub use handler::AgentHandler;
 
@@ -76,6 +78,16 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         source,
     })?;
 
+    let metrics_listener = match &config.metrics {
+        m if m.enabled => Some(tokio::net::TcpListener::bind(m.listen).await.map_err(
+            |source| DaemonError::Io {
+                what: format!("metrics.listen {}", m.listen),
+                source,
+            },
+        )?),
+        _ => None,
+    };
+
     let (speaker, changes) = bgp::driver::Speaker::start(speaker_config(&config, restarted))
         .await
         .map_err(|source| DaemonError::Io {
@@ -91,12 +103,36 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     // A blackhole per held block and every held block announced (IPv4 and IPv6).
     announcer.sync(held).await?;
 
+    let metrics =
+        Arc::new(
+            Metrics::new(Some(Box::new(speaker.clone()))).map_err(|e| DaemonError::Io {
+                what: "registering metrics".into(),
+                source: std::io::Error::other(e),
+            })?,
+        );
+    queries::publish_usage(&metrics, ipam.ipam());
+    let watched = conflicts.clone();
+    metrics
+        .watch_block_conflicts(move || watched.count())
+        .map_err(|e| DaemonError::Io {
+            what: "registering metrics".into(),
+            source: std::io::Error::other(e),
+        })?;
+    let (metrics_stop, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
+    if let Some(listener) = metrics_listener {
+        info!(listen = %config.metrics.listen, "serving Prometheus metrics at /metrics");
+        tokio::spawn(metrics::server::serve(listener, metrics.clone(), async {
+            let _ = metrics_stopped.await;
+        }));
+    }
+
     let learned = learned::spawn(
         kernel.clone(),
         config.cluster.cidr,
         block,
         conflicts.clone(),
         changes,
+        metrics.clone(),
     );
     let handler = Arc::new(AgentHandler::new(
         config.clone(),
@@ -104,6 +140,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         kernel.clone(),
         speaker.clone(),
         learned.clone(),
+        metrics.clone(),
         announcer,
         conflicts,
     ));
@@ -134,6 +171,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         }
     }
     info!("shutting down: BGP sessions closed, kernel routes left in place");
+    let _ = metrics_stop.send(());
     speaker.shutdown().await;
     if let Err(e) = std::fs::remove_file(&config.api.socket) {
         warn!(error = %e, "removing api socket");

@@ -54,6 +54,8 @@ struct Endpoint {
 /// The NetworkDriver and IpamDriver of the remote-driver protocol.
 pub struct Driver {
     backend: Box<dyn Backend>,
+    /// Where each call's duration goes (`lattice_request_duration_seconds{interface="docker"}`).
+    metrics: Option<std::sync::Arc<crate::metrics::Metrics>>,
     networks: Mutex<HashSet<String>>,
     endpoints: Mutex<HashMap<String, Endpoint>>,
 }
@@ -72,15 +74,41 @@ impl Driver {
     pub fn new(backend: Box<dyn Backend>) -> Self {
         Self {
             backend,
+            metrics: None,
             networks: Mutex::new(HashSet::new()),
             endpoints: Mutex::new(HashMap::new()),
         }
     }
 
+    /// Time every call into `metrics`.
+    pub fn with_metrics(mut self, metrics: std::sync::Arc<crate::metrics::Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
     /// Answers the call at `path` (e.g. `/NetworkDriver.Join`) with `body`; `None` when the
     /// path is not part of the protocol (HTTP 404).
     pub async fn dispatch(&self, path: &str, body: &[u8]) -> Option<Value> {
-        let answer = match path.trim_start_matches('/') {
+        let started = std::time::Instant::now();
+        let method = path.trim_start_matches('/');
+        let answer = self.answer(method, body).await?;
+        if let Some(m) = &self.metrics {
+            // Only protocol methods get here (others are None above): a fixed label set.
+            let operation = snake_case(method.rsplit('.').next().unwrap_or(method));
+            let result = if answer.is_ok() { "ok" } else { "error" };
+            m.observe_request(
+                crate::metrics::Interface::Docker,
+                &operation,
+                result,
+                started.elapsed(),
+            );
+        }
+        Some(answer.unwrap_or_else(|e| json!({ "Err": e })))
+    }
+
+    /// The answer to one protocol method; `None` for a path outside the protocol.
+    async fn answer(&self, method: &str, body: &[u8]) -> Option<Answer> {
+        let answer = match method {
             "Plugin.Activate" => Ok(json!({"Implements": ["NetworkDriver", "IpamDriver"]})),
             "NetworkDriver.GetCapabilities" => {
                 Ok(json!({"Scope": "local", "ConnectivityScope": "local"}))
@@ -139,7 +167,7 @@ impl Driver {
             },
             _ => return None,
         };
-        Some(answer.unwrap_or_else(|e| json!({ "Err": e })))
+        Some(answer)
     }
 
     async fn request_pool(&self, r: proto::RequestPool) -> Answer {
@@ -314,4 +342,30 @@ fn parse<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, String> {
         return Ok(T::default());
     }
     serde_json::from_slice(trimmed).map_err(|e| format!("lattice: malformed request body: {e}"))
+}
+
+/// `CreateEndpoint` -> `create_endpoint`: libnetwork's method names as metric labels.
+fn snake_case(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 4);
+    for (i, c) in name.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if i > 0 {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod metric_names {
+    #[test]
+    fn methods_become_snake_case_labels() {
+        assert_eq!(super::snake_case("CreateEndpoint"), "create_endpoint");
+        assert_eq!(super::snake_case("Join"), "join");
+        assert_eq!(super::snake_case("RequestAddress"), "request_address");
+    }
 }

@@ -17,4 +17,4 @@ mod status;
 pub use changes::{Empty, RouteChanges};
 pub use password::Password;
 pub use speaker::{Families, PeerConfig, Speaker, SpeakerConfig, SpeakerHandle};
-pub use status::{MessageCounts, PeerState, PeerStatus};
+pub use status::{MessageCounts, PeerSettings, PeerState, PeerStatus, SessionInfo};

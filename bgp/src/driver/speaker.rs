@@ -14,7 +14,7 @@ use tracing::{debug, warn};
 use super::changes::{ChangeSignal, RouteChanges};
 use super::md5;
 use super::peer::{PeerChannels, PeerCommand, PeerTask};
-use super::status::{PeerState, PeerStatus};
+use super::status::{PeerSettings, PeerState, PeerStatus};
 use super::Password;
 use crate::fsm::GrOptions;
 use crate::policy::ImportPolicy;
@@ -152,6 +152,8 @@ pub(super) struct Shared {
 pub(super) struct PeerEntry {
     pub status: PeerStatus,
     pub since: Option<std::time::Instant>,
+    /// Prefixes the peer announced that the import policy refused: (IPv4, IPv6).
+    pub refused: (u64, u64),
 }
 
 /// The running speaker.
@@ -204,11 +206,21 @@ impl Speaker {
             let (cmd_tx, cmd_rx) = mpsc::channel(4);
             commands.insert(peer.address, cmd_tx);
             if let Ok(mut status) = shared.status.lock() {
+                let mut st = PeerStatus::new(peer.address, peer.remote_as);
+                st.config = PeerSettings {
+                    hold_time: peer.hold_time,
+                    keepalive: peer.keepalive,
+                    connect_retry_secs: peer.connect_retry.as_secs(),
+                    passive: peer.passive,
+                    max_prefixes: peer.max_prefixes,
+                    md5: peer.password.is_some(),
+                };
                 status.insert(
                     peer.address,
                     PeerEntry {
-                        status: PeerStatus::new(peer.address, peer.remote_as),
+                        status: st,
                         since: None,
+                        refused: (0, 0),
                     },
                 );
             }
@@ -253,25 +265,50 @@ impl SpeakerHandle {
 
     /// A snapshot of every peer, in configuration order of addresses.
     pub async fn status(&self) -> Vec<PeerStatus> {
-        let mut all: Vec<PeerStatus> = match self.shared.status.lock() {
+        self.snapshot()
+    }
+
+    /// [`SpeakerHandle::status`] without awaiting: it only takes the in-memory locks, so a
+    /// metrics collector can call it at scrape time from synchronous code.
+    pub fn snapshot(&self) -> Vec<PeerStatus> {
+        let mut all: Vec<(PeerStatus, (u64, u64))> = match self.shared.status.lock() {
             Ok(s) => s
                 .values()
                 .map(|e| {
                     let mut st = e.status.clone();
                     st.uptime_secs = e.since.map(|t| t.elapsed().as_secs());
-                    st
+                    (st, e.refused)
                 })
                 .collect(),
             Err(_) => Vec::new(),
         };
         if let Ok(rib) = self.shared.rib.lock() {
-            for s in &mut all {
-                s.prefixes_received = rib.received(s.address) as u64;
-                s.prefixes_received_by_family = rib.received_by_family(s.address);
+            for (s, (refused_v4, refused_v6)) in &mut all {
+                let accepted = rib.received_by_family(s.address);
+                s.prefixes_accepted = rib.received(s.address) as u64;
+                let mut received = accepted.clone();
+                for (family, refused) in [("ipv4", *refused_v4), ("ipv6", *refused_v6)] {
+                    if refused > 0 {
+                        let n = received.entry(family.to_string()).or_default();
+                        *n = n.saturating_add(refused);
+                    }
+                }
+                s.prefixes_received = received.values().fold(0, |a, n| a.saturating_add(*n));
+                s.prefixes_received_by_family = received;
+                s.prefixes_accepted_by_family = accepted;
             }
         }
+        let mut all: Vec<PeerStatus> = all.into_iter().map(|(s, _)| s).collect();
         all.sort_by_key(|s| s.address);
         all
+    }
+
+    /// The Loc-RIB with every path, best and multipath marked (for `lattice routes`).
+    pub fn routes(&self) -> Vec<crate::rib::RibRoute> {
+        match self.shared.rib.lock() {
+            Ok(rib) => rib.dump(),
+            Err(_) => Vec::new(),
+        }
     }
 
     /// Stop the tasks and close every session: with Cease/Administrative Shutdown, or, when

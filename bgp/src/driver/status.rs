@@ -64,9 +64,59 @@ pub struct PeerStatus {
     /// NOTIFICATIONs received, by "code/subcode".
     #[serde(default)]
     pub notifications_received: BTreeMap<String, u64>,
-    /// Prefixes held from this peer, by family ("ipv4", "ipv6").
+    /// Prefixes held from this peer, by family ("ipv4", "ipv6"): accepted plus refused by
+    /// the import policy.
     #[serde(default)]
     pub prefixes_received_by_family: BTreeMap<String, u64>,
+    /// Prefixes the import policy accepted (the peer's Adj-RIB-In after policy).
+    #[serde(default)]
+    pub prefixes_accepted: u64,
+    /// Accepted prefixes, by family.
+    #[serde(default)]
+    pub prefixes_accepted_by_family: BTreeMap<String, u64>,
+    /// Prefixes advertised to this peer, by family.
+    #[serde(default)]
+    pub prefixes_advertised_by_family: BTreeMap<String, u64>,
+    /// Configured timers and mode.
+    #[serde(default)]
+    pub config: PeerSettings,
+    /// What the current session negotiated, while Established.
+    #[serde(default)]
+    pub session: Option<SessionInfo>,
+}
+
+/// A peer's configured timers and mode, for `lattice peers`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerSettings {
+    /// Hold time we propose (s).
+    pub hold_time: u16,
+    /// Configured keepalive interval (s), if not a third of the hold time.
+    pub keepalive: Option<u16>,
+    /// Seconds between connection attempts.
+    pub connect_retry_secs: u64,
+    /// Only accept, never connect.
+    pub passive: bool,
+    /// Import limit (Cease/1 above it).
+    pub max_prefixes: Option<u32>,
+    /// TCP MD5 signature in use (the key itself is never shown).
+    pub md5: bool,
+}
+
+/// What one Established session agreed (RFC 4271 §4.2 and the capabilities of RFC 5492).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    /// Our end of the TCP connection.
+    pub local: Option<std::net::SocketAddr>,
+    /// Whether we opened the connection.
+    pub outbound: bool,
+    /// Negotiated hold time (s); 0: no hold timer.
+    pub hold_time: u16,
+    /// Keepalive interval in use (s).
+    pub keepalive: u16,
+    /// Capabilities both sides agreed, by short name (e.g. "4-octet-as", "route-refresh").
+    pub capabilities: Vec<String>,
+    /// The peer's graceful-restart time (s), when it announced graceful restart.
+    pub peer_restart_time: Option<u16>,
 }
 
 /// Message counters by type (RFC 4271 §4.1, RFC 2918).
@@ -135,6 +185,11 @@ impl PeerStatus {
             notifications_sent: BTreeMap::new(),
             notifications_received: BTreeMap::new(),
             prefixes_received_by_family: BTreeMap::new(),
+            prefixes_accepted: 0,
+            prefixes_accepted_by_family: BTreeMap::new(),
+            prefixes_advertised_by_family: BTreeMap::new(),
+            config: PeerSettings::default(),
+            session: None,
         }
     }
 }

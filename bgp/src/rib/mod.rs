@@ -5,6 +5,7 @@
 //! prefix whose set of best next hops changed.
 
 mod decision;
+mod dump;
 mod path;
 mod store;
 mod table;
@@ -14,6 +15,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use crate::wire::{AsSegment, Origin};
 
 pub use decision::{best_paths, compare};
+pub use dump::{RibPath, RibRoute};
 pub use path::path_from;
 pub use store::{PeerInfo, Rib, RouteChange};
 

@@ -244,6 +244,11 @@ impl Rib {
         v4.saturating_add(v6)
     }
 
+    /// `peer`'s current session generation for `family` (AFI).
+    pub(crate) fn epoch_of(&self, peer: IpAddr, family: u16) -> u32 {
+        self.epoch(peer, family)
+    }
+
     fn epoch(&self, peer: IpAddr, family: u16) -> u32 {
         self.epochs.get(&(peer, family)).copied().unwrap_or(0)
     }

@@ -204,8 +204,7 @@ impl<K: Key> Table<K> {
     }
 
     /// Every prefix with its paths (the Adj-RIBs-In).
-    #[cfg(test)]
-    pub(crate) fn adj_in(&self) -> impl Iterator<Item = (K::Prefix, &[Arc<Path>])> {
+    pub(crate) fn entries(&self) -> impl Iterator<Item = (K::Prefix, &[Arc<Path>])> {
         self.entries
             .iter()
             .map(|(k, e)| (k.prefix(), e.paths.as_slice()))

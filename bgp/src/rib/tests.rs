@@ -375,7 +375,7 @@ proptest! {
             }
             // Recompute from scratch.
             let mut fresh: BTreeMap<IpNet, Vec<IpAddr>> = BTreeMap::new();
-            for (prefix, paths) in rib.v4.adj_in() {
+            for (prefix, paths) in rib.v4.entries() {
                 let all: Vec<&Path> = paths.iter().map(|p| p.as_ref()).collect();
                 let mut h: Vec<IpAddr> = best_paths(&all).iter().map(|p| p.next_hop).collect();
                 h.sort();
@@ -385,11 +385,72 @@ proptest! {
             prop_assert_eq!(&applied, &fresh);
             let loc: BTreeMap<IpNet, Vec<IpAddr>> = rib.loc_rib().into_iter().collect();
             prop_assert_eq!(&loc, &fresh);
-            let total: usize = rib.v4.adj_in().map(|(_, m)| m.len()).sum();
+            let total: usize = rib.v4.entries().map(|(_, m)| m.len()).sum();
             let counted: usize = [1u8, 2, 3].iter().map(|p| rib.received(peer(*p, 0).address)).sum();
             prop_assert_eq!(total, counted);
         }
     }
+}
+
+#[test]
+fn dump_marks_best_multipath_and_stale() {
+    let mut rib = Rib::default();
+    // Two equal paths from AS 65001 (multipath), one longer from AS 65003 (neither).
+    rib.update(
+        peer(2, 65001),
+        &announce("10.244.2.0/24", &[65001, 65102], [10, 0, 2, 1], vec![]),
+    );
+    rib.update(
+        peer(1, 65001),
+        &announce("10.244.2.0/24", &[65001, 65102], [10, 0, 1, 1], vec![]),
+    );
+    rib.update(
+        peer(3, 65003),
+        &announce(
+            "10.244.2.0/24",
+            &[65003, 65000, 65102],
+            [10, 0, 3, 1],
+            vec![],
+        ),
+    );
+    rib.mark_stale(peer(3, 65003).address, None);
+    let dump = rib.dump();
+    assert_eq!(dump.len(), 1);
+    let marks: Vec<(String, bool, bool, bool, String)> = dump[0]
+        .paths
+        .iter()
+        .map(|p| {
+            (
+                p.peer.to_string(),
+                p.best,
+                p.multipath,
+                p.stale,
+                p.as_path.clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        marks,
+        vec![
+            // Best first: the lower router id wins the tie (RFC 4271 §9.1.2.2 f).
+            ("10.0.1.1".into(), true, true, false, "65001 65102".into()),
+            ("10.0.2.1".into(), false, true, false, "65001 65102".into()),
+            (
+                "10.0.3.1".into(),
+                false,
+                false,
+                true,
+                "65003 65000 65102".into()
+            ),
+        ]
+    );
+    assert_eq!(dump[0].paths[0].origin, "IGP");
+    // A withdrawn prefix leaves the dump once it has no paths.
+    for p in [1, 2] {
+        rib.update(peer(p, 65001), &withdraw("10.244.2.0/24"));
+    }
+    rib.update(peer(3, 65003), &withdraw("10.244.2.0/24"));
+    assert!(rib.dump().is_empty(), "{:?}", rib.dump());
 }
 
 /// One step of the multipath property test: (peer 1-4, kind, prefixes bitmask, path length,
@@ -473,7 +534,7 @@ proptest! {
             }
             apply_changes(&mut taken, quiet.take_changes(3));
             let mut fresh: BTreeMap<IpNet, Vec<IpAddr>> = BTreeMap::new();
-            for (prefix, paths) in rib.v4.adj_in() {
+            for (prefix, paths) in rib.v4.entries() {
                 let all: Vec<&Path> = paths.iter().map(|p| p.as_ref()).collect();
                 let mut h: Vec<IpAddr> = best_paths(&all).iter().map(|p| p.next_hop).collect();
                 h.sort();

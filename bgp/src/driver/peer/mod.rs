@@ -2,9 +2,10 @@
 //! Receiving (import, graceful-restart helper) is in `receive.rs`, sending in `send.rs`.
 
 mod receive;
+mod report;
 mod send;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -101,6 +102,10 @@ pub(super) struct PeerTask {
     hold_down_until: Option<Instant>,
     /// Attempts that failed since the last Established session (connect-retry back-off).
     failures: u32,
+    /// Prefixes the peer announced that the import policy refused (for the received count).
+    refused: (HashSet<ipnet::Ipv4Net>, HashSet<ipnet::Ipv6Net>),
+    /// UPDATEs of the current session repaired per RFC 7606 (only the first is logged at warn).
+    recovered: u64,
 }
 
 impl PeerTask {
@@ -141,6 +146,8 @@ impl PeerTask {
             backoff: None,
             hold_down_until: None,
             failures: 0,
+            refused: (HashSet::new(), HashSet::new()),
+            recovered: 0,
         }
     }
 
@@ -348,6 +355,10 @@ impl PeerTask {
             ConnEvent::Message { result, .. } => match result {
                 Ok(message) => {
                     self.count(false, &message);
+                    if let Message::Notification(n) = &message {
+                        warn!(peer = %self.cfg.address, code = n.code, subcode = n.subcode,
+                            "received NOTIFICATION");
+                    }
                     Input::Message(message)
                 }
                 Err(e) => Input::BadMessage(e),
@@ -480,10 +491,12 @@ impl PeerTask {
                             .filter(|(on, _)| *on)
                             .map(|(_, f)| f.to_string())
                             .collect();
+                        e.status.session = Some(self.session_info(which, &n));
                     }
                 }
                 if which == Which::Primary {
                     self.failures = 0;
+                    self.recovered = 0;
                     self.established = Some(n);
                     self.gr_reestablished(n);
                     // The Restart State bit belongs to the first session after our restart.
@@ -501,33 +514,6 @@ impl PeerTask {
             Output::Down(reason) => self.down(which, was, reason),
         }
         None
-    }
-
-    /// Publish the primary session's state and counters.
-    fn set_state(&self) {
-        let state = self.primary.session.state();
-        if let Ok(mut status) = self.shared.status.lock() {
-            if let Some(e) = status.get_mut(&self.cfg.address) {
-                e.status.state = state;
-                e.status.prefixes_advertised = if state == PeerState::Established {
-                    self.advertised.len() as u64
-                } else {
-                    0
-                };
-                if state == PeerState::Established {
-                    e.status.last_error = None;
-                }
-            }
-        }
-    }
-
-    /// Count a message in the peer's status.
-    fn count(&self, outbound: bool, message: &Message) {
-        if let Ok(mut status) = self.shared.status.lock() {
-            if let Some(e) = status.get_mut(&self.cfg.address) {
-                e.status.count(outbound, message);
-            }
-        }
     }
 
     /// Largest message this slot's session accepts.

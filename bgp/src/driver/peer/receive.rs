@@ -26,8 +26,18 @@ impl PeerTask {
                 Recovery::TreatAsWithdraw => "treat-as-withdraw",
                 Recovery::AttributeDiscard => "attribute discard",
             };
-            warn!(peer = %self.cfg.address, code = r.error.code as u8, subcode = r.error.subcode,
-                reason = r.error.reason, action, "malformed UPDATE handled per RFC 7606");
+            // Once per session at warn: a peer repeating the fault on every UPDATE must not
+            // flood the log; the rest go to debug.
+            self.recovered = self.recovered.saturating_add(1);
+            if self.recovered == 1 {
+                warn!(peer = %self.cfg.address, code = r.error.code as u8, subcode = r.error.subcode,
+                    reason = r.error.reason, action,
+                    "malformed UPDATE handled per RFC 7606 (further ones this session at debug level)");
+            } else {
+                debug!(peer = %self.cfg.address, code = r.error.code as u8, subcode = r.error.subcode,
+                    reason = r.error.reason, action, count = self.recovered,
+                    "malformed UPDATE handled per RFC 7606");
+            }
         }
         if let Some((family, _)) = update.end_of_rib().filter(|_| update.recovered.is_empty()) {
             debug!(peer = %self.cfg.address, family, "End-of-RIB received");
@@ -37,15 +47,24 @@ impl PeerTask {
         }
         let peer = rib_peer(&n, self);
         let import = &self.cfg.import;
+        let refused_now = std::cell::RefCell::new(Vec::new());
         let held = match self.shared.rib.lock() {
             Ok(mut rib) => {
-                if rib.update_quietly(peer, update, |p| import.accepts(p)) {
+                let accept = |p: &ipnet::IpNet| {
+                    let ok = import.accepts(p);
+                    if !ok {
+                        refused_now.borrow_mut().push(*p);
+                    }
+                    ok
+                };
+                if rib.update_quietly(peer, update, accept) {
                     self.shared.signal.changed();
                 }
                 rib.received(peer.address)
             }
             Err(_) => return None,
         };
+        self.track_refused(update, refused_now.into_inner());
         let max = self.cfg.max_prefixes?;
         if held > max as usize {
             warn!(peer = %self.cfg.address, held, max, "maximum prefixes exceeded: closing the session");
@@ -72,6 +91,9 @@ impl PeerTask {
         // The status says Idle before any route change goes out, so whoever sees the change
         // sees the session down too.
         self.advertised.clear();
+        self.refused.0.clear();
+        self.refused.1.clear();
+        self.publish_refused();
         if let Ok(mut status) = self.shared.status.lock() {
             if let Some(e) = status.get_mut(&address) {
                 e.since = None;

@@ -1,9 +1,18 @@
-//! Human-readable renderings of API replies for the `lattice` CLI.
+//! Human-readable renderings of API replies for the `lattice` CLI. Pure functions of the
+//! replies, so every layout is tested without a running latticed.
+
+mod peers;
+mod routes;
 
 use std::fmt::Write;
 
+pub use peers::{peer, peers};
+pub use routes::{ipam, ipam_healthy, routes, routes_healthy};
+
 use bgp::driver::{PeerState, PeerStatus};
 
+#[cfg(test)]
+use super::proto::BlockUsage;
 use super::proto::{Attachment, NodeStatus};
 
 /// `lattice status`: node summary, then one row per peer (like `birdc show protocols`).
@@ -12,8 +21,12 @@ pub fn status(s: &NodeStatus) -> String {
     let blocks: Vec<String> = s
         .blocks
         .iter()
-        .map(ToString::to_string)
-        .chain(s.blocks_v6.iter().map(ToString::to_string))
+        .map(|b| ipnet::IpNet::V4(*b))
+        .chain(s.blocks_v6.iter().map(|b| ipnet::IpNet::V6(*b)))
+        .map(|b| match s.block_usage.iter().find(|u| u.block == b) {
+            Some(u) => format!("{b} ({}/{} in use)", u.in_use, u.capacity),
+            None => b.to_string(),
+        })
         .collect();
     let _ = writeln!(
         out,
@@ -31,7 +44,7 @@ pub fn status(s: &NodeStatus) -> String {
         .iter()
         .filter(|p| p.state == PeerState::Established)
         .count();
-    let _ = writeln!(out, "Health:      {}", health(up, s.peers.len()));
+    let _ = writeln!(out, "Health:      {}", health(s, up));
     for c in &s.conflicts {
         let hops: Vec<String> = c.next_hops.iter().map(ToString::to_string).collect();
         let _ = writeln!(
@@ -43,7 +56,7 @@ pub fn status(s: &NodeStatus) -> String {
         );
     }
     out.push('\n');
-    let rows: Vec<[String; 7]> = s.peers.iter().map(peer_row).collect();
+    let rows: Vec<[String; 8]> = s.peers.iter().map(peer_row).collect();
     out.push_str(&table(
         [
             "PEER",
@@ -51,6 +64,7 @@ pub fn status(s: &NodeStatus) -> String {
             "STATE",
             "UPTIME",
             "RECEIVED",
+            "ACCEPTED",
             "ADVERTISED",
             "INFO",
         ],
@@ -79,26 +93,49 @@ pub fn attachments(list: &[Attachment]) -> String {
     )
 }
 
-/// Whether every peer is Established (what `lattice status` exits on).
+/// Whether every peer is Established, no peer advertises into our blocks, and some block has
+/// a free address (what `lattice status` exits on).
 pub fn healthy(s: &NodeStatus) -> bool {
     s.peers.iter().all(|p| p.state == PeerState::Established)
+        && s.conflicts.is_empty()
+        && full_blocks(s).is_empty()
 }
 
-fn health(up: usize, total: usize) -> String {
-    if up == total {
+/// The blocks, when every one is full: the next container needs a block borrowed (if the
+/// datastore has one left). One full block among others with room is normal.
+fn full_blocks(s: &NodeStatus) -> Vec<String> {
+    let all_full =
+        !s.block_usage.is_empty() && s.block_usage.iter().all(|u| u.in_use >= u.capacity);
+    if !all_full {
+        return Vec::new();
+    }
+    s.block_usage.iter().map(|u| u.block.to_string()).collect()
+}
+
+fn health(s: &NodeStatus, up: usize) -> String {
+    let total = s.peers.len();
+    let mut full: String = full_blocks(s)
+        .iter()
+        .map(|b| format!("; block {b} full"))
+        .collect();
+    if !s.conflicts.is_empty() {
+        full.push_str(&format!("; {} block conflict(s)", s.conflicts.len()));
+    }
+    if up == total && full.is_empty() {
         format!("ok ({up}/{total} peers established)")
     } else {
-        format!("DEGRADED ({up}/{total} peers established)")
+        format!("DEGRADED ({up}/{total} peers established{full})")
     }
 }
 
-fn peer_row(p: &PeerStatus) -> [String; 7] {
+fn peer_row(p: &PeerStatus) -> [String; 8] {
     [
         p.address.to_string(),
         p.remote_as.to_string(),
         format!("{:?}", p.state),
         p.uptime_secs.map(uptime).unwrap_or_else(|| "-".into()),
         p.prefixes_received.to_string(),
+        p.prefixes_accepted.to_string(),
         p.prefixes_advertised.to_string(),
         peer_info(p),
     ]
@@ -132,7 +169,7 @@ pub fn uptime(secs: u64) -> String {
 }
 
 /// Left-aligned columns separated by two spaces; the last column is not padded.
-fn table<const N: usize>(header: [&str; N], rows: &[[String; N]]) -> String {
+pub(crate) fn table<const N: usize>(header: [&str; N], rows: &[[String; N]]) -> String {
     let mut widths = header.map(str::len);
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
@@ -167,6 +204,7 @@ mod tests {
             state,
             uptime_secs: up,
             prefixes_received: 3,
+            prefixes_accepted: 2,
             prefixes_advertised: 1,
             remote_router_id: None,
             last_error: err.map(str::to_string),
@@ -186,6 +224,11 @@ mod tests {
             attachments: 2,
             peers,
             learned_routes: 3,
+            block_usage: vec![BlockUsage {
+                block: "10.244.1.0/24".parse().unwrap(),
+                in_use: 2,
+                capacity: 256,
+            }],
         }
     }
 
@@ -202,22 +245,30 @@ mod tests {
         ]);
         let expected = "\
 Node:        host1  AS65101  router-id 10.0.1.2
-Blocks:      10.244.1.0/24
+Blocks:      10.244.1.0/24 (2/256 in use)
 Containers:  2    Learned routes: 3
 Health:      DEGRADED (1/2 peers established)
 
-PEER      AS     STATE        UPTIME    RECEIVED  ADVERTISED  INFO
-10.0.1.1  65001  Established  00:01:23  3         1           ipv4
-10.0.9.1  65001  Active       -         3         1           hold timer expired
+PEER      AS     STATE        UPTIME    RECEIVED  ACCEPTED  ADVERTISED  INFO
+10.0.1.1  65001  Established  00:01:23  3         2         1           ipv4
+10.0.9.1  65001  Active       -         3         2         1           hold timer expired
 ";
         assert_eq!(status(&s), expected);
         assert!(!healthy(&s));
-        assert!(healthy(&node(vec![peer(
+        let mut fine = node(vec![peer(
             "10.0.1.1",
             PeerState::Established,
             Some(1),
-            None
-        )])));
+            None,
+        )]);
+        assert!(healthy(&fine));
+        fine.block_usage[0].in_use = 256;
+        assert!(!healthy(&fine));
+        assert!(
+            status(&fine).contains("DEGRADED (1/1 peers established; block 10.244.1.0/24 full)"),
+            "{}",
+            status(&fine)
+        );
     }
 
     #[test]
@@ -232,7 +283,7 @@ PEER      AS     STATE        UPTIME    RECEIVED  ADVERTISED  INFO
         }];
         let out = status(&s);
         assert!(
-            out.contains("Blocks:      10.244.1.0/24, fd00:10:244::100/120\n"),
+            out.contains("Blocks:      10.244.1.0/24 (2/256 in use), fd00:10:244::100/120\n"),
             "{out}"
         );
         assert!(

@@ -1,0 +1,223 @@
+//! `lattice routes` (the Loc-RIB, like `birdc show route`) and `lattice ipam`.
+
+use std::fmt::Write;
+
+use super::table;
+use crate::api::proto::{IpamStatus, RouteStatus};
+
+/// One row per path, the prefix on its first; flags `*` best, `=` in the multipath (ECMP) set,
+/// `s` stale; KERNEL says whether the prefix is installed (or why not).
+pub fn routes(list: &[RouteStatus]) -> String {
+    let mut rows: Vec<[String; 7]> = Vec::new();
+    for r in list {
+        for (i, p) in r.paths.iter().enumerate() {
+            let mut flags = String::new();
+            if p.best {
+                flags.push('*');
+            }
+            if p.multipath {
+                flags.push('=');
+            }
+            if p.stale {
+                flags.push('s');
+            }
+            let first = i == 0;
+            let kernel = match (first, r.in_kernel, &r.not_installed_because) {
+                (false, _, _) => String::new(),
+                (true, true, _) => {
+                    let hops: Vec<String> =
+                        r.kernel_next_hops.iter().map(ToString::to_string).collect();
+                    format!("yes via {}", hops.join(","))
+                }
+                (true, false, Some(why)) => format!("no: {why}"),
+                (true, false, None) => "NO (missing)".into(),
+            };
+            rows.push([
+                if first {
+                    r.prefix.to_string()
+                } else {
+                    String::new()
+                },
+                flags,
+                p.next_hop.to_string(),
+                p.peer.to_string(),
+                if p.as_path.is_empty() {
+                    "-".into()
+                } else {
+                    p.as_path.clone()
+                },
+                p.origin.clone(),
+                kernel,
+            ]);
+        }
+    }
+    let mut out = table(
+        [
+            "PREFIX", "FLAGS", "NEXT-HOP", "PEER", "AS-PATH", "ORIGIN", "KERNEL",
+        ],
+        &rows,
+    );
+    let missing = list
+        .iter()
+        .filter(|r| !r.in_kernel && r.not_installed_because.is_none())
+        .count();
+    let _ = writeln!(
+        out,
+        "\n{} prefixes, {} in the kernel, {missing} missing. Flags: * best, = multipath (ECMP), s stale",
+        list.len(),
+        list.iter().filter(|r| r.in_kernel).count()
+    );
+    out
+}
+
+/// Whether every route that should be in the kernel is (what `lattice routes` exits on).
+pub fn routes_healthy(list: &[RouteStatus]) -> bool {
+    list.iter()
+        .all(|r| r.in_kernel || r.not_installed_because.is_some())
+}
+
+/// Blocks with their usage, then every allocation.
+pub fn ipam(s: &IpamStatus) -> String {
+    let blocks: Vec<[String; 4]> = s
+        .blocks
+        .iter()
+        .map(|b| {
+            let pct = if b.capacity == 0 {
+                0.0
+            } else {
+                b.in_use as f64 * 100.0 / b.capacity as f64
+            };
+            [
+                b.block.to_string(),
+                b.in_use.to_string(),
+                b.capacity.to_string(),
+                format!("{pct:.1}%"),
+            ]
+        })
+        .collect();
+    let mut out = table(["BLOCK", "IN-USE", "CAPACITY", "USED"], &blocks);
+    out.push('\n');
+    // The IPv6 column only on a dual-stack host.
+    if s.allocations.iter().any(|a| a.address_v6.is_some()) {
+        let rows: Vec<[String; 4]> = s
+            .allocations
+            .iter()
+            .map(|a| {
+                [
+                    a.address.to_string(),
+                    a.address_v6.map_or_else(|| "-".into(), |v6| v6.to_string()),
+                    a.container_id.clone(),
+                    a.ifname.clone(),
+                ]
+            })
+            .collect();
+        out.push_str(&table(["ADDRESS", "IPV6", "CONTAINER", "IFNAME"], &rows));
+    } else {
+        let rows: Vec<[String; 3]> = s
+            .allocations
+            .iter()
+            .map(|a| {
+                [
+                    a.address.to_string(),
+                    a.container_id.clone(),
+                    a.ifname.clone(),
+                ]
+            })
+            .collect();
+        out.push_str(&table(["ADDRESS", "CONTAINER", "IFNAME"], &rows));
+    }
+    out
+}
+
+/// A block with no free address left is unhealthy (the next container cannot start).
+pub fn ipam_healthy(s: &IpamStatus) -> bool {
+    s.blocks.iter().any(|b| b.in_use < b.capacity)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::proto::{Allocation, BlockUsage};
+    use bgp::rib::RibPath;
+
+    fn path(peer: &str, best: bool, multipath: bool) -> RibPath {
+        RibPath {
+            peer: peer.parse().unwrap(),
+            next_hop: peer.parse().unwrap(),
+            as_path: "65001 65102".into(),
+            origin: "IGP".into(),
+            med: None,
+            local_pref: None,
+            best,
+            multipath,
+            stale: false,
+        }
+    }
+
+    #[test]
+    fn routes_mark_best_multipath_and_kernel_state() {
+        let list = vec![
+            RouteStatus {
+                prefix: "10.244.2.0/24".parse().unwrap(),
+                paths: vec![path("10.0.1.1", true, true), path("10.0.9.1", false, true)],
+                in_kernel: true,
+                kernel_next_hops: vec!["10.0.1.1".parse().unwrap(), "10.0.9.1".parse().unwrap()],
+                not_installed_because: None,
+            },
+            RouteStatus {
+                prefix: "10.244.3.0/24".parse().unwrap(),
+                paths: vec![path("10.0.1.1", true, true)],
+                in_kernel: false,
+                kernel_next_hops: vec![],
+                not_installed_because: None,
+            },
+        ];
+        let expected = "\
+PREFIX         FLAGS  NEXT-HOP  PEER      AS-PATH      ORIGIN  KERNEL
+10.244.2.0/24  *=     10.0.1.1  10.0.1.1  65001 65102  IGP     yes via 10.0.1.1,10.0.9.1
+               =      10.0.9.1  10.0.9.1  65001 65102  IGP
+10.244.3.0/24  *=     10.0.1.1  10.0.1.1  65001 65102  IGP     NO (missing)
+
+2 prefixes, 1 in the kernel, 1 missing. Flags: * best, = multipath (ECMP), s stale
+";
+        assert_eq!(routes(&list), expected);
+        assert!(!routes_healthy(&list));
+        assert!(routes_healthy(&list[..1]));
+    }
+
+    #[test]
+    fn ipam_shows_usage_and_allocations() {
+        let s = IpamStatus {
+            blocks: vec![BlockUsage {
+                block: "10.244.1.0/24".parse().unwrap(),
+                in_use: 2,
+                capacity: 256,
+            }],
+            allocations: vec![Allocation {
+                address: "10.244.1.0".parse().unwrap(),
+                address_v6: None,
+                container_id: "c1".into(),
+                ifname: "eth0".into(),
+            }],
+        };
+        let expected = "\
+BLOCK          IN-USE  CAPACITY  USED
+10.244.1.0/24  2       256       0.8%
+
+ADDRESS     CONTAINER  IFNAME
+10.244.1.0  c1         eth0
+";
+        assert_eq!(ipam(&s), expected);
+        assert!(ipam_healthy(&s));
+        let mut dual = s.clone();
+        dual.allocations[0].address_v6 = Some("fd00:10:244::".parse().unwrap());
+        let text = ipam(&dual);
+        assert!(
+            text.contains("ADDRESS     IPV6           CONTAINER  IFNAME\n10.244.1.0  fd00:10:244::  c1         eth0\n"),
+            "{text}"
+        );
+        let mut full = s.clone();
+        full.blocks[0].in_use = 256;
+        assert!(!ipam_healthy(&full));
+    }
+}

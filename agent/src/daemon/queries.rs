@@ -1,0 +1,145 @@
+//! The read-only API requests (`lattice peers`, `routes`, `ipam`) and the usage figures the
+//! handler publishes as metrics.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr};
+
+use ipnet::{IpNet, Ipv4Net};
+
+use super::handler::{error, AgentHandler};
+use crate::api::proto::{Allocation, BlockUsage, IpamStatus, Reply, RouteStatus};
+use crate::kernel::RTPROT_BGP;
+use crate::metrics::RouteKind;
+
+impl AgentHandler {
+    /// Every peer in detail, or the one asked for (`not_found` if it is not configured).
+    pub(super) async fn peers(&self, only: Option<IpAddr>) -> Reply {
+        let mut peers = self.speaker.status().await;
+        if let Some(want) = only {
+            peers.retain(|p| p.address == want);
+            if peers.is_empty() {
+                return error("not_found", format!("{want} is not a configured BGP peer"));
+            }
+        }
+        Reply::Peers { peers }
+    }
+
+    /// The Loc-RIB, each prefix marked with whether the kernel holds it.
+    pub(super) async fn routes(&self) -> Reply {
+        let kernel: HashMap<Ipv4Net, Vec<Ipv4Addr>> = match self.kernel.routes(RTPROT_BGP).await {
+            Ok(routes) => routes
+                .iter()
+                .map(|r| (r.destination, r.gateways()))
+                .collect(),
+            Err(e) => return error("kernel", format!("listing the kernel's BGP routes: {e}")),
+        };
+        let held = self.ipam.lock().await.ipam().blocks();
+        let conflicts: Vec<IpNet> = self
+            .conflicts
+            .list()
+            .into_iter()
+            .map(|c| c.prefix)
+            .collect();
+        let cluster = self.config.cluster.cidr;
+        let routes = self
+            .speaker
+            .routes()
+            .into_iter()
+            .map(|r| {
+                let ours = held.iter().any(|b| b.contains(&r.prefix));
+                let (in_kernel, hops, why) = match r.prefix {
+                    IpNet::V4(p) => match kernel.get(&p) {
+                        Some(hops) => (true, hops.clone(), None),
+                        None if conflicts.contains(&r.prefix) => (
+                            false,
+                            Vec::new(),
+                            Some("inside a block this host holds: a block conflict".into()),
+                        ),
+                        None if ours => (
+                            false,
+                            Vec::new(),
+                            Some("inside a block this host holds".into()),
+                        ),
+                        None if p.prefix_len() != 0 && !cluster.contains(&p) => {
+                            (false, Vec::new(), Some("outside the cluster range".into()))
+                        }
+                        None => (false, Vec::new(), None),
+                    },
+                    IpNet::V6(_) => (false, Vec::new(), Some("no IPv6 dataplane yet".into())),
+                };
+                RouteStatus {
+                    prefix: r.prefix,
+                    paths: r.paths,
+                    in_kernel,
+                    kernel_next_hops: hops,
+                    not_installed_because: why,
+                }
+            })
+            .collect();
+        Reply::Routes { routes }
+    }
+
+    /// Blocks, usage and allocations.
+    pub(super) async fn ipam_status(&self) -> Reply {
+        let allocator = self.ipam.lock().await;
+        let ipam = allocator.ipam();
+        let allocations: Vec<Allocation> = ipam
+            .allocations()
+            .into_iter()
+            .map(|a| Allocation {
+                address: a.v4,
+                address_v6: a.v6,
+                container_id: a.key.container_id,
+                ifname: a.key.ifname,
+            })
+            .collect();
+        Reply::Ipam(IpamStatus {
+            blocks: block_usage(ipam),
+            allocations,
+        })
+    }
+
+    /// Publish the IPAM figures and the local routes (one /32 per attachment, one blackhole per
+    /// block) as metrics.
+    pub(super) fn publish_usage(&self, ipam: &ipam::Ipam) {
+        publish_usage(&self.metrics, ipam);
+    }
+}
+
+/// Each held block with the addresses allocated in it and how many it has.
+pub(super) fn block_usage(ipam: &ipam::Ipam) -> Vec<BlockUsage> {
+    let allocations = ipam.allocations();
+    ipam.blocks()
+        .into_iter()
+        .map(|block| {
+            let in_use = allocations
+                .iter()
+                .filter(|a| match block {
+                    IpNet::V4(b) => b.contains(&a.v4),
+                    IpNet::V6(b) => a.v6.is_some_and(|v6| b.contains(&v6)),
+                })
+                .count();
+            let host_bits = u32::from(block.max_prefix_len().saturating_sub(block.prefix_len()));
+            let capacity = 1u128
+                .checked_shl(host_bits)
+                .and_then(|c| usize::try_from(c).ok())
+                .unwrap_or(usize::MAX);
+            BlockUsage {
+                block,
+                in_use,
+                capacity,
+            }
+        })
+        .collect()
+}
+
+/// [`AgentHandler::publish_usage`] for the daemon's start, before the handler exists.
+pub(super) fn publish_usage(metrics: &crate::metrics::Metrics, ipam: &ipam::Ipam) {
+    let usage: Vec<(IpNet, usize, usize)> = block_usage(ipam)
+        .into_iter()
+        .map(|u| (u.block, u.in_use, u.capacity))
+        .collect();
+    metrics.ipam_blocks(&usage);
+    metrics.routes_installed(RouteKind::Local, ipam.in_use());
+    metrics.routes_installed(RouteKind::Blackhole, usage.len());
+}

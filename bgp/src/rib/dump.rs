@@ -1,0 +1,115 @@
+//! A read-only view of the whole RIB for operators (`lattice routes`): every prefix with each
+//! peer's path, the best one and the multipath (ECMP) set marked, as `birdc show route all` does.
+
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+use super::decision::in_multipath_set;
+use super::{compare, Path, Rib};
+use crate::wire::{afi, AsSegment, Origin};
+
+/// One prefix of the RIB and its paths, best first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RibRoute {
+    /// The prefix.
+    pub prefix: IpNet,
+    /// One path per peer that sent it, best first.
+    pub paths: Vec<RibPath>,
+}
+
+/// One path as shown to an operator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RibPath {
+    /// The peer it came from.
+    pub peer: IpAddr,
+    /// The address packets are forwarded to.
+    pub next_hop: IpAddr,
+    /// AS_PATH, e.g. `65001 65000 {65003}` (sets in braces, confederation parts in brackets).
+    pub as_path: String,
+    /// ORIGIN: `IGP`, `EGP` or `incomplete`.
+    pub origin: String,
+    /// MULTI_EXIT_DISC.
+    pub med: Option<u32>,
+    /// LOCAL_PREF (iBGP only).
+    pub local_pref: Option<u32>,
+    /// The decision process (RFC 4271 §9.1.2.2) chose it.
+    pub best: bool,
+    /// It is in the multipath set next to the best (the best itself included).
+    pub multipath: bool,
+    /// Kept from before the peer's restart or refresh, waiting to be re-sent or swept.
+    pub stale: bool,
+}
+
+impl Rib {
+    /// Every prefix with paths, in prefix order (IPv4 first), each with its paths best first.
+    pub fn dump(&self) -> Vec<RibRoute> {
+        let v4 = self
+            .v4
+            .entries()
+            .map(|(p, paths)| self.route(IpNet::V4(p), paths, afi::IPV4));
+        let v6 = self
+            .v6
+            .entries()
+            .map(|(p, paths)| self.route(IpNet::V6(p), paths, afi::IPV6));
+        v4.chain(v6).collect()
+    }
+
+    fn route(&self, prefix: IpNet, paths: &[std::sync::Arc<Path>], family: u16) -> RibRoute {
+        let mut sorted: Vec<&Path> = paths.iter().map(|p| p.as_ref()).collect();
+        sorted.sort_by(|a, b| compare(a, b));
+        let best = sorted.first().copied();
+        let paths = sorted
+            .iter()
+            .map(|p| RibPath {
+                peer: p.peer,
+                next_hop: p.forwarding_next_hop(),
+                as_path: as_path_text(&p.as_path),
+                origin: match p.origin {
+                    Origin::Igp => "IGP",
+                    Origin::Egp => "EGP",
+                    Origin::Incomplete => "incomplete",
+                }
+                .to_string(),
+                med: p.med,
+                local_pref: p.local_pref,
+                best: best.is_some_and(|b| std::ptr::eq(b, *p)),
+                multipath: best.is_some_and(|b| in_multipath_set(p, b)),
+                stale: p.epoch != self.epoch_of(p.peer, family),
+            })
+            .collect();
+        RibRoute { prefix, paths }
+    }
+}
+
+/// `65001 65000 {65003}`; confederation segments in brackets, as BIRD and FRR print them.
+fn as_path_text(path: &[AsSegment]) -> String {
+    let join = |v: &[u32]| v.iter().map(u32::to_string).collect::<Vec<_>>().join(" ");
+    path.iter()
+        .map(|s| match s {
+            AsSegment::Sequence(v) => join(v),
+            AsSegment::Set(v) => format!("{{{}}}", join(v)),
+            AsSegment::ConfedSequence(v) => format!("({})", join(v)),
+            AsSegment::ConfedSet(v) => format!("[{}]", join(v)),
+        })
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn as_path_text_marks_sets_and_confederations() {
+        let path = [
+            AsSegment::Sequence(vec![65001, 65000]),
+            AsSegment::Set(vec![65003, 65004]),
+            AsSegment::ConfedSequence(vec![1]),
+        ];
+        assert_eq!(as_path_text(&path), "65001 65000 {65003 65004} (1)");
+        assert_eq!(as_path_text(&[]), "");
+    }
+}
