@@ -34,6 +34,7 @@ async fn main() -> anyhow::Result<()> {
         container_id: id.clone(),
         ifname: "eth0".into(),
         address: what.parse().context("address")?,
+        address_v6: None,
         mtu: 1500,
     };
     let info = attach(&host, &spec).await.context("attach")?;

@@ -10,7 +10,7 @@ use futures::FutureExt;
 use tokio::sync::Mutex;
 use tracing::{info, warn};
 
-use super::learned::Learned;
+use super::reconciler::Reconciler;
 use crate::api::proto::{ApiError, Attachment, NodeStatus, Reply, Request};
 use crate::api::server::Handler;
 use crate::config::Config;
@@ -28,7 +28,8 @@ pub struct AgentHandler {
     ipam: Mutex<ipam::Ipam>,
     kernel: Arc<dyn Kernel>,
     speaker: bgp::driver::SpeakerHandle,
-    learned: Arc<Learned>,
+    /// Wires containers and keeps them (and every route) in place.
+    dataplane: Arc<Reconciler>,
     /// Namespace paths of attachments made since start (IPAM does not keep them).
     netns: Mutex<HashMap<(String, String), PathBuf>>,
 }
@@ -40,14 +41,14 @@ impl AgentHandler {
         ipam: Mutex<ipam::Ipam>,
         kernel: Arc<dyn Kernel>,
         speaker: bgp::driver::SpeakerHandle,
-        learned: Arc<Learned>,
+        dataplane: Arc<Reconciler>,
     ) -> Self {
         Self {
             config,
             ipam,
             kernel,
             speaker,
-            learned,
+            dataplane,
             netns: Mutex::new(HashMap::new()),
         }
     }
@@ -69,9 +70,11 @@ impl AgentHandler {
             container_id: container_id.clone(),
             ifname: ifname.clone(),
             address,
+            // Filled by IPAM once the host holds an IPv6 block (cluster.cidr_v6).
+            address_v6: None,
             mtu,
         };
-        let wired = dataplane::attach(self.kernel.as_ref(), &spec).await;
+        let wired = self.dataplane.attach(&spec).await;
         match wired {
             Ok(info) => {
                 info!(container = %container_id, %ifname, %address, host_if = %info.host_ifname, "attached");
@@ -103,7 +106,7 @@ impl AgentHandler {
             return error("bad_request", message);
         }
         let mut ipam = self.ipam.lock().await;
-        if let Err(e) = dataplane::detach(self.kernel.as_ref(), &container_id, &ifname).await {
+        if let Err(e) = self.dataplane.detach(&container_id, &ifname).await {
             return error("kernel", format!("unwiring {container_id}/{ifname}: {e}"));
         }
         self.netns
@@ -154,7 +157,11 @@ impl AgentHandler {
             blocks: vec![block],
             attachments,
             peers: self.speaker.status().await,
-            learned_routes: self.learned.installed(),
+            learned_routes: self
+                .dataplane
+                .stats
+                .learned
+                .load(std::sync::atomic::Ordering::Relaxed),
         })
     }
 

@@ -1,133 +1,95 @@
-//! Learned routes: BGP's Loc-RIB changes, filtered and programmed into the kernel.
+//! Learned routes: BGP's Loc-RIB changes, filtered, batched and handed to the reconciler.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::collections::BTreeMap;
 
-use ipnet::Ipv4Net;
-use tracing::{debug, warn};
+use ipnet::IpNet;
+use tokio::sync::mpsc;
+use tracing::debug;
 
-use crate::dataplane::{execute, LearnedRoute, LearnedRoutes};
+use crate::dataplane::LearnedRoute;
 
-/// How long routes left by a previous run are kept before they are reconciled away.
-const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
-use crate::kernel::{Kernel, RTPROT_BGP};
+/// Most changes handed over in one batch (one pipelined netlink pass each).
+const BATCH: usize = 4096;
 
-/// Counts what the learned-route task has installed, for `lattice status`.
-#[derive(Debug, Default)]
-pub struct Learned {
-    installed: AtomicUsize,
+/// Whether a learned prefix may enter the kernel: only inside a cluster range, or the default
+/// route, and never one of our own blocks or a part of it (that would steal its traffic). A
+/// covering prefix such as the default route is harmless: our blackholes and /32s are more
+/// specific.
+pub fn importable(prefix: IpNet, clusters: &[IpNet], own_blocks: &[IpNet]) -> bool {
+    let in_scope = prefix.prefix_len() == 0 || clusters.iter().any(|c| c.contains(&prefix));
+    in_scope && !overlaps_own(prefix, own_blocks)
 }
 
-impl Learned {
-    /// Learned prefixes currently in the kernel.
-    pub fn installed(&self) -> usize {
-        self.installed.load(Ordering::Relaxed)
+/// The hook for prefixes that fall inside one of our own blocks: another host announcing
+/// addresses we hold. Never imported; the IPAM conflict tracker hangs off this check.
+pub fn overlaps_own(prefix: IpNet, own_blocks: &[IpNet]) -> bool {
+    let hit = own_blocks.iter().any(|b| b.contains(&prefix));
+    if hit {
+        debug!(%prefix, "learned prefix inside one of our blocks: not imported");
     }
+    hit
 }
 
-/// Whether a learned prefix may enter the kernel: only the cluster range and the default route,
-/// and never our own block or a part of it (that would steal its traffic). A covering prefix
-/// such as the default route is harmless: our blackhole and /32s are more specific.
-pub fn importable(prefix: Ipv4Net, cluster: Ipv4Net, own_block: Ipv4Net) -> bool {
-    let in_scope = prefix.prefix_len() == 0 || cluster.contains(&prefix);
-    in_scope && !own_block.contains(&prefix)
-}
-
-/// Start the task that turns route changes into kernel routes.
+/// Start the task that turns the speaker's route changes into batches for the reconciler.
 pub fn spawn(
-    kernel: Arc<dyn Kernel>,
-    cluster: Ipv4Net,
-    own_block: Ipv4Net,
+    clusters: Vec<IpNet>,
+    own_blocks: Vec<IpNet>,
     mut changes: bgp::driver::RouteChanges,
-) -> Arc<Learned> {
-    let learned = Arc::new(Learned::default());
-    let counter = learned.clone();
+    to_reconciler: mpsc::Sender<Vec<LearnedRoute>>,
+) {
     tokio::spawn(async move {
-        let mut routes = LearnedRoutes::new();
-        routes.protect(own_block);
-        // Routes a previous run installed stay (no traffic lost across a restart) until the
-        // sessions have had time to re-learn them; then whatever nobody re-announced goes.
-        let cleanup = tokio::time::sleep(STALE_AFTER);
-        tokio::pin!(cleanup);
-        let mut cleaned = false;
         loop {
-            let change = tokio::select! {
-                c = changes.recv() => match c {
-                    Some(c) => c,
-                    None => return,
-                },
-                _ = &mut cleanup, if !cleaned => {
-                    cleaned = true;
-                    remove_stale(kernel.as_ref(), &routes).await;
-                    continue;
+            let Some(first) = changes.recv().await else {
+                return;
+            };
+            // Later changes to a prefix supersede earlier ones within a batch.
+            let mut batch = BTreeMap::new();
+            batch.insert(first.prefix, first.next_hops);
+            while batch.len() < BATCH {
+                match changes.try_recv() {
+                    Ok(c) => {
+                        batch.insert(c.prefix, c.next_hops);
+                    }
+                    Err(_) => break,
                 }
-            };
-            // The dataplane carries IPv4 for now: IPv6 routes stay in the speaker's RIB.
-            let ipnet::IpNet::V4(prefix) = change.prefix else {
-                debug!(prefix = %change.prefix, "IPv6 route not programmed: no IPv6 dataplane yet");
-                continue;
-            };
-            if !importable(prefix, cluster, own_block) {
-                debug!(%prefix, "not imported: outside the cluster range or overlapping our block");
-                continue;
             }
-            let next_hops = change
-                .next_hops
-                .iter()
-                .filter_map(|h| match h {
-                    std::net::IpAddr::V4(a) => Some(*a),
-                    std::net::IpAddr::V6(_) => None,
-                })
+            let routes: Vec<LearnedRoute> = batch
+                .into_iter()
+                .filter(|(prefix, _)| importable(*prefix, &clusters, &own_blocks))
+                .map(|(prefix, next_hops)| LearnedRoute { prefix, next_hops })
                 .collect();
-            let ops = routes.apply(&LearnedRoute { prefix, next_hops });
-            if let Err(e) = execute(kernel.as_ref(), &ops).await {
-                warn!(prefix = %change.prefix, error = %e, "programming learned route");
+            if routes.is_empty() {
+                continue;
             }
-            counter.installed.store(routes.len(), Ordering::Relaxed);
+            if to_reconciler.send(routes).await.is_err() {
+                return;
+            }
         }
     });
-    learned
-}
-
-/// Delete `proto bgp` routes that no session re-announced since start.
-async fn remove_stale(kernel: &dyn Kernel, routes: &LearnedRoutes) {
-    let actual = match kernel.routes(RTPROT_BGP).await {
-        Ok(a) => a,
-        Err(e) => return warn!(error = %e, "listing routes for stale cleanup"),
-    };
-    let ops: Vec<_> = routes
-        .reconcile(&actual)
-        .into_iter()
-        .filter(|op| matches!(op, crate::dataplane::RouteOp::Delete { .. }))
-        .collect();
-    if !ops.is_empty() {
-        tracing::info!(
-            count = ops.len(),
-            "removing learned routes nobody re-announced since start"
-        );
-        if let Err(e) = execute(kernel, &ops).await {
-            warn!(error = %e, "removing stale routes");
-        }
-    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::importable;
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn n(s: &str) -> IpNet {
+        s.parse().unwrap()
+    }
 
     #[test]
     fn imports_cluster_prefixes_and_default_only() {
-        let cluster = "10.244.0.0/16".parse().unwrap();
-        let own = "10.244.1.0/24".parse().unwrap();
-        assert!(importable("10.244.2.0/24".parse().unwrap(), cluster, own));
-        assert!(importable("0.0.0.0/0".parse().unwrap(), cluster, own));
-        assert!(!importable("10.244.1.0/24".parse().unwrap(), cluster, own));
-        assert!(!importable(
-            "10.244.1.128/25".parse().unwrap(),
-            cluster,
-            own
-        ));
-        assert!(importable("10.244.0.0/16".parse().unwrap(), cluster, own));
-        assert!(!importable("192.168.0.0/24".parse().unwrap(), cluster, own));
+        let cluster = [n("10.244.0.0/16"), n("fd00:244::/48")];
+        let own = [n("10.244.1.0/24"), n("fd00:244:0:1::/64")];
+        assert!(importable(n("10.244.2.0/24"), &cluster, &own));
+        assert!(importable(n("0.0.0.0/0"), &cluster, &own));
+        assert!(importable(n("::/0"), &cluster, &own));
+        assert!(!importable(n("10.244.1.0/24"), &cluster, &own));
+        assert!(!importable(n("10.244.1.128/25"), &cluster, &own));
+        assert!(importable(n("10.244.0.0/16"), &cluster, &own));
+        assert!(!importable(n("192.168.0.0/24"), &cluster, &own));
+        assert!(importable(n("fd00:244:0:2::/64"), &cluster, &own));
+        assert!(!importable(n("fd00:244:0:1::/64"), &cluster, &own));
+        assert!(!importable(n("2001:db8::/64"), &cluster, &own));
     }
 }

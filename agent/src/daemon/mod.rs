@@ -3,12 +3,15 @@
 //! Nothing here decides anything on its own; the decisions live in the sans-IO cores
 //! ([`ipam`], [`bgp::fsm`], [`bgp::rib`], [`crate::dataplane`]).
 
+mod attachments;
 mod handler;
 mod learned;
+pub mod reconciler;
 
 use std::future::Future;
 use std::sync::Arc;
 
+use ipnet::IpNet;
 use tokio::sync::Mutex;
 use tracing::{info, warn};
 
@@ -18,6 +21,7 @@ use crate::dataplane;
 use crate::kernel::{Kernel, NetlinkKernel};
 
 pub use handler::AgentHandler;
+pub use reconciler::{Reconciler, Timing};
 
 /// Why latticed could not start or had to stop.
 #[derive(Debug, thiserror::Error)]
@@ -59,8 +63,6 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     if restarted {
         info!("routes of a previous run found: announcing a graceful restart");
     }
-    dataplane::ensure_blackhole(kernel.as_ref(), block).await?;
-
     let listener = api::server::bind(&config.api.socket).map_err(|source| DaemonError::Io {
         what: format!("api.socket {}", config.api.socket.display()),
         source,
@@ -74,22 +76,55 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         })?;
     speaker.set_local_prefixes(vec![block.into()]);
 
-    let learned = learned::spawn(kernel.clone(), config.cluster.cidr, block, changes);
+    // Adoption: the first resync keeps whatever is already right (no flush), adds what is
+    // missing, and leaves learned routes of the previous run until the sessions re-learned them.
+    let blocks: Vec<IpNet> = vec![block.into()];
+    let store = config.ipam.state_dir.join(attachments::FILE);
+    let reconciler = Arc::new(Reconciler::new(kernel.clone(), blocks.clone(), Some(store)));
+    reconciler.resync().await?;
+    let (learned_tx, learned_rx) = tokio::sync::mpsc::channel(64);
+    learned::spawn(
+        vec![config.cluster.cidr.into()],
+        blocks,
+        changes,
+        learned_tx,
+    );
+    let timing = Timing {
+        resync: std::time::Duration::from_secs(u64::from(config.dataplane.resync_interval)),
+        ..Timing::default()
+    };
+    let driver = tokio::spawn(reconciler.clone().run(learned_rx, timing));
     let handler = Arc::new(AgentHandler::new(
         config.clone(),
         Mutex::new(ipam),
         kernel.clone(),
         speaker.clone(),
-        learned.clone(),
+        reconciler.clone(),
     ));
 
     api::server::serve(listener, handler, shutdown).await;
     info!("shutting down: BGP sessions closed, kernel routes left in place");
     speaker.shutdown().await;
+    driver.abort();
     if let Err(e) = std::fs::remove_file(&config.api.socket) {
         warn!(error = %e, "removing api socket");
     }
     Ok(())
+}
+
+/// `latticed --cleanup`: removes every route and host interface Lattice programmed in this
+/// namespace, and the attachment records; IPAM state is kept. Returns (routes, links) removed.
+pub async fn cleanup(config: &Config) -> Result<(usize, usize), DaemonError> {
+    let kernel = NetlinkKernel::current().await?;
+    let removed = reconciler::cleanup(&kernel).await?;
+    let store = config.ipam.state_dir.join(attachments::FILE);
+    match std::fs::remove_file(&store) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            warn!(error = %e, "removing {}", store.display())
+        }
+        _ => {}
+    }
+    Ok(removed)
 }
 
 /// The speaker's configuration; `restarted` when routes of a previous run are still in the
