@@ -214,3 +214,25 @@ async fn cleanup_removes_our_routes_and_interfaces_only() {
     assert!(!is_lattice_link("latency0"));
     assert!(is_lattice_link(&host_ifname("a", "b")));
 }
+
+#[tokio::test(start_paused = true)]
+async fn lost_notifications_force_an_immediate_full_resync() {
+    let t = start(None).await;
+    t.k.add_netns("/x");
+    t.k.create_veth("eth1", "y", "/x".as_ref()).await.unwrap();
+    let eth1 = t.k.link_by_name("eth1").await.unwrap();
+    settle().await;
+    // A burst the subscriber cannot keep up with (it does not run in between): events overflow.
+    for i in 0..5000u32 {
+        let [_, _, a, b] = i.to_be_bytes();
+        let addr = net(&format!("10.50.{a}.{b}/32"));
+        t.k.add_address(eth1.index, addr).await.unwrap();
+    }
+    // This deletion's own notification is lost in the overflow.
+    t.k.delete_route(net("10.244.1.0/24"), RTPROT_LATTICE)
+        .await
+        .unwrap();
+    settle().await;
+    // No time has passed (no debounce, no period): only the overrun can have caused this.
+    assert!(t.k.snapshot().routes.contains_key(&net("10.244.1.0/24")));
+}

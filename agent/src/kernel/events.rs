@@ -2,10 +2,14 @@
 //!
 //! A subscriber that falls behind must not stall the producer (the netlink reader or the
 //! fake), and must not silently miss a change either: when the bounded channel is full the
-//! event is dropped and the next delivery is preceded by [`KernelEvent::Overrun`], exactly what
-//! the kernel does with `ENOBUFS`.
+//! event is dropped and the subscriber gets [`KernelEvent::Overrun`] once it has drained what
+//! is queued, exactly what the kernel does with `ENOBUFS`.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use tokio::sync::mpsc;
+use tokio::sync::mpsc::error::{TryRecvError, TrySendError};
 
 use super::KernelEvent;
 
@@ -13,44 +17,63 @@ use super::KernelEvent;
 const CAPACITY: usize = 4096;
 
 /// The subscriber's end.
-pub type EventReceiver = mpsc::Receiver<KernelEvent>;
+#[derive(Debug)]
+pub struct EventReceiver {
+    rx: mpsc::Receiver<KernelEvent>,
+    lost: Arc<AtomicBool>,
+}
 
 /// The producer's end.
 #[derive(Debug)]
 pub struct EventSender {
     tx: mpsc::Sender<KernelEvent>,
-    lost: bool,
+    lost: Arc<AtomicBool>,
 }
 
 impl EventSender {
     /// A new channel.
     pub fn channel() -> (EventSender, EventReceiver) {
         let (tx, rx) = mpsc::channel(CAPACITY);
-        (EventSender { tx, lost: false }, rx)
+        let lost = Arc::new(AtomicBool::new(false));
+        let rx = EventReceiver {
+            rx,
+            lost: Arc::clone(&lost),
+        };
+        (EventSender { tx, lost }, rx)
     }
 
     /// Delivers `event` without waiting; returns false once the subscriber is gone.
     pub fn send(&mut self, event: KernelEvent) -> bool {
-        if self.lost {
-            match self.tx.try_send(KernelEvent::Overrun) {
-                Ok(()) => self.lost = false,
-                Err(mpsc::error::TrySendError::Full(_)) => return true,
-                Err(mpsc::error::TrySendError::Closed(_)) => return false,
-            }
-        }
         match self.tx.try_send(event) {
             Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                self.lost = true;
+            Err(TrySendError::Full(_)) => {
+                self.lost.store(true, Ordering::Release);
                 true
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
+            Err(TrySendError::Closed(_)) => false,
+        }
+    }
+}
+
+impl EventReceiver {
+    /// The next notification; [`KernelEvent::Overrun`] once the queue is drained if any was
+    /// lost; `None` when the producer is gone.
+    pub async fn recv(&mut self) -> Option<KernelEvent> {
+        match self.try_recv() {
+            Some(event) => Some(event),
+            None => self.rx.recv().await,
         }
     }
 
-    /// True once the subscriber has dropped its end.
-    pub fn is_closed(&self) -> bool {
-        self.tx.is_closed()
+    /// The next notification if one is ready.
+    pub fn try_recv(&mut self) -> Option<KernelEvent> {
+        match self.rx.try_recv() {
+            Ok(event) => Some(event),
+            Err(TryRecvError::Empty | TryRecvError::Disconnected) => self
+                .lost
+                .swap(false, Ordering::AcqRel)
+                .then_some(KernelEvent::Overrun),
+        }
     }
 }
 
@@ -59,19 +82,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_full_channel_turns_into_one_overrun() {
+    fn a_full_channel_turns_into_one_overrun_after_the_queue() {
         let (mut tx, mut rx) = EventSender::channel();
         let ev = KernelEvent::Address { index: 1 };
         for _ in 0..CAPACITY + 10 {
             assert!(tx.send(ev.clone()));
         }
         for _ in 0..CAPACITY {
-            assert_eq!(rx.try_recv().ok(), Some(ev.clone()));
+            assert_eq!(rx.try_recv(), Some(ev.clone()));
         }
-        assert!(rx.try_recv().is_err());
+        assert_eq!(rx.try_recv(), Some(KernelEvent::Overrun));
+        assert_eq!(rx.try_recv(), None);
         assert!(tx.send(ev.clone()));
-        assert_eq!(rx.try_recv().ok(), Some(KernelEvent::Overrun));
-        assert_eq!(rx.try_recv().ok(), Some(ev));
+        assert_eq!(rx.try_recv(), Some(ev));
         drop(rx);
         assert!(!tx.send(KernelEvent::Overrun));
     }

@@ -111,7 +111,7 @@ async fn subscribers_see_link_address_and_route_changes() {
     let c1 = host.netns(Path::new("/c1")).await.unwrap();
     let p0 = c1.link_by_name("p0").await.unwrap();
     c1.set_link_up(p0.index).await.unwrap();
-    assert!(events.try_recv().is_err());
+    assert!(events.try_recv().is_none());
 
     host.add_address(h0.index, net("fd00::1/64")).await.unwrap();
     assert_eq!(
@@ -131,7 +131,7 @@ async fn subscribers_see_link_address_and_route_changes() {
     // Deleting the link deletes its address and route too, each notified.
     host.delete_link(h0.index).await.unwrap();
     let mut got = Vec::new();
-    while let Ok(e) = events.try_recv() {
+    while let Some(e) = events.try_recv() {
         got.push(e);
     }
     assert!(got.contains(&KernelEvent::Route {
