@@ -263,3 +263,57 @@ fn a_restart_under_ping_loses_nothing_and_cleanup_removes_everything() {
     assert!(!links.contains(" lat"), "{links}");
     assert!(!common::ping(&c1, &to), "c1 is unwired");
 }
+
+#[test]
+fn ipvlan_mode_is_refused_with_a_clear_message_on_a_kernel_without_ipvlan() {
+    if !is_root() {
+        eprintln!("skipped: namespace tests need root");
+        return;
+    }
+    let pid = std::process::id();
+    let h = format!("lx-iv-{pid}");
+    let _ns = Namespaces::create(std::slice::from_ref(&h));
+    run(&[
+        "ip", "-n", &h, "link", "add", "eth1", "type", "veth", "peer", "name", "eth9",
+    ]);
+    let probe = output(&[
+        "ip", "-n", &h, "link", "add", "link", "eth1", "name", "probe0", "type", "ipvlan", "mode",
+        "l3",
+    ]);
+    if probe.status.success() {
+        eprintln!("skipped: this kernel has ipvlan (make test-ipvlan covers the mode itself)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(
+        dir.path(),
+        "iv",
+        65101,
+        "10.0.12.1",
+        "10.0.12.2",
+        65102,
+        "10.244.1.0/24",
+    );
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("mode: routed-veth", "mode: ipvlan-l3, parent: eth1");
+    std::fs::write(&cfg, text).unwrap();
+    let out = output(&[
+        "ip",
+        "netns",
+        "exec",
+        &h,
+        env!("CARGO_BIN_EXE_latticed"),
+        "-c",
+        cfg.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("dataplane.mode ipvlan-l3 needs ipvlan, and this kernel has none"),
+        "{stderr}"
+    );
+    // Refused before announcing anything or wiring anything.
+    let links = run(&["ip", "-n", &h, "-o", "link"]);
+    assert!(!links.contains("latipvl0"), "{links}");
+}

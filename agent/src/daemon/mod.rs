@@ -35,6 +35,9 @@ pub enum DaemonError {
     /// Preparing the host's dataplane failed.
     #[error("dataplane: {0}")]
     Dataplane(#[from] dataplane::DataplaneError),
+    /// The configured dataplane mode cannot work on this host (e.g. no ipvlan in the kernel).
+    #[error("{0}")]
+    Refused(String),
     /// A socket could not be bound.
     #[error("{what}: {source}")]
     Io {
@@ -63,6 +66,29 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     if restarted {
         info!("routes of a previous run found: announcing a graceful restart");
     }
+    // Adoption: the first resync keeps whatever is already right (no flush), adds what is
+    // missing, and leaves learned routes of the previous run until the sessions re-learned them.
+    let blocks: Vec<IpNet> = vec![block.into()];
+    let store = config.ipam.state_dir.join(attachments::FILE);
+    let wiring = wiring(&config);
+    if let Err(e) = wiring.prepare(kernel.as_ref()).await {
+        let mode = &config.dataplane.mode;
+        return Err(if dataplane::ipvlan::is_unsupported(&e) {
+            DaemonError::Refused(format!(
+                "dataplane.mode {mode} needs ipvlan, and this kernel has none ({e}); \
+                 use dataplane.mode routed-veth here, or load the ipvlan module"
+            ))
+        } else {
+            DaemonError::Refused(format!("dataplane.mode {mode}: {e}"))
+        });
+    }
+    let reconciler = Arc::new(Reconciler::with_wiring(
+        kernel.clone(),
+        blocks.clone(),
+        Some(store),
+        wiring,
+    ));
+    reconciler.resync().await?;
     let listener = api::server::bind(&config.api.socket).map_err(|source| DaemonError::Io {
         what: format!("api.socket {}", config.api.socket.display()),
         source,
@@ -76,12 +102,6 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         })?;
     speaker.set_local_prefixes(vec![block.into()]);
 
-    // Adoption: the first resync keeps whatever is already right (no flush), adds what is
-    // missing, and leaves learned routes of the previous run until the sessions re-learned them.
-    let blocks: Vec<IpNet> = vec![block.into()];
-    let store = config.ipam.state_dir.join(attachments::FILE);
-    let reconciler = Arc::new(Reconciler::new(kernel.clone(), blocks.clone(), Some(store)));
-    reconciler.resync().await?;
     let (learned_tx, learned_rx) = tokio::sync::mpsc::channel(64);
     learned::spawn(
         vec![config.cluster.cidr.into()],
@@ -110,6 +130,20 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         warn!(error = %e, "removing api socket");
     }
     Ok(())
+}
+
+/// The wiring `dataplane.mode` asks for (validated config: ipvlan modes have a parent).
+fn wiring(config: &Config) -> dataplane::Wiring {
+    let mode = match config.dataplane.mode.as_str() {
+        "ipvlan-l3" => crate::kernel::IpvlanMode::L3,
+        "ipvlan-l3s" => crate::kernel::IpvlanMode::L3s,
+        _ => return dataplane::Wiring::RoutedVeth,
+    };
+    dataplane::Wiring::Ipvlan(dataplane::IpvlanWiring {
+        parent: config.dataplane.parent.clone().unwrap_or_default(),
+        mode,
+        host_address: config.node.router_id,
+    })
 }
 
 /// `latticed --cleanup`: removes every route and host interface Lattice programmed in this

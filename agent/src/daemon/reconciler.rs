@@ -21,7 +21,7 @@ use tracing::{debug, info, warn};
 use super::attachments;
 use crate::dataplane::{
     self, diff, execute, ActualState, AttachInfo, AttachSpec, ContainerKey, DataplaneError,
-    DesiredState, LearnedRoute, Reachability, ReconcileOp, RouteOp, RTPROT_LATTICE,
+    DesiredState, LearnedRoute, Reachability, ReconcileOp, RouteOp, Wiring, RTPROT_LATTICE,
 };
 use crate::kernel::{Kernel, KernelEvent, KernelResult, RTPROT_BGP};
 
@@ -79,8 +79,19 @@ struct Inner {
 impl Reconciler {
     /// A reconciler for `blocks`, with the attachments recorded in `store` (if any) desired.
     pub fn new(kernel: Arc<dyn Kernel>, blocks: Vec<IpNet>, store: Option<PathBuf>) -> Self {
+        Self::with_wiring(kernel, blocks, store, Wiring::RoutedVeth)
+    }
+
+    /// Like [`Reconciler::new`], for a host wired in `wiring` mode.
+    pub fn with_wiring(
+        kernel: Arc<dyn Kernel>,
+        blocks: Vec<IpNet>,
+        store: Option<PathBuf>,
+        wiring: Wiring,
+    ) -> Self {
         let mut desired = DesiredState {
             blocks: blocks.clone(),
+            wiring,
             ..DesiredState::default()
         };
         for block in blocks {
@@ -107,7 +118,11 @@ impl Reconciler {
     /// Wires a container and keeps it wired from now on.
     pub async fn attach(&self, spec: &AttachSpec) -> Result<AttachInfo, DataplaneError> {
         let mut inner = self.state.lock().await;
-        let info = dataplane::attach(self.kernel.as_ref(), spec).await?;
+        let info = inner
+            .desired
+            .wiring
+            .attach(self.kernel.as_ref(), spec)
+            .await?;
         let key = (spec.container_id.clone(), spec.ifname.clone());
         inner.desired.containers.insert(key, spec.clone());
         self.persist(&inner.desired);
@@ -118,10 +133,18 @@ impl Reconciler {
     pub async fn detach(&self, container_id: &str, ifname: &str) -> Result<(), DataplaneError> {
         let mut inner = self.state.lock().await;
         let key = (container_id.to_string(), ifname.to_string());
-        if inner.desired.containers.remove(&key).is_some() {
-            self.persist(&inner.desired);
+        match inner.desired.containers.remove(&key) {
+            Some(spec) => {
+                self.persist(&inner.desired);
+                inner
+                    .desired
+                    .wiring
+                    .detach(self.kernel.as_ref(), &spec)
+                    .await
+            }
+            // Unknown here (e.g. records lost): a routed veth can still be found by name.
+            None => dataplane::detach(self.kernel.as_ref(), container_id, ifname).await,
         }
-        dataplane::detach(self.kernel.as_ref(), container_id, ifname).await
     }
 
     /// The attachments kept wired.
@@ -200,7 +223,7 @@ impl Reconciler {
             return;
         };
         warn!(container = %key.0, ifname = %key.1, "host interface missing or down: rewiring");
-        match dataplane::attach(self.kernel.as_ref(), &spec).await {
+        match desired.wiring.attach(self.kernel.as_ref(), &spec).await {
             Ok(_) => {}
             Err(e)
                 if e.kernel_error().is_some_and(|k| k.is_not_found()) && !spec.netns.exists() =>

@@ -4,17 +4,21 @@
 //! the kernel routes for BGP-learned prefixes (sans-IO) and applies them through a
 //! [`Kernel`](crate::kernel::Kernel).
 
+pub mod ipvlan;
 mod naming;
 pub mod reconcile;
 pub mod routed_veth;
 pub mod routes;
+mod wiring;
 
+pub use ipvlan::IpvlanWiring;
 pub use naming::{fnv1a64, host_ifname};
 pub use reconcile::{diff, ActualState, ContainerKey, DesiredState, ReconcileOp};
 pub use routed_veth::{attach, detach, host_routes, AttachInfo, AttachSpec, GATEWAY, GATEWAY_V6};
 pub use routes::{
     ensure_blackhole, execute, prepare_host, LearnedRoute, LearnedRoutes, Reachability, RouteOp,
 };
+pub use wiring::Wiring;
 
 use crate::kernel::KernelError;
 

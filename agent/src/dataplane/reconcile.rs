@@ -13,7 +13,8 @@ use ipnet::IpNet;
 
 use super::routed_veth::{host_routes, AttachSpec};
 use super::routes::{LearnedRoutes, Reachability, RouteOp};
-use super::{host_ifname, RTPROT_LATTICE};
+use super::wiring::Wiring;
+use super::RTPROT_LATTICE;
 use crate::kernel::{LinkInfo, Route, RouteTarget};
 
 /// Identifies one container interface: (container id, interface name).
@@ -30,6 +31,8 @@ pub struct DesiredState {
     pub learned: LearnedRoutes,
     /// Delete `proto bgp` routes nobody announced (off during the adoption window after start).
     pub prune_learned: bool,
+    /// How containers are wired (decides their host interface).
+    pub wiring: Wiring,
 }
 
 /// What the kernel holds, as far as the reconciler cares.
@@ -65,7 +68,7 @@ impl DesiredState {
             .collect();
         let mut broken = Vec::new();
         for (key, spec) in &self.containers {
-            let name = host_ifname(&spec.container_id, &spec.ifname);
+            let name = self.wiring.host_link(spec);
             match links.get(name.as_str()) {
                 Some(link) if link.up => routes.extend(host_routes(spec, link.index)),
                 _ => broken.push(key.clone()),

@@ -2,7 +2,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 
 use super::*;
-use crate::dataplane::{attach, LearnedRoute};
+use crate::dataplane::{attach, host_ifname, LearnedRoute};
 use crate::kernel::{FakeKernel, Kernel, RTPROT_BGP};
 
 const C1: &str = "/run/netns/c1";

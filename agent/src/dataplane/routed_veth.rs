@@ -125,7 +125,7 @@ pub async fn detach(
     ignore_not_found(host.delete_link(link.index).await).map_err(at("delete host veth"))
 }
 
-fn validate(spec: &AttachSpec) -> Result<(), DataplaneError> {
+pub(crate) fn validate(spec: &AttachSpec) -> Result<(), DataplaneError> {
     let name = &spec.ifname;
     let name_ok = !name.is_empty()
         && name.len() <= 15

@@ -35,14 +35,14 @@ pub trait Kernel: Send + Sync + std::fmt::Debug {
     /// `peer_netns` (so it never appears here, even briefly).
     async fn create_veth(&self, name: &str, peer_name: &str, peer_netns: &Path)
         -> KernelResult<()>;
-    /// Creates an ipvlan slave `name` of link `parent` (here) directly in the namespace at
-    /// `netns`. A kernel without ipvlan answers [`KernelError::Unsupported`].
+    /// Creates an ipvlan slave `name` of link `parent` (here), directly in the namespace at
+    /// `netns` (`None`: here). A kernel without ipvlan answers [`KernelError::Unsupported`].
     async fn create_ipvlan(
         &self,
         parent: u32,
         name: &str,
         mode: IpvlanMode,
-        netns: &Path,
+        netns: Option<&Path>,
     ) -> KernelResult<()>;
     /// Deletes a link (for a veth, the peer and routes through either end go too).
     async fn delete_link(&self, index: u32) -> KernelResult<()>;

@@ -198,7 +198,7 @@ impl Kernel for FakeKernel {
         parent: u32,
         name: &str,
         mode: IpvlanMode,
-        netns: &Path,
+        netns: Option<&Path>,
     ) -> KernelResult<()> {
         if self.lock().no_ipvlan {
             return Err(KernelError::Unsupported(
@@ -206,7 +206,8 @@ impl Kernel for FakeKernel {
             ));
         }
         self.mutate(FakeOp::CreateIpvlan, |w, ns| {
-            w.create_ipvlan(ns, parent, name, mode, netns)
+            let target = netns.unwrap_or(ns).to_path_buf();
+            w.create_ipvlan(ns, parent, name, mode, &target)
         })
     }
 

@@ -157,7 +157,7 @@ async fn ipvlan_slaves_land_in_the_target_and_can_be_refused() {
         up0.index,
         "eth0",
         crate::kernel::IpvlanMode::L3,
-        Path::new("/c1"),
+        Some(Path::new("/c1")),
     )
     .await
     .unwrap();
@@ -171,7 +171,7 @@ async fn ipvlan_slaves_land_in_the_target_and_can_be_refused() {
             up0.index,
             "eth1",
             crate::kernel::IpvlanMode::L3s,
-            Path::new("/c1"),
+            Some(Path::new("/c1")),
         )
         .await;
     assert!(matches!(refused, Err(KernelError::Unsupported(_))));

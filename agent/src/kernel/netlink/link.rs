@@ -42,16 +42,19 @@ pub(super) async fn create_ipvlan(
     parent: u32,
     name: &str,
     mode: IpvlanMode,
-    target: &Path,
+    target: Option<&Path>,
 ) -> KernelResult<()> {
-    let ns_file = netns::open(target)?;
+    let ns_file = target.map(netns::open).transpose()?;
     let mode = match mode {
         IpvlanMode::L3 => IpVlanMode::L3,
         IpvlanMode::L3s => IpVlanMode::L3S,
     };
-    let msg = LinkIpVlan::new(name, parent, mode)
-        .setns_by_fd(ns_file.as_raw_fd())
-        .build();
+    let builder = LinkIpVlan::new(name, parent, mode);
+    let msg = match &ns_file {
+        Some(f) => builder.setns_by_fd(f.as_raw_fd()),
+        None => builder,
+    }
+    .build();
     let result = handle.link().add(msg).execute().await;
     drop(ns_file);
     match result {

@@ -65,7 +65,7 @@ impl Kernel for NetlinkKernel {
         parent: u32,
         name: &str,
         mode: IpvlanMode,
-        netns: &Path,
+        netns: Option<&Path>,
     ) -> KernelResult<()> {
         link::create_ipvlan(&self.handle, parent, name, mode, netns).await
     }
