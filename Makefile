@@ -8,15 +8,19 @@ EXAMPLE := topology-lab/examples/two-racks.clab.yml
 
 # Debian packages: what the demo needs, and what the test layers add.
 DEMO_PKGS := frr iproute2 iputils-ping procps
-TEST_PKGS := $(DEMO_PKGS) nftables bird2 gobgpd exabgp
+# qemu-system-x86, busybox-static, binutils (strip): the ipvlan VM test (make test-ipvlan).
+TEST_PKGS := $(DEMO_PKGS) nftables bird2 gobgpd exabgp qemu-system-x86 busybox-static binutils
+# Debian's kernel (with ipvlan) and the VM's initramfs are cached here, never committed.
+IPVLAN_VM := target/ipvlan-vm/cache
 
-.PHONY: all build demo test bench deps-demo deps-test deps-bench fmt lint clean-lab help
+.PHONY: all build demo test test-ipvlan bench deps-demo deps-test deps-bench fmt lint clean-lab help
 
 all: build
 
 help:
 	@echo "make demo   - build, bring up the two-racks fabric with FRR, show it working, tear down (root)"
 	@echo "make test   - install test dependencies and run every test layer this machine can run (root)"
+	@echo "make test-ipvlan - ipvlan-l3/l3s across two BGP-peered hosts, in a QEMU VM with Debian's kernel"
 	@echo "make bench  - ingest benchmark against BIRD, FRR and GoBGP (root); see docs/benchmarks.md"
 	@echo "make fmt | lint | build"
 
@@ -34,8 +38,16 @@ demo: deps-demo build
 
 # Layer 1-3: unit, golden-vector, property and corpus-replay tests (no root needed).
 # Layer 4-5: namespace and interop tests (root, real FRR); they skip themselves without root.
+# The ipvlan layer boots a VM (this machine's kernel has no ipvlan): run when qemu is present.
 test: deps-test build
 	$(CARGO) test --workspace $(CARGO_PROFILE_FLAG) --no-fail-fast
+	@if command -v qemu-system-x86_64 >/dev/null; then $(MAKE) --no-print-directory test-ipvlan; \
+	else echo "test-ipvlan SKIPPED: qemu-system-x86_64 is not installed"; fi
+
+# ipvlan for real: Debian's kernel under QEMU (software emulation), two latticed hosts
+# peering over BGP, containers in ipvlan-l3 then ipvlan-l3s; verdict from the serial console.
+test-ipvlan: deps-test build
+	scripts/ipvlan-vm/run.sh $(IPVLAN_VM) $(BIN)/latticed $(BIN)/lattice
 
 # Benchmarks compare Lattice with the real alternatives in the same run and print ratios
 # (docs/benchmarks.md). Root: they run daemons in network namespaces.

@@ -142,7 +142,9 @@ fn wiring(config: &Config) -> dataplane::Wiring {
     dataplane::Wiring::Ipvlan(dataplane::IpvlanWiring {
         parent: config.dataplane.parent.clone().unwrap_or_default(),
         mode,
-        host_address: config.node.router_id,
+        // Not the router id: that is usually the parent's own address, and ipvlan would then
+        // steal the parent's ARP and BGP traffic for the slave.
+        host_address: dataplane::GATEWAY,
     })
 }
 

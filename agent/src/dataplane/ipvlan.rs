@@ -8,10 +8,12 @@
 //!
 //! The caveat: an ipvlan parent never delivers to its own slaves, so the host cannot reach its
 //! containers through the parent. Lattice keeps one more slave of the parent in the host
-//! namespace, [`IPVLAN_HOST_IFNAME`], holding the host's router id as a /32, and routes each
-//! container's /32 (/128) out of it (`proto lattice`). Host-to-container packets then leave
-//! through that slave and ipvlan switches them to the container's slave; replies to the
-//! router id are switched back the same way.
+//! namespace, [`IPVLAN_HOST_IFNAME`], holding `169.254.1.1/32`, and routes each container's
+//! /32 (/128) out of it (`proto lattice`). Host-to-container packets then leave through that
+//! slave (source 169.254.1.1) and ipvlan switches them to the container's slave; replies are
+//! switched back the same way. The slave must not hold any address of the parent: ipvlan
+//! delivers whatever is addressed to a slave address (ARP included) to that slave, so the
+//! parent would stop answering ARP for its own address.
 
 use std::net::Ipv4Addr;
 
@@ -29,8 +31,8 @@ pub struct IpvlanWiring {
     pub parent: String,
     /// L3 or L3S.
     pub mode: IpvlanMode,
-    /// The host slave's address (the node's router id): the source of host-to-container
-    /// traffic.
+    /// The host slave's address (169.254.1.1 in latticed): the source of host-to-container
+    /// traffic; never one of the parent's addresses.
     pub host_address: Ipv4Addr,
 }
 
