@@ -56,9 +56,14 @@ BENCH_SIZES ?= 100000 1000000 10x100000
 deps-bench:
 	@scripts/apt-install.sh frr bird2 gobgpd iproute2
 
+# Route programming: N single-path and M two-path ECMP learned routes installed and withdrawn by
+# Lattice's executor, by `ip -batch` and by FRR zebra (learned over BGP), same run.
+ROUTE_BENCH ?= 100000 10000
 bench: deps-bench
 	$(CARGO) build --release -p bgp --example bench_ingest
 	target/release/examples/bench_ingest run $(BENCH_SIZES)
+	$(CARGO) build --release -p agent --example bench_routes
+	target/release/examples/bench_routes $(ROUTE_BENCH)
 
 fmt:
 	$(CARGO) fmt --all
