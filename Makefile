@@ -6,10 +6,13 @@ BIN := target/$(PROFILE)
 CARGO_PROFILE_FLAG := $(if $(filter release,$(PROFILE)),--release,)
 EXAMPLE := topology-lab/examples/two-racks.clab.yml
 
-# Debian packages: what the demo needs, and what the test layers add.
-DEMO_PKGS := frr iproute2 iputils-ping procps
+# Debian packages: what building needs (protoc for the etcd client), what the demo needs, and
+# what the test layers add (etcd for the IPAM etcd datastore tests).
+BUILD_PKGS := protobuf-compiler
+DEMO_PKGS := $(BUILD_PKGS) frr iproute2 iputils-ping procps
 # qemu-system-x86, busybox-static, binutils (strip): the ipvlan VM test (make test-ipvlan).
-TEST_PKGS := $(DEMO_PKGS) nftables bird2 gobgpd exabgp qemu-system-x86 busybox-static binutils
+TEST_PKGS := $(DEMO_PKGS) nftables bird2 gobgpd exabgp etcd-server etcd-client \
+	qemu-system-x86 busybox-static binutils
 # Debian's kernel (with ipvlan) and the VM's initramfs are cached here, never committed.
 IPVLAN_VM := target/ipvlan-vm/cache
 
@@ -53,8 +56,10 @@ test-ipvlan: deps-test build
 # (docs/benchmarks.md). Root: they run daemons in network namespaces.
 # Scenarios: N prefixes from one peer, or PxN (P peers at once, the same N prefixes each).
 BENCH_SIZES ?= 100000 1000000 10x100000
+# IPAM: N allocations on Lattice's local and etcd datastores and with CNI host-local.
+BENCH_ALLOCS ?= 2000
 deps-bench:
-	@scripts/apt-install.sh frr bird2 gobgpd iproute2
+	@scripts/apt-install.sh $(BUILD_PKGS) frr bird2 gobgpd iproute2 etcd-server containernetworking-plugins
 
 # Route programming: N single-path and M two-path ECMP learned routes installed and withdrawn by
 # Lattice's executor, by `ip -batch` and by FRR zebra (learned over BGP), same run.
@@ -62,6 +67,8 @@ ROUTE_BENCH ?= 100000 10000
 bench: deps-bench
 	$(CARGO) build --release -p bgp --example bench_ingest
 	target/release/examples/bench_ingest run $(BENCH_SIZES)
+	$(CARGO) build --release -p ipam --example bench_alloc
+	target/release/examples/bench_alloc $(BENCH_ALLOCS)
 	$(CARGO) build --release -p agent --example bench_routes
 	target/release/examples/bench_routes $(ROUTE_BENCH)
 

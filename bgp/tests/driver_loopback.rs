@@ -368,7 +368,7 @@ async fn a_password_over_80_bytes_is_refused_at_start() {
         router_id: Ipv4Addr::new(10, 0, 0, 1),
         listen: Some(SocketAddr::new(a_addr.into(), port(8))),
         peers: vec![PeerConfig {
-            password: Some("x".repeat(81)),
+            password: Some(bgp::driver::Password::new("x".repeat(81))),
             ..peer(Ipv4Addr::new(127, 0, 0, 11), port(9), 65102, a_addr)
         }],
     })

@@ -2,18 +2,25 @@
 
 use std::path::PathBuf;
 
-use ipnet::Ipv4Net;
+use ipnet::IpNet;
 
 /// Why an IPAM operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum IpamError {
-    /// Every address of the block is taken.
-    #[error("block {block} is exhausted: all {capacity} addresses are allocated")]
+    /// No address is left: every held block is full and no further block can be had.
+    #[error("no free {family} address: {reason}")]
     Exhausted {
-        /// The full block.
-        block: Ipv4Net,
-        /// Its size.
-        capacity: usize,
+        /// `IPv4` or `IPv6`.
+        family: &'static str,
+        /// Which blocks are full and why no other can be borrowed.
+        reason: String,
+    },
+    /// Every held block of a family is full and the datastore must supply another (the
+    /// caller claims one and calls `Ipam::add_block`); local and fan never return this.
+    #[error("every held {family} block is full: a new block is needed")]
+    NeedBlock {
+        /// `IPv4` or `IPv6`.
+        family: &'static str,
     },
     /// A configuration value is unusable; `field` is its config key.
     #[error("{field}: {message}")]
@@ -23,18 +30,18 @@ pub enum IpamError {
         /// What is wrong.
         message: String,
     },
-    /// The state directory records another block than the configured one.
+    /// The state directory records another primary block than the configured one.
     #[error(
         "ipam.block: the state records block {stored} but the configuration gives {configured}; \
              containers would be renumbered (move the state away to start over)"
     )]
     BlockChanged {
-        /// Block found in the state file.
-        stored: Ipv4Net,
-        /// Block from the configuration.
-        configured: Ipv4Net,
+        /// Block found in the state.
+        stored: IpNet,
+        /// Block from the configuration (or the datastore).
+        configured: IpNet,
     },
-    /// The state file cannot be understood.
+    /// The state cannot be understood.
     #[error("state file {path} is corrupt: {message}")]
     Corrupt {
         /// The file.
@@ -55,4 +62,7 @@ pub enum IpamError {
         /// Underlying error.
         source: std::io::Error,
     },
+    /// The etcd datastore failed or refused.
+    #[error("etcd: {0}")]
+    Etcd(String),
 }

@@ -9,7 +9,12 @@ use super::proto::{Attachment, NodeStatus};
 /// `lattice status`: node summary, then one row per peer (like `birdc show protocols`).
 pub fn status(s: &NodeStatus) -> String {
     let mut out = String::new();
-    let blocks: Vec<String> = s.blocks.iter().map(ToString::to_string).collect();
+    let blocks: Vec<String> = s
+        .blocks
+        .iter()
+        .map(ToString::to_string)
+        .chain(s.blocks_v6.iter().map(ToString::to_string))
+        .collect();
     let _ = writeln!(
         out,
         "Node:        {}  AS{}  router-id {}",
@@ -27,6 +32,16 @@ pub fn status(s: &NodeStatus) -> String {
         .filter(|p| p.state == PeerState::Established)
         .count();
     let _ = writeln!(out, "Health:      {}", health(up, s.peers.len()));
+    for c in &s.conflicts {
+        let hops: Vec<String> = c.next_hops.iter().map(ToString::to_string).collect();
+        let _ = writeln!(
+            out,
+            "CONFLICT:    {} from {} overlaps our block {} (not imported)",
+            c.prefix,
+            hops.join(", "),
+            c.block
+        );
+    }
     out.push('\n');
     let rows: Vec<[String; 7]> = s.peers.iter().map(peer_row).collect();
     out.push_str(&table(
@@ -166,6 +181,8 @@ mod tests {
             asn: 65101,
             router_id: "10.0.1.2".parse().unwrap(),
             blocks: vec!["10.244.1.0/24".parse().unwrap()],
+            blocks_v6: vec![],
+            conflicts: vec![],
             attachments: 2,
             peers,
             learned_routes: 3,
@@ -201,6 +218,27 @@ PEER      AS     STATE        UPTIME    RECEIVED  ADVERTISED  INFO
             Some(1),
             None
         )])));
+    }
+
+    #[test]
+    fn conflicts_and_ipv6_blocks_are_shown() {
+        let mut s = node(vec![]);
+        s.blocks_v6 = vec!["fd00:10:244::100/120".parse().unwrap()];
+        s.conflicts = vec![crate::api::proto::BlockConflict {
+            prefix: "10.244.1.0/24".parse().unwrap(),
+            block: "10.244.1.0/24".parse().unwrap(),
+            next_hops: vec!["10.0.1.1".parse().unwrap()],
+            since: 0,
+        }];
+        let out = status(&s);
+        assert!(
+            out.contains("Blocks:      10.244.1.0/24, fd00:10:244::100/120\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("CONFLICT:    10.244.1.0/24 from 10.0.1.1 overlaps our block 10.244.1.0/24 (not imported)\n"),
+            "{out}"
+        );
     }
 
     #[test]

@@ -118,6 +118,14 @@ fn render(reply: &Reply, quiet: bool) -> ExitCode {
                 ExitCode::from(1)
             }
         }
+        Reply::Collected { released } => {
+            if !quiet {
+                for k in released {
+                    println!("released {} {}", k.container_id, k.ifname);
+                }
+            }
+            ExitCode::SUCCESS
+        }
         Reply::List { attachments } => {
             if !quiet {
                 print!("{}", format::attachments(attachments));

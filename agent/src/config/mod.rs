@@ -9,7 +9,7 @@ mod validate;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
-use ipnet::{IpNet, Ipv4Net};
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use serde::Deserialize;
 
 pub use error::ConfigError;
@@ -57,6 +57,13 @@ pub struct ClusterConfig {
     /// `cluster.block_prefix_len`: size of a host block (default 24).
     #[serde(default = "default_block_prefix_len")]
     pub block_prefix_len: u8,
+    /// `cluster.cidr_v6`: the IPv6 range for dual stack; each container also gets an IPv6
+    /// address from it.
+    #[serde(default)]
+    pub cidr_v6: Option<Ipv6Net>,
+    /// `cluster.block_prefix_len_v6`: size of an IPv6 host block (default 120).
+    #[serde(default = "default_block_prefix_len_v6")]
+    pub block_prefix_len_v6: u8,
 }
 
 /// `ipam.*`.
@@ -72,9 +79,51 @@ pub struct IpamConfig {
     /// `ipam.block`: this host's block; if absent, `ipam.node_index` chooses it.
     #[serde(default)]
     pub block: Option<Ipv4Net>,
-    /// `ipam.node_index`: the index of this host's block inside `cluster.cidr`.
+    /// `ipam.node_index`: the index of this host's block inside `cluster.cidr` (and
+    /// `cluster.cidr_v6`).
     #[serde(default)]
     pub node_index: Option<u32>,
+    /// `ipam.block_v6`: this host's IPv6 block; if absent, `ipam.node_index` chooses it.
+    #[serde(default)]
+    pub block_v6: Option<Ipv6Net>,
+    /// `ipam.blocks`: further blocks a `local` host may borrow when its blocks are full.
+    #[serde(default)]
+    pub blocks: Vec<IpNet>,
+    /// `ipam.max_blocks_per_host`: blocks held per family at most (default 4).
+    #[serde(default = "default_max_blocks")]
+    pub max_blocks_per_host: usize,
+    /// `ipam.block_grace_period` in seconds: how long a drained borrowed block, or a dead
+    /// host's blocks in etcd, are kept before they return to the pool (default 300).
+    #[serde(default = "default_grace")]
+    pub block_grace_period: u64,
+    /// `ipam.fan`: settings of the `fan` datastore.
+    #[serde(default)]
+    pub fan: Option<FanConfig>,
+    /// `ipam.etcd`: settings of the `etcd` datastore.
+    #[serde(default)]
+    pub etcd: Option<EtcdConfig>,
+}
+
+/// `ipam.fan.*`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FanConfig {
+    /// `ipam.fan.underlay`: the range of the hosts' underlay addresses.
+    pub underlay: Ipv4Net,
+    /// `ipam.fan.address`: this host's underlay address (default `node.router_id`).
+    #[serde(default)]
+    pub address: Option<Ipv4Addr>,
+}
+
+/// `ipam.etcd.*`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EtcdConfig {
+    /// `ipam.etcd.endpoints`: client URLs, e.g. `http://10.0.0.10:2379`.
+    pub endpoints: Vec<String>,
+    /// `ipam.etcd.prefix`: key prefix of this cluster (default `/lattice`).
+    #[serde(default = "default_etcd_prefix")]
+    pub prefix: String,
 }
 
 /// `dataplane.*`.
@@ -200,7 +249,7 @@ pub struct PeerConfig {
     pub ipv6_next_hop: Option<std::net::Ipv6Addr>,
     /// `password`: TCP MD5 signature key (RFC 2385), 1-80 bytes (default none: unsigned).
     #[serde(default)]
-    pub password: Option<String>,
+    pub password: Option<bgp::driver::Password>,
 }
 
 /// A parsed `communities` entry.
@@ -287,12 +336,36 @@ impl Config {
 
     /// The IPAM crate's view of `cluster.*` and `ipam.*`.
     pub fn ipam_settings(&self) -> ipam::IpamSettings {
+        let datastore = match (
+            self.ipam.datastore.as_str(),
+            &self.ipam.fan,
+            &self.ipam.etcd,
+        ) {
+            ("fan", Some(fan), _) => ipam::Datastore::Fan {
+                underlay: fan.underlay,
+                address: fan.address.unwrap_or(self.node.router_id),
+            },
+            ("etcd", _, Some(etcd)) => ipam::Datastore::Etcd {
+                endpoints: etcd.endpoints.clone(),
+                prefix: etcd.prefix.clone(),
+                node: self.node.name.clone(),
+            },
+            // Validation refuses the other combinations.
+            _ => ipam::Datastore::Local,
+        };
         ipam::IpamSettings {
             cluster: self.cluster.cidr,
             block_prefix_len: self.cluster.block_prefix_len,
+            cluster_v6: self.cluster.cidr_v6,
+            block_prefix_len_v6: self.cluster.block_prefix_len_v6,
             block: self.ipam.block,
+            block_v6: self.ipam.block_v6,
             node_index: self.ipam.node_index,
+            blocks: self.ipam.blocks.clone(),
+            max_blocks_per_host: self.ipam.max_blocks_per_host,
+            grace_period_secs: self.ipam.block_grace_period,
             state_dir: self.ipam.state_dir.clone(),
+            datastore,
         }
     }
 }
@@ -306,6 +379,18 @@ impl BgpConfig {
 
 fn default_block_prefix_len() -> u8 {
     24
+}
+fn default_block_prefix_len_v6() -> u8 {
+    ipam::DEFAULT_BLOCK_PREFIX_LEN_V6
+}
+fn default_max_blocks() -> usize {
+    ipam::DEFAULT_MAX_BLOCKS_PER_HOST
+}
+fn default_grace() -> u64 {
+    ipam::DEFAULT_GRACE_PERIOD_SECS
+}
+fn default_etcd_prefix() -> String {
+    "/lattice".into()
 }
 fn default_datastore() -> String {
     "local".into()
@@ -348,6 +433,12 @@ impl Default for IpamConfig {
             state_dir: default_state_dir(),
             block: None,
             node_index: None,
+            block_v6: None,
+            blocks: Vec::new(),
+            max_blocks_per_host: default_max_blocks(),
+            block_grace_period: default_grace(),
+            fan: None,
+            etcd: None,
         }
     }
 }

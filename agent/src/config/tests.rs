@@ -91,6 +91,37 @@ fn bad_input_names_key_and_line() {
             "ipam.block",
         ),
         ("datastore: local", "datastore: etcd", 3, "ipam.datastore"),
+        ("datastore: local", "datastore: fan", 3, "ipam.datastore"),
+        (
+            "datastore: local",
+            "datastore: zookeeper",
+            3,
+            "ipam.datastore",
+        ),
+        (
+            "block: 10.244.1.0/24 }",
+            "block: 10.244.1.0/24, max_blocks_per_host: 0 }",
+            3,
+            "ipam.max_blocks_per_host",
+        ),
+        (
+            "block: 10.244.1.0/24 }",
+            "block: 10.244.1.0/24, blocks: [10.244.1.0/24] }",
+            3,
+            "ipam.blocks",
+        ),
+        (
+            "block_prefix_len: 24 }",
+            "block_prefix_len: 24, cidr_v6: 'fd00::/48' }",
+            3,
+            "ipam.block_v6",
+        ),
+        (
+            "datastore: local,",
+            "datastore: etcd, etcd: { endpoints: [localhost:2379] },",
+            3,
+            "ipam.etcd.endpoints[0]",
+        ),
         ("mode: routed-veth", "mode: bridge", 4, "dataplane.mode"),
         (
             "cidr: 10.244.0.0/16",
@@ -166,9 +197,11 @@ fn peer_password_is_read_and_limited_to_80_bytes() {
     };
     let c = Config::from_yaml_str(&with(&"k".repeat(80)), "f").unwrap();
     assert_eq!(
-        c.bgp.peers[0].password.as_deref(),
+        c.bgp.peers[0].password.as_ref().map(|p| p.expose()),
         Some("k".repeat(80).as_str())
     );
+    // The key never shows in a config dump.
+    assert!(!format!("{c:?}").contains(&"k".repeat(80)));
     let c = Config::from_yaml_str(EXAMPLE, "f").unwrap();
     assert_eq!(c.bgp.peers[0].password, None);
 
@@ -209,4 +242,35 @@ fn garbage_is_an_error_not_a_panic() {
     ] {
         assert!(Config::from_yaml_str(text, "f").is_err(), "{text:?}");
     }
+}
+
+#[test]
+fn dual_stack_fan_and_etcd_settings() {
+    let c = Config::from_yaml_str(
+        "node: {name: h7, asn: 65001, router_id: 10.0.0.7}\ncluster: {cidr: 10.244.0.0/16, cidr_v6: 'fd00:10:244::/56'}\nipam: {datastore: fan, fan: {underlay: 10.0.0.0/24}}\n",
+        "t",
+    )
+    .unwrap();
+    assert_eq!(c.cluster.block_prefix_len_v6, 120);
+    let s = c.ipam_settings();
+    let f = ipam::fixed_blocks(&s).unwrap().unwrap();
+    assert_eq!(
+        f.v4.to_string(),
+        "10.244.7.0/24",
+        "router_id 10.0.0.7 picks the 8th /24"
+    );
+    assert_eq!(f.v6.unwrap().to_string(), "fd00:10:244:7::/120");
+
+    let c = Config::from_yaml_str(
+        "node: {name: h, asn: 65001, router_id: 10.0.0.7}\ncluster: {cidr: 10.244.0.0/16}\nipam: {datastore: etcd, etcd: {endpoints: ['http://127.0.0.1:2379']}, block_grace_period: 30}\n",
+        "t",
+    )
+    .unwrap();
+    match c.ipam_settings().datastore {
+        ipam::Datastore::Etcd { prefix, node, .. } => {
+            assert_eq!((prefix.as_str(), node.as_str()), ("/lattice", "h"))
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(c.ipam_settings().grace_period_secs, 30);
 }

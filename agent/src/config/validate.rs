@@ -74,26 +74,62 @@ fn cluster(c: &Config) -> Result<(), Failure> {
 fn ipam(c: &Config) -> Result<(), Failure> {
     match c.ipam.datastore.as_str() {
         "local" => {}
-        "etcd" | "fan" => {
-            return fail(
-                "ipam.datastore",
-                format!(
-                    "{:?} is not supported yet (supported: local)",
-                    c.ipam.datastore
-                ),
-            )
+        "fan" if c.ipam.fan.is_none() => {
+            return fail("ipam.datastore", "fan needs ipam.fan: { underlay: PREFIX }")
         }
+        "etcd" => match &c.ipam.etcd {
+            None => {
+                return fail(
+                    "ipam.datastore",
+                    "etcd needs ipam.etcd: { endpoints: [URL, ...] }",
+                )
+            }
+            Some(e) if e.endpoints.is_empty() => {
+                return fail("ipam.etcd.endpoints", "must list at least one endpoint")
+            }
+            Some(e) => {
+                for (i, url) in e.endpoints.iter().enumerate() {
+                    if !(url.starts_with("http://") || url.starts_with("https://")) {
+                        return fail(
+                            format!("ipam.etcd.endpoints[{i}]"),
+                            format!("{url:?} is not an http:// or https:// URL"),
+                        );
+                    }
+                }
+                if !e.prefix.starts_with('/') {
+                    return fail("ipam.etcd.prefix", "must start with '/'");
+                }
+            }
+        },
+        "fan" => {}
         other => {
             return fail(
                 "ipam.datastore",
-                format!("unknown datastore {other:?} (supported: local)"),
+                format!("unknown datastore {other:?} (supported: local, fan, etcd)"),
             )
         }
     }
     if !c.ipam.state_dir.is_absolute() {
         return fail("ipam.state_dir", "must be an absolute path");
     }
-    match ipam::choose_block(&c.ipam_settings()) {
+    if c.ipam.max_blocks_per_host == 0 {
+        return fail("ipam.max_blocks_per_host", "must be at least 1");
+    }
+    if c.ipam.block_grace_period < 2 {
+        return fail(
+            "ipam.block_grace_period",
+            "must be at least 2 seconds (it is also the etcd lease TTL)",
+        );
+    }
+    if let Some(c6) = c.cluster.cidr_v6 {
+        if c6.addr() != c6.network() {
+            return fail(
+                "cluster.cidr_v6",
+                format!("{c6} has host bits set (did you mean {}?)", c6.trunc()),
+            );
+        }
+    }
+    match ipam::fixed_blocks(&c.ipam_settings()) {
         Ok(_) => Ok(()),
         Err(ipam::IpamError::BadConfig { field, message }) => fail(field, message),
         Err(e) => fail("ipam", e.to_string()),
@@ -199,7 +235,7 @@ fn bgp(c: &Config) -> Result<(), Failure> {
                 return fail(key(&format!("import[{j}]")), m);
             }
         }
-        if let Some(password) = &p.password {
+        if let Some(password) = p.password.as_ref().map(|p| p.expose()) {
             // The kernel's limit (TCP_MD5SIG_MAXKEYLEN); the key itself is never echoed.
             if password.is_empty() || password.len() > 80 {
                 return fail(

@@ -1,6 +1,6 @@
 //! The API handler: each request turned into IPAM and dataplane calls.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -10,8 +10,10 @@ use futures::FutureExt;
 use tokio::sync::Mutex;
 use tracing::{info, warn};
 
+use super::blocks::BlockAnnouncer;
+use super::conflicts::Conflicts;
 use super::reconciler::Reconciler;
-use crate::api::proto::{ApiError, Attachment, NodeStatus, Reply, Request};
+use crate::api::proto::{ApiError, Attachment, AttachmentKey, NodeStatus, Reply, Request};
 use crate::api::server::Handler;
 use crate::config::Config;
 use crate::dataplane;
@@ -25,11 +27,13 @@ const DEFAULT_MTU: u32 = 1500;
 pub struct AgentHandler {
     config: Config,
     /// Held across a whole attach/detach so the address and the wiring change together.
-    ipam: Mutex<ipam::Ipam>,
+    ipam: Mutex<ipam::Allocator>,
     kernel: Arc<dyn Kernel>,
     speaker: bgp::driver::SpeakerHandle,
     /// Wires containers and keeps them (and every route) in place.
     dataplane: Arc<Reconciler>,
+    blocks: Arc<BlockAnnouncer>,
+    conflicts: Arc<Conflicts>,
     /// Namespace paths of attachments made since start (IPAM does not keep them).
     netns: Mutex<HashMap<(String, String), PathBuf>>,
 }
@@ -38,10 +42,12 @@ impl AgentHandler {
     /// A handler over the daemon's parts.
     pub fn new(
         config: Config,
-        ipam: Mutex<ipam::Ipam>,
+        ipam: Mutex<ipam::Allocator>,
         kernel: Arc<dyn Kernel>,
         speaker: bgp::driver::SpeakerHandle,
         dataplane: Arc<Reconciler>,
+        blocks: Arc<BlockAnnouncer>,
+        conflicts: Arc<Conflicts>,
     ) -> Self {
         Self {
             config,
@@ -49,6 +55,8 @@ impl AgentHandler {
             kernel,
             speaker,
             dataplane,
+            blocks,
+            conflicts,
             netns: Mutex::new(HashMap::new()),
         }
     }
@@ -57,21 +65,24 @@ impl AgentHandler {
         if let Err(message) = validate_key(&container_id, &ifname) {
             return error("bad_request", message);
         }
+        let key = ipam::AllocationKey::new(&container_id, &ifname);
         let mut ipam = self.ipam.lock().await;
-        let existed = ipam.get(&container_id, &ifname).is_some();
-        let address = match ipam.allocate(&container_id, &ifname) {
-            Ok(a) => a.address,
+        let existed = ipam.ipam().get(&key).is_some();
+        let assigned = match ipam.allocate(&key, now()).await {
+            Ok(a) => a,
             Err(e @ ipam::IpamError::Exhausted { .. }) => return error("exhausted", e.to_string()),
             Err(e) => return error("ipam", e.to_string()),
         };
+        // A borrowed block must be announced before its first container is reachable.
+        self.sync_blocks(&ipam).await;
+        let (address, address_v6) = (assigned.v4, assigned.v6);
         let mtu = self.mtu().await;
         let spec = dataplane::AttachSpec {
             netns: netns.clone(),
             container_id: container_id.clone(),
             ifname: ifname.clone(),
             address,
-            // Filled by IPAM once the host holds an IPv6 block (cluster.cidr_v6).
-            address_v6: None,
+            address_v6,
             mtu,
         };
         let wired = self.dataplane.attach(&spec).await;
@@ -86,13 +97,14 @@ impl AgentHandler {
                     container_id,
                     ifname,
                     address,
+                    address_v6,
                     host_ifname: info.host_ifname,
                     netns,
                 })
             }
             Err(e) => {
                 if !existed {
-                    if let Err(re) = ipam.release(&container_id, &ifname) {
+                    if let Err(re) = ipam.release(&key, now()) {
                         warn!(error = %re, "releasing address after a failed attach");
                     }
                 }
@@ -105,6 +117,7 @@ impl AgentHandler {
         if let Err(message) = validate_key(&container_id, &ifname) {
             return error("bad_request", message);
         }
+        let key = ipam::AllocationKey::new(&container_id, &ifname);
         let mut ipam = self.ipam.lock().await;
         if let Err(e) = self.dataplane.detach(&container_id, &ifname).await {
             return error("kernel", format!("unwiring {container_id}/{ifname}: {e}"));
@@ -113,32 +126,75 @@ impl AgentHandler {
             .lock()
             .await
             .remove(&(container_id.clone(), ifname.clone()));
-        match ipam.release(&container_id, &ifname) {
+        match ipam.release(&key, now()) {
             Ok(released) => {
-                if let Some(addr) = released {
-                    info!(container = %container_id, %ifname, address = %addr, "detached");
+                if let Some(a) = &released {
+                    info!(container = %container_id, %ifname, address = %a.v4, address_v6 = ?a.v6, "detached");
                 }
                 Reply::Detached {
-                    released: released.map(IpAddr::V4),
+                    released: released.map(|a| IpAddr::V4(a.v4)),
                 }
             }
             Err(e) => error("ipam", e.to_string()),
         }
     }
 
+    /// Unwire and release every attachment not in `keep`; one that fails to unwire is kept
+    /// (and reported in the log) so its address is never handed out while still wired.
+    async fn gc(&self, keep: Vec<AttachmentKey>) -> Reply {
+        let mut keep: HashSet<ipam::AllocationKey> = keep
+            .into_iter()
+            .map(|k| ipam::AllocationKey::new(&k.container_id, &k.ifname))
+            .collect();
+        let mut ipam = self.ipam.lock().await;
+        let doomed: Vec<ipam::AllocationKey> = ipam
+            .ipam()
+            .allocations()
+            .into_iter()
+            .map(|a| a.key)
+            .filter(|k| !keep.contains(k))
+            .collect();
+        for k in doomed {
+            if let Err(e) =
+                dataplane::detach(self.kernel.as_ref(), &k.container_id, &k.ifname).await
+            {
+                warn!(container = %k.container_id, ifname = %k.ifname, error = %e, "gc: unwiring failed; address kept");
+                keep.insert(k);
+            }
+        }
+        let released = match ipam.gc(&keep, now()) {
+            Ok(r) => r,
+            Err(e) => return error("ipam", e.to_string()),
+        };
+        let mut netns = self.netns.lock().await;
+        let released = released
+            .into_iter()
+            .map(|a| {
+                info!(container = %a.key.container_id, ifname = %a.key.ifname, address = %a.v4, "gc: released");
+                netns.remove(&(a.key.container_id.clone(), a.key.ifname.clone()));
+                AttachmentKey {
+                    container_id: a.key.container_id,
+                    ifname: a.key.ifname,
+                }
+            })
+            .collect();
+        Reply::Collected { released }
+    }
+
     async fn list(&self) -> Reply {
-        let allocations = self.ipam.lock().await.allocations();
+        let allocations = self.ipam.lock().await.ipam().allocations();
         let netns = self.netns.lock().await;
         let attachments = allocations
             .into_iter()
             .map(|a| {
-                let key = (a.container_id.clone(), a.ifname.clone());
+                let key = (a.key.container_id.clone(), a.key.ifname.clone());
                 Attachment {
-                    host_ifname: dataplane::host_ifname(&a.container_id, &a.ifname),
+                    host_ifname: dataplane::host_ifname(&a.key.container_id, &a.key.ifname),
                     netns: netns.get(&key).cloned().unwrap_or_default(),
-                    container_id: a.container_id,
-                    ifname: a.ifname,
-                    address: a.address,
+                    container_id: a.key.container_id,
+                    ifname: a.key.ifname,
+                    address: a.v4,
+                    address_v6: a.v6,
                 }
             })
             .collect();
@@ -146,15 +202,29 @@ impl AgentHandler {
     }
 
     async fn status(&self) -> Reply {
-        let (block, attachments) = {
+        let (blocks, attachments) = {
             let ipam = self.ipam.lock().await;
-            (ipam.block(), ipam.in_use())
+            (ipam.ipam().blocks(), ipam.ipam().in_use())
         };
         Reply::Status(NodeStatus {
             node: self.config.node.name.clone(),
             asn: self.config.node.asn,
             router_id: self.config.node.router_id,
-            blocks: vec![block],
+            blocks: blocks
+                .iter()
+                .filter_map(|b| match b {
+                    ipnet::IpNet::V4(n) => Some(*n),
+                    ipnet::IpNet::V6(_) => None,
+                })
+                .collect(),
+            blocks_v6: blocks
+                .iter()
+                .filter_map(|b| match b {
+                    ipnet::IpNet::V6(n) => Some(*n),
+                    ipnet::IpNet::V4(_) => None,
+                })
+                .collect(),
+            conflicts: self.conflicts.list(),
             attachments,
             peers: self.speaker.status().await,
             learned_routes: self
@@ -163,6 +233,23 @@ impl AgentHandler {
                 .learned
                 .load(std::sync::atomic::Ordering::Relaxed),
         })
+    }
+
+    /// Give back drained borrowed blocks whose grace period is over (called periodically).
+    pub async fn reap_blocks(&self) {
+        let mut ipam = self.ipam.lock().await;
+        match ipam.reap(now()).await {
+            Ok(gone) if gone.is_empty() => {}
+            Ok(_) => self.sync_blocks(&ipam).await,
+            Err(e) => warn!(error = %e, "giving back drained blocks"),
+        }
+    }
+
+    /// Announce (and blackhole) exactly the blocks IPAM holds.
+    async fn sync_blocks(&self, ipam: &ipam::Allocator) {
+        if let Err(e) = self.blocks.sync(ipam.ipam().blocks()).await {
+            warn!(error = %e, "updating the blackholes of the held blocks");
+        }
     }
 
     /// `dataplane.mtu`, else the first uplink's MTU, else 1500: routed veth adds no overhead.
@@ -192,6 +279,7 @@ impl Handler for AgentHandler {
                     container_id,
                     ifname,
                 } => self.detach(container_id, ifname).await,
+                Request::Gc { keep } => self.gc(keep).await,
                 Request::List => self.list().await,
                 Request::Status => self.status().await,
             }
@@ -219,6 +307,14 @@ fn validate_key(container_id: &str, ifname: &str) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// Seconds since the Unix epoch: the clock IPAM's grace periods run on (it survives restarts).
+pub(super) fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 fn error(kind: &str, message: impl Into<String>) -> Reply {

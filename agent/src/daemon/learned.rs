@@ -1,39 +1,28 @@
 //! Learned routes: BGP's Loc-RIB changes, filtered, batched and handed to the reconciler.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use ipnet::IpNet;
 use tokio::sync::mpsc;
 use tracing::debug;
 
+use super::conflicts::Conflicts;
 use crate::dataplane::LearnedRoute;
 
 /// Most changes handed over in one batch (one pipelined netlink pass each).
 const BATCH: usize = 4096;
 
-/// Whether a learned prefix may enter the kernel: only inside a cluster range, or the default
-/// route, and never one of our own blocks or a part of it (that would steal its traffic). A
-/// covering prefix such as the default route is harmless: our blackholes and /32s are more
-/// specific.
-pub fn importable(prefix: IpNet, clusters: &[IpNet], own_blocks: &[IpNet]) -> bool {
-    let in_scope = prefix.prefix_len() == 0 || clusters.iter().any(|c| c.contains(&prefix));
-    in_scope && !overlaps_own(prefix, own_blocks)
-}
-
-/// The hook for prefixes that fall inside one of our own blocks: another host announcing
-/// addresses we hold. Never imported; the IPAM conflict tracker hangs off this check.
-pub fn overlaps_own(prefix: IpNet, own_blocks: &[IpNet]) -> bool {
-    let hit = own_blocks.iter().any(|b| b.contains(&prefix));
-    if hit {
-        debug!(%prefix, "learned prefix inside one of our blocks: not imported");
-    }
-    hit
+/// Whether a learned prefix is in scope for the kernel: inside a cluster range (IPv4 or IPv6),
+/// or a default route. Overlaps with our own blocks are decided by [`Conflicts`] first.
+pub fn importable(prefix: IpNet, clusters: &[IpNet]) -> bool {
+    prefix.prefix_len() == 0 || clusters.iter().any(|c| c.contains(&prefix))
 }
 
 /// Start the task that turns the speaker's route changes into batches for the reconciler.
 pub fn spawn(
     clusters: Vec<IpNet>,
-    own_blocks: Vec<IpNet>,
+    conflicts: Arc<Conflicts>,
     mut changes: bgp::driver::RouteChanges,
     to_reconciler: mpsc::Sender<Vec<LearnedRoute>>,
 ) {
@@ -53,11 +42,20 @@ pub fn spawn(
                     Err(_) => break,
                 }
             }
-            let routes: Vec<LearnedRoute> = batch
-                .into_iter()
-                .filter(|(prefix, _)| importable(*prefix, &clusters, &own_blocks))
-                .map(|(prefix, next_hops)| LearnedRoute { prefix, next_hops })
-                .collect();
+            let now = super::handler::now();
+            let mut routes = Vec::with_capacity(batch.len());
+            for (prefix, next_hops) in batch {
+                // The own-block hook: a prefix overlapping a block we hold is raised as a
+                // conflict and never imported (it would steal our containers' traffic).
+                if conflicts.observe(prefix, &next_hops, now) {
+                    continue;
+                }
+                if !importable(prefix, &clusters) {
+                    debug!(%prefix, "not imported: outside the cluster ranges");
+                    continue;
+                }
+                routes.push(LearnedRoute { prefix, next_hops });
+            }
             if routes.is_empty() {
                 continue;
             }
@@ -80,16 +78,22 @@ mod tests {
     #[test]
     fn imports_cluster_prefixes_and_default_only() {
         let cluster = [n("10.244.0.0/16"), n("fd00:244::/48")];
-        let own = [n("10.244.1.0/24"), n("fd00:244:0:1::/64")];
-        assert!(importable(n("10.244.2.0/24"), &cluster, &own));
-        assert!(importable(n("0.0.0.0/0"), &cluster, &own));
-        assert!(importable(n("::/0"), &cluster, &own));
-        assert!(!importable(n("10.244.1.0/24"), &cluster, &own));
-        assert!(!importable(n("10.244.1.128/25"), &cluster, &own));
-        assert!(importable(n("10.244.0.0/16"), &cluster, &own));
-        assert!(!importable(n("192.168.0.0/24"), &cluster, &own));
-        assert!(importable(n("fd00:244:0:2::/64"), &cluster, &own));
-        assert!(!importable(n("fd00:244:0:1::/64"), &cluster, &own));
-        assert!(!importable(n("2001:db8::/64"), &cluster, &own));
+        assert!(importable(n("10.244.2.0/24"), &cluster));
+        assert!(importable(n("0.0.0.0/0"), &cluster));
+        assert!(importable(n("::/0"), &cluster));
+        assert!(importable(n("10.244.0.0/16"), &cluster));
+        assert!(!importable(n("192.168.0.0/24"), &cluster));
+        assert!(importable(n("fd00:244:0:2::/64"), &cluster));
+        assert!(!importable(n("2001:db8::/64"), &cluster));
+    }
+
+    #[test]
+    fn our_own_blocks_are_conflicts_not_routes() {
+        let conflicts = Conflicts::default();
+        conflicts.set_blocks(vec![n("10.244.1.0/24"), n("fd00:244:0:1::/64")]);
+        let hop = ["10.0.0.2".parse().unwrap()];
+        assert!(conflicts.observe(n("10.244.1.128/25"), &hop, 0));
+        assert!(conflicts.observe(n("fd00:244:0:1::/64"), &hop, 0));
+        assert!(!conflicts.observe(n("10.244.2.0/24"), &hop, 0));
     }
 }

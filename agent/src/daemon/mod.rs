@@ -4,6 +4,8 @@
 //! ([`ipam`], [`bgp::fsm`], [`bgp::rib`], [`crate::dataplane`]).
 
 mod attachments;
+mod blocks;
+pub mod conflicts;
 mod handler;
 mod learned;
 pub mod reconciler;
@@ -11,7 +13,6 @@ pub mod reconciler;
 use std::future::Future;
 use std::sync::Arc;
 
-use ipnet::IpNet;
 use tokio::sync::Mutex;
 use tracing::{info, warn};
 
@@ -50,9 +51,15 @@ pub enum DaemonError {
 
 /// Run latticed until `shutdown` resolves.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), DaemonError> {
-    let ipam = ipam::Ipam::open(&config.ipam_settings())?;
-    let block = ipam.block();
-    info!(node = %config.node.name, %block, "starting");
+    let ipam = ipam::Allocator::open(&config.ipam_settings(), handler::now()).await?;
+    let held = ipam.ipam().blocks();
+    let Some(ipnet::IpNet::V4(_)) = held.first().copied() else {
+        return Err(DaemonError::Ipam(ipam::IpamError::BadConfig {
+            field: "ipam",
+            message: "no IPv4 block is held".into(),
+        }));
+    };
+    info!(node = %config.node.name, blocks = ?held, "starting");
 
     let kernel: Arc<dyn Kernel> = Arc::new(NetlinkKernel::current().await?);
     dataplane::prepare_host(kernel.as_ref()).await?;
@@ -66,9 +73,9 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     if restarted {
         info!("routes of a previous run found: announcing a graceful restart");
     }
+
     // Adoption: the first resync keeps whatever is already right (no flush), adds what is
     // missing, and leaves learned routes of the previous run until the sessions re-learned them.
-    let blocks: Vec<IpNet> = vec![block.into()];
     let store = config.ipam.state_dir.join(attachments::FILE);
     let wiring = wiring(&config);
     if let Err(e) = wiring.prepare(kernel.as_ref()).await {
@@ -84,11 +91,12 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     }
     let reconciler = Arc::new(Reconciler::with_wiring(
         kernel.clone(),
-        blocks.clone(),
+        held.clone(),
         Some(store),
         wiring,
     ));
     reconciler.resync().await?;
+
     let listener = api::server::bind(&config.api.socket).map_err(|source| DaemonError::Io {
         what: format!("api.socket {}", config.api.socket.display()),
         source,
@@ -100,15 +108,17 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
             what: format!("bgp.listen {}", config.bgp.listen_addr()),
             source,
         })?;
-    speaker.set_local_prefixes(vec![block.into()]);
+    let conflicts = Arc::new(conflicts::Conflicts::default());
+    let announcer = Arc::new(blocks::BlockAnnouncer::new(
+        reconciler.clone(),
+        speaker.clone(),
+        conflicts.clone(),
+    ));
+    // A blackhole per held block and every held block announced (IPv4 and IPv6).
+    announcer.sync(held).await?;
 
     let (learned_tx, learned_rx) = tokio::sync::mpsc::channel(64);
-    learned::spawn(
-        vec![config.cluster.cidr.into()],
-        blocks,
-        changes,
-        learned_tx,
-    );
+    learned::spawn(clusters(&config), conflicts.clone(), changes, learned_tx);
     let timing = Timing {
         resync: std::time::Duration::from_secs(u64::from(config.dataplane.resync_interval)),
         ..Timing::default()
@@ -120,16 +130,38 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         kernel.clone(),
         speaker.clone(),
         reconciler.clone(),
+        announcer,
+        conflicts,
     ));
+    let reaper = tokio::spawn(reap_blocks(handler.clone(), config.ipam.block_grace_period));
 
     api::server::serve(listener, handler, shutdown).await;
+    reaper.abort();
+    driver.abort();
     info!("shutting down: BGP sessions closed, kernel routes left in place");
     speaker.shutdown().await;
-    driver.abort();
     if let Err(e) = std::fs::remove_file(&config.api.socket) {
         warn!(error = %e, "removing api socket");
     }
     Ok(())
+}
+
+/// Every tenth of the grace period (at least every second, at most every minute), give back
+/// the borrowed blocks that stayed empty for the grace period.
+async fn reap_blocks(handler: Arc<AgentHandler>, grace_secs: u64) {
+    let period = std::time::Duration::from_secs((grace_secs / 10).clamp(1, 60));
+    loop {
+        tokio::time::sleep(period).await;
+        handler.reap_blocks().await;
+    }
+}
+
+/// The cluster ranges learned routes may fall in: `cluster.cidr` and `cluster.cidr_v6`.
+fn clusters(config: &Config) -> Vec<ipnet::IpNet> {
+    let v6 = config.cluster.cidr_v6.map(ipnet::IpNet::V6);
+    std::iter::once(ipnet::IpNet::V4(config.cluster.cidr))
+        .chain(v6)
+        .collect()
 }
 
 /// The wiring `dataplane.mode` asks for (validated config: ipvlan modes have a parent).
@@ -195,9 +227,7 @@ fn speaker_config(config: &Config, restarted: bool) -> bgp::driver::SpeakerConfi
                     Some(rules) => bgp::policy::ImportPolicy {
                         rules: rules.clone(),
                     },
-                    None => {
-                        bgp::policy::ImportPolicy::cluster_default(&[config.cluster.cidr.into()])
-                    }
+                    None => bgp::policy::ImportPolicy::cluster_default(&clusters(config)),
                 },
                 export: p.export.clone(),
                 max_prefixes: p.max_prefixes,

@@ -147,6 +147,20 @@ impl Reconciler {
         }
     }
 
+    /// Replaces the held blocks (IPAM borrowed or gave one back) and resyncs: blackholes
+    /// appear for new blocks and go for given-back ones, and learned routes inside our blocks
+    /// are refused from now on.
+    pub async fn set_blocks(&self, blocks: Vec<IpNet>) {
+        {
+            let mut inner = self.state.lock().await;
+            inner.desired.learned.set_protected(&blocks);
+            inner.desired.blocks = blocks;
+        }
+        if let Err(e) = self.resync().await {
+            warn!(error = %e, "resync after a block change");
+        }
+    }
+
     /// The attachments kept wired.
     pub async fn attachments(&self) -> Vec<AttachSpec> {
         let inner = self.state.lock().await;

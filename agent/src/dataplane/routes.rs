@@ -125,6 +125,11 @@ impl LearnedRoutes {
         self.protected.insert(block.into().trunc());
     }
 
+    /// Replaces the protected blocks with `blocks`.
+    pub fn set_protected(&mut self, blocks: &[IpNet]) {
+        self.protected = blocks.iter().map(|b| b.trunc()).collect();
+    }
+
     /// True if `prefix` lies inside one of our own blocks.
     pub fn is_protected(&self, prefix: IpNet) -> bool {
         self.protected.iter().any(|p| p.contains(&prefix))

@@ -9,10 +9,12 @@ mod changes;
 mod conn;
 mod export;
 mod md5;
+mod password;
 mod peer;
 mod speaker;
 mod status;
 
 pub use changes::{Empty, RouteChanges};
+pub use password::Password;
 pub use speaker::{Families, PeerConfig, Speaker, SpeakerConfig, SpeakerHandle};
 pub use status::{MessageCounts, PeerState, PeerStatus};

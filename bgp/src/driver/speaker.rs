@@ -15,6 +15,7 @@ use super::changes::{ChangeSignal, RouteChanges};
 use super::md5;
 use super::peer::{PeerChannels, PeerCommand, PeerTask};
 use super::status::{PeerState, PeerStatus};
+use super::Password;
 use crate::fsm::GrOptions;
 use crate::policy::ImportPolicy;
 use crate::rib::Rib;
@@ -101,7 +102,7 @@ pub struct PeerConfig {
     pub allow_as_in: u8,
     /// TCP MD5 signature key (RFC 2385), 1-80 bytes: set on our connecting socket and, for this
     /// address, on the listener, so the kernel drops the peer's unsigned segments.
-    pub password: Option<String>,
+    pub password: Option<Password>,
 }
 
 impl PeerConfig {
@@ -174,7 +175,7 @@ impl Speaker {
     pub async fn start(config: SpeakerConfig) -> std::io::Result<(SpeakerHandle, RouteChanges)> {
         for peer in &config.peers {
             if let Some(password) = &peer.password {
-                md5::check_key(password).map_err(|e| {
+                md5::check_key(password.expose()).map_err(|e| {
                     std::io::Error::new(e.kind(), format!("peer {}: {e}", peer.address))
                 })?;
             }
@@ -316,7 +317,7 @@ fn listen(addr: SocketAddr, peers: &[PeerConfig]) -> std::io::Result<TcpListener
         // An IPv6 peer cannot reach an IPv4 listener: there is nothing to key for it there.
         let reachable = addr.is_ipv6() || peer.address.to_canonical().is_ipv4();
         if let (Some(password), true) = (&peer.password, reachable) {
-            md5::set_key(&socket, peer.address, password).map_err(|e| {
+            md5::set_key(&socket, peer.address, password.expose()).map_err(|e| {
                 std::io::Error::new(
                     e.kind(),
                     format!("TCP MD5 key for peer {} on the listener: {e}", peer.address),

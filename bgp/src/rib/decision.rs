@@ -24,12 +24,12 @@ fn multipath_key(a: &Path, b: &Path) -> Ordering {
     lp(b)
         .cmp(&lp(a))
         // b) shortest AS_PATH
-        .then_with(|| a.as_path_len().cmp(&b.as_path_len()))
+        .then_with(|| a.rank.as_path_len.cmp(&b.rank.as_path_len))
         // c) lowest ORIGIN
         .then_with(|| a.origin.cmp(&b.origin))
         // d) lowest MED, only between paths from the same neighbouring AS (missing MED = 0)
         .then_with(|| {
-            if a.neighbour_as() == b.neighbour_as() {
+            if a.rank.neighbour_as == b.rank.neighbour_as {
                 a.med.unwrap_or(0).cmp(&b.med.unwrap_or(0))
             } else {
                 Ordering::Equal
@@ -56,5 +56,5 @@ pub fn best_paths<'a>(paths: &[&'a Path]) -> Vec<&'a Path> {
 /// Whether `p` joins `best` in the multipath set: equal up to the router-id step and from the
 /// same neighbouring AS.
 pub(crate) fn in_multipath_set(p: &Path, best: &Path) -> bool {
-    multipath_key(p, best) == Ordering::Equal && p.neighbour_as() == best.neighbour_as()
+    p.rank.neighbour_as == best.rank.neighbour_as && multipath_key(p, best) == Ordering::Equal
 }

@@ -45,6 +45,31 @@ pub struct Path {
     /// The peer's session generation when this path arrived: older ones are stale after a
     /// graceful restart (RFC 4724 §4.2).
     pub epoch: u32,
+    /// What the decision process reads, computed once: a path is shared by every prefix of
+    /// its UPDATE and compared many times (every other peer's path for each of them).
+    pub(crate) rank: Rank,
+}
+
+/// A path's decision inputs that take work to derive from its attributes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Rank {
+    /// [`Path::as_path_len`].
+    pub as_path_len: usize,
+    /// [`Path::neighbour_as`].
+    pub neighbour_as: Option<u32>,
+    /// [`Path::forwarding_next_hop`].
+    pub forwarding: IpAddr,
+}
+
+impl Rank {
+    /// The rank of a path whose other fields are final.
+    pub(crate) fn of(path: &Path) -> Rank {
+        Rank {
+            as_path_len: path.as_path_len(),
+            neighbour_as: path.neighbour_as(),
+            forwarding: path.forwarding_next_hop(),
+        }
+    }
 }
 
 impl Path {

@@ -2,7 +2,7 @@
 
 use std::net::IpAddr;
 
-use super::{Path, PeerInfo};
+use super::{Path, PeerInfo, Rank};
 use crate::wire::{MpNextHop, PathAttribute};
 
 /// A path from an UPDATE's attributes with the classic NEXT_HOP; `None` when a mandatory
@@ -46,7 +46,7 @@ pub(crate) fn path_with_next_hop(
         }
     }
     let ebgp = peer.asn != peer.local_as;
-    Some(Path {
+    let mut path = Path {
         peer: peer.address,
         peer_router_id: peer.router_id,
         peer_asn: peer.asn,
@@ -60,5 +60,12 @@ pub(crate) fn path_with_next_hop(
         local_pref: if ebgp { None } else { local_pref },
         communities,
         epoch,
-    })
+        rank: Rank {
+            as_path_len: 0,
+            neighbour_as: None,
+            forwarding: next_hop.global,
+        },
+    };
+    path.rank = Rank::of(&path);
+    Some(path)
 }

@@ -4,10 +4,10 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
-use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+use ipnet::IpNet;
 
 use super::path::path_with_next_hop;
-use super::table::Table;
+use super::table::{Outcome, Table, V4Key, V6Key};
 use super::Path;
 use crate::policy::loop_free;
 use crate::wire::{afi, MpNextHop, PathAttribute, UpdateMsg};
@@ -39,8 +39,8 @@ pub struct RouteChange {
 /// Every peer's Adj-RIB-In and the resulting Loc-RIB next hops, for both families.
 #[derive(Debug, Default, Clone)]
 pub struct Rib {
-    pub(crate) v4: Table<Ipv4Net>,
-    pub(crate) v6: Table<Ipv6Net>,
+    pub(crate) v4: Table<V4Key>,
+    pub(crate) v6: Table<V6Key>,
     /// Count of prefixes per peer and family (AFI).
     per_peer: HashMap<(IpAddr, u16), usize>,
     /// Each peer's generation per family (AFI); paths from older ones are stale.
@@ -49,6 +49,9 @@ pub struct Rib {
     /// once (the table entry's dirty flag): a consumer that lags sees each prefix once, in its
     /// latest state.
     pending: std::collections::VecDeque<IpNet>,
+    /// Prefixes one operation queued, put in prefix order before they join `pending`, so that
+    /// changes come out in the same order whatever order the peer listed its NLRI in.
+    queued: Vec<IpNet>,
 }
 
 impl Rib {
@@ -65,8 +68,9 @@ impl Rib {
         update: &UpdateMsg,
         accept: impl Fn(&IpNet) -> bool,
     ) -> Vec<RouteChange> {
-        let touched = self.apply_update(peer, update, accept);
-        self.recompute_all(touched)
+        let mut moved = Vec::new();
+        self.apply_update(peer, update, accept, &mut |p| moved.push(p));
+        self.changes_of(moved)
     }
 
     /// [`Rib::update_filtered`] for a caller that takes changes with [`Rib::take_changes`]:
@@ -77,71 +81,125 @@ impl Rib {
         update: &UpdateMsg,
         accept: impl Fn(&IpNet) -> bool,
     ) -> bool {
-        let touched = self.apply_update(peer, update, accept);
-        self.recompute_quietly(touched)
+        let mut any = false;
+        self.apply_update(peer, update, accept, &mut |_| any = true);
+        any
     }
 
-    /// Store what the UPDATE says; the prefixes whose decision must run again.
+    /// Store what the UPDATE says, telling `moved` of each prefix whose next hops changed.
     fn apply_update(
         &mut self,
         peer: PeerInfo,
         update: &UpdateMsg,
         accept: impl Fn(&IpNet) -> bool,
-    ) -> Vec<IpNet> {
-        let mut touched: Vec<IpNet> = Vec::new();
+        moved: &mut dyn FnMut(IpNet),
+    ) {
+        let from = peer.address;
         let withdrawn_mp = update.attributes.iter().flat_map(|a| match a {
             PathAttribute::MpUnreach(mp) => mp.withdrawn.as_slice(),
             _ => &[],
         });
         let withdrawn = update.withdrawn.iter().map(|p| IpNet::V4(*p));
         for prefix in withdrawn.chain(withdrawn_mp.copied()) {
-            self.remove(peer.address, prefix);
-            touched.push(prefix);
+            self.remove_path(from, prefix, |p| p.peer == from, moved);
         }
-        let classic_nh = update.attributes.iter().find_map(|a| match a {
-            PathAttribute::NextHop(n) => Some(MpNextHop {
-                global: IpAddr::V4(*n),
-                link_local: None,
-            }),
-            _ => None,
-        });
-        let mut batches: Vec<(Option<MpNextHop>, Vec<IpNet>)> = Vec::new();
         if !update.nlri.is_empty() {
-            let v4 = update.nlri.iter().map(|p| IpNet::V4(*p)).collect();
-            batches.push((classic_nh, v4));
+            let nh = update.attributes.iter().find_map(|a| match a {
+                PathAttribute::NextHop(n) => Some(MpNextHop {
+                    global: IpAddr::V4(*n),
+                    link_local: None,
+                }),
+                _ => None,
+            });
+            let path = self.path(peer, update, nh, afi::IPV4);
+            let prefixes = update.nlri.iter().map(|p| IpNet::V4(*p));
+            self.announce(from, path, prefixes, &accept, moved);
         }
         for attr in &update.attributes {
             if let PathAttribute::MpReach(mp) = attr {
-                batches.push((Some(mp.next_hop), mp.nlri.clone()));
+                let family = match mp.nlri.first() {
+                    Some(IpNet::V6(_)) => afi::IPV6,
+                    _ => afi::IPV4,
+                };
+                let path = self.path(peer, update, Some(mp.next_hop), family);
+                self.announce(from, path, mp.nlri.iter().copied(), &accept, moved);
             }
         }
-        for (nh, prefixes) in batches {
-            let family = match prefixes.first() {
-                Some(IpNet::V6(_)) => afi::IPV6,
-                _ => afi::IPV4,
+        self.flush_queued();
+    }
+
+    /// The path the UPDATE gives `family`, if it has a usable one. RFC 4271 §9.1.2: a path with
+    /// our own AS in it is unusable (unless the peer is allowed `allow_as_in` occurrences); it
+    /// still replaces what the peer sent before.
+    fn path(
+        &self,
+        peer: PeerInfo,
+        update: &UpdateMsg,
+        nh: Option<MpNextHop>,
+        family: u16,
+    ) -> Option<Arc<Path>> {
+        let epoch = self.epoch(peer.address, family);
+        nh.and_then(|nh| path_with_next_hop(peer, &update.attributes, nh, epoch))
+            .filter(|p| loop_free(p.count_as(peer.local_as), peer.allow_as_in))
+            .map(Arc::new)
+    }
+
+    /// Give every prefix `path` (or, without one or when `accept` refuses it, withdraw the
+    /// peer's path for it).
+    fn announce(
+        &mut self,
+        from: IpAddr,
+        path: Option<Arc<Path>>,
+        prefixes: impl Iterator<Item = IpNet>,
+        accept: &impl Fn(&IpNet) -> bool,
+        moved: &mut dyn FnMut(IpNet),
+    ) {
+        let (mut new4, mut new6) = (0usize, 0usize);
+        for prefix in prefixes {
+            let Some(path) = path.as_ref().filter(|_| accept(&prefix)) else {
+                self.remove_path(from, prefix, |p| p.peer == from, moved);
+                continue;
             };
-            let epoch = self.epoch(peer.address, family);
-            // RFC 4271 §9.1.2: a path with our own AS in it is unusable (unless the peer is
-            // allowed `allow_as_in` occurrences); it still replaces what the peer sent before.
-            let path = nh
-                .and_then(|nh| path_with_next_hop(peer, &update.attributes, nh, epoch))
-                .filter(|p| loop_free(p.count_as(peer.local_as), peer.allow_as_in))
-                .map(Arc::new);
-            for prefix in prefixes {
-                match &path {
-                    Some(p) if accept(&prefix) => self.insert(prefix, p.clone()),
-                    _ => self.remove(peer.address, prefix),
+            let outcome = match prefix {
+                IpNet::V4(p) => self.v4.insert(p, path.clone()),
+                IpNet::V6(p) => self.v6.insert(p, path.clone()),
+            };
+            if outcome.counted {
+                match prefix {
+                    IpNet::V4(_) => new4 = new4.saturating_add(1),
+                    IpNet::V6(_) => new6 = new6.saturating_add(1),
                 }
-                touched.push(prefix);
+            }
+            self.note(prefix, outcome, moved);
+        }
+        for (family, n) in [(afi::IPV4, new4), (afi::IPV6, new6)] {
+            if n > 0 {
+                let count = self.per_peer.entry((from, family)).or_default();
+                *count = count.saturating_add(n);
             }
         }
-        touched
+    }
+
+    /// Queue a prefix that moved (once until taken) and tell `moved`.
+    fn note(&mut self, prefix: IpNet, outcome: Outcome, moved: &mut dyn FnMut(IpNet)) {
+        if outcome.queue {
+            self.queued.push(prefix);
+        }
+        if outcome.moved {
+            moved(prefix);
+        }
+    }
+
+    /// Move what one operation queued onto the pending list, in prefix order.
+    fn flush_queued(&mut self) {
+        self.queued.sort_unstable();
+        self.pending.extend(self.queued.drain(..));
     }
 
     /// Forget every path of `peer` (session down, no graceful restart).
     pub fn peer_down(&mut self, peer: IpAddr) -> Vec<RouteChange> {
         self.epochs.retain(|(p, _), _| *p != peer);
-        self.sweep(|p| p.peer == peer, None)
+        self.sweep(peer, |p| p.peer == peer, None)
     }
 
     /// Mark `peer`'s paths of one family (or both) stale: they stay in use until replaced or
@@ -162,10 +220,12 @@ impl Rib {
         let (e4, e6) = (self.epoch(peer, afi::IPV4), self.epoch(peer, afi::IPV6));
         let mut changes = Vec::new();
         if family.is_none_or(|f| f == afi::IPV4) {
-            changes.extend(self.sweep(move |p| p.peer == peer && p.epoch != e4, Some(afi::IPV4)));
+            let stale = move |p: &Path| p.peer == peer && p.epoch != e4;
+            changes.extend(self.sweep(peer, stale, Some(afi::IPV4)));
         }
         if family.is_none_or(|f| f == afi::IPV6) {
-            changes.extend(self.sweep(move |p| p.peer == peer && p.epoch != e6, Some(afi::IPV6)));
+            let stale = move |p: &Path| p.peer == peer && p.epoch != e6;
+            changes.extend(self.sweep(peer, stale, Some(afi::IPV6)));
         }
         changes
     }
@@ -188,21 +248,26 @@ impl Rib {
         self.epochs.get(&(peer, family)).copied().unwrap_or(0)
     }
 
-    fn sweep(&mut self, pred: impl Fn(&Path) -> bool, family: Option<u16>) -> Vec<RouteChange> {
-        let mut touched: Vec<IpNet> = Vec::new();
+    /// Remove the paths of `peer` that `pred` selects, in one family or both.
+    fn sweep(
+        &mut self,
+        peer: IpAddr,
+        pred: impl Fn(&Path) -> bool,
+        family: Option<u16>,
+    ) -> Vec<RouteChange> {
+        let mut moved = Vec::new();
+        let mut doomed: Vec<IpNet> = Vec::new();
         if family.is_none_or(|f| f == afi::IPV4) {
-            for p in self.v4.prefixes_where(&pred) {
-                self.remove_where(IpNet::V4(p), &pred);
-                touched.push(IpNet::V4(p));
-            }
+            doomed.extend(self.v4.prefixes_where(&pred).into_iter().map(IpNet::V4));
         }
         if family.is_none_or(|f| f == afi::IPV6) {
-            for p in self.v6.prefixes_where(&pred) {
-                self.remove_where(IpNet::V6(p), &pred);
-                touched.push(IpNet::V6(p));
-            }
+            doomed.extend(self.v6.prefixes_where(&pred).into_iter().map(IpNet::V6));
         }
-        self.recompute_all(touched)
+        for prefix in doomed {
+            self.remove_path(peer, prefix, &pred, &mut |p| moved.push(p));
+        }
+        self.flush_queued();
+        self.changes_of(moved)
     }
 
     /// Prefixes held in `peer`'s Adj-RIB-In.
@@ -225,99 +290,58 @@ impl Rib {
 
     /// The Loc-RIB: prefix -> multipath next hops.
     pub fn loc_rib(&self) -> Vec<(IpNet, Vec<IpAddr>)> {
-        let v4 = self.v4.loc().map(|(p, h)| (IpNet::V4(*p), h.to_vec()));
-        let v6 = self.v6.loc().map(|(p, h)| (IpNet::V6(*p), h.to_vec()));
+        let v4 = self.v4.loc().map(|(p, h)| (IpNet::V4(p), h));
+        let v6 = self.v6.loc().map(|(p, h)| (IpNet::V6(p), h));
         v4.chain(v6).collect()
     }
 
-    /// The next hops in use for `prefix`.
-    pub fn next_hops(&self, prefix: &IpNet) -> Option<&[IpAddr]> {
+    /// The next hops in use for `prefix` (empty: no route).
+    pub fn next_hops(&self, prefix: &IpNet) -> Vec<IpAddr> {
         match prefix {
-            IpNet::V4(p) => self.v4.next_hops(p),
-            IpNet::V6(p) => self.v6.next_hops(p),
+            IpNet::V4(p) => self.v4.next_hops(*p),
+            IpNet::V6(p) => self.v6.next_hops(*p),
         }
     }
 
-    /// Paths held for `prefix`.
+    /// Paths held for `prefix`, best first.
     pub fn paths(&self, prefix: &IpNet) -> Vec<&Path> {
         match prefix {
-            IpNet::V4(p) => self.v4.paths(p),
-            IpNet::V6(p) => self.v6.paths(p),
+            IpNet::V4(p) => self.v4.paths(*p),
+            IpNet::V6(p) => self.v6.paths(*p),
         }
     }
 
-    fn insert(&mut self, prefix: IpNet, path: Arc<Path>) {
-        let peer = path.peer;
-        let new = match prefix {
-            IpNet::V4(p) => self.v4.insert(p, path),
-            IpNet::V6(p) => self.v6.insert(p, path),
-        };
-        if new {
-            *self.per_peer.entry((peer, family_of(&prefix))).or_default() += 1;
-        }
-    }
-
-    fn remove(&mut self, peer: IpAddr, prefix: IpNet) {
-        self.remove_where(prefix, |p| p.peer == peer);
-    }
-
-    /// Remove the paths of `prefix` that `pred` selects (at most one per peer).
-    fn remove_where(&mut self, prefix: IpNet, pred: impl Fn(&Path) -> bool) {
-        let owner = self
-            .paths(&prefix)
-            .into_iter()
-            .find(|p| pred(p))
-            .map(|p| p.peer);
-        let removed = match prefix {
+    /// Remove the path of `peer` for `prefix` if `pred` selects it.
+    fn remove_path(
+        &mut self,
+        peer: IpAddr,
+        prefix: IpNet,
+        pred: impl Fn(&Path) -> bool,
+        moved: &mut dyn FnMut(IpNet),
+    ) {
+        let outcome = match prefix {
             IpNet::V4(p) => self.v4.remove_if(p, &pred),
             IpNet::V6(p) => self.v6.remove_if(p, &pred),
         };
-        if let (true, Some(peer)) = (removed, owner) {
+        if outcome.counted {
             if let Some(n) = self.per_peer.get_mut(&(peer, family_of(&prefix))) {
                 *n = n.saturating_sub(1);
             }
         }
+        self.note(prefix, outcome, moved);
     }
 
-    fn recompute_all(&mut self, mut touched: Vec<IpNet>) -> Vec<RouteChange> {
-        touched.sort();
-        touched.dedup();
-        touched
+    /// The changes for prefixes that moved, each once, in prefix order, in their current state.
+    fn changes_of(&self, mut moved: Vec<IpNet>) -> Vec<RouteChange> {
+        moved.sort_unstable();
+        moved.dedup();
+        moved
             .into_iter()
-            .filter_map(|prefix| {
-                let (hops, newly_dirty) = match prefix {
-                    IpNet::V4(p) => self.v4.recompute(p),
-                    IpNet::V6(p) => self.v6.recompute(p),
-                }?;
-                if newly_dirty {
-                    self.pending.push_back(prefix);
-                }
-                Some(RouteChange {
-                    prefix,
-                    next_hops: hops,
-                })
+            .map(|prefix| RouteChange {
+                prefix,
+                next_hops: self.next_hops(&prefix),
             })
             .collect()
-    }
-
-    /// Re-run the decision for `touched`, queueing what moved; true if anything did.
-    fn recompute_quietly(&mut self, mut touched: Vec<IpNet>) -> bool {
-        touched.sort_unstable();
-        touched.dedup();
-        let mut moved = false;
-        for prefix in touched {
-            let changed = match prefix {
-                IpNet::V4(p) => self.v4.recompute(p),
-                IpNet::V6(p) => self.v6.recompute(p),
-            };
-            if let Some((_, newly_dirty)) = changed {
-                moved = true;
-                if newly_dirty {
-                    self.pending.push_back(prefix);
-                }
-            }
-        }
-        moved
     }
 
     /// Up to `max` prefixes whose next hops changed since they were last taken, in their
@@ -325,10 +349,13 @@ impl Rib {
     pub fn take_changes(&mut self, max: usize) -> Vec<RouteChange> {
         let n = max.min(self.pending.len());
         let mut out = Vec::with_capacity(n);
-        for prefix in self.pending.drain(..n).collect::<Vec<_>>() {
+        for _ in 0..n {
+            let Some(prefix) = self.pending.pop_front() else {
+                break;
+            };
             let next_hops = match prefix {
-                IpNet::V4(p) => self.v4.take_dirty(&p),
-                IpNet::V6(p) => self.v6.take_dirty(&p),
+                IpNet::V4(p) => self.v4.take_dirty(p),
+                IpNet::V6(p) => self.v6.take_dirty(p),
             };
             out.push(RouteChange { prefix, next_hops });
         }

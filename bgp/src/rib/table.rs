@@ -1,30 +1,79 @@
 //! One address family's Adj-RIBs-In and Loc-RIB, in one map: a prefix's entry holds the path of
-//! each peer and the multipath next hops in use.
+//! each peer, the best one first.
+//!
+//! Ingest speed is the point of the layout. Keys are prefixes packed into integers (ordered like
+//! the prefixes, compared in one instruction); every mutation finds its entry once and says
+//! whether the prefix's next-hop set moved; a path that joins or loses to the current best is
+//! handled by comparing it with that best alone, so P peers sending the same prefix cost P
+//! comparisons, not P². The next hops are not stored: they follow from the paths when asked.
 
-use std::collections::BTreeMap;
-use std::net::IpAddr;
+use std::cmp::Ordering;
+use std::collections::btree_map::{BTreeMap, Entry as Slot};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
+
+use ipnet::{Ipv4Net, Ipv6Net};
 
 use super::decision::in_multipath_set;
 use super::{compare, Path};
 
-/// prefix -> its paths and next hops.
+/// A prefix as a table key: ordered exactly like the prefix, cheaper to compare.
+pub(crate) trait Key: Copy + Ord {
+    /// The prefix type the key packs.
+    type Prefix: Copy;
+    /// The key of `prefix`.
+    fn of(prefix: Self::Prefix) -> Self;
+    /// The prefix back.
+    fn prefix(self) -> Self::Prefix;
+}
+
+/// An IPv4 prefix as `address << 8 | length`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct V4Key(u64);
+
+impl Key for V4Key {
+    type Prefix = Ipv4Net;
+    fn of(p: Ipv4Net) -> Self {
+        V4Key((u64::from(u32::from(p.addr())) << 8) | u64::from(p.prefix_len()))
+    }
+    fn prefix(self) -> Ipv4Net {
+        let addr = Ipv4Addr::from(((self.0 >> 8) & 0xffff_ffff) as u32);
+        // Keys are only made from valid prefixes, so the length is at most 32.
+        Ipv4Net::new(addr, (self.0 & 0xff) as u8).unwrap_or_default()
+    }
+}
+
+/// An IPv6 prefix as (address, length).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct V6Key(u128, u8);
+
+impl Key for V6Key {
+    type Prefix = Ipv6Net;
+    fn of(p: Ipv6Net) -> Self {
+        V6Key(u128::from(p.addr()), p.prefix_len())
+    }
+    fn prefix(self) -> Ipv6Net {
+        Ipv6Net::new(Ipv6Addr::from(self.0), self.1).unwrap_or_default()
+    }
+}
+
+/// prefix -> its paths.
 #[derive(Debug, Clone)]
-pub(crate) struct Table<P> {
-    entries: BTreeMap<P, Entry>,
+pub(crate) struct Table<K> {
+    entries: BTreeMap<K, Entry>,
 }
 
 /// One prefix. Paths are shared: every prefix of one UPDATE points at the same `Arc`, so a full
-/// table costs a pointer per prefix, not a copy of its attributes; the common single-peer,
-/// single-next-hop case needs no allocation of its own.
+/// table costs a pointer per prefix, not a copy of its attributes.
 #[derive(Debug, Clone)]
 struct Entry {
     paths: Paths,
-    hops: Hops,
     /// Its next hops changed since the consumer last took it (it is in the pending list).
     dirty: bool,
 }
 
+/// The paths of one prefix; in `Many`, the best (by [`compare`]) is first. No paths at all is
+/// an empty `Many` (which does not allocate): the entry waits for the consumer to take it.
 #[derive(Debug, Clone)]
 enum Paths {
     One(Arc<Path>),
@@ -40,7 +89,18 @@ impl Paths {
     }
 }
 
-impl<P> Default for Table<P> {
+/// What a mutation did to one prefix.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Outcome {
+    /// The peer had no path for the prefix before (insert) / had one and lost it (remove).
+    pub counted: bool,
+    /// The prefix's next-hop set changed.
+    pub moved: bool,
+    /// It moved and was not pending yet: the caller queues it.
+    pub queue: bool,
+}
+
+impl<K> Default for Table<K> {
     fn default() -> Self {
         Self {
             entries: BTreeMap::new(),
@@ -48,195 +108,256 @@ impl<P> Default for Table<P> {
     }
 }
 
-impl<P: Ord + Copy> Table<P> {
-    /// Store `path` for `prefix`; true if the peer had no path for it before.
-    pub(crate) fn insert(&mut self, prefix: P, path: Arc<Path>) -> bool {
-        let Some(entry) = self.entries.get_mut(&prefix) else {
-            self.entries.insert(
-                prefix,
-                Entry {
+impl<K: Key> Table<K> {
+    /// Store `path` (replacing the same peer's) for `prefix`.
+    pub(crate) fn insert(&mut self, prefix: K::Prefix, path: Arc<Path>) -> Outcome {
+        let entry = match self.entries.entry(K::of(prefix)) {
+            Slot::Vacant(v) => {
+                v.insert(Entry {
                     paths: Paths::One(path),
-                    hops: Hops::None,
-                    dirty: false,
-                },
-            );
-            return true;
-        };
-        match &mut entry.paths {
-            Paths::One(p) if p.peer == path.peer => {
-                *p = path;
-                false
+                    dirty: true,
+                });
+                return Outcome {
+                    counted: true,
+                    moved: true,
+                    queue: true,
+                };
             }
-            Paths::Many(v) => match v.iter_mut().find(|p| p.peer == path.peer) {
-                Some(slot) => {
-                    *slot = path;
-                    false
-                }
-                None => {
-                    v.push(path);
-                    true
-                }
-            },
+            Slot::Occupied(o) => o.into_mut(),
+        };
+        let (counted, moved) = match &mut entry.paths {
+            Paths::One(p) if p.peer == path.peer => {
+                let moved = p.rank.forwarding != path.rank.forwarding;
+                *p = path;
+                (false, moved)
+            }
             Paths::One(p) => {
                 let first = p.clone();
-                entry.paths = Paths::Many(vec![first, path]);
-                true
+                let mut v = Vec::with_capacity(4);
+                v.push(first);
+                let moved = join(&mut v, path);
+                entry.paths = Paths::Many(v);
+                (true, moved)
             }
-        }
+            Paths::Many(v) => match v.iter().position(|p| p.peer == path.peer) {
+                None => (true, join(v, path)),
+                Some(i) => {
+                    let before = multipath_hops(v);
+                    if let Some(slot) = v.get_mut(i) {
+                        *slot = path;
+                    }
+                    best_first(v);
+                    (false, multipath_hops(v) != before)
+                }
+            },
+        };
+        (counted, moved).into_outcome(entry)
     }
 
-    /// Drop the paths for `prefix` that `pred` selects; true if any went. The entry stays
-    /// until the change has been taken ([`Table::take_dirty`]).
-    pub(crate) fn remove_if(&mut self, prefix: P, pred: impl Fn(&Path) -> bool) -> bool {
-        let Some(entry) = self.entries.get_mut(&prefix) else {
-            return false;
+    /// Drop the paths for `prefix` that `pred` selects. The entry stays, if it has no paths
+    /// left, until the change has been taken ([`Table::take_dirty`]).
+    pub(crate) fn remove_if(&mut self, prefix: K::Prefix, pred: impl Fn(&Path) -> bool) -> Outcome {
+        let Some(entry) = self.entries.get_mut(&K::of(prefix)) else {
+            return Outcome::default();
         };
-        let all = match std::mem::replace(&mut entry.paths, Paths::Many(Vec::new())) {
-            Paths::One(p) => vec![p],
-            Paths::Many(v) => v,
+        let moved = match &mut entry.paths {
+            Paths::One(p) if pred(p) => {
+                entry.paths = Paths::Many(Vec::new());
+                true
+            }
+            Paths::One(_) => return Outcome::default(),
+            Paths::Many(v) => {
+                let before_len = v.len();
+                let before = multipath_hops(v);
+                v.retain(|p| !pred(p));
+                if v.len() == before_len {
+                    return Outcome::default();
+                }
+                best_first(v);
+                let moved = multipath_hops(v) != before;
+                if v.len() == 1 {
+                    if let Some(p) = v.pop() {
+                        entry.paths = Paths::One(p);
+                    }
+                }
+                moved
+            }
         };
-        let before = all.len();
-        let kept: Vec<Arc<Path>> = all.into_iter().filter(|p| !pred(p)).collect();
-        let removed = kept.len() < before;
-        entry.paths = pack(kept);
-        removed
+        (true, moved).into_outcome(entry)
     }
 
     /// Prefixes for which some path satisfies `pred`.
-    pub(crate) fn prefixes_where(&self, pred: impl Fn(&Path) -> bool) -> Vec<P> {
+    pub(crate) fn prefixes_where(&self, pred: impl Fn(&Path) -> bool) -> Vec<K::Prefix> {
         self.entries
             .iter()
             .filter(|(_, e)| e.paths.as_slice().iter().any(|p| pred(p)))
-            .map(|(p, _)| *p)
+            .map(|(k, _)| k.prefix())
             .collect()
     }
 
-    /// Paths held for `prefix`.
-    pub(crate) fn paths(&self, prefix: &P) -> Vec<&Path> {
+    /// Paths held for `prefix`, best first.
+    pub(crate) fn paths(&self, prefix: K::Prefix) -> Vec<&Path> {
         self.entries
-            .get(prefix)
+            .get(&K::of(prefix))
             .map(|e| e.paths.as_slice().iter().map(|p| p.as_ref()).collect())
             .unwrap_or_default()
     }
 
     /// Every prefix with its paths (the Adj-RIBs-In).
     #[cfg(test)]
-    pub(crate) fn adj_in(&self) -> impl Iterator<Item = (&P, &[Arc<Path>])> {
+    pub(crate) fn adj_in(&self) -> impl Iterator<Item = (K::Prefix, &[Arc<Path>])> {
         self.entries
             .iter()
-            .map(|(p, e)| (p, e.paths.as_slice()))
+            .map(|(k, e)| (k.prefix(), e.paths.as_slice()))
             .filter(|(_, paths)| !paths.is_empty())
     }
 
-    /// The next hops in use for `prefix`.
-    pub(crate) fn next_hops(&self, prefix: &P) -> Option<&[IpAddr]> {
+    /// The next hops in use for `prefix` (empty: no route).
+    pub(crate) fn next_hops(&self, prefix: K::Prefix) -> Vec<IpAddr> {
         self.entries
-            .get(prefix)
-            .map(|e| e.hops.as_slice())
-            .filter(|h| !h.is_empty())
+            .get(&K::of(prefix))
+            .map(|e| hops(&e.paths))
+            .unwrap_or_default()
     }
 
     /// The whole Loc-RIB.
-    pub(crate) fn loc(&self) -> impl Iterator<Item = (&P, &[IpAddr])> {
+    pub(crate) fn loc(&self) -> impl Iterator<Item = (K::Prefix, Vec<IpAddr>)> + '_ {
         self.entries
             .iter()
-            .map(|(p, e)| (p, e.hops.as_slice()))
-            .filter(|(_, h)| !h.is_empty())
+            .filter(|(_, e)| !e.paths.as_slice().is_empty())
+            .map(|(k, e)| (k.prefix(), hops(&e.paths)))
     }
 
     /// Take `prefix` off the pending list: its current next hops (empty: gone, and the entry
     /// that was kept to remember it was pending goes too).
-    pub(crate) fn take_dirty(&mut self, prefix: &P) -> Vec<IpAddr> {
-        let Some(e) = self.entries.get_mut(prefix) else {
+    pub(crate) fn take_dirty(&mut self, prefix: K::Prefix) -> Vec<IpAddr> {
+        let key = K::of(prefix);
+        let Some(e) = self.entries.get_mut(&key) else {
             return Vec::new();
         };
         e.dirty = false;
         if e.paths.as_slice().is_empty() {
-            self.entries.remove(prefix);
+            self.entries.remove(&key);
             return Vec::new();
         }
-        e.hops.as_slice().to_vec()
-    }
-
-    /// Re-run the decision for `prefix`; the new next hops if the set moved, and whether the
-    /// prefix must join the pending list (it was not on it yet).
-    pub(crate) fn recompute(&mut self, prefix: P) -> Option<(Vec<IpAddr>, bool)> {
-        let entry = self.entries.get_mut(&prefix)?;
-        // One path (the common case): its next hop, no sorting or collecting.
-        if let Paths::One(p) = &entry.paths {
-            let hop = p.forwarding_next_hop();
-            if entry.hops.as_slice() == [hop] {
-                return None;
-            }
-            let newly_dirty = !entry.dirty;
-            entry.hops = Hops::One([hop]);
-            entry.dirty = true;
-            return Some((vec![hop], newly_dirty));
-        }
-        let hops = multipath_hops(entry.paths.as_slice());
-        if entry.hops.as_slice() == hops {
-            return None;
-        }
-        // A prefix left without paths keeps its (empty) entry until the consumer has taken the
-        // change, so that a re-announcement meanwhile does not queue it twice.
-        let newly_dirty = !entry.dirty;
-        entry.hops = Hops::from(hops.as_slice());
-        entry.dirty = true;
-        Some((hops, newly_dirty))
+        hops(&e.paths)
     }
 }
 
-/// The sorted next hops of the best path and every path in its multipath set: the same set as
-/// [`best_paths`], found in one pass for the best and one for its equals, without sorting paths.
+/// Turns (counted, moved) into an [`Outcome`], marking the entry pending when it moved.
+trait IntoOutcome {
+    fn into_outcome(self, entry: &mut Entry) -> Outcome;
+}
+
+impl IntoOutcome for (bool, bool) {
+    fn into_outcome(self, entry: &mut Entry) -> Outcome {
+        let (counted, moved) = self;
+        let queue = moved && !entry.dirty;
+        if moved {
+            entry.dirty = true;
+        }
+        Outcome {
+            counted,
+            moved,
+            queue,
+        }
+    }
+}
+
+/// Add a path from a new peer to `paths` (best first, not empty); whether the next-hop set
+/// moved. Only the current best is compared with, unless the newcomer beats it from another
+/// multipath class.
+fn join(paths: &mut Vec<Arc<Path>>, path: Arc<Path>) -> bool {
+    let Some(best) = paths.first().cloned() else {
+        paths.push(path);
+        return true;
+    };
+    let hop = path.rank.forwarding;
+    let better = compare(&path, &best) == Ordering::Less;
+    if in_multipath_set(&path, &best) {
+        // It joins the set; the set moves only if its next hop is new there.
+        let known = paths
+            .iter()
+            .any(|p| p.rank.forwarding == hop && in_multipath_set(p, &best));
+        push_best_first(paths, path, better);
+        return !known;
+    }
+    if !better {
+        paths.push(path);
+        return false;
+    }
+    // A new best of another class: its set may take in paths the old best's excluded (equal
+    // up to the router id, from its neighbour AS), so compute it whole. Rare.
+    let before = multipath_hops(paths);
+    push_best_first(paths, path, true);
+    multipath_hops(paths) != before
+}
+
+fn push_best_first(paths: &mut Vec<Arc<Path>>, path: Arc<Path>, best: bool) {
+    paths.push(path);
+    if best {
+        let last = paths.len().saturating_sub(1);
+        paths.swap(0, last);
+    }
+}
+
+/// Restore "best first" after a path was replaced or removed.
+fn best_first(paths: &mut [Arc<Path>]) {
+    let best = paths
+        .iter()
+        .enumerate()
+        .min_by(|(_, a), (_, b)| compare(a, b))
+        .map(|(i, _)| i);
+    if let Some(i) = best {
+        paths.swap(0, i);
+    }
+}
+
+fn hops(paths: &Paths) -> Vec<IpAddr> {
+    match paths {
+        Paths::One(p) => vec![p.rank.forwarding],
+        Paths::Many(v) => multipath_hops(v),
+    }
+}
+
+/// The sorted next hops of the best path (first) and every path in its multipath set.
 fn multipath_hops(paths: &[Arc<Path>]) -> Vec<IpAddr> {
-    let Some(best) = paths.iter().min_by(|a, b| compare(a, b)) else {
+    let Some(best) = paths.first() else {
         return Vec::new();
     };
-    let mut hops: Vec<IpAddr> = paths
-        .iter()
-        .filter(|p| in_multipath_set(p, best))
-        .map(|p| p.forwarding_next_hop())
-        .collect();
-    hops.sort();
+    let mut hops: Vec<IpAddr> = Vec::with_capacity(paths.len());
+    hops.extend(
+        paths
+            .iter()
+            .filter(|p| in_multipath_set(p, best))
+            .map(|p| p.rank.forwarding),
+    );
+    hops.sort_unstable();
     hops.dedup();
     hops
 }
 
-/// One path inline, several in a vector, none as an empty vector (which does not allocate).
-fn pack(mut all: Vec<Arc<Path>>) -> Paths {
-    match all.len() {
-        1 => match all.pop() {
-            Some(p) => Paths::One(p),
-            None => Paths::Many(all),
-        },
-        _ => Paths::Many(all),
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// A Loc-RIB entry's next hops, without a heap allocation in the common single-path case.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Hops {
-    None,
-    One([IpAddr; 1]),
-    Many(Box<[IpAddr]>),
-}
-
-impl Hops {
-    fn as_slice(&self) -> &[IpAddr] {
-        match self {
-            Hops::None => &[],
-            Hops::One(h) => h,
-            Hops::Many(h) => h,
-        }
-    }
-}
-
-impl From<&[IpAddr]> for Hops {
-    fn from(hops: &[IpAddr]) -> Self {
-        match hops {
-            [] => Hops::None,
-            [one] => Hops::One([*one]),
-            many => Hops::Many(many.into()),
-        }
+    #[test]
+    fn packed_keys_order_like_prefixes() {
+        let mut v4: Vec<Ipv4Net> = ["10.0.0.0/8", "10.0.0.0/24", "9.255.0.0/16", "0.0.0.0/0"]
+            .iter()
+            .map(|s| s.parse().unwrap())
+            .collect();
+        let mut keys: Vec<V4Key> = v4.iter().map(|p| V4Key::of(*p)).collect();
+        v4.sort();
+        keys.sort();
+        assert_eq!(keys.iter().map(|k| k.prefix()).collect::<Vec<_>>(), v4);
+        let mut v6: Vec<Ipv6Net> = ["fd00::/8", "fd00::/64", "::/0", "2001:db8::/32"]
+            .iter()
+            .map(|s| s.parse().unwrap())
+            .collect();
+        let mut keys: Vec<V6Key> = v6.iter().map(|p| V6Key::of(*p)).collect();
+        v6.sort();
+        keys.sort();
+        assert_eq!(keys.iter().map(|k| k.prefix()).collect::<Vec<_>>(), v6);
     }
 }

@@ -660,7 +660,7 @@ async fn refuse(mut conn: Conn, ctx: CodecContext) {
 async fn connect(
     addr: SocketAddr,
     local: Option<IpAddr>,
-    password: Option<String>,
+    password: Option<super::Password>,
 ) -> std::io::Result<TcpStream> {
     let socket = if addr.is_ipv6() {
         tokio::net::TcpSocket::new_v6()?
@@ -671,7 +671,7 @@ async fn connect(
         socket.bind(SocketAddr::new(local, 0))?;
     }
     if let Some(password) = &password {
-        super::md5::set_key(&socket, addr.ip(), password)?;
+        super::md5::set_key(&socket, addr.ip(), password.expose())?;
     }
     socket.connect(addr).await
 }

@@ -1,0 +1,58 @@
+//! Keeping the kernel and BGP in line with the blocks IPAM holds: a blackhole per block, IPv4
+//! and IPv6 (so unassigned addresses are dropped here, not looped back to the fabric; the
+//! reconciler keeps them), and every held block announced by the speaker.
+
+use std::sync::Arc;
+
+use ipnet::IpNet;
+use tokio::sync::Mutex;
+use tracing::info;
+
+use super::conflicts::Conflicts;
+use super::reconciler::Reconciler;
+use crate::dataplane;
+
+/// Applies changes of the held block set.
+#[derive(Debug)]
+pub struct BlockAnnouncer {
+    reconciler: Arc<Reconciler>,
+    speaker: bgp::driver::SpeakerHandle,
+    conflicts: Arc<Conflicts>,
+    announced: Mutex<Vec<IpNet>>,
+}
+
+impl BlockAnnouncer {
+    /// Nothing announced yet.
+    pub fn new(
+        reconciler: Arc<Reconciler>,
+        speaker: bgp::driver::SpeakerHandle,
+        conflicts: Arc<Conflicts>,
+    ) -> Self {
+        Self {
+            reconciler,
+            speaker,
+            conflicts,
+            announced: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Make blackholes and announcements match `blocks`.
+    pub async fn sync(&self, blocks: Vec<IpNet>) -> Result<(), dataplane::DataplaneError> {
+        let mut announced = self.announced.lock().await;
+        if *announced == blocks {
+            return Ok(());
+        }
+        for b in blocks.iter().filter(|b| !announced.contains(b)) {
+            info!(block = %b, "announcing block");
+        }
+        for b in announced.iter().filter(|b| !blocks.contains(b)) {
+            info!(block = %b, "withdrawing block");
+        }
+        // Blackholes first: a block is never announced before its blackhole is in place.
+        self.reconciler.set_blocks(blocks.clone()).await;
+        self.speaker.set_local_prefixes(blocks.clone());
+        self.conflicts.set_blocks(blocks.clone());
+        *announced = blocks;
+        Ok(())
+    }
+}

@@ -1,0 +1,349 @@
+//! The `etcd` datastore: block affinities claimed with etcd v3 transactions.
+//!
+//! A block is claimed by creating `PREFIX/ipam/blocks/NET-LEN` (value: the node name) in a
+//! transaction that succeeds only if the key does not exist (compare `create_revision == 0`):
+//! of racing hosts exactly one wins, the others pick the next free block. Every claim is put
+//! on the host's lease, whose TTL is `ipam.block_grace_period`; a live agent keeps the lease
+//! alive, so a dead host's blocks vanish a grace period after its last keep-alive, and other
+//! hosts may claim them. Allocations stay in the host's own journal (see [`crate::store`]): an
+//! address belongs to the host holding its block, so only blocks need cluster-wide agreement.
+//!
+//! If the lease is lost anyway (etcd unreachable for longer than the TTL), the keeper grants a
+//! new one and puts the held blocks back on it; a block another host claimed meanwhile is
+//! logged as a conflict (two hosts announcing one block, which BGP conflict tracking shows too).
+
+use std::collections::{BTreeSet, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use etcd_client::{Client, Compare, CompareOp, ConnectOptions, GetOptions, PutOptions, Txn, TxnOp};
+use ipnet::IpNet;
+use tokio::task::JoinHandle;
+use tracing::{error, info, warn};
+
+use crate::addr::{nth_subnet, subnet_count};
+use crate::IpamError;
+
+/// The host's view of the cluster's block claims in etcd.
+pub struct EtcdBlocks {
+    client: Client,
+    prefix: String,
+    node: String,
+    shared: Arc<Shared>,
+    keeper: JoinHandle<()>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    lease: Mutex<i64>,
+    held: Mutex<BTreeSet<IpNet>>,
+}
+
+impl std::fmt::Debug for EtcdBlocks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EtcdBlocks")
+            .field("prefix", &self.prefix)
+            .field("node", &self.node)
+            .field("shared", &self.shared)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for EtcdBlocks {
+    fn drop(&mut self) {
+        // No more keep-alives: the lease runs out after its TTL, as for a dead host.
+        self.keeper.abort();
+    }
+}
+
+impl EtcdBlocks {
+    /// Connect, grant the host's lease (TTL `ttl_secs`) and start keeping it alive.
+    pub async fn connect(
+        endpoints: &[String],
+        prefix: &str,
+        node: &str,
+        ttl_secs: u64,
+    ) -> Result<EtcdBlocks, IpamError> {
+        let options = ConnectOptions::new()
+            .with_connect_timeout(Duration::from_secs(5))
+            .with_timeout(Duration::from_secs(5));
+        let mut client = Client::connect(endpoints, Some(options))
+            .await
+            .map_err(|e| IpamError::Etcd(format!("connecting to {}: {e}", endpoints.join(","))))?;
+        let ttl = i64::try_from(ttl_secs.max(2)).unwrap_or(i64::MAX);
+        let lease = client
+            .lease_grant(ttl, None)
+            .await
+            .map_err(etcd("granting the host lease"))?
+            .id();
+        let shared = Arc::new(Shared {
+            lease: Mutex::new(lease),
+            held: Mutex::new(BTreeSet::new()),
+        });
+        let prefix = prefix.trim_end_matches('/').to_string();
+        let keeper = tokio::spawn(keep_alive(
+            client.clone(),
+            shared.clone(),
+            prefix.clone(),
+            node.to_string(),
+            ttl,
+        ));
+        Ok(EtcdBlocks {
+            client,
+            prefix,
+            node: node.to_string(),
+            shared,
+            keeper,
+        })
+    }
+
+    /// The host's current lease id.
+    pub fn lease(&self) -> i64 {
+        self.shared.lease.lock().map(|l| *l).unwrap_or_default()
+    }
+
+    /// Claim the first free `/len` block of `range` that is not in `held`; `None` if every block
+    /// is claimed.
+    pub async fn claim(
+        &self,
+        range: IpNet,
+        len: u8,
+        held: &[IpNet],
+    ) -> Result<Option<IpNet>, IpamError> {
+        let count = subnet_count(range, len);
+        let mut client = self.client.clone();
+        // A lost race means another host took that block: look again, a bounded number of times.
+        for _ in 0..64 {
+            let taken: HashSet<IpNet> = self.claims().await?.into_iter().map(|(b, _)| b).collect();
+            let mut index: u128 = 0;
+            let candidate = loop {
+                if index >= count {
+                    break None;
+                }
+                match nth_subnet(range, len, index) {
+                    Some(b) if taken.contains(&b) || held.contains(&b) => index += 1,
+                    other => break other,
+                }
+            };
+            let Some(block) = candidate else {
+                return Ok(None);
+            };
+            let key = block_key(&self.prefix, block);
+            let txn = Txn::new()
+                .when([Compare::create_revision(key.clone(), CompareOp::Equal, 0)])
+                .and_then([TxnOp::put(
+                    key,
+                    self.node.clone(),
+                    Some(PutOptions::new().with_lease(self.lease())),
+                )]);
+            if client
+                .txn(txn)
+                .await
+                .map_err(etcd("claiming a block"))?
+                .succeeded()
+            {
+                self.hold(block);
+                return Ok(Some(block));
+            }
+        }
+        Err(IpamError::Etcd("lost 64 races for a block in a row".into()))
+    }
+
+    /// Claim `block` again on the current lease (after a restart): it must be free or ours.
+    pub async fn reclaim(&self, block: IpNet) -> Result<(), IpamError> {
+        match put_back(
+            &mut self.client.clone(),
+            &self.prefix,
+            &self.node,
+            self.lease(),
+            block,
+        )
+        .await?
+        {
+            None => {
+                self.hold(block);
+                Ok(())
+            }
+            Some(owner) => Err(IpamError::Etcd(format!(
+                "block {block} of this host's state is claimed by {owner} in etcd: two hosts \
+                 would use the same addresses (was this host down longer than \
+                 ipam.block_grace_period?)"
+            ))),
+        }
+    }
+
+    /// Give `block` back, if it is still ours.
+    pub async fn release(&self, block: IpNet) -> Result<(), IpamError> {
+        let key = block_key(&self.prefix, block);
+        let txn = Txn::new()
+            .when([Compare::value(
+                key.clone(),
+                CompareOp::Equal,
+                self.node.clone(),
+            )])
+            .and_then([TxnOp::delete(key, None)]);
+        self.client
+            .clone()
+            .txn(txn)
+            .await
+            .map_err(etcd("releasing a block"))?;
+        if let Ok(mut held) = self.shared.held.lock() {
+            held.remove(&block);
+        }
+        Ok(())
+    }
+
+    /// Every claimed block of the cluster and its owner.
+    pub async fn claims(&self) -> Result<Vec<(IpNet, String)>, IpamError> {
+        let resp = self
+            .client
+            .clone()
+            .get(
+                format!("{}/ipam/blocks/", self.prefix),
+                Some(GetOptions::new().with_prefix()),
+            )
+            .await
+            .map_err(etcd("listing blocks"))?;
+        Ok(resp
+            .kvs()
+            .iter()
+            .filter_map(|kv| {
+                let key = kv.key_str().ok()?;
+                let net = key.rsplit('/').next()?.replacen('-', "/", 1).parse().ok()?;
+                Some((net, kv.value_str().ok()?.to_string()))
+            })
+            .collect())
+    }
+
+    fn hold(&self, block: IpNet) {
+        if let Ok(mut held) = self.shared.held.lock() {
+            held.insert(block);
+        }
+    }
+}
+
+/// `PREFIX/ipam/blocks/10.244.1.0-24`: one key per block, listed with one prefix get.
+fn block_key(prefix: &str, block: IpNet) -> String {
+    format!(
+        "{prefix}/ipam/blocks/{}",
+        block.to_string().replacen('/', "-", 1)
+    )
+}
+
+/// Put `block` on `lease` if it is free or already ours; `Some(owner)` if another host has it.
+async fn put_back(
+    client: &mut Client,
+    prefix: &str,
+    node: &str,
+    lease: i64,
+    block: IpNet,
+) -> Result<Option<String>, IpamError> {
+    let key = block_key(prefix, block);
+    let put = || {
+        TxnOp::put(
+            key.clone(),
+            node.to_string(),
+            Some(PutOptions::new().with_lease(lease)),
+        )
+    };
+    let ours = Txn::new()
+        .when([Compare::value(
+            key.clone(),
+            CompareOp::Equal,
+            node.to_string(),
+        )])
+        .and_then([put()]);
+    if client
+        .txn(ours)
+        .await
+        .map_err(etcd("re-claiming a block"))?
+        .succeeded()
+    {
+        return Ok(None);
+    }
+    let free = Txn::new()
+        .when([Compare::create_revision(key.clone(), CompareOp::Equal, 0)])
+        .and_then([put()])
+        .or_else([TxnOp::get(key.clone(), None)]);
+    let resp = client
+        .txn(free)
+        .await
+        .map_err(etcd("re-claiming a block"))?;
+    if resp.succeeded() {
+        return Ok(None);
+    }
+    let owner = resp
+        .op_responses()
+        .into_iter()
+        .find_map(|r| match r {
+            etcd_client::TxnOpResponse::Get(g) => g
+                .kvs()
+                .first()
+                .and_then(|kv| kv.value_str().ok().map(str::to_string)),
+            _ => None,
+        })
+        .unwrap_or_else(|| "another host".into());
+    Ok(Some(owner))
+}
+
+/// Keep the lease alive every third of its TTL; across etcd restarts reconnect, and if the
+/// lease expired, grant a new one and put the held blocks back on it.
+async fn keep_alive(
+    mut client: Client,
+    shared: Arc<Shared>,
+    prefix: String,
+    node: String,
+    ttl: i64,
+) {
+    let period = Duration::from_millis(u64::try_from(ttl).unwrap_or(3).saturating_mul(1000) / 3);
+    loop {
+        let lease = shared.lease.lock().map(|l| *l).unwrap_or_default();
+        let alive = match client.lease_keep_alive(lease).await {
+            Ok((mut keeper, mut stream)) => loop {
+                if keeper.keep_alive().await.is_err() {
+                    break true;
+                }
+                match stream.message().await {
+                    Ok(Some(resp)) if resp.ttl() > 0 => tokio::time::sleep(period).await,
+                    Ok(Some(_)) => break false,
+                    _ => break true,
+                }
+            },
+            Err(_) => true,
+        };
+        if alive {
+            // etcd unreachable or restarting: try again soon; the lease may still be valid.
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            continue;
+        }
+        warn!(
+            lease,
+            "the host lease expired: granting a new one and re-claiming our blocks"
+        );
+        let Ok(resp) = client.lease_grant(ttl, None).await else {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            continue;
+        };
+        if let Ok(mut l) = shared.lease.lock() {
+            *l = resp.id();
+        }
+        let held: Vec<IpNet> = shared
+            .held
+            .lock()
+            .map(|h| h.iter().copied().collect())
+            .unwrap_or_default();
+        for block in held {
+            match put_back(&mut client, &prefix, &node, resp.id(), block).await {
+                Ok(None) => info!(%block, "block re-claimed on the new lease"),
+                Ok(Some(owner)) => {
+                    error!(%block, %owner, "block claimed by another host while our lease was lost")
+                }
+                Err(e) => warn!(%block, error = %e, "re-claiming a block"),
+            }
+        }
+    }
+}
+
+fn etcd(what: &'static str) -> impl FnOnce(etcd_client::Error) -> IpamError {
+    move |e| IpamError::Etcd(format!("{what}: {e}"))
+}
