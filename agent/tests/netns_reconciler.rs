@@ -53,6 +53,18 @@ async fn drift_is_repaired_from_notifications_and_dual_stack_works() {
         "dev",
         "up0",
     ]);
+    run(&[
+        "ip",
+        "-n",
+        &host,
+        "-6",
+        "addr",
+        "add",
+        "fd00:99::1/64",
+        "dev",
+        "up0",
+        "nodad",
+    ]);
     run(&["ip", "-n", &host, "link", "set", "up0", "up"]);
     run(&["ip", "-n", &tor, "link", "set", "down0", "up"]);
 
@@ -78,10 +90,20 @@ async fn drift_is_repaired_from_notifications_and_dual_stack_works() {
         .iter()
         .map(|h| h.parse().unwrap())
         .collect();
-    tx.send(vec![LearnedRoute {
-        prefix: "10.244.2.0/24".parse().unwrap(),
-        next_hops: hops,
-    }])
+    let hops6: Vec<IpAddr> = ["fd00:99::2", "fd00:99::3"]
+        .iter()
+        .map(|h| h.parse().unwrap())
+        .collect();
+    tx.send(vec![
+        LearnedRoute {
+            prefix: "10.244.2.0/24".parse().unwrap(),
+            next_hops: hops,
+        },
+        LearnedRoute {
+            prefix: "fd00:244:0:2::/64".parse().unwrap(),
+            next_hops: hops6,
+        },
+    ])
     .await
     .unwrap();
 
