@@ -155,9 +155,8 @@ impl AgentHandler {
             .filter(|k| !keep.contains(k))
             .collect();
         for k in doomed {
-            if let Err(e) =
-                dataplane::detach(self.kernel.as_ref(), &k.container_id, &k.ifname).await
-            {
+            // Through the reconciler: it forgets the container first, so no repair rewires it.
+            if let Err(e) = self.dataplane.detach(&k.container_id, &k.ifname).await {
                 warn!(container = %k.container_id, ifname = %k.ifname, error = %e, "gc: unwiring failed; address kept");
                 keep.insert(k);
             }
