@@ -295,7 +295,8 @@ impl Reconciler {
         mut learned: mpsc::Receiver<Vec<LearnedRoute>>,
         timing: Timing,
     ) {
-        let mut events = match self.kernel.subscribe().await {
+        // Our own installs echo back as additions with our protocols: never drift.
+        let mut events = match self.kernel.subscribe(&[RTPROT_LATTICE, RTPROT_BGP]).await {
             Ok(rx) => Some(rx),
             Err(e) => {
                 warn!(error = %e, "no netlink notifications: relying on periodic resync");

@@ -28,22 +28,40 @@ pub struct EventReceiver {
 pub struct EventSender {
     tx: mpsc::Sender<KernelEvent>,
     lost: Arc<AtomicBool>,
+    /// Protocols whose route additions are not delivered.
+    quiet: Vec<u8>,
 }
 
 impl EventSender {
-    /// A new channel.
+    /// A new channel delivering everything.
     pub fn channel() -> (EventSender, EventReceiver) {
+        Self::quiet_channel(&[])
+    }
+
+    /// A new channel that drops route additions owned by the `quiet` protocols.
+    pub fn quiet_channel(quiet: &[u8]) -> (EventSender, EventReceiver) {
         let (tx, rx) = mpsc::channel(CAPACITY);
         let lost = Arc::new(AtomicBool::new(false));
         let rx = EventReceiver {
             rx,
             lost: Arc::clone(&lost),
         };
-        (EventSender { tx, lost }, rx)
+        let quiet = quiet.to_vec();
+        (EventSender { tx, lost, quiet }, rx)
     }
 
     /// Delivers `event` without waiting; returns false once the subscriber is gone.
     pub fn send(&mut self, event: KernelEvent) -> bool {
+        if let KernelEvent::Route {
+            protocol,
+            deleted: false,
+            ..
+        } = &event
+        {
+            if self.quiet.contains(protocol) {
+                return !self.tx.is_closed();
+            }
+        }
         match self.tx.try_send(event) {
             Ok(()) => true,
             Err(TrySendError::Full(_)) => {
@@ -97,5 +115,21 @@ mod tests {
         assert_eq!(rx.try_recv(), Some(ev));
         drop(rx);
         assert!(!tx.send(KernelEvent::Overrun));
+    }
+
+    #[test]
+    fn quiet_protocols_only_report_deletions() {
+        let (mut tx, mut rx) = EventSender::quiet_channel(&[186]);
+        let route = |protocol, deleted| KernelEvent::Route {
+            destination: "10.0.0.0/8".parse().unwrap_or_default(),
+            protocol,
+            deleted,
+        };
+        assert!(tx.send(route(186, false)));
+        assert!(tx.send(route(186, true)));
+        assert!(tx.send(route(4, false)));
+        assert_eq!(rx.try_recv(), Some(route(186, true)));
+        assert_eq!(rx.try_recv(), Some(route(4, false)));
+        assert_eq!(rx.try_recv(), None);
     }
 }

@@ -85,7 +85,10 @@ pub trait Kernel: Send + Sync + std::fmt::Debug {
 
     /// Subscribes to link, address and route notifications of this namespace. Lost
     /// notifications (a full socket buffer, `ENOBUFS`) arrive as [`KernelEvent::Overrun`].
-    async fn subscribe(&self) -> KernelResult<EventReceiver>;
+    /// Route additions and replacements owned by one of the `quiet` protocols are not
+    /// delivered: they are the subscriber's own writes echoing back, and at 100k routes they
+    /// would only crowd out what matters.
+    async fn subscribe(&self, quiet: &[u8]) -> KernelResult<EventReceiver>;
 
     /// A `Kernel` for the network namespace at `path` (e.g. `/run/netns/x`, `/proc/PID/ns/net`).
     async fn netns(&self, path: &Path) -> KernelResult<Arc<dyn Kernel>>;

@@ -302,10 +302,10 @@ impl Kernel for FakeKernel {
         Ok(ns.sysctls.get(key).cloned().unwrap_or_else(|| "0".into()))
     }
 
-    async fn subscribe(&self) -> KernelResult<EventReceiver> {
+    async fn subscribe(&self, quiet: &[u8]) -> KernelResult<EventReceiver> {
         let mut shared = self.lock();
         shared.world.ns(&self.ns)?;
-        let (tx, rx) = EventSender::channel();
+        let (tx, rx) = EventSender::quiet_channel(quiet);
         shared
             .subscribers
             .entry(self.ns.clone())

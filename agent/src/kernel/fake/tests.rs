@@ -93,7 +93,7 @@ async fn injected_failure_fires_once_on_the_nth_call() {
 async fn subscribers_see_link_address_and_route_changes() {
     let host = FakeKernel::new();
     host.add_netns("/c1");
-    let mut events = host.subscribe().await.unwrap();
+    let mut events = host.subscribe(&[]).await.unwrap();
     host.create_veth("h0", "p0", Path::new("/c1"))
         .await
         .unwrap();

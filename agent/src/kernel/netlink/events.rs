@@ -21,7 +21,7 @@ const GROUPS: u32 = (1 << 0) | (1 << 4) | (1 << 6) | (1 << 8) | (1 << 10);
 const RCVBUF: usize = 8 << 20;
 
 /// Subscribes to notifications in namespace `ns`.
-pub(super) async fn subscribe(ns: Arc<File>) -> KernelResult<EventReceiver> {
+pub(super) async fn subscribe(ns: Arc<File>, quiet: &[u8]) -> KernelResult<EventReceiver> {
     let runtime = tokio::runtime::Handle::current();
     let rt = runtime.clone();
     let (conn, messages) = netns::run_in(ns, "netlink event socket".into(), move || {
@@ -34,7 +34,7 @@ pub(super) async fn subscribe(ns: Arc<File>) -> KernelResult<EventReceiver> {
         Ok((conn, messages))
     })
     .await?;
-    let (mut tx, rx) = EventSender::channel();
+    let (mut tx, rx) = EventSender::quiet_channel(quiet);
     runtime.spawn(async move {
         let conn = tokio::spawn(conn);
         let mut messages = messages;

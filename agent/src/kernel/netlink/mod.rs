@@ -132,8 +132,8 @@ impl Kernel for NetlinkKernel {
         sysctl::read(Arc::clone(&self.netns), key).await
     }
 
-    async fn subscribe(&self) -> KernelResult<EventReceiver> {
-        events::subscribe(Arc::clone(&self.netns)).await
+    async fn subscribe(&self, quiet: &[u8]) -> KernelResult<EventReceiver> {
+        events::subscribe(Arc::clone(&self.netns), quiet).await
     }
 
     async fn netns(&self, path: &Path) -> KernelResult<Arc<dyn Kernel>> {
