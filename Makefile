@@ -69,7 +69,7 @@ bench: deps-bench
 	target/release/examples/bench_ingest run $(BENCH_SIZES)
 	$(CARGO) build --release -p ipam --example bench_alloc
 	target/release/examples/bench_alloc $(BENCH_ALLOCS)
-	$(CARGO) build --release -p agent --example bench_routes
+	$(CARGO) build --release -p agent --bins --example bench_routes
 	target/release/examples/bench_routes $(ROUTE_BENCH)
 
 fmt:

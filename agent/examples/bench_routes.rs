@@ -44,7 +44,8 @@ fn sh(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// The i-th single-path prefix (from 20.0.0.0/24) and the i-th ECMP prefix (from 60.0.0.0/24).
+/// The i-th single-path prefix (from 20.0.0.0/24) and the i-th ECMP prefix (from 24.0.0.0/24),
+/// all inside 16.0.0.0/4, the cluster range latticed imports in its row.
 fn single(i: usize) -> Ipv4Net {
     Ipv4Net::new(
         Ipv4Addr::from(u32::from(Ipv4Addr::new(20, 0, 0, 0)) + ((i as u32) << 8)),
@@ -54,7 +55,7 @@ fn single(i: usize) -> Ipv4Net {
 }
 fn ecmp(i: usize) -> Ipv4Net {
     Ipv4Net::new(
-        Ipv4Addr::from(u32::from(Ipv4Addr::new(60, 0, 0, 0)) + ((i as u32) << 8)),
+        Ipv4Addr::from(u32::from(Ipv4Addr::new(24, 0, 0, 0)) + ((i as u32) << 8)),
         24,
     )
     .unwrap()
@@ -349,8 +350,74 @@ fn frr(dir: &Path) -> PathBuf {
     d
 }
 
+/// FRR's row: zebra + bgpd receive the routes over BGP; stopped afterwards.
 async fn zebra(k: &NetlinkKernel, dir: &Path, n: usize, e: usize) -> (f64, f64) {
-    frr(dir);
+    let d = frr(dir);
+    let result = over_bgp(k, n, e, "zebra").await;
+    for daemon in ["bgpd", "zebra"] {
+        let pid = std::fs::read_to_string(d.join(format!("run/{daemon}.pid"))).unwrap_or_default();
+        if let Ok(pid) = pid.trim().parse::<i32>() {
+            let pid = nix::unistd::Pid::from_raw(pid);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+            while Path::new(&format!("/proc/{pid}")).exists() {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+    result
+}
+
+/// latticed's row, end to end: the daemon (release build, next to this example's directory)
+/// learns the routes over BGP and its reconciler programs them.
+async fn latticed(k: &NetlinkKernel, dir: &Path, n: usize, e: usize) -> (f64, f64) {
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .unwrap()
+        .join("latticed");
+    assert!(
+        bin.is_file(),
+        "{} missing: cargo build --release -p agent --bins",
+        bin.display()
+    );
+    let d = dir.join("latticed");
+    std::fs::create_dir_all(&d).unwrap();
+    let mut conf = format!(
+        "node: {{name: rx, asn: 65002, router_id: {RX}}}\n\
+         cluster: {{cidr: 16.0.0.0/4, block_prefix_len: 24}}\n\
+         ipam: {{datastore: local, state_dir: {}, block: 31.255.255.0/24}}\n\
+         bgp:\n  listen: {{address: {RX}, port: 179}}\n  peers:\n",
+        d.join("state").display()
+    );
+    for s in SENDERS {
+        conf.push_str(&format!(
+            "    - {{address: {s}, asn: 65001, passive: true, hold_time: 240}}\n"
+        ));
+    }
+    conf.push_str(&format!(
+        "api: {{socket: {}}}\n",
+        d.join("api.sock").display()
+    ));
+    std::fs::write(d.join("latticed.yaml"), conf).unwrap();
+    let log = std::fs::File::create(d.join("latticed.log")).unwrap();
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", &ns("rx")])
+        .arg(&bin)
+        .arg("-c")
+        .arg(d.join("latticed.yaml"))
+        .args(["--log-level", "warn"])
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let result = over_bgp(k, n, e, "latticed").await;
+    let _ = child.kill();
+    let _ = child.wait();
+    result
+}
+
+/// Timed announce and withdraw of every route to the receiver running in the rx namespace.
+async fn over_bgp(k: &NetlinkKernel, n: usize, e: usize, who: &str) -> (f64, f64) {
     let exe = std::env::current_exe().unwrap();
     let mut sender = Command::new("ip")
         .args(["netns", "exec", &ns("tx")])
@@ -382,7 +449,7 @@ async fn zebra(k: &NetlinkKernel, dir: &Path, n: usize, e: usize) -> (f64, f64) 
     let multipath = routes.iter().filter(|r| r.gateways().len() == 2).count();
     assert_eq!(
         multipath, e,
-        "zebra installed the ECMP routes with both paths"
+        "{who} installed the ECMP routes with both paths"
     );
     let t = timed("withdraw");
     expect("sent");
@@ -443,7 +510,7 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let (l, b, z) = rt.block_on(async {
+    let (l, b, z, d) = rt.block_on(async {
         let k = NetlinkKernel::in_netns(&PathBuf::from(format!("/run/netns/{}", ns("rx"))))
             .await
             .unwrap();
@@ -458,7 +525,8 @@ fn main() {
         let best = |a: (f64, f64), b: (f64, f64)| (a.0.min(b.0), a.1.min(b.1));
         let (l, b) = (best(l1, l2), best(b1, b2));
         let z = zebra(&k, dir.path(), n, e).await;
-        (l, b, z)
+        let d = latticed(&k, dir.path(), n, e).await;
+        (l, b, z, d)
     });
     drop(lab);
     let total = n + e;
@@ -471,6 +539,7 @@ fn main() {
         ("Lattice (executor, 256 in flight)", l),
         ("ip -batch", b),
         ("FRR 8.4 zebra (via bgpd)", z),
+        ("latticed (via its BGP speaker)", d),
     ] {
         println!(
             "| {name} | {up:.2} | {:.0} | {down:.2} | {:.0} |",
@@ -484,5 +553,10 @@ fn main() {
         b.1 / l.1,
         z.0 / l.0,
         z.1 / l.1
+    );
+    println!(
+        "End to end over BGP, latticed vs zebra: install {:.2}x, withdraw {:.2}x the rate",
+        z.0 / d.0,
+        z.1 / d.1
     );
 }
