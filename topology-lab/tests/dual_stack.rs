@@ -86,7 +86,35 @@ fn containers_in_two_racks_reach_each_other_over_ipv4_and_ipv6() {
         blackholes.contains("blackhole fd00:10:244:1::/64"),
         "{blackholes}"
     );
-    assert!(eventually(20, || ping(&c1, &a2)), "c1 -> c2 over IPv6");
+    // The hosts learning each other's block proves BGP end to end; FRR's zebra may still be
+    // installing on a loaded machine, so wait for every router's kernel too.
+    for r in ["spine1", "tor1", "tor2"] {
+        let ns = format!("{name}-{r}");
+        let both = || {
+            let routes = ip(&["-n", &ns, "-6", "route"]);
+            routes.contains("fd00:10:244:1::/64") && routes.contains("fd00:10:244:2::/64")
+        };
+        assert!(
+            eventually(60, both),
+            "{r}: {}",
+            ip(&["-n", &ns, "-6", "route"])
+        );
+    }
+    let diag = || {
+        ["host1", "tor1", "spine1", "tor2", "host2"]
+            .map(|n| {
+                format!(
+                    "{n}:\n{}",
+                    ip(&["-n", &format!("{name}-{n}"), "-6", "route"])
+                )
+            })
+            .join("\n")
+    };
+    assert!(
+        eventually(60, || ping(&c1, &a2)),
+        "c1 -> c2 over IPv6\n{}",
+        diag()
+    );
     assert!(ping(&c2, &a1), "c2 -> c1 over IPv6");
     lab.destroy_and_check();
 }
