@@ -10,17 +10,22 @@ EXAMPLE := topology-lab/examples/two-racks.clab.yml
 # what the test layers add (etcd for the IPAM etcd datastore tests).
 BUILD_PKGS := protobuf-compiler
 DEMO_PKGS := $(BUILD_PKGS) frr iproute2 iputils-ping procps
+# qemu-system-x86, busybox-static, binutils (strip): the ipvlan VM test (make test-ipvlan).
 TEST_PKGS := $(DEMO_PKGS) nftables bird2 gobgpd exabgp etcd-server etcd-client podman runc \
-  containernetworking-plugins docker.io busybox-static util-linux tar prometheus
+  containernetworking-plugins docker.io busybox-static util-linux tar prometheus \
+  qemu-system-x86 binutils
+# Debian's kernel (with ipvlan) and the VM's initramfs are cached here, never committed.
+IPVLAN_VM := target/ipvlan-vm/cache
 
-.PHONY: all build demo test bench deps-demo deps-test deps-bench fmt lint clean-lab help
+.PHONY: all build demo test test-ipvlan bench deps-demo deps-test deps-bench fmt lint clean-lab help
 
 all: build
 
 help:
 	@echo "make demo   - build, bring up the two-racks fabric with FRR, show it working, tear down (root)"
 	@echo "make test   - install test dependencies and run every test layer this machine can run (root)"
-	@echo "make bench  - ingest benchmark against BIRD, FRR and GoBGP, CNI latency against ptp (root); see docs/benchmarks.md"
+	@echo "make test-ipvlan - ipvlan-l3/l3s across two BGP-peered hosts, in a QEMU VM with Debian's kernel"
+	@echo "make bench  - ingest against BIRD, FRR and GoBGP; IPAM against host-local; CNI against ptp; routes against ip -batch and zebra (root); see docs/benchmarks.md"
 	@echo "make fmt | lint | build"
 
 build:
@@ -37,8 +42,16 @@ demo: deps-demo build
 
 # Layer 1-3: unit, golden-vector, property and corpus-replay tests (no root needed).
 # Layer 4-5: namespace and interop tests (root, real FRR); they skip themselves without root.
+# The ipvlan layer boots a VM (this machine's kernel has no ipvlan): run when qemu is present.
 test: deps-test build
 	$(CARGO) test --workspace $(CARGO_PROFILE_FLAG) --no-fail-fast
+	@if command -v qemu-system-x86_64 >/dev/null; then $(MAKE) --no-print-directory test-ipvlan; \
+	else echo "test-ipvlan SKIPPED: qemu-system-x86_64 is not installed"; fi
+
+# ipvlan for real: Debian's kernel under QEMU (software emulation), two latticed hosts
+# peering over BGP, containers in ipvlan-l3 then ipvlan-l3s; verdict from the serial console.
+test-ipvlan: deps-test build
+	scripts/ipvlan-vm/run.sh $(IPVLAN_VM) $(BIN)/latticed $(BIN)/lattice
 
 # Benchmarks compare Lattice with the real alternatives in the same run and print ratios
 # (docs/benchmarks.md). Root: they run daemons in network namespaces.
@@ -51,6 +64,9 @@ BENCH_CNI_N ?= 100
 deps-bench:
 	@scripts/apt-install.sh $(BUILD_PKGS) frr bird2 gobgpd iproute2 etcd-server containernetworking-plugins
 
+# Route programming: N single-path and M two-path ECMP learned routes installed and withdrawn by
+# Lattice's executor, by `ip -batch` and by FRR zebra (learned over BGP), same run.
+ROUTE_BENCH ?= 100000 10000
 bench: deps-bench
 	$(CARGO) build --release -p bgp --example bench_ingest
 	target/release/examples/bench_ingest run $(BENCH_SIZES)
@@ -58,6 +74,8 @@ bench: deps-bench
 	target/release/examples/bench_alloc $(BENCH_ALLOCS)
 	$(CARGO) build --release -p agent --bins --example bench_cni
 	target/release/examples/bench_cni run $(BENCH_CNI_N)
+	$(CARGO) build --release -p agent --bins --example bench_routes
+	target/release/examples/bench_routes $(ROUTE_BENCH)
 
 fmt:
 	$(CARGO) fmt --all

@@ -52,7 +52,12 @@ fn bad_configs_exit_2_naming_line_and_key_and_change_nothing() {
             "block: 10.99.1.0/24",
             ":3: ipam.block",
         ),
-        ("mode: routed-veth", "mode: ipvlan-l3", ":4: dataplane.mode"),
+        (
+            "mode: routed-veth",
+            "mode: ipvlan-l3",
+            ":4: dataplane.parent",
+        ),
+        ("mode: routed-veth", "mode: macvlan", ":4: dataplane.mode"),
     ];
     for (from, to, expected) in cases {
         let (code, stderr, dir) = run(&GOOD.replace(from, to));

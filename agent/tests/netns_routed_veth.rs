@@ -2,16 +2,16 @@
 //! Root-only: routed-veth wiring and learned routes through the real kernel, entirely inside
 //! namespaces this test creates (`lt-*-<pid>`) and deletes again, also on failure.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use agent::dataplane::{
     attach, detach, ensure_blackhole, execute, prepare_host, AttachSpec, LearnedRoute,
-    LearnedRoutes, RTPROT_LATTICE,
+    LearnedRoutes, Reachability, RTPROT_LATTICE,
 };
 use agent::kernel::{Kernel, KernelError, NetlinkKernel, Route, RTPROT_BGP};
-use ipnet::Ipv4Net;
+use ipnet::IpNet;
 
 /// Deletes the namespaces it created when dropped (also during a panic's unwinding).
 struct Namespaces(Vec<String>);
@@ -59,7 +59,7 @@ fn netns_path(name: &str) -> PathBuf {
     PathBuf::from(format!("/run/netns/{name}"))
 }
 
-fn net(s: &str) -> Ipv4Net {
+fn net(s: &str) -> IpNet {
     s.parse().unwrap()
 }
 
@@ -143,11 +143,16 @@ async fn two_containers_talk_through_host_routes_and_learned_routes_are_multipat
     let mut learned = LearnedRoutes::new();
     learned.protect(net("10.244.1.0/24"));
     let (gw2, gw3) = (Ipv4Addr::new(10, 99, 0, 2), Ipv4Addr::new(10, 99, 0, 3));
+    // Reachability from the kernel itself: 10.99.0.0/24 is connected on up0.
+    let reach = Reachability::new(&k.links().await.unwrap(), &k.all_addresses().await.unwrap());
     let mut learn = |hops: Vec<Ipv4Addr>| {
-        learned.apply(&LearnedRoute {
-            prefix: net("10.244.2.0/24"),
-            next_hops: hops,
-        })
+        learned.apply(
+            &LearnedRoute {
+                prefix: net("10.244.2.0/24"),
+                next_hops: hops.into_iter().map(IpAddr::V4).collect(),
+            },
+            &reach,
+        )
     };
     let bgp_routes = || run(&["ip", "-n", &host, "route", "show", "proto", "bgp"]);
 
@@ -158,7 +163,7 @@ async fn two_containers_talk_through_host_routes_and_learned_routes_are_multipat
     assert!(shown.contains("nexthop via 10.99.0.3 dev up0"), "{shown}");
     let listed = k.routes(RTPROT_BGP).await.unwrap();
     assert_eq!(listed.len(), 1);
-    assert_eq!(listed[0].gateways(), [gw2, gw3]);
+    assert_eq!(listed[0].gateways(), [IpAddr::V4(gw2), IpAddr::V4(gw3)]);
 
     execute(&k, &learn(vec![gw2])).await.unwrap();
     let shown = bgp_routes();

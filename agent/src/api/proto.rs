@@ -200,7 +200,7 @@ pub struct RouteStatus {
     pub in_kernel: bool,
     /// The kernel route's gateways, when it holds one.
     #[serde(default)]
-    pub kernel_next_hops: Vec<Ipv4Addr>,
+    pub kernel_next_hops: Vec<IpAddr>,
     /// Why the prefix is not programmed, when latticed leaves it out on purpose.
     #[serde(default)]
     pub not_installed_because: Option<String>,

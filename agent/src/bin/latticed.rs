@@ -27,6 +27,10 @@ struct Args {
     /// Check the configuration and exit.
     #[arg(long)]
     check: bool,
+    /// Remove every route and host interface Lattice programmed in this namespace (containers
+    /// lose their network), then exit. Without it, stopping latticed leaves them in place.
+    #[arg(long, conflicts_with = "check")]
+    cleanup: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -50,6 +54,18 @@ fn main() -> ExitCode {
         println!("latticed: {} is valid", args.config.display());
         return ExitCode::SUCCESS;
     }
+    if args.cleanup {
+        return match cleanup(&config) {
+            Ok((routes, links)) => {
+                println!("latticed: removed {routes} routes and {links} interfaces");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("latticed: cleanup: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     match run(config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -71,6 +87,16 @@ fn run(config: agent::config::Config) -> anyhow::Result<()> {
             .await
             .context("latticed stopped")
     })
+}
+
+fn cleanup(config: &agent::config::Config) -> anyhow::Result<(usize, usize)> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the tokio runtime")?;
+    runtime
+        .block_on(agent::daemon::cleanup(config))
+        .context("removing Lattice's routes and interfaces")
 }
 
 /// Resolves on SIGTERM or SIGINT.

@@ -145,6 +145,12 @@ pub struct DataplaneConfig {
     /// `dataplane.mtu`: container MTU, overriding the uplink's.
     #[serde(default)]
     pub mtu: Option<u32>,
+    /// `dataplane.parent`: the ipvlan parent interface (required by the ipvlan modes).
+    #[serde(default)]
+    pub parent: Option<String>,
+    /// `dataplane.resync_interval`: seconds between full kernel resyncs.
+    #[serde(default = "default_resync_interval")]
+    pub resync_interval: u32,
 }
 
 /// `bgp.*`.
@@ -441,6 +447,9 @@ fn default_state_dir() -> PathBuf {
 fn default_mode() -> String {
     "routed-veth".into()
 }
+fn default_resync_interval() -> u32 {
+    30
+}
 fn default_listen_address() -> IpAddr {
     IpAddr::V4(Ipv4Addr::UNSPECIFIED)
 }
@@ -498,6 +507,8 @@ impl Default for DataplaneConfig {
             mode: default_mode(),
             uplinks: Vec::new(),
             mtu: None,
+            parent: None,
+            resync_interval: default_resync_interval(),
         }
     }
 }

@@ -160,23 +160,38 @@ fn ipam(c: &Config) -> Result<(), Failure> {
 }
 
 fn dataplane(c: &Config) -> Result<(), Failure> {
-    match c.dataplane.mode.as_str() {
-        "routed-veth" => {}
-        "ipvlan-l3" | "ipvlan-l3s" => {
+    match (c.dataplane.mode.as_str(), &c.dataplane.parent) {
+        ("routed-veth", _) => {}
+        ("ipvlan-l3" | "ipvlan-l3s", Some(_)) => {}
+        ("ipvlan-l3" | "ipvlan-l3s", None) => {
             return fail(
-                "dataplane.mode",
+                "dataplane.parent",
                 format!(
-                    "{:?} is not supported yet (supported: routed-veth)",
+                    "required by mode {:?} (the interface the ipvlan slaves hang off)",
                     c.dataplane.mode
                 ),
             )
         }
-        other => {
+        (other, _) => {
             return fail(
                 "dataplane.mode",
-                format!("unknown mode {other:?} (supported: routed-veth)"),
+                format!("unknown mode {other:?} (supported: routed-veth, ipvlan-l3, ipvlan-l3s)"),
             )
         }
+    }
+    if let Some(p) = &c.dataplane.parent {
+        if p.is_empty() || p.len() > 15 || p.contains('/') || p.contains(char::is_whitespace) {
+            return fail(
+                "dataplane.parent",
+                format!("{p:?} is not an interface name"),
+            );
+        }
+    }
+    if !(1..=3600).contains(&c.dataplane.resync_interval) {
+        return fail(
+            "dataplane.resync_interval",
+            "must be between 1 and 3600 seconds",
+        );
     }
     for (i, up) in c.dataplane.uplinks.iter().enumerate() {
         if up.is_empty() || up.len() > 15 || up.contains('/') || up.contains(char::is_whitespace) {

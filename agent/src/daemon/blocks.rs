@@ -1,21 +1,21 @@
-//! Keeping the kernel and BGP in line with the blocks IPAM holds: a blackhole per IPv4 block
-//! (so unassigned addresses are dropped here, not looped back to the fabric) and every held
-//! block, IPv4 and IPv6, announced by the speaker.
+//! Keeping the kernel and BGP in line with the blocks IPAM holds: a blackhole per block, IPv4
+//! and IPv6 (so unassigned addresses are dropped here, not looped back to the fabric; the
+//! reconciler keeps them), and every held block announced by the speaker.
 
 use std::sync::Arc;
 
 use ipnet::IpNet;
 use tokio::sync::Mutex;
-use tracing::{info, warn};
+use tracing::info;
 
 use super::conflicts::Conflicts;
-use crate::dataplane::{self, RTPROT_LATTICE};
-use crate::kernel::Kernel;
+use super::reconciler::Reconciler;
+use crate::dataplane;
 
 /// Applies changes of the held block set.
 #[derive(Debug)]
 pub struct BlockAnnouncer {
-    kernel: Arc<dyn Kernel>,
+    reconciler: Arc<Reconciler>,
     speaker: bgp::driver::SpeakerHandle,
     conflicts: Arc<Conflicts>,
     announced: Mutex<Vec<IpNet>>,
@@ -24,12 +24,12 @@ pub struct BlockAnnouncer {
 impl BlockAnnouncer {
     /// Nothing announced yet.
     pub fn new(
-        kernel: Arc<dyn Kernel>,
+        reconciler: Arc<Reconciler>,
         speaker: bgp::driver::SpeakerHandle,
         conflicts: Arc<Conflicts>,
     ) -> Self {
         Self {
-            kernel,
+            reconciler,
             speaker,
             conflicts,
             announced: Mutex::new(Vec::new()),
@@ -43,20 +43,13 @@ impl BlockAnnouncer {
             return Ok(());
         }
         for b in blocks.iter().filter(|b| !announced.contains(b)) {
-            if let IpNet::V4(v4) = b {
-                dataplane::ensure_blackhole(self.kernel.as_ref(), *v4).await?;
-            }
-            // IPv6 blackholes come with the IPv6 dataplane (the kernel trait is IPv4-only).
             info!(block = %b, "announcing block");
         }
         for b in announced.iter().filter(|b| !blocks.contains(b)) {
-            if let IpNet::V4(v4) = b {
-                if let Err(e) = self.kernel.delete_route(*v4, RTPROT_LATTICE).await {
-                    warn!(block = %b, error = %e, "removing the blackhole of a given-back block");
-                }
-            }
             info!(block = %b, "withdrawing block");
         }
+        // Blackholes first: a block is never announced before its blackhole is in place.
+        self.reconciler.set_blocks(blocks.clone()).await;
         self.speaker.set_local_prefixes(blocks.clone());
         self.conflicts
             .set_blocks(blocks.clone(), super::handler::now());

@@ -28,7 +28,10 @@ pub async fn ipam_settings(config: &Config, kernel: &dyn Kernel) -> ipam::IpamSe
             };
             if let Some(a) = addrs
                 .iter()
-                .map(|n| n.addr())
+                .filter_map(|n| match n.addr() {
+                    std::net::IpAddr::V4(a) => Some(a),
+                    std::net::IpAddr::V6(_) => None,
+                })
                 .find(|a| underlay.contains(a))
             {
                 info!(%uplink, address = %a, "fan: this host's underlay address");

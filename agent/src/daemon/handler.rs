@@ -14,7 +14,7 @@ mod cni_ops;
 
 use super::blocks::BlockAnnouncer;
 use super::conflicts::Conflicts;
-use super::learned::Learned;
+use super::reconciler::Reconciler;
 use crate::api::proto::{ApiError, Attachment, AttachmentKey, NodeStatus, Reply, Request};
 use crate::api::server::Handler;
 use crate::config::Config;
@@ -33,7 +33,8 @@ pub struct AgentHandler {
     pub(super) ipam: Mutex<ipam::Allocator>,
     pub(super) kernel: Arc<dyn Kernel>,
     pub(super) speaker: bgp::driver::SpeakerHandle,
-    learned: Arc<Learned>,
+    /// Wires containers and keeps them (and every route) in place.
+    pub(super) dataplane: Arc<Reconciler>,
     pub(super) metrics: Arc<Metrics>,
     blocks: Arc<BlockAnnouncer>,
     pub(super) conflicts: Arc<Conflicts>,
@@ -49,7 +50,7 @@ impl AgentHandler {
         ipam: Mutex<ipam::Allocator>,
         kernel: Arc<dyn Kernel>,
         speaker: bgp::driver::SpeakerHandle,
-        learned: Arc<Learned>,
+        dataplane: Arc<Reconciler>,
         metrics: Arc<Metrics>,
         blocks: Arc<BlockAnnouncer>,
         conflicts: Arc<Conflicts>,
@@ -59,7 +60,7 @@ impl AgentHandler {
             ipam,
             kernel,
             speaker,
-            learned,
+            dataplane,
             metrics,
             blocks,
             conflicts,
@@ -111,7 +112,7 @@ impl AgentHandler {
             address_v6,
             mtu,
         };
-        let wired = dataplane::attach(self.kernel.as_ref(), &spec).await;
+        let wired = self.dataplane.attach(&spec).await;
         match wired {
             Ok(info) => {
                 info!(container = %container_id, %ifname, %address, host_if = %info.host_ifname, "attached");
@@ -150,7 +151,7 @@ impl AgentHandler {
         // (the kernel waits for RCU), and holding the lock would queue every other attach and
         // detach behind it. Runtimes never run ADD and DEL of one container at once (CNI spec),
         // and the address is released only after its veth is gone.
-        if let Err(e) = dataplane::detach(self.kernel.as_ref(), &container_id, &ifname).await {
+        if let Err(e) = self.dataplane.detach(&container_id, &ifname).await {
             return error("kernel", format!("unwiring {container_id}/{ifname}: {e}"));
         }
         let mut ipam = self.ipam.lock().await;
@@ -187,9 +188,8 @@ impl AgentHandler {
             .filter(|k| !keep.contains(k))
             .collect();
         for k in doomed {
-            if let Err(e) =
-                dataplane::detach(self.kernel.as_ref(), &k.container_id, &k.ifname).await
-            {
+            // Through the reconciler: it forgets the container first, so no repair rewires it.
+            if let Err(e) = self.dataplane.detach(&k.container_id, &k.ifname).await {
                 warn!(container = %k.container_id, ifname = %k.ifname, error = %e, "gc: unwiring failed; address kept");
                 keep.insert(k);
             }
@@ -262,7 +262,11 @@ impl AgentHandler {
             conflicts: self.conflicts.list(),
             attachments,
             peers: self.speaker.status().await,
-            learned_routes: self.learned.installed(),
+            learned_routes: self
+                .dataplane
+                .stats
+                .learned
+                .load(std::sync::atomic::Ordering::Relaxed),
             block_usage: usage,
         })
     }

@@ -3,6 +3,7 @@
 //! Nothing here decides anything on its own; the decisions live in the sans-IO cores
 //! ([`ipam`], [`bgp::fsm`], [`bgp::rib`], [`crate::dataplane`]).
 
+mod attachments;
 mod blocks;
 pub mod conflicts;
 mod docker;
@@ -10,6 +11,7 @@ mod fan;
 mod handler;
 mod learned;
 mod queries;
+pub mod reconciler;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -24,6 +26,7 @@ use crate::kernel::{Kernel, NetlinkKernel};
 use crate::metrics::{self, Metrics};
 
 pub use handler::AgentHandler;
+pub use reconciler::{Reconciler, Timing};
 
 /// Why latticed could not start or had to stop.
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +40,9 @@ pub enum DaemonError {
     /// Preparing the host's dataplane failed.
     #[error("dataplane: {0}")]
     Dataplane(#[from] dataplane::DataplaneError),
+    /// The configured dataplane mode cannot work on this host (e.g. no ipvlan in the kernel).
+    #[error("{0}")]
+    Refused(String),
     /// A socket could not be bound.
     #[error("{what}: {source}")]
     Io {
@@ -73,6 +79,29 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         info!("routes of a previous run found: announcing a graceful restart");
     }
 
+    // Adoption: the first resync keeps whatever is already right (no flush), adds what is
+    // missing, and leaves learned routes of the previous run until the sessions re-learned them.
+    let store = config.ipam.state_dir.join(attachments::FILE);
+    let wiring = wiring(&config);
+    if let Err(e) = wiring.prepare(kernel.as_ref()).await {
+        let mode = &config.dataplane.mode;
+        return Err(if dataplane::ipvlan::is_unsupported(&e) {
+            DaemonError::Refused(format!(
+                "dataplane.mode {mode} needs ipvlan, and this kernel has none ({e}); \
+                 use dataplane.mode routed-veth here, or load the ipvlan module"
+            ))
+        } else {
+            DaemonError::Refused(format!("dataplane.mode {mode}: {e}"))
+        });
+    }
+    let reconciler = Arc::new(Reconciler::with_wiring(
+        kernel.clone(),
+        held.clone(),
+        Some(store),
+        wiring,
+    ));
+    reconciler.resync().await?;
+
     let listener = api::server::bind(&config.api.socket).map_err(|source| DaemonError::Io {
         what: format!("api.socket {}", config.api.socket.display()),
         source,
@@ -96,7 +125,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         })?;
     let conflicts = Arc::new(conflicts::Conflicts::default());
     let announcer = Arc::new(blocks::BlockAnnouncer::new(
-        kernel.clone(),
+        reconciler.clone(),
         speaker.clone(),
         conflicts.clone(),
     ));
@@ -125,21 +154,27 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
             let _ = metrics_stopped.await;
         }));
     }
+    reconciler.set_metrics(metrics.clone());
 
-    let learned = learned::spawn(
-        kernel.clone(),
-        config.cluster.cidr,
-        block,
+    let (learned_tx, learned_rx) = tokio::sync::mpsc::channel(64);
+    learned::spawn(
+        clusters(&config),
         conflicts.clone(),
         changes,
+        learned_tx,
         metrics.clone(),
     );
+    let timing = Timing {
+        resync: std::time::Duration::from_secs(u64::from(config.dataplane.resync_interval)),
+        ..Timing::default()
+    };
+    let driver = tokio::spawn(reconciler.clone().run(learned_rx, timing));
     let handler = Arc::new(AgentHandler::new(
         config.clone(),
         Mutex::new(ipam),
         kernel.clone(),
         speaker.clone(),
-        learned.clone(),
+        reconciler.clone(),
         metrics.clone(),
         announcer,
         conflicts,
@@ -170,6 +205,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
             warn!(error = %e, "removing docker plugin socket");
         }
     }
+    driver.abort();
     info!("shutting down: BGP sessions closed, kernel routes left in place");
     let _ = metrics_stop.send(());
     speaker.shutdown().await;
@@ -187,6 +223,45 @@ async fn reap_blocks(handler: Arc<AgentHandler>, grace_secs: u64) {
         tokio::time::sleep(period).await;
         handler.reap_blocks().await;
     }
+}
+
+/// The cluster ranges learned routes may fall in: `cluster.cidr` and `cluster.cidr_v6`.
+fn clusters(config: &Config) -> Vec<ipnet::IpNet> {
+    let v6 = config.cluster.cidr_v6.map(ipnet::IpNet::V6);
+    std::iter::once(ipnet::IpNet::V4(config.cluster.cidr))
+        .chain(v6)
+        .collect()
+}
+
+/// The wiring `dataplane.mode` asks for (validated config: ipvlan modes have a parent).
+fn wiring(config: &Config) -> dataplane::Wiring {
+    let mode = match config.dataplane.mode.as_str() {
+        "ipvlan-l3" => crate::kernel::IpvlanMode::L3,
+        "ipvlan-l3s" => crate::kernel::IpvlanMode::L3s,
+        _ => return dataplane::Wiring::RoutedVeth,
+    };
+    dataplane::Wiring::Ipvlan(dataplane::IpvlanWiring {
+        parent: config.dataplane.parent.clone().unwrap_or_default(),
+        mode,
+        // Not the router id: that is usually the parent's own address, and ipvlan would then
+        // steal the parent's ARP and BGP traffic for the slave.
+        host_address: dataplane::GATEWAY,
+    })
+}
+
+/// `latticed --cleanup`: removes every route and host interface Lattice programmed in this
+/// namespace, and the attachment records; IPAM state is kept. Returns (routes, links) removed.
+pub async fn cleanup(config: &Config) -> Result<(usize, usize), DaemonError> {
+    let kernel = NetlinkKernel::current().await?;
+    let removed = reconciler::cleanup(&kernel).await?;
+    let store = config.ipam.state_dir.join(attachments::FILE);
+    match std::fs::remove_file(&store) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            warn!(error = %e, "removing {}", store.display())
+        }
+        _ => {}
+    }
+    Ok(removed)
 }
 
 /// The speaker's configuration; `restarted` when routes of a previous run are still in the
@@ -221,9 +296,7 @@ fn speaker_config(config: &Config, restarted: bool) -> bgp::driver::SpeakerConfi
                     Some(rules) => bgp::policy::ImportPolicy {
                         rules: rules.clone(),
                     },
-                    None => {
-                        bgp::policy::ImportPolicy::cluster_default(&[config.cluster.cidr.into()])
-                    }
+                    None => bgp::policy::ImportPolicy::cluster_default(&clusters(config)),
                 },
                 export: p.export.clone(),
                 max_prefixes: p.max_prefixes,

@@ -2,9 +2,9 @@
 //! handler publishes as metrics.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 
-use ipnet::{IpNet, Ipv4Net};
+use ipnet::IpNet;
 
 use super::handler::{error, AgentHandler};
 use crate::api::proto::{Allocation, BlockUsage, IpamStatus, Reply, RouteStatus};
@@ -26,7 +26,7 @@ impl AgentHandler {
 
     /// The Loc-RIB, each prefix marked with whether the kernel holds it.
     pub(super) async fn routes(&self) -> Reply {
-        let kernel: HashMap<Ipv4Net, Vec<Ipv4Addr>> = match self.kernel.routes(RTPROT_BGP).await {
+        let kernel: HashMap<IpNet, Vec<IpAddr>> = match self.kernel.routes(RTPROT_BGP).await {
             Ok(routes) => routes
                 .iter()
                 .map(|r| (r.destination, r.gateways()))
@@ -40,32 +40,32 @@ impl AgentHandler {
             .into_iter()
             .map(|c| c.prefix)
             .collect();
-        let cluster = self.config.cluster.cidr;
+        let clusters: Vec<IpNet> = std::iter::once(IpNet::V4(self.config.cluster.cidr))
+            .chain(self.config.cluster.cidr_v6.map(IpNet::V6))
+            .collect();
         let routes = self
             .speaker
             .routes()
             .into_iter()
             .map(|r| {
                 let ours = held.iter().any(|b| b.contains(&r.prefix));
-                let (in_kernel, hops, why) = match r.prefix {
-                    IpNet::V4(p) => match kernel.get(&p) {
-                        Some(hops) => (true, hops.clone(), None),
-                        None if conflicts.contains(&r.prefix) => (
-                            false,
-                            Vec::new(),
-                            Some("inside a block this host holds: a block conflict".into()),
-                        ),
-                        None if ours => (
-                            false,
-                            Vec::new(),
-                            Some("inside a block this host holds".into()),
-                        ),
-                        None if p.prefix_len() != 0 && !cluster.contains(&p) => {
-                            (false, Vec::new(), Some("outside the cluster range".into()))
-                        }
-                        None => (false, Vec::new(), None),
-                    },
-                    IpNet::V6(_) => (false, Vec::new(), Some("no IPv6 dataplane yet".into())),
+                let p = r.prefix;
+                let (in_kernel, hops, why) = match kernel.get(&p) {
+                    Some(hops) => (true, hops.clone(), None),
+                    None if conflicts.contains(&p) => (
+                        false,
+                        Vec::new(),
+                        Some("inside a block this host holds: a block conflict".into()),
+                    ),
+                    None if ours => (
+                        false,
+                        Vec::new(),
+                        Some("inside a block this host holds".into()),
+                    ),
+                    None if p.prefix_len() != 0 && !clusters.iter().any(|c| c.contains(&p)) => {
+                        (false, Vec::new(), Some("outside the cluster ranges".into()))
+                    }
+                    None => (false, Vec::new(), None),
                 };
                 RouteStatus {
                     prefix: r.prefix,

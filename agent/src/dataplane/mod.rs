@@ -4,13 +4,21 @@
 //! the kernel routes for BGP-learned prefixes (sans-IO) and applies them through a
 //! [`Kernel`](crate::kernel::Kernel).
 
+pub mod ipvlan;
 mod naming;
+pub mod reconcile;
 pub mod routed_veth;
 pub mod routes;
+mod wiring;
 
+pub use ipvlan::IpvlanWiring;
 pub use naming::{fnv1a64, host_ifname};
-pub use routed_veth::{attach, detach, AttachInfo, AttachSpec, GATEWAY};
-pub use routes::{ensure_blackhole, execute, prepare_host, LearnedRoute, LearnedRoutes, RouteOp};
+pub use reconcile::{diff, ActualState, ContainerKey, DesiredState, ReconcileOp};
+pub use routed_veth::{attach, detach, host_routes, AttachInfo, AttachSpec, GATEWAY, GATEWAY_V6};
+pub use routes::{
+    ensure_blackhole, execute, prepare_host, LearnedRoute, LearnedRoutes, Reachability, RouteOp,
+};
+pub use wiring::Wiring;
 
 use crate::kernel::KernelError;
 
@@ -21,6 +29,10 @@ use crate::kernel::KernelError;
 /// 186-198 (/etc/iproute2/rt_protos.d/frr.conf), BIRD 12, Calico 80. Owning a protocol id
 /// lets a reconciler list and garbage-collect exactly our routes (`ip route show proto 252`).
 pub const RTPROT_LATTICE: u8 = 252;
+
+/// The ipvlan slave latticed keeps in the host namespace so the host can reach its own ipvlan
+/// containers (an ipvlan parent never delivers to its own slaves).
+pub const IPVLAN_HOST_IFNAME: &str = "latipvl0";
 
 /// Why a dataplane operation failed.
 #[derive(Debug, thiserror::Error)]

@@ -4,11 +4,19 @@
 //! route, `default via 169.254.1.1 dev ifname`, and a permanent neighbour entry
 //! `169.254.1.1 lladdr <host veth MAC>` (proxy ARP alone fails when the host has no route to
 //! 169.254.1.1). On the host: `address/32 dev lat... scope link proto lattice`.
+//!
+//! IPv6 (when the spec carries `address_v6`) mirrors it: `address_v6/128` (nodad),
+//! `default via fe80::1 dev ifname` and a permanent neighbour `fe80::1 lladdr <host veth MAC>`;
+//! on the host `address_v6/128 dev lat... proto lattice` and a permanent neighbour for the
+//! container's address. Fixed neighbour entries, not proxy NDP: proxy NDP needs one proxy entry
+//! per address plus `proxy_ndp` and answers only once the host veth's own link-local address has
+//! finished DAD, so a new container would lose its first second of traffic; fixed entries work
+//! the moment the veth is up and never depend on a multicast exchange.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 
-use ipnet::Ipv4Net;
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
 use super::naming::{host_ifname, temp_peer_ifname};
 use super::{at, DataplaneError, RTPROT_LATTICE};
@@ -16,6 +24,9 @@ use crate::kernel::{Kernel, KernelError, LinkInfo, MacAddr, NextHop, Route, Rout
 
 /// The containers' default gateway: link-local, never on the wire, answered by the host veth.
 pub const GATEWAY: Ipv4Addr = Ipv4Addr::new(169, 254, 1, 1);
+
+/// The containers' IPv6 default gateway: link-local, answered by a fixed neighbour entry.
+pub const GATEWAY_V6: Ipv6Addr = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 1);
 
 /// Sysctls for each host veth, and why:
 /// - `forwarding=1`: the host routes between the veth and everything else.
@@ -34,8 +45,8 @@ pub struct AttachSpec {
     pub ifname: String,
     /// The container's address; it gets a /32.
     pub address: Ipv4Addr,
-    /// The container's IPv6 address (a /128) when dual stack; wired by the IPv6 dataplane.
-    pub address_v6: Option<std::net::Ipv6Addr>,
+    /// The container's IPv6 address, if the host holds an IPv6 block; it gets a /128.
+    pub address_v6: Option<Ipv6Addr>,
     /// MTU for both ends.
     pub mtu: u32,
 }
@@ -114,7 +125,7 @@ pub async fn detach(
     ignore_not_found(host.delete_link(link.index).await).map_err(at("delete host veth"))
 }
 
-fn validate(spec: &AttachSpec) -> Result<(), DataplaneError> {
+pub(crate) fn validate(spec: &AttachSpec) -> Result<(), DataplaneError> {
     let name = &spec.ifname;
     let name_ok = !name.is_empty()
         && name.len() <= 15
@@ -123,6 +134,10 @@ fn validate(spec: &AttachSpec) -> Result<(), DataplaneError> {
         && !name.chars().any(char::is_whitespace);
     let a = spec.address;
     let addr_ok = !(a.is_unspecified() || a.is_loopback() || a.is_multicast() || a.is_broadcast());
+    let v6_ok = spec.address_v6.is_none_or(|a| {
+        let link_local = (a.segments()[0] & 0xffc0) == 0xfe80;
+        !(a.is_unspecified() || a.is_loopback() || a.is_multicast() || link_local)
+    });
     if !name_ok {
         Err(DataplaneError::Invalid(format!("interface name {name:?}")))
     } else if spec.container_id.is_empty() {
@@ -131,6 +146,11 @@ fn validate(spec: &AttachSpec) -> Result<(), DataplaneError> {
         Err(DataplaneError::Invalid(format!("mtu {}", spec.mtu)))
     } else if !addr_ok {
         Err(DataplaneError::Invalid(format!("address {a}")))
+    } else if !v6_ok {
+        Err(DataplaneError::Invalid(format!(
+            "IPv6 address {:?}",
+            spec.address_v6
+        )))
     } else {
         Ok(())
     }
@@ -181,7 +201,7 @@ async fn configure(
         .mac
         .ok_or_else(|| DataplaneError::Invalid(format!("host veth {name} has no MAC")))?;
     let c = configure_container(ctr, peer, spec, host_mac).await?;
-    configure_host(host, &h, spec).await?;
+    configure_host(host, &h, spec, c.mac).await?;
     Ok(AttachInfo {
         host_ifname: name.to_string(),
         host_mac,
@@ -225,9 +245,9 @@ async fn configure_container(
         .await
         .map_err(at("container: gateway route"))?;
     let default = Route {
-        destination: Ipv4Net::default(),
+        destination: IpNet::V4(Ipv4Net::default()),
         target: RouteTarget::Gateways(vec![NextHop {
-            gateway: GATEWAY,
+            gateway: IpAddr::V4(GATEWAY),
             ifindex: Some(i),
         }]),
         protocol: RTPROT_LATTICE,
@@ -235,16 +255,45 @@ async fn configure_container(
     ctr.replace_route(&default)
         .await
         .map_err(at("container: default route"))?;
-    ctr.add_neighbour(i, GATEWAY, host_mac)
+    ctr.add_neighbour(i, IpAddr::V4(GATEWAY), host_mac)
         .await
         .map_err(at("container: gateway neighbour"))?;
+    if let Some(v6) = spec.address_v6 {
+        configure_container_v6(ctr, i, v6, host_mac).await?;
+    }
     Ok(c)
+}
+
+async fn configure_container_v6(
+    ctr: &dyn Kernel,
+    i: u32,
+    address: Ipv6Addr,
+    host_mac: MacAddr,
+) -> Result<(), DataplaneError> {
+    ctr.add_address(i, IpNet::V6(Ipv6Net::from(address)))
+        .await
+        .map_err(at("container: add IPv6 address"))?;
+    ctr.add_neighbour(i, IpAddr::V6(GATEWAY_V6), host_mac)
+        .await
+        .map_err(at("container: IPv6 gateway neighbour"))?;
+    let default = Route {
+        destination: IpNet::V6(Ipv6Net::default()),
+        target: RouteTarget::Gateways(vec![NextHop {
+            gateway: IpAddr::V6(GATEWAY_V6),
+            ifindex: Some(i),
+        }]),
+        protocol: RTPROT_LATTICE,
+    };
+    ctr.replace_route(&default)
+        .await
+        .map_err(at("container: IPv6 default route"))
 }
 
 async fn configure_host(
     host: &dyn Kernel,
     h: &LinkInfo,
     spec: &AttachSpec,
+    container_mac: Option<MacAddr>,
 ) -> Result<(), DataplaneError> {
     for (leaf, value) in HOST_VETH_SYSCTLS {
         let key = format!("net/ipv4/conf/{}/{leaf}", h.name);
@@ -261,7 +310,19 @@ async fn configure_host(
     let route = Route::device(host_net(spec.address), h.index, RTPROT_LATTICE);
     host.replace_route(&route)
         .await
-        .map_err(at("host: container route"))
+        .map_err(at("host: container route"))?;
+    let Some(v6) = spec.address_v6 else {
+        return Ok(());
+    };
+    if let Some(mac) = container_mac {
+        host.add_neighbour(h.index, IpAddr::V6(v6), mac)
+            .await
+            .map_err(at("host: container IPv6 neighbour"))?;
+    }
+    let route = Route::device(Ipv6Net::from(v6), h.index, RTPROT_LATTICE);
+    host.replace_route(&route)
+        .await
+        .map_err(at("host: container IPv6 route"))
 }
 
 /// Deletes the veth this attach created; best effort, the original error is what matters.
@@ -282,8 +343,17 @@ fn ignore_not_found(result: Result<(), KernelError>) -> Result<(), KernelError> 
     }
 }
 
-fn host_net(a: Ipv4Addr) -> Ipv4Net {
-    Ipv4Net::from(a)
+fn host_net(a: Ipv4Addr) -> IpNet {
+    IpNet::V4(Ipv4Net::from(a))
+}
+
+/// The host routes (/32, /128) a spec's container gets, out of the link `ifindex`.
+pub fn host_routes(spec: &AttachSpec, ifindex: u32) -> Vec<Route> {
+    let v4 = Route::device(host_net(spec.address), ifindex, RTPROT_LATTICE);
+    let v6 = spec
+        .address_v6
+        .map(|a| Route::device(Ipv6Net::from(a), ifindex, RTPROT_LATTICE));
+    std::iter::once(v4).chain(v6).collect()
 }
 
 #[cfg(test)]

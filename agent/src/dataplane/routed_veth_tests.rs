@@ -23,7 +23,7 @@ fn world() -> FakeKernel {
     host
 }
 
-fn net(s: &str) -> Ipv4Net {
+fn net(s: &str) -> IpNet {
     s.parse().unwrap()
 }
 
@@ -56,15 +56,18 @@ async fn attach_builds_both_ends() {
     assert!(c.addresses[&cl.index].contains(&net("10.244.1.1/32")));
     let gw = &c.routes[&net("169.254.1.1/32")];
     assert_eq!(gw.target, RouteTarget::Device { ifindex: cl.index });
-    let default = &c.routes[&Ipv4Net::default()];
+    let default = &c.routes[&net("0.0.0.0/0")];
     assert_eq!(
         default.target,
         RouteTarget::Gateways(vec![NextHop {
-            gateway: GATEWAY,
+            gateway: IpAddr::V4(GATEWAY),
             ifindex: Some(cl.index)
         }])
     );
-    assert_eq!(c.neighbours[&(cl.index, GATEWAY)], info.host_mac);
+    assert_eq!(
+        c.neighbours[&(cl.index, IpAddr::V4(GATEWAY))],
+        info.host_mac
+    );
 }
 
 #[tokio::test]
@@ -207,4 +210,47 @@ async fn bad_requests_are_rejected_before_touching_the_kernel() {
         ..spec()
     };
     assert!(attach(&host, &missing).await.is_err());
+}
+
+#[tokio::test]
+async fn ipv6_gets_a_128_a_link_local_gateway_and_fixed_neighbours() {
+    let host = world();
+    let v6: std::net::Ipv6Addr = "fd00:244:0:1::5".parse().unwrap();
+    let s = AttachSpec {
+        address_v6: Some(v6),
+        ..spec()
+    };
+    let info = attach(&host, &s).await.unwrap();
+    let h = host.snapshot();
+    let hl = h.link(&info.host_ifname).unwrap().info.clone();
+    assert_eq!(
+        h.routes[&net("fd00:244:0:1::5/128")],
+        Route::device(net("fd00:244:0:1::5/128"), hl.index, RTPROT_LATTICE)
+    );
+    let c = host.snapshot_of(C1).unwrap();
+    let cl = c.link("eth0").unwrap().info.clone();
+    assert_eq!(h.neighbours[&(hl.index, IpAddr::V6(v6))], cl.mac.unwrap());
+    assert!(c.addresses[&cl.index].contains(&net("fd00:244:0:1::5/128")));
+    assert_eq!(
+        c.routes[&net("::/0")].target,
+        RouteTarget::Gateways(vec![NextHop {
+            gateway: IpAddr::V6(GATEWAY_V6),
+            ifindex: Some(cl.index)
+        }])
+    );
+    assert_eq!(
+        c.neighbours[&(cl.index, IpAddr::V6(GATEWAY_V6))],
+        info.host_mac
+    );
+    // Link-local or multicast container addresses are refused.
+    for bad in ["fe80::5", "ff02::1", "::1"] {
+        let s = AttachSpec {
+            address_v6: Some(bad.parse().unwrap()),
+            ..spec()
+        };
+        assert!(matches!(
+            attach(&host, &s).await,
+            Err(DataplaneError::Invalid(_))
+        ));
+    }
 }

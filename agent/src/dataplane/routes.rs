@@ -1,50 +1,115 @@
 //! Kernel routes for BGP-learned prefixes: a sans-IO desired-state table ([`LearnedRoutes`])
-//! that turns route changes into [`RouteOp`]s, and a thin executor that applies them.
+//! that turns route changes into [`RouteOp`]s, and an executor that applies them with many
+//! netlink requests in flight.
 //!
 //! Learned routes are installed with protocol `bgp` (186) so they are listed and cleaned up
 //! apart from everything else; several next hops make one multipath (ECMP) route, changed
 //! atomically with `NLM_F_REPLACE` (never delete-then-add, which would blackhole traffic).
+//! Only next hops the kernel can reach (inside a connected prefix of an up link) are installed:
+//! the kernel refuses a route through an unreachable gateway, and one bad hop would make it
+//! refuse the whole multipath route.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::net::Ipv4Addr;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::net::IpAddr;
 
-use ipnet::Ipv4Net;
+use futures::stream::{FuturesUnordered, StreamExt};
+use ipnet::IpNet;
 
 use super::{at, DataplaneError, RTPROT_LATTICE};
-use crate::kernel::{Kernel, Route, RTPROT_BGP};
+use crate::kernel::{Kernel, LinkInfo, Route, RTPROT_BGP};
+
+/// How many route requests the executor keeps in flight on the netlink socket.
+pub const IN_FLIGHT: usize = 256;
 
 /// One prefix's best next hops as the BGP RIB now sees them; empty `next_hops` = withdrawn.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LearnedRoute {
     /// The destination.
-    pub prefix: Ipv4Net,
+    pub prefix: IpNet,
     /// The ECMP next hops (any order, duplicates allowed).
-    pub next_hops: Vec<Ipv4Addr>,
+    pub next_hops: Vec<IpAddr>,
 }
 
-/// One kernel change for a learned prefix.
+/// One kernel route change.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RouteOp {
-    /// Install or atomically replace the route (one multipath route if several next hops).
-    Replace {
-        /// The destination.
-        prefix: Ipv4Net,
-        /// Sorted, deduplicated, non-empty.
-        next_hops: Vec<Ipv4Addr>,
-    },
-    /// Remove the route.
+    /// Install or atomically replace the route to its destination.
+    Replace(Route),
+    /// Remove the route to `destination` owned by `protocol`.
     Delete {
         /// The destination.
-        prefix: Ipv4Net,
+        destination: IpNet,
+        /// Its owner (only a route with this protocol is removed).
+        protocol: u8,
     },
+}
+
+impl RouteOp {
+    /// The destination the op changes.
+    pub fn destination(&self) -> IpNet {
+        match self {
+            RouteOp::Replace(r) => r.destination,
+            RouteOp::Delete { destination, .. } => *destination,
+        }
+    }
+
+    /// A learned (proto bgp) route via `hops`.
+    pub fn learned(prefix: IpNet, hops: &[IpAddr]) -> Self {
+        RouteOp::Replace(Route::via(prefix, hops, RTPROT_BGP))
+    }
+}
+
+/// Which gateways the kernel can use right now: those inside a connected prefix of an up link.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reachability {
+    connected: Vec<IpNet>,
+}
+
+impl Reachability {
+    /// From the namespace's links and addresses. Host addresses (/32, /128) connect nothing.
+    pub fn new(links: &[LinkInfo], addresses: &[(u32, IpNet)]) -> Self {
+        let up: HashSet<u32> = links.iter().filter(|l| l.up).map(|l| l.index).collect();
+        let mut connected: Vec<IpNet> = addresses
+            .iter()
+            .filter(|(i, a)| up.contains(i) && a.prefix_len() < a.max_prefix_len())
+            .map(|(_, a)| a.trunc())
+            .collect();
+        connected.sort();
+        connected.dedup();
+        Reachability { connected }
+    }
+
+    /// Everything reachable: for tests and for callers that let the kernel decide.
+    pub fn everything() -> Self {
+        let all = [
+            IpNet::V4(ipnet::Ipv4Net::default()),
+            IpNet::V6(ipnet::Ipv6Net::default()),
+        ];
+        Reachability {
+            connected: all.to_vec(),
+        }
+    }
+
+    /// True if the kernel can send to `hop` directly.
+    pub fn reaches(&self, hop: IpAddr) -> bool {
+        self.connected.iter().any(|net| net.contains(&hop))
+    }
+
+    /// `hops` without the unreachable ones.
+    pub fn filter(&self, hops: &[IpAddr]) -> Vec<IpAddr> {
+        hops.iter().copied().filter(|h| self.reaches(*h)).collect()
+    }
 }
 
 /// The learned routes the kernel should hold (sans-IO: no kernel access here).
 #[derive(Debug, Clone, Default)]
 pub struct LearnedRoutes {
-    desired: BTreeMap<Ipv4Net, Vec<Ipv4Addr>>,
-    /// Prefixes never taken from BGP (our own block: its blackhole and /32s must win).
-    protected: BTreeSet<Ipv4Net>,
+    /// What BGP wants, normalized (sorted, deduplicated, unfiltered).
+    desired: BTreeMap<IpNet, Vec<IpAddr>>,
+    /// What was last programmed: the reachable subset of `desired`, never empty.
+    installed: BTreeMap<IpNet, Vec<IpAddr>>,
+    /// Prefixes never taken from BGP (our own blocks: their blackholes and /32s must win).
+    protected: BTreeSet<IpNet>,
 }
 
 impl LearnedRoutes {
@@ -54,121 +119,223 @@ impl LearnedRoutes {
     }
 
     /// Ignores learned routes equal to or inside `block` (e.g. this host's own block echoed
-    /// back by a peer), so they never replace our local routes.
-    pub fn protect(&mut self, block: Ipv4Net) {
-        self.protected.insert(block.trunc());
+    /// back by a peer), so they never replace our local routes. Keep this check: the IPAM
+    /// conflict tracker builds on it.
+    pub fn protect(&mut self, block: impl Into<IpNet>) {
+        self.protected.insert(block.into().trunc());
+    }
+
+    /// Replaces the protected blocks with `blocks`.
+    pub fn set_protected(&mut self, blocks: &[IpNet]) {
+        self.protected = blocks.iter().map(|b| b.trunc()).collect();
+    }
+
+    /// True if `prefix` lies inside one of our own blocks.
+    pub fn is_protected(&self, prefix: IpNet) -> bool {
+        self.protected.iter().any(|p| p.contains(&prefix))
     }
 
     /// Records a change and returns the kernel ops it needs (none if nothing changed).
-    pub fn apply(&mut self, change: &LearnedRoute) -> Vec<RouteOp> {
+    pub fn apply(&mut self, change: &LearnedRoute, reach: &Reachability) -> Vec<RouteOp> {
         let prefix = change.prefix.trunc();
-        if self.protected.iter().any(|p| p.contains(&prefix)) {
+        if self.is_protected(prefix) {
             return Vec::new();
         }
-        let hops = normalize(&change.next_hops);
+        let hops = normalize(prefix, &change.next_hops);
         if hops.is_empty() {
-            return match self.desired.remove(&prefix) {
-                Some(_) => vec![RouteOp::Delete { prefix }],
-                None => Vec::new(),
-            };
+            self.desired.remove(&prefix);
+        } else {
+            self.desired.insert(prefix, hops);
         }
-        if self.desired.get(&prefix) == Some(&hops) {
-            return Vec::new();
-        }
-        self.desired.insert(prefix, hops.clone());
-        vec![RouteOp::Replace {
-            prefix,
-            next_hops: hops,
-        }]
+        self.program(prefix, reach).into_iter().collect()
     }
 
-    /// The next hops installed for `prefix`, if any.
-    pub fn next_hops(&self, prefix: Ipv4Net) -> Option<&[Ipv4Addr]> {
+    /// Recomputes `prefix`'s installed hops under `reach`; the op that gets the kernel there.
+    fn program(&mut self, prefix: IpNet, reach: &Reachability) -> Option<RouteOp> {
+        let usable = self
+            .desired
+            .get(&prefix)
+            .map(|h| reach.filter(h))
+            .unwrap_or_default();
+        if usable.is_empty() {
+            return self.installed.remove(&prefix).map(|_| RouteOp::Delete {
+                destination: prefix,
+                protocol: RTPROT_BGP,
+            });
+        }
+        if self.installed.get(&prefix) == Some(&usable) {
+            return None;
+        }
+        let op = RouteOp::learned(prefix, &usable);
+        self.installed.insert(prefix, usable);
+        Some(op)
+    }
+
+    /// The next hops BGP wants for `prefix`, if any (reachable or not).
+    pub fn next_hops(&self, prefix: IpNet) -> Option<&[IpAddr]> {
         self.desired.get(&prefix.trunc()).map(Vec::as_slice)
     }
 
-    /// Number of prefixes held.
+    /// True if BGP wants a route to exactly `prefix`.
+    pub fn wants(&self, prefix: IpNet) -> bool {
+        self.desired.contains_key(&prefix)
+    }
+
+    /// Number of prefixes programmed (with at least one reachable next hop).
     pub fn len(&self) -> usize {
-        self.desired.len()
+        self.installed.len()
     }
 
-    /// True if no prefix is held.
+    /// Number of programmed prefixes with several next hops (ECMP).
+    pub fn multipath_len(&self) -> usize {
+        self.installed.values().filter(|h| h.len() > 1).count()
+    }
+
+    /// True if nothing is programmed.
     pub fn is_empty(&self) -> bool {
-        self.desired.is_empty()
+        self.installed.is_empty()
     }
 
-    /// Ops that turn `actual` (the kernel's `proto bgp` routes) into the desired state:
-    /// replaces for missing or different routes, deletes for routes nobody wants (e.g. left
-    /// by a previous run).
-    pub fn reconcile(&self, actual: &[Route]) -> Vec<RouteOp> {
-        let have: BTreeMap<Ipv4Net, Vec<Ipv4Addr>> = actual
+    /// Ops that turn `actual` (the kernel's `proto bgp` routes) into the desired state under
+    /// `reach`: replaces for missing or different routes, and, if `prune`, deletes for routes
+    /// nobody wants (e.g. left by a previous run: kept until the sessions had time to re-learn).
+    pub fn reconcile(
+        &mut self,
+        actual: &[Route],
+        reach: &Reachability,
+        prune: bool,
+    ) -> Vec<RouteOp> {
+        let have: BTreeMap<IpNet, Vec<IpAddr>> = actual
             .iter()
             .filter(|r| r.protocol == RTPROT_BGP)
             .map(|r| (r.destination, r.gateways()))
             .collect();
-        let stale = have
-            .keys()
-            .filter(|p| !self.desired.contains_key(p))
-            .map(|&prefix| RouteOp::Delete { prefix });
-        let wrong = self
-            .desired
-            .iter()
-            .filter(|(p, hops)| have.get(p) != Some(hops))
-            .map(|(&prefix, hops)| RouteOp::Replace {
-                prefix,
-                next_hops: hops.clone(),
-            });
-        stale.chain(wrong).collect()
+        let mut ops = Vec::new();
+        let prefixes: Vec<IpNet> = self.desired.keys().copied().collect();
+        self.installed.clear();
+        for prefix in prefixes {
+            let usable = self
+                .desired
+                .get(&prefix)
+                .map(|h| reach.filter(h))
+                .unwrap_or_default();
+            match (usable.is_empty(), have.get(&prefix)) {
+                (true, Some(_)) => ops.push(RouteOp::Delete {
+                    destination: prefix,
+                    protocol: RTPROT_BGP,
+                }),
+                (true, None) => {}
+                (false, current) => {
+                    if current != Some(&usable) {
+                        ops.push(RouteOp::learned(prefix, &usable));
+                    }
+                    self.installed.insert(prefix, usable);
+                }
+            }
+        }
+        if prune {
+            let stale = have.keys().filter(|p| !self.desired.contains_key(p));
+            ops.extend(stale.map(|&destination| RouteOp::Delete {
+                destination,
+                protocol: RTPROT_BGP,
+            }));
+        }
+        ops
     }
 }
 
-fn normalize(hops: &[Ipv4Addr]) -> Vec<Ipv4Addr> {
-    let set: BTreeSet<Ipv4Addr> = hops
+/// Sorted, deduplicated, without unspecified addresses or hops of the other family.
+fn normalize(prefix: IpNet, hops: &[IpAddr]) -> Vec<IpAddr> {
+    let v4 = matches!(prefix, IpNet::V4(_));
+    let set: BTreeSet<IpAddr> = hops
         .iter()
         .copied()
-        .filter(|h| !h.is_unspecified())
+        // An IPv4 route via an IPv6 gateway (RFC 8950) needs the gateway's device; not yet.
+        .filter(|h| !h.is_unspecified() && h.is_ipv4() == v4)
         .collect();
     set.into_iter().collect()
 }
 
-/// Applies `ops` in order. Every op is tried; the first failure is returned. Deleting a route
-/// that is already gone counts as done.
+/// Applies `ops` with up to [`IN_FLIGHT`] requests outstanding at once. Ops on the same
+/// destination keep their order (a later one waits for the earlier ones). Every op is tried;
+/// the first failure is returned. Deleting a route that is already gone counts as done.
 pub async fn execute(kernel: &dyn Kernel, ops: &[RouteOp]) -> Result<(), DataplaneError> {
     let mut first_error = None;
-    for op in ops {
-        let result = match op {
-            RouteOp::Replace { prefix, next_hops } => kernel
-                .replace_route(&Route::via(*prefix, next_hops, RTPROT_BGP))
-                .await
-                .map_err(at("replace learned route")),
-            RouteOp::Delete { prefix } => match kernel.delete_route(*prefix, RTPROT_BGP).await {
-                Err(e) if e.is_not_found() => Ok(()),
-                other => other.map_err(at("delete learned route")),
-            },
-        };
-        if let Err(e) = result {
-            tracing::warn!(?op, error = %e, "learned route op failed");
-            first_error.get_or_insert(e);
+    let mut start = 0;
+    while start < ops.len() {
+        // The longest run from `start` with distinct destinations goes out concurrently.
+        let mut seen = HashSet::new();
+        let end = ops
+            .iter()
+            .skip(start)
+            .position(|op| !seen.insert(op.destination()))
+            .map_or(ops.len(), |n| start + n);
+        let wave = ops.get(start..end).unwrap_or_default();
+        let mut queued = wave.iter();
+        let mut in_flight = FuturesUnordered::new();
+        loop {
+            while in_flight.len() < IN_FLIGHT {
+                match queued.next() {
+                    Some(op) => in_flight.push(execute_one(kernel, op)),
+                    None => break,
+                }
+            }
+            match in_flight.next().await {
+                Some(Err(e)) => {
+                    tracing::warn!(error = %e, "route op failed");
+                    first_error.get_or_insert(e);
+                }
+                Some(Ok(())) => {}
+                None => break,
+            }
         }
+        start = end;
     }
     first_error.map_or(Ok(()), Err)
 }
 
+async fn execute_one(kernel: &dyn Kernel, op: &RouteOp) -> Result<(), DataplaneError> {
+    match op {
+        RouteOp::Replace(route) => kernel
+            .replace_route(route)
+            .await
+            .map_err(at("replace route")),
+        RouteOp::Delete {
+            destination,
+            protocol,
+        } => match kernel.delete_route(*destination, *protocol).await {
+            Err(e) if e.is_not_found() => Ok(()),
+            other => other.map_err(at("delete route")),
+        },
+    }
+}
+
 /// Installs `blackhole <block>` (protocol lattice): addresses of the block not (or no longer)
 /// given to a container are dropped here instead of following the default route out.
-pub async fn ensure_blackhole(kernel: &dyn Kernel, block: Ipv4Net) -> Result<(), DataplaneError> {
+pub async fn ensure_blackhole(
+    kernel: &dyn Kernel,
+    block: impl Into<IpNet>,
+) -> Result<(), DataplaneError> {
     kernel
-        .replace_route(&Route::blackhole(block.trunc(), RTPROT_LATTICE))
+        .replace_route(&Route::blackhole(block.into().trunc(), RTPROT_LATTICE))
         .await
         .map_err(at("blackhole route"))
 }
 
-/// Host-wide settings the routed dataplane needs: IPv4 forwarding.
+/// Host-wide settings the routed dataplane needs: IPv4 forwarding, and IPv6 forwarding where
+/// the namespace has IPv6 (a kernel booted with `ipv6.disable=1` has no such sysctl).
 pub async fn prepare_host(kernel: &dyn Kernel) -> Result<(), DataplaneError> {
     kernel
         .write_sysctl("net/ipv4/ip_forward", "1")
         .await
-        .map_err(at("enable ip_forward"))
+        .map_err(at("enable ip_forward"))?;
+    match kernel
+        .write_sysctl("net/ipv6/conf/all/forwarding", "1")
+        .await
+    {
+        Err(e) if e.is_not_found() => Ok(()),
+        other => other.map_err(at("enable IPv6 forwarding")),
+    }
 }
 
 #[cfg(test)]

@@ -2,18 +2,33 @@ use super::*;
 use crate::kernel::fake::FakeOp;
 use crate::kernel::{FakeKernel, NextHop, RouteTarget};
 
-fn net(s: &str) -> Ipv4Net {
+fn net(s: &str) -> IpNet {
     s.parse().unwrap()
 }
 
-fn ip(last: u8) -> Ipv4Addr {
-    Ipv4Addr::new(10, 0, 0, last)
+fn ip(last: u8) -> IpAddr {
+    IpAddr::from([10, 0, 0, last])
 }
 
-fn change(prefix: &str, hops: &[Ipv4Addr]) -> LearnedRoute {
+fn change(prefix: &str, hops: &[IpAddr]) -> LearnedRoute {
     LearnedRoute {
         prefix: net(prefix),
         next_hops: hops.to_vec(),
+    }
+}
+
+fn all() -> Reachability {
+    Reachability::everything()
+}
+
+fn replace(prefix: &str, hops: &[IpAddr]) -> RouteOp {
+    RouteOp::learned(net(prefix), hops)
+}
+
+fn delete(prefix: &str) -> RouteOp {
+    RouteOp::Delete {
+        destination: net(prefix),
+        protocol: RTPROT_BGP,
     }
 }
 
@@ -22,72 +37,122 @@ fn add_replace_multipath_and_withdraw() {
     let mut t = LearnedRoutes::new();
     let p = net("10.244.2.0/24");
     assert_eq!(
-        t.apply(&change("10.244.2.0/24", &[ip(2)])),
-        [RouteOp::Replace {
-            prefix: p,
-            next_hops: vec![ip(2)]
-        }]
+        t.apply(&change("10.244.2.0/24", &[ip(2)]), &all()),
+        [replace("10.244.2.0/24", &[ip(2)])]
     );
     // A second path: one replace carrying both, sorted and deduplicated.
     assert_eq!(
-        t.apply(&change("10.244.2.0/24", &[ip(3), ip(2), ip(3)])),
-        [RouteOp::Replace {
-            prefix: p,
-            next_hops: vec![ip(2), ip(3)]
-        }]
+        t.apply(&change("10.244.2.0/24", &[ip(3), ip(2), ip(3)]), &all()),
+        [replace("10.244.2.0/24", &[ip(2), ip(3)])]
     );
     // Same set in another order: nothing to do.
     assert!(t
-        .apply(&change("10.244.2.0/24", &[ip(2), ip(3)]))
+        .apply(&change("10.244.2.0/24", &[ip(2), ip(3)]), &all())
         .is_empty());
     assert_eq!(t.next_hops(p), Some(&[ip(2), ip(3)][..]));
     assert_eq!(
-        t.apply(&change("10.244.2.0/24", &[])),
-        [RouteOp::Delete { prefix: p }]
+        t.apply(&change("10.244.2.0/24", &[]), &all()),
+        [delete("10.244.2.0/24")]
     );
-    assert!(t.apply(&change("10.244.2.0/24", &[])).is_empty());
+    assert!(t.apply(&change("10.244.2.0/24", &[]), &all()).is_empty());
     assert!(t.is_empty());
+}
+
+#[test]
+fn ipv6_routes_and_family_mismatched_hops() {
+    let mut t = LearnedRoutes::new();
+    let v6hop: IpAddr = "fd00:99::2".parse().unwrap();
+    assert_eq!(
+        t.apply(&change("fd00:244:0:2::/64", &[v6hop, ip(2)]), &all()),
+        [replace("fd00:244:0:2::/64", &[v6hop])]
+    );
+    // An IPv4 prefix with only an IPv6 next hop cannot be installed yet.
+    assert!(t
+        .apply(&change("10.244.3.0/24", &[v6hop]), &all())
+        .is_empty());
+}
+
+#[test]
+fn only_reachable_next_hops_are_installed() {
+    let link = |index, up| crate::kernel::LinkInfo {
+        index,
+        name: format!("up{index}"),
+        mac: None,
+        mtu: 1500,
+        up,
+        peer_index: None,
+    };
+    let links = [link(1, true), link(2, false)];
+    let addrs = [
+        (1, net("10.0.0.1/24")),
+        (2, net("10.9.0.1/24")),
+        (1, net("10.7.7.7/32")),
+    ];
+    let reach = Reachability::new(&links, &addrs);
+    assert!(reach.reaches(ip(2)));
+    assert!(!reach.reaches(IpAddr::from([10, 9, 0, 2])), "link down");
+    assert!(
+        !reach.reaches(IpAddr::from([10, 7, 7, 7])),
+        "a /32 connects nothing"
+    );
+
+    let mut t = LearnedRoutes::new();
+    let far = IpAddr::from([10, 9, 0, 2]);
+    assert_eq!(
+        t.apply(&change("10.244.2.0/24", &[ip(2), far]), &reach),
+        [replace("10.244.2.0/24", &[ip(2)])]
+    );
+    // Nothing reachable: no route at all (and no op when there was none).
+    assert!(t.apply(&change("10.244.3.0/24", &[far]), &reach).is_empty());
+    assert_eq!(t.len(), 1);
+    // The far link comes up: a resync adds the second path and the other prefix.
+    let links = [link(1, true), link(2, true)];
+    let reach = Reachability::new(&links, &addrs);
+    let actual = [Route::via(net("10.244.2.0/24"), &[ip(2)], RTPROT_BGP)];
+    let ops = t.reconcile(&actual, &reach, false);
+    assert_eq!(
+        ops,
+        [
+            replace("10.244.2.0/24", &[ip(2), far]),
+            replace("10.244.3.0/24", &[far]),
+        ]
+    );
 }
 
 #[test]
 fn host_bits_are_ignored_and_protected_blocks_skipped() {
     let mut t = LearnedRoutes::new();
     t.protect(net("10.244.1.0/24"));
-    assert!(t.apply(&change("10.244.1.0/24", &[ip(2)])).is_empty());
-    assert!(t.apply(&change("10.244.1.7/32", &[ip(2)])).is_empty());
-    let ops = t.apply(&change("10.244.2.9/24", &[ip(2)]));
-    assert_eq!(
-        ops,
-        [RouteOp::Replace {
-            prefix: net("10.244.2.0/24"),
-            next_hops: vec![ip(2)]
-        }]
-    );
+    assert!(t
+        .apply(&change("10.244.1.0/24", &[ip(2)]), &all())
+        .is_empty());
+    assert!(t
+        .apply(&change("10.244.1.7/32", &[ip(2)]), &all())
+        .is_empty());
+    let ops = t.apply(&change("10.244.2.9/24", &[ip(2)]), &all());
+    assert_eq!(ops, [replace("10.244.2.0/24", &[ip(2)])]);
     assert_eq!(t.len(), 1);
 }
 
 #[test]
-fn reconcile_deletes_strays_and_fixes_differences() {
+fn reconcile_fixes_differences_and_prunes_only_when_asked() {
     let mut t = LearnedRoutes::new();
-    t.apply(&change("10.244.2.0/24", &[ip(2), ip(3)]));
-    t.apply(&change("10.244.3.0/24", &[ip(2)]));
+    t.apply(&change("10.244.2.0/24", &[ip(2), ip(3)]), &all());
+    t.apply(&change("10.244.3.0/24", &[ip(2)]), &all());
     let actual = [
         Route::via(net("10.244.2.0/24"), &[ip(3), ip(2)], RTPROT_BGP),
         Route::via(net("10.244.3.0/24"), &[ip(9)], RTPROT_BGP),
         Route::via(net("10.244.9.0/24"), &[ip(2)], RTPROT_BGP),
         Route::blackhole(net("10.244.1.0/24"), RTPROT_LATTICE),
     ];
+    // Adoption window: the stray stays.
     assert_eq!(
-        t.reconcile(&actual),
-        [
-            RouteOp::Delete {
-                prefix: net("10.244.9.0/24")
-            },
-            RouteOp::Replace {
-                prefix: net("10.244.3.0/24"),
-                next_hops: vec![ip(2)]
-            },
-        ]
+        t.reconcile(&actual, &all(), false),
+        [replace("10.244.3.0/24", &[ip(2)])]
+    );
+    assert_eq!(
+        t.reconcile(&actual, &all(), true),
+        [replace("10.244.3.0/24", &[ip(2)]), delete("10.244.9.0/24")]
     );
 }
 
@@ -95,13 +160,15 @@ fn reconcile_deletes_strays_and_fixes_differences() {
 async fn executor_installs_one_multipath_route_and_removes_it() {
     let k = FakeKernel::new();
     let mut t = LearnedRoutes::new();
-    let p = net("10.244.2.0/24");
-    execute(&k, &t.apply(&change("10.244.2.0/24", &[ip(2)])))
+    execute(&k, &t.apply(&change("10.244.2.0/24", &[ip(2)]), &all()))
         .await
         .unwrap();
-    execute(&k, &t.apply(&change("10.244.2.0/24", &[ip(2), ip(3)])))
-        .await
-        .unwrap();
+    execute(
+        &k,
+        &t.apply(&change("10.244.2.0/24", &[ip(2), ip(3)]), &all()),
+    )
+    .await
+    .unwrap();
     let routes = k.routes(RTPROT_BGP).await.unwrap();
     assert_eq!(routes.len(), 1);
     assert_eq!(
@@ -110,12 +177,34 @@ async fn executor_installs_one_multipath_route_and_removes_it() {
     );
     // Replaced in place: never deleted between the two versions.
     assert!(!k.log().iter().any(|(_, op)| *op == FakeOp::DeleteRoute));
-    execute(&k, &t.apply(&change("10.244.2.0/24", &[])))
+    execute(&k, &t.apply(&change("10.244.2.0/24", &[]), &all()))
         .await
         .unwrap();
     assert!(k.routes(RTPROT_BGP).await.unwrap().is_empty());
     // Deleting what is already gone is fine.
-    execute(&k, &[RouteOp::Delete { prefix: p }]).await.unwrap();
+    execute(&k, &[delete("10.244.2.0/24")]).await.unwrap();
+}
+
+#[tokio::test]
+async fn executor_keeps_the_order_of_ops_on_one_destination() {
+    let k = FakeKernel::new();
+    let mut ops = Vec::new();
+    for i in 0..1000u32 {
+        let p = format!("10.{}.{}.0/24", 100 + i / 256, i % 256);
+        ops.push(replace(&p, &[ip(1)]));
+    }
+    // The same prefix three times: the last one must win.
+    ops.push(replace("10.100.0.0/24", &[ip(2)]));
+    ops.push(delete("10.100.1.0/24"));
+    ops.push(replace("10.100.0.0/24", &[ip(3)]));
+    execute(&k, &ops).await.unwrap();
+    let routes = k.routes(RTPROT_BGP).await.unwrap();
+    assert_eq!(routes.len(), 999);
+    let r = routes
+        .iter()
+        .find(|r| r.destination == net("10.100.0.0/24"))
+        .unwrap();
+    assert_eq!(r.gateways(), [ip(3)]);
 }
 
 #[tokio::test]
@@ -123,19 +212,12 @@ async fn executor_tries_every_op_and_reports_the_first_failure() {
     let k = FakeKernel::new();
     k.fail_next(FakeOp::ReplaceRoute, 1);
     let ops = [
-        RouteOp::Replace {
-            prefix: net("10.244.2.0/24"),
-            next_hops: vec![ip(2)],
-        },
-        RouteOp::Replace {
-            prefix: net("10.244.3.0/24"),
-            next_hops: vec![ip(2)],
-        },
+        replace("10.244.2.0/24", &[ip(2)]),
+        replace("10.244.3.0/24", &[ip(2)]),
     ];
     assert!(execute(&k, &ops).await.is_err());
     let routes = k.routes(RTPROT_BGP).await.unwrap();
     assert_eq!(routes.len(), 1);
-    assert_eq!(routes[0].destination, net("10.244.3.0/24"));
 }
 
 #[tokio::test]
@@ -143,11 +225,21 @@ async fn blackhole_and_forwarding() {
     let k = FakeKernel::new();
     ensure_blackhole(&k, net("10.244.1.0/24")).await.unwrap();
     ensure_blackhole(&k, net("10.244.1.0/24")).await.unwrap();
+    ensure_blackhole(&k, net("fd00:244:0:1::/64"))
+        .await
+        .unwrap();
     let ours = k.routes(RTPROT_LATTICE).await.unwrap();
     assert_eq!(
         ours,
-        [Route::blackhole(net("10.244.1.0/24"), RTPROT_LATTICE)]
+        [
+            Route::blackhole(net("10.244.1.0/24"), RTPROT_LATTICE),
+            Route::blackhole(net("fd00:244:0:1::/64"), RTPROT_LATTICE)
+        ]
     );
     prepare_host(&k).await.unwrap();
     assert_eq!(k.read_sysctl("net/ipv4/ip_forward").await.unwrap(), "1");
+    assert_eq!(
+        k.read_sysctl("net/ipv6/conf/all/forwarding").await.unwrap(),
+        "1"
+    );
 }

@@ -59,7 +59,8 @@ async fn configure(
         k.write_sysctl(&format!("net/ipv4/conf/{name}/{leaf}"), value)
             .await?;
     }
-    k.add_address(h.index, Ipv4Net::from(GATEWAY)).await?;
+    k.add_address(h.index, Ipv4Net::from(GATEWAY).into())
+        .await?;
     k.set_link_up(h.index).await?;
     k.replace_route(&Route::device(
         Ipv4Net::from(address),

@@ -34,6 +34,9 @@ pub enum KernelError {
         #[source]
         source: io::Error,
     },
+    /// The running kernel lacks a feature (e.g. ipvlan: "Unknown device type").
+    #[error("{0}")]
+    Unsupported(String),
     /// The caller passed something the kernel would reject or that is unsafe (bad sysctl key).
     #[error("invalid argument: {0}")]
     Invalid(String),

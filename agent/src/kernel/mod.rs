@@ -6,22 +6,25 @@
 //! The trait is object safe (`Arc<dyn Kernel>`), so the daemon holds one without generics.
 
 mod error;
+mod events;
 pub mod fake;
 pub mod netlink;
 mod types;
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use ipnet::Ipv4Net;
+use ipnet::IpNet;
 
 pub use error::{KernelError, KernelResult};
+pub use events::{EventReceiver, EventSender};
 pub use fake::FakeKernel;
 pub use netlink::NetlinkKernel;
 pub use types::{
-    LinkInfo, MacAddr, NextHop, Route, RouteTarget, RTPROT_BGP, RTPROT_KERNEL, RTPROT_STATIC,
+    IpvlanMode, KernelEvent, LinkInfo, MacAddr, NextHop, Route, RouteTarget, RTPROT_BGP,
+    RTPROT_KERNEL, RTPROT_STATIC,
 };
 
 /// Operations on one network namespace. Every method acts in the namespace this value was
@@ -32,10 +35,21 @@ pub trait Kernel: Send + Sync + std::fmt::Debug {
     /// `peer_netns` (so it never appears here, even briefly).
     async fn create_veth(&self, name: &str, peer_name: &str, peer_netns: &Path)
         -> KernelResult<()>;
+    /// Creates an ipvlan slave `name` of link `parent` (here), directly in the namespace at
+    /// `netns` (`None`: here). A kernel without ipvlan answers [`KernelError::Unsupported`].
+    async fn create_ipvlan(
+        &self,
+        parent: u32,
+        name: &str,
+        mode: IpvlanMode,
+        netns: Option<&Path>,
+    ) -> KernelResult<()>;
     /// Deletes a link (for a veth, the peer and routes through either end go too).
     async fn delete_link(&self, index: u32) -> KernelResult<()>;
     /// Looks a link up by name; [`KernelError::NotFound`] if absent.
     async fn link_by_name(&self, name: &str) -> KernelResult<LinkInfo>;
+    /// Every link of the namespace.
+    async fn links(&self) -> KernelResult<Vec<LinkInfo>>;
     /// Renames a (down) link.
     async fn rename_link(&self, index: u32, name: &str) -> KernelResult<()>;
     /// Sets a link administratively up.
@@ -43,27 +57,38 @@ pub trait Kernel: Send + Sync + std::fmt::Debug {
     /// Sets a link's MTU.
     async fn set_link_mtu(&self, index: u32, mtu: u32) -> KernelResult<()>;
 
-    /// Adds an IPv4 address to a link; succeeds if it is already there.
-    async fn add_address(&self, index: u32, address: Ipv4Net) -> KernelResult<()>;
-    /// The IPv4 addresses on a link.
-    async fn addresses(&self, index: u32) -> KernelResult<Vec<Ipv4Net>>;
+    /// Adds an IPv4 or IPv6 address to a link; succeeds if it is already there. IPv6
+    /// addresses are added `nodad`: they are ours by allocation, waiting for DAD only delays.
+    async fn add_address(&self, index: u32, address: IpNet) -> KernelResult<()>;
+    /// The addresses on a link (both families).
+    async fn addresses(&self, index: u32) -> KernelResult<Vec<IpNet>>;
+    /// Every address of the namespace with its link index (both families).
+    async fn all_addresses(&self) -> KernelResult<Vec<(u32, IpNet)>>;
 
     /// Installs a route in the main table, atomically replacing one to the same destination
-    /// (`RTM_NEWROUTE` with `NLM_F_CREATE|NLM_F_REPLACE`).
+    /// (`RTM_NEWROUTE` with `NLM_F_CREATE|NLM_F_REPLACE`). Calls may be issued concurrently:
+    /// each is one request in flight on the shared socket.
     async fn replace_route(&self, route: &Route) -> KernelResult<()>;
     /// Deletes the main-table route to `destination` owned by `protocol`.
-    async fn delete_route(&self, destination: Ipv4Net, protocol: u8) -> KernelResult<()>;
-    /// The IPv4 main-table routes owned by `protocol`.
+    async fn delete_route(&self, destination: IpNet, protocol: u8) -> KernelResult<()>;
+    /// The IPv4 and IPv6 main-table routes owned by `protocol`.
     async fn routes(&self, protocol: u8) -> KernelResult<Vec<Route>>;
 
     /// Adds (or replaces) a permanent neighbour entry `ip lladdr mac` on a link.
-    async fn add_neighbour(&self, index: u32, ip: Ipv4Addr, mac: MacAddr) -> KernelResult<()>;
+    async fn add_neighbour(&self, index: u32, ip: IpAddr, mac: MacAddr) -> KernelResult<()>;
 
     /// Writes a sysctl of this namespace; `key` is relative to /proc/sys and must start with
     /// `net/` (e.g. `net/ipv4/ip_forward`).
     async fn write_sysctl(&self, key: &str, value: &str) -> KernelResult<()>;
     /// Reads a sysctl of this namespace (trimmed), same key rules as [`Kernel::write_sysctl`].
     async fn read_sysctl(&self, key: &str) -> KernelResult<String>;
+
+    /// Subscribes to link, address and route notifications of this namespace. Lost
+    /// notifications (a full socket buffer, `ENOBUFS`) arrive as [`KernelEvent::Overrun`].
+    /// Route additions and replacements owned by one of the `quiet` protocols are not
+    /// delivered: they are the subscriber's own writes echoing back, and at 100k routes they
+    /// would only crowd out what matters.
+    async fn subscribe(&self, quiet: &[u8]) -> KernelResult<EventReceiver>;
 
     /// A `Kernel` for the network namespace at `path` (e.g. `/run/netns/x`, `/proc/PID/ns/net`).
     async fn netns(&self, path: &Path) -> KernelResult<Arc<dyn Kernel>>;

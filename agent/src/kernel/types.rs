@@ -1,9 +1,9 @@
-//! Plain data the [`Kernel`](super::Kernel) trait speaks: links, routes, MAC addresses.
+//! Plain data the [`Kernel`](super::Kernel) trait speaks: links, routes, MAC addresses, events.
 
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
-use ipnet::Ipv4Net;
+use ipnet::IpNet;
 
 /// `RTPROT_KERNEL`: routes the kernel adds itself (connected prefixes).
 pub const RTPROT_KERNEL: u8 = 2;
@@ -43,24 +43,34 @@ pub struct LinkInfo {
     pub mtu: u32,
     /// Administratively up (`IFF_UP`).
     pub up: bool,
-    /// `IFLA_LINK`: for a veth, the peer's index in the peer's namespace.
+    /// `IFLA_LINK`: for a veth, the peer's index in the peer's namespace; for an ipvlan slave,
+    /// its parent's index.
     pub peer_index: Option<u32>,
+}
+
+/// An ipvlan slave's mode (`IPVLAN_MODE_L3`, `IPVLAN_MODE_L3S`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IpvlanMode {
+    /// Routing in the parent's namespace, no netfilter hooks in the parent for slave traffic.
+    L3,
+    /// L3 with the parent's netfilter (conntrack) applied to slave traffic.
+    L3s,
 }
 
 /// One gateway of a unicast route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct NextHop {
     /// The gateway address.
-    pub gateway: Ipv4Addr,
+    pub gateway: IpAddr,
     /// Output interface; `None` lets the kernel resolve it from the gateway.
     pub ifindex: Option<u32>,
 }
 
 impl NextHop {
     /// A gateway whose device the kernel resolves.
-    pub fn via(gateway: Ipv4Addr) -> Self {
+    pub fn via(gateway: impl Into<IpAddr>) -> Self {
         NextHop {
-            gateway,
+            gateway: gateway.into(),
             ifindex: None,
         }
     }
@@ -80,11 +90,11 @@ pub enum RouteTarget {
     Blackhole,
 }
 
-/// An IPv4 route in the main table.
+/// An IPv4 or IPv6 route in the main table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Route {
-    /// Destination prefix.
-    pub destination: Ipv4Net,
+    /// Destination prefix (host bits clear).
+    pub destination: IpNet,
     /// Where packets go.
     pub target: RouteTarget,
     /// `rtm_protocol`: who owns the route (e.g. [`RTPROT_BGP`]).
@@ -93,42 +103,76 @@ pub struct Route {
 
 impl Route {
     /// A unicast route via the given gateways (one multipath route if several).
-    pub fn via(destination: Ipv4Net, gateways: &[Ipv4Addr], protocol: u8) -> Self {
-        let hops = gateways.iter().copied().map(NextHop::via).collect();
+    pub fn via<A: Into<IpAddr> + Copy>(
+        destination: impl Into<IpNet>,
+        gateways: &[A],
+        protocol: u8,
+    ) -> Self {
+        let hops = gateways.iter().map(|g| NextHop::via(*g)).collect();
         Route {
-            destination,
+            destination: destination.into(),
             target: RouteTarget::Gateways(hops),
             protocol,
         }
     }
 
     /// A `scope link` route out of `ifindex`.
-    pub fn device(destination: Ipv4Net, ifindex: u32, protocol: u8) -> Self {
+    pub fn device(destination: impl Into<IpNet>, ifindex: u32, protocol: u8) -> Self {
         Route {
-            destination,
+            destination: destination.into(),
             target: RouteTarget::Device { ifindex },
             protocol,
         }
     }
 
     /// A blackhole route.
-    pub fn blackhole(destination: Ipv4Net, protocol: u8) -> Self {
+    pub fn blackhole(destination: impl Into<IpNet>, protocol: u8) -> Self {
         Route {
-            destination,
+            destination: destination.into(),
             target: RouteTarget::Blackhole,
             protocol,
         }
     }
 
     /// The gateways, sorted, for comparing desired and actual routes.
-    pub fn gateways(&self) -> Vec<Ipv4Addr> {
+    pub fn gateways(&self) -> Vec<IpAddr> {
         match &self.target {
             RouteTarget::Gateways(hops) => {
-                let mut gws: Vec<Ipv4Addr> = hops.iter().map(|h| h.gateway).collect();
+                let mut gws: Vec<IpAddr> = hops.iter().map(|h| h.gateway).collect();
                 gws.sort();
                 gws
             }
             RouteTarget::Device { .. } | RouteTarget::Blackhole => Vec::new(),
         }
     }
+}
+
+/// Something changed in the kernel (an rtnetlink notification), as far as the reconciler cares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KernelEvent {
+    /// A link appeared, changed (e.g. went down) or was deleted.
+    Link {
+        /// Its index.
+        index: u32,
+        /// Its name, if the message carried one.
+        name: String,
+        /// `RTM_DELLINK`.
+        deleted: bool,
+    },
+    /// An address was added or removed (connected prefixes decide next-hop reachability).
+    Address {
+        /// The link it is on.
+        index: u32,
+    },
+    /// A main-table route was added, replaced or deleted.
+    Route {
+        /// Its destination.
+        destination: IpNet,
+        /// Its owner.
+        protocol: u8,
+        /// `RTM_DELROUTE`.
+        deleted: bool,
+    },
+    /// Notifications were lost (`ENOBUFS` on the socket): only a full resync is safe now.
+    Overrun,
 }

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use ipnet::Ipv4Net;
+use ipnet::{IpNet, Ipv4Net};
 
 use super::{error, now, validate_key, AgentHandler};
 use crate::api::proto::{Attachment, Reply};
@@ -52,7 +52,7 @@ impl AgentHandler {
                 ),
             );
         }
-        let net = Ipv4Net::from(address);
+        let net = IpNet::V4(Ipv4Net::from(address));
         match ctr.addresses(inside.index).await {
             Ok(addrs) if addrs.contains(&net) => {}
             Ok(_) => return error("mismatch", format!("{ifname} does not hold {net}")),

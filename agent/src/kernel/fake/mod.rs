@@ -4,16 +4,19 @@
 mod state;
 
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
-use ipnet::Ipv4Net;
+use ipnet::IpNet;
 
 pub use state::{FakeLink, Namespace};
 
-use super::{validate_sysctl_key, Kernel, KernelError, KernelResult, LinkInfo, MacAddr, Route};
+use super::{
+    validate_sysctl_key, EventReceiver, EventSender, IpvlanMode, Kernel, KernelError, KernelResult,
+    LinkInfo, MacAddr, Route,
+};
 use state::World;
 
 /// The operations of [`Kernel`], to name one in [`FakeKernel::fail_next`].
@@ -21,6 +24,8 @@ use state::World;
 pub enum FakeOp {
     /// [`Kernel::create_veth`]
     CreateVeth,
+    /// [`Kernel::create_ipvlan`]
+    CreateIpvlan,
     /// [`Kernel::delete_link`]
     DeleteLink,
     /// [`Kernel::rename_link`]
@@ -48,6 +53,10 @@ struct Shared {
     failures: BTreeMap<FakeOp, u32>,
     /// Every mutating call, in order, as (namespace, op).
     log: Vec<(PathBuf, FakeOp)>,
+    /// Event subscribers per namespace.
+    subscribers: BTreeMap<PathBuf, Vec<EventSender>>,
+    /// Pretend the kernel was built without ipvlan (like this project's CI machines).
+    no_ipvlan: bool,
 }
 
 /// A fake kernel bound to one namespace of a shared in-memory world.
@@ -92,6 +101,11 @@ impl FakeKernel {
             // The peer's namespace may be this one; then it is already gone.
             let _ = shared.world.delete_link(&peer_path, peer_index);
         }
+    }
+
+    /// From now on `create_ipvlan` fails as on a kernel without the ipvlan driver.
+    pub fn without_ipvlan(&self) {
+        self.lock().no_ipvlan = true;
     }
 
     /// Makes the `nth` next call (1 = the very next) of `op`, in any namespace, fail.
@@ -142,7 +156,32 @@ impl FakeKernel {
                 });
             }
         }
-        f(&mut shared.world, &self.ns)
+        if shared.subscribers.is_empty() {
+            return f(&mut shared.world, &self.ns);
+        }
+        // Notify like the kernel: compare every watched namespace before and after.
+        let watched: Vec<PathBuf> = shared.subscribers.keys().cloned().collect();
+        let before: Vec<Option<Namespace>> = watched
+            .iter()
+            .map(|p| shared.world.namespaces.get(p).cloned())
+            .collect();
+        let result = f(&mut shared.world, &self.ns);
+        for (path, old) in watched.iter().zip(before) {
+            let new = shared
+                .world
+                .namespaces
+                .get(path)
+                .cloned()
+                .unwrap_or_default();
+            let events = state::diff_events(&old.unwrap_or_default(), &new);
+            if let Some(subs) = shared.subscribers.get_mut(path) {
+                for event in events {
+                    subs.retain_mut(|s| s.send(event.clone()));
+                }
+            }
+        }
+        shared.subscribers.retain(|_, subs| !subs.is_empty());
+        result
     }
 }
 
@@ -151,6 +190,24 @@ impl Kernel for FakeKernel {
     async fn create_veth(&self, name: &str, peer: &str, peer_netns: &Path) -> KernelResult<()> {
         self.mutate(FakeOp::CreateVeth, |w, ns| {
             w.create_veth(ns, name, peer, peer_netns)
+        })
+    }
+
+    async fn create_ipvlan(
+        &self,
+        parent: u32,
+        name: &str,
+        mode: IpvlanMode,
+        netns: Option<&Path>,
+    ) -> KernelResult<()> {
+        if self.lock().no_ipvlan {
+            return Err(KernelError::Unsupported(
+                "this kernel has no ipvlan driver (Unknown device type)".into(),
+            ));
+        }
+        self.mutate(FakeOp::CreateIpvlan, |w, ns| {
+            let target = netns.unwrap_or(ns).to_path_buf();
+            w.create_ipvlan(ns, parent, name, mode, &target)
         })
     }
 
@@ -168,6 +225,12 @@ impl Kernel for FakeKernel {
             })
     }
 
+    async fn links(&self) -> KernelResult<Vec<LinkInfo>> {
+        let shared = self.lock();
+        let ns = shared.world.ns(&self.ns)?;
+        Ok(ns.links.values().map(|l| l.info.clone()).collect())
+    }
+
     async fn rename_link(&self, index: u32, name: &str) -> KernelResult<()> {
         self.mutate(FakeOp::RenameLink, |w, ns| w.rename(ns, index, name))
     }
@@ -180,24 +243,33 @@ impl Kernel for FakeKernel {
         self.mutate(FakeOp::SetLinkMtu, |w, ns| w.set_mtu(ns, index, mtu))
     }
 
-    async fn add_address(&self, index: u32, address: Ipv4Net) -> KernelResult<()> {
+    async fn add_address(&self, index: u32, address: IpNet) -> KernelResult<()> {
         self.mutate(FakeOp::AddAddress, |w, ns| {
             w.add_address(ns, index, address)
         })
     }
 
-    async fn addresses(&self, index: u32) -> KernelResult<Vec<Ipv4Net>> {
+    async fn addresses(&self, index: u32) -> KernelResult<Vec<IpNet>> {
         let shared = self.lock();
         let ns = shared.world.ns(&self.ns)?;
         let set = ns.addresses.get(&index);
         Ok(set.map(|s| s.iter().copied().collect()).unwrap_or_default())
     }
 
+    async fn all_addresses(&self) -> KernelResult<Vec<(u32, IpNet)>> {
+        let shared = self.lock();
+        let ns = shared.world.ns(&self.ns)?;
+        let all = ns.addresses.iter();
+        Ok(all
+            .flat_map(|(i, set)| set.iter().map(move |a| (*i, *a)))
+            .collect())
+    }
+
     async fn replace_route(&self, route: &Route) -> KernelResult<()> {
         self.mutate(FakeOp::ReplaceRoute, |w, ns| w.replace_route(ns, route))
     }
 
-    async fn delete_route(&self, destination: Ipv4Net, protocol: u8) -> KernelResult<()> {
+    async fn delete_route(&self, destination: IpNet, protocol: u8) -> KernelResult<()> {
         self.mutate(FakeOp::DeleteRoute, |w, ns| {
             w.delete_route(ns, destination, protocol)
         })
@@ -210,7 +282,7 @@ impl Kernel for FakeKernel {
         Ok(routes.cloned().collect())
     }
 
-    async fn add_neighbour(&self, index: u32, ip: Ipv4Addr, mac: MacAddr) -> KernelResult<()> {
+    async fn add_neighbour(&self, index: u32, ip: IpAddr, mac: MacAddr) -> KernelResult<()> {
         self.mutate(FakeOp::AddNeighbour, |w, ns| {
             w.add_neighbour(ns, index, ip, mac)
         })
@@ -228,6 +300,18 @@ impl Kernel for FakeKernel {
         state::check_sysctl_exists(ns, key)?;
         // Unwritten sysctls read as the kernel's usual default for the flags we use.
         Ok(ns.sysctls.get(key).cloned().unwrap_or_else(|| "0".into()))
+    }
+
+    async fn subscribe(&self, quiet: &[u8]) -> KernelResult<EventReceiver> {
+        let mut shared = self.lock();
+        shared.world.ns(&self.ns)?;
+        let (tx, rx) = EventSender::quiet_channel(quiet);
+        shared
+            .subscribers
+            .entry(self.ns.clone())
+            .or_default()
+            .push(tx);
+        Ok(rx)
     }
 
     async fn netns(&self, path: &Path) -> KernelResult<Arc<dyn Kernel>> {

@@ -2,12 +2,14 @@
 //! with the kernel's cascading deletes and errno-like failures.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use ipnet::Ipv4Net;
+use ipnet::IpNet;
 
-use crate::kernel::{KernelError, KernelResult, LinkInfo, MacAddr, Route, RouteTarget};
+use crate::kernel::{
+    IpvlanMode, KernelError, KernelEvent, KernelResult, LinkInfo, MacAddr, Route, RouteTarget,
+};
 
 /// One link of the fake kernel.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,6 +18,8 @@ pub struct FakeLink {
     pub info: LinkInfo,
     /// For a veth: the peer's namespace and index.
     pub peer: Option<(PathBuf, u32)>,
+    /// For an ipvlan slave: its mode (its parent is `info.peer_index`, in another namespace).
+    pub ipvlan: Option<IpvlanMode>,
 }
 
 /// Everything one fake network namespace holds.
@@ -24,11 +28,11 @@ pub struct Namespace {
     /// Links by index.
     pub links: BTreeMap<u32, FakeLink>,
     /// IPv4 addresses by link index.
-    pub addresses: BTreeMap<u32, BTreeSet<Ipv4Net>>,
+    pub addresses: BTreeMap<u32, BTreeSet<IpNet>>,
     /// Main-table routes by destination.
-    pub routes: BTreeMap<Ipv4Net, Route>,
+    pub routes: BTreeMap<IpNet, Route>,
     /// Neighbour entries by (link index, address).
-    pub neighbours: BTreeMap<(u32, Ipv4Addr), MacAddr>,
+    pub neighbours: BTreeMap<(u32, IpAddr), MacAddr>,
     /// Sysctls written, by key.
     pub sysctls: BTreeMap<String, String>,
 }
@@ -100,6 +104,7 @@ impl World {
             FakeLink {
                 info: lo,
                 peer: None,
+                ipvlan: None,
             },
         );
         self.namespaces.insert(path.to_path_buf(), ns);
@@ -167,13 +172,46 @@ impl World {
         let fa = FakeLink {
             info: a,
             peer: Some((peer_ns.to_path_buf(), bi)),
+            ipvlan: None,
         };
         let fb = FakeLink {
             info: b,
             peer: Some((here.to_path_buf(), ai)),
+            ipvlan: None,
         };
         self.ns_mut(here)?.links.insert(ai, fa);
         self.ns_mut(peer_ns)?.links.insert(bi, fb);
+        Ok(())
+    }
+
+    pub(super) fn create_ipvlan(
+        &mut self,
+        here: &Path,
+        parent: u32,
+        name: &str,
+        mode: IpvlanMode,
+        target: &Path,
+    ) -> KernelResult<()> {
+        check_ifname(name)?;
+        let parent_link = self.ns(here)?.links.get(&parent).cloned();
+        let parent_link = parent_link.ok_or_else(|| not_found_index(parent))?;
+        if self.ns(target)?.link(name).is_some() {
+            return Err(KernelError::Exists {
+                what: format!("link {name}"),
+            });
+        }
+        let mut info = self.new_link(name);
+        // ipvlan slaves share the parent's MAC.
+        info.mac = parent_link.info.mac;
+        info.mtu = parent_link.info.mtu;
+        info.peer_index = Some(parent);
+        let index = info.index;
+        let link = FakeLink {
+            info,
+            peer: None,
+            ipvlan: Some(mode),
+        };
+        self.ns_mut(target)?.links.insert(index, link);
         Ok(())
     }
 
@@ -238,7 +276,7 @@ impl World {
         Ok(())
     }
 
-    pub(super) fn add_address(&mut self, here: &Path, index: u32, a: Ipv4Net) -> KernelResult<()> {
+    pub(super) fn add_address(&mut self, here: &Path, index: u32, a: IpNet) -> KernelResult<()> {
         let ns = self.ns_mut(here)?;
         ns.link_mut(index)?;
         ns.addresses.entry(index).or_default().insert(a);
@@ -258,16 +296,17 @@ impl World {
         if let Some(index) = missing.filter(|i| !ns.links.contains_key(i)) {
             return Err(not_found_index(index));
         }
+        if route.destination.trunc() != route.destination {
+            return Err(KernelError::Netlink {
+                op: "RTM_NEWROUTE",
+                message: "Invalid prefix for given prefix length".into(),
+            });
+        }
         ns.routes.insert(route.destination, route.clone());
         Ok(())
     }
 
-    pub(super) fn delete_route(
-        &mut self,
-        here: &Path,
-        dst: Ipv4Net,
-        proto: u8,
-    ) -> KernelResult<()> {
+    pub(super) fn delete_route(&mut self, here: &Path, dst: IpNet, proto: u8) -> KernelResult<()> {
         let ns = self.ns_mut(here)?;
         match ns.routes.get(&dst) {
             Some(r) if r.protocol == proto => {
@@ -284,7 +323,7 @@ impl World {
         &mut self,
         here: &Path,
         index: u32,
-        ip: Ipv4Addr,
+        ip: IpAddr,
         mac: MacAddr,
     ) -> KernelResult<()> {
         let ns = self.ns_mut(here)?;
@@ -339,5 +378,61 @@ fn check_ifname(name: &str) -> KernelResult<()> {
         Ok(())
     } else {
         Err(KernelError::Invalid(format!("interface name {name:?}")))
+    }
+}
+
+/// The notifications the kernel would send for the change from `before` to `after`.
+pub(super) fn diff_events(before: &Namespace, after: &Namespace) -> Vec<KernelEvent> {
+    let mut out = Vec::new();
+    for (index, link) in &before.links {
+        if after.links.get(index) != Some(link) {
+            let deleted = !after.links.contains_key(index);
+            out.push(KernelEvent::Link {
+                index: *index,
+                name: link.info.name.clone(),
+                deleted,
+            });
+        }
+    }
+    for (index, link) in after.links.iter() {
+        if !before.links.contains_key(index) {
+            out.push(KernelEvent::Link {
+                index: *index,
+                name: link.info.name.clone(),
+                deleted: false,
+            });
+        }
+    }
+    let indices: BTreeSet<u32> = before
+        .addresses
+        .keys()
+        .chain(after.addresses.keys())
+        .copied()
+        .collect();
+    for index in indices {
+        if before.addresses.get(&index) != after.addresses.get(&index) {
+            out.push(KernelEvent::Address { index });
+        }
+    }
+    for (dst, route) in &before.routes {
+        match after.routes.get(dst) {
+            Some(r) if r == route => {}
+            Some(r) => out.push(route_event(r, false)),
+            None => out.push(route_event(route, true)),
+        }
+    }
+    for (dst, route) in &after.routes {
+        if !before.routes.contains_key(dst) {
+            out.push(route_event(route, false));
+        }
+    }
+    out
+}
+
+fn route_event(route: &Route, deleted: bool) -> KernelEvent {
+    KernelEvent::Route {
+        destination: route.destination,
+        protocol: route.protocol,
+        deleted,
     }
 }

@@ -6,12 +6,13 @@ use std::pin::pin;
 
 use futures::TryStreamExt;
 use netlink_packet_route::link::{
-    InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkMessage,
+    InfoData, InfoKind, InfoVeth, IpVlanMode, LinkAttribute, LinkFlags, LinkMessage,
 };
-use rtnetlink::{Handle, LinkMessageBuilder, LinkUnspec, LinkVeth};
+use nix::errno::Errno;
+use rtnetlink::{Handle, LinkIpVlan, LinkMessageBuilder, LinkUnspec, LinkVeth};
 
 use super::{error::map, netns};
-use crate::kernel::{KernelError, KernelResult, LinkInfo, MacAddr};
+use crate::kernel::{IpvlanMode, KernelError, KernelResult, LinkInfo, MacAddr};
 
 /// Creates veth `name` here with its peer `peer` created directly in the namespace `peer_ns`.
 pub(super) async fn create_veth(
@@ -33,6 +34,55 @@ pub(super) async fn create_veth(
     let result = handle.link().add(msg).execute().await;
     drop(ns_file);
     result.map_err(|e| map("RTM_NEWLINK", format!("link {name}"), e))
+}
+
+/// Creates ipvlan slave `name` of `parent` directly in the namespace `target`.
+pub(super) async fn create_ipvlan(
+    handle: &Handle,
+    parent: u32,
+    name: &str,
+    mode: IpvlanMode,
+    target: Option<&Path>,
+) -> KernelResult<()> {
+    let ns_file = target.map(netns::open).transpose()?;
+    let mode = match mode {
+        IpvlanMode::L3 => IpVlanMode::L3,
+        IpvlanMode::L3s => IpVlanMode::L3S,
+    };
+    let builder = LinkIpVlan::new(name, parent, mode);
+    let msg = match &ns_file {
+        Some(f) => builder.setns_by_fd(f.as_raw_fd()),
+        None => builder,
+    }
+    .build();
+    let result = handle.link().add(msg).execute().await;
+    drop(ns_file);
+    match result {
+        // An unknown link kind (the module is absent and cannot be loaded).
+        Err(rtnetlink::Error::NetlinkError(m))
+            if m.code.map(|c| c.get().saturating_neg()) == Some(Errno::EOPNOTSUPP as i32) =>
+        {
+            Err(KernelError::Unsupported(
+                "this kernel has no ipvlan driver (RTM_NEWLINK kind ipvlan: Operation not supported)"
+                    .into(),
+            ))
+        }
+        other => other.map_err(|e| map("RTM_NEWLINK", format!("ipvlan {name}"), e)),
+    }
+}
+
+/// Every link of the namespace.
+pub(super) async fn list(handle: &Handle) -> KernelResult<Vec<LinkInfo>> {
+    let mut replies = pin!(handle.link().get().execute());
+    let mut out = Vec::new();
+    while let Some(msg) = replies
+        .try_next()
+        .await
+        .map_err(|e| map("RTM_GETLINK", "link dump", e))?
+    {
+        out.push(parse(&msg));
+    }
+    Ok(out)
 }
 
 /// Deletes link `index`.
@@ -73,7 +123,7 @@ pub(super) async fn set(
 }
 
 /// Extracts what [`LinkInfo`] reports from a kernel link message.
-fn parse(msg: &LinkMessage) -> LinkInfo {
+pub(super) fn parse(msg: &LinkMessage) -> LinkInfo {
     let mut info = LinkInfo {
         index: msg.header.index,
         name: String::new(),

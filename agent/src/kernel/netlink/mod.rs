@@ -2,6 +2,7 @@
 
 mod addr;
 mod error;
+mod events;
 mod link;
 mod neigh;
 mod netns;
@@ -9,14 +10,14 @@ mod route;
 mod sysctl;
 
 use std::fs::File;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use ipnet::Ipv4Net;
+use ipnet::IpNet;
 
-use super::{Kernel, KernelResult, LinkInfo, MacAddr, Route};
+use super::{EventReceiver, IpvlanMode, Kernel, KernelResult, LinkInfo, MacAddr, Route};
 
 /// The namespace file of the calling thread.
 const THREAD_NETNS: &str = "/proc/thread-self/ns/net";
@@ -59,8 +60,22 @@ impl Kernel for NetlinkKernel {
         link::create_veth(&self.handle, name, peer, peer_netns).await
     }
 
+    async fn create_ipvlan(
+        &self,
+        parent: u32,
+        name: &str,
+        mode: IpvlanMode,
+        netns: Option<&Path>,
+    ) -> KernelResult<()> {
+        link::create_ipvlan(&self.handle, parent, name, mode, netns).await
+    }
+
     async fn delete_link(&self, index: u32) -> KernelResult<()> {
         link::delete(&self.handle, index).await
+    }
+
+    async fn links(&self) -> KernelResult<Vec<LinkInfo>> {
+        link::list(&self.handle).await
     }
 
     async fn link_by_name(&self, name: &str) -> KernelResult<LinkInfo> {
@@ -80,19 +95,24 @@ impl Kernel for NetlinkKernel {
         link::set(&self.handle, index, |b| b.mtu(mtu)).await
     }
 
-    async fn add_address(&self, index: u32, address: Ipv4Net) -> KernelResult<()> {
+    async fn add_address(&self, index: u32, address: IpNet) -> KernelResult<()> {
         addr::add(&self.handle, index, address).await
     }
 
-    async fn addresses(&self, index: u32) -> KernelResult<Vec<Ipv4Net>> {
-        addr::list(&self.handle, index).await
+    async fn addresses(&self, index: u32) -> KernelResult<Vec<IpNet>> {
+        let all = addr::list(&self.handle, Some(index)).await?;
+        Ok(all.into_iter().map(|(_, a)| a).collect())
+    }
+
+    async fn all_addresses(&self) -> KernelResult<Vec<(u32, IpNet)>> {
+        addr::list(&self.handle, None).await
     }
 
     async fn replace_route(&self, route: &Route) -> KernelResult<()> {
         route::replace(&self.handle, route).await
     }
 
-    async fn delete_route(&self, destination: Ipv4Net, protocol: u8) -> KernelResult<()> {
+    async fn delete_route(&self, destination: IpNet, protocol: u8) -> KernelResult<()> {
         route::delete(&self.handle, destination, protocol).await
     }
 
@@ -100,7 +120,7 @@ impl Kernel for NetlinkKernel {
         route::list(&self.handle, protocol).await
     }
 
-    async fn add_neighbour(&self, index: u32, ip: Ipv4Addr, mac: MacAddr) -> KernelResult<()> {
+    async fn add_neighbour(&self, index: u32, ip: IpAddr, mac: MacAddr) -> KernelResult<()> {
         neigh::add(&self.handle, index, ip, mac).await
     }
 
@@ -110,6 +130,10 @@ impl Kernel for NetlinkKernel {
 
     async fn read_sysctl(&self, key: &str) -> KernelResult<String> {
         sysctl::read(Arc::clone(&self.netns), key).await
+    }
+
+    async fn subscribe(&self, quiet: &[u8]) -> KernelResult<EventReceiver> {
+        events::subscribe(Arc::clone(&self.netns), quiet).await
     }
 
     async fn netns(&self, path: &Path) -> KernelResult<Arc<dyn Kernel>> {

@@ -1,6 +1,6 @@
-//! Neighbour requests: `RTM_NEWNEIGH` (permanent IPv4 entries).
+//! Neighbour requests: `RTM_NEWNEIGH` (permanent entries, IPv4 or IPv6).
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 
 use rtnetlink::Handle;
 
@@ -8,16 +8,11 @@ use super::error::map;
 use crate::kernel::{KernelResult, MacAddr};
 
 /// Adds or replaces the permanent entry `ip lladdr mac` on link `index`.
-pub(super) async fn add(
-    handle: &Handle,
-    index: u32,
-    ip: Ipv4Addr,
-    mac: MacAddr,
-) -> KernelResult<()> {
+pub(super) async fn add(handle: &Handle, index: u32, ip: IpAddr, mac: MacAddr) -> KernelResult<()> {
     // NeighbourAddRequest defaults to NUD_PERMANENT.
     handle
         .neighbours()
-        .add(index, IpAddr::V4(ip))
+        .add(index, ip)
         .link_layer_address(&mac.0)
         .replace()
         .execute()

@@ -104,16 +104,23 @@ impl PeerTask {
         self.set_state();
         if was == Some(PeerState::Established) {
             let negotiated = self.established.take();
+            // RFC 4724 §4.2: only the families listed in its capability are kept. A helper-only
+            // speaker (FRR's default) lists none: its routes go at once, like without GR.
             let graceful = negotiated
                 .and_then(|n| n.peer_gr)
-                .filter(|gr| gr.restart_time > 0);
+                .filter(|gr| gr.restart_time > 0 && (gr.ipv4.is_some() || gr.ipv6.is_some()));
             match graceful {
                 Some(gr) if !self.primary.session.ended_with_notification() => {
                     warn!(peer = %address, %reason, restart_time = gr.restart_time,
                         "session down: keeping its routes as stale while it restarts");
                     self.with_rib(|rib| {
                         rib.mark_stale(address, None);
-                        Vec::new()
+                        let unlisted = [(afi::IPV4, gr.ipv4), (afi::IPV6, gr.ipv6)];
+                        unlisted
+                            .into_iter()
+                            .filter(|(_, listed)| listed.is_none())
+                            .flat_map(|(family, _)| rib.sweep_stale(address, Some(family)))
+                            .collect()
                     });
                     let wait = Duration::from_secs(u64::from(gr.restart_time));
                     self.gr_restart_deadline = Some(Instant::now() + wait);

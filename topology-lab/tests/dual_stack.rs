@@ -1,0 +1,120 @@
+//! Root-only end-to-end: dual stack across two racks (spine and ToRs running FRR, one lattice
+//! host per rack). Each container gets an IPv4 and an IPv6 address; both families are learned
+//! over the IPv4 sessions and installed (`proto bgp`, IPv6 via the ToR's global address), and
+//! the containers ping each other over both.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{eventually, skip_reason, Lab, BIN};
+
+fn latticed() -> PathBuf {
+    Path::new(BIN).with_file_name("latticed")
+}
+
+fn ip(args: &[&str]) -> String {
+    let out = Command::new("ip").args(args).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The container's global IPv6 address.
+fn v6_of(ns: &str) -> Option<String> {
+    let shown = ip(&[
+        "-n", ns, "-6", "-o", "addr", "show", "dev", "eth0", "scope", "global",
+    ]);
+    let field = shown.split_whitespace().nth(3)?;
+    Some(field.split('/').next()?.to_string())
+}
+
+fn ping(ns: &str, to: &str) -> bool {
+    Command::new("ip")
+        .args(["netns", "exec", ns, "ping", "-c1", "-W1", to])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+#[test]
+fn containers_in_two_racks_reach_each_other_over_ipv4_and_ipv6() {
+    if let Some(why) = skip_reason() {
+        eprintln!("SKIPPED: {why}");
+        return;
+    }
+    if !latticed().is_file() {
+        eprintln!(
+            "SKIPPED: {} is missing; build it first",
+            latticed().display()
+        );
+        return;
+    }
+    std::env::set_var("LATTICED_BIN", latticed());
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let name = format!("ds{}", std::process::id());
+    let lab = Lab::new(
+        &examples.join("dual-stack.clab.yml"),
+        &examples.join("dual-stack"),
+        "dual-stack",
+        &name,
+    );
+    lab.ok("deploy", &[]);
+    lab.ok("wait", &["--timeout", "90"]);
+    let matrix = lab.ok("pingmatrix", &[]);
+    assert!(matrix.contains("full reachability"), "{matrix}");
+
+    let (h1, h2) = (format!("{name}-host1"), format!("{name}-host2"));
+    let (c1, c2) = (format!("{name}-host1-c1"), format!("{name}-host2-c1"));
+    let a1 = v6_of(&c1).expect("c1 has a global IPv6 address");
+    let a2 = v6_of(&c2).expect("c2 has a global IPv6 address");
+    assert!(a1.starts_with("fd00:10:244:1:"), "{a1}");
+    assert!(a2.starts_with("fd00:10:244:2:"), "{a2}");
+    let learned6 = |h: &str, block: &str| {
+        ip(&["-n", h, "-6", "route", "show", "proto", "bgp"]).contains(block)
+    };
+    assert!(
+        eventually(60, || learned6(&h1, "fd00:10:244:2::/64")
+            && learned6(&h2, "fd00:10:244:1::/64")),
+        "host1: {}\nhost2: {}",
+        ip(&["-n", &h1, "-6", "route"]),
+        ip(&["-n", &h2, "-6", "route"])
+    );
+    let blackholes = ip(&["-n", &h1, "-6", "route", "show", "proto", "252"]);
+    assert!(
+        blackholes.contains("blackhole fd00:10:244:1::/64"),
+        "{blackholes}"
+    );
+    // The hosts learning each other's block proves BGP end to end; FRR's zebra may still be
+    // installing on a loaded machine, so wait for every router's kernel too.
+    for r in ["spine1", "tor1", "tor2"] {
+        let ns = format!("{name}-{r}");
+        let both = || {
+            let routes = ip(&["-n", &ns, "-6", "route"]);
+            routes.contains("fd00:10:244:1::/64") && routes.contains("fd00:10:244:2::/64")
+        };
+        assert!(
+            eventually(60, both),
+            "{r}: {}",
+            ip(&["-n", &ns, "-6", "route"])
+        );
+    }
+    let diag = || {
+        ["host1", "tor1", "spine1", "tor2", "host2"]
+            .map(|n| {
+                format!(
+                    "{n}:\n{}",
+                    ip(&["-n", &format!("{name}-{n}"), "-6", "route"])
+                )
+            })
+            .join("\n")
+    };
+    assert!(
+        eventually(60, || ping(&c1, &a2)),
+        "c1 -> c2 over IPv6\n{}",
+        diag()
+    );
+    assert!(ping(&c2, &a1), "c2 -> c1 over IPv6");
+    lab.destroy_and_check();
+}
