@@ -147,26 +147,6 @@ impl Drop for Dockerd {
 }
 
 /// One raw HTTP/1.1 exchange with the plugin socket.
-/// latticed's `/metrics` in namespace `ns` (metrics.listen's default, 127.0.0.1:9469).
-fn scrape(ns: &str) -> String {
-    use std::io::{Read, Write};
-    let path = format!("/run/netns/{ns}");
-    std::thread::spawn(move || {
-        let file = std::fs::File::open(path).unwrap();
-        nix::sched::setns(file, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
-        let mut s = std::net::TcpStream::connect("127.0.0.1:9469").unwrap();
-        s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
-            .unwrap();
-        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: l\r\nConnection: close\r\n\r\n")
-            .unwrap();
-        let mut text = String::new();
-        s.read_to_string(&mut text).unwrap();
-        text
-    })
-    .join()
-    .unwrap()
-}
-
 fn raw_http(socket: &Path, request: &str) -> String {
     let mut s = UnixStream::connect(socket).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
@@ -333,7 +313,7 @@ fn dockerd_runs_containers_on_the_lattice_driver_and_leaves_nothing() {
     assert_unwired(&ns1, &host_if, &addr);
     dockerd.ok(&["network", "rm", "latnet"]);
     // Each libnetwork call was timed: host1's /metrics (on its namespace's loopback).
-    let metrics = scrape(&ns1);
+    let metrics = common::scrape_metrics(&ns1);
     for op in [
         "create_endpoint",
         "join",

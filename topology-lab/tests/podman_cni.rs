@@ -272,6 +272,15 @@ fn podman_containers_in_two_racks_ping_and_rm_leaves_nothing() {
     );
     let ns1 = format!("{name}-host1");
     assert_unwired(&ns1, &host_if, &a1);
+    // lattice-cni says which CNI command it serves: host1's /metrics times them as such.
+    let metrics = common::scrape_metrics(&ns1);
+    for op in ["add", "del"] {
+        let series = format!(
+            "lattice_request_duration_seconds_count{{interface=\"cni\",operation=\"{op}\",result=\"ok\"}}"
+        );
+        let n = common::series_value(&metrics, &series);
+        assert!(n >= 1.0, "{series} is {n}:\n{metrics}");
+    }
     // DEL again, after the container and its namespace are gone: still success, no output.
     let netns_gone = format!("/run/netns/netns-gone-{name}");
     let del_env = [

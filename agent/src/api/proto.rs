@@ -83,6 +83,56 @@ pub enum Request {
     Routes,
     /// Blocks, their usage and every allocation.
     Ipam,
+    /// `request`, made by `lattice-cni` on behalf of a CNI runtime running `command`: answered
+    /// like `request` alone, and timed under the CNI interface (`interface="cni"`,
+    /// `operation=command`) in the metrics.
+    Cni {
+        /// The CNI command being served.
+        command: CniCommand,
+        /// The request itself (never another `cni`).
+        request: Box<Request>,
+    },
+}
+
+/// The CNI commands that reach latticed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CniCommand {
+    /// ADD.
+    Add,
+    /// DEL.
+    Del,
+    /// CHECK.
+    Check,
+    /// STATUS.
+    Status,
+    /// GC.
+    Gc,
+}
+
+impl CniCommand {
+    /// From `CNI_COMMAND` (`ADD`, `DEL`, ...); `None` for VERSION and anything unknown.
+    pub fn from_env(value: &str) -> Option<CniCommand> {
+        match value {
+            "ADD" => Some(CniCommand::Add),
+            "DEL" => Some(CniCommand::Del),
+            "CHECK" => Some(CniCommand::Check),
+            "STATUS" => Some(CniCommand::Status),
+            "GC" => Some(CniCommand::Gc),
+            _ => None,
+        }
+    }
+
+    /// The metrics' operation label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CniCommand::Add => "add",
+            CniCommand::Del => "del",
+            CniCommand::Check => "check",
+            CniCommand::Status => "status",
+            CniCommand::Gc => "gc",
+        }
+    }
 }
 
 /// latticed's answer to one [`Request`].
@@ -315,5 +365,25 @@ mod tests {
         let text = serde_json::to_string(&a).unwrap();
         assert!(text.contains(r#""address_v6":"fd00::1""#), "{text}");
         assert_eq!(serde_json::from_str::<Attachment>(&text).unwrap(), a);
+    }
+
+    /// lattice-cni wraps each request with the CNI command it serves.
+    #[test]
+    fn cni_wrapper_wire_shape() {
+        let text = r#"{"op":"cni","command":"del","request":{"op":"detach","container_id":"c1","ifname":"eth0"}}"#;
+        let req: Request = serde_json::from_str(text).unwrap();
+        assert_eq!(
+            req,
+            Request::Cni {
+                command: CniCommand::Del,
+                request: Box::new(Request::Detach {
+                    container_id: "c1".into(),
+                    ifname: "eth0".into()
+                }),
+            }
+        );
+        assert_eq!(serde_json::to_string(&req).unwrap(), text);
+        assert_eq!(CniCommand::from_env("GC"), Some(CniCommand::Gc));
+        assert_eq!(CniCommand::from_env("VERSION"), None);
     }
 }

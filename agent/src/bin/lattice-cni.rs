@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use agent::api::client;
-use agent::api::proto::{Reply, Request};
+use agent::api::proto::{CniCommand, Reply, Request};
 use agent::cni::{self, conf, Api, Unreachable};
 
 /// How long one call to latticed may take (an attach is a few netlink round trips).
@@ -16,6 +16,8 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 struct SocketApi {
     socket: PathBuf,
     runtime: Option<tokio::runtime::Runtime>,
+    /// The command being served: requests say so, for latticed's per-interface metrics.
+    command: Option<CniCommand>,
 }
 
 impl Api for SocketApi {
@@ -24,6 +26,11 @@ impl Api for SocketApi {
             return Err(Unreachable("cannot start an async runtime".into()));
         };
         rt.block_on(async {
+            let wrapped = self.command.map(|command| Request::Cni {
+                command,
+                request: Box::new(req.clone()),
+            });
+            let req = wrapped.as_ref().unwrap_or(req);
             match tokio::time::timeout(CALL_TIMEOUT, client::call(&self.socket, req)).await {
                 Ok(Ok(reply)) => Ok(reply),
                 Ok(Err(e)) => Err(Unreachable(e.to_string())),
@@ -54,7 +61,14 @@ fn main() -> ExitCode {
         .enable_all()
         .build()
         .ok();
-    let mut api = SocketApi { socket, runtime };
+    let command = std::env::var("CNI_COMMAND")
+        .ok()
+        .and_then(|c| CniCommand::from_env(&c));
+    let mut api = SocketApi {
+        socket,
+        runtime,
+        command,
+    };
     let (out, ok) = cni::run(|k| std::env::var(k).ok(), &stdin, &mut api);
     if !out.is_empty() {
         println!("{out}");

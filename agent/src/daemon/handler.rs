@@ -314,6 +314,38 @@ impl Handler for AgentHandler {
     fn handle(&self, req: Request) -> BoxFuture<'_, Reply> {
         async move {
             let started = std::time::Instant::now();
+            let (interface, operation, reply) = match req {
+                Request::Cni { command, request } => {
+                    let reply = match *request {
+                        Request::Cni { .. } => error(
+                            "bad_request",
+                            "a cni request cannot carry another cni request",
+                        ),
+                        inner => self.dispatch(inner).await.1,
+                    };
+                    (Interface::Cni, command.as_str(), reply)
+                }
+                other => {
+                    let (operation, reply) = self.dispatch(other).await;
+                    (Interface::Api, operation, reply)
+                }
+            };
+            let result = match &reply {
+                Reply::Error(e) => e.kind.as_str(),
+                _ => "ok",
+            };
+            self.metrics
+                .observe_request(interface, operation, result, started.elapsed());
+            reply
+        }
+        .boxed()
+    }
+}
+
+impl AgentHandler {
+    /// Answers one request (not a `cni` wrapper); the operation name for the metrics.
+    async fn dispatch(&self, req: Request) -> (&'static str, Reply) {
+        {
             let (operation, reply) = match req {
                 Request::Attach {
                     container_id,
@@ -357,16 +389,16 @@ impl Handler for AgentHandler {
                 Request::Peers { peer } => ("peers", self.peers(peer).await),
                 Request::Routes => ("routes", self.routes().await),
                 Request::Ipam => ("ipam", self.ipam_status().await),
+                Request::Cni { .. } => (
+                    "cni",
+                    error(
+                        "bad_request",
+                        "a cni request cannot carry another cni request",
+                    ),
+                ),
             };
-            let result = match &reply {
-                Reply::Error(e) => e.kind.as_str(),
-                _ => "ok",
-            };
-            self.metrics
-                .observe_request(Interface::Api, operation, result, started.elapsed());
-            reply
+            (operation, reply)
         }
-        .boxed()
     }
 }
 

@@ -190,8 +190,8 @@ impl Metrics {
 
     /// One request answered. Callers: the API handler (`daemon::handler`, every request, the
     /// CNI plugin's included) and the Docker driver (`docker::Driver::dispatch`, every
-    /// libnetwork call). `Interface::Cni` is for when an API request says it came from the CNI
-    /// plugin (not yet). `result` is "ok" or the error kind.
+    /// libnetwork call). `Interface::Cni` is a request `lattice-cni` wrapped in
+    /// `Request::Cni`, labelled with the CNI command. `result` is "ok" or the error kind.
     pub fn observe_request(
         &self,
         interface: Interface,

@@ -60,7 +60,7 @@ impl RouteKind {
 /// `join`, `IpamDriver.RequestAddress` is `request_address`).
 pub(super) const KNOWN_OPERATIONS: [(Interface, &[&str]); 3] = [
     (Interface::Api, &["attach", "detach"]),
-    (Interface::Cni, &["add", "del", "check"]),
+    (Interface::Cni, &["add", "del", "check", "status", "gc"]),
     (
         Interface::Docker,
         &[

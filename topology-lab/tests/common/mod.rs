@@ -160,3 +160,33 @@ pub fn eventually(tries: u32, mut f: impl FnMut() -> bool) -> bool {
     }
     false
 }
+
+/// latticed's `/metrics` in namespace `ns` (metrics.listen's default, 127.0.0.1:9469).
+pub fn scrape_metrics(ns: &str) -> String {
+    use std::io::{Read, Write};
+    let path = format!("/run/netns/{ns}");
+    std::thread::spawn(move || {
+        let file = std::fs::File::open(path).unwrap();
+        nix::sched::setns(file, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+        let mut s = std::net::TcpStream::connect("127.0.0.1:9469").unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: l\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut text = String::new();
+        s.read_to_string(&mut text).unwrap();
+        text
+    })
+    .join()
+    .unwrap()
+}
+
+/// The value of one series in a `/metrics` text (0 when absent).
+pub fn series_value(metrics: &str, series: &str) -> f64 {
+    let prefix = format!("{series} ");
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0)
+}
