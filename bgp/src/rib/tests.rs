@@ -345,6 +345,21 @@ fn import_filter_refuses_without_disturbing_others() {
     assert_eq!(rib.received(peer(1, 65001).address), 0);
 }
 
+/// The IPv4 Loc-RIB recomputed from the Adj-RIBs-In with the reference decision process.
+fn recomputed(rib: &Rib) -> BTreeMap<IpNet, Vec<IpAddr>> {
+    let mut fresh = BTreeMap::new();
+    for (prefix, paths) in rib.v4.entries() {
+        let all: Vec<&Path> = paths.iter().map(|p| p.as_ref()).collect();
+        let mut h: Vec<IpAddr> = best_paths(&all).iter().map(|p| p.next_hop).collect();
+        h.sort();
+        h.dedup();
+        if !h.is_empty() {
+            fresh.insert(IpNet::V4(prefix), h);
+        }
+    }
+    fresh
+}
+
 fn arb_update() -> impl Strategy<Value = (u8, bool, u8, u8, u8)> {
     // (peer 1-3, announce?, prefix 0-5, path length 1-3, next-hop variant 0-1)
     (1u8..4, any::<bool>(), 0u8..6, 1u8..4, 0u8..2)
@@ -373,15 +388,7 @@ proptest! {
                     if c.next_hops.is_empty() { applied.remove(&c.prefix); } else { applied.insert(c.prefix, c.next_hops); }
                 }
             }
-            // Recompute from scratch.
-            let mut fresh: BTreeMap<IpNet, Vec<IpAddr>> = BTreeMap::new();
-            for (prefix, paths) in rib.v4.entries() {
-                let all: Vec<&Path> = paths.iter().map(|p| p.as_ref()).collect();
-                let mut h: Vec<IpAddr> = best_paths(&all).iter().map(|p| p.next_hop).collect();
-                h.sort();
-                h.dedup();
-                if !h.is_empty() { fresh.insert(IpNet::V4(prefix), h); }
-            }
+            let fresh = recomputed(&rib);
             prop_assert_eq!(&applied, &fresh);
             let loc: BTreeMap<IpNet, Vec<IpAddr>> = rib.loc_rib().into_iter().collect();
             prop_assert_eq!(&loc, &fresh);
@@ -533,14 +540,7 @@ proptest! {
                 }
             }
             apply_changes(&mut taken, quiet.take_changes(3));
-            let mut fresh: BTreeMap<IpNet, Vec<IpAddr>> = BTreeMap::new();
-            for (prefix, paths) in rib.v4.entries() {
-                let all: Vec<&Path> = paths.iter().map(|p| p.as_ref()).collect();
-                let mut h: Vec<IpAddr> = best_paths(&all).iter().map(|p| p.next_hop).collect();
-                h.sort();
-                h.dedup();
-                if !h.is_empty() { fresh.insert(IpNet::V4(prefix), h); }
-            }
+            let fresh = recomputed(&rib);
             prop_assert_eq!(&applied, &fresh);
             let loc: BTreeMap<IpNet, Vec<IpAddr>> = quiet.loc_rib().into_iter().collect();
             prop_assert_eq!(&loc, &fresh);
