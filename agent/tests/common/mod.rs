@@ -9,12 +9,14 @@ use std::time::Duration;
 pub struct Namespaces(pub Vec<String>);
 
 impl Namespaces {
-    /// Creates `names` (unique per test: put the pid in them).
+    /// Creates `names` (unique per test: put the pid in them), each with its loopback up, as a
+    /// host has it (latticed serves its metrics on 127.0.0.1 by default).
     pub fn create(names: &[String]) -> Self {
         let mut guard = Namespaces(Vec::new());
         for name in names {
             run(&["ip", "netns", "add", name]);
             guard.0.push(name.clone());
+            run(&["ip", "-n", name, "link", "set", "lo", "up"]);
         }
         guard
     }
