@@ -51,8 +51,10 @@ impl BlockAnnouncer {
         // Blackholes first: a block is never announced before its blackhole is in place.
         self.reconciler.set_blocks(blocks.clone()).await;
         self.speaker.set_local_prefixes(blocks.clone());
+        // What peers advertise now inside a newly held block is a conflict at once.
+        let advertised = self.speaker.loc_rib();
         self.conflicts
-            .set_blocks(blocks.clone(), super::handler::now());
+            .set_blocks(blocks.clone(), &advertised, super::handler::now());
         *announced = blocks;
         Ok(())
     }

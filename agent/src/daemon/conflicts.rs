@@ -7,25 +7,26 @@
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use ipnet::IpNet;
 use tracing::{error, info};
 
 use crate::api::proto::BlockConflict;
+use crate::metrics::Metrics;
 
 /// The blocks this host holds and the advertised prefixes that overlap them.
 #[derive(Debug, Default)]
 pub struct Conflicts {
     inner: Mutex<Inner>,
+    /// Where each new conflict is counted, once the daemon has it.
+    metrics: OnceLock<Arc<Metrics>>,
 }
 
 #[derive(Debug, Default)]
 struct Inner {
     blocks: Vec<IpNet>,
     active: BTreeMap<IpNet, BlockConflict>,
-    /// Every prefix peers advertise now, so a block borrowed later is checked against them.
-    advertised: BTreeMap<IpNet, Vec<IpAddr>>,
 }
 
 impl Inner {
@@ -35,8 +36,11 @@ impl Inner {
         self.blocks.iter().find(|b| b.contains(prefix)).copied()
     }
 
-    fn raise(&mut self, prefix: IpNet, block: IpNet, next_hops: &[IpAddr], now: u64) {
+    /// Record the conflict (or refresh its next hops); true if it is new.
+    fn raise(&mut self, prefix: IpNet, block: IpNet, next_hops: &[IpAddr], now: u64) -> bool {
+        let mut new = false;
         let entry = self.active.entry(prefix).or_insert_with(|| {
+            new = true;
             error!(%prefix, %block, ?next_hops, "a peer advertises a prefix inside our block: two hosts claim the same addresses; not imported");
             BlockConflict {
                 prefix,
@@ -46,16 +50,32 @@ impl Inner {
             }
         });
         entry.next_hops = next_hops.to_vec();
+        new
     }
 }
 
 impl Conflicts {
+    /// Count new conflicts in `metrics` from now on (set once; later calls are ignored).
+    pub fn set_metrics(&self, metrics: Arc<Metrics>) {
+        let _ = self.metrics.set(metrics);
+    }
+
+    fn count_new(&self, n: usize) {
+        if let Some(m) = self.metrics.get() {
+            for _ in 0..n {
+                m.ipam_block_conflict();
+            }
+        }
+    }
+
     /// Replace the held blocks at `now`: conflicts with blocks no longer held clear, and what
-    /// peers already advertise inside a newly held block is raised.
-    pub fn set_blocks(&self, blocks: Vec<IpNet>, now: u64) {
+    /// peers already advertise (`advertised`: the speaker's Loc-RIB) inside a held block is
+    /// raised.
+    pub fn set_blocks(&self, blocks: Vec<IpNet>, advertised: &[(IpNet, Vec<IpAddr>)], now: u64) {
         let Ok(mut inner) = self.inner.lock() else {
             return;
         };
+        let mut new = 0;
         inner.active.retain(|prefix, c| {
             let keep = blocks.contains(&c.block);
             if !keep {
@@ -64,16 +84,13 @@ impl Conflicts {
             keep
         });
         inner.blocks = blocks;
-        let advertised: Vec<(IpNet, Vec<IpAddr>)> = inner
-            .advertised
-            .iter()
-            .map(|(p, h)| (*p, h.clone()))
-            .collect();
         for (prefix, hops) in advertised {
-            if let Some(block) = inner.block_of(&prefix) {
-                inner.raise(prefix, block, &hops, now);
+            if let Some(block) = inner.block_of(prefix) {
+                new += usize::from(inner.raise(*prefix, block, hops, now));
             }
         }
+        drop(inner);
+        self.count_new(new);
     }
 
     /// A route change for `prefix`: `true` if it lies inside a held block (and must not be
@@ -84,17 +101,17 @@ impl Conflicts {
         };
         let block = inner.block_of(&prefix);
         if next_hops.is_empty() {
-            inner.advertised.remove(&prefix);
             if let Some(c) = inner.active.remove(&prefix) {
                 info!(%prefix, block = %c.block, "block conflict cleared: prefix withdrawn");
             }
             return block.is_some();
         }
-        inner.advertised.insert(prefix, next_hops.to_vec());
         let Some(block) = block else {
             return false;
         };
-        inner.raise(prefix, block, next_hops, now);
+        let new = inner.raise(prefix, block, next_hops, now);
+        drop(inner);
+        self.count_new(usize::from(new));
         true
     }
 
@@ -123,7 +140,7 @@ mod tests {
     #[test]
     fn overlap_is_raised_once_and_cleared_by_withdraw_or_release() {
         let c = Conflicts::default();
-        c.set_blocks(vec![net("10.244.1.0/24"), net("fd00::100/120")], 0);
+        c.set_blocks(vec![net("10.244.1.0/24"), net("fd00::100/120")], &[], 0);
         let hop = ["10.0.0.9".parse().unwrap()];
         assert!(!c.observe(net("10.244.2.0/24"), &hop, 1));
         assert!(
@@ -138,17 +155,22 @@ mod tests {
         assert_eq!(c.list()[0].since, 5);
         assert!(c.observe(net("10.244.1.0/24"), &[], 8));
         assert_eq!(c.count(), 1);
-        c.set_blocks(vec![net("10.244.1.0/24")], 9);
+        c.set_blocks(vec![net("10.244.1.0/24")], &[], 9);
         assert_eq!(c.count(), 0);
     }
 
     #[test]
     fn a_block_borrowed_after_a_peer_announced_it_is_a_conflict_at_once() {
         let c = Conflicts::default();
-        c.set_blocks(vec![net("10.244.1.0/24")], 0);
-        let hop = ["10.0.0.9".parse().unwrap()];
+        c.set_blocks(vec![net("10.244.1.0/24")], &[], 0);
+        let hop: [IpAddr; 1] = ["10.0.0.9".parse().unwrap()];
         assert!(!c.observe(net("10.244.2.0/24"), &hop, 1));
-        c.set_blocks(vec![net("10.244.1.0/24"), net("10.244.2.0/24")], 2);
+        let loc_rib = [(net("10.244.2.0/24"), hop.to_vec())];
+        c.set_blocks(
+            vec![net("10.244.1.0/24"), net("10.244.2.0/24")],
+            &loc_rib,
+            2,
+        );
         let list = c.list();
         assert_eq!(list.len(), 1);
         assert_eq!((list[0].prefix, list[0].since), (net("10.244.2.0/24"), 2));

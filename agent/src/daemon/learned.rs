@@ -9,7 +9,6 @@ use tracing::debug;
 
 use super::conflicts::Conflicts;
 use crate::dataplane::LearnedRoute;
-use crate::metrics::Metrics;
 
 /// Most changes handed over in one batch (one pipelined netlink pass each).
 const BATCH: usize = 4096;
@@ -26,7 +25,6 @@ pub fn spawn(
     conflicts: Arc<Conflicts>,
     mut changes: bgp::driver::RouteChanges,
     to_reconciler: mpsc::Sender<Vec<LearnedRoute>>,
-    metrics: Arc<Metrics>,
 ) {
     tokio::spawn(async move {
         loop {
@@ -49,12 +47,7 @@ pub fn spawn(
             for (prefix, next_hops) in batch {
                 // The own-block hook: a prefix overlapping a block we hold is raised as a
                 // conflict and never imported (it would steal our containers' traffic).
-                let before = conflicts.count();
-                let conflict = conflicts.observe(prefix, &next_hops, now);
-                if conflicts.count() > before {
-                    metrics.ipam_block_conflict();
-                }
-                if conflict {
+                if conflicts.observe(prefix, &next_hops, now) {
                     continue;
                 }
                 if !importable(prefix, &clusters) {
@@ -97,7 +90,7 @@ mod tests {
     #[test]
     fn our_own_blocks_are_conflicts_not_routes() {
         let conflicts = Conflicts::default();
-        conflicts.set_blocks(vec![n("10.244.1.0/24"), n("fd00:244:0:1::/64")], 0);
+        conflicts.set_blocks(vec![n("10.244.1.0/24"), n("fd00:244:0:1::/64")], &[], 0);
         let hop = ["10.0.0.2".parse().unwrap()];
         assert!(conflicts.observe(n("10.244.1.128/25"), &hop, 0));
         assert!(conflicts.observe(n("fd00:244:0:1::/64"), &hop, 0));

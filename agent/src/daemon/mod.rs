@@ -124,14 +124,6 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
             source,
         })?;
     let conflicts = Arc::new(conflicts::Conflicts::default());
-    let announcer = Arc::new(blocks::BlockAnnouncer::new(
-        reconciler.clone(),
-        speaker.clone(),
-        conflicts.clone(),
-    ));
-    // A blackhole per held block and every held block announced (IPv4 and IPv6).
-    announcer.sync(held).await?;
-
     let metrics =
         Arc::new(
             Metrics::new(Some(Box::new(speaker.clone()))).map_err(|e| DaemonError::Io {
@@ -155,15 +147,19 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         }));
     }
     reconciler.set_metrics(metrics.clone());
+    // Before the first block sync: sessions may already have brought in a conflicting prefix.
+    conflicts.set_metrics(metrics.clone());
+
+    let announcer = Arc::new(blocks::BlockAnnouncer::new(
+        reconciler.clone(),
+        speaker.clone(),
+        conflicts.clone(),
+    ));
+    // A blackhole per held block and every held block announced (IPv4 and IPv6).
+    announcer.sync(held).await?;
 
     let (learned_tx, learned_rx) = tokio::sync::mpsc::channel(64);
-    learned::spawn(
-        clusters(&config),
-        conflicts.clone(),
-        changes,
-        learned_tx,
-        metrics.clone(),
-    );
+    learned::spawn(clusters(&config), conflicts.clone(), changes, learned_tx);
     let timing = Timing {
         resync: std::time::Duration::from_secs(u64::from(config.dataplane.resync_interval)),
         ..Timing::default()

@@ -265,7 +265,7 @@ impl Metrics {
     }
 
     /// A peer started advertising a prefix inside one of our blocks (a new conflict). Caller:
-    /// the learned-route task, when the conflict tracker records a new one.
+    /// the conflict tracker (`daemon::conflicts`), when it records a new one.
     pub fn ipam_block_conflict(&self) {
         self.ipam_conflicts.inc();
     }

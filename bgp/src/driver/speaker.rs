@@ -303,6 +303,14 @@ impl SpeakerHandle {
         all
     }
 
+    /// The Loc-RIB: each prefix with its multipath next hops.
+    pub fn loc_rib(&self) -> Vec<(IpNet, Vec<IpAddr>)> {
+        match self.shared.rib.lock() {
+            Ok(rib) => rib.loc_rib(),
+            Err(_) => Vec::new(),
+        }
+    }
+
     /// The Loc-RIB with every path, best and multipath marked (for `lattice routes`).
     pub fn routes(&self) -> Vec<crate::rib::RibRoute> {
         match self.shared.rib.lock() {
