@@ -20,7 +20,7 @@ use std::net::Ipv4Addr;
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
 use super::naming::temp_peer_ifname;
-use super::routed_veth::{host_routes, validate, AttachInfo, AttachSpec};
+use super::routed_veth::{bring_up_in_container, host_routes, validate, AttachInfo, AttachSpec};
 use super::{at, DataplaneError, IPVLAN_HOST_IFNAME, RTPROT_LATTICE};
 use crate::kernel::{IpvlanMode, Kernel, KernelError, LinkInfo, Route};
 
@@ -162,36 +162,15 @@ async fn configure(
     spec: &AttachSpec,
     slave: &LinkInfo,
 ) -> Result<(), DataplaneError> {
-    let c = ctr
-        .link_by_name(name)
-        .await
-        .map_err(at("container: look up slave"))?;
-    if name != spec.ifname {
-        ctr.rename_link(c.index, &spec.ifname)
-            .await
-            .map_err(at("container: rename slave"))?;
-    }
-    let i = c.index;
     // A slave cannot exceed its parent's MTU.
-    ctr.set_link_mtu(i, spec.mtu.min(slave.mtu))
-        .await
-        .map_err(at("container: set mtu"))?;
-    ctr.add_address(i, IpNet::V4(Ipv4Net::from(spec.address)))
-        .await
-        .map_err(at("container: add address"))?;
+    let i = bring_up_in_container(ctr, name, spec, spec.mtu.min(slave.mtu))
+        .await?
+        .index;
     if let Some(v6) = spec.address_v6 {
         ctr.add_address(i, IpNet::V6(Ipv6Net::from(v6)))
             .await
             .map_err(at("container: add IPv6 address"))?;
     }
-    let lo = ctr
-        .link_by_name("lo")
-        .await
-        .map_err(at("container: look up lo"))?;
-    ctr.set_link_up(lo.index)
-        .await
-        .map_err(at("container: set lo up"))?;
-    ctr.set_link_up(i).await.map_err(at("container: set up"))?;
     let defaults = [
         Some(IpNet::V4(Ipv4Net::default())),
         spec.address_v6.map(|_| IpNet::V6(Ipv6Net::default())),

@@ -215,31 +215,8 @@ async fn configure_container(
     spec: &AttachSpec,
     host_mac: MacAddr,
 ) -> Result<LinkInfo, DataplaneError> {
-    let c = ctr
-        .link_by_name(peer)
-        .await
-        .map_err(at("container: look up peer"))?;
-    if peer != spec.ifname {
-        ctr.rename_link(c.index, &spec.ifname)
-            .await
-            .map_err(at("container: rename peer"))?;
-    }
+    let c = bring_up_in_container(ctr, peer, spec, spec.mtu).await?;
     let i = c.index;
-    ctr.set_link_mtu(i, spec.mtu)
-        .await
-        .map_err(at("container: set mtu"))?;
-    ctr.add_address(i, host_net(spec.address))
-        .await
-        .map_err(at("container: add address"))?;
-    let lo = ctr
-        .link_by_name("lo")
-        .await
-        .map_err(at("container: look up lo"))?;
-    ctr.set_link_up(lo.index)
-        .await
-        .map_err(at("container: set lo up"))?;
-    // Routes need the link up (the kernel refuses a nexthop on a down device).
-    ctr.set_link_up(i).await.map_err(at("container: set up"))?;
     let gw = Route::device(host_net(GATEWAY), i, RTPROT_LATTICE);
     ctr.replace_route(&gw)
         .await
@@ -261,6 +238,42 @@ async fn configure_container(
     if let Some(v6) = spec.address_v6 {
         configure_container_v6(ctr, i, v6, host_mac).await?;
     }
+    Ok(c)
+}
+
+/// The container side's common steps in both wiring modes: the interface created as `name`
+/// renamed to `spec.ifname`, given `mtu` and the container's IPv4 /32, and brought up with
+/// `lo` (routes need the link up: the kernel refuses a nexthop on a down device).
+pub(super) async fn bring_up_in_container(
+    ctr: &dyn Kernel,
+    name: &str,
+    spec: &AttachSpec,
+    mtu: u32,
+) -> Result<LinkInfo, DataplaneError> {
+    let c = ctr
+        .link_by_name(name)
+        .await
+        .map_err(at("container: look up interface"))?;
+    if name != spec.ifname {
+        ctr.rename_link(c.index, &spec.ifname)
+            .await
+            .map_err(at("container: rename interface"))?;
+    }
+    let i = c.index;
+    ctr.set_link_mtu(i, mtu)
+        .await
+        .map_err(at("container: set mtu"))?;
+    ctr.add_address(i, host_net(spec.address))
+        .await
+        .map_err(at("container: add address"))?;
+    let lo = ctr
+        .link_by_name("lo")
+        .await
+        .map_err(at("container: look up lo"))?;
+    ctr.set_link_up(lo.index)
+        .await
+        .map_err(at("container: set lo up"))?;
+    ctr.set_link_up(i).await.map_err(at("container: set up"))?;
     Ok(c)
 }
 
