@@ -6,14 +6,9 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{eventually, skip_reason, Lab, BIN};
-
-fn latticed() -> PathBuf {
-    Path::new(BIN).with_file_name("latticed")
-}
+use common::eventually;
 
 fn bgp_routes(ns: &str) -> String {
     let out = Command::new("ip")
@@ -25,26 +20,10 @@ fn bgp_routes(ns: &str) -> String {
 
 #[test]
 fn a_dual_homed_host_uses_both_tors_and_survives_losing_one() {
-    if let Some(why) = skip_reason() {
-        eprintln!("SKIPPED: {why}");
+    let Some(lab) = common::example_lab("dual-homed", "dh") else {
         return;
-    }
-    if !latticed().is_file() {
-        eprintln!(
-            "SKIPPED: {} is missing; build it first",
-            latticed().display()
-        );
-        return;
-    }
-    std::env::set_var("LATTICED_BIN", latticed());
-    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
-    let name = format!("dh{}", std::process::id());
-    let lab = Lab::new(
-        &examples.join("dual-homed.clab.yml"),
-        &examples.join("dual-homed"),
-        "dual-homed",
-        &name,
-    );
+    };
+    let name = lab.name.clone();
     lab.ok("deploy", &[]);
     // Counted from both ends: 4 sessions, 8 ends.
     let waited = lab.ok("wait", &["--timeout", "90"]);

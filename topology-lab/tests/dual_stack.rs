@@ -7,14 +7,9 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{eventually, skip_reason, Lab, BIN};
-
-fn latticed() -> PathBuf {
-    Path::new(BIN).with_file_name("latticed")
-}
+use common::eventually;
 
 fn ip(args: &[&str]) -> String {
     let out = Command::new("ip").args(args).output().unwrap();
@@ -40,26 +35,10 @@ fn ping(ns: &str, to: &str) -> bool {
 
 #[test]
 fn containers_in_two_racks_reach_each_other_over_ipv4_and_ipv6() {
-    if let Some(why) = skip_reason() {
-        eprintln!("SKIPPED: {why}");
+    let Some(lab) = common::example_lab("dual-stack", "ds") else {
         return;
-    }
-    if !latticed().is_file() {
-        eprintln!(
-            "SKIPPED: {} is missing; build it first",
-            latticed().display()
-        );
-        return;
-    }
-    std::env::set_var("LATTICED_BIN", latticed());
-    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
-    let name = format!("ds{}", std::process::id());
-    let lab = Lab::new(
-        &examples.join("dual-stack.clab.yml"),
-        &examples.join("dual-stack"),
-        "dual-stack",
-        &name,
-    );
+    };
+    let name = lab.name.clone();
     lab.ok("deploy", &[]);
     lab.ok("wait", &["--timeout", "90"]);
     let matrix = lab.ok("pingmatrix", &[]);

@@ -5,37 +5,16 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{eventually, skip_reason, Lab, BIN};
-
-fn latticed() -> PathBuf {
-    Path::new(BIN).with_file_name("latticed")
-}
+use common::eventually;
 
 #[test]
 fn two_racks_converge_and_every_container_reaches_every_other() {
-    if let Some(why) = skip_reason() {
-        eprintln!("SKIPPED: {why}");
+    let Some(lab) = common::example_lab("two-racks", "tr") else {
         return;
-    }
-    if !latticed().is_file() {
-        eprintln!(
-            "SKIPPED: {} is missing; build it first (`cargo build -p agent --bins` or `make build`)",
-            latticed().display()
-        );
-        return;
-    }
-    std::env::set_var("LATTICED_BIN", latticed());
-    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
-    let name = format!("tr{}", std::process::id());
-    let lab = Lab::new(
-        &examples.join("two-racks.clab.yml"),
-        &examples.join("two-racks"),
-        "two-racks",
-        &name,
-    );
+    };
+    let name = lab.name.clone();
 
     lab.ok("deploy", &[]);
     let state: serde_json::Value =

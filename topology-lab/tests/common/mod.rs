@@ -30,6 +30,32 @@ pub fn skip_reason() -> Option<String> {
     None
 }
 
+/// `examples/EXAMPLE.clab.yml` (configs in `examples/EXAMPLE/`) as a lab named `TAG<pid>`,
+/// run with the `latticed` built next to `lattice-lab`; `None` (after saying why) when the
+/// test cannot run here.
+pub fn example_lab(example: &str, tag: &str) -> Option<Lab> {
+    if let Some(why) = skip_reason() {
+        eprintln!("SKIPPED: {why}");
+        return None;
+    }
+    let latticed = Path::new(BIN).with_file_name("latticed");
+    if !latticed.is_file() {
+        eprintln!(
+            "SKIPPED: {} is missing; build it first (`cargo build -p agent --bins` or `make build`)",
+            latticed.display()
+        );
+        return None;
+    }
+    std::env::set_var("LATTICED_BIN", latticed);
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    Some(Lab::new(
+        &examples.join(format!("{example}.clab.yml")),
+        &examples.join(example),
+        example,
+        &format!("{tag}{}", std::process::id()),
+    ))
+}
+
 /// A deployed-or-not lab under a unique name; destroyed on drop.
 pub struct Lab {
     pub dir: tempfile::TempDir,
