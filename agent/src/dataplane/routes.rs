@@ -108,6 +108,8 @@ pub struct LearnedRoutes {
     desired: BTreeMap<IpNet, Vec<IpAddr>>,
     /// What was last programmed: the reachable subset of `desired`, never empty.
     installed: BTreeMap<IpNet, Vec<IpAddr>>,
+    /// How many of `installed` have several next hops (kept as it changes: read per batch).
+    multipath: usize,
     /// Prefixes never taken from BGP (our own blocks: their blackholes and /32s must win).
     protected: BTreeSet<IpNet>,
 }
@@ -158,7 +160,7 @@ impl LearnedRoutes {
             .map(|h| reach.filter(h))
             .unwrap_or_default();
         if usable.is_empty() {
-            return self.installed.remove(&prefix).map(|_| RouteOp::Delete {
+            return self.uninstall(prefix).map(|_| RouteOp::Delete {
                 destination: prefix,
                 protocol: RTPROT_BGP,
             });
@@ -167,8 +169,22 @@ impl LearnedRoutes {
             return None;
         }
         let op = RouteOp::learned(prefix, &usable);
-        self.installed.insert(prefix, usable);
+        self.install(prefix, usable);
         Some(op)
+    }
+
+    fn install(&mut self, prefix: IpNet, hops: Vec<IpAddr>) {
+        let multi = hops.len() > 1;
+        if let Some(old) = self.installed.insert(prefix, hops) {
+            self.multipath = self.multipath.saturating_sub(usize::from(old.len() > 1));
+        }
+        self.multipath = self.multipath.saturating_add(usize::from(multi));
+    }
+
+    fn uninstall(&mut self, prefix: IpNet) -> Option<Vec<IpAddr>> {
+        let old = self.installed.remove(&prefix)?;
+        self.multipath = self.multipath.saturating_sub(usize::from(old.len() > 1));
+        Some(old)
     }
 
     /// The next hops BGP wants for `prefix`, if any (reachable or not).
@@ -188,7 +204,7 @@ impl LearnedRoutes {
 
     /// Number of programmed prefixes with several next hops (ECMP).
     pub fn multipath_len(&self) -> usize {
-        self.installed.values().filter(|h| h.len() > 1).count()
+        self.multipath
     }
 
     /// True if nothing is programmed.
@@ -213,6 +229,7 @@ impl LearnedRoutes {
         let mut ops = Vec::new();
         let prefixes: Vec<IpNet> = self.desired.keys().copied().collect();
         self.installed.clear();
+        self.multipath = 0;
         for prefix in prefixes {
             let usable = self
                 .desired
@@ -229,7 +246,7 @@ impl LearnedRoutes {
                     if current != Some(&usable) {
                         ops.push(RouteOp::learned(prefix, &usable));
                     }
-                    self.installed.insert(prefix, usable);
+                    self.install(prefix, usable);
                 }
             }
         }

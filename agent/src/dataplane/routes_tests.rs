@@ -59,6 +59,22 @@ fn add_replace_multipath_and_withdraw() {
 }
 
 #[test]
+fn the_multipath_count_follows_installs_withdrawals_and_resyncs() {
+    let mut t = LearnedRoutes::new();
+    t.apply(&change("10.244.2.0/24", &[ip(2), ip(3)]), &all());
+    t.apply(&change("10.244.3.0/24", &[ip(2)]), &all());
+    assert_eq!((t.len(), t.multipath_len()), (2, 1));
+    t.apply(&change("10.244.3.0/24", &[ip(2), ip(3)]), &all());
+    assert_eq!(t.multipath_len(), 2);
+    t.apply(&change("10.244.2.0/24", &[ip(3)]), &all());
+    t.apply(&change("10.244.3.0/24", &[]), &all());
+    assert_eq!((t.len(), t.multipath_len()), (1, 0));
+    t.apply(&change("10.244.4.0/24", &[ip(2), ip(4)]), &all());
+    t.reconcile(&[], &all(), false);
+    assert_eq!((t.len(), t.multipath_len()), (2, 1));
+}
+
+#[test]
 fn ipv6_routes_and_family_mismatched_hops() {
     let mut t = LearnedRoutes::new();
     let v6hop: IpAddr = "fd00:99::2".parse().unwrap();
