@@ -241,3 +241,35 @@ async fn kernel_replies_map_onto_error_variants() {
     k.delete_link(va.index).await.unwrap();
     assert!(kb.link_by_name("vb").await.unwrap_err().is_not_found());
 }
+
+/// The kernel runs one dump at a time per netlink socket: concurrent listings through one
+/// `NetlinkKernel` (a resync and an API request, say) must all succeed, not meet EBUSY.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_dumps_on_one_socket_all_succeed() {
+    assert!(is_root(), "namespace tests run as root");
+    let name = format!("lt-kd-{}", std::process::id());
+    let _guard = Namespaces::create(std::slice::from_ref(&name));
+    let k = NetlinkKernel::in_netns(&netns_path(&name)).await.unwrap();
+    // Enough routes that each dump takes several replies.
+    for i in 0..2000u32 {
+        let prefix = format!("10.{}.{}.0/24", 100 + i / 256, i % 256);
+        k.replace_route(&Route::blackhole(net(&prefix), RTPROT_BGP))
+            .await
+            .unwrap();
+    }
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let k = k.clone();
+        tasks.push(tokio::spawn(async move {
+            if i % 2 == 0 {
+                k.routes(RTPROT_BGP).await.map(|r| r.len())
+            } else {
+                k.links().await.map(|l| l.len())
+            }
+        }));
+    }
+    for (i, t) in tasks.into_iter().enumerate() {
+        let n = t.await.unwrap().unwrap_or_else(|e| panic!("dump {i}: {e}"));
+        assert!(n >= 1, "dump {i} listed nothing");
+    }
+}

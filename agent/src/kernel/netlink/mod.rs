@@ -29,6 +29,10 @@ const THREAD_NETNS: &str = "/proc/thread-self/ns/net";
 #[derive(Debug, Clone)]
 pub struct NetlinkKernel {
     handle: rtnetlink::Handle,
+    /// Held for every dump: the kernel runs one dump at a time per netlink socket and answers a
+    /// second one started meanwhile with EBUSY (a resync listing routes while an API request
+    /// lists them too). Shared by the clones, as the socket is.
+    dumps: Arc<tokio::sync::Mutex<()>>,
     /// The namespace this kernel acts in; sysctls are read and written from inside it.
     netns: Arc<File>,
 }
@@ -49,6 +53,7 @@ impl NetlinkKernel {
         let handle = netns::connect_in(Arc::clone(&file), what).await?;
         Ok(NetlinkKernel {
             handle,
+            dumps: Arc::default(),
             netns: file,
         })
     }
@@ -75,10 +80,12 @@ impl Kernel for NetlinkKernel {
     }
 
     async fn links(&self) -> KernelResult<Vec<LinkInfo>> {
+        let _dump = self.dumps.lock().await;
         link::list(&self.handle).await
     }
 
     async fn link_by_name(&self, name: &str) -> KernelResult<LinkInfo> {
+        let _dump = self.dumps.lock().await;
         link::by_name(&self.handle, name).await
     }
 
@@ -100,11 +107,13 @@ impl Kernel for NetlinkKernel {
     }
 
     async fn addresses(&self, index: u32) -> KernelResult<Vec<IpNet>> {
+        let _dump = self.dumps.lock().await;
         let all = addr::list(&self.handle, Some(index)).await?;
         Ok(all.into_iter().map(|(_, a)| a).collect())
     }
 
     async fn all_addresses(&self) -> KernelResult<Vec<(u32, IpNet)>> {
+        let _dump = self.dumps.lock().await;
         addr::list(&self.handle, None).await
     }
 
@@ -117,6 +126,7 @@ impl Kernel for NetlinkKernel {
     }
 
     async fn routes(&self, protocol: u8) -> KernelResult<Vec<Route>> {
+        let _dump = self.dumps.lock().await;
         route::list(&self.handle, protocol).await
     }
 
