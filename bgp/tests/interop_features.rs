@@ -210,6 +210,10 @@ fn frr_route_refresh_both_ways() {
     let f = frr_announcing_theirs4(&pair);
     let peer = PeerConfig::new(PEER_ADDR.parse().unwrap(), PEER_AS);
     pair.in_ours(move || async move {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("bgp=debug")
+            .with_test_writer()
+            .try_init();
         let (handle, mut rx) = start_ours(peer, None, &[OURS4]).await;
         expect(&mut rx, THEIRS4, true).await;
         assert!(eventually(30, || frr_has(&f, "ipv4", OURS4)));

@@ -17,7 +17,7 @@ impl Frr {
         let dir = pair.dir.path().join("frr");
         std::fs::create_dir_all(dir.join("run")).unwrap();
         std::fs::write(dir.join("zebra.conf"), "hostname peer\n").unwrap();
-        std::fs::write(dir.join("bgpd.conf"), bgpd_conf).unwrap();
+        std::fs::write(dir.join("bgpd.conf"), with_log(&dir, bgpd_conf)).unwrap();
         chown(&dir);
         let frr = Frr {
             ns: pair.peer.clone(),
@@ -60,7 +60,7 @@ impl Frr {
     /// Start bgpd again, with `bgpd_conf` if given.
     pub fn start_bgpd(&self, pair: &Pair, bgpd_conf: Option<&str>) {
         if let Some(conf) = bgpd_conf {
-            std::fs::write(self.dir.join("bgpd.conf"), conf).unwrap();
+            std::fs::write(self.dir.join("bgpd.conf"), with_log(&self.dir, conf)).unwrap();
             chown(&self.dir);
         }
         self.run_daemon(pair, "bgpd");
@@ -77,6 +77,15 @@ impl Frr {
         }
         String::from_utf8_lossy(&c.output().unwrap().stdout).into_owned()
     }
+}
+
+/// `conf` logging session events to `bgpd.log` next to it, kept with a failed test's files.
+fn with_log(dir: &std::path::Path, conf: &str) -> String {
+    let log = dir.join("bgpd.log");
+    format!(
+        "log file {} debugging\ndebug bgp neighbor-events\n{conf}",
+        log.display()
+    )
 }
 
 fn chown(dir: &std::path::Path) {

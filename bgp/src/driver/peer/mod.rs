@@ -43,6 +43,11 @@ const MAX_BACKOFF_DOUBLINGS: u32 = 5;
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// How long one TCP connection attempt may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long the losing connection of a collision stays open (silent) before we close it, so
+/// the peer, which resolves the same collision the same way, closes it first. FRR (8.4) closes
+/// the session it keeps when the connection it is about to drop is already gone (it loses the
+/// race in its peer transfer and tears both down), so an immediate close costs a flap.
+const COLLISION_LINGER: Duration = Duration::from_secs(2);
 /// How long a session closed for too many prefixes stays down before it is retried.
 const MAX_PREFIX_BACKOFF: Duration = Duration::from_secs(30);
 
@@ -395,14 +400,14 @@ impl PeerTask {
         if primary_wins {
             debug!(peer = %self.cfg.address, "collision: keeping the existing connection");
             if let Some(conn) = candidate.conn {
-                refuse(conn, CodecContext::default()).await;
+                linger_then_refuse(conn, CodecContext::default());
             }
             return (receiving == Which::Primary).then_some(Which::Primary);
         }
         debug!(peer = %self.cfg.address, "collision: keeping the connection the peer initiated");
         let old = std::mem::replace(&mut self.primary, candidate);
         if let Some(conn) = old.conn {
-            refuse(conn, ctx).await;
+            linger_then_refuse(conn, ctx);
         }
         self.set_state();
         (receiving == Which::Candidate).then_some(Which::Primary)
@@ -495,6 +500,12 @@ impl PeerTask {
                     }
                 }
                 if which == Which::Primary {
+                    // A connection of ours completing now would reach a peer that is
+                    // Established: FRR takes that as our restart (graceful restart) and drops
+                    // the session it has. No second connection is wanted any more.
+                    if let Some(h) = self.connecting.take() {
+                        h.abort();
+                    }
                     self.failures = 0;
                     self.recovered = 0;
                     self.established = Some(n);
@@ -639,6 +650,16 @@ async fn refuse(mut conn: Conn, ctx: CodecContext) {
     };
     let _ = conn.send(&encode(&Message::Notification(n), ctx)).await;
     conn.close().await;
+}
+
+/// Close the loser of a collision with Cease/7 after [`COLLISION_LINGER`], unless the peer
+/// closes it first. Nothing is read from it or sent on it meanwhile: its events go to an id the
+/// peer task no longer knows, so it can never be established.
+fn linger_then_refuse(conn: Conn, ctx: CodecContext) {
+    tokio::spawn(async move {
+        tokio::time::sleep(COLLISION_LINGER).await;
+        refuse(conn, ctx).await;
+    });
 }
 
 /// Connect to `addr`, from `local` when the peer is configured with a source address, signing
