@@ -1,6 +1,7 @@
 //! lattice-lab: containerlab-style labs built from network namespaces, FRR and latticed.
 
 mod api;
+mod converge;
 mod deploy;
 mod destroy;
 mod error;

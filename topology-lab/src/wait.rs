@@ -1,4 +1,5 @@
-//! `wait`: poll every BGP speaker of the lab until all its sessions are Established.
+//! `wait`: poll every BGP speaker of the lab until all its sessions are Established, then
+//! until every host has installed every other host's blocks (`converge`).
 
 use std::path::Path;
 use std::thread::sleep;
@@ -10,7 +11,7 @@ use crate::error::LabError;
 use crate::kinds::frr::vtysh_args;
 use crate::paths::LabDir;
 use crate::topology::{self, Kind, Lab, Node};
-use crate::{api, sh};
+use crate::{api, converge, sh};
 
 /// State FRR and latticed report for an up session (RFC 4271 §8.2.2).
 const ESTABLISHED: &str = "Established";
@@ -136,7 +137,7 @@ pub fn wait(topo: &Path, timeout: Duration) -> Result<(), LabError> {
         }
         if up == all.len() {
             println!("all {} BGP sessions established", all.len());
-            return Ok(());
+            return wait_routes(&lab, &dir, start, timeout);
         }
         if start.elapsed() >= timeout {
             let bad: Vec<String> = all
@@ -151,6 +152,40 @@ pub fn wait(topo: &Path, timeout: Duration) -> Result<(), LabError> {
             )));
         }
         sleep(Duration::from_millis(500));
+    }
+}
+
+/// Second phase: until `converge::missing` is empty, within what is left of `timeout`.
+fn wait_routes(lab: &Lab, dir: &LabDir, start: Instant, timeout: Duration) -> Result<(), LabError> {
+    let mut last: Option<usize> = None;
+    loop {
+        let missing = match converge::host_routes(lab, dir) {
+            Ok(hosts) => converge::missing(&hosts),
+            Err(e) => vec![e],
+        };
+        if missing.is_empty() {
+            println!(
+                "[{:>5.1}s] every host has every other host's blocks in its kernel",
+                start.elapsed().as_secs_f64()
+            );
+            return Ok(());
+        }
+        if last != Some(missing.len()) {
+            println!(
+                "[{:>5.1}s] {} host routes still missing",
+                start.elapsed().as_secs_f64(),
+                missing.len()
+            );
+            last = Some(missing.len());
+        }
+        if start.elapsed() >= timeout {
+            return Err(LabError::Failed(format!(
+                "timed out after {}s; sessions are up but routes are missing:\n  {}",
+                timeout.as_secs(),
+                missing.join("\n  ")
+            )));
+        }
+        sleep(Duration::from_millis(200));
     }
 }
 
