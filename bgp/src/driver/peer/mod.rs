@@ -1,12 +1,15 @@
 //! One peer's task: runs the FSM for its connection(s), timers, advertisement and the RIB feed.
-//! Receiving (import, graceful-restart helper) is in `receive.rs`, sending in `send.rs`.
+//! Connections and collisions are in `connections.rs`, receiving (import, graceful-restart
+//! helper) in `receive.rs`, sending in `send.rs`, timers and back-off in `timers.rs`.
 
+mod connections;
 mod receive;
 mod report;
 mod send;
+mod timers;
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,9 +27,10 @@ use crate::fsm::{
     GrOptions, Input, Negotiated, OpenOptions, Output, Session, SessionConfig, Timer,
 };
 use crate::wire::{
-    encode, header_subcode, CodecContext, DecodeError, ErrorCode, Message, NotificationMsg,
-    MAX_MESSAGE_LEN,
+    encode, header_subcode, CodecContext, DecodeError, ErrorCode, Message, MAX_MESSAGE_LEN,
 };
+use connections::connect;
+use timers::sleep_until;
 
 /// Commands the agent sends a peer task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,19 +39,8 @@ pub enum PeerCommand {
     RequestRefresh,
 }
 
-/// Cease subcode 7, Connection Collision Resolution (RFC 4486).
-const CEASE_COLLISION: u8 = 7;
-/// Connect-retry doubles after each failed attempt, up to this many times...
-const MAX_BACKOFF_DOUBLINGS: u32 = 5;
-/// ...and to no more than this (unless connect_retry itself is longer).
-const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// How long one TCP connection attempt may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long the losing connection of a collision stays open (silent) before we close it, so
-/// the peer, which resolves the same collision the same way, closes it first. FRR (8.4) closes
-/// the session it keeps when the connection it is about to drop is already gone (it loses the
-/// race in its peer transfer and tears both down), so an immediate close costs a flap.
-const COLLISION_LINGER: Duration = Duration::from_secs(2);
 /// How long a session closed for too many prefixes stays down before it is retried.
 const MAX_PREFIX_BACKOFF: Duration = Duration::from_secs(30);
 
@@ -211,128 +204,6 @@ impl PeerTask {
         }
     }
 
-    fn next_deadline(&self) -> Option<Instant> {
-        let slots = std::iter::once(&self.primary).chain(self.candidate.as_ref());
-        slots
-            .flat_map(|s| s.timers.values().copied())
-            .chain(self.restart_at)
-            .chain(self.gr_restart_deadline)
-            .chain(self.gr_stale_deadline)
-            .min()
-    }
-
-    async fn on_timers(&mut self) {
-        let now = Instant::now();
-        self.gr_timers(now);
-        if self.restart_at.is_some_and(|t| t <= now) {
-            self.restart_at = None;
-            // AutomaticStart after a session went down (RFC 4271 §8.1.1 Event 3).
-            self.feed(Which::Primary, Input::ManualStart).await;
-        }
-        for which in [Which::Primary, Which::Candidate] {
-            let expired: Vec<Timer> = match self.slot(which) {
-                Some(s) => s
-                    .timers
-                    .iter()
-                    .filter(|(_, t)| **t <= now)
-                    .map(|(k, _)| *k)
-                    .collect(),
-                None => continue,
-            };
-            for timer in expired {
-                if let Some(s) = self.slot_mut(which) {
-                    s.timers.remove(&timer);
-                }
-                self.feed(which, Input::TimerExpired(timer)).await;
-            }
-        }
-    }
-
-    async fn on_inbound(&mut self, stream: TcpStream) {
-        let state = self.primary.session.state();
-        let id = self.new_id();
-        let conn = match Conn::start(stream, id, false, self.events_tx.clone()) {
-            Ok(c) => c,
-            Err(e) => {
-                return debug!(peer = %self.cfg.address, error = %e, "inbound connection unusable")
-            }
-        };
-        let held_down = self.hold_down_until.is_some_and(|t| Instant::now() < t);
-        match state {
-            // After a max-prefix teardown the peer waits out the back-off, inbound or not.
-            PeerState::Idle if held_down => {
-                debug!(peer = %self.cfg.address, "inbound connection refused during back-off");
-                conn.close().await;
-            }
-            PeerState::Idle | PeerState::Connect | PeerState::Active
-                if self.primary.conn.is_none() =>
-            {
-                // Our own attempt, if one is in flight, is kept: aborting it would kill the
-                // connection the peer may have adopted, and both sides could do that forever.
-                self.restart_at = None;
-                if state == PeerState::Idle {
-                    self.feed(Which::Primary, Input::PassiveStart).await;
-                }
-                self.primary.conn = Some(conn);
-                self.feed(Which::Primary, Input::TcpConnected).await;
-            }
-            PeerState::OpenSent | PeerState::OpenConfirm if self.candidate.is_none() => {
-                let mut slot =
-                    Slot::new(session_config(&self.cfg, &self.shared, self.gr_options()));
-                slot.conn = Some(conn);
-                self.candidate = Some(slot);
-                self.feed(Which::Candidate, Input::PassiveStart).await;
-                self.feed(Which::Candidate, Input::TcpConnected).await;
-            }
-            // Established (or a collision already being resolved): refuse the newcomer.
-            _ => refuse(conn, CodecContext::default()).await,
-        }
-    }
-
-    async fn on_connected(&mut self, result: std::io::Result<TcpStream>) {
-        match result {
-            Ok(stream)
-                if self.primary.conn.is_none()
-                    && self.primary.session.state() == PeerState::Connect =>
-            {
-                let id = self.new_id();
-                match Conn::start(stream, id, true, self.events_tx.clone()) {
-                    Ok(conn) => {
-                        self.primary.conn = Some(conn);
-                        self.feed(Which::Primary, Input::TcpConnected).await;
-                    }
-                    Err(_) => self.feed(Which::Primary, Input::TcpFails).await,
-                }
-            }
-            // An inbound connection got there first: both live until the OPEN decides (§6.8).
-            Ok(stream)
-                if self.candidate.is_none()
-                    && matches!(
-                        self.primary.session.state(),
-                        PeerState::OpenSent | PeerState::OpenConfirm
-                    ) =>
-            {
-                let id = self.new_id();
-                if let Ok(conn) = Conn::start(stream, id, true, self.events_tx.clone()) {
-                    let mut slot =
-                        Slot::new(session_config(&self.cfg, &self.shared, self.gr_options()));
-                    slot.conn = Some(conn);
-                    self.candidate = Some(slot);
-                    self.feed(Which::Candidate, Input::PassiveStart).await;
-                    self.feed(Which::Candidate, Input::TcpConnected).await;
-                }
-            }
-            Ok(_) => {}
-            Err(e) => {
-                debug!(peer = %self.cfg.address, error = %e, "connect failed");
-                self.failures = self.failures.saturating_add(1);
-                if self.primary.conn.is_none() {
-                    self.feed(Which::Primary, Input::TcpFails).await;
-                }
-            }
-        }
-    }
-
     async fn on_conn_event(&mut self, id: u64, event: ConnEvent) {
         let which = if self.primary.conn.as_ref().is_some_and(|c| c.id == id) {
             Which::Primary
@@ -386,31 +257,6 @@ impl PeerTask {
             _ => which,
         };
         self.feed(which, input).await;
-    }
-
-    /// Keep the connection initiated by the side with the higher BGP identifier; close the other
-    /// with Cease/7. Returns where the OPEN that triggered this should go, if anywhere.
-    async fn resolve_collision(&mut self, receiving: Which, remote_id: Ipv4Addr) -> Option<Which> {
-        let candidate = self.candidate.take()?;
-        let keep_outbound = u32::from(self.shared.router_id) > u32::from(remote_id);
-        let primary_outbound = self.primary.conn.as_ref().is_some_and(|c| c.outbound);
-        let primary_wins = self.primary.session.state() == PeerState::Established
-            || primary_outbound == keep_outbound;
-        let ctx = self.ctx(Which::Primary);
-        if primary_wins {
-            debug!(peer = %self.cfg.address, "collision: keeping the existing connection");
-            if let Some(conn) = candidate.conn {
-                linger_then_refuse(conn, CodecContext::default());
-            }
-            return (receiving == Which::Primary).then_some(Which::Primary);
-        }
-        debug!(peer = %self.cfg.address, "collision: keeping the connection the peer initiated");
-        let old = std::mem::replace(&mut self.primary, candidate);
-        if let Some(conn) = old.conn {
-            linger_then_refuse(conn, ctx);
-        }
-        self.set_state();
-        (receiving == Which::Candidate).then_some(Which::Primary)
     }
 
     /// Feed one input to a slot's FSM and carry out the outputs (and any inputs they cause).
@@ -580,23 +426,6 @@ impl PeerTask {
         self.next_id = self.next_id.wrapping_add(1);
         self.next_id
     }
-
-    /// The connect-retry wait after `self.failures` failed attempts: doubled each time (like
-    /// BIRD's error wait time), so an absent peer is not hammered; jittered (RFC 4271 §10).
-    fn retry_delay(&mut self, base: Duration) -> Duration {
-        let doublings = self.failures.min(MAX_BACKOFF_DOUBLINGS);
-        let cap = MAX_BACKOFF.max(base);
-        self.jitter(base.saturating_mul(1 << doublings).min(cap))
-    }
-
-    /// 75-100% of `d` (RFC 4271 §10 jitter), from a per-peer xorshift.
-    fn jitter(&mut self, d: Duration) -> Duration {
-        self.rng ^= self.rng << 13;
-        self.rng ^= self.rng >> 7;
-        self.rng ^= self.rng << 17;
-        let fraction = 0.75 + 0.25 * ((self.rng % 1000) as f64 / 1000.0);
-        d.mul_f64(fraction)
-    }
 }
 
 impl Slot {
@@ -638,54 +467,5 @@ fn session_config(cfg: &PeerConfig, shared: &Shared, gr: Option<GrOptions>) -> S
             extended_message: true,
             extended_next_hop: cfg.address.is_ipv6() && cfg.ipv4_next_hop.is_none(),
         },
-    }
-}
-
-/// Close a connection that lost a collision (or arrived when one is Established): Cease/7.
-async fn refuse(mut conn: Conn, ctx: CodecContext) {
-    let n = NotificationMsg {
-        code: ErrorCode::Cease as u8,
-        subcode: CEASE_COLLISION,
-        data: vec![],
-    };
-    let _ = conn.send(&encode(&Message::Notification(n), ctx)).await;
-    conn.close().await;
-}
-
-/// Close the loser of a collision with Cease/7 after [`COLLISION_LINGER`], unless the peer
-/// closes it first. Nothing is read from it or sent on it meanwhile: its events go to an id the
-/// peer task no longer knows, so it can never be established.
-fn linger_then_refuse(conn: Conn, ctx: CodecContext) {
-    tokio::spawn(async move {
-        tokio::time::sleep(COLLISION_LINGER).await;
-        refuse(conn, ctx).await;
-    });
-}
-
-/// Connect to `addr`, from `local` when the peer is configured with a source address, signing
-/// the segments with `password` (TCP MD5, RFC 2385) from the SYN on when there is one.
-async fn connect(
-    addr: SocketAddr,
-    local: Option<IpAddr>,
-    password: Option<super::Password>,
-) -> std::io::Result<TcpStream> {
-    let socket = if addr.is_ipv6() {
-        tokio::net::TcpSocket::new_v6()?
-    } else {
-        tokio::net::TcpSocket::new_v4()?
-    };
-    if let Some(local) = local {
-        socket.bind(SocketAddr::new(local, 0))?;
-    }
-    if let Some(password) = &password {
-        super::md5::set_key(&socket, addr.ip(), password.expose())?;
-    }
-    socket.connect(addr).await
-}
-
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(t) => tokio::time::sleep_until(t).await,
-        None => std::future::pending().await,
     }
 }
