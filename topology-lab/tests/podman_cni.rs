@@ -180,6 +180,28 @@ fn cni(host_ns: &str, env: &[(&str, &str)], stdin: &Value) -> (bool, Value) {
     (out.status.success(), v)
 }
 
+/// Ping `to` from container `from.1` on host `from.0`; on failure, panic with the routes and
+/// neighbours of every node on the way, so a one-off failure can be understood afterwards.
+fn ping_or_explain(podman: &Podman, lab: &str, from: (&str, &str), to: &str) {
+    let (host, c) = from;
+    let out = podman.run(host, &["exec", c, "ping", "-c", "3", "-W", "2", to]);
+    if out.status.success() {
+        return;
+    }
+    let mut why = format!("{c} on {host} cannot ping {to}\n");
+    let inside = podman.run(host, &["exec", c, "sh", "-c", "ip addr; ip route; ip neigh"]);
+    why.push_str(&format!("--- {c}:\n{}", String::from_utf8_lossy(&inside.stdout)));
+    for node in ["host1", "tor1", "spine1", "tor2", "host3"] {
+        let ns = format!("{lab}-{node}");
+        why.push_str(&format!(
+            "--- {node}:\n{}{}",
+            ip(&ns, &["route"]),
+            ip(&ns, &["neigh"])
+        ));
+    }
+    panic!("{why}");
+}
+
 #[test]
 fn podman_containers_in_two_racks_ping_and_rm_leaves_nothing() {
     if let Some(why) = skip_reason().or_else(|| {
@@ -262,8 +284,8 @@ fn podman_containers_in_two_racks_ping_and_rm_leaves_nothing() {
         .collect();
     assert_eq!(on3, vec![c3]);
 
-    podman.ok("host1", &["exec", "c1", "ping", "-c", "3", "-W", "2", &a3]);
-    podman.ok("host3", &["exec", "c3", "ping", "-c", "3", "-W", "2", &a1]);
+    ping_or_explain(&podman, &name, ("host1", "c1"), &a3);
+    ping_or_explain(&podman, &name, ("host3", "c3"), &a1);
 
     podman.ok("host1", &["rm", "-f", "-t", "0", "c1"]);
     assert!(
