@@ -51,12 +51,7 @@ impl PeerTask {
                 self.feed(Which::Primary, Input::TcpConnected).await;
             }
             PeerState::OpenSent | PeerState::OpenConfirm if self.candidate.is_none() => {
-                let mut slot =
-                    Slot::new(session_config(&self.cfg, &self.shared, self.gr_options()));
-                slot.conn = Some(conn);
-                self.candidate = Some(slot);
-                self.feed(Which::Candidate, Input::PassiveStart).await;
-                self.feed(Which::Candidate, Input::TcpConnected).await;
+                self.start_candidate(conn).await;
             }
             // Established (or a collision already being resolved): refuse the newcomer.
             _ => refuse(conn, CodecContext::default()).await,
@@ -88,12 +83,7 @@ impl PeerTask {
             {
                 let id = self.new_id();
                 if let Ok(conn) = Conn::start(stream, id, true, self.events_tx.clone()) {
-                    let mut slot =
-                        Slot::new(session_config(&self.cfg, &self.shared, self.gr_options()));
-                    slot.conn = Some(conn);
-                    self.candidate = Some(slot);
-                    self.feed(Which::Candidate, Input::PassiveStart).await;
-                    self.feed(Which::Candidate, Input::TcpConnected).await;
+                    self.start_candidate(conn).await;
                 }
             }
             Ok(_) => {}
@@ -105,6 +95,15 @@ impl PeerTask {
                 }
             }
         }
+    }
+
+    /// Run a second FSM on `conn` until the OPEN decides the collision (§6.8).
+    async fn start_candidate(&mut self, conn: Conn) {
+        let mut slot = Slot::new(session_config(&self.cfg, &self.shared, self.gr_options()));
+        slot.conn = Some(conn);
+        self.candidate = Some(slot);
+        self.feed(Which::Candidate, Input::PassiveStart).await;
+        self.feed(Which::Candidate, Input::TcpConnected).await;
     }
 
     /// Keep the connection initiated by the side with the higher BGP identifier; close the other
