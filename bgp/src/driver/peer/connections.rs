@@ -9,18 +9,33 @@ use tokio::time::Instant;
 use tracing::debug;
 
 use super::{session_config, PeerTask, Slot, Which};
-use crate::driver::conn::Conn;
+use crate::driver::conn::{Conn, ConnEvent};
 use crate::driver::status::PeerState;
 use crate::fsm::Input;
 use crate::wire::{encode, CodecContext, ErrorCode, Message, NotificationMsg};
 
 /// Cease subcode 7, Connection Collision Resolution (RFC 4486).
 const CEASE_COLLISION: u8 = 7;
-/// How long the losing connection of a collision stays open (silent) before we close it, so
-/// the peer, which resolves the same collision the same way, closes it first. FRR (8.4) closes
-/// the session it keeps when the connection it is about to drop is already gone (it loses the
-/// race in its peer transfer and tears both down), so an immediate close costs a flap.
-const COLLISION_LINGER: Duration = Duration::from_secs(2);
+/// How long the losing connection of a collision stays open (silent) at most, waiting for the
+/// peer, which resolves the same collision the same way, to close it first.
+const COLLISION_LINGER: Duration = Duration::from_secs(1);
+
+/// The losing connection of a collision, until the peer closes it or [`COLLISION_LINGER`] ends.
+///
+/// FRR 8.4 tears down the session it has just established when the connection it dropped in
+/// the collision goes away afterwards (its stub connection is deleted after the peer transfer),
+/// and likewise when we close that connection first: about one collision in twenty flapped.
+/// So the loser is left for the peer to close, and until it is gone the winner's messages are
+/// held back: our KEEPALIVE, which establishes the session at the peer, waits for the peer to
+/// have finished with the loser.
+#[derive(Debug)]
+pub(super) struct Loser {
+    conn: Conn,
+    until: Instant,
+    ctx: CodecContext,
+    /// Whether the winner's inputs wait for the loser to go (not when it was already up).
+    hold: bool,
+}
 impl PeerTask {
     pub(super) async fn on_inbound(&mut self, stream: TcpStream) {
         let state = self.primary.session.state();
@@ -119,20 +134,63 @@ impl PeerTask {
         let primary_wins = self.primary.session.state() == PeerState::Established
             || primary_outbound == keep_outbound;
         let ctx = self.ctx(Which::Primary);
-        if primary_wins {
+        let hold = self.primary.session.state() != PeerState::Established;
+        let (loser, ctx) = if primary_wins {
             debug!(peer = %self.cfg.address, "collision: keeping the existing connection");
-            if let Some(conn) = candidate.conn {
-                linger_then_refuse(conn, CodecContext::default());
+            (candidate.conn, CodecContext::default())
+        } else {
+            debug!(peer = %self.cfg.address, "collision: keeping the connection the peer initiated");
+            let old = std::mem::replace(&mut self.primary, candidate);
+            self.set_state();
+            (old.conn, ctx)
+        };
+        if let Some(conn) = loser {
+            let until = Instant::now() + COLLISION_LINGER;
+            if let Some(old) = self.loser.replace(Loser {
+                conn,
+                until,
+                ctx,
+                hold,
+            }) {
+                refuse(old.conn, old.ctx).await;
             }
-            return (receiving == Which::Primary).then_some(Which::Primary);
         }
-        debug!(peer = %self.cfg.address, "collision: keeping the connection the peer initiated");
-        let old = std::mem::replace(&mut self.primary, candidate);
-        if let Some(conn) = old.conn {
-            linger_then_refuse(conn, ctx);
+        let trigger_on_winner = (receiving == Which::Primary) == primary_wins;
+        trigger_on_winner.then_some(Which::Primary)
+    }
+
+    /// An event of a connection no slot has: if it is the end of the lingering loser, the
+    /// winner is released. (Its OPEN or the peer's Cease/7 need no answer.)
+    pub(super) async fn on_loser_event(&mut self, id: u64, event: &ConnEvent) {
+        let ended = matches!(event, ConnEvent::Closed(_) | ConnEvent::BadFrame(_));
+        if ended && self.loser.as_ref().is_some_and(|l| l.conn.id == id) {
+            self.release_loser(false).await;
         }
-        self.set_state();
-        (receiving == Which::Candidate).then_some(Which::Primary)
+    }
+
+    /// Whether the winner's inputs are held until the loser is gone.
+    pub(super) fn holding(&self) -> bool {
+        self.loser.as_ref().is_some_and(|l| l.hold)
+    }
+
+    /// When the lingering loser is closed by us, if it still lingers.
+    pub(super) fn loser_deadline(&self) -> Option<Instant> {
+        self.loser.as_ref().map(|l| l.until)
+    }
+
+    /// End the lingering: close the loser with Cease/7 if `close` (the peer did not), then
+    /// hand the winner what it received meanwhile, in order.
+    pub(super) async fn release_loser(&mut self, close: bool) {
+        let Some(loser) = self.loser.take() else {
+            return;
+        };
+        if close {
+            debug!(peer = %self.cfg.address, "collision: the peer left the losing connection open");
+            refuse(loser.conn, loser.ctx).await;
+        }
+        while let Some(input) = self.held.pop_front() {
+            self.feed(Which::Primary, input).await;
+        }
     }
 }
 
@@ -145,16 +203,6 @@ pub(super) async fn refuse(mut conn: Conn, ctx: CodecContext) {
     };
     let _ = conn.send(&encode(&Message::Notification(n), ctx)).await;
     conn.close().await;
-}
-
-/// Close the loser of a collision with Cease/7 after [`COLLISION_LINGER`], unless the peer
-/// closes it first. Nothing is read from it or sent on it meanwhile: its events go to an id the
-/// peer task no longer knows, so it can never be established.
-fn linger_then_refuse(conn: Conn, ctx: CodecContext) {
-    tokio::spawn(async move {
-        tokio::time::sleep(COLLISION_LINGER).await;
-        refuse(conn, ctx).await;
-    });
 }
 
 /// Connect to `addr`, from `local` when the peer is configured with a source address, signing

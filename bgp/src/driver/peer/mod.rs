@@ -83,6 +83,10 @@ pub(super) struct PeerTask {
     primary: Slot,
     /// The second connection of a collision, until §6.8 decides (RFC 4271).
     candidate: Option<Slot>,
+    /// The connection that lost a collision, until the peer closes it.
+    loser: Option<connections::Loser>,
+    /// What the winner received while the loser lingered (see [`connections::Loser`]).
+    held: VecDeque<Input>,
     connecting: Option<JoinHandle<std::io::Result<TcpStream>>>,
     restart_at: Option<Instant>,
     next_id: u64,
@@ -133,6 +137,8 @@ impl PeerTask {
             events_rx,
             primary,
             candidate: None,
+            loser: None,
+            held: VecDeque::new(),
             connecting: None,
             restart_at: None,
             next_id: 0,
@@ -215,7 +221,9 @@ impl PeerTask {
         {
             Which::Candidate
         } else {
-            return; // a connection already closed
+            // The loser of a collision, or a connection already closed.
+            self.on_loser_event(id, &event).await;
+            return;
         };
         let input = match event {
             ConnEvent::Message { len, .. } if len > self.max_len(which) => {
@@ -256,6 +264,10 @@ impl PeerTask {
             }
             _ => which,
         };
+        if which == Which::Primary && self.holding() {
+            self.held.push_back(input);
+            return;
+        }
         self.feed(which, input).await;
     }
 

@@ -21,12 +21,16 @@ impl PeerTask {
             .chain(self.restart_at)
             .chain(self.gr_restart_deadline)
             .chain(self.gr_stale_deadline)
+            .chain(self.loser_deadline())
             .min()
     }
 
     pub(super) async fn on_timers(&mut self) {
         let now = Instant::now();
         self.gr_timers(now);
+        if self.loser_deadline().is_some_and(|t| t <= now) {
+            self.release_loser(true).await;
+        }
         if self.restart_at.is_some_and(|t| t <= now) {
             self.restart_at = None;
             // AutomaticStart after a session went down (RFC 4271 §8.1.1 Event 3).
