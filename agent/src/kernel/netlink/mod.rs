@@ -9,6 +9,8 @@ mod netns;
 mod route;
 mod sysctl;
 
+pub use events::DEFAULT_EVENT_BUFFER;
+
 use std::fs::File;
 use std::net::IpAddr;
 use std::path::Path;
@@ -35,6 +37,8 @@ pub struct NetlinkKernel {
     dumps: Arc<tokio::sync::Mutex<()>>,
     /// The namespace this kernel acts in; sysctls are read and written from inside it.
     netns: Arc<File>,
+    /// Receive buffer of event subscriptions, in bytes.
+    event_buffer: usize,
 }
 
 impl NetlinkKernel {
@@ -55,7 +59,16 @@ impl NetlinkKernel {
             handle,
             dumps: Arc::default(),
             netns: file,
+            event_buffer: events::DEFAULT_EVENT_BUFFER,
         })
+    }
+
+    /// The same kernel, its event subscriptions receiving into `bytes` of socket buffer
+    /// (`dataplane.netlink_receive_buffer`; the kernel doubles it and has a floor of a few KiB).
+    /// Kernels for other namespaces ([`Kernel::netns`]) inherit it.
+    pub fn with_event_buffer(mut self, bytes: usize) -> Self {
+        self.event_buffer = bytes;
+        self
     }
 }
 
@@ -143,10 +156,11 @@ impl Kernel for NetlinkKernel {
     }
 
     async fn subscribe(&self, quiet: &[u8]) -> KernelResult<EventReceiver> {
-        events::subscribe(Arc::clone(&self.netns), quiet).await
+        events::subscribe(Arc::clone(&self.netns), quiet, self.event_buffer).await
     }
 
     async fn netns(&self, path: &Path) -> KernelResult<Arc<dyn Kernel>> {
-        Ok(Arc::new(NetlinkKernel::in_netns(path).await?))
+        let kernel = NetlinkKernel::in_netns(path).await?;
+        Ok(Arc::new(kernel.with_event_buffer(self.event_buffer)))
     }
 }
