@@ -367,6 +367,7 @@ impl Reconciler {
                         if self.relevant(&event).await {
                             debug!(?event, "kernel drift suspected");
                             let at = if event == KernelEvent::Overrun {
+                                warn!("netlink notifications lost (ENOBUFS): full resync now");
                                 self.report(Metrics::netlink_resync);
                                 Instant::now()
                             } else {
