@@ -7,6 +7,7 @@ mod link;
 mod neigh;
 mod netns;
 mod route;
+mod route_batch;
 mod sysctl;
 
 pub use events::DEFAULT_EVENT_BUFFER;
@@ -19,7 +20,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use ipnet::IpNet;
 
-use super::{EventReceiver, IpvlanMode, Kernel, KernelResult, LinkInfo, MacAddr, Route};
+use super::{
+    EventReceiver, IpvlanMode, Kernel, KernelError, KernelResult, LinkInfo, MacAddr, Route, RouteOp,
+};
 
 /// The namespace file of the calling thread.
 const THREAD_NETNS: &str = "/proc/thread-self/ns/net";
@@ -39,6 +42,9 @@ pub struct NetlinkKernel {
     netns: Arc<File>,
     /// Receive buffer of event subscriptions, in bytes.
     event_buffer: usize,
+    /// The socket for bulk route changes ([`Kernel::apply_routes`]), opened on first use (a
+    /// container's namespace never needs one).
+    batcher: Arc<tokio::sync::OnceCell<Arc<route_batch::RouteBatcher>>>,
 }
 
 impl NetlinkKernel {
@@ -60,6 +66,7 @@ impl NetlinkKernel {
             dumps: Arc::default(),
             netns: file,
             event_buffer: events::DEFAULT_EVENT_BUFFER,
+            batcher: Arc::default(),
         })
     }
 
@@ -141,6 +148,20 @@ impl Kernel for NetlinkKernel {
     async fn routes(&self, protocol: u8) -> KernelResult<Vec<Route>> {
         let _dump = self.dumps.lock().await;
         route::list(&self.handle, protocol).await
+    }
+
+    async fn apply_routes(&self, ops: &[RouteOp]) -> KernelResult<Vec<(usize, KernelError)>> {
+        let batcher = self
+            .batcher
+            .get_or_try_init(|| async {
+                let what = "route batch socket".to_string();
+                let open = route_batch::RouteBatcher::open;
+                netns::run_in(Arc::clone(&self.netns), what, open)
+                    .await
+                    .map(Arc::new)
+            })
+            .await?;
+        route_batch::apply(batcher, ops).await
     }
 
     async fn add_neighbour(&self, index: u32, ip: IpAddr, mac: MacAddr) -> KernelResult<()> {
