@@ -28,6 +28,10 @@ use crate::kernel::{KernelError, KernelResult, RouteOp};
 /// Bytes of requests per `sendmsg`: well inside the default socket send buffer (208 KiB).
 const CHUNK: usize = 32 << 10;
 
+/// How long a chunk's replies may take; the kernel answers within the `sendmsg`, so only a
+/// lost reply gets anywhere near this.
+const REPLY_TIMEOUT_SECS: i64 = 30;
+
 /// Receive buffer for error replies: a whole chunk of failures must fit (acks are capped).
 const RCVBUF: usize = 4 << 20;
 
@@ -51,6 +55,10 @@ impl RouteBatcher {
             if setsockopt(&socket, sockopt::RcvBufForce, &RCVBUF).is_err() {
                 socket.set_rx_buf_sz(RCVBUF)?;
             }
+            // A reply that never comes must not hold the socket (and every route change
+            // behind it) forever: the batch fails and the caller falls back.
+            let limit = nix::sys::time::TimeVal::new(REPLY_TIMEOUT_SECS, 0);
+            setsockopt(&socket, sockopt::ReceiveTimeout, &limit)?;
         }
         Ok(RouteBatcher {
             socket: Mutex::new(socket),
@@ -89,11 +97,10 @@ pub(super) async fn apply(
         })?
         .map_err(|e| KernelError::from_io("route batch socket", e))?;
     for (seq, errno) in errors {
-        let Some((i, _)) = seq
-            .checked_sub(base)
-            .and_then(|k| usize::try_from(k).ok())
-            .and_then(|k| requests.get(k))
-        else {
+        // Wrapping: the counter may have wrapped within this call's block. Replies to an
+        // earlier, failed call fall outside the block and are skipped.
+        let k = usize::try_from(seq.wrapping_sub(base)).unwrap_or(usize::MAX);
+        let Some((i, _)) = requests.get(k) else {
             continue;
         };
         let Some(op) = ops.get(*i) else { continue };
