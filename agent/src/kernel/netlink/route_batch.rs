@@ -250,3 +250,7 @@ fn error(op: &RouteOp, errno: i32) -> KernelError {
         },
     }
 }
+
+#[cfg(test)]
+#[path = "route_batch_tests.rs"]
+mod tests;
