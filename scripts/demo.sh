@@ -35,3 +35,7 @@ section "routes learned over BGP in host1's kernel"
 
 section "container ping matrix"
 "$LAB" pingmatrix -t "$TOPO" --since-deploy
+
+# After the matrix: by now every block is learned (the sessions were up, not yet the routes).
+section "IPv6 routes learned over BGP in host1's kernel (the fabric is dual stack)"
+"$LAB" exec -t "$TOPO" host1 -- ip -6 route show proto bgp

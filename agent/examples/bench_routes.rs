@@ -1,7 +1,8 @@
 //! `make bench` route-programming row (issue 5): install, then withdraw, 100k single-path IPv4
 //! routes and 10k two-path ECMP routes in a namespace, three ways in the same run:
-//! - Lattice: latticed's executor (`dataplane::execute`, many netlink requests in flight on
-//!   one socket) through [`NetlinkKernel`], exactly what the reconciler runs;
+//! - Lattice: latticed's executor (`dataplane::execute`: hundreds of route messages per
+//!   `sendmsg`, acks only for failures and chunk ends) through [`NetlinkKernel`], exactly what
+//!   the reconciler runs;
 //! - `ip -batch`: iproute2 applying the same routes from a file (the kernel's practical limit);
 //! - FRR zebra: bgpd learns the same routes over BGP from two sender sessions (equal paths:
 //!   the ECMP routes get both), zebra installs them; withdrawn by the senders. Timed from the
@@ -536,7 +537,7 @@ fn main() {
     println!("| installer | install s | routes/s | withdraw s | routes/s |");
     println!("|---|---|---|---|---|");
     for (name, (up, down)) in [
-        ("Lattice (executor, 256 in flight)", l),
+        ("Lattice (executor, batched)", l),
         ("ip -batch", b),
         ("FRR 8.4 zebra (via bgpd)", z),
         ("latticed (via its BGP speaker)", d),

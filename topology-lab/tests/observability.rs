@@ -186,21 +186,25 @@ fn prometheus_sees_every_peer_and_prefix_and_the_cli_agrees() {
     );
     let prom = Prometheus::start(&format!("{name}-tor1"), &lab.dir.path().join("prom"));
 
-    // Every peer of both hosts up; each host accepts the three other blocks, advertises its
-    // own, installed the three learned routes and its two containers. Each expression must
+    // Every peer of both hosts up; each host accepts the three other blocks of each family,
+    // advertises its own (the fabric is dual stack), installed the six learned routes, its two
+    // containers and a blackhole per block. Each expression must
     // match one series per host.
     let expectations = [
         "lattice_bgp_session_up == 1",
         r#"lattice_bgp_prefixes_received{afi="ipv4"} == 3"#,
         r#"lattice_bgp_prefixes_accepted{afi="ipv4"} == 3"#,
         r#"lattice_bgp_prefixes_advertised{afi="ipv4"} == 1"#,
-        r#"lattice_bgp_prefixes_accepted{afi="ipv6"} == 0"#,
+        r#"lattice_bgp_prefixes_received{afi="ipv6"} == 3"#,
+        r#"lattice_bgp_prefixes_accepted{afi="ipv6"} == 3"#,
+        r#"lattice_bgp_prefixes_advertised{afi="ipv6"} == 1"#,
         "lattice_bgp_session_established_transitions_total >= 1",
-        "lattice_ipam_addresses_in_use == 2",
-        "lattice_ipam_addresses_capacity == 256",
-        r#"lattice_routes_installed{kind="learned"} == 3"#,
+        r#"lattice_ipam_addresses_in_use{block=~"10[.].*"} == 2"#,
+        r#"lattice_ipam_addresses_in_use{block=~"fd00:.*"} == 2"#,
+        r#"lattice_ipam_addresses_capacity{block=~"10[.].*"} == 256"#,
+        r#"lattice_routes_installed{kind="learned"} == 6"#,
         r#"lattice_routes_installed{kind="local"} == 2"#,
-        r#"lattice_routes_installed{kind="blackhole"} == 1"#,
+        r#"lattice_routes_installed{kind="blackhole"} == 2"#,
         "lattice_build_info == 1",
         "process_resident_memory_bytes > 0",
         r#"lattice_request_duration_seconds_count{interface="api",operation="attach",result="ok"} == 2"#,
@@ -255,7 +259,17 @@ fn prometheus_sees_every_peer_and_prefix_and_the_cli_agrees() {
     }
     let (code, out, _) = lattice(&socket, &["routes"]);
     assert_eq!(code, 0);
-    assert!(out.contains("10.244.2.0/24  *="), "{out}");
+    // The prefix column is as wide as the longest prefix (IPv6 ones here).
+    let best = |l: &&str| {
+        let mut f = l.split_whitespace();
+        f.next() == Some("10.244.2.0/24") && f.next() == Some("*=")
+    };
+    assert!(out.lines().any(|l| best(&l)), "{out}");
+    let best6 = |l: &&str| {
+        let mut f = l.split_whitespace();
+        f.next() == Some("fd00:10:244:2::/64") && f.next() == Some("*=")
+    };
+    assert!(out.lines().any(|l| best6(&l)), "{out}");
     let (code, out, _) = lattice(&socket, &["ipam", "--json"]);
     assert_eq!(code, 0);
     let ipam: serde_json::Value = serde_json::from_str(&out).unwrap();

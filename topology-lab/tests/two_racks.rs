@@ -1,5 +1,8 @@
 //! Root-only end-to-end: the two-racks example with real FRR and latticed, through lattice-lab.
 //! Needs the `latticed` binary next to `lattice-lab` (the Makefile builds the workspace first).
+//! The fabric is dual stack: each container gets an IPv4 and an IPv6 address, both families are
+//! learned over the IPv4 sessions and installed (`proto bgp`, IPv6 via the ToR's global
+//! address), and containers ping each other over IPv6 within a rack and across the racks.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -8,6 +11,104 @@ mod common;
 use std::process::Command;
 
 use common::eventually;
+
+fn ip(args: &[&str]) -> String {
+    let out = Command::new("ip").args(args).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The container's global IPv6 address.
+fn v6_of(ns: &str) -> Option<String> {
+    let shown = ip(&[
+        "-n", ns, "-6", "-o", "addr", "show", "dev", "eth0", "scope", "global",
+    ]);
+    let field = shown.split_whitespace().nth(3)?;
+    Some(field.split('/').next()?.to_string())
+}
+
+fn ping(ns: &str, to: &str) -> bool {
+    Command::new("ip")
+        .args(["netns", "exec", ns, "ping", "-c1", "-W1", to])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+/// IPv6 across the fabric: blocks learned and blackholed, every router's kernel holding every
+/// block, and pings from host1's first container to a container on every other host (host2
+/// in its rack, host3 and host4 across the spine), and back from the other rack.
+fn dual_stack_reaches_across_the_racks(name: &str) {
+    let ctr = |h: u32, c: u32| format!("{name}-host{h}-c{c}");
+    let mut v6 = std::collections::BTreeMap::new();
+    for h in 1..=4 {
+        for c in 1..=2 {
+            let a = v6_of(&ctr(h, c)).unwrap_or_else(|| panic!("{} has no IPv6", ctr(h, c)));
+            assert!(a.starts_with(&format!("fd00:10:244:{h}:")), "{a}");
+            v6.insert((h, c), a);
+        }
+    }
+    let blocks6: Vec<String> = (1..=4).map(|h| format!("fd00:10:244:{h}::/64")).collect();
+    for h in 1..=4 {
+        let ns = format!("{name}-host{h}");
+        let learned = || {
+            let routes = ip(&["-n", &ns, "-6", "route", "show", "proto", "bgp"]);
+            (1..=4)
+                .filter(|&o| o != h)
+                .all(|o| routes.contains(&blocks6[o as usize - 1]))
+        };
+        assert!(
+            eventually(60, learned),
+            "host{h}: {}",
+            ip(&["-n", &ns, "-6", "route"])
+        );
+        let ours = ip(&["-n", &ns, "-6", "route", "show", "proto", "252"]);
+        let hole = format!("blackhole {}", blocks6[h as usize - 1]);
+        assert!(ours.contains(&hole), "host{h}: {ours}");
+    }
+    // Hosts learning every block proves BGP end to end; zebra may still be installing on a
+    // loaded machine, so wait for every router's kernel too.
+    for r in ["spine1", "tor1", "tor2"] {
+        let ns = format!("{name}-{r}");
+        let all = || {
+            let routes = ip(&["-n", &ns, "-6", "route"]);
+            blocks6.iter().all(|b| routes.contains(b.as_str()))
+        };
+        assert!(
+            eventually(60, all),
+            "{r}: {}",
+            ip(&["-n", &ns, "-6", "route"])
+        );
+    }
+    let diag = || {
+        ["host1", "tor1", "spine1", "tor2", "host3"]
+            .map(|n| {
+                format!(
+                    "{n}:\n{}",
+                    ip(&["-n", &format!("{name}-{n}"), "-6", "route"])
+                )
+            })
+            .join("\n")
+    };
+    let from = ctr(1, 1);
+    for to in [(2, 1), (3, 1), (4, 2)] {
+        let a = &v6[&to];
+        assert!(
+            eventually(60, || ping(&from, a)),
+            "{from} -> host{}-c{} ({a}) over IPv6\n{}",
+            to.0,
+            to.1,
+            diag()
+        );
+    }
+    assert!(
+        ping(&ctr(3, 2), &v6[&(1, 1)]),
+        "host3-c2 -> host1-c1 over IPv6"
+    );
+    assert!(
+        ping(&ctr(4, 1), &v6[&(2, 2)]),
+        "host4-c1 -> host2-c2 over IPv6"
+    );
+}
 
 #[test]
 fn two_racks_converge_and_every_container_reaches_every_other() {
@@ -54,6 +155,8 @@ fn two_racks_converge_and_every_container_reaches_every_other() {
         };
         assert!(eventually(20, holds_all), "{tor} lacks some host block");
     }
+
+    dual_stack_reaches_across_the_racks(&name);
 
     let pids: Vec<u64> = state["nodes"]
         .as_array()

@@ -151,6 +151,9 @@ pub struct DataplaneConfig {
     /// `dataplane.resync_interval`: seconds between full kernel resyncs.
     #[serde(default = "default_resync_interval")]
     pub resync_interval: u32,
+    /// `dataplane.netlink_receive_buffer`: bytes of socket buffer for kernel notifications.
+    #[serde(default = "default_netlink_receive_buffer")]
+    pub netlink_receive_buffer: u32,
 }
 
 /// `bgp.*`.
@@ -450,6 +453,9 @@ fn default_mode() -> String {
 fn default_resync_interval() -> u32 {
     30
 }
+fn default_netlink_receive_buffer() -> u32 {
+    8 << 20
+}
 fn default_listen_address() -> IpAddr {
     IpAddr::V4(Ipv4Addr::UNSPECIFIED)
 }
@@ -509,6 +515,7 @@ impl Default for DataplaneConfig {
             mtu: None,
             parent: None,
             resync_interval: default_resync_interval(),
+            netlink_receive_buffer: default_netlink_receive_buffer(),
         }
     }
 }

@@ -124,6 +124,12 @@ fn bad_input_names_key_and_line() {
         ),
         ("mode: routed-veth", "mode: bridge", 4, "dataplane.mode"),
         (
+            "mode: routed-veth",
+            "mode: routed-veth, netlink_receive_buffer: 100",
+            4,
+            "dataplane.netlink_receive_buffer",
+        ),
+        (
             "cidr: 10.244.0.0/16",
             "cidr: 10.244.0.1/16",
             2,

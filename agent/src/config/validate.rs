@@ -193,6 +193,12 @@ fn dataplane(c: &Config) -> Result<(), Failure> {
             "must be between 1 and 3600 seconds",
         );
     }
+    if !(4096..=1 << 30).contains(&c.dataplane.netlink_receive_buffer) {
+        return fail(
+            "dataplane.netlink_receive_buffer",
+            "must be between 4096 and 1073741824 bytes",
+        );
+    }
     for (i, up) in c.dataplane.uplinks.iter().enumerate() {
         if up.is_empty() || up.len() > 15 || up.contains('/') || up.contains(char::is_whitespace) {
             return fail(

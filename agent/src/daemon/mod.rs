@@ -6,6 +6,7 @@
 mod attachments;
 mod blocks;
 pub mod conflicts;
+mod container_watch;
 mod docker;
 mod fan;
 mod handler;
@@ -55,7 +56,9 @@ pub enum DaemonError {
 
 /// Run latticed until `shutdown` resolves.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), DaemonError> {
-    let kernel: Arc<dyn Kernel> = Arc::new(NetlinkKernel::current().await?);
+    let buffer = usize::try_from(config.dataplane.netlink_receive_buffer).unwrap_or(usize::MAX);
+    let kernel: Arc<dyn Kernel> =
+        Arc::new(NetlinkKernel::current().await?.with_event_buffer(buffer));
     let settings = fan::ipam_settings(&config, kernel.as_ref()).await;
     let ipam = ipam::Allocator::open(&settings, handler::now()).await?;
     let held = ipam.ipam().blocks();

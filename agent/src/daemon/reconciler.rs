@@ -19,6 +19,7 @@ use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
 use super::attachments;
+use super::container_watch::{self, ContainerWatch};
 use crate::dataplane::{
     self, diff, execute, ActualState, AttachInfo, AttachSpec, ContainerKey, DataplaneError,
     DesiredState, LearnedRoute, Reachability, ReconcileOp, RouteOp, Wiring, RTPROT_LATTICE,
@@ -69,6 +70,8 @@ pub struct Reconciler {
     pub stats: Stats,
     /// Where runs, repairs, errors and installed routes are reported, once the daemon has it.
     metrics: std::sync::OnceLock<Arc<Metrics>>,
+    /// Notifications from inside container namespaces (ipvlan: the host sees nothing there).
+    watch: ContainerWatch,
 }
 
 #[derive(Debug)]
@@ -116,6 +119,7 @@ impl Reconciler {
             store,
             stats: Stats::default(),
             metrics: std::sync::OnceLock::new(),
+            watch: ContainerWatch::default(),
         }
     }
 
@@ -148,8 +152,11 @@ impl Reconciler {
             .attach(self.kernel.as_ref(), spec)
             .await?;
         let key = (spec.container_id.clone(), spec.ifname.clone());
-        inner.desired.containers.insert(key, spec.clone());
+        inner.desired.containers.insert(key.clone(), spec.clone());
         self.persist(&inner.desired);
+        if inner.desired.wiring.probes_container_side() {
+            self.watch.watch(self.kernel.as_ref(), &key, spec).await;
+        }
         Ok(info)
     }
 
@@ -157,6 +164,7 @@ impl Reconciler {
     pub async fn detach(&self, container_id: &str, ifname: &str) -> Result<(), DataplaneError> {
         let mut inner = self.state.lock().await;
         let key = (container_id.to_string(), ifname.to_string());
+        self.watch.unwatch(&key);
         match inner.desired.containers.remove(&key) {
             Some(spec) => {
                 self.persist(&inner.desired);
@@ -225,7 +233,7 @@ impl Reconciler {
     /// operations were needed.
     pub async fn resync(&self) -> KernelResult<usize> {
         let mut inner = self.state.lock().await;
-        let actual = self.actual().await?;
+        let actual = self.actual(&inner.desired).await?;
         let Inner {
             desired,
             reach,
@@ -267,7 +275,7 @@ impl Reconciler {
         let Some(spec) = desired.containers.get(key).cloned() else {
             return;
         };
-        warn!(container = %key.0, ifname = %key.1, "host interface missing or down: rewiring");
+        warn!(container = %key.0, ifname = %key.1, "host or container interface missing or down: rewiring");
         match desired.wiring.attach(self.kernel.as_ref(), &spec).await {
             Ok(_) => {}
             Err(e)
@@ -276,7 +284,12 @@ impl Reconciler {
                 // The container is gone (its namespace with it): nothing left to keep wired.
                 warn!(container = %key.0, netns = %spec.netns.display(), "container namespace gone: forgetting it");
                 desired.containers.remove(key);
+                self.watch.unwatch(key);
                 self.persist(desired);
+                // Its host routes (ipvlan: out of the host slave, which stays) go too.
+                if let Err(e) = desired.wiring.detach(self.kernel.as_ref(), &spec).await {
+                    warn!(container = %key.0, error = %e, "removing a gone container's routes");
+                }
             }
             Err(e) => {
                 warn!(container = %key.0, error = %e, "rewiring failed; retrying at the next resync")
@@ -284,13 +297,14 @@ impl Reconciler {
         }
     }
 
-    async fn actual(&self) -> KernelResult<ActualState> {
+    async fn actual(&self, desired: &DesiredState) -> KernelResult<ActualState> {
         let k = self.kernel.as_ref();
         Ok(ActualState {
             lattice_routes: k.routes(RTPROT_LATTICE).await?,
             bgp_routes: k.routes(RTPROT_BGP).await?,
             links: k.links().await?,
             addresses: k.all_addresses().await?,
+            container_sides_down: container_watch::sides_down(k, desired).await,
         })
     }
 
@@ -334,6 +348,7 @@ impl Reconciler {
                 None
             }
         };
+        self.watch_recorded().await;
         if let Err(e) = self.resync().await {
             warn!(error = %e, "initial resync");
         }
@@ -352,6 +367,7 @@ impl Reconciler {
                         if self.relevant(&event).await {
                             debug!(?event, "kernel drift suspected");
                             let at = if event == KernelEvent::Overrun {
+                                warn!("netlink notifications lost (ENOBUFS): full resync now");
                                 self.report(Metrics::netlink_resync);
                                 Instant::now()
                             } else {
@@ -365,6 +381,10 @@ impl Reconciler {
                         events = None;
                     }
                 },
+                () = self.watch.changed() => {
+                    let at = Instant::now() + timing.debounce;
+                    pending = Some(pending.map_or(at, |p| p.min(at)));
+                }
                 _ = tokio::time::sleep_until(pending.unwrap_or(far)), if pending.is_some() => {
                     pending = None;
                     self.resync_logged().await;
@@ -378,6 +398,16 @@ impl Reconciler {
                     self.end_adoption().await;
                     self.resync_logged().await;
                 }
+            }
+        }
+    }
+
+    /// Watches the namespaces of the containers recorded by a previous run.
+    async fn watch_recorded(&self) {
+        let inner = self.state.lock().await;
+        if inner.desired.wiring.probes_container_side() {
+            for (key, spec) in &inner.desired.containers {
+                self.watch.watch(self.kernel.as_ref(), key, spec).await;
             }
         }
     }

@@ -211,6 +211,25 @@ pub async fn detach(host: &dyn Kernel, spec: &AttachSpec) -> Result<(), Dataplan
     }
 }
 
+/// Whether a container's slave is still in place: its namespace exists and holds `ifname`, up.
+///
+/// Deleting (or downing) a slave inside the container changes nothing in the host namespace
+/// (the host slave, the parent and the container's /32 route all stay), so neither the host's
+/// links nor its notifications reveal it; the reconciler asks here. `Ok(false)` means rewire;
+/// an error means the answer is unknown.
+pub async fn container_side_ok(host: &dyn Kernel, spec: &AttachSpec) -> Result<bool, KernelError> {
+    let ctr = match host.netns(&spec.netns).await {
+        Ok(c) => c,
+        Err(e) if e.is_not_found() => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    match ctr.link_by_name(&spec.ifname).await {
+        Ok(l) => Ok(l.up),
+        Err(e) if e.is_not_found() => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// True if the error means the kernel has no ipvlan at all.
 pub fn is_unsupported(e: &DataplaneError) -> bool {
     matches!(e.kernel_error(), Some(KernelError::Unsupported(_)))

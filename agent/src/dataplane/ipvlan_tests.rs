@@ -130,6 +130,7 @@ async fn the_reconciler_rewires_a_deleted_host_slave() {
             bgp_routes: k.routes(RTPROT_BGP).await.unwrap(),
             links: k.links().await.unwrap(),
             addresses: k.all_addresses().await.unwrap(),
+            ..ActualState::default()
         }
     };
     assert_eq!(diff(&mut d, &actual(host.clone()).await), []);
@@ -139,4 +140,70 @@ async fn the_reconciler_rewires_a_deleted_host_slave() {
     assert_eq!(ops, [ReconcileOp::Attach(("c0ffee".into(), "eth0".into()))]);
     d.wiring.attach(&host, &spec()).await.unwrap();
     assert_eq!(diff(&mut d, &actual(host.clone()).await), []);
+}
+
+#[tokio::test]
+async fn a_slave_deleted_inside_the_container_is_seen_from_there_and_rewired() {
+    use crate::dataplane::{diff, ActualState, DesiredState, ReconcileOp, Wiring};
+    use crate::kernel::RTPROT_BGP;
+    let host = world().await;
+    let key = ("c0ffee".to_string(), "eth0".to_string());
+    let mut d = DesiredState {
+        wiring: Wiring::Ipvlan(wiring()),
+        ..DesiredState::default()
+    };
+    d.containers.insert(key.clone(), spec());
+    d.wiring.attach(&host, &spec()).await.unwrap();
+    // What the reconciler's driver gathers: the host's tables plus the probe of each container.
+    let actual = |k: FakeKernel, d: DesiredState| async move {
+        let mut down = std::collections::BTreeSet::new();
+        for (key, s) in &d.containers {
+            if !d.wiring.container_side_ok(&k, s).await.unwrap() {
+                down.insert(key.clone());
+            }
+        }
+        ActualState {
+            lattice_routes: k.routes(RTPROT_LATTICE).await.unwrap(),
+            bgp_routes: k.routes(RTPROT_BGP).await.unwrap(),
+            links: k.links().await.unwrap(),
+            addresses: k.all_addresses().await.unwrap(),
+            container_sides_down: down,
+        }
+    };
+    assert!(d.wiring.probes_container_side());
+    let now = actual(host.clone(), d.clone()).await;
+    assert_eq!(diff(&mut d, &now), []);
+
+    // Someone deletes eth0 inside the container: the host namespace does not change at all.
+    let host_before = host.snapshot();
+    let ctr = host.netns(Path::new(C1)).await.unwrap();
+    let eth0 = ctr.link_by_name("eth0").await.unwrap();
+    ctr.delete_link(eth0.index).await.unwrap();
+    assert_eq!(host.snapshot(), host_before);
+    let now = actual(host.clone(), d.clone()).await;
+    assert_eq!(now.container_sides_down.len(), 1);
+    assert_eq!(diff(&mut d, &now), [ReconcileOp::Attach(key.clone())]);
+
+    d.wiring.attach(&host, &spec()).await.unwrap();
+    let c = host.snapshot_of(C1).unwrap();
+    let eth0 = c.link("eth0").unwrap();
+    assert!(eth0.info.up);
+    assert!(c.addresses[&eth0.info.index].contains(&net("10.244.1.5/32")));
+    assert!(c.routes.contains_key(&net("0.0.0.0/0")));
+    let now = actual(host.clone(), d.clone()).await;
+    assert_eq!(diff(&mut d, &now), []);
+
+    // A container whose namespace is gone counts as down (the driver then forgets it).
+    host.remove_netns(C1);
+    let gone = actual(host.clone(), d.clone()).await;
+    assert_eq!(diff(&mut d, &gone), [ReconcileOp::Attach(key)]);
+}
+
+#[tokio::test]
+async fn routed_veth_is_never_probed_inside_the_container() {
+    let w = crate::dataplane::Wiring::RoutedVeth;
+    assert!(!w.probes_container_side());
+    // Not even a namespace to open: the answer comes without asking the kernel.
+    let host = FakeKernel::new();
+    assert!(w.container_side_ok(&host, &spec()).await.unwrap());
 }

@@ -7,7 +7,7 @@
 //! never proposes a change that is already in place, so a restart that finds everything right
 //! issues no operation at all (adoption: no flush, no traffic lost).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use ipnet::IpNet;
 
@@ -46,6 +46,9 @@ pub struct ActualState {
     pub links: Vec<LinkInfo>,
     /// Every address, with its link.
     pub addresses: Vec<(u32, IpNet)>,
+    /// Containers whose own interface is missing or down inside their namespace, where that
+    /// is checked ([`Wiring::probes_container_side`]: ipvlan slaves).
+    pub container_sides_down: BTreeSet<ContainerKey>,
 }
 
 /// One step towards the desired state.
@@ -53,7 +56,8 @@ pub struct ActualState {
 pub enum ReconcileOp {
     /// Change one route.
     Route(RouteOp),
-    /// (Re)wire a container whose host interface is missing or down.
+    /// (Re)wire a container whose host interface (or, for ipvlan, its own slave) is missing or
+    /// down.
     Attach(ContainerKey),
 }
 
@@ -95,7 +99,12 @@ impl DesiredState {
 pub fn diff(desired: &mut DesiredState, actual: &ActualState) -> Vec<ReconcileOp> {
     let links: HashMap<&str, &LinkInfo> =
         actual.links.iter().map(|l| (l.name.as_str(), l)).collect();
-    let (want, broken) = desired.local_routes(&links);
+    let (want, mut broken) = desired.local_routes(&links);
+    for key in &actual.container_sides_down {
+        if desired.containers.contains_key(key) && !broken.contains(key) {
+            broken.push(key.clone());
+        }
+    }
     let mut ops: Vec<ReconcileOp> = broken.into_iter().map(ReconcileOp::Attach).collect();
 
     let have: HashMap<IpNet, &Route> = actual

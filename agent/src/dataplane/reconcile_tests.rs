@@ -28,6 +28,7 @@ async fn actual(k: &FakeKernel) -> ActualState {
         bgp_routes: k.routes(RTPROT_BGP).await.unwrap(),
         links: k.links().await.unwrap(),
         addresses: k.all_addresses().await.unwrap(),
+        ..ActualState::default()
     }
 }
 

@@ -1,6 +1,6 @@
 //! Kernel routes for BGP-learned prefixes: a sans-IO desired-state table ([`LearnedRoutes`])
-//! that turns route changes into [`RouteOp`]s, and an executor that applies them with many
-//! netlink requests in flight.
+//! that turns route changes into [`RouteOp`]s, and an executor that applies them in bulk
+//! ([`Kernel::apply_routes`]: on netlink, hundreds of changes per system call).
 //!
 //! Learned routes are installed with protocol `bgp` (186) so they are listed and cleaned up
 //! apart from everything else; several next hops make one multipath (ECMP) route, changed
@@ -30,34 +30,7 @@ pub struct LearnedRoute {
     pub next_hops: Vec<IpAddr>,
 }
 
-/// One kernel route change.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RouteOp {
-    /// Install or atomically replace the route to its destination.
-    Replace(Route),
-    /// Remove the route to `destination` owned by `protocol`.
-    Delete {
-        /// The destination.
-        destination: IpNet,
-        /// Its owner (only a route with this protocol is removed).
-        protocol: u8,
-    },
-}
-
-impl RouteOp {
-    /// The destination the op changes.
-    pub fn destination(&self) -> IpNet {
-        match self {
-            RouteOp::Replace(r) => r.destination,
-            RouteOp::Delete { destination, .. } => *destination,
-        }
-    }
-
-    /// A learned (proto bgp) route via `hops`.
-    pub fn learned(prefix: IpNet, hops: &[IpAddr]) -> Self {
-        RouteOp::Replace(Route::via(prefix, hops, RTPROT_BGP))
-    }
-}
+pub use crate::kernel::RouteOp;
 
 /// Which gateways the kernel can use right now: those inside a connected prefix of an up link.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -273,10 +246,39 @@ fn normalize(prefix: IpNet, hops: &[IpAddr]) -> Vec<IpAddr> {
     set.into_iter().collect()
 }
 
+/// Applies `ops` in order through [`Kernel::apply_routes`] (on netlink: hundreds of changes per
+/// system call). Every op is tried; the first failure is returned. Deleting a route that is
+/// already gone counts as done. If the batch itself fails, the ops are applied again with
+/// [`execute_pipelined`] (they are idempotent).
+pub async fn execute(kernel: &dyn Kernel, ops: &[RouteOp]) -> Result<(), DataplaneError> {
+    let failed = match kernel.apply_routes(ops).await {
+        Ok(failed) => failed,
+        Err(e) => {
+            tracing::warn!(error = %e, "route batch failed; applying one request at a time");
+            return execute_pipelined(kernel, ops).await;
+        }
+    };
+    let mut first_error = None;
+    for (i, e) in failed {
+        let delete = matches!(ops.get(i), Some(RouteOp::Delete { .. }));
+        if delete && e.is_not_found() {
+            continue;
+        }
+        let e = at(if delete {
+            "delete route"
+        } else {
+            "replace route"
+        })(e);
+        tracing::warn!(error = %e, "route op failed");
+        first_error.get_or_insert(e);
+    }
+    first_error.map_or(Ok(()), Err)
+}
+
 /// Applies `ops` with up to [`IN_FLIGHT`] requests outstanding at once. Ops on the same
 /// destination keep their order (a later one waits for the earlier ones). Every op is tried;
 /// the first failure is returned. Deleting a route that is already gone counts as done.
-pub async fn execute(kernel: &dyn Kernel, ops: &[RouteOp]) -> Result<(), DataplaneError> {
+pub async fn execute_pipelined(kernel: &dyn Kernel, ops: &[RouteOp]) -> Result<(), DataplaneError> {
     let mut first_error = None;
     let mut start = 0;
     while start < ops.len() {

@@ -3,7 +3,7 @@
 use super::ipvlan::{self, IpvlanWiring};
 use super::routed_veth::{self, AttachInfo, AttachSpec};
 use super::{host_ifname, DataplaneError, IPVLAN_HOST_IFNAME};
-use crate::kernel::Kernel;
+use crate::kernel::{Kernel, KernelResult};
 
 /// The wiring mode of this host.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -49,6 +49,26 @@ impl Wiring {
         match self {
             Wiring::RoutedVeth => Ok(()),
             Wiring::Ipvlan(w) => ipvlan::ensure_host_slave(host, w).await.map(|_| ()),
+        }
+    }
+
+    /// True if the container's own interface must be checked from inside its namespace: an
+    /// ipvlan slave can vanish there without a trace on the host, while a veth's host end goes
+    /// with its peer (so routed veth is judged from the host's links alone).
+    pub fn probes_container_side(&self) -> bool {
+        matches!(self, Wiring::Ipvlan(_))
+    }
+
+    /// Whether a container's own interface is in place (always true where
+    /// [`Wiring::probes_container_side`] is false).
+    pub async fn container_side_ok(
+        &self,
+        host: &dyn Kernel,
+        spec: &AttachSpec,
+    ) -> KernelResult<bool> {
+        match self {
+            Wiring::RoutedVeth => Ok(true),
+            Wiring::Ipvlan(_) => ipvlan::container_side_ok(host, spec).await,
         }
     }
 }

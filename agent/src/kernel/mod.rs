@@ -23,7 +23,7 @@ pub use events::{EventReceiver, EventSender};
 pub use fake::FakeKernel;
 pub use netlink::NetlinkKernel;
 pub use types::{
-    IpvlanMode, KernelEvent, LinkInfo, MacAddr, NextHop, Route, RouteTarget, RTPROT_BGP,
+    IpvlanMode, KernelEvent, LinkInfo, MacAddr, NextHop, Route, RouteOp, RouteTarget, RTPROT_BGP,
     RTPROT_KERNEL, RTPROT_STATIC,
 };
 
@@ -73,6 +73,27 @@ pub trait Kernel: Send + Sync + std::fmt::Debug {
     async fn delete_route(&self, destination: IpNet, protocol: u8) -> KernelResult<()>;
     /// The IPv4 and IPv6 main-table routes owned by `protocol`.
     async fn routes(&self, protocol: u8) -> KernelResult<Vec<Route>>;
+    /// Applies route changes in order, with as few system calls as the implementation can;
+    /// returns the failed ones by index (a delete of a missing route fails with
+    /// [`KernelError::NotFound`]). `Err`: the batch itself failed, and which changes took
+    /// effect is unknown (every change is idempotent, so the caller may apply them again).
+    /// The default applies them one by one.
+    async fn apply_routes(&self, ops: &[RouteOp]) -> KernelResult<Vec<(usize, KernelError)>> {
+        let mut failed = Vec::new();
+        for (i, op) in ops.iter().enumerate() {
+            let result = match op {
+                RouteOp::Replace(route) => self.replace_route(route).await,
+                RouteOp::Delete {
+                    destination,
+                    protocol,
+                } => self.delete_route(*destination, *protocol).await,
+            };
+            if let Err(e) = result {
+                failed.push((i, e));
+            }
+        }
+        Ok(failed)
+    }
 
     /// Adds (or replaces) a permanent neighbour entry `ip lladdr mac` on a link.
     async fn add_neighbour(&self, index: u32, ip: IpAddr, mac: MacAddr) -> KernelResult<()>;

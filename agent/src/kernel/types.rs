@@ -176,3 +176,32 @@ pub enum KernelEvent {
     /// Notifications were lost (`ENOBUFS` on the socket): only a full resync is safe now.
     Overrun,
 }
+
+/// One kernel route change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RouteOp {
+    /// Install or atomically replace the route to its destination.
+    Replace(Route),
+    /// Remove the route to `destination` owned by `protocol`.
+    Delete {
+        /// The destination.
+        destination: IpNet,
+        /// Its owner (only a route with this protocol is removed).
+        protocol: u8,
+    },
+}
+
+impl RouteOp {
+    /// The destination the op changes.
+    pub fn destination(&self) -> IpNet {
+        match self {
+            RouteOp::Replace(r) => r.destination,
+            RouteOp::Delete { destination, .. } => *destination,
+        }
+    }
+
+    /// A learned (proto bgp) route via `hops`.
+    pub fn learned(prefix: IpNet, hops: &[IpAddr]) -> Self {
+        RouteOp::Replace(Route::via(prefix, hops, RTPROT_BGP))
+    }
+}

@@ -16,12 +16,16 @@ use crate::kernel::{EventReceiver, EventSender, KernelEvent, KernelResult};
 /// IPV6_IFADDR 9, IPV6_ROUTE 11.
 const GROUPS: u32 = (1 << 0) | (1 << 4) | (1 << 6) | (1 << 8) | (1 << 10);
 
-/// A large receive buffer makes `ENOBUFS` rare under route storms; it still can happen and
-/// is then reported as [`KernelEvent::Overrun`].
-const RCVBUF: usize = 8 << 20;
+/// The default receive buffer: large, so `ENOBUFS` is rare under route storms; it still can
+/// happen and is then reported as [`KernelEvent::Overrun`] (`dataplane.netlink_receive_buffer`).
+pub const DEFAULT_EVENT_BUFFER: usize = 8 << 20;
 
-/// Subscribes to notifications in namespace `ns`.
-pub(super) async fn subscribe(ns: Arc<File>, quiet: &[u8]) -> KernelResult<EventReceiver> {
+/// Subscribes to notifications in namespace `ns`, with a receive buffer of `rcvbuf` bytes.
+pub(super) async fn subscribe(
+    ns: Arc<File>,
+    quiet: &[u8],
+    rcvbuf: usize,
+) -> KernelResult<EventReceiver> {
     let runtime = tokio::runtime::Handle::current();
     let rt = runtime.clone();
     let (conn, messages) = netns::run_in(ns, "netlink event socket".into(), move || {
@@ -29,8 +33,7 @@ pub(super) async fn subscribe(ns: Arc<File>, quiet: &[u8]) -> KernelResult<Event
         let (mut conn, _handle, messages) = rtnetlink::new_connection()?;
         let socket = conn.socket_mut().socket_mut();
         socket.bind(&SocketAddr::new(0, GROUPS))?;
-        // Best effort: an unprivileged caller may get less than asked.
-        let _ = socket.set_rx_buf_sz(RCVBUF);
+        set_rcvbuf(socket, rcvbuf);
         Ok((conn, messages))
     })
     .await?;
@@ -49,6 +52,16 @@ pub(super) async fn subscribe(ns: Arc<File>, quiet: &[u8]) -> KernelResult<Event
         conn.abort();
     });
     Ok(rx)
+}
+
+/// Sizes the receive buffer. `SO_RCVBUF` is capped at `net.core.rmem_max` (often 208 KiB,
+/// a few thousand notifications), so with `CAP_NET_ADMIN` the size is forced past it; without,
+/// the capped size is the best there is.
+fn set_rcvbuf(socket: &rtnetlink::sys::Socket, bytes: usize) {
+    use nix::sys::socket::{setsockopt, sockopt};
+    if setsockopt(socket, sockopt::RcvBufForce, &bytes).is_err() {
+        let _ = socket.set_rx_buf_sz(bytes);
+    }
 }
 
 /// The event a notification means, if the reconciler cares about it.

@@ -7,7 +7,10 @@ mod link;
 mod neigh;
 mod netns;
 mod route;
+mod route_batch;
 mod sysctl;
+
+pub use events::DEFAULT_EVENT_BUFFER;
 
 use std::fs::File;
 use std::net::IpAddr;
@@ -17,7 +20,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use ipnet::IpNet;
 
-use super::{EventReceiver, IpvlanMode, Kernel, KernelResult, LinkInfo, MacAddr, Route};
+use super::{
+    EventReceiver, IpvlanMode, Kernel, KernelError, KernelResult, LinkInfo, MacAddr, Route, RouteOp,
+};
 
 /// The namespace file of the calling thread.
 const THREAD_NETNS: &str = "/proc/thread-self/ns/net";
@@ -35,6 +40,11 @@ pub struct NetlinkKernel {
     dumps: Arc<tokio::sync::Mutex<()>>,
     /// The namespace this kernel acts in; sysctls are read and written from inside it.
     netns: Arc<File>,
+    /// Receive buffer of event subscriptions, in bytes.
+    event_buffer: usize,
+    /// The socket for bulk route changes ([`Kernel::apply_routes`]), opened on first use (a
+    /// container's namespace never needs one).
+    batcher: Arc<tokio::sync::OnceCell<Arc<route_batch::RouteBatcher>>>,
 }
 
 impl NetlinkKernel {
@@ -55,7 +65,17 @@ impl NetlinkKernel {
             handle,
             dumps: Arc::default(),
             netns: file,
+            event_buffer: events::DEFAULT_EVENT_BUFFER,
+            batcher: Arc::default(),
         })
+    }
+
+    /// The same kernel, its event subscriptions receiving into `bytes` of socket buffer
+    /// (`dataplane.netlink_receive_buffer`; the kernel doubles it and has a floor of a few KiB).
+    /// Kernels for other namespaces ([`Kernel::netns`]) inherit it.
+    pub fn with_event_buffer(mut self, bytes: usize) -> Self {
+        self.event_buffer = bytes;
+        self
     }
 }
 
@@ -130,6 +150,20 @@ impl Kernel for NetlinkKernel {
         route::list(&self.handle, protocol).await
     }
 
+    async fn apply_routes(&self, ops: &[RouteOp]) -> KernelResult<Vec<(usize, KernelError)>> {
+        let batcher = self
+            .batcher
+            .get_or_try_init(|| async {
+                let what = "route batch socket".to_string();
+                let open = route_batch::RouteBatcher::open;
+                netns::run_in(Arc::clone(&self.netns), what, open)
+                    .await
+                    .map(Arc::new)
+            })
+            .await?;
+        route_batch::apply(batcher, ops).await
+    }
+
     async fn add_neighbour(&self, index: u32, ip: IpAddr, mac: MacAddr) -> KernelResult<()> {
         neigh::add(&self.handle, index, ip, mac).await
     }
@@ -143,10 +177,11 @@ impl Kernel for NetlinkKernel {
     }
 
     async fn subscribe(&self, quiet: &[u8]) -> KernelResult<EventReceiver> {
-        events::subscribe(Arc::clone(&self.netns), quiet).await
+        events::subscribe(Arc::clone(&self.netns), quiet, self.event_buffer).await
     }
 
     async fn netns(&self, path: &Path) -> KernelResult<Arc<dyn Kernel>> {
-        Ok(Arc::new(NetlinkKernel::in_netns(path).await?))
+        let kernel = NetlinkKernel::in_netns(path).await?;
+        Ok(Arc::new(kernel.with_event_buffer(self.event_buffer)))
     }
 }

@@ -34,20 +34,25 @@ pub(super) async fn replace(handle: &Handle, route: &Route) -> KernelResult<()> 
 /// Deletes the main-table route to `dst` owned by `protocol` (for IPv6, every sibling of a
 /// multipath route: no gateway is named).
 pub(super) async fn delete(handle: &Handle, dst: IpNet, protocol: u8) -> KernelResult<()> {
-    // Type unspec and scope nowhere: the kernel then matches on destination, table and protocol.
-    let msg = RouteMessageBuilder::<IpAddr>::new()
-        .destination_prefix(dst.network(), dst.prefix_len())
-        .map_err(|e| KernelError::Invalid(format!("route {dst}: {e}")))?
-        .protocol(RouteProtocol::from(protocol))
-        .scope(RouteScope::NoWhere)
-        .kind(RouteType::Unspec)
-        .build();
+    let msg = delete_message(dst, protocol)?;
     handle
         .route()
         .del(msg)
         .execute()
         .await
         .map_err(|e| map("RTM_DELROUTE", format!("route {dst} proto {protocol}"), e))
+}
+
+/// The `RTM_DELROUTE` body for the main-table route to `dst` owned by `protocol`.
+pub(super) fn delete_message(dst: IpNet, protocol: u8) -> KernelResult<RouteMessage> {
+    // Type unspec and scope nowhere: the kernel then matches on destination, table and protocol.
+    Ok(RouteMessageBuilder::<IpAddr>::new()
+        .destination_prefix(dst.network(), dst.prefix_len())
+        .map_err(|e| KernelError::Invalid(format!("route {dst}: {e}")))?
+        .protocol(RouteProtocol::from(protocol))
+        .scope(RouteScope::NoWhere)
+        .kind(RouteType::Unspec)
+        .build())
 }
 
 /// Dumps the IPv4 and IPv6 main-table routes owned by `protocol`.
