@@ -78,6 +78,7 @@ bgp:
   peers:
     - {{ address: {peer}, asn: {peer_asn}, hold_time: 9, connect_retry: 1 }}
 api: {{ socket: {sock} }}
+docker: {{ socket: {sock}.docker }}
 ",
         asn = if name.ends_with('1') { 65101 } else { 65102 },
         peer_asn = if name.ends_with('1') { 65102 } else { 65101 },

@@ -180,14 +180,14 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     let (stop_docker, docker_stopped) = tokio::sync::watch::channel(false);
     let docker_task = if config.docker.enabled {
         let mtu = handler.mtu().await;
-        Some(docker::spawn(
+        docker::spawn(
             &config,
             handler.clone(),
             kernel.clone(),
             block,
             mtu,
             docker_stopped,
-        )?)
+        )
     } else {
         None
     };
