@@ -1,7 +1,8 @@
 //! Root-only: dockerd in a lab host uses latticed's libnetwork remote network and IPAM driver.
 //! `docker network create -d lattice --ipam-driver lattice`, `docker run --network` gets an
 //! address from the host's block and reaches a lab container in the other rack through FRR;
-//! `docker rm` and `docker network rm` leave nothing behind.
+//! latticed restarted under the running container keeps its address and endpoint, and
+//! `docker rm` and `docker network rm` then leave nothing behind.
 //!
 //! dockerd finds plugins only in /run/docker/plugins, so it runs in a private mount namespace
 //! where a test directory is bind-mounted over /run: nothing is created in the real /run.
@@ -17,6 +18,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
 use common::containers::{self, assert_unwired, attachments, built, ip};
+use common::restart::Restarted;
 use common::{eventually, skip_reason, Lab};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
@@ -303,6 +305,26 @@ fn dockerd_runs_containers_on_the_lattice_driver_and_leaves_nothing() {
         "host3-c1 cannot reach the docker container {addr}"
     );
 
+    // Each libnetwork call so far was timed (the restart below starts the counters afresh).
+    assert_timed(&ns1, &["create_endpoint", "join", "request_address"]);
+
+    // latticed restarts under the running container: it keeps the address, the veth and the
+    // route, remembers the endpoint (state dir), and `docker rm` still removes everything.
+    let endpoints = lab.lab_dir().join("host1/state/docker-endpoints.json");
+    let recorded = std::fs::read_to_string(&endpoints).unwrap();
+    assert!(
+        recorded.contains(&docker_atts[0].container_id),
+        "{recorded}"
+    );
+    let mut restarted = Restarted::host(&lab, "host1");
+    let kept: Vec<_> = attachments(&lab, "host1")
+        .into_iter()
+        .filter(|a| a.container_id.starts_with("docker:"))
+        .collect();
+    assert_eq!(kept.len(), 1, "the restart released the address: {kept:?}");
+    assert_eq!(kept[0].address.to_string(), addr);
+    dockerd.ok(&["exec", "d1", "ping", "-c", "2", "-W", "2", &target]);
+
     dockerd.ok(&["rm", "-f", "d1"]);
     assert!(
         attachments(&lab, "host1")
@@ -312,25 +334,15 @@ fn dockerd_runs_containers_on_the_lattice_driver_and_leaves_nothing() {
     );
     assert_unwired(&ns1, &host_if, &addr);
     dockerd.ok(&["network", "rm", "latnet"]);
-    // Each libnetwork call was timed: host1's /metrics (on its namespace's loopback).
-    let metrics = common::scrape_metrics(&ns1);
-    for op in [
-        "create_endpoint",
-        "join",
-        "leave",
-        "delete_endpoint",
-        "request_address",
-    ] {
-        let series = format!(
-            "lattice_request_duration_seconds_count{{interface=\"docker\",operation=\"{op}\",result=\"ok\"}} "
-        );
-        let n: f64 = metrics
-            .lines()
-            .find_map(|l| l.strip_prefix(&series))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(0.0);
-        assert!(n >= 1.0, "{series} is {n}:\n{metrics}");
-    }
+    // The restarted latticed knew the endpoint: its DeleteEndpoint did the unwiring.
+    assert_timed(&ns1, &["leave", "delete_endpoint", "release_address"]);
+    let log = restarted.log_text();
+    assert!(!log.contains("docker plugin call failed"), "{log}");
+    assert_eq!(
+        std::fs::read_to_string(&endpoints).unwrap().trim(),
+        "[]",
+        "the endpoint is forgotten once deleted"
+    );
     assert_eq!(
         ip(&ns1, &["-o", "link"]),
         links_before,
@@ -350,5 +362,23 @@ fn dockerd_runs_containers_on_the_lattice_driver_and_leaves_nothing() {
     dockerd.stop();
     assert!(dockerd.leftovers().is_empty(), "dockerd left processes");
     drop(dockerd);
+    restarted.stop();
     lab.destroy_and_check();
+}
+
+/// Each of `ops` was answered `ok` at least once, by host1's /metrics (its namespace's
+/// loopback): `lattice_request_duration_seconds{interface="docker"}`.
+fn assert_timed(ns: &str, ops: &[&str]) {
+    let metrics = common::scrape_metrics(ns);
+    for op in ops {
+        let series = format!(
+            "lattice_request_duration_seconds_count{{interface=\"docker\",operation=\"{op}\",result=\"ok\"}} "
+        );
+        let n: f64 = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(&series))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0.0);
+        assert!(n >= 1.0, "{series} is {n}:\n{metrics}");
+    }
 }

@@ -14,6 +14,7 @@ use tracing::{info, warn};
 
 use super::AgentHandler;
 use crate::config::Config;
+use crate::docker::endpoints::{self, EndpointStore};
 use crate::docker::{AgentBackend, Driver};
 use crate::kernel::Kernel;
 
@@ -42,7 +43,12 @@ pub fn spawn(
     info!(socket = %path.display(), "serving the Docker network and IPAM driver");
     let metrics = handler.metrics.clone();
     let backend = AgentBackend::new(handler, kernel, block, mtu);
-    let driver = Arc::new(Driver::new(Box::new(backend)).with_metrics(metrics));
+    let store = EndpointStore::at(config.ipam.state_dir.join(endpoints::FILE));
+    let driver = Arc::new(
+        Driver::new(Box::new(backend))
+            .with_metrics(metrics)
+            .with_store(store),
+    );
     Some(tokio::spawn(crate::docker::server::serve(
         listener,
         driver,

@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 use tokio::sync::Mutex;
 
+use super::endpoints::{Endpoint, EndpointStore};
 use super::proto;
 use crate::dataplane::GATEWAY;
 
@@ -44,13 +45,6 @@ pub trait Backend: Send + Sync {
     async fn unwire(&self, key: &str) -> Result<(), String>;
 }
 
-/// One Docker endpoint this driver wired.
-#[derive(Debug, Clone)]
-struct Endpoint {
-    key: String,
-    peer: String,
-}
-
 /// The NetworkDriver and IpamDriver of the remote-driver protocol.
 pub struct Driver {
     backend: Box<dyn Backend>,
@@ -58,6 +52,8 @@ pub struct Driver {
     metrics: Option<std::sync::Arc<crate::metrics::Metrics>>,
     networks: Mutex<HashSet<String>>,
     endpoints: Mutex<HashMap<String, Endpoint>>,
+    /// Where `endpoints` is kept across restarts.
+    store: EndpointStore,
 }
 
 impl std::fmt::Debug for Driver {
@@ -77,7 +73,15 @@ impl Driver {
             metrics: None,
             networks: Mutex::new(HashSet::new()),
             endpoints: Mutex::new(HashMap::new()),
+            store: EndpointStore::default(),
         }
+    }
+
+    /// Keep the endpoints in `store`, starting from the ones it holds (a restart).
+    pub fn with_store(mut self, store: EndpointStore) -> Self {
+        self.endpoints = Mutex::new(store.load());
+        self.store = store;
+        self
     }
 
     /// Time every call into `metrics`.
@@ -269,18 +273,20 @@ impl Driver {
             return Err(format!("lattice: {address} was not assigned by the lattice IPAM driver; create the network with `--ipam-driver lattice`"));
         };
         let peer = self.backend.wire(&key, address).await?;
-        self.endpoints
-            .lock()
-            .await
-            .insert(r.endpoint_id, Endpoint { key, peer });
+        let mut eps = self.endpoints.lock().await;
+        eps.insert(r.endpoint_id, Endpoint { key, peer });
+        self.store.save(&eps);
         Ok(json!({"Interface": {}}))
     }
 
     async fn delete_endpoint(&self, r: proto::EndpointRef) -> Answer {
-        let ep = self.endpoints.lock().await.remove(&r.endpoint_id);
-        // Unknown after a latticed restart: ReleaseAddress, which Docker sends next, unwires.
-        if let Some(ep) = ep {
+        let mut eps = self.endpoints.lock().await;
+        // Unknown (its record lost): ReleaseAddress, which Docker sends next, unwires.
+        if let Some(ep) = eps.get(&r.endpoint_id).cloned() {
+            // Forgotten only once unwired, so a failed unwire can be retried.
             self.backend.unwire(&ep.key).await?;
+            eps.remove(&r.endpoint_id);
+            self.store.save(&eps);
         }
         Ok(json!({}))
     }

@@ -8,6 +8,7 @@
 
 pub mod backend;
 pub mod driver;
+pub mod endpoints;
 pub mod proto;
 pub mod server;
 pub mod wire;

@@ -19,6 +19,8 @@ struct Fake {
     next: AtomicU32,
     keys: Mutex<HashMap<String, Ipv4Addr>>,
     wired: Mutex<Vec<String>>,
+    /// Keys unwired, in order, for a test to read after the driver owns the fake.
+    unwired: std::sync::Arc<Mutex<Vec<String>>>,
 }
 
 #[async_trait]
@@ -55,6 +57,7 @@ impl Backend for Fake {
     }
     async fn unwire(&self, key: &str) -> Result<(), String> {
         self.wired.lock().unwrap().retain(|k| k != key);
+        self.unwired.lock().unwrap().push(key.into());
         Ok(())
     }
 }
@@ -272,4 +275,57 @@ proptest::proptest! {
         let v = rt.block_on(d.dispatch(paths[i], &body));
         proptest::prop_assert!(v.is_some());
     }
+}
+
+/// A restarted latticed (a new driver over the same store) still joins, describes and deletes
+/// the endpoints the previous one created, and releases nothing by itself.
+#[test]
+fn endpoints_outlive_a_restart() {
+    use super::endpoints::{EndpointStore, FILE};
+    let dir = tempfile::tempdir().unwrap();
+    let store = EndpointStore::at(dir.path().join(FILE));
+    let d = Driver::new(Box::new(Fake::default())).with_store(store.clone());
+    let pool = call(&d, "/IpamDriver.RequestPool", json!({"Pool": ""}));
+    let pool_id = pool["PoolID"].as_str().unwrap().to_string();
+    let addr = call(
+        &d,
+        "/IpamDriver.RequestAddress",
+        json!({"PoolID": pool_id, "Address": ""}),
+    );
+    assert_eq!(addr["Address"], "10.244.1.0/32");
+    let ep = call(
+        &d,
+        "/NetworkDriver.CreateEndpoint",
+        json!({"NetworkID": "n1", "EndpointID": "e1", "Interface": {"Address": "10.244.1.0/32"}}),
+    );
+    assert!(ep.get("Err").is_none(), "{ep}");
+    drop(d);
+
+    // The restarted one: its IPAM still holds the key (as latticed's does, on disk).
+    let after = Fake::default();
+    after
+        .keys
+        .lock()
+        .unwrap()
+        .insert("docker:0".into(), Ipv4Addr::new(10, 244, 1, 0));
+    let unwired = after.unwired.clone();
+    let d = Driver::new(Box::new(after)).with_store(store);
+    let ep = json!({"NetworkID": "n1", "EndpointID": "e1"});
+    let join = call(&d, "/NetworkDriver.Join", ep.clone());
+    assert_eq!(join["InterfaceName"]["SrcName"], "peer-docker:0", "{join}");
+    let info = call(&d, "/NetworkDriver.EndpointOperInfo", ep.clone());
+    assert_eq!(info["Value"]["lattice.key"], "docker:0");
+    assert_eq!(call(&d, "/NetworkDriver.Leave", ep.clone()), json!({}));
+    assert!(unwired.lock().unwrap().is_empty(), "Leave unwires nothing");
+    assert_eq!(
+        call(&d, "/NetworkDriver.DeleteEndpoint", ep.clone()),
+        json!({})
+    );
+    assert_eq!(*unwired.lock().unwrap(), ["docker:0"]);
+    // Forgotten once deleted, by this driver and the next.
+    let again = call(&d, "/NetworkDriver.Join", ep.clone());
+    assert!(again.get("Err").is_some(), "{again}");
+    let next =
+        Driver::new(Box::new(Fake::default())).with_store(EndpointStore::at(dir.path().join(FILE)));
+    assert!(call(&next, "/NetworkDriver.Join", ep).get("Err").is_some());
 }
