@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use ipnet::Ipv4Net;
+use ipnet::{Ipv4Net, Ipv6Net};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
@@ -25,6 +25,7 @@ pub fn spawn(
     handler: Arc<AgentHandler>,
     kernel: Arc<dyn Kernel>,
     block: Ipv4Net,
+    block_v6: Option<Ipv6Net>,
     mtu: u32,
     mut stop: watch::Receiver<bool>,
 ) -> Option<JoinHandle<()>> {
@@ -42,7 +43,7 @@ pub fn spawn(
     };
     info!(socket = %path.display(), "serving the Docker network and IPAM driver");
     let metrics = handler.metrics.clone();
-    let backend = AgentBackend::new(handler, kernel, block, mtu);
+    let backend = AgentBackend::new(handler, kernel, block, block_v6, mtu);
     let store = EndpointStore::at(config.ipam.state_dir.join(endpoints::FILE));
     let driver = Arc::new(
         Driver::new(Box::new(backend))

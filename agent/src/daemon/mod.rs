@@ -65,6 +65,10 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
             message: "no IPv4 block is held".into(),
         }));
     };
+    let block_v6 = held.iter().find_map(|b| match b {
+        ipnet::IpNet::V6(b) => Some(*b),
+        ipnet::IpNet::V4(_) => None,
+    });
     info!(node = %config.node.name, blocks = ?held, "starting");
 
     dataplane::prepare_host(kernel.as_ref()).await?;
@@ -185,6 +189,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
             handler.clone(),
             kernel.clone(),
             block,
+            block_v6,
             mtu,
             docker_stopped,
         )

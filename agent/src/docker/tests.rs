@@ -3,24 +3,41 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
-use ipnet::Ipv4Net;
+use ipnet::{Ipv4Net, Ipv6Net};
 use serde_json::{json, Value};
 
 use super::driver::{Backend, Driver};
 
 /// Addresses handed out from 10.244.1.0/24 in order; veths recorded by key.
 #[derive(Default)]
-struct Fake {
+pub(super) struct Fake {
     next: AtomicU32,
     keys: Mutex<HashMap<String, Ipv4Addr>>,
+    /// Dual stack: every key gets fd00::N with its 10.244.1.N.
+    dual: bool,
+    keys_v6: Mutex<HashMap<String, Ipv6Addr>>,
+    /// Released keys, in order.
+    pub(super) released: std::sync::Arc<Mutex<Vec<String>>>,
     wired: Mutex<Vec<String>>,
+    /// The IPv6 address each wire call routed.
+    pub(super) wired_v6: std::sync::Arc<Mutex<Vec<Option<Ipv6Addr>>>>,
     /// Keys unwired, in order, for a test to read after the driver owns the fake.
     unwired: std::sync::Arc<Mutex<Vec<String>>>,
+}
+
+impl Fake {
+    /// A dual-stack fake.
+    pub(super) fn dual() -> Self {
+        Fake {
+            dual: true,
+            ..Fake::default()
+        }
+    }
 }
 
 #[async_trait]
@@ -31,11 +48,29 @@ impl Backend for Fake {
     fn fresh_key(&self) -> String {
         format!("docker:{}", self.next.load(Ordering::SeqCst))
     }
-    async fn allocate(&self, key: &str) -> Result<Ipv4Addr, String> {
+    async fn block_v6(&self) -> Result<Option<Ipv6Net>, String> {
+        Ok(self.dual.then(|| "fd00::/120".parse().unwrap()))
+    }
+    async fn allocate(&self, key: &str) -> Result<(Ipv4Addr, Option<Ipv6Addr>), String> {
         let n = self.next.fetch_add(1, Ordering::SeqCst);
         let a = Ipv4Addr::new(10, 244, 1, u8::try_from(n).unwrap());
         self.keys.lock().unwrap().insert(key.into(), a);
-        Ok(a)
+        let v6 = self
+            .dual
+            .then(|| Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, u16::try_from(n).unwrap()));
+        if let Some(v6) = v6 {
+            self.keys_v6.lock().unwrap().insert(key.into(), v6);
+        }
+        Ok((a, v6))
+    }
+    async fn key_of_v6(&self, address: Ipv6Addr) -> Result<Option<String>, String> {
+        Ok(self
+            .keys_v6
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|(_, a)| **a == address)
+            .map(|(k, _)| k.clone()))
     }
     async fn key_of(&self, address: Ipv4Addr) -> Result<Option<String>, String> {
         Ok(self
@@ -48,11 +83,19 @@ impl Backend for Fake {
     }
     async fn release(&self, key: &str) -> Result<(), String> {
         self.keys.lock().unwrap().remove(key);
+        self.keys_v6.lock().unwrap().remove(key);
+        self.released.lock().unwrap().push(key.into());
         self.wired.lock().unwrap().retain(|k| k != key);
         Ok(())
     }
-    async fn wire(&self, key: &str, _address: Ipv4Addr) -> Result<String, String> {
+    async fn wire(
+        &self,
+        key: &str,
+        _address: Ipv4Addr,
+        address_v6: Option<Ipv6Addr>,
+    ) -> Result<String, String> {
         self.wired.lock().unwrap().push(key.into());
+        self.wired_v6.lock().unwrap().push(address_v6);
         Ok(format!("peer-{key}"))
     }
     async fn unwire(&self, key: &str) -> Result<(), String> {
@@ -62,7 +105,7 @@ impl Backend for Fake {
     }
 }
 
-fn call(d: &Driver, path: &str, body: Value) -> Value {
+pub(super) fn call(d: &Driver, path: &str, body: Value) -> Value {
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();

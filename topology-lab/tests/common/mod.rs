@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod containers;
+pub mod dockerd;
 pub mod restart;
 
 use std::os::unix::fs::PermissionsExt;

@@ -103,7 +103,10 @@ impl AgentHandler {
             Ok(a) => {
                 // A borrowed block must be announced before its first container is reachable.
                 self.sync_blocks(&ipam).await;
-                Reply::Allocated { address: a.v4 }
+                Reply::Allocated {
+                    address: a.v4,
+                    address_v6: a.v6,
+                }
             }
             Err(e @ ipam::IpamError::Exhausted { .. }) => error("exhausted", e.to_string()),
             Err(e) => error("ipam", e.to_string()),
