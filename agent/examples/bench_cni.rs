@@ -177,7 +177,8 @@ fn main() {
              ipam: {{datastore: local, state_dir: {}/state, block: 10.244.0.0/22}}\n\
              dataplane: {{mode: routed-veth, mtu: 1500}}\n\
              bgp: {{listen: {{address: 127.0.0.1, port: 179}}, peers: []}}\n\
-             api: {{socket: {}}}\n",
+             api: {{socket: {}}}\n\
+             docker: {{enabled: false}}\n",
             dir.path().display(),
             socket.display()
         ),

@@ -397,7 +397,7 @@ async fn latticed(k: &NetlinkKernel, dir: &Path, n: usize, e: usize) -> (f64, f6
         ));
     }
     conf.push_str(&format!(
-        "api: {{socket: {}}}\n",
+        "api: {{socket: {}}}\ndocker: {{enabled: false}}\n",
         d.join("api.sock").display()
     ));
     std::fs::write(d.join("latticed.yaml"), conf).unwrap();

@@ -78,6 +78,7 @@ bgp:
   peers:
     - {{ address: {peer}, asn: {peer_asn}, hold_time: 9, connect_retry: 1 }}
 api: {{ socket: {sock} }}
+docker: {{ socket: {sock}.docker }}
 ",
         asn = if name.ends_with('1') { 65101 } else { 65102 },
         peer_asn = if name.ends_with('1') { 65102 } else { 65101 },
@@ -343,6 +344,33 @@ async fn scenario() {
         panic!("gc")
     };
     assert!(released.is_empty(), "gc is idempotent");
+
+    // CNI CHECK covers both families of a dual-stack attachment.
+    let check = || Request::Check {
+        container_id: "c4".into(),
+        ifname: "eth0".into(),
+        netns: format!("/run/netns/li-c4-{pid}").into(),
+    };
+    let v6 = match request(&h1, check()).await {
+        Reply::Attached(a) => a.address_v6.expect("CHECK reports the IPv6 address"),
+        other => panic!("check c4: {other:?}"),
+    };
+    let c4 = format!("li-c4-{pid}");
+    let with_len = format!("{v6}/128");
+    run(&[
+        "ip", "-n", &c4, "-6", "addr", "del", &with_len, "dev", "eth0",
+    ]);
+    match request(&h1, check()).await {
+        Reply::Error(e) => {
+            assert_eq!(e.kind, "mismatch", "{e:?}");
+            assert!(e.message.contains(&with_len), "{e:?}");
+        }
+        other => panic!("check c4 without its IPv6 address: {other:?}"),
+    }
+    run(&[
+        "ip", "-n", &c4, "-6", "addr", "add", &with_len, "dev", "eth0", "nodad",
+    ]);
+    assert!(matches!(request(&h1, check()).await, Reply::Attached(_)));
 
     // The borrowed block drained: after the grace period it is given back and withdrawn.
     wait_status(&h1, "gives the borrowed blocks back", |s| {

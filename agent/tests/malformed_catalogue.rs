@@ -140,6 +140,7 @@ bgp:
     - {{ address: 10.98.0.2, asn: 65002, passive: true, hold_time: 9 }}
     - {{ address: 10.98.0.3, asn: 65003, passive: true, hold_time: 9 }}
 api:       {{ socket: '{socket}' }}
+docker:    {{ socket: '{socket}.docker' }}
 ",
             state = dir.join("state").display(),
             socket = self.socket().display(),

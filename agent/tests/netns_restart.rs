@@ -90,7 +90,8 @@ fn config(
          ipam: {{datastore: local, state_dir: {state}, block: {block}}}\n\
          dataplane: {{mode: routed-veth, uplinks: [eth1]}}\n\
          bgp:\n  listen: {{address: {me}, port: 179}}\n  peers:\n    - {{address: {peer}, asn: {peer_asn}, hold_time: 9, connect_retry: 1}}\n\
-         api: {{socket: {sock}}}\n",
+         api: {{socket: {sock}}}\n\
+         docker: {{socket: {sock}.docker}}\n",
         state = dir.join(format!("{name}-state")).display(),
         sock = dir.join(format!("{name}.sock")).display(),
     );

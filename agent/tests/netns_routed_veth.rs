@@ -273,3 +273,52 @@ async fn concurrent_dumps_on_one_socket_all_succeed() {
         assert!(n >= 1, "dump {i} listed nothing");
     }
 }
+
+/// `delete_link` returns once the link is unregistered (before the kernel's RCU wait), so by
+/// then the veth, its peer in the other namespace and the routes through it must be gone; and
+/// deletions from one `NetlinkKernel` run at once, each on its own socket.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn link_deletions_leave_nothing_behind_when_they_return() {
+    assert!(is_root(), "namespace tests run as root");
+    let pid = std::process::id();
+    let [a, b] = ["dla", "dlb"].map(|n| format!("lt-{n}-{pid}"));
+    let _guard = Namespaces::create(&[a.clone(), b.clone()]);
+    let k = NetlinkKernel::in_netns(&netns_path(&a)).await.unwrap();
+    let kb = k.netns(&netns_path(&b)).await.unwrap();
+    let mut links = Vec::new();
+    for i in 0..10u8 {
+        let (name, peer) = (format!("dl{i}"), format!("dp{i}"));
+        k.create_veth(&name, &peer, &netns_path(&b)).await.unwrap();
+        let link = k.link_by_name(&name).await.unwrap();
+        k.set_link_up(link.index).await.unwrap();
+        let dest = net(&format!("10.9.0.{i}/32"));
+        k.replace_route(&Route::device(dest, link.index, RTPROT_LATTICE))
+            .await
+            .unwrap();
+        links.push((name, peer, link.index, dest));
+    }
+    assert_eq!(k.routes(RTPROT_LATTICE).await.unwrap().len(), 10);
+    let deletions = links.iter().map(|(name, peer, index, dest)| {
+        let (k, kb, b_path) = (k.clone(), kb.clone(), netns_path(&b));
+        async move {
+            k.delete_link(*index).await.unwrap();
+            assert!(k.link_by_name(name).await.unwrap_err().is_not_found());
+            assert!(kb.link_by_name(peer).await.unwrap_err().is_not_found());
+            let routes = k.routes(RTPROT_LATTICE).await.unwrap();
+            assert!(routes.iter().all(|r| r.destination != *dest), "{routes:?}");
+            // The name is free again at once.
+            k.create_veth(name, peer, &b_path).await.unwrap();
+        }
+    });
+    futures::future::join_all(deletions).await;
+    // A refusal comes back as the kernel's error, not as success.
+    let gone = k.delete_link(links[0].2).await.unwrap_err();
+    assert!(gone.is_not_found(), "{gone:?}");
+    let again = k.link_by_name(&links[0].0).await.unwrap();
+    k.delete_link(again.index).await.unwrap();
+    assert!(k
+        .link_by_name(&links[0].0)
+        .await
+        .unwrap_err()
+        .is_not_found());
+}

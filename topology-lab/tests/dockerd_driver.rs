@@ -1,170 +1,24 @@
 //! Root-only: dockerd in a lab host uses latticed's libnetwork remote network and IPAM driver.
 //! `docker network create -d lattice --ipam-driver lattice`, `docker run --network` gets an
 //! address from the host's block and reaches a lab container in the other rack through FRR;
-//! `docker rm` and `docker network rm` leave nothing behind.
+//! latticed restarted under the running container keeps its address and endpoint, and
+//! `docker rm` and `docker network rm` then leave nothing behind.
 //!
 //! dockerd finds plugins only in /run/docker/plugins, so it runs in a private mount namespace
-//! where a test directory is bind-mounted over /run: nothing is created in the real /run.
+//! where a test directory is bind-mounted over /run: nothing is created in the real /run
+//! (`common::dockerd`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
-use std::io::{Read, Write};
-use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::Duration;
+use std::path::Path;
+use std::process::Command;
 
 use common::containers::{self, assert_unwired, attachments, built, ip};
-use common::{eventually, skip_reason, Lab};
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
-
-/// A dockerd of this test, in a lab host's network namespace and a private mount namespace.
-struct Dockerd {
-    dir: tempfile::TempDir,
-    child: Option<Child>,
-}
-
-impl Dockerd {
-    /// The directory that is /run for dockerd; latticed's plugin socket goes in it.
-    fn fake_run(dir: &Path) -> PathBuf {
-        dir.join("run")
-    }
-
-    fn start(dir: tempfile::TempDir, netns: &str) -> Dockerd {
-        let d = dir.path();
-        let script = format!(
-            "set -e; mount --bind {run} /run; ulimit -n 4096; exec dockerd --data-root {d}/root \
-             --exec-root {d}/exec --pidfile {d}/docker.pid -H unix://{d}/docker.sock \
-             --iptables=false --ip6tables=false --bridge=none --storage-driver=overlay2 \
-             --containerd-namespace lattice-test --containerd-plugins-namespace lattice-test-p",
-            run = Self::fake_run(d).display(),
-            d = d.display()
-        );
-        let log = std::fs::File::create(d.join("dockerd.log")).unwrap();
-        let child = Command::new("nsenter")
-            .arg(format!("--net=/run/netns/{netns}"))
-            .args([
-                "unshare",
-                "--mount",
-                "--propagation",
-                "private",
-                "sh",
-                "-c",
-                &script,
-            ])
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let me = Dockerd {
-            dir,
-            child: Some(child),
-        };
-        let up = eventually(60, || me.docker(&["version"]).status.success());
-        assert!(up, "dockerd did not come up:\n{}", me.log());
-        me
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("dockerd.log")).unwrap_or_default()
-    }
-
-    fn docker(&self, args: &[&str]) -> Output {
-        Command::new("docker")
-            .args(args)
-            .env(
-                "DOCKER_HOST",
-                format!("unix://{}/docker.sock", self.dir.path().display()),
-            )
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.docker(args);
-        eprintln!(
-            "$ docker {args:?} -> {}\n{}{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(out.status.success(), "docker {args:?} failed");
-        String::from_utf8(out.stdout).unwrap().trim().to_string()
-    }
-
-    /// Processes other than dockerd itself whose command line names this test's directory
-    /// (containerd, shims): ours, so they may be killed by pid.
-    fn leftovers(&self) -> Vec<i32> {
-        let needle = self.dir.path().display().to_string();
-        let mut pids = Vec::new();
-        for e in std::fs::read_dir("/proc").unwrap().flatten() {
-            let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
-                continue;
-            };
-            let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            if String::from_utf8_lossy(&cmd).contains(&needle) {
-                pids.push(pid);
-            }
-        }
-        pids
-    }
-
-    /// Remove containers, stop dockerd and everything it started.
-    fn stop(&mut self) {
-        if self.child.is_none() {
-            return;
-        }
-        let ids = self.docker(&["ps", "-aq"]);
-        for id in String::from_utf8_lossy(&ids.stdout).split_whitespace() {
-            let _ = self.docker(&["rm", "-f", id]);
-        }
-        let _ = self.docker(&["network", "rm", "latnet"]);
-        if let Some(mut child) = self.child.take() {
-            if let Ok(pid) = i32::try_from(child.id()) {
-                let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
-            }
-            let stopped = eventually(30, || matches!(child.try_wait(), Ok(Some(_))));
-            if !stopped {
-                let _ = child.kill();
-            }
-            let _ = child.wait();
-        }
-        for pid in self.leftovers() {
-            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-        }
-    }
-}
-
-impl Drop for Dockerd {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-/// One raw HTTP/1.1 exchange with the plugin socket.
-fn raw_http(socket: &Path, request: &str) -> String {
-    let mut s = UnixStream::connect(socket).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    s.write_all(request.as_bytes()).unwrap();
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    // Read the head and body; latticed keeps the connection open, so stop at the body's end.
-    while let Ok(n) = s.read(&mut chunk) {
-        if n == 0 {
-            break;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        if buf.ends_with(b"}") {
-            break;
-        }
-    }
-    String::from_utf8_lossy(&buf).into_owned()
-}
+use common::dockerd::{raw_http, Dockerd};
+use common::restart::Restarted;
+use common::{skip_reason, Lab};
 
 #[test]
 fn dockerd_runs_containers_on_the_lattice_driver_and_leaves_nothing() {
@@ -303,6 +157,26 @@ fn dockerd_runs_containers_on_the_lattice_driver_and_leaves_nothing() {
         "host3-c1 cannot reach the docker container {addr}"
     );
 
+    // Each libnetwork call so far was timed (the restart below starts the counters afresh).
+    assert_timed(&ns1, &["create_endpoint", "join", "request_address"]);
+
+    // latticed restarts under the running container: it keeps the address, the veth and the
+    // route, remembers the endpoint (state dir), and `docker rm` still removes everything.
+    let endpoints = lab.lab_dir().join("host1/state/docker-endpoints.json");
+    let recorded = std::fs::read_to_string(&endpoints).unwrap();
+    assert!(
+        recorded.contains(&docker_atts[0].container_id),
+        "{recorded}"
+    );
+    let mut restarted = Restarted::host(&lab, "host1");
+    let kept: Vec<_> = attachments(&lab, "host1")
+        .into_iter()
+        .filter(|a| a.container_id.starts_with("docker:"))
+        .collect();
+    assert_eq!(kept.len(), 1, "the restart released the address: {kept:?}");
+    assert_eq!(kept[0].address.to_string(), addr);
+    dockerd.ok(&["exec", "d1", "ping", "-c", "2", "-W", "2", &target]);
+
     dockerd.ok(&["rm", "-f", "d1"]);
     assert!(
         attachments(&lab, "host1")
@@ -312,25 +186,17 @@ fn dockerd_runs_containers_on_the_lattice_driver_and_leaves_nothing() {
     );
     assert_unwired(&ns1, &host_if, &addr);
     dockerd.ok(&["network", "rm", "latnet"]);
-    // Each libnetwork call was timed: host1's /metrics (on its namespace's loopback).
-    let metrics = common::scrape_metrics(&ns1);
-    for op in [
-        "create_endpoint",
-        "join",
-        "leave",
-        "delete_endpoint",
-        "request_address",
-    ] {
-        let series = format!(
-            "lattice_request_duration_seconds_count{{interface=\"docker\",operation=\"{op}\",result=\"ok\"}} "
-        );
-        let n: f64 = metrics
-            .lines()
-            .find_map(|l| l.strip_prefix(&series))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(0.0);
-        assert!(n >= 1.0, "{series} is {n}:\n{metrics}");
-    }
+    // The restarted latticed knew the endpoint: its DeleteEndpoint did the unwiring.
+    assert_timed(&ns1, &["leave", "delete_endpoint", "release_address"]);
+    let log = restarted.log_text();
+    assert!(!log.contains("docker plugin call failed"), "{log}");
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&endpoints).unwrap()).unwrap();
+    assert_eq!(
+        saved["endpoints"],
+        serde_json::json!([]),
+        "the endpoint is forgotten once deleted: {saved}"
+    );
     assert_eq!(
         ip(&ns1, &["-o", "link"]),
         links_before,
@@ -350,5 +216,23 @@ fn dockerd_runs_containers_on_the_lattice_driver_and_leaves_nothing() {
     dockerd.stop();
     assert!(dockerd.leftovers().is_empty(), "dockerd left processes");
     drop(dockerd);
+    restarted.stop();
     lab.destroy_and_check();
+}
+
+/// Each of `ops` was answered `ok` at least once, by host1's /metrics (its namespace's
+/// loopback): `lattice_request_duration_seconds{interface="docker"}`.
+fn assert_timed(ns: &str, ops: &[&str]) {
+    let metrics = common::scrape_metrics(ns);
+    for op in ops {
+        let series = format!(
+            "lattice_request_duration_seconds_count{{interface=\"docker\",operation=\"{op}\",result=\"ok\"}} "
+        );
+        let n: f64 = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(&series))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0.0);
+        assert!(n >= 1.0, "{series} is {n}:\n{metrics}");
+    }
 }

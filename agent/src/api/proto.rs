@@ -174,6 +174,9 @@ pub enum Reply {
     Allocated {
         /// The reserved address.
         address: Ipv4Addr,
+        /// The IPv6 address reserved with it, on a dual-stack host.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        address_v6: Option<Ipv6Addr>,
     },
     /// Answer to `ready`.
     Ready {

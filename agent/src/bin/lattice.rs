@@ -169,7 +169,14 @@ fn text(reply: &Reply) -> Option<String> {
             Some(a) => format!("released {a}\n"),
             None => "nothing was attached\n".into(),
         },
-        Reply::Allocated { address } => format!("allocated {address}\n"),
+        Reply::Allocated {
+            address,
+            address_v6: None,
+        } => format!("allocated {address}\n"),
+        Reply::Allocated {
+            address,
+            address_v6: Some(v6),
+        } => format!("allocated {address} {v6}\n"),
         Reply::Ready { ready: true, .. } => "ready\n".into(),
         Reply::Ready { reason, .. } => format!(
             "not ready: {}\n",

@@ -96,12 +96,14 @@ fn check(inv: &Invocation, conf: &NetConf, api: &mut dyn Api) -> Result<(), CniE
         Reply::Attached(a) => a,
         other => return Err(unexpected(other)),
     };
-    let want = format!("{}/32", a.address);
-    if !prev_addresses(prev).contains(&want) {
+    let listed = prev_addresses(prev);
+    let mut wanted = vec![format!("{}/32", a.address)];
+    wanted.extend(a.address_v6.map(|v6| format!("{v6}/128")));
+    if let Some(want) = wanted.iter().find(|w| !listed.contains(w)) {
         return Err(CniError::new(
             code::MISMATCH,
             format!(
-                "prevResult does not list {want}, the address latticed holds for {}/{}",
+                "prevResult does not list {want}, an address latticed holds for {}/{}",
                 a.container_id, a.ifname
             ),
         ));

@@ -338,6 +338,29 @@ fn check_compares_prev_result_and_needs_0_4_0() {
     let (v, ok) = invoke(&env("CHECK"), &prev("10.244.1.8/32"), &mut api);
     assert!(!ok);
     assert_eq!(err_code(&v), u64::from(code::MISMATCH));
+    // Dual-stack: the /128 must be listed too.
+    let dual = || {
+        let mut a = attachment();
+        a.address_v6 = Some("fd00:10:244::7".parse().unwrap());
+        FakeApi {
+            replies: vec![Reply::Attached(a)],
+            ..Default::default()
+        }
+    };
+    let (v, ok) = invoke(&env("CHECK"), &prev("10.244.1.7/32"), &mut dual());
+    assert!(!ok);
+    assert_eq!(err_code(&v), u64::from(code::MISMATCH));
+    assert!(
+        v["msg"].as_str().unwrap().contains("fd00:10:244::7/128"),
+        "{v}"
+    );
+    let both = json!({"cniVersion": "1.0.0", "name": "n", "type": "lattice-cni",
+        "prevResult": {"cniVersion": "1.0.0", "ips": [{"address": "10.244.1.7/32"},
+            {"address": "fd00:10:244::7/128"}]}})
+    .to_string()
+    .into_bytes();
+    let (_, ok) = invoke(&env("CHECK"), &both, &mut dual());
+    assert!(ok);
     let (v, _) = invoke(&env("CHECK"), &conf("1.0.0"), &mut FakeApi::default());
     assert_eq!(err_code(&v), u64::from(code::BAD_CONFIG), "no prevResult");
     let (v, _) = invoke(&env("CHECK"), &conf("0.3.1"), &mut FakeApi::default());

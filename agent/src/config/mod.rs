@@ -349,9 +349,9 @@ fn default_metrics_listen() -> SocketAddr {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DockerConfig {
-    /// `docker.enabled`: serve Docker's remote driver protocol (default false: a host without
-    /// Docker gets no plugin socket).
-    #[serde(default)]
+    /// `docker.enabled`: serve Docker's remote driver protocol (default true; a socket that
+    /// cannot be bound is logged and skipped, never fatal).
+    #[serde(default = "default_true")]
     pub enabled: bool,
     /// `docker.socket`: where Docker finds the plugin (default
     /// `/run/docker/plugins/lattice.sock`, which makes the driver's name `lattice`).
@@ -484,7 +484,7 @@ fn default_docker_socket() -> PathBuf {
 impl Default for DockerConfig {
     fn default() -> Self {
         Self {
-            enabled: false,
+            enabled: true,
             socket: default_docker_socket(),
         }
     }

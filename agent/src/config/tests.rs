@@ -316,16 +316,23 @@ fn dual_stack_fan_and_etcd_settings() {
 }
 
 #[test]
-fn docker_keys_default_off_and_are_checked() {
+fn docker_keys_default_on_and_are_checked() {
     let c = Config::from_yaml_str(EXAMPLE, "t").unwrap();
-    assert!(!c.docker.enabled, "no plugin socket unless asked");
+    assert!(c.docker.enabled, "the driver is served unless turned off");
     assert_eq!(
         c.docker.socket,
         PathBuf::from("/run/docker/plugins/lattice.sock")
     );
-    let on = format!("{EXAMPLE}docker: {{enabled: true, socket: /run/x/lattice.sock}}\n");
-    let c = Config::from_yaml_str(&on, "t").unwrap();
+    let off = format!("{EXAMPLE}docker: {{enabled: false}}\n");
+    assert!(!Config::from_yaml_str(&off, "t").unwrap().docker.enabled);
+    let moved = format!("{EXAMPLE}docker: {{socket: /run/x/lattice.sock}}\n");
+    let c = Config::from_yaml_str(&moved, "t").unwrap();
     assert!(c.docker.enabled);
+    assert_eq!(c.docker.socket, PathBuf::from("/run/x/lattice.sock"));
+    // Off, the socket may be anything absolute, even the API's.
+    let off_same =
+        format!("{EXAMPLE}docker: {{enabled: false, socket: /run/lattice/lattice.sock}}\n");
+    assert!(Config::from_yaml_str(&off_same, "t").is_ok());
     let rel = format!("{EXAMPLE}docker:\n  socket: lattice.sock\n");
     let e = Config::from_yaml_str(&rel, "h.yaml")
         .unwrap_err()

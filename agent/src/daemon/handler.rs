@@ -29,7 +29,8 @@ const DEFAULT_MTU: u32 = 1500;
 #[derive(Debug)]
 pub struct AgentHandler {
     pub(super) config: Config,
-    /// Held across a whole attach/detach so the address and the wiring change together.
+    /// Held while addresses are allocated, released or listed; not across the wiring, so the
+    /// attaches of different containers overlap.
     pub(super) ipam: Mutex<ipam::Allocator>,
     pub(super) kernel: Arc<dyn Kernel>,
     pub(super) speaker: bgp::driver::SpeakerHandle,
@@ -40,6 +41,9 @@ pub struct AgentHandler {
     pub(super) conflicts: Arc<Conflicts>,
     /// Namespace paths of attachments made since start (IPAM does not keep them).
     netns: Mutex<HashMap<(String, String), PathBuf>>,
+    /// Attachments allocated and still being wired: GC must not release them meanwhile.
+    /// Changed only with `ipam` held, so GC (which holds it) sees a settled set.
+    wiring: std::sync::Mutex<HashSet<ipam::AllocationKey>>,
 }
 
 impl AgentHandler {
@@ -65,7 +69,15 @@ impl AgentHandler {
             blocks,
             conflicts,
             netns: Mutex::new(HashMap::new()),
+            wiring: std::sync::Mutex::new(HashSet::new()),
         }
+    }
+
+    fn wiring(&self) -> std::sync::MutexGuard<'_, HashSet<ipam::AllocationKey>> {
+        // A panic elsewhere cannot leave the set inconsistent: every change is one call.
+        self.wiring
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     async fn attach(
@@ -99,6 +111,8 @@ impl AgentHandler {
         };
         // A borrowed block must be announced before its first container is reachable.
         self.sync_blocks(&ipam).await;
+        self.wiring().insert(key.clone());
+        drop(ipam);
         let (address, address_v6) = (assigned.v4, assigned.v6);
         let mtu = match mtu {
             Some(m) => m,
@@ -113,6 +127,8 @@ impl AgentHandler {
             mtu,
         };
         let wired = self.dataplane.attach(&spec).await;
+        let mut ipam = self.ipam.lock().await;
+        self.wiring().remove(&key);
         match wired {
             Ok(info) => {
                 info!(container = %container_id, %ifname, %address, host_if = %info.host_ifname, "attached");
@@ -180,6 +196,8 @@ impl AgentHandler {
             .map(|k| ipam::AllocationKey::new(&k.container_id, &k.ifname))
             .collect();
         let mut ipam = self.ipam.lock().await;
+        // Attaches still wiring are the runtime's current work, whatever its list says.
+        keep.extend(self.wiring().iter().cloned());
         let doomed: Vec<ipam::AllocationKey> = ipam
             .ipam()
             .allocations()

@@ -68,6 +68,10 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
             message: "no IPv4 block is held".into(),
         }));
     };
+    let block_v6 = held.iter().find_map(|b| match b {
+        ipnet::IpNet::V6(b) => Some(*b),
+        ipnet::IpNet::V4(_) => None,
+    });
     info!(node = %config.node.name, blocks = ?held, "starting");
 
     dataplane::prepare_host(kernel.as_ref()).await?;
@@ -183,14 +187,15 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     let (stop_docker, docker_stopped) = tokio::sync::watch::channel(false);
     let docker_task = if config.docker.enabled {
         let mtu = handler.mtu().await;
-        Some(docker::spawn(
+        docker::spawn(
             &config,
             handler.clone(),
             kernel.clone(),
             block,
+            block_v6,
             mtu,
             docker_stopped,
-        )?)
+        )
     } else {
         None
     };

@@ -1,8 +1,10 @@
 //! The reconciler's driver: owns the desired state, wires containers, programs learned routes
 //! and keeps the kernel equal to the desired state.
 //!
-//! Everything that changes the kernel goes through one lock, so an attach, a learned-route batch
-//! and a repair never interleave. A repair runs when a relevant netlink notification arrives
+//! The desired state sits behind one lock, held by learned-route batches and repairs while they
+//! program the kernel, so those never interleave. Container wiring is the exception: an attach or
+//! detach holds it only to record the container, and does its netlink work (slow for a veth
+//! deletion) outside, so the CNI calls of different containers overlap. A repair runs when a relevant netlink notification arrives
 //! (after [`Timing::debounce`], so a burst costs one resync), on an overrun (`ENOBUFS`: events
 //! were lost), and every [`Timing::resync`] regardless. Start-up is a resync too: what is already
 //! right is adopted, nothing is flushed.
@@ -144,13 +146,16 @@ impl Reconciler {
     }
 
     /// Wires a container and keeps it wired from now on.
+    ///
+    /// The wiring runs outside the lock, so attaches and detaches of different containers
+    /// overlap (each is a handful of netlink round trips). A resync meanwhile leaves the
+    /// container alone: it is not desired yet, and its host route is kept because it leaves
+    /// through a `lat*` veth that exists (see `dataplane::diff`). Runtimes never run two
+    /// operations on one container at once (CNI spec), so nothing else wires this key.
     pub async fn attach(&self, spec: &AttachSpec) -> Result<AttachInfo, DataplaneError> {
+        let wiring = self.state.lock().await.desired.wiring.clone();
+        let info = wiring.attach(self.kernel.as_ref(), spec).await?;
         let mut inner = self.state.lock().await;
-        let info = inner
-            .desired
-            .wiring
-            .attach(self.kernel.as_ref(), spec)
-            .await?;
         let key = (spec.container_id.clone(), spec.ifname.clone());
         inner.desired.containers.insert(key.clone(), spec.clone());
         self.persist(&inner.desired);
@@ -160,20 +165,21 @@ impl Reconciler {
         Ok(info)
     }
 
-    /// Unwires a container (forgotten first, so no repair brings it back).
+    /// Unwires a container (forgotten first, so no repair brings it back). The kernel work
+    /// runs outside the lock, so the detaches of different containers overlap.
     pub async fn detach(&self, container_id: &str, ifname: &str) -> Result<(), DataplaneError> {
-        let mut inner = self.state.lock().await;
         let key = (container_id.to_string(), ifname.to_string());
         self.watch.unwatch(&key);
-        match inner.desired.containers.remove(&key) {
-            Some(spec) => {
+        let (wiring, spec) = {
+            let mut inner = self.state.lock().await;
+            let spec = inner.desired.containers.remove(&key);
+            if spec.is_some() {
                 self.persist(&inner.desired);
-                inner
-                    .desired
-                    .wiring
-                    .detach(self.kernel.as_ref(), &spec)
-                    .await
             }
+            (inner.desired.wiring.clone(), spec)
+        };
+        match spec {
+            Some(spec) => wiring.detach(self.kernel.as_ref(), &spec).await,
             // Unknown here (e.g. records lost): a routed veth can still be found by name.
             None => dataplane::detach(self.kernel.as_ref(), container_id, ifname).await,
         }
@@ -482,3 +488,7 @@ fn is_lattice_link(name: &str) -> bool {
 #[cfg(test)]
 #[path = "reconciler_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "reconciler_overlap_tests.rs"]
+mod overlap_tests;

@@ -1,12 +1,12 @@
 //! The daemon's [`Backend`]: addresses through latticed's API handler, veths through the kernel.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
-use ipnet::Ipv4Net;
+use ipnet::{Ipv4Net, Ipv6Net};
 
 use super::driver::Backend;
 use super::wire::{self, IFNAME};
@@ -21,6 +21,7 @@ pub struct AgentBackend {
     handler: Arc<dyn Handler>,
     kernel: Arc<dyn Kernel>,
     block: Ipv4Net,
+    block_v6: Option<Ipv6Net>,
     mtu: u32,
     counter: AtomicU64,
 }
@@ -34,17 +35,20 @@ impl std::fmt::Debug for AgentBackend {
 }
 
 impl AgentBackend {
-    /// A backend over the daemon's handler and kernel; `mtu` for every endpoint.
+    /// A backend over the daemon's handler and kernel, for the host's blocks (`block_v6` on a
+    /// dual-stack host); `mtu` for every endpoint.
     pub fn new(
         handler: Arc<dyn Handler>,
         kernel: Arc<dyn Kernel>,
         block: Ipv4Net,
+        block_v6: Option<Ipv6Net>,
         mtu: u32,
     ) -> Self {
         Self {
             handler,
             kernel,
             block,
+            block_v6,
             mtu,
             counter: AtomicU64::new(0),
         }
@@ -64,6 +68,10 @@ impl Backend for AgentBackend {
         Ok(self.block)
     }
 
+    async fn block_v6(&self) -> Result<Option<Ipv6Net>, String> {
+        Ok(self.block_v6)
+    }
+
     fn fresh_key(&self) -> String {
         // Unique across restarts: the clock, the pid and a counter, hashed.
         let nanos = SystemTime::now()
@@ -75,13 +83,16 @@ impl Backend for AgentBackend {
         format!("{DOCKER_ID_PREFIX}{:016x}", fnv1a64(seed.as_bytes()))
     }
 
-    async fn allocate(&self, key: &str) -> Result<Ipv4Addr, String> {
+    async fn allocate(&self, key: &str) -> Result<(Ipv4Addr, Option<Ipv6Addr>), String> {
         let req = Request::Allocate {
             container_id: key.to_string(),
             ifname: IFNAME.to_string(),
         };
         match self.handler.handle(req).await {
-            Reply::Allocated { address } => Ok(address),
+            Reply::Allocated {
+                address,
+                address_v6,
+            } => Ok((address, address_v6)),
             other => Err(api_error(other)),
         }
     }
@@ -91,6 +102,18 @@ impl Backend for AgentBackend {
             Reply::List { attachments } => Ok(attachments
                 .into_iter()
                 .find(|a| a.address == address && a.container_id.starts_with(DOCKER_ID_PREFIX))
+                .map(|a| a.container_id)),
+            other => Err(api_error(other)),
+        }
+    }
+
+    async fn key_of_v6(&self, address: Ipv6Addr) -> Result<Option<String>, String> {
+        match self.handler.handle(Request::List).await {
+            Reply::List { attachments } => Ok(attachments
+                .into_iter()
+                .find(|a| {
+                    a.address_v6 == Some(address) && a.container_id.starts_with(DOCKER_ID_PREFIX)
+                })
                 .map(|a| a.container_id)),
             other => Err(api_error(other)),
         }
@@ -107,8 +130,13 @@ impl Backend for AgentBackend {
         }
     }
 
-    async fn wire(&self, key: &str, address: Ipv4Addr) -> Result<String, String> {
-        wire::wire(self.kernel.as_ref(), key, address, self.mtu).await
+    async fn wire(
+        &self,
+        key: &str,
+        address: Ipv4Addr,
+        address_v6: Option<Ipv6Addr>,
+    ) -> Result<String, String> {
+        wire::wire(self.kernel.as_ref(), key, address, address_v6, self.mtu).await
     }
 
     async fn unwire(&self, key: &str) -> Result<(), String> {

@@ -1,26 +1,22 @@
 //! The remote driver's logic: each Docker call onto a [`Backend`] (latticed's IPAM and kernel
 //! in the daemon, a fake in tests). No HTTP here.
 
-use std::collections::{HashMap, HashSet};
-use std::net::Ipv4Addr;
+use std::collections::HashSet;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use async_trait::async_trait;
-use ipnet::Ipv4Net;
+use ipnet::{Ipv4Net, Ipv6Net};
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 use tokio::sync::Mutex;
 
+use super::endpoints::{Endpoint, EndpointStore, Saved};
+use super::ipam_calls::{parse_v4, parse_v6, ANY_POOL, ANY_POOL_V6};
 use super::proto;
-use crate::dataplane::GATEWAY;
+use crate::dataplane::{GATEWAY, GATEWAY_V6};
 
 /// The address space Lattice's IPAM driver answers for.
 pub const ADDRESS_SPACE: &str = "lattice";
-
-/// The pool reported when the user names none (see `request_pool`).
-const ANY_POOL: &str = "0.0.0.0/0";
-
-/// `RequestAddressType` value with which Docker asks for a network's gateway.
-const GATEWAY_REQUEST: &str = "com.docker.network.gateway";
 
 /// Prefix of the interface name Docker gives the moved interface (`eth0`, `eth1`, ...).
 const DST_PREFIX: &str = "eth";
@@ -30,34 +26,39 @@ const DST_PREFIX: &str = "eth";
 pub trait Backend: Send + Sync {
     /// This host's block.
     async fn block(&self) -> Result<Ipv4Net, String>;
+    /// This host's IPv6 block, on a dual-stack host.
+    async fn block_v6(&self) -> Result<Option<Ipv6Net>, String>;
     /// A new, never-used IPAM key for one Docker address (`docker:...`).
     fn fresh_key(&self) -> String;
-    /// Reserve an address for `key`.
-    async fn allocate(&self, key: &str) -> Result<Ipv4Addr, String>;
+    /// Reserve the addresses of `key` (IPv4, and IPv6 on a dual-stack host).
+    async fn allocate(&self, key: &str) -> Result<(Ipv4Addr, Option<Ipv6Addr>), String>;
     /// The key holding `address`, if one does.
     async fn key_of(&self, address: Ipv4Addr) -> Result<Option<String>, String>;
+    /// The key holding IPv6 `address`, if one does.
+    async fn key_of_v6(&self, address: Ipv6Addr) -> Result<Option<String>, String>;
     /// Unwire and release `key` (idempotent).
     async fn release(&self, key: &str) -> Result<(), String>;
-    /// Create the host veth for `key` routed to `address`; returns the peer Docker moves.
-    async fn wire(&self, key: &str, address: Ipv4Addr) -> Result<String, String>;
+    /// Create the host veth for `key` routed to `address` (and `address_v6`); returns the
+    /// peer Docker moves.
+    async fn wire(
+        &self,
+        key: &str,
+        address: Ipv4Addr,
+        address_v6: Option<Ipv6Addr>,
+    ) -> Result<String, String>;
     /// Delete the host veth of `key` (idempotent).
     async fn unwire(&self, key: &str) -> Result<(), String>;
 }
 
-/// One Docker endpoint this driver wired.
-#[derive(Debug, Clone)]
-struct Endpoint {
-    key: String,
-    peer: String,
-}
-
 /// The NetworkDriver and IpamDriver of the remote-driver protocol.
 pub struct Driver {
-    backend: Box<dyn Backend>,
+    pub(super) backend: Box<dyn Backend>,
     /// Where each call's duration goes (`lattice_request_duration_seconds{interface="docker"}`).
     metrics: Option<std::sync::Arc<crate::metrics::Metrics>>,
     networks: Mutex<HashSet<String>>,
-    endpoints: Mutex<HashMap<String, Endpoint>>,
+    /// Endpoints and address pairing, kept in `store` across restarts.
+    pub(super) state: Mutex<Saved>,
+    pub(super) store: EndpointStore,
 }
 
 impl std::fmt::Debug for Driver {
@@ -76,8 +77,16 @@ impl Driver {
             backend,
             metrics: None,
             networks: Mutex::new(HashSet::new()),
-            endpoints: Mutex::new(HashMap::new()),
+            state: Mutex::new(Saved::default()),
+            store: EndpointStore::default(),
         }
+    }
+
+    /// Keep the endpoints in `store`, starting from the ones it holds (a restart).
+    pub fn with_store(mut self, store: EndpointStore) -> Self {
+        self.state = Mutex::new(store.load());
+        self.store = store;
+        self
     }
 
     /// Time every call into `metrics`.
@@ -170,82 +179,28 @@ impl Driver {
         Some(answer)
     }
 
-    async fn request_pool(&self, r: proto::RequestPool) -> Answer {
-        if r.v6 {
-            return Err(
-                "lattice: IPv6 pools are not supported yet; create the network without --ipv6"
-                    .into(),
-            );
-        }
-        if !r.address_space.is_empty() && r.address_space != ADDRESS_SPACE {
-            return Err(format!(
-                "lattice: unknown address space {:?}; use {ADDRESS_SPACE:?}",
-                r.address_space
-            ));
-        }
-        let block = self.backend.block().await?;
-        for (flag, asked) in [("--subnet", &r.pool), ("--ip-range", &r.sub_pool)] {
-            if !asked.is_empty() && asked.parse::<Ipv4Net>().ok() != Some(block) {
-                return Err(format!("lattice: {flag} {asked} is not this host's block {block}; omit it, Lattice assigns the host's block"));
-            }
-        }
-        // Without --subnet, libnetwork checks a local pool against the host's routes and asks
-        // again on overlap; the host routes its own block, so it would ask forever. It skips
-        // the check for 0.0.0.0/0 (as for Calico's pool): addresses still come from the block.
-        let pool = if r.pool.is_empty() {
-            ANY_POOL.to_string()
-        } else {
-            block.to_string()
-        };
-        Ok(json!({
-            "PoolID": pool_id(block),
-            "Pool": pool,
-            "Data": {"com.docker.network.gateway": format!("{GATEWAY}/32")},
-        }))
-    }
-
-    async fn request_address(&self, r: proto::RequestAddress) -> Answer {
-        let gateway = r
-            .options
-            .as_ref()
-            .and_then(|o| o.get("RequestAddressType"))
-            .is_some_and(|t| t == GATEWAY_REQUEST);
-        if gateway {
-            // Every container's gateway is the link-local address the host veth answers for.
-            return Ok(json!({"Address": format!("{GATEWAY}/32"), "Data": {}}));
-        }
-        self.check_pool(&r.pool_id).await?;
-        if !r.address.is_empty() {
-            return Err(format!("lattice: a chosen address ({}) is not supported; Lattice assigns addresses from the host's block", r.address));
-        }
-        let key = self.backend.fresh_key();
-        let address = self.backend.allocate(&key).await?;
-        Ok(json!({"Address": format!("{address}/32"), "Data": {}}))
-    }
-
-    async fn release_address(&self, r: proto::ReleaseAddress) -> Answer {
-        let address = parse_addr(&r.address)?;
-        if address == GATEWAY {
-            return Ok(json!({}));
-        }
-        if let Some(key) = self.backend.key_of(address).await? {
-            self.backend.release(&key).await?;
-        }
-        Ok(json!({}))
-    }
-
     async fn create_network(&self, r: proto::CreateNetwork) -> Answer {
         if r.network_id.is_empty() {
             return Err("lattice: CreateNetwork without a NetworkID".into());
-        }
-        if r.ipv6_data.as_ref().is_some_and(|d| !d.is_empty()) {
-            return Err("lattice: IPv6 networks are not supported yet".into());
         }
         let block = self.backend.block().await?;
         let pools = r.ipv4_data.unwrap_or_default();
         let ours = |p: &str| p == ANY_POOL || p.parse::<Ipv4Net>().ok() == Some(block);
         if pools.is_empty() || pools.iter().any(|d| !ours(&d.pool)) {
             return Err(format!("lattice: the network's pool must be this host's block {block}: create it with `--ipam-driver lattice`"));
+        }
+        let pools_v6 = r.ipv6_data.unwrap_or_default();
+        if !pools_v6.is_empty() {
+            let Some(b6) = self.backend.block_v6().await? else {
+                return Err(
+                    "lattice: this host holds no IPv6 block; create the network without --ipv6"
+                        .into(),
+                );
+            };
+            let ours = |p: &str| p == ANY_POOL_V6 || p.parse::<Ipv6Net>().ok() == Some(b6);
+            if pools_v6.iter().any(|d| !ours(&d.pool)) {
+                return Err(format!("lattice: the network's IPv6 pool must be this host's block {b6}: create it with `--ipam-driver lattice`"));
+            }
         }
         self.networks.lock().await.insert(r.network_id);
         Ok(json!({}))
@@ -256,38 +211,48 @@ impl Driver {
             return Err("lattice: CreateEndpoint without an EndpointID".into());
         }
         let iface = r.interface.unwrap_or_default();
-        if !iface.address_ipv6.is_empty() {
-            return Err("lattice: IPv6 endpoints are not supported yet".into());
-        }
         if iface.address.is_empty() {
             return Err(
                 "lattice: CreateEndpoint without an address: use `--ipam-driver lattice`".into(),
             );
         }
-        let address = parse_addr(&iface.address)?;
+        let address = parse_v4(&iface.address)?;
+        let v6 = match iface.address_ipv6.as_str() {
+            "" => None,
+            a => Some(parse_v6(a)?),
+        };
         let Some(key) = self.backend.key_of(address).await? else {
             return Err(format!("lattice: {address} was not assigned by the lattice IPAM driver; create the network with `--ipam-driver lattice`"));
         };
-        let peer = self.backend.wire(&key, address).await?;
-        self.endpoints
-            .lock()
-            .await
-            .insert(r.endpoint_id, Endpoint { key, peer });
+        if let Some(a) = v6 {
+            if self.backend.key_of_v6(a).await?.is_none() {
+                return Err(format!("lattice: {a} was not assigned by the lattice IPAM driver; create the network with `--ipam-driver lattice`"));
+            }
+        }
+        let peer = self.backend.wire(&key, address, v6).await?;
+        let mut state = self.state.lock().await;
+        state
+            .endpoints
+            .insert(r.endpoint_id, Endpoint { key, peer, v6 });
+        self.store.save(&state);
         Ok(json!({"Interface": {}}))
     }
 
     async fn delete_endpoint(&self, r: proto::EndpointRef) -> Answer {
-        let ep = self.endpoints.lock().await.remove(&r.endpoint_id);
-        // Unknown after a latticed restart: ReleaseAddress, which Docker sends next, unwires.
-        if let Some(ep) = ep {
+        let mut state = self.state.lock().await;
+        // Unknown (its record lost): ReleaseAddress, which Docker sends next, unwires.
+        if let Some(ep) = state.endpoints.get(&r.endpoint_id).cloned() {
+            // Forgotten only once unwired, so a failed unwire can be retried.
             self.backend.unwire(&ep.key).await?;
+            state.endpoints.remove(&r.endpoint_id);
+            self.store.save(&state);
         }
         Ok(json!({}))
     }
 
     async fn oper_info(&self, r: proto::EndpointRef) -> Answer {
-        let eps = self.endpoints.lock().await;
-        let value = match eps.get(&r.endpoint_id) {
+        let state = self.state.lock().await;
+        let value = match state.endpoints.get(&r.endpoint_id) {
             Some(ep) => json!({"lattice.key": ep.key}),
             None => json!({}),
         };
@@ -295,44 +260,26 @@ impl Driver {
     }
 
     async fn join(&self, r: proto::Join) -> Answer {
-        let eps = self.endpoints.lock().await;
-        let Some(ep) = eps.get(&r.endpoint_id) else {
+        let state = self.state.lock().await;
+        let Some(ep) = state.endpoints.get(&r.endpoint_id) else {
             return Err(format!(
                 "lattice: unknown endpoint {:?} (was it created while latticed was down?)",
                 r.endpoint_id
             ));
         };
-        Ok(json!({
+        let mut answer = json!({
             "InterfaceName": {"SrcName": ep.peer, "DstPrefix": DST_PREFIX},
             "Gateway": GATEWAY.to_string(),
             // Connected route to the gateway first, so the default route via it resolves.
             "StaticRoutes": [{"Destination": format!("{GATEWAY}/32"), "RouteType": 1}],
             "DisableGatewayService": true,
-        }))
-    }
-
-    async fn check_pool(&self, pool: &str) -> Result<(), String> {
-        let block = self.backend.block().await?;
-        if pool == pool_id(block) {
-            Ok(())
-        } else {
-            Err(format!(
-                "lattice: unknown pool {pool:?}; this host's pool is {:?}",
-                pool_id(block)
-            ))
+        });
+        if ep.v6.is_some() {
+            // Link-local: on-link by definition, no static route needed.
+            answer["GatewayIPv6"] = json!(GATEWAY_V6.to_string());
         }
+        Ok(answer)
     }
-}
-
-fn pool_id(block: Ipv4Net) -> String {
-    format!("{ADDRESS_SPACE}-{block}")
-}
-
-/// `10.244.1.5` or `10.244.1.5/32`.
-fn parse_addr(s: &str) -> Result<Ipv4Addr, String> {
-    let bare = s.split_once('/').map_or(s, |(a, _)| a);
-    bare.parse()
-        .map_err(|_| format!("lattice: {s:?} is not an IPv4 address"))
 }
 
 /// Docker sends `null`, an empty body or JSON; anything else is refused with a message.

@@ -8,12 +8,17 @@
 
 pub mod backend;
 pub mod driver;
+pub mod endpoints;
+mod ipam_calls;
+pub mod pairing;
 pub mod proto;
 pub mod server;
 pub mod wire;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_ipv6;
 
 pub use backend::AgentBackend;
 pub use driver::{Backend, Driver};

@@ -3,22 +3,41 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
-use ipnet::Ipv4Net;
+use ipnet::{Ipv4Net, Ipv6Net};
 use serde_json::{json, Value};
 
 use super::driver::{Backend, Driver};
 
 /// Addresses handed out from 10.244.1.0/24 in order; veths recorded by key.
 #[derive(Default)]
-struct Fake {
+pub(super) struct Fake {
     next: AtomicU32,
     keys: Mutex<HashMap<String, Ipv4Addr>>,
+    /// Dual stack: every key gets fd00::N with its 10.244.1.N.
+    dual: bool,
+    keys_v6: Mutex<HashMap<String, Ipv6Addr>>,
+    /// Released keys, in order.
+    pub(super) released: std::sync::Arc<Mutex<Vec<String>>>,
     wired: Mutex<Vec<String>>,
+    /// The IPv6 address each wire call routed.
+    pub(super) wired_v6: std::sync::Arc<Mutex<Vec<Option<Ipv6Addr>>>>,
+    /// Keys unwired, in order, for a test to read after the driver owns the fake.
+    unwired: std::sync::Arc<Mutex<Vec<String>>>,
+}
+
+impl Fake {
+    /// A dual-stack fake.
+    pub(super) fn dual() -> Self {
+        Fake {
+            dual: true,
+            ..Fake::default()
+        }
+    }
 }
 
 #[async_trait]
@@ -29,11 +48,29 @@ impl Backend for Fake {
     fn fresh_key(&self) -> String {
         format!("docker:{}", self.next.load(Ordering::SeqCst))
     }
-    async fn allocate(&self, key: &str) -> Result<Ipv4Addr, String> {
+    async fn block_v6(&self) -> Result<Option<Ipv6Net>, String> {
+        Ok(self.dual.then(|| "fd00::/120".parse().unwrap()))
+    }
+    async fn allocate(&self, key: &str) -> Result<(Ipv4Addr, Option<Ipv6Addr>), String> {
         let n = self.next.fetch_add(1, Ordering::SeqCst);
         let a = Ipv4Addr::new(10, 244, 1, u8::try_from(n).unwrap());
         self.keys.lock().unwrap().insert(key.into(), a);
-        Ok(a)
+        let v6 = self
+            .dual
+            .then(|| Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, u16::try_from(n).unwrap()));
+        if let Some(v6) = v6 {
+            self.keys_v6.lock().unwrap().insert(key.into(), v6);
+        }
+        Ok((a, v6))
+    }
+    async fn key_of_v6(&self, address: Ipv6Addr) -> Result<Option<String>, String> {
+        Ok(self
+            .keys_v6
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|(_, a)| **a == address)
+            .map(|(k, _)| k.clone()))
     }
     async fn key_of(&self, address: Ipv4Addr) -> Result<Option<String>, String> {
         Ok(self
@@ -46,20 +83,29 @@ impl Backend for Fake {
     }
     async fn release(&self, key: &str) -> Result<(), String> {
         self.keys.lock().unwrap().remove(key);
+        self.keys_v6.lock().unwrap().remove(key);
+        self.released.lock().unwrap().push(key.into());
         self.wired.lock().unwrap().retain(|k| k != key);
         Ok(())
     }
-    async fn wire(&self, key: &str, _address: Ipv4Addr) -> Result<String, String> {
+    async fn wire(
+        &self,
+        key: &str,
+        _address: Ipv4Addr,
+        address_v6: Option<Ipv6Addr>,
+    ) -> Result<String, String> {
         self.wired.lock().unwrap().push(key.into());
+        self.wired_v6.lock().unwrap().push(address_v6);
         Ok(format!("peer-{key}"))
     }
     async fn unwire(&self, key: &str) -> Result<(), String> {
         self.wired.lock().unwrap().retain(|k| k != key);
+        self.unwired.lock().unwrap().push(key.into());
         Ok(())
     }
 }
 
-fn call(d: &Driver, path: &str, body: Value) -> Value {
+pub(super) fn call(d: &Driver, path: &str, body: Value) -> Value {
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
@@ -272,4 +318,57 @@ proptest::proptest! {
         let v = rt.block_on(d.dispatch(paths[i], &body));
         proptest::prop_assert!(v.is_some());
     }
+}
+
+/// A restarted latticed (a new driver over the same store) still joins, describes and deletes
+/// the endpoints the previous one created, and releases nothing by itself.
+#[test]
+fn endpoints_outlive_a_restart() {
+    use super::endpoints::{EndpointStore, FILE};
+    let dir = tempfile::tempdir().unwrap();
+    let store = EndpointStore::at(dir.path().join(FILE));
+    let d = Driver::new(Box::new(Fake::default())).with_store(store.clone());
+    let pool = call(&d, "/IpamDriver.RequestPool", json!({"Pool": ""}));
+    let pool_id = pool["PoolID"].as_str().unwrap().to_string();
+    let addr = call(
+        &d,
+        "/IpamDriver.RequestAddress",
+        json!({"PoolID": pool_id, "Address": ""}),
+    );
+    assert_eq!(addr["Address"], "10.244.1.0/32");
+    let ep = call(
+        &d,
+        "/NetworkDriver.CreateEndpoint",
+        json!({"NetworkID": "n1", "EndpointID": "e1", "Interface": {"Address": "10.244.1.0/32"}}),
+    );
+    assert!(ep.get("Err").is_none(), "{ep}");
+    drop(d);
+
+    // The restarted one: its IPAM still holds the key (as latticed's does, on disk).
+    let after = Fake::default();
+    after
+        .keys
+        .lock()
+        .unwrap()
+        .insert("docker:0".into(), Ipv4Addr::new(10, 244, 1, 0));
+    let unwired = after.unwired.clone();
+    let d = Driver::new(Box::new(after)).with_store(store);
+    let ep = json!({"NetworkID": "n1", "EndpointID": "e1"});
+    let join = call(&d, "/NetworkDriver.Join", ep.clone());
+    assert_eq!(join["InterfaceName"]["SrcName"], "peer-docker:0", "{join}");
+    let info = call(&d, "/NetworkDriver.EndpointOperInfo", ep.clone());
+    assert_eq!(info["Value"]["lattice.key"], "docker:0");
+    assert_eq!(call(&d, "/NetworkDriver.Leave", ep.clone()), json!({}));
+    assert!(unwired.lock().unwrap().is_empty(), "Leave unwires nothing");
+    assert_eq!(
+        call(&d, "/NetworkDriver.DeleteEndpoint", ep.clone()),
+        json!({})
+    );
+    assert_eq!(*unwired.lock().unwrap(), ["docker:0"]);
+    // Forgotten once deleted, by this driver and the next.
+    let again = call(&d, "/NetworkDriver.Join", ep.clone());
+    assert!(again.get("Err").is_some(), "{again}");
+    let next =
+        Driver::new(Box::new(Fake::default())).with_store(EndpointStore::at(dir.path().join(FILE)));
+    assert!(call(&next, "/NetworkDriver.Join", ep).get("Err").is_some());
 }

@@ -3,14 +3,16 @@
 //!
 //! Unlike the CNI path, latticed cannot add the container's permanent neighbour entry for the
 //! gateway (Docker configures the container after our last call), so the host veth holds
-//! `169.254.1.1/32` and answers the container's ARP for it as a local address.
+//! `169.254.1.1/32` and answers the container's ARP for it as a local address; on a dual-stack
+//! network it also holds `fe80::1/64` and answers the container's neighbour solicitations for
+//! the IPv6 gateway the same way.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 
-use ipnet::Ipv4Net;
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
-use crate::dataplane::{fnv1a64, host_ifname, GATEWAY, RTPROT_LATTICE};
+use crate::dataplane::{fnv1a64, host_ifname, GATEWAY, GATEWAY_V6, RTPROT_LATTICE};
 use crate::kernel::{Kernel, KernelError, Route};
 
 /// The interface name the IPAM key goes with.
@@ -27,6 +29,7 @@ pub async fn wire(
     k: &dyn Kernel,
     key: &str,
     address: Ipv4Addr,
+    address_v6: Option<Ipv6Addr>,
     mtu: u32,
 ) -> Result<String, String> {
     let name = host_ifname(key, IFNAME);
@@ -37,7 +40,7 @@ pub async fn wire(
     k.create_veth(&name, &peer, &here)
         .await
         .map_err(|e| format!("lattice: creating veth {name}: {e}"))?;
-    if let Err(e) = configure(k, &name, &peer, address, mtu).await {
+    if let Err(e) = configure(k, &name, &peer, address, address_v6, mtu).await {
         let _ = unwire(k, key).await;
         return Err(format!("lattice: wiring {name}: {e}"));
     }
@@ -49,6 +52,7 @@ async fn configure(
     name: &str,
     peer: &str,
     address: Ipv4Addr,
+    address_v6: Option<Ipv6Addr>,
     mtu: u32,
 ) -> Result<(), KernelError> {
     let h = k.link_by_name(name).await?;
@@ -67,7 +71,15 @@ async fn configure(
         h.index,
         RTPROT_LATTICE,
     ))
-    .await
+    .await?;
+    let Some(v6) = address_v6 else {
+        return Ok(());
+    };
+    let gateway = Ipv6Net::new(GATEWAY_V6, 64)
+        .map_err(|e| KernelError::Invalid(format!("IPv6 gateway: {e}")))?;
+    k.add_address(h.index, IpNet::V6(gateway)).await?;
+    k.replace_route(&Route::device(Ipv6Net::from(v6), h.index, RTPROT_LATTICE))
+        .await
 }
 
 /// Deletes the veth of `key` (the peer, wherever it is, and the route go with it).

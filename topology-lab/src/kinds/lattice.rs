@@ -37,29 +37,54 @@ pub fn prepare(dir: &LabDir, node: &Node) -> Result<String, LabError> {
         &text,
         &dir.latticed_state(&node.name),
         &dir.latticed_socket(&node.name),
+        &dir.node_dir(&node.name).join("docker-lattice.sock"),
     )
     .map_err(|m| LabError::Failed(format!("node {}: {}: {m}", node.name, path.display())))
 }
 
-/// Set `ipam.state_dir` and `api.socket`, keeping everything else as written.
-pub fn rewrite_config(text: &str, state_dir: &Path, socket: &Path) -> Result<String, String> {
+/// Set `ipam.state_dir` and `api.socket`, and `docker.socket` unless the file names one (the
+/// hosts of a lab share one filesystem: each serves its Docker driver in its node directory,
+/// never on the machine's `/run/docker/plugins`), keeping everything else as written.
+pub fn rewrite_config(
+    text: &str,
+    state_dir: &Path,
+    socket: &Path,
+    docker_socket: &Path,
+) -> Result<String, String> {
     let mut doc: Value = serde_yaml_ng::from_str(text).map_err(|e| e.to_string())?;
     let Value::Mapping(root) = &mut doc else {
         return Err("latticed config must be a YAML mapping".into());
     };
-    set(root, "ipam", "state_dir", &state_dir.display().to_string())?;
-    set(root, "api", "socket", &socket.display().to_string())?;
+    set(
+        root,
+        "ipam",
+        "state_dir",
+        &state_dir.display().to_string(),
+        true,
+    )?;
+    set(root, "api", "socket", &socket.display().to_string(), true)?;
+    let docker = docker_socket.display().to_string();
+    set(root, "docker", "socket", &docker, false)?;
     serde_yaml_ng::to_string(&doc).map_err(|e| e.to_string())
 }
 
-fn set(root: &mut Mapping, section: &str, key: &str, value: &str) -> Result<(), String> {
+/// Sets `section.key` (`replace`: also when already set).
+fn set(
+    root: &mut Mapping,
+    section: &str,
+    key: &str,
+    value: &str,
+    replace: bool,
+) -> Result<(), String> {
     let entry = root
         .entry(Value::from(section))
         .or_insert_with(|| Value::Mapping(Mapping::new()));
     let Value::Mapping(m) = entry else {
         return Err(format!("`{section}` must be a mapping"));
     };
-    m.insert(Value::from(key), Value::from(value));
+    if replace || !m.contains_key(key) {
+        m.insert(Value::from(key), Value::from(value));
+    }
     Ok(())
 }
 
@@ -237,6 +262,7 @@ mod tests {
             text,
             Path::new("/lab/h1/state"),
             Path::new("/lab/h1/l.sock"),
+            Path::new("/lab/h1/d.sock"),
         )
         .unwrap();
         let v: Value = serde_yaml_ng::from_str(&out).unwrap();
@@ -244,19 +270,39 @@ mod tests {
         assert_eq!(v["ipam"]["datastore"], Value::from("local"));
         assert_eq!(v["api"]["socket"], Value::from("/lab/h1/l.sock"));
         assert_eq!(v["node"]["asn"], Value::from(65101));
+        assert_eq!(v["docker"]["socket"], Value::from("/lab/h1/d.sock"));
+        // A Docker socket the file names (a dockerd test's) is kept.
+        let own = format!("{text}docker: {{enabled: true, socket: /d/lattice.sock}}\n");
+        let out = rewrite_config(&own, Path::new("/s"), Path::new("/k"), Path::new("/x")).unwrap();
+        let v: Value = serde_yaml_ng::from_str(&out).unwrap();
+        assert_eq!(v["docker"]["socket"], Value::from("/d/lattice.sock"));
+        assert_eq!(v["docker"]["enabled"], Value::from(true));
     }
 
     #[test]
     fn adds_missing_sections_and_rejects_odd_shapes() {
-        let out = rewrite_config("node: {name: h1}\n", Path::new("/s"), Path::new("/k")).unwrap();
+        let out = rewrite_config(
+            "node: {name: h1}\n",
+            Path::new("/s"),
+            Path::new("/k"),
+            Path::new("/d"),
+        )
+        .unwrap();
         let v: Value = serde_yaml_ng::from_str(&out).unwrap();
         assert_eq!(v["api"]["socket"], Value::from("/k"));
-        assert!(rewrite_config("- a\n", Path::new("/s"), Path::new("/k")).is_err());
         assert!(
-            rewrite_config("ipam: 3\n", Path::new("/s"), Path::new("/k"))
-                .unwrap_err()
-                .contains("ipam")
+            rewrite_config("- a\n", Path::new("/s"), Path::new("/k"), Path::new("/d")).is_err()
         );
-        assert!(rewrite_config("a: [\n", Path::new("/s"), Path::new("/k")).is_err());
+        assert!(rewrite_config(
+            "ipam: 3\n",
+            Path::new("/s"),
+            Path::new("/k"),
+            Path::new("/d")
+        )
+        .unwrap_err()
+        .contains("ipam"));
+        assert!(
+            rewrite_config("a: [\n", Path::new("/s"), Path::new("/k"), Path::new("/d")).is_err()
+        );
     }
 }

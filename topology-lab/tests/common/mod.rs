@@ -4,6 +4,8 @@
 #![allow(dead_code)]
 
 pub mod containers;
+pub mod dockerd;
+pub mod restart;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use ipnet::{IpNet, Ipv4Net};
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
 use super::{error, now, validate_key, AgentHandler};
 use crate::api::proto::{Attachment, Reply};
@@ -11,7 +11,8 @@ use crate::dataplane::{self, RTPROT_LATTICE};
 use crate::kernel::RouteTarget;
 
 impl AgentHandler {
-    /// CNI CHECK: the attachment exists and its veth, address and host route are in place.
+    /// CNI CHECK: the attachment exists and its veth, addresses (IPv4, and IPv6 when dual-stack)
+    /// and host routes are in place.
     pub(super) async fn check(
         &self,
         container_id: String,
@@ -52,20 +53,28 @@ impl AgentHandler {
                 ),
             );
         }
-        let net = IpNet::V4(Ipv4Net::from(address));
-        match ctr.addresses(inside.index).await {
-            Ok(addrs) if addrs.contains(&net) => {}
-            Ok(_) => return error("mismatch", format!("{ifname} does not hold {net}")),
+        // Both families of a dual-stack attachment: the container's /32 and /128, and the
+        // host's routes for them out of the veth.
+        let mut nets = vec![IpNet::V4(Ipv4Net::from(address))];
+        nets.extend(assigned.v6.map(|v6| IpNet::V6(Ipv6Net::from(v6))));
+        let held = match ctr.addresses(inside.index).await {
+            Ok(addrs) => addrs,
             Err(e) => return error("kernel", format!("listing addresses of {ifname}: {e}")),
+        };
+        if let Some(net) = nets.iter().find(|n| !held.contains(n)) {
+            return error("mismatch", format!("{ifname} does not hold {net}"));
         }
-        let routed = match k.routes(RTPROT_LATTICE).await {
-            Ok(routes) => routes.iter().any(|r| {
-                r.destination == net
-                    && matches!(r.target, RouteTarget::Device { ifindex } if ifindex == host.index)
-            }),
+        let routes = match k.routes(RTPROT_LATTICE).await {
+            Ok(routes) => routes,
             Err(e) => return error("kernel", format!("listing routes: {e}")),
         };
-        if !routed {
+        let routed = |net: &IpNet| {
+            routes.iter().any(|r| {
+                r.destination == *net
+                    && matches!(r.target, RouteTarget::Device { ifindex } if ifindex == host.index)
+            })
+        };
+        if let Some(net) = nets.iter().find(|n| !routed(n)) {
             return error(
                 "mismatch",
                 format!("the host has no route {net} dev {host_ifname}"),
@@ -77,7 +86,7 @@ impl AgentHandler {
             address,
             host_ifname,
             netns,
-            address_v6: None,
+            address_v6: assigned.v6,
             host_mac: host.mac.map(|m| m.to_string()),
             container_mac: inside.mac.map(|m| m.to_string()),
         })
@@ -94,7 +103,10 @@ impl AgentHandler {
             Ok(a) => {
                 // A borrowed block must be announced before its first container is reachable.
                 self.sync_blocks(&ipam).await;
-                Reply::Allocated { address: a.v4 }
+                Reply::Allocated {
+                    address: a.v4,
+                    address_v6: a.v6,
+                }
             }
             Err(e @ ipam::IpamError::Exhausted { .. }) => error("exhausted", e.to_string()),
             Err(e) => error("ipam", e.to_string()),

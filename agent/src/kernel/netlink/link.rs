@@ -1,4 +1,5 @@
-//! Link requests: `RTM_NEWLINK` (veth), `RTM_DELLINK`, `RTM_GETLINK`, `RTM_SETLINK`.
+//! Link requests: `RTM_NEWLINK` (veth, ipvlan), `RTM_GETLINK`, `RTM_SETLINK` (`RTM_DELLINK`
+//! has a file of its own).
 
 use std::os::fd::AsRawFd;
 use std::path::Path;
@@ -83,17 +84,6 @@ pub(super) async fn list(handle: &Handle) -> KernelResult<Vec<LinkInfo>> {
         out.push(parse(&msg));
     }
     Ok(out)
-}
-
-/// Deletes link `index`.
-pub(super) async fn delete(handle: &Handle, index: u32) -> KernelResult<()> {
-    let what = format!("link index {index}");
-    handle
-        .link()
-        .del(index)
-        .execute()
-        .await
-        .map_err(|e| map("RTM_DELLINK", what, e))
 }
 
 /// Looks up link `name`.

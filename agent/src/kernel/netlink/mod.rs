@@ -4,6 +4,7 @@ mod addr;
 mod error;
 mod events;
 mod link;
+mod link_delete;
 mod neigh;
 mod netns;
 mod route;
@@ -96,7 +97,7 @@ impl Kernel for NetlinkKernel {
     }
 
     async fn delete_link(&self, index: u32) -> KernelResult<()> {
-        link::delete(&self.handle, index).await
+        link_delete::delete(Arc::clone(&self.netns), index).await
     }
 
     async fn links(&self) -> KernelResult<Vec<LinkInfo>> {
