@@ -373,7 +373,7 @@ impl Reconciler {
                         if self.relevant(&event).await {
                             debug!(?event, "kernel drift suspected");
                             let at = if event == KernelEvent::Overrun {
-                                warn!("netlink notifications lost (ENOBUFS): full resync now");
+                                warn!("netlink notifications lost (kernel ENOBUFS, or latticed fell behind): full resync now");
                                 self.report(Metrics::netlink_resync);
                                 Instant::now()
                             } else {
