@@ -1,0 +1,194 @@
+//! `bgp.*`: where sessions are accepted, the peers with their policy, graceful restart.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use ipnet::IpNet;
+use serde::Deserialize;
+
+use super::default_true;
+
+/// `bgp.*`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct BgpConfig {
+    /// `bgp.listen`: where to accept sessions.
+    #[serde(default)]
+    pub listen: ListenConfig,
+    /// `bgp.peers`: the neighbours.
+    #[serde(default)]
+    pub peers: Vec<PeerConfig>,
+    /// `bgp.graceful_restart`: RFC 4724, both roles.
+    #[serde(default)]
+    pub graceful_restart: GracefulRestartConfig,
+}
+
+/// `bgp.graceful_restart.*`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GracefulRestartConfig {
+    /// `enabled` (default true): keep a restarting peer's routes, and announce that ours
+    /// survive our own restart.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// `restart_time` in seconds (default 120, at most 4095): how long peers keep our routes.
+    #[serde(default = "default_restart_time")]
+    pub restart_time: u16,
+}
+
+impl Default for GracefulRestartConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            restart_time: default_restart_time(),
+        }
+    }
+}
+
+/// `bgp.listen.*`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListenConfig {
+    /// `bgp.listen.address` (default 0.0.0.0).
+    #[serde(default = "default_listen_address")]
+    pub address: IpAddr,
+    /// `bgp.listen.port` (default 179).
+    #[serde(default = "default_bgp_port")]
+    pub port: u16,
+}
+
+/// One entry of `bgp.peers`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerConfig {
+    /// `address`: the neighbour's address (IPv4 or IPv6).
+    pub address: IpAddr,
+    /// `asn`: the neighbour's AS.
+    pub asn: u32,
+    /// `hold_time` in seconds: 0, or at least 3 (default 90).
+    #[serde(default = "default_hold_time")]
+    pub hold_time: u16,
+    /// `port` (default 179).
+    #[serde(default = "default_bgp_port")]
+    pub port: u16,
+    /// `passive`: only accept, never connect (default false).
+    #[serde(default)]
+    pub passive: bool,
+    /// `connect_retry` in seconds (default 3).
+    #[serde(default = "default_connect_retry")]
+    pub connect_retry: u16,
+    /// `local_address`: source address of our connections to this peer.
+    #[serde(default)]
+    pub local_address: Option<IpAddr>,
+    /// `keepalive` in seconds (default: a third of the negotiated hold time).
+    #[serde(default)]
+    pub keepalive: Option<u16>,
+    /// `allow_as_in`: how often our own AS may appear in a received path (default 0).
+    #[serde(default)]
+    pub allow_as_in: u8,
+    /// `max_prefixes`: close the session (Cease/1) above this many accepted prefixes.
+    #[serde(default)]
+    pub max_prefixes: Option<u32>,
+    /// `import`: accepted prefixes (default: `cluster.cidr` and longer, plus 0.0.0.0/0).
+    #[serde(default)]
+    pub import: Option<Vec<bgp::policy::PrefixRule>>,
+    /// `export`: prefixes announced to this peer besides the host's block(s) (default none).
+    #[serde(default)]
+    pub export: Vec<IpNet>,
+    /// `communities`: set on every route announced to this peer: `ASN:VALUE` (RFC 1997) or
+    /// `ASN:DATA1:DATA2` (large, RFC 8092).
+    #[serde(default)]
+    pub communities: Vec<String>,
+    /// `address_families`: `ipv4`, `ipv6` (default: `ipv4`, plus `ipv6` for an IPv6 neighbour).
+    #[serde(default)]
+    pub address_families: Option<Vec<String>>,
+    /// `ipv4_next_hop`: next hop of IPv4 routes sent over an IPv6 session.
+    #[serde(default)]
+    pub ipv4_next_hop: Option<Ipv4Addr>,
+    /// `ipv6_next_hop`: next hop of IPv6 routes sent over an IPv4 session.
+    #[serde(default)]
+    pub ipv6_next_hop: Option<std::net::Ipv6Addr>,
+    /// `password`: TCP MD5 signature key (RFC 2385), 1-80 bytes (default none: unsigned).
+    #[serde(default)]
+    pub password: Option<bgp::driver::Password>,
+}
+
+/// A parsed `communities` entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Community {
+    /// `ASN:VALUE`, both 16 bits.
+    Standard(u32),
+    /// `ASN:DATA1:DATA2`, each 32 bits.
+    Large(bgp::wire::LargeCommunity),
+}
+
+impl std::str::FromStr for Community {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let parts: Vec<&str> = s.split(':').collect();
+        let bad = || format!("{s:?} is neither ASN:VALUE nor ASN:DATA1:DATA2");
+        match parts.as_slice() {
+            [a, v] => {
+                let a: u16 = a.parse().map_err(|_| bad())?;
+                let v: u16 = v.parse().map_err(|_| bad())?;
+                Ok(Community::Standard((u32::from(a) << 16) | u32::from(v)))
+            }
+            [g, l1, l2] => Ok(Community::Large(bgp::wire::LargeCommunity {
+                global: g.parse().map_err(|_| bad())?,
+                local1: l1.parse().map_err(|_| bad())?,
+                local2: l2.parse().map_err(|_| bad())?,
+            })),
+            _ => Err(bad()),
+        }
+    }
+}
+
+impl PeerConfig {
+    /// The parsed `communities` (validation has refused bad ones).
+    pub fn parsed_communities(&self) -> Vec<Community> {
+        self.communities
+            .iter()
+            .filter_map(|c| c.parse().ok())
+            .collect()
+    }
+
+    /// Whether `family` ("ipv4"/"ipv6") is exchanged with this peer.
+    pub fn has_family(&self, family: &str) -> bool {
+        match &self.address_families {
+            Some(list) => list.iter().any(|f| f == family),
+            None => family == "ipv4" || (family == "ipv6" && self.address.is_ipv6()),
+        }
+    }
+}
+
+impl BgpConfig {
+    /// `bgp.listen` as a socket address.
+    pub fn listen_addr(&self) -> SocketAddr {
+        SocketAddr::new(self.listen.address, self.listen.port)
+    }
+}
+
+impl Default for ListenConfig {
+    fn default() -> Self {
+        Self {
+            address: default_listen_address(),
+            port: default_bgp_port(),
+        }
+    }
+}
+
+fn default_listen_address() -> IpAddr {
+    IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+}
+fn default_bgp_port() -> u16 {
+    179
+}
+fn default_restart_time() -> u16 {
+    120
+}
+fn default_hold_time() -> u16 {
+    90
+}
+fn default_connect_retry() -> u16 {
+    3
+}
