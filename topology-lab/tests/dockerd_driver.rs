@@ -12,55 +12,18 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::Command;
 
-use common::containers::{self, assert_unwired, attachments, built, ip};
-use common::dockerd::{raw_http, Dockerd};
+use common::containers::{self, assert_unwired, attachments, ip};
+use common::dockerd::{docker_lab, raw_http, Dockerd};
 use common::restart::Restarted;
-use common::{skip_reason, Lab};
 
 #[test]
 fn dockerd_runs_containers_on_the_lattice_driver_and_leaves_nothing() {
-    if let Some(why) = skip_reason().or_else(|| {
-        containers::missing(&[
-            "/usr/sbin/dockerd",
-            "/usr/bin/docker",
-            "/usr/bin/unshare",
-            "/usr/bin/nsenter",
-            "/bin/busybox",
-        ])
-    }) {
-        eprintln!("SKIPPED: {why}");
+    let Some((lab, ddir, socket)) = docker_lab("two-racks", "dk") else {
         return;
-    }
-    if !built("latticed").is_file() {
-        eprintln!(
-            "SKIPPED: {} is missing; run `make build`",
-            built("latticed").display()
-        );
-        return;
-    }
-    std::env::set_var("LATTICED_BIN", built("latticed"));
-    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
-    let name = format!("dk{}", std::process::id());
-    let lab = Lab::new(
-        &examples.join("two-racks.clab.yml"),
-        &examples.join("two-racks"),
-        "two-racks",
-        &name,
-    );
-    let ddir = tempfile::tempdir().unwrap();
-    let plugins = Dockerd::fake_run(ddir.path()).join("docker/plugins");
-    std::fs::create_dir_all(&plugins).unwrap();
-    let socket = plugins.join("lattice.sock");
-    let host1 = lab.dir.path().join("two-racks/host1.yaml");
-    let mut conf = std::fs::read_to_string(&host1).unwrap();
-    conf.push_str(&format!(
-        "docker: {{enabled: true, socket: {}}}\n",
-        socket.display()
-    ));
-    std::fs::write(&host1, conf).unwrap();
+    };
+    let name = lab.name.clone();
     lab.ok("deploy", &[]);
     lab.ok("wait", &["--timeout", "90"]);
 

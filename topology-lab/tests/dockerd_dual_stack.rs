@@ -7,53 +7,18 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::Command;
 
-use common::containers::{self, attachments, built, ip};
-use common::dockerd::Dockerd;
-use common::{eventually, skip_reason, Lab};
+use common::containers::{self, attachments, ip};
+use common::dockerd::{docker_lab, Dockerd};
+use common::eventually;
 
 #[test]
 fn dockerd_runs_a_dual_stack_container_on_the_lattice_driver() {
-    if let Some(why) = skip_reason().or_else(|| {
-        containers::missing(&[
-            "/usr/sbin/dockerd",
-            "/usr/bin/docker",
-            "/usr/bin/unshare",
-            "/usr/bin/nsenter",
-            "/bin/busybox",
-        ])
-    }) {
-        eprintln!("SKIPPED: {why}");
+    let Some((lab, ddir, _socket)) = docker_lab("dual-stack", "dd") else {
         return;
-    }
-    if !built("latticed").is_file() {
-        eprintln!(
-            "SKIPPED: {} is missing; run `make build`",
-            built("latticed").display()
-        );
-        return;
-    }
-    std::env::set_var("LATTICED_BIN", built("latticed"));
-    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
-    let name = format!("dd{}", std::process::id());
-    let lab = Lab::new(
-        &examples.join("dual-stack.clab.yml"),
-        &examples.join("dual-stack"),
-        "dual-stack",
-        &name,
-    );
-    let ddir = tempfile::tempdir().unwrap();
-    let plugins = Dockerd::fake_run(ddir.path()).join("docker/plugins");
-    std::fs::create_dir_all(&plugins).unwrap();
-    let host1 = lab.dir.path().join("dual-stack/host1.yaml");
-    let mut conf = std::fs::read_to_string(&host1).unwrap();
-    conf.push_str(&format!(
-        "docker: {{socket: {}}}\n",
-        plugins.join("lattice.sock").display()
-    ));
-    std::fs::write(&host1, conf).unwrap();
+    };
+    let name = lab.name.clone();
     lab.ok("deploy", &[]);
     lab.ok("wait", &["--timeout", "90"]);
 

@@ -13,7 +13,37 @@ use std::time::Duration;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
-use super::eventually;
+use super::{containers, eventually, example_lab, Lab};
+
+/// `example` as a lab (see [`example_lab`]) whose host1 serves the Docker driver on a socket in
+/// a fresh dockerd directory: (lab, that directory, the socket); `None` (after saying why) when
+/// the test cannot run here. Not deployed yet.
+pub fn docker_lab(example: &str, tag: &str) -> Option<(Lab, tempfile::TempDir, PathBuf)> {
+    let tools = [
+        "/usr/sbin/dockerd",
+        "/usr/bin/docker",
+        "/usr/bin/unshare",
+        "/usr/bin/nsenter",
+        "/bin/busybox",
+    ];
+    if let Some(why) = containers::missing(&tools) {
+        eprintln!("SKIPPED: {why}");
+        return None;
+    }
+    let lab = example_lab(example, tag)?;
+    let ddir = tempfile::tempdir().unwrap();
+    let plugins = Dockerd::fake_run(ddir.path()).join("docker/plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    let socket = plugins.join("lattice.sock");
+    let host1 = lab.dir.path().join(example).join("host1.yaml");
+    let mut conf = std::fs::read_to_string(&host1).unwrap();
+    conf.push_str(&format!(
+        "docker: {{enabled: true, socket: {}}}\n",
+        socket.display()
+    ));
+    std::fs::write(&host1, conf).unwrap();
+    Some((lab, ddir, socket))
+}
 
 /// A dockerd of this test, in a lab host's network namespace and a private mount namespace.
 pub struct Dockerd {
