@@ -7,31 +7,8 @@
 
 mod common;
 
-use std::process::Command;
-
+use common::containers::{ip, ping, v6_of};
 use common::eventually;
-
-fn ip(args: &[&str]) -> String {
-    let out = Command::new("ip").args(args).output().unwrap();
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// The container's global IPv6 address.
-fn v6_of(ns: &str) -> Option<String> {
-    let shown = ip(&[
-        "-n", ns, "-6", "-o", "addr", "show", "dev", "eth0", "scope", "global",
-    ]);
-    let field = shown.split_whitespace().nth(3)?;
-    Some(field.split('/').next()?.to_string())
-}
-
-fn ping(ns: &str, to: &str) -> bool {
-    Command::new("ip")
-        .args(["netns", "exec", ns, "ping", "-c1", "-W1", to])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
-}
 
 #[test]
 fn containers_in_two_racks_reach_each_other_over_ipv4_and_ipv6() {
@@ -50,17 +27,16 @@ fn containers_in_two_racks_reach_each_other_over_ipv4_and_ipv6() {
     let a2 = v6_of(&c2).expect("c2 has a global IPv6 address");
     assert!(a1.starts_with("fd00:10:244:1:"), "{a1}");
     assert!(a2.starts_with("fd00:10:244:2:"), "{a2}");
-    let learned6 = |h: &str, block: &str| {
-        ip(&["-n", h, "-6", "route", "show", "proto", "bgp"]).contains(block)
-    };
+    let learned6 =
+        |h: &str, block: &str| ip(h, &["-6", "route", "show", "proto", "bgp"]).contains(block);
     assert!(
         eventually(60, || learned6(&h1, "fd00:10:244:2::/64")
             && learned6(&h2, "fd00:10:244:1::/64")),
         "host1: {}\nhost2: {}",
-        ip(&["-n", &h1, "-6", "route"]),
-        ip(&["-n", &h2, "-6", "route"])
+        ip(&h1, &["-6", "route"]),
+        ip(&h2, &["-6", "route"])
     );
-    let blackholes = ip(&["-n", &h1, "-6", "route", "show", "proto", "252"]);
+    let blackholes = ip(&h1, &["-6", "route", "show", "proto", "252"]);
     assert!(
         blackholes.contains("blackhole fd00:10:244:1::/64"),
         "{blackholes}"
@@ -70,23 +46,14 @@ fn containers_in_two_racks_reach_each_other_over_ipv4_and_ipv6() {
     for r in ["spine1", "tor1", "tor2"] {
         let ns = format!("{name}-{r}");
         let both = || {
-            let routes = ip(&["-n", &ns, "-6", "route"]);
+            let routes = ip(&ns, &["-6", "route"]);
             routes.contains("fd00:10:244:1::/64") && routes.contains("fd00:10:244:2::/64")
         };
-        assert!(
-            eventually(60, both),
-            "{r}: {}",
-            ip(&["-n", &ns, "-6", "route"])
-        );
+        assert!(eventually(60, both), "{r}: {}", ip(&ns, &["-6", "route"]));
     }
     let diag = || {
         ["host1", "tor1", "spine1", "tor2", "host2"]
-            .map(|n| {
-                format!(
-                    "{n}:\n{}",
-                    ip(&["-n", &format!("{name}-{n}"), "-6", "route"])
-                )
-            })
+            .map(|n| format!("{n}:\n{}", ip(&format!("{name}-{n}"), &["-6", "route"])))
             .join("\n")
     };
     assert!(

@@ -10,29 +10,8 @@ mod common;
 
 use std::process::Command;
 
+use common::containers::{ip, ping, v6_of};
 use common::eventually;
-
-fn ip(args: &[&str]) -> String {
-    let out = Command::new("ip").args(args).output().unwrap();
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// The container's global IPv6 address.
-fn v6_of(ns: &str) -> Option<String> {
-    let shown = ip(&[
-        "-n", ns, "-6", "-o", "addr", "show", "dev", "eth0", "scope", "global",
-    ]);
-    let field = shown.split_whitespace().nth(3)?;
-    Some(field.split('/').next()?.to_string())
-}
-
-fn ping(ns: &str, to: &str) -> bool {
-    Command::new("ip")
-        .args(["netns", "exec", ns, "ping", "-c1", "-W1", to])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
-}
 
 /// IPv6 across the fabric: blocks learned and blackholed, every router's kernel holding every
 /// block, and pings from host1's first container to a container on every other host (host2
@@ -51,7 +30,7 @@ fn dual_stack_reaches_across_the_racks(name: &str) {
     for h in 1..=4 {
         let ns = format!("{name}-host{h}");
         let learned = || {
-            let routes = ip(&["-n", &ns, "-6", "route", "show", "proto", "bgp"]);
+            let routes = ip(&ns, &["-6", "route", "show", "proto", "bgp"]);
             (1..=4)
                 .filter(|&o| o != h)
                 .all(|o| routes.contains(&blocks6[o as usize - 1]))
@@ -59,9 +38,9 @@ fn dual_stack_reaches_across_the_racks(name: &str) {
         assert!(
             eventually(60, learned),
             "host{h}: {}",
-            ip(&["-n", &ns, "-6", "route"])
+            ip(&ns, &["-6", "route"])
         );
-        let ours = ip(&["-n", &ns, "-6", "route", "show", "proto", "252"]);
+        let ours = ip(&ns, &["-6", "route", "show", "proto", "252"]);
         let hole = format!("blackhole {}", blocks6[h as usize - 1]);
         assert!(ours.contains(&hole), "host{h}: {ours}");
     }
@@ -70,23 +49,14 @@ fn dual_stack_reaches_across_the_racks(name: &str) {
     for r in ["spine1", "tor1", "tor2"] {
         let ns = format!("{name}-{r}");
         let all = || {
-            let routes = ip(&["-n", &ns, "-6", "route"]);
+            let routes = ip(&ns, &["-6", "route"]);
             blocks6.iter().all(|b| routes.contains(b.as_str()))
         };
-        assert!(
-            eventually(60, all),
-            "{r}: {}",
-            ip(&["-n", &ns, "-6", "route"])
-        );
+        assert!(eventually(60, all), "{r}: {}", ip(&ns, &["-6", "route"]));
     }
     let diag = || {
         ["host1", "tor1", "spine1", "tor2", "host3"]
-            .map(|n| {
-                format!(
-                    "{n}:\n{}",
-                    ip(&["-n", &format!("{name}-{n}"), "-6", "route"])
-                )
-            })
+            .map(|n| format!("{n}:\n{}", ip(&format!("{name}-{n}"), &["-6", "route"])))
             .join("\n")
     };
     let from = ctr(1, 1);

@@ -76,6 +76,25 @@ pub fn ip(ns: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// The global IPv6 address of `eth0` in namespace `ns`.
+pub fn v6_of(ns: &str) -> Option<String> {
+    let shown = ip(
+        ns,
+        &["-6", "-o", "addr", "show", "dev", "eth0", "scope", "global"],
+    );
+    let field = shown.split_whitespace().nth(3)?;
+    Some(field.split('/').next()?.to_string())
+}
+
+/// One ping from namespace `ns` to `to` answered within a second.
+pub fn ping(ns: &str, to: &str) -> bool {
+    Command::new("ip")
+        .args(["netns", "exec", ns, "ping", "-c1", "-W1", to])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
 /// The host namespace holds no veth of `host_ifname` and no route to `address`.
 pub fn assert_unwired(ns: &str, host_ifname: &str, address: &str) {
     let links = ip(ns, &["-o", "link"]);
