@@ -12,3 +12,4 @@ pub mod dataplane;
 pub mod docker;
 pub mod kernel;
 pub mod metrics;
+pub mod state_file;

@@ -52,7 +52,7 @@ pub fn load(path: &Path) -> Vec<AttachSpec> {
     }
 }
 
-/// Writes the attachments file atomically (temporary file, then rename).
+/// Writes the attachments file atomically ([`crate::state_file::write_json`]).
 pub fn save<'a>(path: &Path, specs: impl Iterator<Item = &'a AttachSpec>) -> std::io::Result<()> {
     let records: Vec<Record> = specs
         .map(|s| Record {
@@ -64,13 +64,7 @@ pub fn save<'a>(path: &Path, specs: impl Iterator<Item = &'a AttachSpec>) -> std
             mtu: s.mtu,
         })
         .collect();
-    let text = serde_json::to_string_pretty(&records).map_err(std::io::Error::other)?;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(&tmp, path)
+    crate::state_file::write_json(path, &records)
 }
 
 #[cfg(test)]

@@ -94,7 +94,7 @@ impl EndpointStore {
         }
     }
 
-    /// Records `saved` (atomically: a temporary file, then rename). A failure is logged: the
+    /// Records `saved` (atomically: [`crate::state_file::write_json`]). A failure is logged: the
     /// endpoints work now, only a restart would forget them.
     pub fn save(&self, saved: &Saved) {
         let Some(path) = &self.path else { return };
@@ -118,13 +118,7 @@ fn write(path: &Path, saved: &Saved) -> std::io::Result<()> {
         endpoints: records,
         pairing: saved.pairing.clone(),
     };
-    let text = serde_json::to_string_pretty(&file).map_err(std::io::Error::other)?;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(&tmp, path)
+    crate::state_file::write_json(path, &file)
 }
 
 #[cfg(test)]
