@@ -117,32 +117,19 @@ async fn read_outcome(socket: &TokioSocket, index: u32) -> io::Result<Outcome> {
 }
 
 /// The outcome a datagram of (possibly several) netlink messages reports, if any.
-fn parse(mut datagram: &[u8], index: u32) -> Option<Outcome> {
-    while !datagram.is_empty() {
-        let msg = NetlinkMessage::<RouteNetlinkMessage>::deserialize(datagram).ok()?;
-        let len = usize::try_from(msg.header.length).ok()?;
-        // Messages are 4-byte aligned within a datagram.
-        let step = len.checked_add(3)? & !3;
-        match msg.payload {
-            NetlinkPayload::InnerMessage(RouteNetlinkMessage::DelLink(m))
-                if m.header.index == index =>
-            {
-                return Some(Outcome::Gone)
-            }
-            NetlinkPayload::Error(e) if msg.header.sequence_number == SEQ => {
-                return Some(match e.code {
-                    None => Outcome::Acked,
-                    Some(_) => Outcome::Failed(e),
-                })
-            }
-            _ => {}
+fn parse(datagram: &[u8], index: u32) -> Option<Outcome> {
+    super::datagram::messages(datagram).find_map(|msg| match msg.payload {
+        NetlinkPayload::InnerMessage(RouteNetlinkMessage::DelLink(m))
+            if m.header.index == index =>
+        {
+            Some(Outcome::Gone)
         }
-        if step == 0 || step > datagram.len() {
-            return None;
-        }
-        datagram = datagram.get(step..)?;
-    }
-    None
+        NetlinkPayload::Error(e) if msg.header.sequence_number == SEQ => Some(match e.code {
+            None => Outcome::Acked,
+            Some(_) => Outcome::Failed(e),
+        }),
+        _ => None,
+    })
 }
 
 #[cfg(test)]

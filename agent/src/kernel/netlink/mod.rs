@@ -1,6 +1,7 @@
 //! [`Kernel`] over rtnetlink: one request kind per file, a namespace facility for the rest.
 
 mod addr;
+mod datagram;
 mod error;
 mod events;
 mod link;

@@ -206,15 +206,9 @@ fn send_all(b: &RouteBatcher, chunks: &[Chunk]) -> std::io::Result<Vec<(u32, i32
 }
 
 /// Collects the failures of one datagram; true once the reply to `last` was among them.
-fn read_replies(mut data: &[u8], last: u32, errors: &mut Vec<(u32, i32)>) -> bool {
+fn read_replies(data: &[u8], last: u32, errors: &mut Vec<(u32, i32)>) -> bool {
     let mut done = false;
-    while !data.is_empty() {
-        let Ok(msg) = NetlinkMessage::<RouteNetlinkMessage>::deserialize(data) else {
-            break;
-        };
-        let len = usize::try_from(msg.header.length).unwrap_or(usize::MAX);
-        // Messages are 4-byte aligned within a datagram.
-        let step = len.checked_add(3).map(|l| l & !3).unwrap_or(usize::MAX);
+    for msg in super::datagram::messages(data) {
         if let NetlinkPayload::Error(e) = &msg.payload {
             let seq = msg.header.sequence_number;
             if let Some(code) = e.code {
@@ -222,10 +216,6 @@ fn read_replies(mut data: &[u8], last: u32, errors: &mut Vec<(u32, i32)>) -> boo
             }
             done |= seq == last;
         }
-        if step == 0 || step > data.len() {
-            break;
-        }
-        data = data.get(step..).unwrap_or_default();
     }
     done
 }
