@@ -10,7 +10,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tracing::{debug, warn};
 
-use super::proto::{ApiError, Reply, Request};
+use api::proto::{ApiError, Reply, Request};
 
 /// Longest request line accepted; a longer one is refused and the connection closed.
 pub const MAX_REQUEST_LEN: usize = 64 * 1024;

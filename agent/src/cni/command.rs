@@ -7,7 +7,7 @@ use super::env::{Command, Invocation};
 use super::error::{code, CniError};
 use super::result::{add_result, prev_addresses};
 use super::version::Version;
-use crate::api::proto::{ApiError, AttachmentKey, Reply, Request};
+use api::proto::{ApiError, AttachmentKey, Reply, Request};
 
 /// Attachments whose container id starts with this belong to latticed's Docker driver, which
 /// a CNI runtime's GC knows nothing about: GC keeps them.

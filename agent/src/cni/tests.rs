@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use super::command::{Api, Unreachable};
 use super::error::code;
 use super::run;
-use crate::api::proto::{ApiError, Attachment, AttachmentKey, Reply, Request};
+use api::proto::{ApiError, Attachment, AttachmentKey, Reply, Request};
 
 /// Records requests; answers from a queue (or "unreachable" when empty).
 #[derive(Default)]

@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use ipnet::IpNet;
 use tracing::{error, info};
 
-use crate::api::proto::BlockConflict;
 use crate::metrics::Metrics;
+use api::proto::BlockConflict;
 
 /// The blocks this host holds and the advertised prefixes that overlap them.
 #[derive(Debug, Default)]

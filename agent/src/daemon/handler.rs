@@ -15,12 +15,13 @@ mod cni_ops;
 use super::blocks::BlockAnnouncer;
 use super::conflicts::Conflicts;
 use super::reconciler::Reconciler;
-use crate::api::proto::{ApiError, Attachment, AttachmentKey, NodeStatus, Reply, Request};
+use crate::api::convert;
 use crate::api::server::Handler;
 use crate::config::Config;
 use crate::dataplane;
 use crate::kernel::Kernel;
 use crate::metrics::{Interface, Metrics};
+use api::proto::{ApiError, Attachment, AttachmentKey, NodeStatus, Reply, Request};
 
 /// MTU used when neither `dataplane.mtu` nor an uplink says otherwise.
 const DEFAULT_MTU: u32 = 1500;
@@ -279,7 +280,7 @@ impl AgentHandler {
                 .collect(),
             conflicts: self.conflicts.list(),
             attachments,
-            peers: self.speaker.status().await,
+            peers: convert::peers(self.speaker.status().await),
             learned_routes: self
                 .dataplane
                 .stats

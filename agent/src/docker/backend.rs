@@ -10,11 +10,11 @@ use ipnet::{Ipv4Net, Ipv6Net};
 
 use super::driver::Backend;
 use super::wire::{self, IFNAME};
-use crate::api::proto::{Reply, Request};
 use crate::api::server::Handler;
-use crate::cni::command::DOCKER_ID_PREFIX;
 use crate::dataplane::fnv1a64;
 use crate::kernel::Kernel;
+use api::proto::DOCKER_ID_PREFIX;
+use api::proto::{Reply, Request};
 
 /// latticed's parts the Docker driver uses.
 pub struct AgentBackend {
