@@ -9,11 +9,11 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, OnceLock};
 
+use api::proto::BlockConflict;
 use ipnet::IpNet;
 use tracing::{error, info};
 
 use crate::metrics::Metrics;
-use api::proto::BlockConflict;
 
 /// The blocks this host holds and the advertised prefixes that overlap them.
 #[derive(Debug, Default)]

@@ -5,6 +5,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use api::proto::{ApiError, Attachment, AttachmentKey, NodeStatus, Reply, Request};
 use futures::future::BoxFuture;
 use futures::FutureExt;
 use tokio::sync::Mutex;
@@ -21,7 +22,6 @@ use crate::config::Config;
 use crate::dataplane;
 use crate::kernel::Kernel;
 use crate::metrics::{Interface, Metrics};
-use api::proto::{ApiError, Attachment, AttachmentKey, NodeStatus, Reply, Request};
 
 /// MTU used when neither `dataplane.mtu` nor an uplink says otherwise.
 const DEFAULT_MTU: u32 = 1500;

@@ -4,13 +4,13 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
+use api::proto::{Allocation, BlockUsage, IpamStatus, Reply, RouteStatus};
 use ipnet::IpNet;
 
 use super::handler::{error, AgentHandler};
 use crate::api::convert;
 use crate::kernel::RTPROT_BGP;
 use crate::metrics::RouteKind;
-use api::proto::{Allocation, BlockUsage, IpamStatus, Reply, RouteStatus};
 
 impl AgentHandler {
     /// Every peer in detail, or the one asked for (`not_found` if it is not configured).

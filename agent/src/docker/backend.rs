@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use api::proto::{Reply, Request, DOCKER_ID_PREFIX};
 use async_trait::async_trait;
 use ipnet::{Ipv4Net, Ipv6Net};
 
@@ -13,8 +14,6 @@ use super::wire::{self, IFNAME};
 use crate::api::server::Handler;
 use crate::dataplane::fnv1a64;
 use crate::kernel::Kernel;
-use api::proto::DOCKER_ID_PREFIX;
-use api::proto::{Reply, Request};
 
 /// latticed's parts the Docker driver uses.
 pub struct AgentBackend {

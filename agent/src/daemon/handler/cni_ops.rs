@@ -3,12 +3,12 @@
 
 use std::path::PathBuf;
 
+use api::proto::{Attachment, Reply};
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
 use super::{error, now, validate_key, AgentHandler};
 use crate::dataplane::{self, RTPROT_LATTICE};
 use crate::kernel::RouteTarget;
-use api::proto::{Attachment, Reply};
 
 impl AgentHandler {
     /// CNI CHECK: the attachment exists and its veth, addresses (IPv4, and IPv6 when dual-stack)
