@@ -16,7 +16,6 @@ mod cni_ops;
 use super::blocks::BlockAnnouncer;
 use super::conflicts::Conflicts;
 use super::reconciler::Reconciler;
-use crate::api::convert;
 use crate::api::server::Handler;
 use crate::config::Config;
 use crate::dataplane;
@@ -280,7 +279,7 @@ impl AgentHandler {
                 .collect(),
             conflicts: self.conflicts.list(),
             attachments,
-            peers: convert::peers(self.speaker.status().await),
+            peers: crate::api::convert::peers(self.speaker.status().await),
             learned_routes: self
                 .dataplane
                 .stats
