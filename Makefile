@@ -72,7 +72,7 @@ bench: deps-bench
 	target/release/examples/bench_ingest run $(BENCH_SIZES)
 	$(CARGO) build --release -p ipam --example bench_alloc
 	target/release/examples/bench_alloc $(BENCH_ALLOCS)
-	$(CARGO) build --release -p agent --bins --example bench_cni
+	$(CARGO) build --release -p agent -p cni --bins --example bench_cni
 	target/release/examples/bench_cni run $(BENCH_CNI_N)
 	$(CARGO) build --release -p agent --bins --example bench_routes
 	target/release/examples/bench_routes $(ROUTE_BENCH)

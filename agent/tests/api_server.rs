@@ -4,9 +4,9 @@
 use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;
 
-use agent::api::client::call;
-use agent::api::proto::{ApiError, Reply, Request};
 use agent::api::server::{bind, serve, Handler, MAX_REQUEST_LEN};
+use api::client::call;
+use api::proto::{ApiError, Reply, Request};
 use futures::future::BoxFuture;
 use futures::FutureExt;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};

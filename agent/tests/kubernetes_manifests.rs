@@ -1,9 +1,11 @@
 //! deploy/kubernetes/ without a cluster: the manifests parse, and what they name exists — the
-//! binaries the Containerfile copies are this package's, the flags are latticed's and the CLI's,
+//! binaries the Containerfile copies are the workspace's, the flags are latticed's and the CLI's,
 //! the node configs are valid latticed configs, the conflist is one lattice-cni accepts and the
 //! same as docs/examples/10-lattice.conflist, and every mount has its volume.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -11,6 +13,8 @@ use std::process::Command;
 use serde::Deserialize;
 use serde_json::Value as Json;
 use serde_yaml_ng::Value;
+
+use common::workspace_bin;
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -43,20 +47,20 @@ fn strs(v: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn help(bin: &str, args: &[&str]) -> String {
+fn help(bin: &Path, args: &[&str]) -> String {
     let out = Command::new(bin).args(args).arg("--help").output().unwrap();
-    assert!(out.status.success(), "{bin} --help");
+    assert!(out.status.success(), "{} --help", bin.display());
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// Destinations of the Containerfile's `COPY target/release/<bin> <dest>` lines, checked
-/// against this package's binaries.
+/// against the workspace's binaries.
 fn image_files() -> Vec<String> {
     let text = std::fs::read_to_string(repo().join("deploy/kubernetes/Containerfile")).unwrap();
     let bins = [
-        env!("CARGO_BIN_EXE_latticed"),
-        env!("CARGO_BIN_EXE_lattice"),
-        env!("CARGO_BIN_EXE_lattice-cni"),
+        PathBuf::from(env!("CARGO_BIN_EXE_latticed")),
+        workspace_bin("lattice"),
+        workspace_bin("lattice-cni"),
     ];
     let mut dests = Vec::new();
     for line in text.lines().filter(|l| l.starts_with("COPY ")) {
@@ -65,8 +69,7 @@ fn image_files() -> Vec<String> {
             .strip_prefix("target/release/")
             .expect("COPY from target/release");
         assert!(
-            bins.iter()
-                .any(|b| Path::new(b).file_name().unwrap() == src),
+            bins.iter().any(|b| b.file_name().unwrap() == src),
             "Containerfile copies {src}, which this workspace does not build"
         );
         dests.push(parts[2].to_string());
@@ -115,7 +118,7 @@ fn daemonset_runs_real_binaries_with_real_flags_and_mounts() {
         "{} is not in the image",
         command[0]
     );
-    let latticed_help = help(env!("CARGO_BIN_EXE_latticed"), &[]);
+    let latticed_help = help(Path::new(env!("CARGO_BIN_EXE_latticed")), &[]);
     for flag in strs(&latticed["args"])
         .iter()
         .filter(|a| a.starts_with("--"))
@@ -131,7 +134,7 @@ fn daemonset_runs_real_binaries_with_real_flags_and_mounts() {
         "{} is not in the image",
         probe[0]
     );
-    let cli_help = help(env!("CARGO_BIN_EXE_lattice"), &[]);
+    let cli_help = help(&workspace_bin("lattice"), &[]);
     for word in &probe[1..] {
         if word.starts_with("--") || !word.starts_with('/') {
             assert!(cli_help.contains(word.as_str()), "lattice has no {word}");
@@ -167,7 +170,7 @@ fn configmap_holds_valid_node_configs_and_the_example_conflist() {
     let mut plugin = conflist["plugins"][0].clone();
     plugin["cniVersion"] = conflist["cniVersion"].clone();
     plugin["name"] = conflist["name"].clone();
-    let net = agent::cni::conf::parse(plugin.to_string().as_bytes()).unwrap();
+    let net = cni::conf::parse(plugin.to_string().as_bytes()).unwrap();
 
     let ds = one("daemonset.yaml", "DaemonSet");
     let mounts: Vec<String> = ds["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use agent::api::client::call;
-use agent::api::proto::{AttachmentKey, NodeStatus, Reply, Request};
+use api::client::call;
+use api::proto::{AttachmentKey, NodeStatus, Reply, Request};
 
 fn is_root() -> bool {
     nix::unistd::Uid::effective().is_root()
@@ -248,7 +248,7 @@ async fn scenario() {
         let s = wait_status(h, "shows the conflict", |s| !s.conflicts.is_empty()).await;
         assert_eq!(s.conflicts[0].prefix.to_string(), "10.244.1.0/30");
         assert_eq!(s.blocks_v6.len(), 1);
-        let text = agent::api::format::status(&s);
+        let text = api::format::status(&s);
         assert!(text.contains("CONFLICT:    10.244.1.0/30"), "{text}");
     }
     // The metrics say so too (scraped on each namespace's loopback, metrics.listen's default).
@@ -398,7 +398,7 @@ async fn scenario() {
         Reply::List { attachments } => attachments,
         other => panic!("{other:?}"),
     };
-    let addrs = |l: &[agent::api::proto::Attachment]| {
+    let addrs = |l: &[api::proto::Attachment]| {
         let mut v: Vec<_> = l
             .iter()
             .map(|a| (a.container_id.clone(), a.address, a.address_v6))

@@ -8,6 +8,8 @@
 //! (the attacker) and 10.98.0.3 (the good peer). Both namespaces and latticed go away on drop,
 //! also when the test fails; the root namespace is never touched.
 
+mod common;
+
 use std::fs::File;
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -162,7 +164,7 @@ docker:    {{ socket: '{socket}.docker' }}
             if let Some(status) = self.latticed.as_mut().unwrap().try_wait().unwrap() {
                 panic!("latticed exited at start with {status}");
             }
-            let code = Command::new(env!("CARGO_BIN_EXE_lattice"))
+            let code = Command::new(common::workspace_bin("lattice"))
                 .arg("--socket")
                 .arg(self.socket())
                 .args(["status", "--json"])
@@ -784,7 +786,7 @@ async fn routes_text(lat: &str) -> String {
 
 /// latticed's view of `peer` from `lattice status --json`.
 async fn peer_state(socket: &Path, peer: Ipv4Addr) -> Result<String, String> {
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_lattice"))
+    let out = tokio::process::Command::new(common::workspace_bin("lattice"))
         .arg("--socket")
         .arg(socket)
         .args(["status", "--json"])

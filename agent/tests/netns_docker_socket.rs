@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use agent::api::client::call;
-use agent::api::proto::{Reply, Request};
+use api::client::call;
+use api::proto::{Reply, Request};
 use common::{eventually, is_root, Namespaces};
 
 const PATIENCE: Duration = Duration::from_secs(20);

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{eventually, is_root, netns_path, output, run, Namespaces};
+use common::{eventually, is_root, netns_path, output, run, workspace_bin, Namespaces};
 
 const PATIENCE: Duration = Duration::from_secs(30);
 
@@ -101,7 +101,7 @@ fn config(
 }
 
 fn lattice(dir: &Path, name: &str, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_lattice"))
+    Command::new(workspace_bin("lattice"))
         .arg("--socket")
         .arg(dir.join(format!("{name}.sock")))
         .args(args)

@@ -7,10 +7,10 @@
 
 use std::collections::BTreeSet;
 
-use agent::api::proto::{Reply, Request};
+use api::proto::{Reply, Request};
 use ipnet::IpNet;
 
-use crate::api;
+use crate::latticed;
 use crate::paths::LabDir;
 use crate::topology::{Kind, Lab};
 
@@ -46,11 +46,11 @@ pub fn host_routes(lab: &Lab, dir: &LabDir) -> Result<Vec<HostRoutes>, String> {
     let mut out = Vec::new();
     for node in lab.nodes.iter().filter(|n| n.kind == Kind::Lattice) {
         let socket = dir.latticed_socket(&node.name);
-        let status = match api::call(&socket, &Request::Status) {
+        let status = match latticed::call(&socket, &Request::Status) {
             Ok(Reply::Status(st)) => st,
             other => return Err(format!("{}: status: {other:?}", node.name)),
         };
-        let routes = match api::call(&socket, &Request::Routes) {
+        let routes = match latticed::call(&socket, &Request::Routes) {
             Ok(Reply::Routes { routes }) => routes,
             other => return Err(format!("{}: routes: {other:?}", node.name)),
         };

@@ -1,6 +1,5 @@
 //! lattice-lab: containerlab-style labs built from network namespaces, FRR and latticed.
 
-mod api;
 mod converge;
 mod deploy;
 mod destroy;
@@ -8,6 +7,7 @@ mod error;
 mod exec;
 mod inspect;
 mod kinds;
+mod latticed;
 mod netns;
 mod paths;
 mod pingmatrix;

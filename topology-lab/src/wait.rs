@@ -5,13 +5,13 @@ use std::path::Path;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use agent::api::proto::{Reply, Request};
+use api::proto::{Reply, Request};
 
 use crate::error::LabError;
 use crate::kinds::frr::vtysh_args;
 use crate::paths::LabDir;
 use crate::topology::{self, Kind, Lab, Node};
-use crate::{api, converge, sh};
+use crate::{converge, latticed, sh};
 
 /// State FRR and latticed report for an up session (RFC 4271 §8.2.2).
 const ESTABLISHED: &str = "Established";
@@ -87,7 +87,7 @@ fn frr_sessions(lab: &Lab, dir: &LabDir, node: &Node) -> Vec<Session> {
 }
 
 fn lattice_sessions(dir: &LabDir, node: &Node) -> Vec<Session> {
-    match api::call(&dir.latticed_socket(&node.name), &Request::Status) {
+    match latticed::call(&dir.latticed_socket(&node.name), &Request::Status) {
         Ok(Reply::Status(st)) => st
             .peers
             .iter()

@@ -1,9 +1,6 @@
-//! latticed's local API: newline-delimited JSON over a unix stream socket (mode 0600).
-//!
-//! One [`Request`] per line, one [`Reply`] per line. Used by the `lattice` CLI, the lab and,
-//! later, the CNI plugin.
+//! latticed's side of the local API (the `api` crate holds the protocol and its client):
+//! [`server`] serves the unix socket, [`convert`] turns the BGP speaker's records into the
+//! API's own types, so a change inside `bgp` is not a change on the wire.
 
-pub mod client;
-pub mod format;
-pub mod proto;
+pub mod convert;
 pub mod server;

@@ -5,12 +5,11 @@ use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::Path;
 use std::sync::Arc;
 
+use api::proto::{ApiError, Reply, Request};
 use futures::future::BoxFuture;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tracing::{debug, warn};
-
-use super::proto::{ApiError, Reply, Request};
 
 /// Longest request line accepted; a longer one is refused and the connection closed.
 pub const MAX_REQUEST_LEN: usize = 64 * 1024;

@@ -9,10 +9,10 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, OnceLock};
 
+use api::proto::BlockConflict;
 use ipnet::IpNet;
 use tracing::{error, info};
 
-use crate::api::proto::BlockConflict;
 use crate::metrics::Metrics;
 
 /// The blocks this host holds and the advertised prefixes that overlap them.

@@ -5,6 +5,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use api::proto::{ApiError, Attachment, AttachmentKey, NodeStatus, Reply, Request};
 use futures::future::BoxFuture;
 use futures::FutureExt;
 use tokio::sync::Mutex;
@@ -15,7 +16,6 @@ mod cni_ops;
 use super::blocks::BlockAnnouncer;
 use super::conflicts::Conflicts;
 use super::reconciler::Reconciler;
-use crate::api::proto::{ApiError, Attachment, AttachmentKey, NodeStatus, Reply, Request};
 use crate::api::server::Handler;
 use crate::config::Config;
 use crate::dataplane;
@@ -279,7 +279,7 @@ impl AgentHandler {
                 .collect(),
             conflicts: self.conflicts.list(),
             attachments,
-            peers: self.speaker.status().await,
+            peers: crate::api::convert::peers(self.speaker.status().await),
             learned_routes: self
                 .dataplane
                 .stats

@@ -4,10 +4,11 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
+use api::proto::{Allocation, BlockUsage, IpamStatus, Reply, RouteStatus};
 use ipnet::IpNet;
 
 use super::handler::{error, AgentHandler};
-use crate::api::proto::{Allocation, BlockUsage, IpamStatus, Reply, RouteStatus};
+use crate::api::convert;
 use crate::kernel::RTPROT_BGP;
 use crate::metrics::RouteKind;
 
@@ -21,7 +22,9 @@ impl AgentHandler {
                 return error("not_found", format!("{want} is not a configured BGP peer"));
             }
         }
-        Reply::Peers { peers }
+        Reply::Peers {
+            peers: convert::peers(peers),
+        }
     }
 
     /// The Loc-RIB, each prefix marked with whether the kernel holds it.
@@ -69,7 +72,7 @@ impl AgentHandler {
                 };
                 RouteStatus {
                     prefix: r.prefix,
-                    paths: r.paths,
+                    paths: r.paths.into_iter().map(convert::path).collect(),
                     in_kernel,
                     kernel_next_hops: hops,
                     not_installed_because: why,

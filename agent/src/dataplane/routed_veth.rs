@@ -23,7 +23,8 @@ use super::{at, DataplaneError, RTPROT_LATTICE};
 use crate::kernel::{Kernel, KernelError, LinkInfo, MacAddr, NextHop, Route, RouteTarget};
 
 /// The containers' default gateway: link-local, never on the wire, answered by the host veth.
-pub const GATEWAY: Ipv4Addr = Ipv4Addr::new(169, 254, 1, 1);
+/// The API's (CNI results report it), so latticed and its clients cannot disagree.
+pub const GATEWAY: Ipv4Addr = api::proto::GATEWAY;
 
 /// The containers' IPv6 default gateway: link-local, answered by a fixed neighbour entry.
 pub const GATEWAY_V6: Ipv6Addr = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 1);

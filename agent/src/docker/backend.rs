@@ -5,14 +5,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use api::proto::{Reply, Request, DOCKER_ID_PREFIX};
 use async_trait::async_trait;
 use ipnet::{Ipv4Net, Ipv6Net};
 
 use super::driver::Backend;
 use super::wire::{self, IFNAME};
-use crate::api::proto::{Reply, Request};
 use crate::api::server::Handler;
-use crate::cni::command::DOCKER_ID_PREFIX;
 use crate::dataplane::fnv1a64;
 use crate::kernel::Kernel;
 

@@ -1,7 +1,7 @@
 //! Shared by the root-only namespace tests: namespaces that delete themselves, command helpers.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
@@ -81,4 +81,18 @@ pub fn eventually(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(50));
     }
     f()
+}
+
+/// A binary of another workspace crate (`lattice` from `cli`, `lattice-cni` from `cni`), found
+/// next to this package's `latticed`: `env!("CARGO_BIN_EXE_..")` names only this package's own,
+/// and `cargo test -p agent` builds no other. Panics, saying how to build it, when it is missing.
+pub fn workspace_bin(name: &str) -> PathBuf {
+    let path = Path::new(env!("CARGO_BIN_EXE_latticed")).with_file_name(name);
+    assert!(
+        path.is_file(),
+        "{} is missing: build the workspace's binaries first (`cargo build --workspace --bins`, \
+         which `make build` and `make test` run)",
+        path.display()
+    );
+    path
 }

@@ -7,7 +7,7 @@ use std::process::{Child, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use agent::api::proto::{Reply, Request};
+use api::proto::{Reply, Request};
 use serde_yaml_ng::{Mapping, Value};
 
 use super::Ctx;
@@ -15,7 +15,7 @@ use crate::error::LabError;
 use crate::paths::LabDir;
 use crate::state::ContainerState;
 use crate::topology::{Lab, Node};
-use crate::{api, netns, sh};
+use crate::{latticed, netns, sh};
 
 /// How long latticed gets to open its API socket.
 const READY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -183,7 +183,7 @@ fn wait_ready(dir: &LabDir, node: &Node, child: &mut Child) -> Result<(), LabErr
             )));
         }
         if socket.exists() {
-            match api::call(&socket, &Request::Status) {
+            match latticed::call(&socket, &Request::Status) {
                 Ok(_) => return Ok(()),
                 Err(e) => last = e.to_string(),
             }
@@ -222,7 +222,7 @@ fn attach(ctx: &mut Ctx<'_>, node: &Node, i: u32) -> Result<(), LabError> {
         netns: PathBuf::from("/run/netns").join(&cns),
         mtu: None,
     };
-    let reply = api::call(&ctx.dir.latticed_socket(&node.name), &req)?;
+    let reply = latticed::call(&ctx.dir.latticed_socket(&node.name), &req)?;
     let address = match reply {
         Reply::Attached(a) => a.address,
         Reply::Error(e) => {

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use agent::api::proto::{Attachment, Reply, Request};
+use api::proto::{Attachment, Reply, Request};
 
 use super::Lab;
 
@@ -54,7 +54,7 @@ pub fn api(lab: &Lab, host: &str, req: &Request) -> Reply {
         .enable_all()
         .build()
         .unwrap();
-    rt.block_on(agent::api::client::call(&socket, req)).unwrap()
+    rt.block_on(api::client::call(&socket, req)).unwrap()
 }
 
 /// A lab host's attachments.

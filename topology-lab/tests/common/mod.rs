@@ -43,7 +43,7 @@ pub fn example_lab(example: &str, tag: &str) -> Option<Lab> {
     let latticed = Path::new(BIN).with_file_name("latticed");
     if !latticed.is_file() {
         eprintln!(
-            "SKIPPED: {} is missing; build it first (`cargo build -p agent --bins` or `make build`)",
+            "SKIPPED: {} is missing; build it first (`cargo build --workspace --bins` or `make build`)",
             latticed.display()
         );
         return None;

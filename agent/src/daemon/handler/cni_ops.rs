@@ -3,10 +3,10 @@
 
 use std::path::PathBuf;
 
+use api::proto::{Attachment, Reply};
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
 use super::{error, now, validate_key, AgentHandler};
-use crate::api::proto::{Attachment, Reply};
 use crate::dataplane::{self, RTPROT_LATTICE};
 use crate::kernel::RouteTarget;
 

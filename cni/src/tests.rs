@@ -5,13 +5,13 @@
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
 
+use api::proto::{ApiError, Attachment, AttachmentKey, Reply, Request};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
 use super::command::{Api, Unreachable};
 use super::error::code;
 use super::run;
-use crate::api::proto::{ApiError, Attachment, AttachmentKey, Reply, Request};
 
 /// Records requests; answers from a queue (or "unreachable" when empty).
 #[derive(Default)]

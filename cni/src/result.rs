@@ -2,11 +2,10 @@
 
 use std::net::IpAddr;
 
+use api::proto::{Attachment, GATEWAY};
 use serde_json::{json, Map, Value};
 
 use super::conf::NetConf;
-use crate::api::proto::Attachment;
-use crate::dataplane::GATEWAY;
 
 /// The result JSON for an attachment: the host veth and the container interface, the /32 with
 /// its link-local gateway, and the default route through it.

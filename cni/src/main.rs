@@ -1,13 +1,13 @@
-//! lattice-cni: the CNI plugin. A thin client of latticed's local API; see `agent::cni`.
+//! lattice-cni: the CNI plugin. A thin client of latticed's local API; see the `cni` library.
 
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use agent::api::client;
-use agent::api::proto::{CniCommand, Reply, Request};
-use agent::cni::{self, conf, Api, Unreachable};
+use api::client;
+use api::proto::{CniCommand, Reply, Request};
+use cni::{conf, Api, Unreachable};
 
 /// How long one call to latticed may take (an attach is a few netlink round trips).
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use agent::api::{client, format, proto::Reply, proto::Request};
+use api::{client, format, proto::Reply, proto::Request};
 use clap::{Parser, Subcommand};
 
 /// How long latticed gets to answer: a stuck daemon must not hang a probe.
@@ -196,7 +196,7 @@ fn healthy(reply: &Reply) -> bool {
         Reply::Status(s) => format::healthy(s),
         Reply::Peers { peers } => peers
             .iter()
-            .all(|p| p.state == bgp::driver::PeerState::Established),
+            .all(|p| p.state == api::proto::PeerState::Established),
         Reply::Routes { routes } => format::routes_healthy(routes),
         Reply::Ipam(s) => format::ipam_healthy(s),
         Reply::Error(_) => false,

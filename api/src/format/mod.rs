@@ -9,11 +9,9 @@ use std::fmt::Write;
 pub use peers::{peer, peers};
 pub use routes::{ipam, ipam_healthy, routes, routes_healthy};
 
-use bgp::driver::{PeerState, PeerStatus};
-
 #[cfg(test)]
-use super::proto::BlockUsage;
-use super::proto::{Attachment, NodeStatus};
+use crate::proto::BlockUsage;
+use crate::proto::{Attachment, NodeStatus, PeerState, PeerStatus};
 
 /// `lattice status`: node summary, then one row per peer (like `birdc show protocols`).
 pub fn status(s: &NodeStatus) -> String {
@@ -275,7 +273,7 @@ PEER      AS     STATE        UPTIME    RECEIVED  ACCEPTED  ADVERTISED  INFO
     fn conflicts_and_ipv6_blocks_are_shown() {
         let mut s = node(vec![]);
         s.blocks_v6 = vec!["fd00:10:244::100/120".parse().unwrap()];
-        s.conflicts = vec![crate::api::proto::BlockConflict {
+        s.conflicts = vec![crate::proto::BlockConflict {
             prefix: "10.244.1.0/24".parse().unwrap(),
             block: "10.244.1.0/24".parse().unwrap(),
             next_hops: vec!["10.0.1.1".parse().unwrap()],

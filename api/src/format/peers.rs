@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use bgp::driver::{MessageCounts, PeerState, PeerStatus};
+use crate::proto::{MessageCounts, PeerState, PeerStatus};
 
 use super::{table, uptime};
 
@@ -152,7 +152,7 @@ fn indent(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bgp::driver::SessionInfo;
+    use crate::proto::SessionInfo;
 
     #[test]
     fn an_established_peer_shows_timers_capabilities_and_counts() {

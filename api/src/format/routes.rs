@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use super::table;
-use crate::api::proto::{IpamStatus, RouteStatus};
+use crate::proto::{IpamStatus, RouteStatus};
 
 /// One row per path, the prefix on its first; flags `*` best, `=` in the multipath (ECMP) set,
 /// `s` stale; KERNEL says whether the prefix is installed (or why not).
@@ -137,11 +137,10 @@ pub fn ipam_healthy(s: &IpamStatus) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::proto::{Allocation, BlockUsage};
-    use bgp::rib::RibPath;
+    use crate::proto::{Allocation, BlockUsage, RoutePath};
 
-    fn path(peer: &str, best: bool, multipath: bool) -> RibPath {
-        RibPath {
+    fn path(peer: &str, best: bool, multipath: bool) -> RoutePath {
+        RoutePath {
             peer: peer.parse().unwrap(),
             next_hop: peer.parse().unwrap(),
             as_path: "65001 65102".into(),

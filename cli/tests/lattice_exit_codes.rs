@@ -8,11 +8,11 @@ use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use agent::api::proto::{
-    Allocation, ApiError, BlockUsage, IpamStatus, NodeStatus, Reply, Request, RouteStatus,
-};
 use agent::api::server::{bind, serve, Handler};
-use bgp::driver::{PeerState, PeerStatus};
+use api::proto::{
+    Allocation, ApiError, BlockUsage, IpamStatus, NodeStatus, PeerState, PeerStatus, Reply,
+    Request, RouteStatus,
+};
 use futures::future::BoxFuture;
 use futures::FutureExt;
 

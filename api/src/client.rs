@@ -5,7 +5,7 @@ use std::path::Path;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 
-use super::proto::{Reply, Request};
+use crate::proto::{Reply, Request};
 
 /// Failure to talk to latticed (not a failed request: that is [`Reply::Error`]).
 #[derive(Debug, thiserror::Error)]

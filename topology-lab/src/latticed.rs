@@ -3,8 +3,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use agent::api::client;
-use agent::api::proto::{Reply, Request};
+use api::client;
+use api::proto::{Reply, Request};
 
 use crate::error::LabError;
 

@@ -2,16 +2,13 @@
 //!
 //! No I/O here: the caller passes an [`Api`] (a socket client in the binary, a fake in tests).
 
+use api::proto::{ApiError, AttachmentKey, Reply, Request, DOCKER_ID_PREFIX};
+
 use super::conf::NetConf;
 use super::env::{Command, Invocation};
 use super::error::{code, CniError};
 use super::result::{add_result, prev_addresses};
 use super::version::Version;
-use crate::api::proto::{ApiError, AttachmentKey, Reply, Request};
-
-/// Attachments whose container id starts with this belong to latticed's Docker driver, which
-/// a CNI runtime's GC knows nothing about: GC keeps them.
-pub const DOCKER_ID_PREFIX: &str = "docker:";
 
 /// latticed could not be reached or did not answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -1,0 +1,46 @@
+//! The Loc-RIB as `lattice routes` shows it: each prefix, its paths, and the kernel's view.
+
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+/// One prefix of the Loc-RIB, as `lattice routes` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouteStatus {
+    /// The prefix.
+    pub prefix: IpNet,
+    /// Each peer's path, best first, with best and multipath marks.
+    pub paths: Vec<RoutePath>,
+    /// Whether the kernel holds the route (as `proto bgp`).
+    pub in_kernel: bool,
+    /// The kernel route's gateways, when it holds one.
+    #[serde(default)]
+    pub kernel_next_hops: Vec<IpAddr>,
+    /// Why the prefix is not programmed, when latticed leaves it out on purpose.
+    #[serde(default)]
+    pub not_installed_because: Option<String>,
+}
+
+/// One peer's path to a prefix, as shown to an operator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoutePath {
+    /// The peer it came from.
+    pub peer: IpAddr,
+    /// The address packets are forwarded to.
+    pub next_hop: IpAddr,
+    /// AS_PATH, e.g. `65001 65000 {65003}` (sets in braces, confederation parts in brackets).
+    pub as_path: String,
+    /// ORIGIN: `IGP`, `EGP` or `incomplete`.
+    pub origin: String,
+    /// MULTI_EXIT_DISC.
+    pub med: Option<u32>,
+    /// LOCAL_PREF (iBGP only).
+    pub local_pref: Option<u32>,
+    /// The decision process (RFC 4271 §9.1.2.2) chose it.
+    pub best: bool,
+    /// It is in the multipath set next to the best (the best itself included).
+    pub multipath: bool,
+    /// Kept from before the peer's restart or refresh, waiting to be re-sent or swept.
+    pub stale: bool,
+}

@@ -1,0 +1,181 @@
+//! The wire shapes clients and latticed rely on, byte for byte.
+
+use super::*;
+
+/// The CNI and Docker plugins rely on these exact shapes.
+#[test]
+fn gc_and_dual_stack_wire_shapes() {
+    let req: Request =
+        serde_json::from_str(r#"{"op":"gc","keep":[{"container_id":"c1","ifname":"eth0"}]}"#)
+            .unwrap();
+    assert_eq!(
+        req,
+        Request::Gc {
+            keep: vec![AttachmentKey {
+                container_id: "c1".into(),
+                ifname: "eth0".into()
+            }]
+        }
+    );
+    let reply = Reply::Collected {
+        released: vec![AttachmentKey {
+            container_id: "c2".into(),
+            ifname: "eth1".into(),
+        }],
+    };
+    assert_eq!(
+        serde_json::to_string(&reply).unwrap(),
+        r#"{"reply":"collected","released":[{"container_id":"c2","ifname":"eth1"}]}"#
+    );
+    let mut a = Attachment {
+        container_id: "c".into(),
+        ifname: "eth0".into(),
+        address: "10.244.1.1".parse().unwrap(),
+        address_v6: None,
+        host_ifname: "lat0".into(),
+        netns: "/run/netns/x".into(),
+        host_mac: None,
+        container_mac: None,
+    };
+    assert!(!serde_json::to_string(&a).unwrap().contains("address_v6"));
+    a.address_v6 = Some("fd00::1".parse().unwrap());
+    let text = serde_json::to_string(&a).unwrap();
+    assert!(text.contains(r#""address_v6":"fd00::1""#), "{text}");
+    assert_eq!(serde_json::from_str::<Attachment>(&text).unwrap(), a);
+}
+
+/// lattice-cni wraps each request with the CNI command it serves.
+#[test]
+fn cni_wrapper_wire_shape() {
+    let text = r#"{"op":"cni","command":"del","request":{"op":"detach","container_id":"c1","ifname":"eth0"}}"#;
+    let req: Request = serde_json::from_str(text).unwrap();
+    assert_eq!(
+        req,
+        Request::Cni {
+            command: CniCommand::Del,
+            request: Box::new(Request::Detach {
+                container_id: "c1".into(),
+                ifname: "eth0".into()
+            }),
+        }
+    );
+    assert_eq!(serde_json::to_string(&req).unwrap(), text);
+    assert_eq!(CniCommand::from_env("GC"), Some(CniCommand::Gc));
+    assert_eq!(CniCommand::from_env("VERSION"), None);
+}
+
+/// `peers` and `status` carry this peer shape: the bytes latticed sent when its BGP speaker's
+/// own status struct went on the wire, kept now that the API has its own.
+#[test]
+fn peer_wire_shape() {
+    let mut p = PeerStatus::new("2001:db8::1".parse().unwrap(), 4_200_000_001);
+    p.state = PeerState::Established;
+    p.uptime_secs = Some(83);
+    p.prefixes_received = 4;
+    p.prefixes_advertised = 1;
+    p.prefixes_accepted = 3;
+    p.remote_router_id = Some("10.0.0.1".parse().unwrap());
+    p.last_error = Some("hold timer expired".into());
+    p.families = vec!["ipv4".into(), "ipv6".into()];
+    p.graceful_restart_stale = true;
+    p.established_transitions = 2;
+    p.sent = MessageCounts {
+        open: 1,
+        update: 2,
+        notification: 3,
+        keepalive: 4,
+        route_refresh: 5,
+    };
+    p.received.keepalive = 12;
+    p.notifications_sent.insert("6/2".into(), 1);
+    p.notifications_received.insert("6/4".into(), 2);
+    p.prefixes_received_by_family.insert("ipv4".into(), 4);
+    p.prefixes_accepted_by_family.insert("ipv4".into(), 3);
+    p.prefixes_advertised_by_family.insert("ipv6".into(), 1);
+    p.config = PeerSettings {
+        hold_time: 9,
+        keepalive: Some(3),
+        connect_retry_secs: 5,
+        passive: true,
+        max_prefixes: Some(100),
+        md5: true,
+    };
+    p.session = Some(SessionInfo {
+        local: Some("[2001:db8::2]:40000".parse().unwrap()),
+        outbound: true,
+        hold_time: 9,
+        keepalive: 3,
+        capabilities: vec!["4-octet-as".into()],
+        peer_restart_time: Some(120),
+    });
+    let text = concat!(
+        r#"{"reply":"peers","peers":[{"address":"2001:db8::1","remote_as":4200000001,"#,
+        r#""state":"Established","uptime_secs":83,"prefixes_received":4,"#,
+        r#""prefixes_advertised":1,"remote_router_id":"10.0.0.1","#,
+        r#""last_error":"hold timer expired","families":["ipv4","ipv6"],"#,
+        r#""graceful_restart_stale":true,"established_transitions":2,"#,
+        r#""sent":{"open":1,"update":2,"notification":3,"keepalive":4,"route_refresh":5},"#,
+        r#""received":{"open":0,"update":0,"notification":0,"keepalive":12,"route_refresh":0},"#,
+        r#""notifications_sent":{"6/2":1},"notifications_received":{"6/4":2},"#,
+        r#""prefixes_received_by_family":{"ipv4":4},"prefixes_accepted":3,"#,
+        r#""prefixes_accepted_by_family":{"ipv4":3},"prefixes_advertised_by_family":{"ipv6":1},"#,
+        r#""config":{"hold_time":9,"keepalive":3,"connect_retry_secs":5,"passive":true,"#,
+        r#""max_prefixes":100,"md5":true},"#,
+        r#""session":{"local":"[2001:db8::2]:40000","outbound":true,"hold_time":9,"#,
+        r#""keepalive":3,"capabilities":["4-octet-as"],"peer_restart_time":120}}]}"#
+    );
+    let reply = Reply::Peers { peers: vec![p] };
+    assert_eq!(serde_json::to_string(&reply).unwrap(), text);
+    assert_eq!(serde_json::from_str::<Reply>(text).unwrap(), reply);
+
+    let idle = PeerStatus::new("10.0.9.1".parse().unwrap(), 65009);
+    let text = concat!(
+        r#"{"address":"10.0.9.1","remote_as":65009,"state":"Idle","uptime_secs":null,"#,
+        r#""prefixes_received":0,"prefixes_advertised":0,"remote_router_id":null,"#,
+        r#""last_error":null,"families":[],"graceful_restart_stale":false,"#,
+        r#""established_transitions":0,"#,
+        r#""sent":{"open":0,"update":0,"notification":0,"keepalive":0,"route_refresh":0},"#,
+        r#""received":{"open":0,"update":0,"notification":0,"keepalive":0,"route_refresh":0},"#,
+        r#""notifications_sent":{},"notifications_received":{},"#,
+        r#""prefixes_received_by_family":{},"prefixes_accepted":0,"#,
+        r#""prefixes_accepted_by_family":{},"prefixes_advertised_by_family":{},"#,
+        r#""config":{"hold_time":0,"keepalive":null,"connect_retry_secs":0,"passive":false,"#,
+        r#""max_prefixes":null,"md5":false},"session":null}"#
+    );
+    assert_eq!(serde_json::to_string(&idle).unwrap(), text);
+    // A reply from a latticed that predates the per-family and per-message fields still parses.
+    let old = r#"{"address":"10.0.9.1","remote_as":65009,"state":"Idle","uptime_secs":null,"prefixes_received":0,"prefixes_advertised":0,"remote_router_id":null,"last_error":null}"#;
+    assert_eq!(serde_json::from_str::<PeerStatus>(old).unwrap(), idle);
+}
+
+/// `routes` carries each path in this shape.
+#[test]
+fn route_wire_shape() {
+    let reply = Reply::Routes {
+        routes: vec![RouteStatus {
+            prefix: "10.244.2.0/24".parse().unwrap(),
+            paths: vec![RoutePath {
+                peer: "10.0.1.1".parse().unwrap(),
+                next_hop: "10.0.1.254".parse().unwrap(),
+                as_path: "65001 {65003}".into(),
+                origin: "incomplete".into(),
+                med: Some(10),
+                local_pref: Some(200),
+                best: true,
+                multipath: true,
+                stale: true,
+            }],
+            in_kernel: true,
+            kernel_next_hops: vec!["10.0.1.254".parse().unwrap()],
+            not_installed_because: None,
+        }],
+    };
+    let text = concat!(
+        r#"{"reply":"routes","routes":[{"prefix":"10.244.2.0/24","paths":[{"peer":"10.0.1.1","#,
+        r#""next_hop":"10.0.1.254","as_path":"65001 {65003}","origin":"incomplete","med":10,"#,
+        r#""local_pref":200,"best":true,"multipath":true,"stale":true}],"in_kernel":true,"#,
+        r#""kernel_next_hops":["10.0.1.254"],"not_installed_because":null}]}"#
+    );
+    assert_eq!(serde_json::to_string(&reply).unwrap(), text);
+    assert_eq!(serde_json::from_str::<Reply>(text).unwrap(), reply);
+}
