@@ -8,21 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::wire::Message;
 
 /// RFC 4271 §8.2.2 session states, as shown to operators.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum PeerState {
-    /// Idle.
-    Idle,
-    /// Connect.
-    Connect,
-    /// Active.
-    Active,
-    /// OpenSent.
-    OpenSent,
-    /// OpenConfirm.
-    OpenConfirm,
-    /// Established.
-    Established,
-}
+pub use crate::fsm::State as PeerState;
 
 /// A snapshot of one peer's session.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
