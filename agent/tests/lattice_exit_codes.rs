@@ -53,7 +53,7 @@ impl Handler for Canned {
                     learned_routes: 1,
                     block_usage: vec![],
                 }),
-                Request::Peers { peer: Some(p) } if p != self.peer().address => {
+                Request::Peers { peer: Some(p) } if p != self.peer().peer => {
                     Reply::Error(ApiError {
                         kind: "not_found".into(),
                         message: format!("{p} is not a configured BGP peer"),

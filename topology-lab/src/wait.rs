@@ -93,7 +93,7 @@ fn lattice_sessions(dir: &LabDir, node: &Node) -> Vec<Session> {
             .iter()
             .map(|p| Session {
                 node: node.name.clone(),
-                peer: p.address.to_string(),
+                peer: p.peer.to_string(),
                 state: format!("{:?}", p.state),
             })
             .collect(),

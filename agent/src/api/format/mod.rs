@@ -130,7 +130,7 @@ fn health(s: &NodeStatus, up: usize) -> String {
 
 fn peer_row(p: &PeerStatus) -> [String; 8] {
     [
-        p.address.to_string(),
+        p.peer.to_string(),
         p.remote_as.to_string(),
         format!("{:?}", p.state),
         p.uptime_secs.map(uptime).unwrap_or_else(|| "-".into()),
@@ -199,7 +199,7 @@ mod tests {
 
     fn peer(addr: &str, state: PeerState, up: Option<u64>, err: Option<&str>) -> PeerStatus {
         PeerStatus {
-            address: addr.parse().unwrap(),
+            peer: addr.parse().unwrap(),
             remote_as: 65001,
             state,
             uptime_secs: up,

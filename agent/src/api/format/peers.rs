@@ -23,7 +23,7 @@ pub fn peer(p: &PeerStatus) -> String {
     let _ = writeln!(
         out,
         "BGP peer {}, AS{}: {:?}{since}",
-        p.address, p.remote_as, p.state
+        p.peer, p.remote_as, p.state
     );
     let mut field = |name: &str, value: String| {
         let _ = writeln!(out, "  {:<18}{value}", format!("{name}:"));
