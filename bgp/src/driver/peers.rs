@@ -66,7 +66,9 @@ struct Table {
 #[derive(Debug)]
 pub(super) struct Peers {
     shared: Arc<Shared>,
-    listener: Option<Listener>,
+    /// Taken at shutdown: the socket closes with the accept loop, so the address can be bound
+    /// again while handles to the stopped speaker live on.
+    listener: Mutex<Option<Listener>>,
     prefixes: watch::Receiver<Vec<IpNet>>,
     stop: watch::Receiver<bool>,
     table: Mutex<Table>,
@@ -85,7 +87,7 @@ impl Peers {
     ) -> Self {
         Self {
             shared,
-            listener,
+            listener: Mutex::new(listener),
             prefixes,
             stop,
             table: Mutex::new(Table::default()),
@@ -111,7 +113,7 @@ impl Peers {
         if let Some(password) = &config.password {
             md5::check_key(password.expose()).map_err(password_error)?;
         }
-        if let (Some(listener), false) = (&self.listener, keyed) {
+        if let (Some(listener), false) = (self.listener(), keyed) {
             listener.add_key(&config).map_err(password_error)?;
         }
         let index = table.next_index;
@@ -203,7 +205,7 @@ impl Peers {
         if let Ok(mut status) = self.shared.status.lock() {
             status.remove(key);
         }
-        if let Some(listener) = &self.listener {
+        if let Some(listener) = self.listener() {
             if let Err(e) = listener.remove_key(&running.config) {
                 warn!(peer = %key, error = %e, "removing the TCP MD5 key from the listener");
             }
@@ -220,9 +222,18 @@ impl Peers {
         })
     }
 
-    /// Refuse further commands and hand over the tasks (the caller has signalled them to stop).
+    /// The listener, while the speaker runs.
+    fn listener(&self) -> Option<Listener> {
+        self.listener.lock().ok().and_then(|l| l.clone())
+    }
+
+    /// Refuse further commands, let go of the listener and hand over the tasks (the caller has
+    /// signalled them to stop).
     pub async fn stop_all(&self) -> Vec<JoinHandle<()>> {
         let _one_at_a_time = self.admin.lock().await;
+        if let Ok(mut listener) = self.listener.lock() {
+            listener.take();
+        }
         match self.table.lock() {
             Ok(mut table) => {
                 table.stopped = true;

@@ -114,8 +114,12 @@ impl Peer {
         out
     }
 
-    /// When to feed [`Input::Tick`] next: the earliest timer or deadline.
+    /// When to feed [`Input::Tick`] next: the earliest timer or deadline (none once the peer
+    /// was shut down or removed).
     pub fn next_deadline(&self) -> Option<Instant> {
+        if self.stopped {
+            return None;
+        }
         let slots = std::iter::once(&self.primary).chain(self.candidate.as_ref());
         slots
             .flat_map(|s| s.timers.values().copied())
