@@ -222,6 +222,16 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_key_can_be_deleted_again() {
+        let s = tokio::net::TcpSocket::new_v4().unwrap();
+        let peer = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
+        set_key(&s, peer, "secret").unwrap();
+        del_key(&s, peer).unwrap();
+        // Gone: the kernel finds nothing to delete a second time.
+        assert!(del_key(&s, peer).is_err());
+    }
+
+    #[tokio::test]
     async fn keys_are_set_on_v4_and_v6_sockets() {
         let v4 = tokio::net::TcpSocket::new_v4().unwrap();
         set_key(&v4, Ipv4Addr::new(192, 0, 2, 1).into(), "secret").unwrap();
