@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 
-use super::Password;
+use super::password::Password;
 use crate::fsm::GrOptions;
 use crate::policy::ImportPolicy;
 use crate::wire::LargeCommunity;

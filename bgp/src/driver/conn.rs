@@ -9,7 +9,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::md5;
-use super::Password;
+use super::password::Password;
 use crate::fsm::peer::ConnId;
 
 use crate::wire::{

@@ -13,6 +13,7 @@ use tracing::{debug, warn};
 
 use super::config::PeerConfig;
 use super::md5;
+use super::password::Password;
 use super::shared::Shared;
 use crate::PeerKey;
 
@@ -75,7 +76,7 @@ impl Listener {
 
 /// The address and key a peer has on a listener of this family, if it has one. An IPv6 peer
 /// cannot reach an IPv4 listener: there is nothing to key for it there.
-fn keyed(v6_listener: bool, peer: &PeerConfig) -> Option<(IpAddr, &super::Password)> {
+fn keyed(v6_listener: bool, peer: &PeerConfig) -> Option<(IpAddr, &Password)> {
     let address = peer.peer.address();
     let reachable = v6_listener || address.to_canonical().is_ipv4();
     peer.password

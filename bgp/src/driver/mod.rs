@@ -7,8 +7,10 @@
 //! Shared state (the RIB and the status table) sits behind mutexes that are held only for
 //! in-memory work.
 //!
-//! Modules depend downwards only: `speaker` → `peers` → `peer` → `conn`, `export`, `status`,
-//! `shared` → `config`; `listener` and `changes` use `shared`.
+//! Modules depend downwards only, and on each other rather than on this file's re-exports:
+//! `speaker` uses `peers`, `listener` and `changes`; `peers` uses `peer`; `peer` uses `conn`,
+//! `export`, `shared` and `status`; `listener` and `changes` use `shared`; `config`, `status`,
+//! `export`, `md5` and `password` use no other driver module.
 
 mod changes;
 mod config;
