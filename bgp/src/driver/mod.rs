@@ -9,8 +9,8 @@
 //!
 //! Modules depend downwards only, and on each other rather than on this file's re-exports:
 //! `speaker` uses `peers`, `listener` and `changes`; `peers` uses `peer`; `peer` uses `conn`,
-//! `export`, `shared` and `status`; `listener` and `changes` use `shared`; `config`, `status`,
-//! `export`, `md5` and `password` use no other driver module.
+//! `export`, `shared` and `status`; `listener` and `changes` use `shared`; `config` and `conn`
+//! use `password` (and `conn` `md5`); `status`, `export`, `md5` and `password` use none.
 
 mod changes;
 mod config;
