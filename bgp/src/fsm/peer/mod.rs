@@ -1,4 +1,5 @@
-//! One configured peer's decisions above its per-connection [`Session`]s (RFC 4271 §8, §6.8):
+//! One configured peer's decisions above its per-connection sessions ([`super::Session`],
+//! RFC 4271 §8, §6.8):
 //!
 //! - both connection slots, and collision resolution when both are in use (`connections.rs`):
 //!   the connection initiated by the higher BGP identifier stays, the loser is left for the peer
