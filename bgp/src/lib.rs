@@ -1,11 +1,15 @@
 //! Lattice's embedded BGP speaker.
 //!
-//! Layered as the house style asks: [`wire`] is the pure codec, [`fsm`] the sans-IO session state
-//! machine (RFC 4271 §8), [`rib`] the routing tables and decision process, and [`driver`] the thin
-//! tokio edge that owns sockets and timers.
+//! Layered as the house style asks: [`wire`] is the pure codec, [`fsm`] the sans-IO state
+//! machines (one per connection, RFC 4271 §8, and one per peer above them), [`rib`] the routing
+//! tables and decision process, and [`driver`] the thin tokio edge that owns sockets and timers.
+//! A peer is named by its [`PeerKey`].
 
 pub mod driver;
 pub mod fsm;
+mod peer_key;
 pub mod policy;
 pub mod rib;
 pub mod wire;
+
+pub use peer_key::{BadPeerKey, PeerKey};

@@ -31,7 +31,7 @@ async fn wait_for(handle: &SpeakerHandle, address: Ipv4Addr, state: PeerState) {
     for _ in 0..200 {
         let s = handle.status().await;
         if s.iter()
-            .any(|p| p.address == std::net::IpAddr::V4(address) && p.state == state)
+            .any(|p| p.peer == std::net::IpAddr::V4(address) && p.state == state)
         {
             return;
         }
@@ -155,7 +155,7 @@ async fn two_speakers_exchange_prefixes_and_survive_a_garbage_peer() {
     let status = a.status().await;
     let junk_status = status
         .iter()
-        .find(|p| p.address == std::net::IpAddr::V4(junk_addr))
+        .find(|p| p.peer == std::net::IpAddr::V4(junk_addr))
         .unwrap();
     assert_ne!(junk_status.state, PeerState::Established);
     assert!(

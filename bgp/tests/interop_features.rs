@@ -221,7 +221,7 @@ fn frr_route_refresh_both_ways() {
 
         // We ask: FRR counts a ROUTE-REFRESH received and answers between BoRR and EoRR (RFC
         // 7313); had it not sent THEIRS4 again, EoRR would have swept it (checked below).
-        assert!(handle.request_refresh(peer_addr));
+        assert!(handle.request_refresh(&peer_addr.into()));
         assert!(
             eventually(20, || {
                 neighbor_stat(&f, OUR_ADDR, "messageStats", "routeRefreshRecv") >= 1

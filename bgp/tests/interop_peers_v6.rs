@@ -74,7 +74,7 @@ fn scenario(
         assert!(has, "the peer never installed {OURS6}");
         if let Some((received, ask)) = refreshes {
             let before = received();
-            assert!(handle.request_refresh(PEER_ADDR6.parse().unwrap()));
+            assert!(handle.request_refresh(&PEER_ADDR6.parse().unwrap()));
             let seen = tokio::task::block_in_place(|| eventually(20, || received() > before));
             assert!(seen, "the peer never counted our ROUTE-REFRESH");
             ask();
@@ -332,7 +332,7 @@ fn exabgp_route_refresh_both_ways_and_withdraw() {
         let got_ours = tokio::task::block_in_place(|| eventually(30, || read().contains(OURS4)));
         assert!(got_ours, "ExaBGP never received {OURS4}");
         // We ask: ExaBGP reports the ROUTE-REFRESH it received.
-        assert!(handle.request_refresh(PEER_ADDR.parse().unwrap()));
+        assert!(handle.request_refresh(&PEER_ADDR.parse().unwrap()));
         let asked = tokio::task::block_in_place(|| eventually(20, || read().contains("refresh")));
         assert!(asked, "ExaBGP never reported our ROUTE-REFRESH");
         // ExaBGP asks: we send our routes again, and count its request.

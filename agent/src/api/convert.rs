@@ -13,7 +13,7 @@ pub fn peers(list: Vec<PeerStatus>) -> Vec<proto::PeerStatus> {
 /// One peer's status.
 pub fn peer(p: PeerStatus) -> proto::PeerStatus {
     proto::PeerStatus {
-        address: p.address,
+        address: p.peer.address(),
         remote_as: p.remote_as,
         state: state(p.state),
         uptime_secs: p.uptime_secs,

@@ -287,7 +287,7 @@ fn speaker_config(config: &Config, restarted: bool) -> bgp::driver::SpeakerConfi
             .peers
             .iter()
             .map(|p| bgp::driver::PeerConfig {
-                address: p.address,
+                peer: p.address.into(),
                 port: p.port,
                 remote_as: p.asn,
                 hold_time: p.hold_time,

@@ -17,7 +17,7 @@ impl AgentHandler {
     pub(super) async fn peers(&self, only: Option<IpAddr>) -> Reply {
         let mut peers = self.speaker.status().await;
         if let Some(want) = only {
-            peers.retain(|p| p.address == want);
+            peers.retain(|p| p.peer == want);
             if peers.is_empty() {
                 return error("not_found", format!("{want} is not a configured BGP peer"));
             }

@@ -140,7 +140,7 @@ impl Families {
     }
 
     fn fill(&self, p: &PeerStatus) {
-        let peer = p.address.to_string();
+        let peer = p.peer.to_string();
         let peer_as = p.remote_as.to_string();
         let up = p.state == PeerState::Established;
         self.up

@@ -3,12 +3,9 @@
 //! entry per prefix rather than a queue of every intermediate step.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use tokio::sync::Notify;
-
-use super::speaker::Shared;
+use super::shared::Shared;
 use crate::rib::RouteChange;
 
 /// How many changes one lock of the RIB hands over.
@@ -25,26 +22,6 @@ pub struct RouteChanges {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Empty;
 
-/// What the peer tasks use to wake the consumer.
-#[derive(Debug, Default)]
-pub(super) struct ChangeSignal {
-    notify: Notify,
-    stopped: AtomicBool,
-}
-
-impl ChangeSignal {
-    /// The RIB has new changes.
-    pub(super) fn changed(&self) {
-        self.notify.notify_one();
-    }
-
-    /// The speaker stopped: the consumer ends once it has taken everything.
-    pub(super) fn stop(&self) {
-        self.stopped.store(true, Ordering::SeqCst);
-        self.notify.notify_one();
-    }
-}
-
 impl RouteChanges {
     pub(super) fn new(shared: Arc<Shared>) -> Self {
         Self {
@@ -60,10 +37,10 @@ impl RouteChanges {
             if let Ok(c) = self.try_recv() {
                 return Some(c);
             }
-            if self.shared.signal.stopped.load(Ordering::SeqCst) {
+            if self.shared.signal.is_stopped() {
                 return None;
             }
-            self.shared.signal.notify.notified().await;
+            self.shared.signal.wait().await;
         }
     }
 

@@ -1,12 +1,16 @@
-//! One TCP connection: a reader task that frames bytes, and the write half.
+//! One TCP connection: dialling it, a reader task that frames bytes, and the write half.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+
+use super::md5;
+use super::password::Password;
+use crate::fsm::peer::ConnId;
 
 use crate::wire::{
     check_frame, decode, Capability, CodecContext, DecodeError, Message, MAX_EXTENDED_MESSAGE_LEN,
@@ -32,7 +36,7 @@ pub enum ConnEvent {
 #[derive(Debug)]
 pub struct Conn {
     /// Id unique within the peer task, to tell events of two connections apart.
-    pub id: u64,
+    pub id: ConnId,
     /// Whether we initiated it (collision resolution keeps one by direction).
     pub outbound: bool,
     /// Our end's address: the next hop we advertise (next-hop self).
@@ -45,9 +49,9 @@ impl Conn {
     /// Split `stream` and start its reader, which sends `(id, event)` to `events`.
     pub fn start(
         stream: TcpStream,
-        id: u64,
+        id: ConnId,
         outbound: bool,
-        events: mpsc::Sender<(u64, ConnEvent)>,
+        events: mpsc::Sender<(ConnId, ConnEvent)>,
     ) -> std::io::Result<Conn> {
         stream.set_nodelay(true)?;
         let local = stream.local_addr()?;
@@ -124,4 +128,25 @@ impl Drop for Conn {
     fn drop(&mut self) {
         self.reader.abort();
     }
+}
+
+/// Connect to `addr`, from `local` when the peer is configured with a source address, signing
+/// the segments with `password` (TCP MD5, RFC 2385) from the SYN on when there is one.
+pub async fn dial(
+    addr: SocketAddr,
+    local: Option<IpAddr>,
+    password: Option<Password>,
+) -> std::io::Result<TcpStream> {
+    let socket = if addr.is_ipv6() {
+        tokio::net::TcpSocket::new_v6()?
+    } else {
+        tokio::net::TcpSocket::new_v4()?
+    };
+    if let Some(local) = local {
+        socket.bind(SocketAddr::new(local, 0))?;
+    }
+    if let Some(password) = &password {
+        md5::set_key(&socket, addr.ip(), password.expose())?;
+    }
+    socket.connect(addr).await
 }

@@ -52,6 +52,19 @@ struct TcpMd5Sig {
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub fn set_key<S: AsFd>(socket: &S, peer: IpAddr, key: &str) -> io::Result<()> {
     check_key(key)?;
+    install(socket, peer, key.as_bytes())
+}
+
+/// Remove the key for `peer` from `socket` (a peer removed from a listener's configuration).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub fn del_key<S: AsFd>(socket: &S, peer: IpAddr) -> io::Result<()> {
+    // A zero key length deletes the key (tcp_md5_do_del in the kernel).
+    install(socket, peer, &[])
+}
+
+/// `setsockopt(TCP_MD5SIG)` for `peer` with `key` (at most 80 bytes; empty deletes).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn install<S: AsFd>(socket: &S, peer: IpAddr, key: &[u8]) -> io::Result<()> {
     let fd = socket.as_fd();
     let family = socket_family(fd.as_raw_fd())?;
 
@@ -60,14 +73,15 @@ pub fn set_key<S: AsFd>(socket: &S, peer: IpAddr, key: &str) -> io::Result<()> {
         addr: unsafe { std::mem::zeroed() },
         flags: 0,
         prefixlen: 0,
-        keylen: key.len() as u16, // ≤ 80, checked above
+        keylen: u16::try_from(key.len())
+            .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?,
         ifindex: 0,
         key: [0; MAX_KEY_LEN],
     };
     sig.key
         .get_mut(..key.len())
         .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?
-        .copy_from_slice(key.as_bytes());
+        .copy_from_slice(key);
     match (family, peer) {
         (libc::AF_INET, IpAddr::V4(a)) => {
             let sin = libc::sockaddr_in {
@@ -111,7 +125,7 @@ pub fn set_key<S: AsFd>(socket: &S, peer: IpAddr, key: &str) -> io::Result<()> {
         }
         (libc::AF_INET, IpAddr::V6(a)) => {
             return match a.to_ipv4_mapped() {
-                Some(v4) => set_key(socket, IpAddr::V4(v4), key),
+                Some(v4) => install(socket, IpAddr::V4(v4), key),
                 None => Err(io::Error::new(
                     io::ErrorKind::InvalidInput,
                     format!("cannot key IPv6 peer {a} on an IPv4 socket"),
@@ -150,6 +164,12 @@ pub fn set_key<S: AsFd>(_socket: &S, _peer: IpAddr, key: &str) -> io::Result<()>
         io::ErrorKind::Unsupported,
         "TCP MD5 signatures are only supported on Linux",
     ))
+}
+
+/// Without TCP_MD5SIG no key was ever set.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub fn del_key<S: AsFd>(_socket: &S, _peer: IpAddr) -> io::Result<()> {
+    Ok(())
 }
 
 /// The address family a socket was created with (AF_INET or AF_INET6).
@@ -199,6 +219,16 @@ mod tests {
         let s = tokio::net::TcpSocket::new_v4().unwrap();
         let e = set_key(&s, Ipv4Addr::LOCALHOST.into(), &"k".repeat(81)).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+    }
+
+    #[tokio::test]
+    async fn a_key_can_be_deleted_again() {
+        let s = tokio::net::TcpSocket::new_v4().unwrap();
+        let peer = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
+        set_key(&s, peer, "secret").unwrap();
+        del_key(&s, peer).unwrap();
+        // Gone: the kernel finds nothing to delete a second time.
+        assert!(del_key(&s, peer).is_err());
     }
 
     #[tokio::test]

@@ -1,20 +1,34 @@
 //! The tokio edge of the speaker: sockets, timers and the channel to the agent.
 //!
-//! One task per peer runs the [`crate::fsm`] for each of its connections (two at once only
-//! during a collision, RFC 4271 §6.8); a listener task hands inbound connections to the peer
-//! task they belong to. Shared state (the RIB and the status table) sits behind a mutex that is
-//! held only for in-memory work.
+//! One task per peer drives that peer's [`crate::fsm::peer::Peer`] machine, which runs a
+//! [`crate::fsm::Session`] for each of its connections (two at once only during a collision,
+//! RFC 4271 §6.8); a listener task hands inbound connections to the peer task they belong to.
+//! Peers are added, removed and replaced on the running speaker through [`SpeakerHandle`].
+//! Shared state (the RIB and the status table) sits behind mutexes that are held only for
+//! in-memory work.
+//!
+//! Modules depend downwards only, and on each other rather than on this file's re-exports:
+//! `speaker` uses `peers`, `listener` and `changes`; `peers` uses `peer`; `peer` uses `conn`,
+//! `export`, `shared` and `status`; `listener` and `changes` use `shared`; `config` and `conn`
+//! use `password` (and `conn` `md5`); `status`, `export`, `md5` and `password` use none.
 
 mod changes;
+mod config;
 mod conn;
 mod export;
+mod listener;
 mod md5;
 mod password;
 mod peer;
+mod peers;
+mod shared;
 mod speaker;
 mod status;
 
+pub use crate::PeerKey;
 pub use changes::{Empty, RouteChanges};
+pub use config::{Families, PeerConfig, SpeakerConfig};
 pub use password::Password;
-pub use speaker::{Families, PeerConfig, Speaker, SpeakerConfig, SpeakerHandle};
+pub use peers::PeerError;
+pub use speaker::{Speaker, SpeakerHandle};
 pub use status::{MessageCounts, PeerSettings, PeerState, PeerStatus, SessionInfo};

@@ -1,34 +1,22 @@
 //! What the speaker reports about each peer (for `lattice status` and metrics).
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
 use crate::wire::Message;
+use crate::PeerKey;
 
 /// RFC 4271 §8.2.2 session states, as shown to operators.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum PeerState {
-    /// Idle.
-    Idle,
-    /// Connect.
-    Connect,
-    /// Active.
-    Active,
-    /// OpenSent.
-    OpenSent,
-    /// OpenConfirm.
-    OpenConfirm,
-    /// Established.
-    Established,
-}
+pub use crate::fsm::State as PeerState;
 
 /// A snapshot of one peer's session.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PeerStatus {
-    /// Peer's address.
-    pub address: IpAddr,
+    /// The peer. Named `address` on the wire, as before peers had keys: an address peer's key
+    /// is its address.
+    #[serde(rename = "address")]
+    pub peer: PeerKey,
     /// Peer's configured ASN.
     pub remote_as: u32,
     /// Session state.
@@ -167,9 +155,9 @@ impl PeerStatus {
 
 impl PeerStatus {
     /// A peer that has not connected yet.
-    pub fn new(address: IpAddr, remote_as: u32) -> Self {
+    pub fn new(peer: PeerKey, remote_as: u32) -> Self {
         Self {
-            address,
+            peer,
             remote_as,
             state: PeerState::Idle,
             uptime_secs: None,

@@ -1,24 +1,25 @@
-//! Sans-IO BGP session state machine (RFC 4271 §8).
+//! Sans-IO BGP state machines (RFC 4271 §8).
 //!
 //! [`Session::handle`] takes one [`Input`] (an RFC 4271 §8.1 event) and returns the [`Output`]s
-//! the driver must carry out: connect, send, disconnect, start or stop a timer. Nothing here
-//! reads a clock, touches a socket or spawns a task, so every transition is tested without a
-//! runtime.
+//! the driver must carry out: connect, send, disconnect, start or stop a timer. Above it,
+//! [`peer::Peer`] makes one configured peer's decisions over its connections (collisions,
+//! graceful-restart deadlines, back-off). Nothing here reads a clock, touches a socket or spawns
+//! a task, so every transition is tested without a runtime.
 
 mod open;
+pub mod peer;
 mod session;
+mod state;
 
 pub use open::{
     build_open, build_open_with, check_open, GrOptions, Negotiated, OpenOptions, PeerGr,
 };
 pub use session::{Session, SessionConfig};
+pub use state::State;
 
 use std::time::Duration;
 
 use crate::wire::{DecodeError, Message, RouteRefreshMsg, UpdateMsg};
-
-/// RFC 4271 §8.2.2 session states.
-pub use crate::driver::PeerState as State;
 
 /// The session's timers (RFC 4271 §10).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

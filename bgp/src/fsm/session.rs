@@ -5,12 +5,10 @@ use std::time::Duration;
 
 use super::open::{build_open_with, check_open, Negotiated, OpenOptions};
 use super::{Input, Output, State, Timer};
-use crate::wire::{ErrorCode, Message, NotificationMsg};
+use crate::wire::{cease_subcode, ErrorCode, Message, NotificationMsg};
 
 /// Hold time while waiting for the peer's OPEN (RFC 4271 §8.2.2 suggests 4 minutes).
 const LARGE_HOLD: Duration = Duration::from_secs(240);
-/// Cease subcode 2, Administrative Shutdown (RFC 4486).
-const CEASE_ADMIN_SHUTDOWN: u8 = 2;
 
 /// What one session needs to know about its peer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -242,7 +240,7 @@ impl Session {
         match input {
             // Event 2: ManualStop
             Input::ManualStop => {
-                let cease = notification(ErrorCode::Cease, CEASE_ADMIN_SHUTDOWN);
+                let cease = notification(ErrorCode::Cease, cease_subcode::ADMINISTRATIVE_SHUTDOWN);
                 self.enter_idle(
                     vec![Output::Send(cease), Output::Disconnect],
                     "administratively stopped",

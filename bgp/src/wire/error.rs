@@ -91,6 +91,20 @@ pub mod open_subcode {
     pub const UNSUPPORTED_CAPABILITY: u8 = 7;
 }
 
+/// Cease subcodes (RFC 4486 §4).
+pub mod cease_subcode {
+    /// Maximum Number of Prefixes Reached (data: AFI, SAFI, the limit).
+    pub const MAX_PREFIXES: u8 = 1;
+    /// Administrative Shutdown.
+    pub const ADMINISTRATIVE_SHUTDOWN: u8 = 2;
+    /// Peer De-configured.
+    pub const PEER_DECONFIGURED: u8 = 3;
+    /// Other Configuration Change.
+    pub const OTHER_CONFIGURATION_CHANGE: u8 = 6;
+    /// Connection Collision Resolution.
+    pub const CONNECTION_COLLISION_RESOLUTION: u8 = 7;
+}
+
 /// ROUTE-REFRESH Message Error subcodes (RFC 7313 §5).
 pub mod route_refresh_subcode {
     /// Length other than 23 octets; the data is the whole message.

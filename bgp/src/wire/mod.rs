@@ -37,7 +37,8 @@ pub use attribute::{attr_flag, attr_type};
 pub use decode::decode;
 pub use encode::encode;
 pub use error::{
-    header_subcode, open_subcode, route_refresh_subcode, update_subcode, DecodeError, ErrorCode,
+    cease_subcode, header_subcode, open_subcode, route_refresh_subcode, update_subcode,
+    DecodeError, ErrorCode,
 };
 pub use frame::check_frame;
 pub use types::*;

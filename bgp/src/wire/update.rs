@@ -8,7 +8,8 @@
 use ipnet::{IpNet, Ipv4Net};
 
 use super::as_path::merge_as4_path;
-use super::attribute::{attr_type, decode_attribute, encode_attribute, next_raw, Decoded};
+use super::attribute::encode::encode_attribute;
+use super::attribute::{attr_type, decode_attribute, next_raw, Decoded};
 use super::error::update_subcode::{MALFORMED_ATTRIBUTE_LIST, MISSING_WELL_KNOWN_ATTRIBUTE};
 use super::prefix::{decode_prefixes, encode_prefixes};
 use super::reader::Reader;

@@ -1,17 +1,18 @@
 //! What a peer task reports in the speaker's status table: state, advertised counts, the
 //! negotiated session, message counters and refused prefixes (for `lattice` and metrics).
 
-use super::{PeerTask, Which};
+use super::PeerTask;
 use crate::driver::status::{PeerState, SessionInfo};
+use crate::fsm::peer::ConnId;
 use crate::fsm::Negotiated;
 use crate::wire::{Message, UpdateMsg};
 
 impl PeerTask {
     /// Publish the primary session's state and counters.
     pub(super) fn set_state(&self) {
-        let state = self.primary.session.state();
+        let state = self.machine.state();
         if let Ok(mut status) = self.shared.status.lock() {
-            if let Some(e) = status.get_mut(&self.cfg.address) {
+            if let Some(e) = status.get_mut(&self.cfg.peer) {
                 e.status.state = state;
                 let established = state == PeerState::Established;
                 e.status.prefixes_advertised = if established {
@@ -41,8 +42,8 @@ impl PeerTask {
     }
 
     /// What an Established session agreed, for the status (`lattice peers`).
-    pub(super) fn session_info(&self, which: Which, n: &Negotiated) -> SessionInfo {
-        let conn = self.slot(which).and_then(|s| s.conn.as_ref());
+    pub(super) fn session_info(&self, id: ConnId, n: &Negotiated) -> SessionInfo {
+        let conn = self.conns.get(&id);
         let third = n.hold_time / 3;
         let keepalive = self.cfg.keepalive.map_or(third, |k| k.min(third));
         let caps = [
@@ -71,11 +72,8 @@ impl PeerTask {
 
     /// Count a message in the peer's status.
     pub(super) fn count(&self, outbound: bool, message: &Message) {
-        if let Ok(mut status) = self.shared.status.lock() {
-            if let Some(e) = status.get_mut(&self.cfg.address) {
-                e.status.count(outbound, message);
-            }
-        }
+        self.shared
+            .with_status(&self.cfg.peer, |e| e.status.count(outbound, message));
     }
 
     /// Keep the sets of announced-but-refused prefixes current: withdrawals leave them, new
@@ -108,10 +106,7 @@ impl PeerTask {
     /// Show the refused counts in the status, by family.
     pub(super) fn publish_refused(&self) {
         let counts = (self.refused.0.len() as u64, self.refused.1.len() as u64);
-        if let Ok(mut status) = self.shared.status.lock() {
-            if let Some(e) = status.get_mut(&self.cfg.address) {
-                e.refused = counts;
-            }
-        }
+        self.shared
+            .with_status(&self.cfg.peer, |e| e.refused = counts);
     }
 }

@@ -3,11 +3,11 @@
 use ipnet::IpNet;
 use tracing::{debug, info};
 
-use super::{PeerTask, Which};
+use super::PeerTask;
 use crate::driver::export::{announcements, next_hops, withdrawals, ExportAttrs};
-use crate::driver::status::PeerState;
-use crate::fsm::{Input, Negotiated};
-use crate::wire::{afi, encode, safi, Message, RouteRefreshMsg, UpdateMsg};
+use crate::fsm::peer::{ConnId, Input};
+use crate::fsm::Negotiated;
+use crate::wire::{afi, safi, Message, RouteRefreshMsg, UpdateMsg};
 
 /// RFC 7313 §3.2 message subtypes.
 const RR_REQUEST: u8 = 0;
@@ -15,16 +15,37 @@ const RR_BEGIN: u8 = 1;
 const RR_END: u8 = 2;
 
 impl PeerTask {
+    /// A session reached Established: show it in the status, then send it our routes.
+    pub(super) async fn on_established(&mut self, id: ConnId, n: Negotiated) -> Option<Input> {
+        info!(peer = %self.cfg.peer, remote_as = n.remote_as, hold = n.hold_time,
+            ipv4 = n.ipv4, ipv6 = n.ipv6, "session established");
+        let session = self.session_info(id, &n);
+        self.shared.with_status(&self.cfg.peer, |e| {
+            e.since = Some(std::time::Instant::now());
+            e.status.established_transitions = e.status.established_transitions.saturating_add(1);
+            e.status.remote_router_id = Some(n.remote_router_id);
+            e.status.families = [(n.ipv4, "ipv4"), (n.ipv6, "ipv6")]
+                .iter()
+                .filter(|(on, _)| *on)
+                .map(|(_, f)| f.to_string())
+                .collect();
+            e.status.session = Some(session);
+        });
+        self.recovered = 0;
+        self.advertised.clear();
+        self.advertise_all(id, n).await
+    }
+
     /// Send every exported prefix, then End-of-RIB for each family (RFC 4724 §2).
-    pub(super) async fn advertise_all(&mut self, which: Which, n: Negotiated) -> Option<Input> {
+    pub(super) async fn advertise_all(&mut self, id: ConnId, n: Negotiated) -> Option<Input> {
         let prefixes = self.exported();
-        if let Some(fail) = self.send_updates(which, &prefixes, &[]).await {
+        if let Some(fail) = self.send_updates(id, &prefixes, &[]).await {
             return Some(fail);
         }
         for (on, family) in [(n.ipv4, afi::IPV4), (n.ipv6, afi::IPV6)] {
             if on {
                 let eor = UpdateMsg::end_of_rib_for(family, safi::UNICAST);
-                if let Some(fail) = self.send(which, Message::Update(eor)).await {
+                if let Some(fail) = self.send(id, Message::Update(eor)).await {
                     return Some(fail);
                 }
             }
@@ -34,9 +55,9 @@ impl PeerTask {
 
     /// Send the difference between what was advertised and the current local prefixes.
     pub(super) async fn readvertise(&mut self) {
-        if self.primary.session.state() != PeerState::Established {
+        let Some((id, _)) = self.machine.established() else {
             return;
-        }
+        };
         let now: Vec<IpNet> = self.exported();
         let announce: Vec<IpNet> = now
             .iter()
@@ -49,11 +70,8 @@ impl PeerTask {
             .filter(|p| !now.contains(p))
             .copied()
             .collect();
-        if let Some(fail) = self
-            .send_updates(Which::Primary, &announce, &withdraw)
-            .await
-        {
-            self.feed(Which::Primary, fail).await;
+        if let Some(fail) = self.send_updates(id, &announce, &withdraw).await {
+            self.process(fail).await;
         }
     }
 
@@ -61,17 +79,17 @@ impl PeerTask {
     /// (RFC 7313 §4: BoRR makes its routes stale, EoRR sweeps those not refreshed).
     pub(super) async fn on_route_refresh(
         &mut self,
-        which: Which,
+        id: ConnId,
         rr: RouteRefreshMsg,
     ) -> Option<Input> {
-        let n = self.slot(which).and_then(|s| s.session.negotiated())?;
+        let n = self.machine.negotiated(id)?;
         let family_on = rr.safi == safi::UNICAST
             && ((rr.afi == afi::IPV4 && n.ipv4) || (rr.afi == afi::IPV6 && n.ipv6));
         if !family_on {
-            debug!(peer = %self.cfg.address, afi = rr.afi, safi = rr.safi, "ROUTE-REFRESH for a family not negotiated: ignored");
+            debug!(peer = %self.cfg.peer, afi = rr.afi, safi = rr.safi, "ROUTE-REFRESH for a family not negotiated: ignored");
             return None;
         }
-        let address = self.cfg.address;
+        let address = self.address;
         match rr.subtype {
             RR_REQUEST => {
                 info!(peer = %address, afi = rr.afi, "route refresh requested: sending our routes again");
@@ -88,15 +106,15 @@ impl PeerTask {
                     })
                 };
                 if n.enhanced_route_refresh {
-                    if let Some(fail) = self.send(which, marker(RR_BEGIN)).await {
+                    if let Some(fail) = self.send(id, marker(RR_BEGIN)).await {
                         return Some(fail);
                     }
                 }
-                if let Some(fail) = self.send_updates(which, &prefixes, &[]).await {
+                if let Some(fail) = self.send_updates(id, &prefixes, &[]).await {
                     return Some(fail);
                 }
                 if n.enhanced_route_refresh {
-                    return self.send(which, marker(RR_END)).await;
+                    return self.send(id, marker(RR_END)).await;
                 }
                 None
             }
@@ -118,10 +136,10 @@ impl PeerTask {
 
     /// Ask the peer to send its routes again, for every family of the session (RFC 2918 §3).
     pub(super) async fn request_refresh(&mut self) {
-        let Some(n) = self.primary.session.negotiated() else {
+        let Some((id, n)) = self.machine.established() else {
             return;
         };
-        if self.primary.session.state() != PeerState::Established || !n.route_refresh {
+        if !n.route_refresh {
             return;
         }
         for (on, family) in [(n.ipv4, afi::IPV4), (n.ipv6, afi::IPV6)] {
@@ -133,8 +151,8 @@ impl PeerTask {
                 subtype: RR_REQUEST,
                 safi: safi::UNICAST,
             });
-            if let Some(fail) = self.send(Which::Primary, rr).await {
-                self.feed(Which::Primary, fail).await;
+            if let Some(fail) = self.send(id, rr).await {
+                self.process(fail).await;
                 return;
             }
         }
@@ -142,12 +160,12 @@ impl PeerTask {
 
     async fn send_updates(
         &mut self,
-        which: Which,
+        id: ConnId,
         announce: &[IpNet],
         withdraw: &[IpNet],
     ) -> Option<Input> {
-        let n = self.slot(which).and_then(|s| s.session.negotiated())?;
-        let local = self.slot(which)?.conn.as_ref()?.local.ip();
+        let n = self.machine.negotiated(id)?;
+        let local = self.conns.get(&id)?.local.ip();
         let (v4, v6) = next_hops(local, self.cfg.ipv4_next_hop, self.cfg.ipv6_next_hop);
         let attrs = ExportAttrs {
             local_as: self.shared.local_as,
@@ -168,7 +186,7 @@ impl PeerTask {
             .into_iter()
             .chain(announcements(&announce, &attrs));
         for u in updates {
-            if let Some(fail) = self.send(which, Message::Update(u)).await {
+            if let Some(fail) = self.send(id, Message::Update(u)).await {
                 return Some(fail);
             }
         }
@@ -182,20 +200,9 @@ impl PeerTask {
         None
     }
 
-    /// Write one message on a slot's connection; `TcpFails` if that fails.
-    async fn send(&mut self, which: Which, message: Message) -> Option<Input> {
-        let ctx = self.ctx(which);
-        let conn = self.slot_mut(which)?.conn.as_mut()?;
-        if conn.send(&encode(&message, ctx)).await.is_err() {
-            return Some(Input::TcpFails);
-        }
-        self.count(true, &message);
-        None
-    }
-
     /// What this peer is sent: the speaker's local prefixes and the peer's extra exports.
     pub(super) fn exported(&self) -> Vec<IpNet> {
-        let mut all: Vec<IpNet> = self.prefixes.borrow().clone();
+        let mut all: Vec<IpNet> = self.channels.prefixes.borrow().clone();
         all.extend(self.cfg.export.iter().copied());
         all.sort();
         all.dedup();

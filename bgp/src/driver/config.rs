@@ -1,0 +1,124 @@
+//! What the speaker and each of its peers are configured with.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::Duration;
+
+use ipnet::IpNet;
+
+use super::password::Password;
+use crate::fsm::GrOptions;
+use crate::policy::ImportPolicy;
+use crate::wire::LargeCommunity;
+use crate::PeerKey;
+
+/// The whole speaker's configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpeakerConfig {
+    /// Our ASN.
+    pub local_as: u32,
+    /// Our BGP identifier.
+    pub router_id: Ipv4Addr,
+    /// Where to accept connections (`None`: connect only). `[::]:179` takes both families.
+    pub listen: Option<SocketAddr>,
+    /// The neighbours.
+    pub peers: Vec<PeerConfig>,
+    /// Graceful restart (RFC 4724): `None` disables it (neither helper nor restarting speaker).
+    pub graceful_restart: Option<GrOptions>,
+    /// Hostname announced in the FQDN capability.
+    pub hostname: Option<String>,
+}
+
+impl SpeakerConfig {
+    /// A speaker with no peers and no listener, graceful restart on as a helper.
+    pub fn new(local_as: u32, router_id: Ipv4Addr) -> Self {
+        Self {
+            local_as,
+            router_id,
+            listen: None,
+            peers: Vec::new(),
+            graceful_restart: Some(GrOptions::default()),
+            hostname: None,
+        }
+    }
+}
+
+/// Address families exchanged with a peer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Families {
+    /// IPv4 unicast.
+    pub ipv4: bool,
+    /// IPv6 unicast.
+    pub ipv6: bool,
+}
+
+/// One neighbour.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerConfig {
+    /// Who it is: today its address (IPv4 or IPv6 transport).
+    pub peer: PeerKey,
+    /// Its port (179).
+    pub port: u16,
+    /// Its ASN.
+    pub remote_as: u32,
+    /// Hold time we propose.
+    pub hold_time: u16,
+    /// Time between connection attempts (jittered by up to -25%, RFC 4271 §10).
+    pub connect_retry: Duration,
+    /// Never connect, only accept.
+    pub passive: bool,
+    /// Source address for our connections (`None`: the kernel chooses).
+    pub local_address: Option<IpAddr>,
+    /// Keepalive interval; `None`: a third of the negotiated hold time.
+    pub keepalive: Option<u16>,
+    /// Which of the peer's prefixes are accepted.
+    pub import: ImportPolicy,
+    /// Prefixes announced to this peer besides the speaker's local prefixes.
+    pub export: Vec<IpNet>,
+    /// COMMUNITIES set on every route we announce to this peer (RFC 1997).
+    pub communities: Vec<u32>,
+    /// LARGE_COMMUNITY set on every route we announce to this peer (RFC 8092).
+    pub large_communities: Vec<LargeCommunity>,
+    /// Families negotiated with this peer.
+    pub families: Families,
+    /// Next hop for IPv4 routes when the session runs over IPv6 (default: none, so IPv4 is not
+    /// announced over an IPv6 session unless set).
+    pub ipv4_next_hop: Option<Ipv4Addr>,
+    /// Next hop for IPv6 routes when the session runs over IPv4 (default: the session's IPv4
+    /// address mapped into IPv6, as FRR does, which is rarely usable: set it).
+    pub ipv6_next_hop: Option<Ipv6Addr>,
+    /// Tear the session down (Cease/1) when the peer sends more accepted prefixes than this.
+    pub max_prefixes: Option<u32>,
+    /// Occurrences of our ASN tolerated in a received AS_PATH.
+    pub allow_as_in: u8,
+    /// TCP MD5 signature key (RFC 2385), 1-80 bytes: set on our connecting socket and, for the
+    /// peer's address, on the listener, so the kernel drops the peer's unsigned segments.
+    pub password: Option<Password>,
+}
+
+impl PeerConfig {
+    /// A peer with RFC defaults: hold 90 s, connect-retry 3 s, active, every prefix accepted
+    /// (the agent always passes a stricter import policy), nothing extra exported.
+    pub fn new(peer: PeerKey, remote_as: u32) -> Self {
+        let ipv6 = peer.address().is_ipv6();
+        Self {
+            peer,
+            port: 179,
+            remote_as,
+            hold_time: 90,
+            connect_retry: Duration::from_secs(3),
+            passive: false,
+            local_address: None,
+            keepalive: None,
+            import: ImportPolicy::accept_all(),
+            export: Vec::new(),
+            communities: Vec::new(),
+            large_communities: Vec::new(),
+            families: Families { ipv4: true, ipv6 },
+            ipv4_next_hop: None,
+            ipv6_next_hop: None,
+            max_prefixes: None,
+            allow_as_in: 0,
+            password: None,
+        }
+    }
+}

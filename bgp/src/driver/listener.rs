@@ -1,0 +1,124 @@
+//! The speaker's listening socket: TCP MD5 keys per peer (set before `listen()` for the peers
+//! configured at start, added and removed with peers later), and the accept loop that hands
+//! each inbound connection to its peer's task.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpSocket};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tracing::{debug, warn};
+
+use super::config::PeerConfig;
+use super::md5;
+use super::password::Password;
+use super::shared::Shared;
+use crate::PeerKey;
+
+/// The bound, listening socket.
+#[derive(Debug, Clone)]
+pub(super) struct Listener {
+    socket: Arc<TcpListener>,
+    v6: bool,
+}
+
+impl Listener {
+    /// Bind and listen on `addr`, with each password-protected peer's key installed before
+    /// `listen()`, so no unsigned SYN from such a peer is ever accepted.
+    pub fn bind(addr: SocketAddr, peers: &[PeerConfig]) -> std::io::Result<Self> {
+        let socket = match addr {
+            SocketAddr::V4(_) => TcpSocket::new_v4()?,
+            SocketAddr::V6(_) => TcpSocket::new_v6()?,
+        };
+        // As TcpListener::bind does: a restarted speaker must not wait for TIME_WAIT.
+        socket.set_reuseaddr(true)?;
+        socket.bind(addr)?;
+        for peer in peers {
+            if let Some((address, password)) = keyed(addr.is_ipv6(), peer) {
+                md5::set_key(&socket, address, password.expose()).map_err(|e| {
+                    std::io::Error::new(
+                        e.kind(),
+                        format!("TCP MD5 key for peer {} on the listener: {e}", peer.peer),
+                    )
+                })?;
+            }
+        }
+        Ok(Self {
+            socket: Arc::new(socket.listen(1024)?),
+            v6: addr.is_ipv6(),
+        })
+    }
+
+    /// Install the key of a peer added after start. The peer's inbound connections are not
+    /// routed to it before this returns, so none of them arrives unsigned.
+    pub fn add_key(&self, peer: &PeerConfig) -> std::io::Result<()> {
+        match keyed(self.v6, peer) {
+            Some((address, password)) => md5::set_key(&*self.socket, address, password.expose()),
+            None => Ok(()),
+        }
+    }
+
+    /// Remove a removed peer's key.
+    pub fn remove_key(&self, peer: &PeerConfig) -> std::io::Result<()> {
+        match keyed(self.v6, peer) {
+            Some((address, _)) => md5::del_key(&*self.socket, address),
+            None => Ok(()),
+        }
+    }
+
+    /// Accept until `stop`, handing each connection to its peer's task.
+    pub fn spawn_accept(&self, shared: Arc<Shared>, stop: watch::Receiver<bool>) -> JoinHandle<()> {
+        tokio::spawn(accept_loop(self.socket.clone(), shared, stop))
+    }
+}
+
+/// The address and key a peer has on a listener of this family, if it has one. An IPv6 peer
+/// cannot reach an IPv4 listener: there is nothing to key for it there.
+fn keyed(v6_listener: bool, peer: &PeerConfig) -> Option<(IpAddr, &Password)> {
+    let address = peer.peer.address();
+    let reachable = v6_listener || address.to_canonical().is_ipv4();
+    peer.password
+        .as_ref()
+        .filter(|_| reachable)
+        .map(|p| (address, p))
+}
+
+/// Hand inbound connections to their peer's task; refuse unknown sources.
+async fn accept_loop(
+    listener: Arc<TcpListener>,
+    shared: Arc<Shared>,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, from)) => {
+                    let source = match from.ip() {
+                        IpAddr::V6(a) => a.to_ipv4_mapped().map_or(IpAddr::V6(a), IpAddr::V4),
+                        v4 => v4,
+                    };
+                    let to = shared
+                        .inbound
+                        .lock()
+                        .ok()
+                        .and_then(|peers| peers.get(&PeerKey::Address(source)).cloned());
+                    match to {
+                        Some(tx) => {
+                            if tx.try_send(stream).is_err() {
+                                debug!(%from, "peer task busy: inbound connection dropped");
+                            }
+                        }
+                        None => debug!(%from, "connection from an unconfigured address refused"),
+                    }
+                }
+                Err(e) => {
+                    warn!(error = %e, "BGP accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+        }
+    }
+}
