@@ -20,6 +20,11 @@ pub fn deploy(topo: &Path) -> Result<(), LabError> {
     let dir = LabDir::for_lab(&lab.name);
     check_not_deployed(&lab, &dir)?;
     let plan = plan::plan(&lab, &dir)?;
+    for (_, prep) in &plan.starts {
+        for note in prep.notes() {
+            println!("note: {note}");
+        }
+    }
     create_dir(&dir)?;
     let topo_abs = std::path::absolute(topo).unwrap_or_else(|_| topo.to_path_buf());
     let mut state = LabState::new(&lab.name, topo_abs);
@@ -91,7 +96,10 @@ fn build(lab: &Lab, plan: &Plan<'_>, dir: &LabDir, state: &mut LabState) -> Resu
             .map_err(LabError::io(format!("creating {}", node_dir.display())))?;
     }
     for v in &plan.veths {
-        netns::veth(&v.a_ns, &v.a_if, &v.b_ns, &v.b_if)?;
+        netns::veth(&v.a.ns, &v.a.ifname, &v.b.ns, &v.b.ifname)?;
+        for e in [&v.a, &v.b] {
+            netns::configure(&e.ns, &e.ifname, v.mtu, e.mac.as_deref(), &e.addrs)?;
+        }
     }
     println!(
         "{} namespaces and {} links created",

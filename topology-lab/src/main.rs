@@ -4,6 +4,7 @@ mod api;
 mod converge;
 mod deploy;
 mod destroy;
+mod env;
 mod error;
 mod exec;
 mod inspect;
