@@ -314,13 +314,22 @@ fn network_mode_extras_and_startup_config_of_linux_nodes() {
 fn the_examples_parse() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
     let mut n = 0;
+    // examples/X.clab.yml and, laid out as containerlab's labs are, examples/X/X.clab.yml.
+    let mut files = Vec::new();
     for e in std::fs::read_dir(dir).unwrap() {
         let p = e.unwrap().path();
+        if p.is_dir() {
+            files.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+        } else {
+            files.push(p);
+        }
+    }
+    for p in files {
         if p.to_string_lossy().ends_with(".clab.yml") {
             let lab = load(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
             assert!(!lab.nodes.is_empty());
             n += 1;
         }
     }
-    assert!(n >= 3);
+    assert!(n >= 5, "{n} examples");
 }
