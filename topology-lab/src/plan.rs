@@ -55,6 +55,11 @@ pub fn plan<'a>(lab: &'a Lab, dir: &LabDir) -> Result<Plan<'a>, LabError> {
     if lab.nodes.iter().any(|n| n.kind == Kind::Frr) {
         kinds::frr::check_reachable_by_frr(dir.root())?;
     }
+    for (node, prep) in &starts {
+        if let Prepared::Frr(f) = prep {
+            kinds::frr::check_installed(node, f)?;
+        }
+    }
     let namespaces = lab
         .nodes
         .iter()

@@ -46,6 +46,7 @@ fn containerlab_ospf_lab_runs_unchanged() {
     assert_eq!(pc1["labels"]["role"], "pc", "labels kept in state");
 
     // Every PC reaches every other PC and every router's loopback, over IPv4 and IPv6.
+    let deployed = std::time::Instant::now();
     let targets = [
         ("pc1", "172.16.2.10"),
         ("pc1", "172.16.3.10"),
@@ -62,6 +63,10 @@ fn containerlab_ospf_lab_runs_unchanged() {
             "{from} never reached {to}"
         );
     }
+    eprintln!(
+        "frr-ospf: every ping answered {:.1}s after the deploy returned",
+        deployed.elapsed().as_secs_f64()
+    );
     // r3's static routes (staticd) reach r1 through OSPF and OSPFv3.
     let v4 = exec(&lab, "r1", &["ip", "route", "show", "192.0.2.0/24"]);
     assert!(v4.contains("proto ospf"), "{v4}");
@@ -161,14 +166,21 @@ topology:
     r1:
       kind: frr
       startup-config: r1.conf
+      env-files: [r1.env]
+      sysctls: {net.ipv4.conf.all.rp_filter: 2}
     r2:
       kind: frr
+      hostname: edge-r2
+      startup-delay: 1
       startup-config: r2.conf
       binds: [r2-staticd.conf:/etc/frr/staticd.conf]
       extras:
         frr: {daemons: [bgpd, bfdd]}
   links:
-    - endpoints: ["r1:eth1", "r2:eth1"]
+    - type: veth
+      endpoints:
+        - {node: r1, interface: eth1, mac: "02:00:5e:10:00:01"}
+        - {node: r2, interface: eth1}
 "#;
 
 const R1: &str = "hostname r1\n!\ninterface eth1\n ip address 10.9.0.1/31\n!\ninterface lo\n \
@@ -179,7 +191,7 @@ const R1: &str = "hostname r1\n!\ninterface eth1\n ip address 10.9.0.1/31\n!\nin
                   neighbor 10.9.0.0 bfd\n !\n address-family ipv4 unicast\n  \
                   redistribute static\n  redistribute connected\n exit-address-family\n!\n";
 
-const R2: &str = "hostname r2\n!\ninterface eth1\n ip address 10.9.0.0/31\n!\nbfd\n \
+const R2: &str = "!\ninterface eth1\n ip address 10.9.0.0/31\n!\nbfd\n \
                   peer 10.9.0.1 interface eth1\n !\n!\nrouter bgp 65002\n \
                   no bgp ebgp-requires-policy\n neighbor 10.9.0.1 remote-as 65001\n \
                   neighbor 10.9.0.1 timers 3 9\n neighbor 10.9.0.1 timers connect 1\n \
@@ -198,8 +210,10 @@ fn kind_frr_takes_an_integrated_startup_config() {
         "ip route 198.51.100.0/24 blackhole\n",
     )
     .unwrap();
+    std::fs::write(d.join("r1.env"), "# site\nLAB_SITE=west\n").unwrap();
     let lab = clab_kit::lab_from_dir(d, "native.clab.yml", "native", "cn");
-    lab.ok("deploy", &[]);
+    let out = lab.ok("deploy", &[]);
+    assert!(out.contains("r2: startup-delay 1s"), "{out}");
     // r1: daemons from its config's sections; r2: from extras.frr.daemons.
     assert_eq!(daemons(&lab, "r1"), ["zebra", "bgpd", "staticd", "bfdd"]);
     assert_eq!(daemons(&lab, "r2"), ["zebra", "bgpd", "staticd", "bfdd"]);
@@ -236,6 +250,30 @@ fn kind_frr_takes_an_integrated_startup_config() {
         eventually(20, || pings(&lab, "r2", "10.9.255.1")),
         "r2 never reached r1's loopback"
     );
+    // hostname (no hostname line in r2.conf), sysctls, env-files, the endpoint's MAC.
+    let run = exec(&lab, "r2", &["vtysh", "-c", "show running-config"]);
+    assert!(run.contains("hostname edge-r2"), "{run}");
+    let rp = exec(&lab, "r1", &["sysctl", "-n", "net.ipv4.conf.all.rp_filter"]);
+    assert_eq!(rp.trim(), "2");
+    assert_eq!(
+        exec(&lab, "r1", &["sh", "-c", "echo $LAB_SITE"]).trim(),
+        "west"
+    );
+    let st = clab_kit::state(&lab);
+    let r1 = st["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["name"] == "r1")
+        .unwrap();
+    let zebra = r1["pids"][0].as_u64().unwrap();
+    let environ = std::fs::read(format!("/proc/{zebra}/environ")).unwrap();
+    assert!(
+        String::from_utf8_lossy(&environ).contains("LAB_SITE=west"),
+        "zebra has the node's environment"
+    );
+    let link = exec(&lab, "r1", &["ip", "link", "show", "eth1"]);
+    assert!(link.contains("02:00:5e:10:00:01"), "{link}");
     // `write memory` through exec writes the node's own frr.conf, never the machine's.
     let before = std::fs::metadata("/etc/frr/frr.conf")
         .ok()

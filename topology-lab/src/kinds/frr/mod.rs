@@ -51,6 +51,21 @@ pub fn frr_dir() -> PathBuf {
 pub fn prepare(node: &Node) -> Result<FrrPrepared, LabError> {
     let sources = sources::collect(node)?;
     let mut prep = choose_daemons(node, sources)?;
+    let configs = prep
+        .sources
+        .files
+        .iter()
+        .filter(|(f, _)| matches!(f, FrrFile::Integrated | FrrFile::Daemon(_)));
+    for (_, src) in configs {
+        check::dry_run(&node.name, &src.origin)?;
+    }
+    prep.notes.dedup();
+    Ok(prep)
+}
+
+/// Every daemon the node should run is installed (checked after every node's files, so a
+/// missing file is reported first).
+pub fn check_installed(node: &Node, prep: &FrrPrepared) -> Result<(), LabError> {
     for d in &prep.daemons {
         let bin = frr_dir().join(d.name);
         if !bin.is_file() {
@@ -62,16 +77,7 @@ pub fn prepare(node: &Node) -> Result<FrrPrepared, LabError> {
             )));
         }
     }
-    let configs = prep
-        .sources
-        .files
-        .iter()
-        .filter(|(f, _)| matches!(f, FrrFile::Integrated | FrrFile::Daemon(_)));
-    for (_, src) in configs {
-        check::dry_run(&node.name, &src.origin)?;
-    }
-    prep.notes.dedup();
-    Ok(prep)
+    Ok(())
 }
 
 /// Daemons from `extras.frr.daemons`, else the daemons file, else the configs' sections;
