@@ -67,15 +67,20 @@ fn containerlab_ospf_lab_runs_unchanged() {
         "frr-ospf: every ping answered {:.1}s after the deploy returned",
         deployed.elapsed().as_secs_f64()
     );
-    // r3's static routes (staticd) reach r1 through OSPF and OSPFv3.
-    let v4 = exec(&lab, "r1", &["ip", "route", "show", "192.0.2.0/24"]);
-    assert!(v4.contains("proto ospf"), "{v4}");
-    let v6 = exec(
-        &lab,
-        "r1",
-        &["ip", "-6", "route", "show", "2001:db8:beef::/48"],
-    );
-    assert!(v6.contains("proto ospf"), "{v6}");
+    // r3's static routes (staticd) reach r1 through OSPF and OSPFv3 (external LSAs may come
+    // after the intra-area routes the pings needed).
+    for route in [["ip", "-4"], ["ip", "-6"]] {
+        let prefix = if route[1] == "-4" {
+            "192.0.2.0/24"
+        } else {
+            "2001:db8:beef::/48"
+        };
+        let args = [route[0], route[1], "route", "show", prefix];
+        assert!(
+            eventually(40, || exec(&lab, "r1", &args).contains("proto ospf")),
+            "r1 never learned {prefix} from r3"
+        );
+    }
     // vtysh through exec talks to the node's own daemons.
     let nbrs = exec(&lab, "r2", &["vtysh", "-c", "show ip ospf neighbor json"]);
     assert!(
