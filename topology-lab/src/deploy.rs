@@ -4,12 +4,13 @@ use std::path::Path;
 
 use crate::destroy;
 use crate::error::LabError;
-use crate::kinds::{self, Ctx};
+use crate::kinds::frr::hold::{self, Held};
+use crate::kinds::{self, Ctx, Prepared};
 use crate::netns;
 use crate::paths::LabDir;
 use crate::plan::{self, Plan};
 use crate::state::{now_ms, LabState};
-use crate::topology::{self, Lab};
+use crate::topology::{self, Kind, Lab};
 
 /// Deploy the lab described by `topo`.
 pub fn deploy(topo: &Path) -> Result<(), LabError> {
@@ -20,6 +21,11 @@ pub fn deploy(topo: &Path) -> Result<(), LabError> {
     let dir = LabDir::for_lab(&lab.name);
     check_not_deployed(&lab, &dir)?;
     let plan = plan::plan(&lab, &dir)?;
+    for (_, prep) in &plan.starts {
+        for note in prep.notes() {
+            println!("note: {note}");
+        }
+    }
     create_dir(&dir)?;
     let topo_abs = std::path::absolute(topo).unwrap_or_else(|_| topo.to_path_buf());
     let mut state = LabState::new(&lab.name, topo_abs);
@@ -91,14 +97,22 @@ fn build(lab: &Lab, plan: &Plan<'_>, dir: &LabDir, state: &mut LabState) -> Resu
             .map_err(LabError::io(format!("creating {}", node_dir.display())))?;
     }
     for v in &plan.veths {
-        netns::veth(&v.a_ns, &v.a_if, &v.b_ns, &v.b_if)?;
+        netns::veth(&v.a.ns, &v.a.ifname, &v.b.ns, &v.b.ifname)?;
+        for e in [&v.a, &v.b] {
+            netns::configure(&e.ns, &e.ifname, v.mtu, e.mac.as_deref(), &e.addrs)?;
+        }
     }
     println!(
         "{} namespaces and {} links created",
         plan.namespaces.len(),
         plan.veths.len()
     );
+    let mut held: Vec<Held> = Vec::new();
     for (node, prep) in &plan.starts {
+        if node.kind != Kind::Frr && !held.is_empty() {
+            // Routers first; the nodes that may peer with them once bgpd accepts sessions.
+            hold::wait_released(lab, dir, &std::mem::take(&mut held));
+        }
         println!("starting {} ({})", node.name, node.kind);
         let mut ctx = Ctx {
             lab,
@@ -106,6 +120,12 @@ fn build(lab: &Lab, plan: &Plan<'_>, dir: &LabDir, state: &mut LabState) -> Resu
             state: &mut *state,
         };
         kinds::start(&mut ctx, node, prep)?;
+        if matches!(prep, Prepared::Frr(f) if f.bgp_from_integrated()) {
+            held.push(Held {
+                node: node.name.clone(),
+                applied: std::time::Instant::now(),
+            });
+        }
     }
     Ok(())
 }

@@ -19,20 +19,22 @@ pub enum LabError {
         stderr: String,
     },
     /// An external command could not be started.
-    #[error("cannot run `{cmd}`: {source}")]
+    // The underlying error is part of the message and deliberately not a `source`: `{:#}`
+    // (anyhow's chain) would print it a second time.
+    #[error("cannot run `{cmd}`: {error}")]
     Spawn {
         /// The command line.
         cmd: String,
         /// Underlying error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// A file operation failed.
-    #[error("{what}: {source}")]
+    #[error("{what}: {error}")]
     Io {
         /// What was being done.
         what: String,
         /// Underlying error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// Anything else, with a message a person can act on.
     #[error("{0}")]
@@ -43,6 +45,6 @@ impl LabError {
     /// Wrap an I/O error with what was being done.
     pub fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> LabError {
         let what = what.into();
-        move |source| LabError::Io { what, source }
+        move |error| LabError::Io { what, error }
     }
 }

@@ -27,11 +27,16 @@ pub fn exec(topo: &Path, target: &str, cmd: &[String]) -> Result<i32, LabError> 
     let dir = LabDir::for_lab(&lab.name);
     let mut c = Command::new("ip");
     c.args(["netns", "exec", &t.namespace]);
+    if t.container.is_none() {
+        // The node's environment, as `docker exec` gives a container's.
+        c.envs(crate::env::environment(t.node)?);
+    }
     match (t.node.kind, t.container) {
         (Kind::Frr, None) => {
             c.args(vtysh_args(
                 cmd,
                 &dir.frr_run_dir(&t.node.name).display().to_string(),
+                &dir.frr_etc_dir(&t.node.name).display().to_string(),
             ));
         }
         (Kind::Lattice, None) => {
@@ -46,9 +51,9 @@ pub fn exec(topo: &Path, target: &str, cmd: &[String]) -> Result<i32, LabError> 
             c.args(cmd);
         }
     }
-    let status = c.status().map_err(|source| LabError::Spawn {
+    let status = c.status().map_err(|error| LabError::Spawn {
         cmd: sh::show(&c),
-        source,
+        error,
     })?;
     // A signal-killed command has no code: report it as the shell would (128 + n is unknown here).
     Ok(status.code().unwrap_or(128))

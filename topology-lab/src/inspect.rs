@@ -25,6 +25,9 @@ pub struct Row {
     pub state: String,
     /// `ifname=addr/len` of its IPv4 addresses.
     pub addresses: Vec<String>,
+    /// The node's `labels` (none for containers).
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub labels: std::collections::BTreeMap<String, String>,
 }
 
 /// Print the lab's table (or JSON).
@@ -68,6 +71,7 @@ fn row(node: &str, kind: String, ns: &str, pids: &[u32]) -> Row {
         pids: pids.to_vec(),
         state: state.into(),
         addresses,
+        labels: Default::default(),
     }
 }
 
@@ -75,7 +79,9 @@ fn row(node: &str, kind: String, ns: &str, pids: &[u32]) -> Row {
 pub fn rows(state: &LabState) -> Vec<Row> {
     let mut out = Vec::new();
     for n in &state.nodes {
-        out.push(row(&n.name, n.kind.to_string(), &n.namespace, &n.pids));
+        let mut r = row(&n.name, n.kind.to_string(), &n.namespace, &n.pids);
+        r.labels = n.labels.clone();
+        out.push(r);
         for c in &n.containers {
             out.push(row(&c.name, "container".into(), &c.namespace, &[]));
         }
@@ -143,6 +149,7 @@ mod tests {
             pids: vec![1, 2],
             state: "running".into(),
             addresses: vec!["eth1=10.0.0.0/31".into()],
+            labels: Default::default(),
         };
         let t = table(&[r]);
         let lines: Vec<&str> = t.lines().collect();

@@ -3,6 +3,7 @@
 mod converge;
 mod deploy;
 mod destroy;
+mod env;
 mod error;
 mod exec;
 mod inspect;
@@ -106,12 +107,9 @@ fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
         bail!("lattice-lab needs root (network namespaces, veths, FRR)");
     }
     match cmd {
-        Cmd::Deploy { topo } => {
-            deploy::deploy(&topo).with_context(|| format!("deploy {}", topo.display()))?
-        }
-        Cmd::Destroy { topo } => {
-            destroy::destroy(&topo).with_context(|| format!("destroy {}", topo.display()))?
-        }
+        // No file name in the context: every error names the file (or node) it is about.
+        Cmd::Deploy { topo } => deploy::deploy(&topo).context("deploy")?,
+        Cmd::Destroy { topo } => destroy::destroy(&topo).context("destroy")?,
         Cmd::Exec { topo, node, cmd } => {
             let code = exec::exec(&topo, &node, &cmd).with_context(|| format!("exec on {node}"))?;
             return Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)));

@@ -44,6 +44,42 @@ pub fn veth(a_ns: &str, a_if: &str, b_ns: &str, b_if: &str) -> Result<(), LabErr
     Ok(())
 }
 
+/// Set an interface's MTU, MAC address and addresses (IPv6 without duplicate address
+/// detection: a point-to-point veth has no one to clash with, and a tentative address would
+/// hold up the routing that starts right after).
+pub fn configure(
+    ns: &str,
+    ifname: &str,
+    mtu: Option<u32>,
+    mac: Option<&str>,
+    addrs: &[ipnet::IpNet],
+) -> Result<(), LabError> {
+    if let Some(mtu) = mtu {
+        sh::ip(&[
+            "-n",
+            ns,
+            "link",
+            "set",
+            "dev",
+            ifname,
+            "mtu",
+            &mtu.to_string(),
+        ])?;
+    }
+    if let Some(mac) = mac {
+        sh::ip(&["-n", ns, "link", "set", "dev", ifname, "address", mac])?;
+    }
+    for a in addrs {
+        let a = a.to_string();
+        let mut args = vec!["-n", ns, "addr", "add", a.as_str(), "dev", ifname];
+        if a.contains(':') {
+            args.push("nodad");
+        }
+        sh::ip(&args)?;
+    }
+    Ok(())
+}
+
 #[derive(Deserialize)]
 struct IpLink {
     ifname: String,

@@ -44,6 +44,22 @@ impl LabDir {
         self.node_dir(node).join("run")
     }
 
+    /// The node's `/etc/frr`: frr.conf, daemons, vtysh.conf, `<daemon>.conf`.
+    pub fn frr_etc_dir(&self, node: &str) -> PathBuf {
+        self.node_dir(node).join("etc")
+    }
+
+    /// An FRR daemon's log (its start-up output and its own log).
+    pub fn daemon_log(&self, node: &str, daemon: &str) -> PathBuf {
+        self.node_dir(node).join(format!("{daemon}.log"))
+    }
+
+    /// What the lab did to start an FRR node (what `docker logs` shows for FRR's image):
+    /// daemons started, the config applied and vtysh's answer.
+    pub fn node_log(&self, node: &str) -> PathBuf {
+        self.node_dir(node).join("node.log")
+    }
+
     /// The rewritten latticed config.
     pub fn latticed_config(&self, node: &str) -> PathBuf {
         self.node_dir(node).join("latticed.yaml")

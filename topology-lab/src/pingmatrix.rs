@@ -99,9 +99,9 @@ fn run_round(members: &[Member], ok: &mut [Vec<bool>]) -> Result<(), LabError> {
             c.stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null());
-            let child = c.spawn().map_err(|source| LabError::Spawn {
+            let child = c.spawn().map_err(|error| LabError::Spawn {
                 cmd: sh::show(&c),
-                source,
+                error,
             })?;
             running.push((i, j, child));
         }

@@ -1,22 +1,35 @@
 //! What a deploy will do, computed before anything is created: every config file read and
 //! checked, the veths to create and the order nodes start in.
 
+use ipnet::IpNet;
+
 use crate::error::LabError;
 use crate::kinds::{self, Prepared};
 use crate::paths::LabDir;
 use crate::topology::{Kind, Lab, Node};
 
+/// One end of a veth.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VethEnd {
+    /// Its namespace.
+    pub ns: String,
+    /// Its interface name.
+    pub ifname: String,
+    /// MAC address to set.
+    pub mac: Option<String>,
+    /// Addresses to add (`ipv4`/`ipv6` of the link).
+    pub addrs: Vec<IpNet>,
+}
+
 /// One veth pair, both ends placed directly in lab namespaces.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Veth {
-    /// Namespace of the first end.
-    pub a_ns: String,
-    /// Name of the first end.
-    pub a_if: String,
-    /// Namespace of the second end.
-    pub b_ns: String,
-    /// Name of the second end.
-    pub b_if: String,
+    /// First end.
+    pub a: VethEnd,
+    /// Second end.
+    pub b: VethEnd,
+    /// MTU of both ends.
+    pub mtu: Option<u32>,
 }
 
 /// A deploy, ready to run.
@@ -42,6 +55,11 @@ pub fn plan<'a>(lab: &'a Lab, dir: &LabDir) -> Result<Plan<'a>, LabError> {
     if lab.nodes.iter().any(|n| n.kind == Kind::Frr) {
         kinds::frr::check_reachable_by_frr(dir.root())?;
     }
+    for (node, prep) in &starts {
+        if let Prepared::Frr(f) = prep {
+            kinds::frr::check_installed(node, f)?;
+        }
+    }
     let namespaces = lab
         .nodes
         .iter()
@@ -64,13 +82,18 @@ pub fn start_order(lab: &Lab) -> Vec<&Node> {
 
 /// The veths of the lab's links.
 pub fn veths(lab: &Lab) -> Vec<Veth> {
+    let end = |e: &crate::topology::model::Endpoint| VethEnd {
+        ns: lab.namespace(&e.node),
+        ifname: e.ifname.clone(),
+        mac: e.mac.clone(),
+        addrs: e.addrs.clone(),
+    };
     lab.links
         .iter()
         .map(|l| Veth {
-            a_ns: lab.namespace(&l.a.node),
-            a_if: l.a.ifname.clone(),
-            b_ns: lab.namespace(&l.b.node),
-            b_if: l.b.ifname.clone(),
+            a: end(&l.a),
+            b: end(&l.b),
+            mtu: l.mtu,
         })
         .collect()
 }
@@ -96,13 +119,18 @@ topology:
         let order: Vec<&str> = start_order(&lab).iter().map(|n| n.name.as_str()).collect();
         assert_eq!(order, ["r1", "l1", "h1"]);
         let v = veths(&lab);
+        let end = |ns: &str| VethEnd {
+            ns: ns.into(),
+            ifname: "eth1".into(),
+            mac: None,
+            addrs: vec![],
+        };
         assert_eq!(
             v,
             [Veth {
-                a_ns: "p-r1".into(),
-                a_if: "eth1".into(),
-                b_ns: "p-h1".into(),
-                b_if: "eth1".into()
+                a: end("p-r1"),
+                b: end("p-h1"),
+                mtu: None
             }]
         );
     }

@@ -52,10 +52,7 @@ pub fn in_netns(p: u32, ns: &str) -> bool {
     }
 }
 
-/// Daemons the lab starts, by process name.
-pub const LAB_DAEMONS: [&str; 3] = ["zebra", "bgpd", "latticed"];
-
-/// Every lab daemon ([`LAB_DAEMONS`]) whose command line mentions `needle`.
+/// Every lab daemon (latticed or one of FRR's) whose command line mentions `needle`.
 pub fn find_daemons(needle: &str) -> Vec<u32> {
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return Vec::new();
@@ -63,7 +60,9 @@ pub fn find_daemons(needle: &str) -> Vec<u32> {
     dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
         .filter(|p| {
             let comm = std::fs::read_to_string(format!("/proc/{p}/comm")).unwrap_or_default();
-            LAB_DAEMONS.contains(&comm.trim()) && cmdline_contains(*p, needle)
+            let comm = comm.trim();
+            let ours = comm == "latticed" || crate::kinds::frr::daemons::DAEMONS.contains(&comm);
+            ours && cmdline_contains(*p, needle)
         })
         .collect()
 }

@@ -19,9 +19,9 @@ pub fn run(cmd: &mut Command) -> Result<String, LabError> {
     let out = cmd
         .stdin(Stdio::null())
         .output()
-        .map_err(|source| LabError::Spawn {
+        .map_err(|error| LabError::Spawn {
             cmd: show(cmd),
-            source,
+            error,
         })?;
     if out.status.success() {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
@@ -50,12 +50,29 @@ pub fn in_netns(ns: &str, args: &[&str]) -> Command {
     c
 }
 
-/// Run one exec line with `sh -c` inside `ns`, echoing it.
-pub fn exec_line(node: &str, ns: &str, line: &str) -> Result<(), LabError> {
+/// Run one exec line with `sh -c` inside `ns` with the node's environment, echoing it.
+pub fn exec_line(
+    node: &str,
+    ns: &str,
+    line: &str,
+    env: &[(String, String)],
+) -> Result<(), LabError> {
     println!("  {node}: exec `{line}`");
-    let out = run(&mut in_netns(ns, &["sh", "-c", line]))?;
+    let out = run(in_netns(ns, &["sh", "-c", line]).envs(env.iter().map(|(k, v)| (k, v))))?;
     for l in out.lines() {
         println!("  {node}|{l}");
     }
     Ok(())
+}
+
+/// The last `n` lines of a log file ("" if it cannot be read).
+pub fn tail(path: &std::path::Path, n: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines
+        .iter()
+        .skip(lines.len().saturating_sub(n))
+        .copied()
+        .collect::<Vec<_>>()
+        .join("\n")
 }

@@ -1,5 +1,6 @@
 //! `state.json`: what a deploy created, for inspect, wait, pingmatrix and destroy.
 
+use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -36,8 +37,14 @@ pub struct NodeState {
     pub kind: Kind,
     /// Its namespace.
     pub namespace: String,
-    /// Daemons started for it (zebra, bgpd or latticed).
+    /// Daemons started for it (FRR's daemons or latticed).
     pub pids: Vec<u32>,
+    /// The names of those daemons, in the order of `pids` (empty in older state files).
+    #[serde(default)]
+    pub daemons: Vec<String>,
+    /// The node's `labels` from the topology file.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
     /// Containers attached through latticed.
     pub containers: Vec<ContainerState>,
 }
@@ -117,6 +124,8 @@ impl LabState {
                     kind,
                     namespace: namespace.to_string(),
                     pids: Vec::new(),
+                    daemons: Vec::new(),
+                    labels: BTreeMap::new(),
                     containers: Vec::new(),
                 });
                 self.nodes.len().saturating_sub(1)
@@ -124,6 +133,13 @@ impl LabState {
         };
         // The index is in range: found above or just pushed.
         &mut self.nodes[idx]
+    }
+
+    /// Record a daemon started for a node.
+    pub fn add_daemon(&mut self, node: &str, kind: Kind, namespace: &str, name: &str, pid: u32) {
+        let n = self.node_mut(node, kind, namespace);
+        n.pids.push(pid);
+        n.daemons.push(name.to_string());
     }
 
     /// Every recorded pid.

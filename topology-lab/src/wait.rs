@@ -10,6 +10,7 @@ use api::proto::{Reply, Request};
 use crate::error::LabError;
 use crate::kinds::frr::vtysh_args;
 use crate::paths::LabDir;
+use crate::state::LabState;
 use crate::topology::{self, Kind, Lab, Node};
 use crate::{converge, latticed, sh};
 
@@ -74,10 +75,11 @@ fn down(node: &str, why: String) -> Vec<Session> {
 
 fn frr_sessions(lab: &Lab, dir: &LabDir, node: &Node) -> Vec<Session> {
     let run = dir.frr_run_dir(&node.name).display().to_string();
+    let etc = dir.frr_etc_dir(&node.name).display().to_string();
     let cmd: Vec<String> = ["vtysh", "-c", "show bgp summary json"]
         .map(String::from)
         .to_vec();
-    let args = vtysh_args(&cmd, &run);
+    let args = vtysh_args(&cmd, &run, &etc);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     match sh::run(&mut sh::in_netns(&lab.namespace(&node.name), &args)) {
         Ok(out) => parse_frr_summary(&node.name, &out)
@@ -102,11 +104,22 @@ fn lattice_sessions(dir: &LabDir, node: &Node) -> Vec<Session> {
     }
 }
 
-/// Every session of every speaker in the lab.
-pub fn sessions(lab: &Lab, dir: &LabDir) -> Vec<Session> {
+/// Whether the deploy started bgpd on an FRR node (a state file of an older lab does not
+/// name its daemons: then ask).
+fn runs_bgpd(state: &LabState, node: &str) -> bool {
+    state
+        .nodes
+        .iter()
+        .find(|n| n.name == node)
+        .is_none_or(|n| n.daemons.is_empty() || n.daemons.iter().any(|d| d == "bgpd"))
+}
+
+/// Every session of every speaker in the lab (FRR routers without bgpd have none).
+pub fn sessions(lab: &Lab, dir: &LabDir, state: &LabState) -> Vec<Session> {
     lab.nodes
         .iter()
         .flat_map(|n| match n.kind {
+            Kind::Frr if !runs_bgpd(state, &n.name) => Vec::new(),
             Kind::Frr => frr_sessions(lab, dir, n),
             Kind::Lattice => lattice_sessions(dir, n),
             Kind::Linux => Vec::new(),
@@ -118,12 +131,12 @@ pub fn sessions(lab: &Lab, dir: &LabDir) -> Vec<Session> {
 pub fn wait(topo: &Path, timeout: Duration) -> Result<(), LabError> {
     let lab = topology::load(topo)?;
     let dir = LabDir::for_lab(&lab.name);
-    crate::state::LabState::require(&dir, &lab.name)?;
+    let state = LabState::require(&dir, &lab.name)?;
     let start = Instant::now();
     let mut last = None;
     let mut last_print = start;
     loop {
-        let all = sessions(&lab, &dir);
+        let all = sessions(&lab, &dir, &state);
         let up = all.iter().filter(|s| s.up()).count();
         // Print on change, and every few seconds so a slow fabric does not look hung.
         if last != Some(up) || last_print.elapsed() >= PROGRESS_EVERY {

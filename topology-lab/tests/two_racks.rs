@@ -142,8 +142,8 @@ fn two_racks_converge_and_every_container_reaches_every_other() {
         .collect();
     assert_eq!(
         pids.len(),
-        3 * 2 + 4,
-        "zebra+bgpd per router, latticed per host"
+        3 * 3 + 4,
+        "zebra, bgpd and staticd per router (FRR's image always starts staticd), latticed per host"
     );
     lab.destroy_and_check();
     for p in pids {

@@ -131,14 +131,13 @@ pub fn start(ctx: &mut Ctx<'_>, node: &Node, yaml: &str) -> Result<(), LabError>
         .map_err(LabError::io(format!("creating {}", state_dir.display())))?;
     let cfg = ctx.dir.latticed_config(&node.name);
     std::fs::write(&cfg, yaml).map_err(LabError::io(format!("writing {}", cfg.display())))?;
+    let env = crate::env::environment(node)?;
     for line in &node.exec {
-        sh::exec_line(&node.name, &ns, line)?;
+        sh::exec_line(&node.name, &ns, line, &env)?;
     }
-    let mut child = spawn(ctx.dir, &ns, node, &cfg)?;
+    let mut child = spawn(ctx.dir, &ns, node, &cfg, &env)?;
     ctx.state
-        .node_mut(&node.name, node.kind, &ns)
-        .pids
-        .push(child.id());
+        .add_daemon(&node.name, node.kind, &ns, "latticed", child.id());
     ctx.state.save(ctx.dir)?;
     wait_ready(ctx.dir, node, &mut child)?;
     for i in 1..=node.containers {
@@ -147,7 +146,13 @@ pub fn start(ctx: &mut Ctx<'_>, node: &Node, yaml: &str) -> Result<(), LabError>
     Ok(())
 }
 
-fn spawn(dir: &LabDir, ns: &str, node: &Node, cfg: &Path) -> Result<Child, LabError> {
+fn spawn(
+    dir: &LabDir,
+    ns: &str,
+    node: &Node,
+    cfg: &Path,
+    env: &[(String, String)],
+) -> Result<Child, LabError> {
     let bin = find_latticed()?;
     let log_path = dir.latticed_log(&node.name);
     let log = File::create(&log_path)
@@ -157,15 +162,16 @@ fn spawn(dir: &LabDir, ns: &str, node: &Node, cfg: &Path) -> Result<Child, LabEr
         .map_err(LabError::io("duplicating the log file"))?;
     let mut cmd = sh::in_netns(ns, &[]);
     cmd.arg(&bin).arg("--config").arg(cfg);
+    cmd.envs(env.iter().map(|(k, v)| (k, v)));
     println!("  {}: starting {}", node.name, sh::show(&cmd));
     // Own process group: a ^C at the terminal must not take the lab's daemons down.
     cmd.stdin(Stdio::null())
         .stdout(log)
         .stderr(log2)
         .process_group(0);
-    cmd.spawn().map_err(|source| LabError::Spawn {
+    cmd.spawn().map_err(|error| LabError::Spawn {
         cmd: sh::show(&cmd),
-        source,
+        error,
     })
 }
 
@@ -179,7 +185,7 @@ fn wait_ready(dir: &LabDir, node: &Node, child: &mut Child) -> Result<(), LabErr
             return Err(LabError::Failed(format!(
                 "node {}: latticed exited ({status}); last log lines:\n{}",
                 node.name,
-                log_tail(&dir.latticed_log(&node.name))
+                sh::tail(&dir.latticed_log(&node.name), 10)
             )));
         }
         if socket.exists() {
@@ -196,17 +202,6 @@ fn wait_ready(dir: &LabDir, node: &Node, child: &mut Child) -> Result<(), LabErr
         READY_TIMEOUT.as_secs(),
         dir.latticed_log(&node.name).display()
     )))
-}
-
-fn log_tail(path: &Path) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    lines
-        .iter()
-        .skip(lines.len().saturating_sub(10))
-        .copied()
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 /// Create container namespace `i` and ask latticed to wire it.

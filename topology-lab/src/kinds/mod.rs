@@ -4,24 +4,28 @@ pub mod frr;
 pub mod lattice;
 pub mod linux;
 
+use std::time::Duration;
+
 use crate::error::LabError;
 use crate::paths::LabDir;
+use crate::sh;
 use crate::state::LabState;
 use crate::topology::{Kind, Lab, Node};
 
 /// What a node needs written at start, computed before anything is created.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Prepared {
-    /// FRR config files.
-    Frr(frr::FrrFiles),
+    /// FRR's files and daemons.
+    Frr(frr::FrrPrepared),
     /// Nothing to prepare.
     Linux,
     /// latticed's rewritten YAML config.
     Lattice(String),
 }
 
-/// Read and check a node's config files.
+/// Read and check a node's config files (and its env files).
 pub fn prepare(dir: &LabDir, node: &Node) -> Result<Prepared, LabError> {
+    crate::env::environment(node)?;
     match node.kind {
         Kind::Frr => frr::prepare(node).map(Prepared::Frr),
         Kind::Linux => Ok(Prepared::Linux),
@@ -40,8 +44,30 @@ pub struct Ctx<'a> {
     pub state: &'a mut LabState,
 }
 
-/// Start a node whose namespace and links exist.
+impl Prepared {
+    /// Notes found while preparing.
+    pub fn notes(&self) -> &[String] {
+        match self {
+            Prepared::Frr(f) => &f.notes,
+            _ => &[],
+        }
+    }
+}
+
+/// Start a node whose namespace and links exist: after its `startup-delay`, with its
+/// `sysctls` set in its namespace.
 pub fn start(ctx: &mut Ctx<'_>, node: &Node, prepared: &Prepared) -> Result<(), LabError> {
+    if node.startup_delay > 0 {
+        println!("  {}: startup-delay {}s", node.name, node.startup_delay);
+        std::thread::sleep(Duration::from_secs(node.startup_delay));
+    }
+    let ns = ctx.lab.namespace(&node.name);
+    for (k, v) in &node.sysctls {
+        let kv = format!("{k}={v}");
+        sh::run(&mut sh::in_netns(&ns, &["sysctl", "-q", "-w", &kv]))?;
+    }
+    let labels = node.labels.clone();
+    ctx.state.node_mut(&node.name, node.kind, &ns).labels = labels;
     match prepared {
         Prepared::Frr(files) => frr::start(ctx, node, files),
         Prepared::Linux => linux::start(ctx, node),

@@ -1,30 +1,22 @@
 //! The resolved lab: every node's settings merged, every name checked.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
+
+use ipnet::IpNet;
 
 /// What a node is and how it is started.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
-    /// FRR router: zebra + bgpd in the namespace.
+    /// FRR router: FRR's daemons in the namespace, run as FRR's container image runs them.
+    /// Also a `linux` node whose image is FRR's.
     Frr,
     /// A bare namespace plus its exec lines.
     Linux,
     /// A host running latticed, with `containers` container namespaces.
     Lattice,
-}
-
-impl Kind {
-    /// Parse a kind name as written in the topology file.
-    pub fn parse(name: &str) -> Option<Kind> {
-        match name {
-            "frr" => Some(Kind::Frr),
-            "linux" => Some(Kind::Linux),
-            "lattice" => Some(Kind::Lattice),
-            _ => None,
-        }
-    }
 }
 
 impl fmt::Display for Kind {
@@ -63,6 +55,20 @@ pub struct Node {
     pub binds: Vec<Bind>,
     /// Containers to attach (lattice only, else 0).
     pub containers: u32,
+    /// `env-files`, absolute, read in this order before `env`.
+    pub env_files: Vec<PathBuf>,
+    /// `env`, merged defaults < kind < group < node.
+    pub env: BTreeMap<String, String>,
+    /// `labels`, merged like `env`; kept in the lab's state.
+    pub labels: BTreeMap<String, String>,
+    /// `sysctls` (only `net.*`), set in the node's namespace before it starts.
+    pub sysctls: BTreeMap<String, String>,
+    /// Host name: `hostname`, else the node name (FRR's default `hostname`).
+    pub hostname: String,
+    /// Seconds to wait before starting the node (`startup-delay`).
+    pub startup_delay: u64,
+    /// `extras.frr.daemons`: FRR daemons to run besides zebra and staticd.
+    pub frr_daemons: Option<Vec<String>>,
 }
 
 /// `node:interface`.
@@ -72,6 +78,10 @@ pub struct Endpoint {
     pub node: String,
     /// Interface name inside the node's namespace.
     pub ifname: String,
+    /// MAC address to set, if given.
+    pub mac: Option<String>,
+    /// Addresses to configure on it (`ipv4`/`ipv6` of the link or endpoint).
+    pub addrs: Vec<IpNet>,
 }
 
 /// A veth between two endpoints.
@@ -81,6 +91,8 @@ pub struct Link {
     pub a: Endpoint,
     /// Second endpoint.
     pub b: Endpoint,
+    /// MTU of both ends, if given.
+    pub mtu: Option<u32>,
 }
 
 /// A validated lab.
