@@ -276,14 +276,10 @@ fn a_message_too_long_for_the_session_is_answered_per_connection() {
     assert_eq!(rig.peer.max_message_len(OURS), Some(65535));
 }
 
-/// Known bug, kept from before the per-peer machine (not fixed in a restructuring): when the
-/// peer closes the connection while our session is in OpenSent, the session goes to Active
-/// without closing it (RFC 4271 §8.2.2 says it "closes the BGP connection"), so the primary
-/// slot keeps the dead connection and every later connection, ours or the peer's, is closed
-/// or refused: the peer never comes back. Fixing the session alone is not enough: §6.8
-/// resolution would then let a live candidate lose to a connection-less primary.
+/// The peer closes the connection while our session is in OpenSent (FRR does this while it is
+/// still loading its configuration): RFC 4271 §8.2.2 closes it and goes back to Active. Before
+/// this was fixed the primary kept the dead connection and refused every later one for ever.
 #[test]
-#[ignore = "known bug: a connection lost in OpenSent wedges the peer"]
 fn a_connection_lost_in_open_sent_does_not_wedge_the_peer() {
     let mut rig = open_sent_outbound();
     rig.feed(Input::Closed(OURS));
@@ -292,4 +288,38 @@ fn a_connection_lost_in_open_sent_does_not_wedge_the_peer() {
     assert!(out.contains(&Output::Connect), "{out:?}");
     let out = rig.feed(Input::Connected(THIRD));
     assert!(opened(&out, THIRD), "our new connection is used: {out:?}");
+}
+
+/// The primary's connection dies while a second one is negotiating: the second takes its place
+/// and establishes, instead of losing the collision to a slot with no connection.
+#[test]
+fn a_candidate_replaces_a_primary_whose_connection_died() {
+    let mut rig = collided();
+    rig.feed(Input::Closed(OURS));
+    assert_eq!(
+        rig.peer.state(),
+        State::OpenSent,
+        "the candidate is primary now"
+    );
+    let out = rig.feed(Input::Message(THEIRS, open_from(LOWER_ID, vec![])));
+    assert!(keepalive_on(&out, THEIRS), "{out:?}");
+    let out = rig.feed(Input::Message(THEIRS, Message::Keepalive));
+    assert_eq!(established_on(&out), Some(THEIRS), "{out:?}");
+}
+
+/// The candidate's connection dies before the OPEN decided anything: it disappears and the
+/// primary carries on alone.
+#[test]
+fn a_candidate_whose_connection_died_disappears() {
+    let mut rig = collided();
+    rig.feed(Input::Closed(THEIRS));
+    let out = rig.feed(Input::Message(OURS, open_from(LOWER_ID, vec![])));
+    assert!(keepalive_on(&out, OURS), "{out:?}");
+    let out = rig.feed(Input::Message(OURS, Message::Keepalive));
+    assert_eq!(established_on(&out), Some(OURS), "{out:?}");
+    let out = rig.feed(Input::Inbound(THIRD));
+    assert!(
+        refuses(&out, THIRD),
+        "Established refuses newcomers: {out:?}"
+    );
 }

@@ -4,13 +4,12 @@ use std::path::Path;
 
 use crate::destroy;
 use crate::error::LabError;
-use crate::kinds::frr::hold::{self, Held};
-use crate::kinds::{self, Ctx, Prepared};
+use crate::kinds::{self, Ctx};
 use crate::netns;
 use crate::paths::LabDir;
 use crate::plan::{self, Plan};
 use crate::state::{now_ms, LabState};
-use crate::topology::{self, Kind, Lab};
+use crate::topology::{self, Lab};
 
 /// Deploy the lab described by `topo`.
 pub fn deploy(topo: &Path) -> Result<(), LabError> {
@@ -107,12 +106,7 @@ fn build(lab: &Lab, plan: &Plan<'_>, dir: &LabDir, state: &mut LabState) -> Resu
         plan.namespaces.len(),
         plan.veths.len()
     );
-    let mut held: Vec<Held> = Vec::new();
     for (node, prep) in &plan.starts {
-        if node.kind != Kind::Frr && !held.is_empty() {
-            // Routers first; the nodes that may peer with them once bgpd accepts sessions.
-            hold::wait_released(lab, dir, &std::mem::take(&mut held));
-        }
         println!("starting {} ({})", node.name, node.kind);
         let mut ctx = Ctx {
             lab,
@@ -120,12 +114,6 @@ fn build(lab: &Lab, plan: &Plan<'_>, dir: &LabDir, state: &mut LabState) -> Resu
             state: &mut *state,
         };
         kinds::start(&mut ctx, node, prep)?;
-        if matches!(prep, Prepared::Frr(f) if f.bgp_from_integrated()) {
-            held.push(Held {
-                node: node.name.clone(),
-                applied: std::time::Instant::now(),
-            });
-        }
     }
     Ok(())
 }

@@ -182,10 +182,13 @@ impl Session {
                     }
                 }
             }
-            // Event 18: TcpConnectionFails — back to Active to wait for the peer.
+            // Event 18: TcpConnectionFails — close the connection and go back to Active to
+            // wait for the peer (§8.2.2); a slot that kept the dead connection would refuse
+            // every later one.
             Input::TcpFails => {
                 self.state = State::Active;
                 vec![
+                    Output::Disconnect,
                     Output::StopTimer(Timer::Hold),
                     Output::StartTimer(Timer::ConnectRetry, self.config.connect_retry),
                 ]

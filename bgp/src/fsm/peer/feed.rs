@@ -25,11 +25,20 @@ impl Peer {
         for o in slot.session.handle(input) {
             self.apply(which, was, o, now, out);
         }
-        let failed = |s: &Slot| s.session.state() == State::Idle;
+        let failed = |s: &Slot| s.session.state() == State::Idle || s.conn.is_none();
         if which == Which::Candidate && self.candidate.as_ref().is_some_and(failed) {
             // A failed candidate just disappears.
             if let Some(conn) = self.candidate.take().and_then(|s| s.conn) {
                 out.push(Output::Close(conn.id));
+            }
+        }
+        if which == Which::Primary && self.primary.conn.is_none() && self.state() != State::Idle {
+            // The primary lost its connection before Established (back in Active): a second
+            // connection still negotiating takes its place rather than losing a collision to
+            // a slot with no connection.
+            if let Some(candidate) = self.candidate.take() {
+                debug!(peer = %self.key, "the second connection replaces the one that failed");
+                self.primary = candidate;
             }
         }
     }

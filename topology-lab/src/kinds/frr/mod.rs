@@ -5,7 +5,6 @@
 
 mod check;
 pub mod daemons;
-pub mod hold;
 pub mod sources;
 mod start;
 
@@ -179,13 +178,6 @@ fn configured_daemons(sources: &FrrSources) -> Vec<(&'static str, PathBuf, usize
         }
     }
     out
-}
-
-impl FrrPrepared {
-    /// Whether bgpd gets its configuration through `vtysh -b` (and so holds its peers a while).
-    pub fn bgp_from_integrated(&self) -> bool {
-        self.sources.integrated().is_some() && self.daemons.iter().any(|d| d.name == "bgpd")
-    }
 }
 
 /// FRR's daemons drop to user frr: every existing ancestor of `dir` must be world-searchable.
