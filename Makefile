@@ -11,7 +11,8 @@ EXAMPLE := topology-lab/examples/two-racks.clab.yml
 BUILD_PKGS := protobuf-compiler
 DEMO_PKGS := $(BUILD_PKGS) frr iproute2 iputils-ping procps
 # qemu-system-x86, busybox-static, binutils (strip): the ipvlan VM test (make test-ipvlan).
-TEST_PKGS := $(DEMO_PKGS) nftables bird2 gobgpd exabgp etcd-server etcd-client podman runc \
+# containerd (+ runc): the CRI test, nodes driven through containerd's CRI API.
+TEST_PKGS := $(DEMO_PKGS) nftables bird2 gobgpd exabgp etcd-server etcd-client podman runc containerd \
   containernetworking-plugins docker.io busybox-static util-linux tar prometheus \
   qemu-system-x86 binutils
 # Debian's kernel (with ipvlan) and the VM's initramfs are cached here, never committed.
