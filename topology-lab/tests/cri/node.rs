@@ -13,9 +13,20 @@ use super::client::Cri;
 use super::image::PAUSE;
 use super::install::{repo, Manifests};
 
-/// The workspace's built binary `name` (next to the test's lattice-lab).
+/// The workspace's built binary `name`: next to the test's lattice-lab, or for an example
+/// (`target/PROFILE/examples/x`) in `target/PROFILE/`.
 pub fn built(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_BIN_EXE_lattice-lab")).with_file_name(name)
+    if let Some(lab) = option_env!("CARGO_BIN_EXE_lattice-lab") {
+        return Path::new(lab).with_file_name(name);
+    }
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap();
+    let dir = if dir.ends_with("examples") {
+        dir.parent().unwrap()
+    } else {
+        dir
+    };
+    dir.join(name)
 }
 
 /// One node.
