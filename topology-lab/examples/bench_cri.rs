@@ -106,7 +106,7 @@ fn wait_ready(cri: &mut Cri, want: bool) {
 fn main() {
     let mut args = std::env::args().skip(1);
     let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(100);
-    let rounds: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(5);
+    let rounds: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(10);
     let ns = Netns(format!("latbench-cri-{}", std::process::id()));
     let ok = Command::new("ip")
         .args(["netns", "add", &ns.0])
