@@ -1,5 +1,5 @@
-//! Leaked attachments: addresses whose container is gone but whose DEL never came (`ctr run -d`
-//! removed by hand, a runtime that crashed, a DEL sent while latticed was down and never
+//! Leaked attachments: addresses whose container is gone but whose DEL never came (a container
+//! removed without one, a runtime that crashed, a DEL sent while latticed was down and never
 //! retried). containerd 1.6 and 1.7 never send CNI GC, so without this such an address stays
 //! allocated for ever (the leak Calico users know from its IPAM).
 //!
