@@ -11,7 +11,8 @@ EXAMPLE := topology-lab/examples/two-racks.clab.yml
 BUILD_PKGS := protobuf-compiler
 DEMO_PKGS := $(BUILD_PKGS) frr iproute2 iputils-ping procps
 # qemu-system-x86, busybox-static, binutils (strip): the ipvlan VM test (make test-ipvlan).
-TEST_PKGS := $(DEMO_PKGS) nftables bird2 gobgpd exabgp etcd-server etcd-client podman runc \
+# containerd (+ runc): the CRI test, nodes driven through containerd's CRI API.
+TEST_PKGS := $(DEMO_PKGS) nftables bird2 gobgpd exabgp etcd-server etcd-client podman runc containerd \
   containernetworking-plugins docker.io busybox-static util-linux tar prometheus \
   qemu-system-x86 binutils
 # Debian's kernel (with ipvlan) and the VM's initramfs are cached here, never committed.
@@ -25,7 +26,7 @@ help:
 	@echo "make demo   - build, bring up the two-racks fabric with FRR, show it working, tear down (root)"
 	@echo "make test   - install test dependencies and run every test layer this machine can run (root)"
 	@echo "make test-ipvlan - ipvlan-l3/l3s across two BGP-peered hosts, in a QEMU VM with Debian's kernel"
-	@echo "make bench  - ingest against BIRD, FRR and GoBGP; IPAM against host-local; CNI against ptp; routes against ip -batch and zebra (root); see docs/benchmarks.md"
+	@echo "make bench  - ingest against BIRD, FRR and GoBGP; IPAM against host-local; CNI against ptp; routes against ip -batch and zebra; pod sandboxes through containerd CRI (root); see docs/benchmarks.md"
 	@echo "make fmt | lint | build"
 
 build:
@@ -61,8 +62,13 @@ BENCH_SIZES ?= 100000 1000000 10x100000
 BENCH_ALLOCS ?= 2000
 # CNI ADD/DEL latency: lattice-cni (with latticed) against ptp + host-local, BENCH_CNI_N containers.
 BENCH_CNI_N ?= 100
+# Pod sandbox start-to-ready through containerd's CRI: lattice-cni against ptp + host-local,
+# BENCH_CRI_N sandboxes one by one, then BENCH_CRI_ROUNDS rounds of 10 at once.
+BENCH_CRI_N ?= 100
+BENCH_CRI_ROUNDS ?= 10
 deps-bench:
-	@scripts/apt-install.sh $(BUILD_PKGS) frr bird2 gobgpd iproute2 etcd-server containernetworking-plugins
+	@scripts/apt-install.sh $(BUILD_PKGS) frr bird2 gobgpd iproute2 etcd-server containernetworking-plugins \
+	  containerd runc busybox-static util-linux tar
 
 # Route programming: N single-path and M two-path ECMP learned routes installed and withdrawn by
 # Lattice's executor, by `ip -batch` and by FRR zebra (learned over BGP), same run.
@@ -76,6 +82,8 @@ bench: deps-bench
 	target/release/examples/bench_cni run $(BENCH_CNI_N)
 	$(CARGO) build --release -p agent --bins --example bench_routes
 	target/release/examples/bench_routes $(ROUTE_BENCH)
+	$(CARGO) build --release -p topology-lab --example bench_cri
+	target/release/examples/bench_cri $(BENCH_CRI_N) $(BENCH_CRI_ROUNDS)
 
 fmt:
 	$(CARGO) fmt --all

@@ -1,6 +1,7 @@
 //! deploy/kubernetes/ without a cluster: the manifests parse, and what they name exists — the
 //! binaries the Containerfile copies are the workspace's, the flags are latticed's and the CLI's,
-//! the node configs are valid latticed configs, the conflist is one lattice-cni accepts and the
+//! the node config rendered from the DaemonSet's environment is a valid latticed config, the
+//! conflist is one lattice-cni accepts and the
 //! same as docs/examples/10-lattice.conflist, and every mount has its volume.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
@@ -65,6 +66,11 @@ fn image_files() -> Vec<String> {
     let mut dests = Vec::new();
     for line in text.lines().filter(|l| l.starts_with("COPY ")) {
         let parts: Vec<&str> = line.split_whitespace().collect();
+        if let Some(script) = parts[1].strip_prefix("deploy/kubernetes/") {
+            assert!(repo().join("deploy/kubernetes").join(script).is_file());
+            dests.push(parts[2].to_string());
+            continue;
+        }
         let src = parts[1]
             .strip_prefix("target/release/")
             .expect("COPY from target/release");
@@ -140,16 +146,40 @@ fn daemonset_runs_real_binaries_with_real_flags_and_mounts() {
             assert!(cli_help.contains(word.as_str()), "lattice has no {word}");
         }
     }
-    let install = strs(&spec["initContainers"][0]["args"]).join(" ");
+    let install = strs(&spec["initContainers"][0]["command"]);
+    assert_eq!(install[1..], ["install".to_string()]);
     assert!(
-        install.contains("/usr/local/bin/lattice-cni")
-            && files.iter().any(|f| f == "/usr/local/bin/lattice-cni")
+        files.contains(&install[0]),
+        "{} is not in the image",
+        install[0]
     );
-    assert!(install.contains("/etc/lattice/10-lattice.conflist"));
-    assert!(
-        install.contains("/host/opt/cni/bin/lattice-cni")
-            && install.contains("/host/etc/cni/net.d/")
-    );
+    let stop = strs(&latticed["lifecycle"]["preStop"]["exec"]["command"]);
+    assert_eq!(stop, [install[0].clone(), "uninstall".to_string()]);
+    // The script's default paths are the DaemonSet's mounts, in both containers.
+    let script = std::fs::read_to_string(repo().join("deploy/kubernetes/install-cni.sh")).unwrap();
+    for c in [&spec["initContainers"][0], latticed] {
+        let mounts: Vec<&str> = c["volumeMounts"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|m| m["mountPath"].as_str().unwrap())
+            .collect();
+        for dir in [
+            "/host/opt/cni/bin",
+            "/host/etc/cni/net.d",
+            "/var/lib/lattice",
+        ] {
+            assert!(
+                mounts.contains(&dir),
+                "{} does not mount {dir}",
+                c["name"].as_str().unwrap()
+            );
+            assert!(
+                script.contains(&format!(":-{dir}")),
+                "install-cni.sh's default is not {dir}"
+            );
+        }
+    }
 }
 
 #[test]
@@ -166,6 +196,9 @@ fn configmap_holds_valid_node_configs_and_the_example_conflist() {
         conflist, example,
         "the ConfigMap's conflist is docs/examples/10-lattice.conflist"
     );
+    // containerd 1.6 and 1.7 bundle libcni 1.1.x, which parses results up to 1.0.0 only: a
+    // newer conflist version fails every pod there (docs/cni.md#which-cniversion).
+    assert_eq!(conflist["cniVersion"], "1.0.0");
     // libcni hands each plugin its entry with the list's cniVersion and name added.
     let mut plugin = conflist["plugins"][0].clone();
     plugin["cniVersion"] = conflist["cniVersion"].clone();
@@ -173,40 +206,80 @@ fn configmap_holds_valid_node_configs_and_the_example_conflist() {
     let net = cni::conf::parse(plugin.to_string().as_bytes()).unwrap();
 
     let ds = one("daemonset.yaml", "DaemonSet");
-    let mounts: Vec<String> = ds["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]
+    let spec = &ds["spec"]["template"]["spec"];
+    let mounts: Vec<String> = spec["containers"][0]["volumeMounts"]
         .as_sequence()
         .unwrap()
         .iter()
         .map(|m| m["mountPath"].as_str().unwrap().to_string())
         .collect();
-    let mut nodes = 0;
-    for (k, v) in data {
-        let key = k.as_str().unwrap();
-        if !key.ends_with(".yaml") {
-            continue;
-        }
-        nodes += 1;
-        let config = agent::config::Config::from_yaml_str(v.as_str().unwrap(), key)
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(
-            format!("{}.yaml", config.node.name),
-            key,
-            "key is the node's name"
-        );
-        assert_eq!(
-            config.api.socket, net.socket,
-            "{key}: the plugin's socket is latticed's"
-        );
-        for dir in [
-            config.api.socket.parent().unwrap(),
-            config.ipam.state_dir.as_path(),
-        ] {
-            assert!(
-                mounts.iter().any(|m| Path::new(m) == dir),
-                "{key}: {} is not mounted from the host",
-                dir.display()
-            );
-        }
+    // The node's config is rendered from the init container's environment: give the downward
+    // API's fields values, keep the rest as the DaemonSet says, and parse what comes out.
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new("sh");
+    cmd.arg(repo().join("deploy/kubernetes/install-cni.sh"))
+        .arg("install")
+        .env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
+    for e in spec["initContainers"][0]["env"].as_sequence().unwrap() {
+        let name = e["name"].as_str().unwrap();
+        let value = match (e["value"].as_str(), name) {
+            (Some(v), "LATTICE_PEERS") => v.replace("gateway", "10.0.0.1"),
+            (Some(v), _) => v.to_string(),
+            (None, "NODE_NAME") => "node-a".into(),
+            (None, "NODE_IP") => "10.0.0.7".into(),
+            (None, other) => panic!("{other} has no value and is not a known downward-API field"),
+        };
+        cmd.env(name, value);
     }
-    assert!(nodes >= 1);
+    let d = dir.path();
+    std::fs::write(d.join("10-lattice.conflist"), conflist_text).unwrap();
+    cmd.env("CNI_BIN_DIR", d.join("bin"))
+        .env("CNI_NET_DIR", d.join("net"))
+        .env("CONFLIST_SRC", d.join("10-lattice.conflist"))
+        .env("LATTICE_CNI_SRC", workspace_bin("lattice-cni"))
+        .env("LOOPBACK_SRC", workspace_bin("lattice-cni"))
+        .env("LATTICED", env!("CARGO_BIN_EXE_latticed"))
+        .env("NODE_CONFIG", d.join("node/latticed.yaml"))
+        .env("INSTALL_RECORD", d.join("state/cni-installed"));
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "install-cni.sh: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rendered = std::fs::read_to_string(d.join("node/latticed.yaml")).unwrap();
+    let config = agent::config::Config::from_yaml_str(&rendered, "latticed.yaml")
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(config.node.name, "node-a");
+    assert_eq!(config.node.router_id.to_string(), "10.0.0.7");
+    assert_eq!(
+        config.api.socket, net.socket,
+        "the plugin's socket is latticed's"
+    );
+    assert!(!config.docker.enabled, "Kubernetes nodes talk CNI only");
+    for dir in [
+        config.api.socket.parent().unwrap(),
+        config.ipam.state_dir.as_path(),
+    ] {
+        assert!(
+            mounts.iter().any(|m| Path::new(m) == dir),
+            "{} is not mounted from the host",
+            dir.display()
+        );
+    }
+    let args = strs(&spec["containers"][0]["args"]);
+    let at = args.iter().position(|a| a == "--config").unwrap();
+    let node_config = &args[at + 1];
+    assert!(
+        mounts
+            .iter()
+            .any(|m| Path::new(node_config).parent() == Some(Path::new(m))),
+        "latticed's --config {node_config} is not on a mounted volume"
+    );
+    assert_eq!(
+        std::fs::read_to_string(d.join("net/10-lattice.conflist")).unwrap(),
+        conflist_text
+    );
 }

@@ -124,13 +124,20 @@ fn status(conf: &NetConf, api: &mut dyn Api) -> Result<(), CniError> {
 }
 
 /// GC: every attachment not in `cni.dev/valid-attachments` goes, except the Docker driver's.
+/// A GC without the list (missing or `null` under both names) is refused: read as "nothing is
+/// valid" it would unwire every container on the host.
 fn gc(conf: &NetConf, api: &mut dyn Api) -> Result<(), CniError> {
+    let Some(valid) = &conf.valid_attachments else {
+        return Err(CniError::new(
+            code::BAD_CONFIG,
+            "GC needs the runtime's list of attachments in use as \"cni.dev/valid-attachments\" (or \"cni.dev/attachments\"); without it nothing is released",
+        ));
+    };
     let attachments = match call(api, conf, &Request::List)? {
         Reply::List { attachments } => attachments,
         other => return Err(unexpected(other)),
     };
-    let mut keep: Vec<AttachmentKey> = conf
-        .valid_attachments
+    let mut keep: Vec<AttachmentKey> = valid
         .iter()
         .map(|v| AttachmentKey {
             container_id: v.container_id.clone(),

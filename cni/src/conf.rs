@@ -31,8 +31,10 @@ pub struct NetConf {
     pub dns: Option<Value>,
     /// `prevResult` (DEL, CHECK, chained ADD).
     pub prev_result: Option<Value>,
-    /// `cni.dev/valid-attachments` (GC): attachments the runtime still uses.
-    pub valid_attachments: Vec<ValidAttachment>,
+    /// `cni.dev/valid-attachments`, or the older `cni.dev/attachments` (GC): attachments the
+    /// runtime still uses. `None` when neither is given (or both are `null`): a GC without
+    /// the list must release nothing, not everything.
+    pub valid_attachments: Option<Vec<ValidAttachment>>,
 }
 
 /// One entry of `cni.dev/valid-attachments`.
@@ -60,6 +62,9 @@ struct Raw {
     prev_result: Option<Value>,
     #[serde(rename = "cni.dev/valid-attachments")]
     valid_attachments: Option<Vec<ValidAttachment>>,
+    /// The name in the published 1.1.0 text; libcni sends both.
+    #[serde(rename = "cni.dev/attachments")]
+    attachments: Option<Vec<ValidAttachment>>,
 }
 
 /// The `cniVersion` of stdin, if it is JSON with one (for the error JSON of a failed parse).
@@ -124,7 +129,7 @@ pub fn parse(stdin: &[u8]) -> Result<NetConf, CniError> {
         mtu,
         dns: raw.dns.filter(|v| !is_empty(v)),
         prev_result: raw.prev_result.filter(|v| !v.is_null()),
-        valid_attachments: raw.valid_attachments.unwrap_or_default(),
+        valid_attachments: raw.valid_attachments.or(raw.attachments),
     })
 }
 

@@ -89,10 +89,11 @@ pub fn parse(get: impl Fn(&str) -> Option<String>) -> Result<Invocation, CniErro
     })
 }
 
-/// CNI spec: the container id is non-empty, of alphanumerics, `_`, `.` and `-`.
+/// CNI spec 1.1.0 §"Parameters": the container id starts with an alphanumeric character,
+/// followed by alphanumerics, `_`, `.` and `-` (so `.`, `..`, `-rf` and `_x` are refused).
 fn validate_container_id(id: &str) -> Result<(), CniError> {
-    let ok = !id.is_empty()
-        && id.len() <= 256
+    let ok = id.len() <= 256
+        && id.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
         && id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
@@ -100,7 +101,7 @@ fn validate_container_id(id: &str) -> Result<(), CniError> {
         Ok(())
     } else {
         Err(bad_env(format!(
-            "CNI_CONTAINERID {id:?} must be 1 to 256 characters of letters, digits, '_', '.' and '-'"
+            "CNI_CONTAINERID {id:?} must be 1 to 256 characters of letters, digits, '_', '.' and '-', starting with a letter or digit"
         )))
     }
 }

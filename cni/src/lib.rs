@@ -14,6 +14,8 @@ pub mod version;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_input;
 
 pub use command::{execute, Api, Unreachable};
 pub use error::CniError;

@@ -104,6 +104,10 @@ pub struct IpamConfig {
     /// host's blocks in etcd, are kept before they return to the pool (default 300).
     #[serde(default = "default_grace")]
     pub block_grace_period: u64,
+    /// `ipam.leak_grace_period` in seconds: an attachment whose container namespace is gone
+    /// and that got no DEL for this long is released (default 300; 0 never releases).
+    #[serde(default = "default_leak_grace")]
+    pub leak_grace_period: u64,
     /// `ipam.fan`: settings of the `fan` datastore.
     #[serde(default)]
     pub fan: Option<FanConfig>,
@@ -279,6 +283,9 @@ fn default_max_blocks() -> usize {
 fn default_grace() -> u64 {
     ipam::DEFAULT_GRACE_PERIOD_SECS
 }
+fn default_leak_grace() -> u64 {
+    300
+}
 fn default_etcd_prefix() -> String {
     "/lattice".into()
 }
@@ -327,6 +334,7 @@ impl Default for IpamConfig {
             blocks: Vec::new(),
             max_blocks_per_host: default_max_blocks(),
             block_grace_period: default_grace(),
+            leak_grace_period: default_leak_grace(),
             fan: None,
             etcd: None,
         }

@@ -12,6 +12,8 @@ use tokio::sync::Mutex;
 use tracing::{info, warn};
 
 mod cni_ops;
+pub(super) mod leaks;
+mod netns_target;
 
 use super::blocks::BlockAnnouncer;
 use super::conflicts::Conflicts;
@@ -88,6 +90,10 @@ impl AgentHandler {
         mtu: Option<u32>,
     ) -> Reply {
         if let Err(message) = validate_key(&container_id, &ifname) {
+            return error("bad_request", message);
+        }
+        if let Err(message) = self.check_target(&container_id, &ifname, &netns).await {
+            warn!(container = %container_id, %ifname, netns = %netns.display(), "attach refused: {message}");
             return error("bad_request", message);
         }
         let key = ipam::AllocationKey::new(&container_id, &ifname);

@@ -183,6 +183,21 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         conflicts,
     ));
     let reaper = tokio::spawn(reap_blocks(handler.clone(), config.ipam.block_grace_period));
+    let leaked = metrics
+        .leaked_attachments_released()
+        .map_err(|e| DaemonError::Io {
+            what: "registering metrics".into(),
+            source: std::io::Error::other(e),
+        })?;
+    // Attachments whose namespace is gone and whose DEL never came (0: never released).
+    let leak_grace = config.ipam.leak_grace_period;
+    let leaks = (leak_grace > 0).then(|| {
+        tokio::spawn(handler::leaks::reap_forever(
+            handler.clone(),
+            leak_grace,
+            leaked,
+        ))
+    });
 
     let (stop_docker, docker_stopped) = tokio::sync::watch::channel(false);
     let docker_task = if config.docker.enabled {
@@ -202,6 +217,9 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
 
     api::server::serve(listener, handler, shutdown).await;
     reaper.abort();
+    if let Some(leaks) = leaks {
+        leaks.abort();
+    }
     let _ = stop_docker.send(true);
     if let Some(task) = docker_task {
         let _ = task.await;

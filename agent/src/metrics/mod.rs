@@ -284,6 +284,17 @@ impl Metrics {
         self.registry.register(Box::new(gauge))
     }
 
+    /// Register `lattice_ipam_leaked_attachments_released_total` and return it. Caller: the
+    /// daemon at start, for the leak reaper (`daemon::handler::leaks`).
+    pub fn leaked_attachments_released(&self) -> prometheus::Result<IntCounter> {
+        let counter = IntCounter::new(
+            "lattice_ipam_leaked_attachments_released_total",
+            "Attachments released because their container namespace was gone and no DEL came within ipam.leak_grace_period.",
+        )?;
+        self.registry.register(Box::new(counter.clone()))?;
+        Ok(counter)
+    }
+
     /// Everything, in the Prometheus text format (version 0.0.4).
     pub fn encode(&self) -> String {
         let mut out = Vec::new();
