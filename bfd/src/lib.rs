@@ -8,3 +8,4 @@
 //! Asynchronous mode only: no Echo function, no Demand mode of our own, no authentication.
 
 pub mod packet;
+pub mod session;
