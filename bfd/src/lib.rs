@@ -7,5 +7,6 @@
 //!
 //! Asynchronous mode only: no Echo function, no Demand mode of our own, no authentication.
 
+pub mod driver;
 pub mod packet;
 pub mod session;
