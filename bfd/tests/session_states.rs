@@ -364,3 +364,27 @@ fn the_c_bit_is_the_drivers_to_set_and_the_remotes_is_shown() {
     lab.input(Input::SetControlPlaneIndependent(false));
     assert!(!lab.run_until(ms(1000))[0].1.control_plane_independent);
 }
+
+#[test]
+fn only_the_fall_the_remote_admin_down_caused_is_flagged() {
+    // Found by the session fuzz target: AdminDown then AdminUp of ours while the remote was
+    // AdminDown reported the AdminUp (AdminDown -> Down) as the remote's doing.
+    let mut lab = Lab::new();
+    lab.up();
+    assert!(
+        lab.recv(remote(State::AdminDown, OURS))
+            .change
+            .unwrap()
+            .remote_admin_down
+    );
+    let down = lab
+        .input(Input::AdminDown(Diag::AdministrativelyDown))
+        .change
+        .unwrap();
+    assert!(!down.remote_admin_down);
+    let up = lab.input(Input::AdminUp).change.unwrap();
+    assert_eq!(
+        (up.to, up.diag, up.remote_admin_down),
+        (State::Down, Diag::None, false)
+    );
+}

@@ -222,7 +222,10 @@ impl Session {
             to,
             diag,
             remote_diag: self.remote.diag,
-            remote_admin_down: self.remote.state == State::AdminDown,
+            // Only the fall the remote's AdminDown caused, not a later change of ours.
+            remote_admin_down: to == State::Down
+                && diag == Diag::NeighborSignaledSessionDown
+                && self.remote.state == State::AdminDown,
         })
     }
 
