@@ -286,5 +286,11 @@ async fn specs_that_cannot_work_are_refused_with_a_reason() {
         a.set_params("nope", fast()).await,
         Err(BfdError::NoSuchSession)
     ));
+    // Another driver (another BFD daemon) holding the port.
+    let (other, _eo) = start(ca);
+    let held = other
+        .add_session(SessionSpec::single_hop("x", lo, fast()))
+        .await;
+    assert!(matches!(held, Err(BfdError::Socket(..))), "{held:?}");
     a.shutdown().await;
 }
