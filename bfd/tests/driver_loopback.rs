@@ -286,6 +286,11 @@ async fn specs_that_cannot_work_are_refused_with_a_reason() {
         a.set_params("nope", fast()).await,
         Err(BfdError::NoSuchSession)
     ));
+    // A local address this host does not have.
+    let mut foreign = SessionSpec::single_hop("foreign", "127.0.0.4".parse().unwrap(), fast());
+    foreign.local = Some("192.0.2.1".parse().unwrap());
+    let err = a.add_session(foreign).await.unwrap_err();
+    assert!(err.to_string().contains("source socket"), "{err}");
     // Another driver (another BFD daemon) holding the port.
     let (other, _eo) = start(ca);
     let held = other
@@ -293,4 +298,32 @@ async fn specs_that_cannot_work_are_refused_with_a_reason() {
         .await;
     assert!(matches!(held, Err(BfdError::Socket(..))), "{held:?}");
     a.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_blocked_caller_runtime_does_not_delay_bfd() {
+    let [(a, mut ea), (b, mut eb)] = pair(
+        5,
+        "127.0.0.1".parse().unwrap(),
+        "127.0.0.1".parse().unwrap(),
+        Hop::Single,
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = a.session(&"peer").await.unwrap().unwrap().counters;
+    // The agent's runtime (this test's, current-thread) is stuck for 2 s, e.g. in a RIB walk:
+    // both drivers keep sending on their own threads and nobody's 300 ms detection expires.
+    std::thread::sleep(Duration::from_secs(2));
+    let after = a.session(&"peer").await.unwrap().unwrap();
+    assert_eq!(after.status.state, State::Up);
+    assert!(
+        after.counters.tx - before.tx >= 10,
+        "{before:?} -> {:?}",
+        after.counters
+    );
+    assert!(
+        ea.try_recv().is_err() && eb.try_recv().is_err(),
+        "a state change happened"
+    );
+    drop(b);
 }
