@@ -37,6 +37,21 @@ pub fn skip_reason(binaries: &[&str]) -> Option<String> {
         .map(|b| format!("{b} is not installed"))
 }
 
+/// True when the test cannot run here and should return: it prints SKIPPED under a plain
+/// `cargo test`, and fails with the reason under `make` (`make test`, CI), where a skipped
+/// root or interop test would hide a missing install step (the developers' guide).
+pub fn cannot_run(binaries: &[&str]) -> bool {
+    let Some(why) = skip_reason(binaries) else {
+        return false;
+    };
+    assert!(
+        std::env::var_os("MAKELEVEL").is_none(),
+        "cannot run under make: {why}"
+    );
+    eprintln!("SKIPPED: {why}");
+    true
+}
+
 fn run(args: &[&str]) {
     let out = Command::new(args[0]).args(&args[1..]).output().unwrap();
     assert!(
