@@ -249,3 +249,16 @@ fn the_diag_is_kept_through_init_and_cleared_when_up() {
     let out = lab.recv(remote(State::Up, OURS));
     assert_eq!(out.send.unwrap().diag, Diag::None);
 }
+
+#[test]
+fn going_down_during_a_poll_for_a_slower_tx_uses_the_new_rate_at_once() {
+    let mut lab = Lab::new();
+    lab.up();
+    lab.input(Input::SetParams(params(2000, 300, 3)));
+    // Up and polling: still sending every 300 ms until the Final.
+    assert_eq!(lab.s.status().tx_interval, Some(ms(300)));
+    let out = lab.recv(remote(State::Down, 0));
+    assert_eq!(out.send.unwrap().desired_min_tx_us, 2_000_000);
+    // Down: the 2 s we advertise, not the 300 ms the poll had kept.
+    assert_eq!(lab.s.status().tx_interval, Some(ms(2000)));
+}

@@ -123,6 +123,11 @@ fn step(s: &mut Session, input: Input, now: Instant) {
                 p.state
             );
         }
+        // Outside a Poll Sequence we send at what we advertise (§6.8.7).
+        if let (false, Some(i)) = (after.polling, after.tx_interval) {
+            let advertised = Duration::from_micros(u64::from(p.desired_min_tx_us));
+            assert_eq!(i, advertised.max(after.remote_min_rx));
+        }
     }
     if before.state == State::AdminDown {
         if let Input::Received(_) = input {

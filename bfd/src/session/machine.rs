@@ -144,6 +144,7 @@ impl Session {
             rx_interval: self.last_rx.map(|_| micros(self.agreed_rx_us())),
             detection_time: self.detection_time(),
             remote_detect_mult: self.remote.detect_mult,
+            remote_min_rx: micros(self.remote.min_rx_us),
             polling: self.polling,
             control_plane_independent: self.control_plane_independent,
             remote_control_plane_independent: self.remote.control_plane_independent,
@@ -210,11 +211,13 @@ impl Session {
         }
         self.state = to;
         self.diag = diag;
-        if to != State::Up {
-            // Leaving Up ends any Poll Sequence; the slow rate applies at once, unpolled: the
-            // packet announcing the new state tells the remote.
+        if to != State::Up && self.polling {
+            // Leaving Up ends any Poll Sequence; what we advertise applies at once, and the
+            // slow rate below unpolled: the packet announcing the new state tells the remote.
             self.polling = false;
             self.repoll = false;
+            self.tx_in_use_us = self.advertised.tx_us;
+            self.rx_in_use_us = self.advertised.rx_us;
         }
         self.readvertise(to == State::Up, now);
         Some(StateChange {

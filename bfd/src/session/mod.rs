@@ -110,6 +110,8 @@ pub struct Status {
     pub detection_time: Option<Duration>,
     /// The remote's Detect Mult (0: not heard).
     pub remote_detect_mult: u8,
+    /// `bfd.RemoteMinRxInterval`: how often the remote lets us send (1 µs before it spoke).
+    pub remote_min_rx: Duration,
     /// A Poll Sequence of ours is waiting for its Final.
     pub polling: bool,
     /// The C bit we send.
