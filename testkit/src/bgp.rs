@@ -94,6 +94,11 @@ pub fn update(withdrawn: &[u8], attributes: &[u8], nlri: &[u8]) -> Vec<u8> {
     message(UPDATE, &body)
 }
 
+/// Byte strings one after another (attributes into a list, NLRI entries into a field).
+pub fn concat(parts: &[&[u8]]) -> Vec<u8> {
+    parts.concat()
+}
+
 /// One path attribute with a one-octet length.
 pub fn attr(flags: u8, type_code: u8, value: &[u8]) -> Vec<u8> {
     let mut a = vec![flags, type_code, len8(value.len())];
