@@ -145,6 +145,19 @@ pub fn peak_rss_kib(pid: u32) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// CPU time (user and system, all threads) process `pid` has used so far, in seconds: on a
+/// shared machine a steadier figure than wall time.
+pub fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command (which may hold spaces), from field 3 (state) on: utime is
+    // field 14, stime 15.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    let per_second = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK).ok()??;
+    Some(ticks as f64 / per_second as f64)
+}
+
 /// This process's resident set size, from /proc/self/statm (pages of 4 KiB).
 pub fn own_rss_bytes() -> u64 {
     std::fs::read_to_string("/proc/self/statm")
@@ -190,5 +203,7 @@ mod tests {
         assert!(c.elapsed >= Duration::from_millis(20), "{c:?}");
         assert!(c.resolution >= Duration::from_millis(5), "{c:?}");
         assert!(completion(start, Duration::from_millis(1), Duration::ZERO, || false).is_none());
+        let spent = cpu_seconds(std::process::id()).unwrap();
+        assert!(spent >= 0.0, "{spent}");
     }
 }

@@ -48,3 +48,48 @@ impl Bird {
         &mut self.daemon
     }
 }
+
+/// A connection to BIRD's control socket speaking its CLI protocol directly (what birdc does,
+/// without a process per query): reply lines carry a 4-digit code, `-` when more follow.
+#[derive(Debug)]
+pub struct BirdControl {
+    reader: std::io::BufReader<std::os::unix::net::UnixStream>,
+    writer: std::os::unix::net::UnixStream,
+}
+
+impl BirdControl {
+    /// Connects and reads BIRD's greeting.
+    pub fn connect(socket: &Path) -> std::io::Result<BirdControl> {
+        let stream = std::os::unix::net::UnixStream::connect(socket)?;
+        let mut me = BirdControl {
+            reader: std::io::BufReader::new(stream.try_clone()?),
+            writer: stream,
+        };
+        me.reply()?;
+        Ok(me)
+    }
+
+    /// Sends `command` (`show protocols all`); the reply's text, codes stripped.
+    pub fn query(&mut self, command: &str) -> std::io::Result<String> {
+        use std::io::Write;
+        writeln!(self.writer, "{command}")?;
+        self.reply()
+    }
+
+    fn reply(&mut self) -> std::io::Result<String> {
+        use std::io::BufRead;
+        let mut text = String::new();
+        loop {
+            let mut line = String::new();
+            if self.reader.read_line(&mut line)? == 0 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+            let coded = line.len() > 4 && line.as_bytes()[..4].iter().all(u8::is_ascii_digit);
+            let last = coded && line.as_bytes()[4] == b' ';
+            text.push_str(if coded { &line[5..] } else { &line });
+            if last {
+                return Ok(text);
+            }
+        }
+    }
+}

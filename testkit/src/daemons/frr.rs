@@ -147,3 +147,41 @@ impl Frr {
         &self.dir
     }
 }
+
+/// A connection to an FRR daemon's vty socket speaking its protocol directly (what vtysh does,
+/// without a process per command): a command ends with a NUL, the answer with three NULs and a
+/// status octet.
+#[derive(Debug)]
+pub struct FrrVty {
+    stream: std::os::unix::net::UnixStream,
+}
+
+impl FrrVty {
+    /// Connects to the socket (see [`Frr::vty_socket`]).
+    pub fn connect(socket: &Path) -> std::io::Result<FrrVty> {
+        Ok(FrrVty {
+            stream: std::os::unix::net::UnixStream::connect(socket)?,
+        })
+    }
+
+    /// Runs `command`; its output.
+    pub fn query(&mut self, command: &str) -> std::io::Result<String> {
+        use std::io::{Read, Write};
+        self.stream.write_all(command.as_bytes())?;
+        self.stream.write_all(&[0])?;
+        let mut out = Vec::new();
+        let mut chunk = [0u8; 65536];
+        loop {
+            let n = self.stream.read(&mut chunk)?;
+            if n == 0 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+            out.extend_from_slice(&chunk[..n]);
+            let len = out.len();
+            if len >= 4 && out[len - 4..len - 1] == [0, 0, 0] {
+                out.truncate(len - 4);
+                return Ok(String::from_utf8_lossy(&out).into_owned());
+            }
+        }
+    }
+}

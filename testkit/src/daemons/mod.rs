@@ -7,10 +7,10 @@ mod exabgp;
 mod frr;
 mod gobgp;
 
-pub use bird::Bird;
+pub use bird::{Bird, BirdControl};
 pub use etcd::Etcd;
 pub use exabgp::{exabgp_recorder, Exabgp};
-pub use frr::Frr;
+pub use frr::{Frr, FrrVty};
 pub use gobgp::Gobgp;
 
 /// Installed binaries each daemon needs (for [`crate::require`]).
