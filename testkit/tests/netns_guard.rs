@@ -28,8 +28,13 @@ fn namespaces_and_their_processes_go_on_drop_and_on_panic() {
     // A process left running in the namespace goes with it.
     let dir = tempfile::tempdir().unwrap();
     let sleeper = Daemon::in_netns(&a, &["sleep", "600"], &dir.path().join("sleep.log"));
-    let pid = nix::unistd::Pid::from_raw(sleeper.pid().unwrap() as i32);
+    let raw = sleeper.pid().unwrap() as i32;
+    let pid = nix::unistd::Pid::from_raw(raw);
     std::mem::forget(sleeper);
+    // `ip netns exec` enters the namespace, then execs: wait until it is in.
+    assert!(testkit::eventually(Duration::from_secs(10), || {
+        a.pids().contains(&raw)
+    }));
     let name = a.name().to_string();
     drop(a);
     assert!(!exists(&name));
