@@ -9,39 +9,15 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
+
 use std::time::{Duration, Instant};
+use testkit::netns::Netns;
+use testkit::process::Daemon;
 
 /// Operations run at once in the parallel rounds.
 const PARALLEL: usize = 10;
 const PTP: &str = "/usr/lib/cni/ptp";
-
-/// Deletes the namespaces it made, and stops latticed, when dropped.
-struct Lab {
-    netns: Vec<String>,
-    latticed: Option<Child>,
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.latticed.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        for n in &self.netns {
-            let _ = Command::new("ip").args(["netns", "del", n]).status();
-        }
-    }
-}
-
-fn netns_add(lab: &mut Lab, name: &str) {
-    let ok = Command::new("ip")
-        .args(["netns", "add", name])
-        .status()
-        .unwrap();
-    assert!(ok.success(), "ip netns add {name}");
-    lab.netns.push(name.to_string());
-}
 
 /// One plugin under test: its binary, network config and name.
 struct Plugin {
@@ -131,8 +107,8 @@ fn main() {
         std::process::exit(2);
     }
     let n: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(100);
-    if !nix::unistd::geteuid().is_root() || !Path::new(PTP).exists() {
-        eprintln!("bench_cni needs root and {PTP}");
+    // Under `make bench` (LATTICE_TEST_STRICT=1) a comparison that cannot run is a failure.
+    if !testkit::require(true, &[PTP]) {
         std::process::exit(2);
     }
     let dir = tempfile::tempdir().unwrap();
@@ -149,23 +125,15 @@ fn main() {
         "build latticed and lattice-cni (release) first"
     );
 
+    // This process enters the host namespace, so latticed and both plugins put their host
+    // side there; the namespaces go (latticed first) when the guards drop.
     let tag = std::process::id();
-    let host = format!("bcni{tag}-host");
-    let mut lab = Lab {
-        netns: Vec::new(),
-        latticed: None,
-    };
-    netns_add(&mut lab, &host);
-    let ns = std::fs::File::open(format!("/run/netns/{host}")).unwrap();
-    nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
-    let _ = Command::new("ip")
-        .args(["link", "set", "lo", "up"])
-        .status();
-    let containers: Vec<String> = (0..n).map(|i| format!("bcni{tag}-c{i}")).collect();
-    for c in &containers {
-        netns_add(&mut lab, c);
-    }
-
+    let host = Netns::named(format!("bcni{tag}-host"));
+    testkit::netns::enter(&host);
+    let guards: Vec<Netns> = (0..n)
+        .map(|i| Netns::named(format!("bcni{tag}-c{i}")))
+        .collect();
+    let containers: Vec<String> = guards.iter().map(|c| c.name().to_string()).collect();
     // BGP on 127.0.0.1:179 of the bench's own namespace: nothing else listens there.
     let socket = dir.path().join("lattice.sock");
     let config = dir.path().join("latticed.yaml");
@@ -184,18 +152,12 @@ fn main() {
         ),
     )
     .unwrap();
-    let log = std::fs::File::create(dir.path().join("latticed.log")).unwrap();
-    lab.latticed = Some(
-        Command::new(&latticed)
-            .arg("--config")
-            .arg(&config)
-            .arg("--log-level")
-            .arg("warn")
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap(),
-    );
+    let mut command = Command::new(&latticed);
+    command
+        .arg("--config")
+        .arg(&config)
+        .args(["--log-level", "warn"]);
+    let _latticed = Daemon::spawn("latticed", command, Some(&dir.path().join("latticed.log")));
     wait_for(&socket);
 
     let plugins = [

@@ -15,113 +15,33 @@
 
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use agent::dataplane::{execute, RouteOp};
 use agent::kernel::{Kernel, NetlinkKernel, RTPROT_BGP};
-use bgp::fsm::build_open;
-use bgp::wire::{
-    check_frame, encode, AsSegment, CodecContext, Message, Origin, PathAttribute, UpdateMsg,
-};
 use ipnet::{IpNet, Ipv4Net};
+use testkit::bench::{open_session, Link};
+use testkit::bgp::{announce_slash24s, nth_slash24, withdraw_slash24s};
+use testkit::daemons::Frr;
+use testkit::process::Daemon;
 
 const RX: &str = "10.97.0.2";
 const SENDERS: [&str; 2] = ["10.97.0.11", "10.97.0.12"];
 const PER_UPDATE: usize = 1000;
 
-fn ns(kind: &str) -> String {
-    format!("lbroutes-{kind}-{}", std::process::id())
-}
-
 fn sh(args: &[&str]) -> String {
-    let out = Command::new(args[0]).args(&args[1..]).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    testkit::cmd::run(args)
 }
 
 /// The i-th single-path prefix (from 20.0.0.0/24) and the i-th ECMP prefix (from 24.0.0.0/24),
 /// all inside 16.0.0.0/4, the cluster range latticed imports in its row.
 fn single(i: usize) -> Ipv4Net {
-    Ipv4Net::new(
-        Ipv4Addr::from(u32::from(Ipv4Addr::new(20, 0, 0, 0)) + ((i as u32) << 8)),
-        24,
-    )
-    .unwrap()
+    Ipv4Net::new(nth_slash24(Ipv4Addr::new(20, 0, 0, 0), i), 24).unwrap()
 }
 fn ecmp(i: usize) -> Ipv4Net {
-    Ipv4Net::new(
-        Ipv4Addr::from(u32::from(Ipv4Addr::new(24, 0, 0, 0)) + ((i as u32) << 8)),
-        24,
-    )
-    .unwrap()
-}
-
-/// Two namespaces: the receiver (where routes are installed) and the senders, one veth apart.
-struct Lab;
-
-impl Lab {
-    fn up() -> Lab {
-        let (tx, rx) = (ns("tx"), ns("rx"));
-        for n in [&tx, &rx] {
-            sh(&["ip", "netns", "add", n]);
-            sh(&["ip", "-n", n, "link", "set", "lo", "up"]);
-        }
-        sh(&[
-            "ip", "link", "add", "tx0", "netns", &tx, "type", "veth", "peer", "name", "rx0",
-            "netns", &rx,
-        ]);
-        for s in SENDERS {
-            sh(&[
-                "ip",
-                "-n",
-                &tx,
-                "addr",
-                "add",
-                &format!("{s}/24"),
-                "dev",
-                "tx0",
-            ]);
-        }
-        sh(&[
-            "ip",
-            "-n",
-            &rx,
-            "addr",
-            "add",
-            &format!("{RX}/24"),
-            "dev",
-            "rx0",
-        ]);
-        sh(&["ip", "-n", &tx, "link", "set", "tx0", "up"]);
-        sh(&["ip", "-n", &rx, "link", "set", "rx0", "up"]);
-        Lab
-    }
-
-    fn remove() {
-        for n in [ns("tx"), ns("rx")] {
-            if let Ok(out) = Command::new("ip").args(["netns", "pids", &n]).output() {
-                for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
-                    let _ = Command::new("kill").args(["-9", pid]).status();
-                }
-            }
-            let _ = Command::new("ip")
-                .args(["netns", "del", &n])
-                .stderr(Stdio::null())
-                .status();
-        }
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        Lab::remove();
-    }
+    Ipv4Net::new(nth_slash24(Ipv4Addr::new(24, 0, 0, 0), i), 24).unwrap()
 }
 
 fn ops(n_single: usize, n_ecmp: usize, install: bool) -> Vec<RouteOp> {
@@ -161,7 +81,7 @@ async fn lattice(k: &NetlinkKernel, n: usize, e: usize) -> (f64, f64) {
     (up, down)
 }
 
-fn ip_batch(dir: &Path, n: usize, e: usize) -> (f64, f64) {
+fn ip_batch(rx: &str, dir: &Path, n: usize, e: usize) -> (f64, f64) {
     let (a, b) = (SENDERS[0], SENDERS[1]);
     let mut add = String::new();
     let mut del = String::new();
@@ -179,90 +99,36 @@ fn ip_batch(dir: &Path, n: usize, e: usize) -> (f64, f64) {
     let (fa, fd) = (dir.join("add.batch"), dir.join("del.batch"));
     std::fs::write(&fa, add).unwrap();
     std::fs::write(&fd, del).unwrap();
-    let rx = ns("rx");
     let t = Instant::now();
-    sh(&["ip", "-n", &rx, "-batch", fa.to_str().unwrap()]);
+    sh(&["ip", "-n", rx, "-batch", fa.to_str().unwrap()]);
     let up = t.elapsed().as_secs_f64();
     let t = Instant::now();
-    sh(&["ip", "-n", &rx, "-batch", fd.to_str().unwrap()]);
+    sh(&["ip", "-n", rx, "-batch", fd.to_str().unwrap()]);
     (up, t.elapsed().as_secs_f64())
 }
 
 /// UPDATEs from sender `s`: every prefix it has (single-path ones from sender 0 only), as
 /// announcements or withdrawals.
 fn updates(s: usize, n: usize, e: usize, withdraw: bool) -> Vec<u8> {
-    let ctx = CodecContext {
-        four_octet_as: true,
-    };
     let hop: Ipv4Addr = SENDERS[s].parse().unwrap();
-    let attrs = vec![
-        PathAttribute::Origin(Origin::Igp),
-        PathAttribute::AsPath(vec![AsSegment::Sequence(vec![65001, 64999])]),
-        PathAttribute::NextHop(hop),
-    ];
-    let mut prefixes: Vec<Ipv4Net> = (0..e).map(ecmp).collect();
+    let mut prefixes: Vec<Ipv4Addr> = (0..e).map(|i| ecmp(i).network()).collect();
     if s == 0 {
-        prefixes.extend((0..n).map(single));
+        prefixes.extend((0..n).map(|i| single(i).network()));
     }
-    let mut out = Vec::new();
-    for chunk in prefixes.chunks(PER_UPDATE) {
-        let u = if withdraw {
-            UpdateMsg {
-                withdrawn: chunk.to_vec(),
-                attributes: vec![],
-                nlri: vec![],
-                recovered: vec![],
-            }
-        } else {
-            UpdateMsg {
-                withdrawn: vec![],
-                attributes: attrs.clone(),
-                nlri: chunk.to_vec(),
-                recovered: vec![],
-            }
-        };
-        out.extend(encode(&Message::Update(u), ctx));
+    if withdraw {
+        withdraw_slash24s(prefixes, PER_UPDATE)
+    } else {
+        announce_slash24s(prefixes, PER_UPDATE, &[65001, 64999], hop)
     }
-    out
 }
 
-/// One sender session from `SENDERS[s]` to FRR: OPEN, wait for FRR's OPEN and KEEPALIVE.
+/// One sender session from `SENDERS[s]` to the receiver, up to the KEEPALIVE exchange.
 async fn session(s: usize) -> tokio::net::TcpStream {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let from: Ipv4Addr = SENDERS[s].parse().unwrap();
     let to: std::net::SocketAddr = format!("{RX}:179").parse().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut st = loop {
-        let sock = tokio::net::TcpSocket::new_v4().unwrap();
-        sock.bind(std::net::SocketAddr::new(from.into(), 0))
-            .unwrap();
-        match sock.connect(to).await {
-            Ok(st) => break st,
-            Err(e) if Instant::now() > deadline => panic!("FRR refused the session: {e}"),
-            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
-        }
-    };
-    st.set_nodelay(true).unwrap();
-    let ctx = CodecContext::default();
-    let open = build_open(65001, from, 240);
-    st.write_all(&encode(&Message::Open(open), ctx))
+    open_session(from, to, 65001, 240, Duration::from_secs(60))
         .await
-        .unwrap();
-    let (mut buf, mut seen) = (Vec::new(), 0);
-    while seen < 2 {
-        let mut chunk = [0u8; 4096];
-        let k = st.read(&mut chunk).await.unwrap();
-        assert!(k > 0, "FRR closed the session during the handshake");
-        buf.extend_from_slice(&chunk[..k]);
-        while let Ok(Some(len)) = check_frame(&buf, 4096) {
-            buf.drain(..len);
-            seen += 1;
-        }
-    }
-    st.write_all(&encode(&Message::Keepalive, ctx))
-        .await
-        .unwrap();
-    st
+        .unwrap_or_else(|e| panic!("the receiver refused the session: {e}"))
 }
 
 /// `bench_routes send N E` (inside the sender namespace): two sessions; on the stdin lines
@@ -277,13 +143,8 @@ fn send_mode(n: usize, e: usize) {
     rt.block_on(async {
         let mut sessions = Vec::new();
         for s in 0..SENDERS.len() {
-            let st = session(s).await;
-            let (mut rd, wr) = st.into_split();
-            tokio::spawn(async move {
-                use tokio::io::AsyncReadExt;
-                let mut sink = vec![0u8; 65536];
-                while rd.read(&mut sink).await.map(|k| k > 0).unwrap_or(false) {}
-            });
+            let (rd, wr) = session(s).await.into_split();
+            testkit::bench::discard(rd);
             sessions.push(wr);
         }
         println!("ready");
@@ -305,9 +166,7 @@ fn send_mode(n: usize, e: usize) {
 }
 
 /// FRR zebra + bgpd in the receiver namespace, bgpd peering with both senders.
-fn frr(dir: &Path) -> PathBuf {
-    let d = dir.join("frr");
-    std::fs::create_dir_all(d.join("run")).unwrap();
+fn frr(rx: &str, dir: &Path) -> Frr {
     let mut conf = format!(
         "router bgp 65002\n bgp router-id {RX}\n no bgp ebgp-requires-policy\n no bgp default ipv4-unicast\n"
     );
@@ -321,56 +180,21 @@ fn frr(dir: &Path) -> PathBuf {
         conf.push_str(&format!("  neighbor {s} activate\n"));
     }
     conf.push_str(" exit-address-family\n");
-    std::fs::write(d.join("bgpd.conf"), conf).unwrap();
-    std::fs::write(d.join("zebra.conf"), "hostname rx\n").unwrap();
-    let ds = d.display().to_string();
-    sh(&["chown", "-R", "frr:frr", &ds]);
-    let rx = ns("rx");
-    for daemon in ["zebra", "bgpd"] {
-        sh(&[
-            "ip",
-            "netns",
-            "exec",
-            &rx,
-            &format!("/usr/lib/frr/{daemon}"),
-            "-d",
-            "-f",
-            &format!("{ds}/{daemon}.conf"),
-            "-i",
-            &format!("{ds}/run/{daemon}.pid"),
-            "-z",
-            &format!("{ds}/run/zserv.api"),
-            "--vty_socket",
-            &format!("{ds}/run"),
-            "-P",
-            "0",
-        ]);
-        // zebra must be listening before bgpd starts.
-        std::thread::sleep(Duration::from_millis(500));
-    }
-    d
+    Frr::start(rx, dir, &conf)
 }
 
-/// FRR's row: zebra + bgpd receive the routes over BGP; stopped afterwards.
-async fn zebra(k: &NetlinkKernel, dir: &Path, n: usize, e: usize) -> (f64, f64) {
-    let d = frr(dir);
-    let result = over_bgp(k, n, e, "zebra").await;
-    for daemon in ["bgpd", "zebra"] {
-        let pid = std::fs::read_to_string(d.join(format!("run/{daemon}.pid"))).unwrap_or_default();
-        if let Ok(pid) = pid.trim().parse::<i32>() {
-            let pid = nix::unistd::Pid::from_raw(pid);
-            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-            while Path::new(&format!("/proc/{pid}")).exists() {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        }
-    }
+/// FRR's row: zebra + bgpd receive the routes over BGP; stopped afterwards (SIGTERM: zebra
+/// removes its routes).
+async fn zebra(k: &NetlinkKernel, link: &Link, dir: &Path, n: usize, e: usize) -> (f64, f64) {
+    let frr = frr(link.rx.name(), dir);
+    let result = over_bgp(k, link, n, e, "zebra").await;
+    frr.stop();
     result
 }
 
 /// latticed's row, end to end: the daemon (release build, next to this example's directory)
 /// learns the routes over BGP and its reconciler programs them.
-async fn latticed(k: &NetlinkKernel, dir: &Path, n: usize, e: usize) -> (f64, f64) {
+async fn latticed(k: &NetlinkKernel, link: &Link, dir: &Path, n: usize, e: usize) -> (f64, f64) {
     let exe = std::env::current_exe().unwrap();
     let bin = exe
         .parent()
@@ -401,28 +225,21 @@ async fn latticed(k: &NetlinkKernel, dir: &Path, n: usize, e: usize) -> (f64, f6
         d.join("api.sock").display()
     ));
     std::fs::write(d.join("latticed.yaml"), conf).unwrap();
-    let log = std::fs::File::create(d.join("latticed.log")).unwrap();
-    let mut child = Command::new("ip")
-        .args(["netns", "exec", &ns("rx")])
-        .arg(&bin)
+    let mut command = link.rx.command(&bin);
+    command
         .arg("-c")
         .arg(d.join("latticed.yaml"))
-        .args(["--log-level", "warn"])
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let result = over_bgp(k, n, e, "latticed").await;
-    let _ = child.kill();
-    let _ = child.wait();
-    result
+        .args(["--log-level", "warn"]);
+    let _latticed = Daemon::spawn("latticed", command, Some(&d.join("latticed.log")));
+    over_bgp(k, link, n, e, "latticed").await
 }
 
 /// Timed announce and withdraw of every route to the receiver running in the rx namespace.
-async fn over_bgp(k: &NetlinkKernel, n: usize, e: usize, who: &str) -> (f64, f64) {
+async fn over_bgp(k: &NetlinkKernel, link: &Link, n: usize, e: usize, who: &str) -> (f64, f64) {
     let exe = std::env::current_exe().unwrap();
-    let mut sender = Command::new("ip")
-        .args(["netns", "exec", &ns("tx")])
-        .arg(exe)
+    let mut sender = link
+        .tx
+        .command(exe)
         .args(["send", &n.to_string(), &e.to_string()])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -472,21 +289,6 @@ async fn wait_for(k: &NetlinkKernel, done: impl Fn(usize) -> bool) {
     }
 }
 
-fn clean_up_on_signal() {
-    use nix::sys::signal::{signal, SigHandler, Signal};
-    extern "C" fn on_signal(_: i32) {
-        Lab::remove();
-        std::process::exit(130);
-    }
-    for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
-        // Safety: the handler only runs commands and exits; good enough for a bench tool.
-        #[allow(unsafe_code)]
-        unsafe {
-            let _ = signal(sig, SigHandler::Handler(on_signal));
-        }
-    }
-}
-
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let num = |i: usize, d: usize| args.get(i).and_then(|a| a.parse().ok()).unwrap_or(d);
@@ -494,42 +296,39 @@ fn main() {
         return send_mode(num(1, 100_000), num(2, 10_000));
     }
     let (n, e) = (num(0, 100_000), num(1, 10_000));
-    assert!(
-        nix::unistd::Uid::effective().is_root(),
-        "bench_routes needs root (namespaces)"
-    );
-    clean_up_on_signal();
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(
-        dir.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
-    let lab = Lab::up();
+    // Under `make bench` (LATTICE_TEST_STRICT=1) a comparison that cannot run is a failure.
+    let mut needs = testkit::daemons::FRR_BINARIES.to_vec();
+    needs.push("/usr/sbin/ip");
+    if !testkit::require(true, &needs) {
+        std::process::exit(2);
+    }
+    testkit::netns::remove_all_on_signal();
+    let dir = testkit::cmd::shared_tempdir();
+    let senders: Vec<Ipv4Addr> = SENDERS.iter().map(|s| s.parse().unwrap()).collect();
+    let link = Link::up("lbroutes", RX.parse().unwrap(), &senders);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
     let (l, b, z, d) = rt.block_on(async {
-        let k = NetlinkKernel::in_netns(&PathBuf::from(format!("/run/netns/{}", ns("rx"))))
-            .await
-            .unwrap();
+        let k = NetlinkKernel::in_netns(&link.rx.path()).await.unwrap();
+        let rx = link.rx.name();
         // Alternate, so neither gets the cold (first) or the warm kernel alone; the best of
         // two counts.
         let l1 = lattice(&k, n, e).await;
-        let b1 = ip_batch(dir.path(), n, e);
+        let b1 = ip_batch(rx, dir.path(), n, e);
         let l2 = lattice(&k, n, e).await;
-        let b2 = ip_batch(dir.path(), n, e);
+        let b2 = ip_batch(rx, dir.path(), n, e);
         assert_eq!(count(&k).await, 0);
         eprintln!("runs: lattice {l1:?} {l2:?}, ip -batch {b1:?} {b2:?}");
         let best = |a: (f64, f64), b: (f64, f64)| (a.0.min(b.0), a.1.min(b.1));
         let (l, b) = (best(l1, l2), best(b1, b2));
-        let z = zebra(&k, dir.path(), n, e).await;
-        let d = latticed(&k, dir.path(), n, e).await;
+        let z = zebra(&k, &link, dir.path(), n, e).await;
+        let d = latticed(&k, &link, dir.path(), n, e).await;
         (l, b, z, d)
     });
-    drop(lab);
+    drop(link);
     let total = n + e;
     println!(
         "\nRoute programming: {n} single-path + {e} two-path ECMP IPv4 routes ({total} in all)\n"

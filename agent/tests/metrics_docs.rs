@@ -104,8 +104,7 @@ fn the_alerting_rules_are_valid_fire_as_tested_and_use_exported_metrics() {
         );
     }
     let promtool = Path::new("/usr/bin/promtool");
-    if !promtool.exists() {
-        eprintln!("promtool checks SKIPPED: /usr/bin/promtool missing (package prometheus)");
+    if !testkit::require(false, &["/usr/bin/promtool"]) {
         return;
     }
     for args in [

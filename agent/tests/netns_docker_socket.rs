@@ -7,87 +7,49 @@ mod common;
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::Duration;
 
 use api::client::call;
 use api::proto::{Reply, Request};
-use common::{eventually, is_root, Namespaces};
+use common::{eventually, Latticed, Namespaces};
 
 const PATIENCE: Duration = Duration::from_secs(20);
 
-/// A latticed in a namespace; SIGTERMed (then killed) when dropped.
-struct Latticed {
-    child: Child,
-    api: PathBuf,
-    log: PathBuf,
-}
-
-impl Latticed {
-    fn start(ns: &str, dir: &Path, name: &str, docker_socket: &Path) -> Self {
-        let api = dir.join(format!("{name}.sock"));
-        let log = dir.join(format!("{name}.log"));
-        let config = dir.join(format!("{name}.yaml"));
-        // No `docker.enabled`: the default is what is tested.
-        std::fs::write(
-            &config,
-            format!(
-                "node: {{name: {name}, asn: 65101, router_id: 10.0.0.1}}\n\
-                 cluster: {{cidr: 10.244.0.0/16, block_prefix_len: 24}}\n\
-                 ipam: {{datastore: local, state_dir: {}, block: 10.244.1.0/24}}\n\
-                 bgp: {{listen: {{address: 127.0.0.1, port: 179}}, peers: []}}\n\
-                 api: {{socket: {}}}\n\
-                 docker: {{socket: {}}}\n",
-                dir.join(format!("{name}-state")).display(),
-                api.display(),
-                docker_socket.display(),
-            ),
-        )
+/// A latticed in namespace `ns` named `name`, its files in `dir`, serving the Docker driver on
+/// `docker_socket` if it can; returns once its API answers.
+fn start(ns: &str, dir: &Path, name: &str, docker_socket: &Path) -> Latticed {
+    let api = dir.join(format!("{name}.sock"));
+    let config = dir.join(format!("{name}.yaml"));
+    // No `docker.enabled`: the default is what is tested.
+    std::fs::write(
+        &config,
+        format!(
+            "node: {{name: {name}, asn: 65101, router_id: 10.0.0.1}}\n\
+             cluster: {{cidr: 10.244.0.0/16, block_prefix_len: 24}}\n\
+             ipam: {{datastore: local, state_dir: {}, block: 10.244.1.0/24}}\n\
+             bgp: {{listen: {{address: 127.0.0.1, port: 179}}, peers: []}}\n\
+             api: {{socket: {}}}\n\
+             docker: {{socket: {}}}\n",
+            dir.join(format!("{name}-state")).display(),
+            api.display(),
+            docker_socket.display(),
+        ),
+    )
+    .unwrap();
+    let l = Latticed::start(ns, &config, &dir.join(format!("{name}.log")));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
         .unwrap();
-        let child = Command::new("ip")
-            .args(["netns", "exec", ns, env!("CARGO_BIN_EXE_latticed"), "-c"])
-            .arg(&config)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        let l = Latticed { child, api, log };
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let up = eventually(PATIENCE, || {
-            matches!(
-                rt.block_on(call(&l.api, &Request::Status)),
-                Ok(Reply::Status(_))
-            )
-        });
-        assert!(up, "latticed {name} did not come up:\n{}", l.log_text());
-        l
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn running(&mut self) -> bool {
-        self.child.try_wait().unwrap().is_none()
-    }
-
-    fn stop(&mut self) {
-        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Latticed {
-    fn drop(&mut self) {
-        if self.running() {
-            self.stop();
-        }
-    }
+    let up = eventually(PATIENCE, || {
+        matches!(
+            rt.block_on(call(&api, &Request::Status)),
+            Ok(Reply::Status(_))
+        )
+    });
+    assert!(up, "latticed {name} did not come up:\n{}", l.log_text());
+    l
 }
 
 /// `Plugin.Activate` over the plugin socket: what dockerd asks first.
@@ -105,8 +67,7 @@ fn activate(socket: &Path) -> Option<String> {
 
 #[test]
 fn a_plugin_socket_latticed_cannot_have_is_a_warning_not_a_failed_start() {
-    if !is_root() {
-        eprintln!("skipping: needs root (network namespaces)");
+    if !testkit::require_root() {
         return;
     }
     let pid = std::process::id();
@@ -118,7 +79,7 @@ fn a_plugin_socket_latticed_cannot_have_is_a_warning_not_a_failed_start() {
     let dir = tempfile::tempdir().unwrap();
     let plugin = dir.path().join("plugins/lattice.sock");
 
-    let mut first = Latticed::start(&names[0], dir.path(), "first", &plugin);
+    let mut first = start(&names[0], dir.path(), "first", &plugin);
     let answer = activate(&plugin).expect("the default-on driver answers");
     assert!(
         answer.contains("NetworkDriver") && answer.contains("IpamDriver"),
@@ -126,7 +87,7 @@ fn a_plugin_socket_latticed_cannot_have_is_a_warning_not_a_failed_start() {
     );
 
     // A second latticed on the same host path: it runs, serves its API, and says why not Docker.
-    let mut second = Latticed::start(&names[1], dir.path(), "second", &plugin);
+    let mut second = start(&names[1], dir.path(), "second", &plugin);
     assert!(second.running());
     let log = second.log_text();
     assert!(
@@ -143,7 +104,7 @@ fn a_plugin_socket_latticed_cannot_have_is_a_warning_not_a_failed_start() {
     // A socket directory that cannot be created (its parent is a file).
     let file = dir.path().join("not-a-dir");
     std::fs::write(&file, "x").unwrap();
-    let mut third = Latticed::start(&names[2], dir.path(), "third", &file.join("lattice.sock"));
+    let mut third = start(&names[2], dir.path(), "third", &file.join("lattice.sock"));
     assert!(third.running());
     assert!(third.log_text().contains("cannot serve the Docker driver"));
 

@@ -18,7 +18,9 @@ use agent::daemon::{Reconciler, Timing};
 use agent::dataplane::{prepare_host, AttachSpec};
 use agent::kernel::NetlinkKernel;
 use agent::metrics::Metrics;
-use common::{is_root, netns_path, run, Namespaces};
+use common::{netns_path, run, Namespaces};
+// The reconciler shares the test's thread: poll without blocking it.
+use testkit::eventually_async as eventually;
 
 const PATIENCE: Duration = Duration::from_secs(20);
 
@@ -31,24 +33,11 @@ fn overrun_resyncs(m: &Metrics) -> u64 {
         .unwrap_or(0)
 }
 
-/// Polls `f` every 50 ms without blocking the runtime (the reconciler shares its thread).
-async fn eventually(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let end = tokio::time::Instant::now() + limit;
-    while tokio::time::Instant::now() < end {
-        if f() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    f()
-}
-
 // Single-threaded on purpose: while `ip -batch` runs (a blocking call) nothing reads the
 // event socket.
 #[tokio::test]
 async fn an_overrun_during_a_route_storm_forces_a_resync_that_repairs() {
-    if !is_root() {
-        eprintln!("skipped: namespace tests need root");
+    if !testkit::require_root() {
         return;
     }
     let pid = std::process::id();

@@ -13,7 +13,7 @@ use std::time::Duration;
 use agent::daemon::{Reconciler, Timing};
 use agent::dataplane::{host_ifname, prepare_host, AttachSpec, LearnedRoute};
 use agent::kernel::NetlinkKernel;
-use common::{eventually, is_root, netns_path, ns, output, ping, run, Namespaces};
+use common::{eventually, netns_path, ns, output, ping, run, Namespaces};
 
 /// Generous bound for a repair that normally takes ~100 ms.
 const PATIENCE: Duration = Duration::from_secs(10);
@@ -31,8 +31,7 @@ fn spec(ctr: &str, id: &str, last: u8) -> AttachSpec {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drift_is_repaired_from_notifications_and_dual_stack_works() {
-    if !is_root() {
-        eprintln!("skipped: namespace tests need root");
+    if !testkit::require_root() {
         return;
     }
     let pid = std::process::id();

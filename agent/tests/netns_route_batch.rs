@@ -8,7 +8,7 @@ mod common;
 use std::net::{IpAddr, Ipv4Addr};
 
 use agent::kernel::{Kernel, KernelError, NetlinkKernel, RouteOp, RTPROT_BGP};
-use common::{is_root, netns_path, run, Namespaces};
+use common::{netns_path, run, Namespaces};
 use ipnet::{IpNet, Ipv4Net};
 
 fn prefix(i: u32) -> IpNet {
@@ -18,8 +18,7 @@ fn prefix(i: u32) -> IpNet {
 
 #[tokio::test]
 async fn batched_changes_apply_in_order_and_failures_keep_their_index() {
-    if !is_root() {
-        eprintln!("skipped: namespace tests need root");
+    if !testkit::require_root() {
         return;
     }
     let ns = format!("rb-{}", std::process::id());

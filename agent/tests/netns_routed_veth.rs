@@ -2,69 +2,21 @@
 //! Root-only: routed-veth wiring and learned routes through the real kernel, entirely inside
 //! namespaces this test creates (`lt-*-<pid>`) and deletes again, also on failure.
 
+mod common;
+
 use std::net::{IpAddr, Ipv4Addr};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 
 use agent::dataplane::{
     attach, detach, ensure_blackhole, execute, prepare_host, AttachSpec, LearnedRoute,
     LearnedRoutes, Reachability, RTPROT_LATTICE,
 };
 use agent::kernel::{Kernel, KernelError, NetlinkKernel, Route, RTPROT_BGP};
+use common::{netns_path, output, ping, run, Namespaces};
 use ipnet::IpNet;
-
-/// Deletes the namespaces it created when dropped (also during a panic's unwinding).
-struct Namespaces(Vec<String>);
-
-impl Namespaces {
-    fn create(names: &[String]) -> Self {
-        let mut guard = Namespaces(Vec::new());
-        for name in names {
-            run(&["ip", "netns", "add", name]);
-            guard.0.push(name.clone());
-        }
-        guard
-    }
-}
-
-impl Drop for Namespaces {
-    fn drop(&mut self) {
-        for name in &self.0 {
-            let _ = Command::new("ip").args(["netns", "del", name]).output();
-        }
-    }
-}
-
-fn output(args: &[&str]) -> Output {
-    Command::new(args[0]).args(&args[1..]).output().unwrap()
-}
-
-fn run(args: &[&str]) -> String {
-    let out = output(args);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn ping(ns: &str, to: &str) -> bool {
-    output(&["ip", "netns", "exec", ns, "ping", "-c1", "-W1", to])
-        .status
-        .success()
-}
-
-fn netns_path(name: &str) -> PathBuf {
-    PathBuf::from(format!("/run/netns/{name}"))
-}
 
 fn net(s: &str) -> IpNet {
     s.parse().unwrap()
-}
-
-fn is_root() -> bool {
-    nix::unistd::Uid::effective().is_root()
 }
 
 fn root_ip_forward() -> String {
@@ -84,7 +36,9 @@ fn spec(ns: &str, id: &str, last: u8) -> AttachSpec {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_containers_talk_through_host_routes_and_learned_routes_are_multipath() {
-    assert!(is_root(), "namespace tests run as root");
+    if !testkit::require_root() {
+        return;
+    }
     let pid = std::process::id();
     let [host, c1, c2] = ["host", "c1", "c2"].map(|n| format!("lt-{n}-{pid}"));
     let _guard = Namespaces::create(&[host.clone(), c1.clone(), c2.clone()]);
@@ -196,7 +150,9 @@ async fn two_containers_talk_through_host_routes_and_learned_routes_are_multipat
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kernel_replies_map_onto_error_variants() {
-    assert!(is_root(), "namespace tests run as root");
+    if !testkit::require_root() {
+        return;
+    }
     let pid = std::process::id();
     let [a, b] = ["ka", "kb"].map(|n| format!("lt-{n}-{pid}"));
     let _guard = Namespaces::create(&[a.clone(), b.clone()]);
@@ -246,7 +202,9 @@ async fn kernel_replies_map_onto_error_variants() {
 /// `NetlinkKernel` (a resync and an API request, say) must all succeed, not meet EBUSY.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_dumps_on_one_socket_all_succeed() {
-    assert!(is_root(), "namespace tests run as root");
+    if !testkit::require_root() {
+        return;
+    }
     let name = format!("lt-kd-{}", std::process::id());
     let _guard = Namespaces::create(std::slice::from_ref(&name));
     let k = NetlinkKernel::in_netns(&netns_path(&name)).await.unwrap();
@@ -279,7 +237,9 @@ async fn concurrent_dumps_on_one_socket_all_succeed() {
 /// deletions from one `NetlinkKernel` run at once, each on its own socket.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn link_deletions_leave_nothing_behind_when_they_return() {
-    assert!(is_root(), "namespace tests run as root");
+    if !testkit::require_root() {
+        return;
+    }
     let pid = std::process::id();
     let [a, b] = ["dla", "dlb"].map(|n| format!("lt-{n}-{pid}"));
     let _guard = Namespaces::create(&[a.clone(), b.clone()]);

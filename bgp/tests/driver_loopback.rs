@@ -122,8 +122,7 @@ async fn two_speakers_exchange_prefixes_and_survive_a_garbage_peer() {
         .await
         .unwrap();
     // UPDATE: no withdrawn, no attributes, NLRI 33 bits long.
-    let mut update = vec![0xff; 16];
-    update.extend_from_slice(&[0, 29, 2, 0, 0, 0, 0, 33, 10, 0, 0, 0, 0]);
+    let update = testkit::bgp::update(&[], &[], &[33, 10, 0, 0, 0, 0]);
     junk.write_all(&update).await.unwrap();
 
     let mut buf = Vec::new();

@@ -10,9 +10,10 @@ use std::time::Duration;
 use bgp::driver::{PeerConfig, PeerState, Speaker, SpeakerConfig, SpeakerHandle};
 use bgp::fsm::GrOptions;
 use bgp::rib::RouteChange;
-use common::frr::Frr;
-use common::{eventually, skip_reason, Pair, OUR_ADDR, OUR_ADDR6, PEER_ADDR, PEER_ADDR6};
+use common::{Pair, OUR_ADDR, OUR_ADDR6, PEER_ADDR, PEER_ADDR6};
 use ipnet::IpNet;
+use testkit::daemons::Frr;
+use testkit::eventually;
 
 const OUR_AS: u32 = 65101;
 const PEER_AS: u32 = 65001;
@@ -22,8 +23,9 @@ const THEIRS4: &str = "10.244.200.0/24";
 const THEIRS4_B: &str = "10.244.201.0/24";
 const THEIRS6: &str = "fd00:244:200::/64";
 
-fn frr_binaries() -> Option<String> {
-    skip_reason(&["/usr/lib/frr/bgpd", "/usr/bin/vtysh"])
+/// True when FRR can run here (see [`testkit::require`]).
+fn frr_can_run() -> bool {
+    testkit::require(true, testkit::daemons::FRR_BINARIES)
 }
 
 /// bgpd.conf with one neighbour; `global` lines go under `router bgp` after the neighbour is
@@ -110,7 +112,7 @@ fn frr_announcing_theirs4(pair: &Pair) -> std::sync::Arc<Frr> {
         &format!("  network {THEIRS4}\n  neighbor {OUR_ADDR} activate\n"),
         "",
     );
-    std::sync::Arc::new(Frr::start(pair, &conf))
+    std::sync::Arc::new(pair.frr(&conf))
 }
 
 fn frr_has(frr: &Frr, family: &str, prefix: &str) -> bool {
@@ -120,19 +122,16 @@ fn frr_has(frr: &Frr, family: &str, prefix: &str) -> bool {
 
 #[test]
 fn frr_ipv6_session_routes_both_ways_and_withdraw() {
-    if let Some(why) = frr_binaries() {
-        return eprintln!("SKIPPED: {why}");
+    if !frr_can_run() {
+        return;
     }
     let pair = Pair::new("6");
-    let frr = Frr::start(
-        &pair,
-        &frr_conf(
-            OUR_ADDR6,
-            "",
-            "",
-            &format!("  network {THEIRS6}\n  neighbor {OUR_ADDR6} activate\n"),
-        ),
-    );
+    let frr = pair.frr(&frr_conf(
+        OUR_ADDR6,
+        "",
+        "",
+        &format!("  network {THEIRS6}\n  neighbor {OUR_ADDR6} activate\n"),
+    ));
     let peer = PeerConfig::new(PEER_ADDR6.parse().unwrap(), PEER_AS);
     let frr = std::sync::Arc::new(frr);
     let f = frr.clone();
@@ -144,7 +143,7 @@ fn frr_ipv6_session_routes_both_ways_and_withdraw() {
         assert_eq!(s[0].families, vec!["ipv6".to_string()], "{s:?}");
         // FRR has our IPv6 block with our IPv6 session address as next hop; no IPv4 on this
         // session (FRR did not activate it).
-        assert!(eventually(30, || {
+        assert!(eventually(Duration::from_secs(30), || {
             f.vtysh(&[&format!("show bgp ipv6 unicast {OURS6} json")])
                 .contains(OUR_ADDR6)
         }));
@@ -163,19 +162,16 @@ fn frr_ipv6_session_routes_both_ways_and_withdraw() {
 
 #[test]
 fn frr_ipv4_and_ipv6_over_one_ipv4_session() {
-    if let Some(why) = frr_binaries() {
-        return eprintln!("SKIPPED: {why}");
+    if !frr_can_run() {
+        return;
     }
     let pair = Pair::new("d");
-    let frr = Frr::start(
-        &pair,
-        &frr_conf(
-            OUR_ADDR,
-            "",
-            &format!("  network {THEIRS4}\n  neighbor {OUR_ADDR} activate\n"),
-            &format!("  network {THEIRS6}\n  neighbor {OUR_ADDR} activate\n"),
-        ),
-    );
+    let frr = pair.frr(&frr_conf(
+        OUR_ADDR,
+        "",
+        &format!("  network {THEIRS4}\n  neighbor {OUR_ADDR} activate\n"),
+        &format!("  network {THEIRS6}\n  neighbor {OUR_ADDR} activate\n"),
+    ));
     let mut peer = PeerConfig::new(PEER_ADDR.parse().unwrap(), PEER_AS);
     peer.families.ipv6 = true;
     peer.ipv6_next_hop = Some(OUR_ADDR6.parse().unwrap());
@@ -192,8 +188,10 @@ fn frr_ipv4_and_ipv6_over_one_ipv4_session() {
             vec![PEER_ADDR6.parse::<IpAddr>().unwrap()],
             "{v6:?}"
         );
-        assert!(eventually(30, || frr_has(&f, "ipv4", OURS4)));
-        assert!(eventually(30, || {
+        assert!(eventually(Duration::from_secs(30), || frr_has(
+            &f, "ipv4", OURS4
+        )));
+        assert!(eventually(Duration::from_secs(30), || {
             f.vtysh(&[&format!("show bgp ipv6 unicast {OURS6} json")])
                 .contains(OUR_ADDR6)
         }));
@@ -203,8 +201,8 @@ fn frr_ipv4_and_ipv6_over_one_ipv4_session() {
 
 #[test]
 fn frr_route_refresh_both_ways() {
-    if let Some(why) = frr_binaries() {
-        return eprintln!("SKIPPED: {why}");
+    if !frr_can_run() {
+        return;
     }
     let pair = Pair::new("r");
     let f = frr_announcing_theirs4(&pair);
@@ -216,14 +214,16 @@ fn frr_route_refresh_both_ways() {
             .try_init();
         let (handle, mut rx) = start_ours(peer, None, &[OURS4]).await;
         expect(&mut rx, THEIRS4, true).await;
-        assert!(eventually(30, || frr_has(&f, "ipv4", OURS4)));
+        assert!(eventually(Duration::from_secs(30), || frr_has(
+            &f, "ipv4", OURS4
+        )));
         let peer_addr: IpAddr = PEER_ADDR.parse().unwrap();
 
         // We ask: FRR counts a ROUTE-REFRESH received and answers between BoRR and EoRR (RFC
         // 7313); had it not sent THEIRS4 again, EoRR would have swept it (checked below).
         assert!(handle.request_refresh(&peer_addr.into()));
         assert!(
-            eventually(20, || {
+            eventually(Duration::from_secs(20), || {
                 neighbor_stat(&f, OUR_ADDR, "messageStats", "routeRefreshRecv") >= 1
             }),
             "FRR never saw our ROUTE-REFRESH"
@@ -233,7 +233,7 @@ fn frr_route_refresh_both_ways() {
         let received_before = neighbor_stat(&f, OUR_ADDR, "messageStats", "updatesRecv");
         f.vtysh(&[&format!("clear bgp ipv4 unicast {OUR_ADDR} soft in")]);
         assert!(
-            eventually(20, || {
+            eventually(Duration::from_secs(20), || {
                 neighbor_stat(&f, OUR_ADDR, "messageStats", "routeRefreshSent") >= 1
                     && neighbor_stat(&f, OUR_ADDR, "messageStats", "updatesRecv") > received_before
             }),
@@ -262,8 +262,8 @@ fn frr_route_refresh_both_ways() {
 
 #[test]
 fn frr_graceful_restart_helper_keeps_routes_until_end_of_rib() {
-    if let Some(why) = frr_binaries() {
-        return eprintln!("SKIPPED: {why}");
+    if !frr_can_run() {
+        return;
     }
     let pair = Pair::new("g");
     let gr = " bgp graceful-restart\n bgp graceful-restart preserve-fw-state\n";
@@ -272,16 +272,11 @@ fn frr_graceful_restart_helper_keeps_routes_until_end_of_rib() {
         s.push_str(&format!("  neighbor {OUR_ADDR} activate\n"));
         s
     };
-    let frr = Frr::start(
-        &pair,
-        &frr_conf(OUR_ADDR, gr, &v4(&[THEIRS4, THEIRS4_B]), ""),
-    );
+    let frr = pair.frr(&frr_conf(OUR_ADDR, gr, &v4(&[THEIRS4, THEIRS4_B]), ""));
     let restarted_conf = frr_conf(OUR_ADDR, gr, &v4(&[THEIRS4]), "");
     let peer = PeerConfig::new(PEER_ADDR.parse().unwrap(), PEER_AS);
     let frr = std::sync::Arc::new(frr);
     let f = frr.clone();
-    let pair = std::sync::Arc::new(pair);
-    let p = pair.clone();
     pair.in_ours(move || async move {
         let (handle, mut rx) = start_ours(peer, Some(GrOptions::default()), &[OURS4]).await;
         expect(&mut rx, THEIRS4, true).await;
@@ -300,7 +295,7 @@ fn frr_graceful_restart_helper_keeps_routes_until_end_of_rib() {
         assert!(s[0].graceful_restart_stale, "{s:?}");
 
         // It comes back without THEIRS4_B: that one goes at End-of-RIB, THEIRS4 never moves.
-        f.start_bgpd(&p, Some(&restarted_conf));
+        f.start_bgpd(Some(&restarted_conf));
         let (_, seen) = expect(&mut rx, THEIRS4_B, false).await;
         let theirs: IpNet = THEIRS4.parse().unwrap();
         assert!(
@@ -308,7 +303,7 @@ fn frr_graceful_restart_helper_keeps_routes_until_end_of_rib() {
             "THEIRS4 changed during the restart: {seen:?}"
         );
         wait_state(&handle, true).await;
-        assert!(eventually(10, || {
+        assert!(eventually(Duration::from_secs(10), || {
             futures_lite_block(handle.status())
                 .first()
                 .is_some_and(|s| !s.graceful_restart_stale)
@@ -324,19 +319,16 @@ fn futures_lite_block<F: std::future::Future>(f: F) -> F::Output {
 
 #[test]
 fn frr_keeps_our_routes_while_we_restart_gracefully() {
-    if let Some(why) = frr_binaries() {
-        return eprintln!("SKIPPED: {why}");
+    if !frr_can_run() {
+        return;
     }
     let pair = Pair::new("s");
-    let frr = Frr::start(
-        &pair,
-        &frr_conf(
-            OUR_ADDR,
-            " bgp graceful-restart\n",
-            &format!("  neighbor {OUR_ADDR} activate\n"),
-            "",
-        ),
-    );
+    let frr = pair.frr(&frr_conf(
+        OUR_ADDR,
+        " bgp graceful-restart\n",
+        &format!("  neighbor {OUR_ADDR} activate\n"),
+        "",
+    ));
     let peer = PeerConfig::new(PEER_ADDR.parse().unwrap(), PEER_AS);
     let gr = GrOptions {
         restart_time: 120,
@@ -355,7 +347,7 @@ fn frr_keeps_our_routes_while_we_restart_gracefully() {
         // Vanish only once FRR holds the route on an Established session that has settled (a
         // connection collision may still be resolving right after the first OPENs).
         let held = tokio::task::block_in_place(|| {
-            eventually(30, || {
+            eventually(Duration::from_secs(30), || {
                 path(&f).contains(OURS4)
                     && f.vtysh(&[&format!("show bgp neighbors {OUR_ADDR} json")])
                         .contains("\"bgpState\":\"Established\"")
@@ -365,7 +357,8 @@ fn frr_keeps_our_routes_while_we_restart_gracefully() {
         tokio::time::sleep(Duration::from_secs(1)).await;
     });
     assert!(
-        eventually(30, || path(&frr).contains("\"stale\":true")),
+        eventually(Duration::from_secs(30), || path(&frr)
+            .contains("\"stale\":true")),
         "{}\n{}",
         path(&frr),
         frr.vtysh(&[&format!("show bgp neighbors {OUR_ADDR}")])
@@ -387,7 +380,7 @@ fn frr_keeps_our_routes_while_we_restart_gracefully() {
         let (handle, _rx) = start_ours(peer, Some(restarted), &[OURS4]).await;
         wait_state(&handle, true).await;
         assert!(
-            eventually(30, || {
+            eventually(Duration::from_secs(30), || {
                 let p = path(&f);
                 p.contains(OURS4) && !p.contains("\"stale\":true")
             }),
@@ -400,19 +393,16 @@ fn frr_keeps_our_routes_while_we_restart_gracefully() {
 
 #[test]
 fn frr_ipv4_routes_over_an_ipv6_session_with_extended_next_hop() {
-    if let Some(why) = frr_binaries() {
-        return eprintln!("SKIPPED: {why}");
+    if !frr_can_run() {
+        return;
     }
     let pair = Pair::new("x");
-    let frr = Frr::start(
-        &pair,
-        &frr_conf(
-            OUR_ADDR6,
-            &format!(" neighbor {OUR_ADDR6} capability extended-nexthop\n"),
-            &format!("  network {THEIRS4}\n  neighbor {OUR_ADDR6} activate\n"),
-            "",
-        ),
-    );
+    let frr = pair.frr(&frr_conf(
+        OUR_ADDR6,
+        &format!(" neighbor {OUR_ADDR6} capability extended-nexthop\n"),
+        &format!("  network {THEIRS4}\n  neighbor {OUR_ADDR6} activate\n"),
+        "",
+    ));
     let peer = PeerConfig::new(PEER_ADDR6.parse().unwrap(), PEER_AS);
     let frr = std::sync::Arc::new(frr);
     let f = frr.clone();
@@ -426,7 +416,7 @@ fn frr_ipv4_routes_over_an_ipv6_session_with_extended_next_hop() {
             "{}",
             f.vtysh(&[&format!("show bgp neighbors {OUR_ADDR6}")])
         );
-        assert!(eventually(30, || {
+        assert!(eventually(Duration::from_secs(30), || {
             f.vtysh(&[&format!("show bgp ipv4 unicast {OURS4} json")])
                 .contains(OUR_ADDR6)
         }));
@@ -440,8 +430,8 @@ fn frr_ipv4_routes_over_an_ipv6_session_with_extended_next_hop() {
 
 #[test]
 fn frr_collision_with_both_sides_active_settles_on_one_session() {
-    if let Some(why) = frr_binaries() {
-        return eprintln!("SKIPPED: {why}");
+    if !frr_can_run() {
+        return;
     }
     let pair = Pair::new("c");
     let f = frr_announcing_theirs4(&pair);
@@ -456,7 +446,7 @@ fn frr_collision_with_both_sides_active_settles_on_one_session() {
             f.vtysh(&[&format!("clear bgp {OUR_ADDR}")]);
             wait_state(&handle, true).await;
             let settled = tokio::task::block_in_place(|| {
-                eventually(40, || {
+                eventually(Duration::from_secs(40), || {
                     let n = f.vtysh(&[&format!("show bgp neighbors {OUR_ADDR} json")]);
                     n.contains("\"bgpState\":\"Established\"") && frr_has(&f, "ipv4", OURS4)
                 })
@@ -477,7 +467,7 @@ fn frr_collision_with_both_sides_active_settles_on_one_session() {
                 .unwrap();
             let lines = String::from_utf8_lossy(&conns.stdout).lines().count();
             assert!(
-                tokio::task::block_in_place(|| eventually(20, || {
+                tokio::task::block_in_place(|| eventually(Duration::from_secs(20), || {
                     let out = std::process::Command::new("ip")
                         .args([
                             "netns",

@@ -13,9 +13,10 @@ use std::time::{Duration, Instant};
 
 use bgp::driver::{PeerConfig, PeerState, Speaker, SpeakerConfig, SpeakerHandle};
 use bgp::rib::RouteChange;
-use common::frr::Frr;
-use common::{eventually, skip_reason, Pair, OUR_ADDR, OUR_ADDR6, PEER_ADDR, PEER_ADDR6};
+use common::{Pair, OUR_ADDR, OUR_ADDR6, PEER_ADDR, PEER_ADDR6};
 use ipnet::IpNet;
+use testkit::daemons::Frr;
+use testkit::eventually;
 
 const OUR_AS: u32 = 65102;
 const PEER_AS: u32 = 65002;
@@ -33,8 +34,7 @@ fn start_frr(pair: &Pair, neighbor: &str) -> Frr {
     } else {
         ("ipv4", THEIRS4)
     };
-    Frr::start(
-        pair,
+    pair.frr(
         &format!(
             "router bgp {PEER_AS}\n bgp router-id {PEER_ADDR}\n no bgp ebgp-requires-policy\n \
              no bgp network import-check\n no bgp default ipv4-unicast\n \
@@ -126,7 +126,7 @@ fn session_up(tag: &str, listen: String, peer: &'static str, ours: &'static str)
         let s = handle.status().await;
         assert_eq!(s[0].state, PeerState::Established, "{s:?}");
         assert!(
-            eventually(30, || frr
+            eventually(Duration::from_secs(30), || frr
                 .vtysh(&[&format!("show bgp {family} unicast json")])
                 .contains(mine)),
             "FRR never installed {mine}"
@@ -137,8 +137,8 @@ fn session_up(tag: &str, listen: String, peer: &'static str, ours: &'static str)
 
 #[test]
 fn frr_md5_session_up() {
-    if let Some(why) = skip_reason(&["/usr/lib/frr/bgpd", "/usr/bin/vtysh"]) {
-        return eprintln!("SKIPPED: {why}");
+    if !testkit::require(true, &["/usr/lib/frr/bgpd", "/usr/bin/vtysh"]) {
+        return;
     }
     // An IPv4 listener: the key is installed for an AF_INET address.
     session_up("m", format!("{OUR_ADDR}:179"), PEER_ADDR, OUR_ADDR);
@@ -146,16 +146,16 @@ fn frr_md5_session_up() {
 
 #[test]
 fn frr_md5_session_up_ipv6() {
-    if let Some(why) = skip_reason(&["/usr/lib/frr/bgpd", "/usr/bin/vtysh"]) {
-        return eprintln!("SKIPPED: {why}");
+    if !testkit::require(true, &["/usr/lib/frr/bgpd", "/usr/bin/vtysh"]) {
+        return;
     }
     session_up("6", "[::]:179".into(), PEER_ADDR6, OUR_ADDR6);
 }
 
 #[test]
 fn frr_md5_wrong_password_never_up() {
-    if let Some(why) = skip_reason(&["/usr/lib/frr/bgpd", "/usr/bin/vtysh"]) {
-        return eprintln!("SKIPPED: {why}");
+    if !testkit::require(true, &["/usr/lib/frr/bgpd", "/usr/bin/vtysh"]) {
+        return;
     }
     let pair = Pair::new("w");
     let frr = Arc::new(start_frr(&pair, OUR_ADDR));

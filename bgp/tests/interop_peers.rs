@@ -13,9 +13,10 @@ use std::time::Duration;
 
 use bgp::driver::{PeerConfig, PeerState, Speaker, SpeakerConfig, SpeakerHandle};
 use bgp::rib::RouteChange;
-use common::frr::Frr;
-use common::{eventually, skip_reason, Pair, OUR_ADDR, PEER_ADDR};
+use common::{Pair, OUR_ADDR, PEER_ADDR};
 use ipnet::IpNet;
+use testkit::daemons::Frr;
+use testkit::eventually;
 
 const OUR_AS: u32 = 65101;
 const PEER_AS: u32 = 65001;
@@ -75,7 +76,7 @@ fn scenario(
         assert_eq!(got.next_hops, vec![PEER_ADDR.parse::<Ipv4Addr>().unwrap()]);
         assert_established(&handle).await;
         assert!(
-            eventually(30, &peer_has_ours),
+            eventually(Duration::from_secs(30), &peer_has_ours),
             "the peer never installed {OURS}"
         );
         if let Some(withdraw) = withdraw {
@@ -100,13 +101,13 @@ fn start_frr_with(pair: &Pair, extra: &str) -> Arc<Frr> {
          neighbor {OUR_ADDR} timers 3 9\n neighbor {OUR_ADDR} timers connect 1\n{extra} address-family ipv4 unicast\n  \
          network {THEIRS}\n  neighbor {OUR_ADDR} activate\n exit-address-family\n"
     );
-    Arc::new(Frr::start(pair, &conf))
+    Arc::new(pair.frr(&conf))
 }
 
 #[test]
 fn frr_session_routes_both_ways_and_withdraw() {
-    if let Some(why) = skip_reason(&["/usr/lib/frr/bgpd", "/usr/bin/vtysh"]) {
-        return eprintln!("SKIPPED: {why}");
+    if !testkit::require(true, &["/usr/lib/frr/bgpd", "/usr/bin/vtysh"]) {
+        return;
     }
     let pair = Pair::new("f");
     let frr = start_frr(&pair);
@@ -127,8 +128,8 @@ fn frr_session_routes_both_ways_and_withdraw() {
 
 #[test]
 fn frr_two_octet_only_peer_exchanges_routes() {
-    if let Some(why) = skip_reason(&["/usr/lib/frr/bgpd", "/usr/bin/vtysh"]) {
-        return eprintln!("SKIPPED: {why}");
+    if !testkit::require(true, &["/usr/lib/frr/bgpd", "/usr/bin/vtysh"]) {
+        return;
     }
     let pair = Pair::new("t");
     // No capabilities at all: FRR speaks 2-octet AS_PATHs and we must too.
@@ -149,11 +150,11 @@ fn frr_two_octet_only_peer_exchanges_routes() {
 
 #[test]
 fn frr_gone_silent_hold_timer_expires_and_routes_are_removed() {
-    if let Some(why) = skip_reason(&["/usr/lib/frr/bgpd", "/usr/sbin/nft"]) {
-        return eprintln!("SKIPPED: {why}");
+    if !testkit::require(true, &["/usr/lib/frr/bgpd", "/usr/sbin/nft"]) {
+        return;
     }
     let pair = Pair::new("h");
-    start_frr(&pair);
+    let _frr = start_frr(&pair);
     let ns = pair.peer.clone();
     pair.in_ours(move || async move {
         let (handle, mut rx) = start_ours().await;
@@ -195,40 +196,30 @@ fn frr_gone_silent_hold_timer_expires_and_routes_are_removed() {
 
 #[test]
 fn bird_session_routes_both_ways_and_withdraw() {
-    if let Some(why) = skip_reason(&["/usr/sbin/bird", "/usr/sbin/birdc"]) {
-        return eprintln!("SKIPPED: {why}");
+    if !testkit::require(true, &["/usr/sbin/bird", "/usr/sbin/birdc"]) {
+        return;
     }
     let pair = Pair::new("b");
-    let d = pair.dir.path().to_path_buf();
-    std::fs::write(
-        d.join("bird.conf"),
-        format!(
+    let bird = Arc::new(pair.bird(
+        &format!(
             "router id {PEER_ADDR};\nprotocol device {{ }}\n\
              protocol static s4 {{ ipv4; route {THEIRS} blackhole; }}\n\
              protocol bgp lat {{\n local {PEER_ADDR} as {PEER_AS};\n neighbor {OUR_ADDR} as {OUR_AS};\n \
              hold time 9;\n connect retry time 1;\n error wait time 1,5;\n \
              ipv4 {{ import all; export where proto = \"s4\"; }};\n}}\n"
         ),
-    )
-    .unwrap();
-    let sock = d.join("bird.ctl").display().to_string();
-    let conf = d.join("bird.conf").display().to_string();
-    pair.spawn_peer(&["bird", "-f", "-c", &conf, "-s", &sock], "bird.log");
-    let ns = pair.peer.clone();
-    let birdc = move |ns: &str, sock: &str, args: &[&str]| {
-        let out = Command::new("ip")
-            .args(["netns", "exec", ns, "birdc", "-s", sock])
-            .args(args)
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
-    let (ns2, sock2) = (ns.clone(), sock.clone());
+        &[],
+        "bird.log",
+    ));
+    let b = bird.clone();
     scenario(
         &pair,
-        move || birdc(&ns, &sock, &["show", "route", "protocol", "lat"]).contains(OURS),
+        move || {
+            b.birdc(&["show", "route", "protocol", "lat"])
+                .contains(OURS)
+        },
         Some(Box::new(move || {
-            birdc(&ns2, &sock2, &["disable", "s4"]);
+            bird.birdc(&["disable", "s4"]);
         })),
     );
 }
@@ -237,64 +228,32 @@ fn bird_session_routes_both_ways_and_withdraw() {
 
 #[test]
 fn gobgp_session_routes_both_ways_and_withdraw() {
-    if let Some(why) = skip_reason(&["/usr/bin/gobgpd", "/usr/bin/gobgp"]) {
-        return eprintln!("SKIPPED: {why}");
+    if !testkit::require(true, &["/usr/bin/gobgpd", "/usr/bin/gobgp"]) {
+        return;
     }
     let pair = Pair::new("g");
-    let conf = pair.dir.path().join("gobgpd.toml");
-    std::fs::write(
-        &conf,
-        format!(
+    let gobgp = Arc::new(pair.gobgp(
+        &format!(
             "[global.config]\n  as = {PEER_AS}\n  router-id = \"{PEER_ADDR}\"\n  port = 179\n\n\
              [[neighbors]]\n  [neighbors.config]\n    neighbor-address = \"{OUR_ADDR}\"\n    peer-as = {OUR_AS}\n\
              \x20 [neighbors.timers.config]\n    hold-time = 9\n    connect-retry = 1\n"
         ),
-    )
-    .unwrap();
-    let conf = conf.display().to_string();
-    pair.spawn_peer(
-        &[
-            "gobgpd",
-            "-f",
-            &conf,
-            "-p",
-            "--api-hosts",
-            "127.0.0.1:50051",
-            "--pprof-disable",
-        ],
+        &[],
         "gobgpd.log",
-    );
-    let ns = pair.peer.clone();
-    let gobgp = move |ns: &str, args: &[&str]| {
-        let out = Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                ns,
-                "gobgp",
-                "-u",
-                "127.0.0.1",
-                "-p",
-                "50051",
-            ])
-            .args(args)
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
+    ));
     let add = [
         "global", "rib", "-a", "ipv4", "add", THEIRS, "nexthop", PEER_ADDR,
     ];
-    assert!(eventually(20, || {
-        gobgp(&ns, &add);
-        gobgp(&ns, &["global", "rib", "-a", "ipv4"]).contains(THEIRS)
+    assert!(eventually(Duration::from_secs(20), || {
+        gobgp.cli(&add);
+        gobgp.cli(&["global", "rib", "-a", "ipv4"]).contains(THEIRS)
     }));
-    let (ns1, ns2) = (ns.clone(), ns.clone());
+    let g = gobgp.clone();
     scenario(
         &pair,
-        move || gobgp(&ns1, &["global", "rib", "-a", "ipv4"]).contains(OURS),
+        move || g.cli(&["global", "rib", "-a", "ipv4"]).contains(OURS),
         Some(Box::new(move || {
-            gobgp(&ns2, &["global", "rib", "-a", "ipv4", "del", THEIRS]);
+            gobgp.cli(&["global", "rib", "-a", "ipv4", "del", THEIRS]);
         })),
     );
 }
@@ -303,14 +262,14 @@ fn gobgp_session_routes_both_ways_and_withdraw() {
 
 #[test]
 fn exabgp_session_routes_both_ways() {
-    if let Some(why) = skip_reason(&["/usr/sbin/exabgp"]) {
-        return eprintln!("SKIPPED: {why}");
+    if !testkit::require(true, &["/usr/sbin/exabgp"]) {
+        return;
     }
     let pair = Pair::new("e");
     let d = pair.dir.path().to_path_buf();
     let received = d.join("received.json");
     let recorder = d.join("record.sh");
-    common::exabgp_recorder(&recorder, &received);
+    testkit::daemons::exabgp_recorder(&recorder, &received);
     let recorder = recorder.display().to_string();
     std::fs::write(
         d.join("exabgp.conf"),
@@ -324,7 +283,7 @@ fn exabgp_session_routes_both_ways() {
         ),
     )
     .unwrap();
-    pair.spawn_exabgp(&d.join("exabgp.conf"), "exabgp.log");
+    let _exabgp = pair.exabgp(&d.join("exabgp.conf"), "exabgp.log");
     scenario(
         &pair,
         move || {

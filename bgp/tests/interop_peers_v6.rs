@@ -5,13 +5,13 @@
 mod common;
 
 use std::net::IpAddr;
-use std::process::Command;
 use std::time::Duration;
 
 use bgp::driver::{PeerConfig, PeerState, Speaker, SpeakerConfig, SpeakerHandle};
 use bgp::rib::RouteChange;
-use common::{eventually, skip_reason, Pair, OUR_ADDR, OUR_ADDR6, PEER_ADDR, PEER_ADDR6};
+use common::{Pair, OUR_ADDR, OUR_ADDR6, PEER_ADDR, PEER_ADDR6};
 use ipnet::IpNet;
+use testkit::eventually;
 
 const OUR_AS: u32 = 65101;
 const PEER_AS: u32 = 65001;
@@ -70,12 +70,15 @@ fn scenario(
         let s = handle.status().await;
         assert_eq!(s[0].state, PeerState::Established, "{s:?}");
         assert_eq!(s[0].families, vec!["ipv6".to_string()], "{s:?}");
-        let has = tokio::task::block_in_place(|| eventually(30, &peer_has_ours));
+        let has =
+            tokio::task::block_in_place(|| eventually(Duration::from_secs(30), &peer_has_ours));
         assert!(has, "the peer never installed {OURS6}");
         if let Some((received, ask)) = refreshes {
             let before = received();
             assert!(handle.request_refresh(&PEER_ADDR6.parse().unwrap()));
-            let seen = tokio::task::block_in_place(|| eventually(20, || received() > before));
+            let seen = tokio::task::block_in_place(|| {
+                eventually(Duration::from_secs(20), || received() > before)
+            });
             assert!(seen, "the peer never counted our ROUTE-REFRESH");
             ask();
             tokio::time::sleep(Duration::from_secs(2)).await;
@@ -83,7 +86,7 @@ fn scenario(
             assert_eq!(s[0].state, PeerState::Established, "{s:?}");
             assert!(rx.try_recv().is_err(), "routes changed during a refresh");
             assert!(tokio::task::block_in_place(|| eventually(
-                10,
+                Duration::from_secs(10),
                 &peer_has_ours
             )));
         }
@@ -95,42 +98,24 @@ fn scenario(
     });
 }
 
-fn in_ns(ns: &str, args: &[&str]) -> String {
-    let out = Command::new("ip")
-        .args(["netns", "exec", ns])
-        .args(args)
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 #[test]
 fn bird_ipv6_session_routes_both_ways_route_refresh_and_withdraw() {
-    if let Some(why) = skip_reason(&["/usr/sbin/bird", "/usr/sbin/birdc"]) {
-        return eprintln!("SKIPPED: {why}");
+    if !testkit::require(true, &["/usr/sbin/bird", "/usr/sbin/birdc"]) {
+        return;
     }
     let pair = Pair::new("B");
-    let d = pair.dir.path().to_path_buf();
-    std::fs::write(
-        d.join("bird.conf"),
-        format!(
+    let bird = std::sync::Arc::new(pair.bird(
+        &format!(
             "router id {PEER_ADDR};\nprotocol device {{ }}\n\
              protocol static s6 {{ ipv6; route {THEIRS6} unreachable; }}\n\
              protocol bgp lat {{\n local {PEER_ADDR6} as {PEER_AS};\n neighbor {OUR_ADDR6} as {OUR_AS};\n \
              hold time 9;\n connect retry time 1;\n error wait time 1,5;\n \
              ipv6 {{ import all; export where proto = \"s6\"; }};\n}}\n"
         ),
-    )
-    .unwrap();
-    let sock = d.join("bird.ctl").display().to_string();
-    let conf = d.join("bird.conf").display().to_string();
-    pair.spawn_peer(&["bird", "-f", "-c", &conf, "-s", &sock], "bird.log");
-    let ns = pair.peer.clone();
-    let birdc = move |args: &[&str]| {
-        let mut all = vec!["birdc", "-s", &sock];
-        all.extend_from_slice(args);
-        in_ns(&ns, &all)
-    };
+        &[],
+        "bird.log",
+    ));
+    let birdc = move |args: &[&str]| bird.birdc(args);
     let (b1, b2, b3, b4) = (birdc.clone(), birdc.clone(), birdc.clone(), birdc);
     // BIRD counts received ROUTE-REFRESH requests as export "route refresh" events; its
     // `show protocols all` prints "Import updates" we use instead to see our answer arrive.
@@ -159,44 +144,25 @@ fn bird_ipv6_session_routes_both_ways_route_refresh_and_withdraw() {
 
 #[test]
 fn gobgp_ipv6_session_routes_both_ways_route_refresh_and_withdraw() {
-    if let Some(why) = skip_reason(&["/usr/bin/gobgpd", "/usr/bin/gobgp"]) {
-        return eprintln!("SKIPPED: {why}");
+    if !testkit::require(true, &["/usr/bin/gobgpd", "/usr/bin/gobgp"]) {
+        return;
     }
     let pair = Pair::new("G");
-    let conf = pair.dir.path().join("gobgpd.toml");
-    std::fs::write(
-        &conf,
-        format!(
+    let gobgpd = std::sync::Arc::new(pair.gobgp(
+        &format!(
             "[global.config]\n  as = {PEER_AS}\n  router-id = \"{PEER_ADDR}\"\n  port = 179\n\n\
              [[neighbors]]\n  [neighbors.config]\n    neighbor-address = \"{OUR_ADDR6}\"\n    peer-as = {OUR_AS}\n\
              \x20 [neighbors.timers.config]\n    hold-time = 9\n    connect-retry = 1\n\
              \x20 [[neighbors.afi-safis]]\n    [neighbors.afi-safis.config]\n      afi-safi-name = \"ipv6-unicast\"\n"
         ),
-    )
-    .unwrap();
-    let conf = conf.display().to_string();
-    pair.spawn_peer(
-        &[
-            "gobgpd",
-            "-f",
-            &conf,
-            "-p",
-            "--api-hosts",
-            "127.0.0.1:50051",
-            "--pprof-disable",
-        ],
+        &[],
         "gobgpd.log",
-    );
-    let ns = pair.peer.clone();
-    let gobgp = move |args: &[&str]| {
-        let mut all = vec!["gobgp", "-u", "127.0.0.1", "-p", "50051"];
-        all.extend_from_slice(args);
-        in_ns(&ns, &all)
-    };
+    ));
+    let gobgp = move |args: &[&str]| gobgpd.cli(args);
     let add = [
         "global", "rib", "-a", "ipv6", "add", THEIRS6, "nexthop", PEER_ADDR6,
     ];
-    assert!(eventually(20, || {
+    assert!(eventually(Duration::from_secs(20), || {
         gobgp(&add);
         gobgp(&["global", "rib", "-a", "ipv6"]).contains(THEIRS6)
     }));
@@ -227,14 +193,14 @@ fn gobgp_ipv6_session_routes_both_ways_route_refresh_and_withdraw() {
 
 #[test]
 fn exabgp_ipv6_session_routes_both_ways() {
-    if let Some(why) = skip_reason(&["/usr/sbin/exabgp"]) {
-        return eprintln!("SKIPPED: {why}");
+    if !testkit::require(true, &["/usr/sbin/exabgp"]) {
+        return;
     }
     let pair = Pair::new("E");
     let d = pair.dir.path().to_path_buf();
     let received = d.join("received.json");
     let recorder = d.join("record.sh");
-    common::exabgp_recorder(&recorder, &received);
+    testkit::daemons::exabgp_recorder(&recorder, &received);
     std::fs::write(
         d.join("exabgp.conf"),
         format!(
@@ -248,7 +214,7 @@ fn exabgp_ipv6_session_routes_both_ways() {
         ),
     )
     .unwrap();
-    pair.spawn_exabgp(&d.join("exabgp.conf"), "exabgp.log");
+    let _exabgp = pair.exabgp(&d.join("exabgp.conf"), "exabgp.log");
     scenario(
         &pair,
         move || {
@@ -265,8 +231,8 @@ fn exabgp_ipv6_session_routes_both_ways() {
 /// way, and a withdrawal (triggered by files the test creates).
 #[test]
 fn exabgp_route_refresh_both_ways_and_withdraw() {
-    if let Some(why) = skip_reason(&["/usr/sbin/exabgp"]) {
-        return eprintln!("SKIPPED: {why}");
+    if !testkit::require(true, &["/usr/sbin/exabgp"]) {
+        return;
     }
     const THEIRS4: &str = "10.244.200.0/24";
     const OURS4: &str = "10.244.9.0/24";
@@ -287,17 +253,7 @@ fn exabgp_route_refresh_both_ways_and_withdraw() {
         rec = received.display(),
         d = d.display()
     );
-    let written = Command::new("sh")
-        .args([
-            "-c",
-            "printf '%s' \"$1\" > \"$2\" && chmod 755 \"$2\"",
-            "sh",
-        ])
-        .arg(&script)
-        .arg(&controller)
-        .status()
-        .unwrap();
-    assert!(written.success());
+    testkit::cmd::write_script(&controller, &script);
     std::fs::write(
         d.join("exabgp.conf"),
         format!(
@@ -311,7 +267,7 @@ fn exabgp_route_refresh_both_ways_and_withdraw() {
         ),
     )
     .unwrap();
-    pair.spawn_exabgp(&d.join("exabgp.conf"), "exabgp.log");
+    let _exabgp = pair.exabgp(&d.join("exabgp.conf"), "exabgp.log");
     let read = move || std::fs::read_to_string(&received).unwrap_or_default();
     pair.in_ours(move || async move {
         let (handle, mut rx) = Speaker::start(SpeakerConfig {
@@ -329,17 +285,34 @@ fn exabgp_route_refresh_both_ways_and_withdraw() {
         let theirs: IpNet = THEIRS4.parse().unwrap();
         let c = next_change(&mut rx).await;
         assert_eq!((c.prefix, c.next_hops.is_empty()), (theirs, false));
-        let got_ours = tokio::task::block_in_place(|| eventually(30, || read().contains(OURS4)));
+        let got_ours = tokio::task::block_in_place(|| {
+            eventually(Duration::from_secs(30), || read().contains(OURS4))
+        });
         assert!(got_ours, "ExaBGP never received {OURS4}");
         // We ask: ExaBGP reports the ROUTE-REFRESH it received.
         assert!(handle.request_refresh(&PEER_ADDR.parse().unwrap()));
-        let asked = tokio::task::block_in_place(|| eventually(20, || read().contains("refresh")));
+        let asked = tokio::task::block_in_place(|| {
+            eventually(Duration::from_secs(20), || read().contains("refresh"))
+        });
         assert!(asked, "ExaBGP never reported our ROUTE-REFRESH");
+        // ExaBGP 4.2.21 then drops the session without a NOTIFICATION (its reactor raises
+        // "TypeError: 'RouteRefresh' object is not iterable" on the message it has just
+        // reported) and connects again, and we announce our routes on the new session: count
+        // its own request on a session that has been up for a second.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let settled = tokio::time::timeout(Duration::from_secs(30), async {
+            while handle.status().await[0].uptime_secs.unwrap_or(0) < 1 {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        });
+        assert!(settled.await.is_ok(), "{:?}", handle.status().await);
         // ExaBGP asks: we send our routes again, and count its request.
         let before = read().matches(OURS4).count();
         std::fs::write(d.join("refresh"), "").unwrap();
         let resent = tokio::task::block_in_place(|| {
-            eventually(20, || read().matches(OURS4).count() > before)
+            eventually(Duration::from_secs(20), || {
+                read().matches(OURS4).count() > before
+            })
         });
         assert!(resent, "our routes were not sent again");
         let s = handle.status().await;

@@ -1,6 +1,6 @@
 //! The `lattice` binary's exit codes and output against a canned API server on a real unix
 //! socket (no root): 0 healthy, 1 unhealthy or a failed request, 2 latticed unreachable; the
-//! same code with `--json`. The live counterpart is `topology-lab/tests/observability.rs`.
+//! same code with `--json`. The live counterpart is `topology-lab/tests/lab_observability.rs`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;

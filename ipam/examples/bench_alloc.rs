@@ -8,16 +8,16 @@
 //! executed once per allocation, as a container runtime does.
 
 use std::io::Write;
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use ipam::{AllocationKey, Allocator, Datastore, Ipam, IpamSettings};
+use testkit::bench::{dir_bytes, own_rss_bytes};
+use testkit::daemons::{Etcd, ETCD_BINARIES};
 
 const HOST_LOCAL: &str = "/usr/lib/cni/host-local";
-const ETCD: &str = "/usr/bin/etcd";
 
 struct Row {
     name: &'static str,
@@ -48,14 +48,12 @@ fn main() -> Result<()> {
         .build()?;
     let mut rows = vec![bench_local(n, &dir.path().join("local"))?];
     rows.push(bench_local_processes(n, &dir.path().join("local-proc"))?);
-    match rt.block_on(bench_etcd(n, &dir.path().join("etcd"))) {
-        Ok(r) => rows.push(r),
-        Err(e) => println!("etcd: skipped: {e:#}"),
+    // Under `make bench` (LATTICE_TEST_STRICT=1) a comparison that cannot run is a failure.
+    if testkit::require(false, ETCD_BINARIES) {
+        rows.push(rt.block_on(bench_etcd(n, &dir.path().join("etcd")))?);
     }
-    if Path::new(HOST_LOCAL).exists() {
+    if testkit::require(false, &[HOST_LOCAL]) {
         rows.push(bench_host_local(n, &dir.path().join("host-local"))?);
-    } else {
-        println!("host-local: skipped: {HOST_LOCAL} missing (containernetworking-plugins)");
     }
     println!("\nIPAM allocation, N = {n} addresses (one key each, IPv4)");
     println!(
@@ -124,13 +122,13 @@ fn bench_local_processes(n: usize, dir: &Path) -> Result<Row> {
 fn bench_local(n: usize, dir: &Path) -> Result<Row> {
     let s = local_settings(n, dir)?;
     let mut ipam = Ipam::open(&s, 0)?;
-    let rss0 = rss_bytes();
+    let rss0 = own_rss_bytes();
     let start = Instant::now();
     for i in 0..n {
         ipam.allocate(&AllocationKey::new(&format!("container-{i:08}"), "eth0"), 0)?;
     }
     let secs = start.elapsed().as_secs_f64();
-    let rss1 = rss_bytes();
+    let rss1 = own_rss_bytes();
     Ok(Row {
         name: "lattice local",
         rate: n as f64 / secs,
@@ -140,35 +138,9 @@ fn bench_local(n: usize, dir: &Path) -> Result<Row> {
 }
 
 async fn bench_etcd(n: usize, dir: &Path) -> Result<Row> {
-    if !Path::new(ETCD).exists() {
-        bail!("{ETCD} missing (etcd-server)");
-    }
     std::fs::create_dir_all(dir)?;
-    let port = || -> Result<u16> { Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port()) };
-    let (cport, pport) = (port()?, port()?);
-    let client = format!("http://127.0.0.1:{cport}");
-    let peer = format!("http://127.0.0.1:{pport}");
-    let child = Command::new(ETCD)
-        .args(["--name", "b1", "--data-dir"])
-        .arg(dir.join("data"))
-        .args([
-            "--listen-client-urls",
-            &client,
-            "--advertise-client-urls",
-            &client,
-        ])
-        .args([
-            "--listen-peer-urls",
-            &peer,
-            "--initial-advertise-peer-urls",
-            &peer,
-        ])
-        .args(["--initial-cluster", &format!("b1={peer}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .context("starting etcd")?;
-    let _guard = KillOnDrop(child);
+    let etcd = Etcd::start(dir);
+    let client = etcd.endpoint();
     let mut s = settings(&dir.join("state"));
     s.datastore = Datastore::Etcd {
         endpoints: vec![client],
@@ -183,7 +155,7 @@ async fn bench_etcd(n: usize, dir: &Path) -> Result<Row> {
             Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
         }
     };
-    let rss0 = rss_bytes();
+    let rss0 = own_rss_bytes();
     let start = Instant::now();
     for i in 0..n {
         alloc
@@ -191,7 +163,7 @@ async fn bench_etcd(n: usize, dir: &Path) -> Result<Row> {
             .await?;
     }
     let secs = start.elapsed().as_secs_f64();
-    let rss1 = rss_bytes();
+    let rss1 = own_rss_bytes();
     println!(
         "etcd: {} /26 blocks claimed in etcd during the run",
         alloc.ipam().blocks().len()
@@ -238,37 +210,4 @@ fn bench_host_local(n: usize, dir: &Path) -> Result<Row> {
         mem_per_alloc: None,
         disk_per_alloc: dir_bytes(dir) as f64 / n as f64,
     })
-}
-
-/// The benchmark's own etcd, killed by its pid when the run ends.
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Resident set size from /proc/self/statm (pages of 4 KiB).
-fn rss_bytes() -> u64 {
-    std::fs::read_to_string("/proc/self/statm")
-        .ok()
-        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
-        .map_or(0, |pages| pages * 4096)
-}
-
-/// Bytes in the files under `dir` (apparent size).
-fn dir_bytes(dir: &Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return 0;
-    };
-    entries
-        .flatten()
-        .map(|e| match e.metadata() {
-            Ok(m) if m.is_dir() => dir_bytes(&e.path()),
-            Ok(m) => m.len(),
-            Err(_) => 0,
-        })
-        .sum()
 }

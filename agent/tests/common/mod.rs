@@ -1,49 +1,25 @@
-//! Shared by the root-only namespace tests: namespaces that delete themselves, command helpers.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+//! Shared by the root-only namespace tests: the test kit's namespaces and commands, and a
+//! latticed run in a namespace.
+#![allow(dead_code, unused_imports, clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::time::Duration;
 
-/// Deletes the namespaces it created when dropped (also during a panic's unwinding).
-pub struct Namespaces(pub Vec<String>);
+use testkit::netns::Netns;
+use testkit::process::Daemon;
+
+pub use testkit::cmd::{output, ping, run};
+pub use testkit::eventually;
+pub use testkit::netns::path as netns_path;
+
+/// Namespaces made under the names given (unique per test: put the pid in them), each with its
+/// loopback up, as a host has it (latticed serves its metrics on 127.0.0.1 by default); deleted
+/// with every process in them when dropped, also during a panic's unwinding.
+pub struct Namespaces(pub Vec<Netns>);
 
 impl Namespaces {
-    /// Creates `names` (unique per test: put the pid in them), each with its loopback up, as a
-    /// host has it (latticed serves its metrics on 127.0.0.1 by default).
     pub fn create(names: &[String]) -> Self {
-        let mut guard = Namespaces(Vec::new());
-        for name in names {
-            run(&["ip", "netns", "add", name]);
-            guard.0.push(name.clone());
-            run(&["ip", "-n", name, "link", "set", "lo", "up"]);
-        }
-        guard
+        Namespaces(names.iter().map(Netns::named).collect())
     }
-}
-
-impl Drop for Namespaces {
-    fn drop(&mut self) {
-        for name in &self.0 {
-            let _ = Command::new("ip").args(["netns", "del", name]).output();
-        }
-    }
-}
-
-/// Runs a command, returning its output whatever the status.
-pub fn output(args: &[&str]) -> Output {
-    Command::new(args[0]).args(&args[1..]).output().unwrap()
-}
-
-/// Runs a command that must succeed; its stdout.
-pub fn run(args: &[&str]) -> String {
-    let out = output(args);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 /// `ip netns exec NS ARGS...`, must succeed.
@@ -53,34 +29,70 @@ pub fn ns(name: &str, args: &[&str]) -> String {
     run(&all)
 }
 
-/// One ping (IPv4 or IPv6 by the address) from namespace `ns`.
-pub fn ping(ns: &str, to: &str) -> bool {
-    output(&["ip", "netns", "exec", ns, "ping", "-c1", "-W1", to])
-        .status
-        .success()
+/// The workspace's latticed, run in a namespace with a configuration file; killed when dropped
+/// (its log's tail printed if the test failed).
+pub struct Latticed {
+    ns: String,
+    config: PathBuf,
+    log: PathBuf,
+    args: Vec<String>,
+    daemon: Option<Daemon>,
 }
 
-/// `/run/netns/NAME`.
-pub fn netns_path(name: &str) -> PathBuf {
-    PathBuf::from(format!("/run/netns/{name}"))
-}
-
-/// True when running as root; namespace tests print a note and pass otherwise.
-pub fn is_root() -> bool {
-    nix::unistd::Uid::effective().is_root()
-}
-
-/// Polls `f` every 50 ms until it holds; false after `limit` (a generous bound, not a
-/// measurement: tests assert behaviour, not speed).
-pub fn eventually(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let start = std::time::Instant::now();
-    while start.elapsed() < limit {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
+impl Latticed {
+    /// `latticed -c CONFIG` in namespace `ns`, appending its output to `log`.
+    pub fn start(ns: &str, config: &Path, log: &Path) -> Latticed {
+        Latticed::start_with(ns, config, log, &[])
     }
-    f()
+
+    /// The same with more command-line arguments (`--log-level debug`).
+    pub fn start_with(ns: &str, config: &Path, log: &Path, args: &[&str]) -> Latticed {
+        let mut l = Latticed {
+            ns: ns.to_string(),
+            config: config.to_path_buf(),
+            log: log.to_path_buf(),
+            args: args.iter().map(|a| a.to_string()).collect(),
+            daemon: None,
+        };
+        l.spawn();
+        l
+    }
+
+    /// Starts it (again) on the same configuration.
+    pub fn spawn(&mut self) {
+        let mut c = testkit::netns::command(&self.ns, env!("CARGO_BIN_EXE_latticed"));
+        c.arg("-c").arg(&self.config).args(&self.args);
+        self.daemon = Some(Daemon::spawn("latticed", c, Some(&self.log)));
+    }
+
+    /// SIGTERM and wait: the graceful stop.
+    pub fn stop(&mut self) {
+        if let Some(mut d) = self.daemon.take() {
+            d.stop();
+        }
+    }
+
+    /// SIGKILL and wait: a crash.
+    pub fn kill(&mut self) {
+        if let Some(mut d) = self.daemon.take() {
+            d.kill();
+        }
+    }
+
+    /// Whether it is still running.
+    pub fn running(&mut self) -> bool {
+        self.daemon.as_mut().is_some_and(|d| d.exited().is_none())
+    }
+
+    /// Its exit status, if it has exited.
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.daemon.as_mut().and_then(Daemon::exited)
+    }
+
+    /// Everything it logged.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
 }
 
 /// A binary of another workspace crate (`lattice` from `cli`, `lattice-cni` from `cni`), found

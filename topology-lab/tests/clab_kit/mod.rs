@@ -7,7 +7,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use crate::common::{skip_reason, Lab};
+use crate::common::{can_run, Lab};
 
 /// `examples/<example>/` of this crate.
 pub fn example_dir(example: &str) -> PathBuf {
@@ -31,9 +31,7 @@ fn copy_tree(from: &Path, to: &Path) {
 
 /// These tests need root and FRR: without them they fail, saying why.
 pub fn require_root_and_frr() {
-    if let Some(why) = skip_reason() {
-        panic!("this test cannot run here: {why}");
-    }
+    assert!(can_run(&[]), "this test cannot run here (see above)");
 }
 
 /// The lab in `dir` (topology `<dir>/<topo>`, lab `name: <orig>`) as lab `<tag><pid>`.

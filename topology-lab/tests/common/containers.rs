@@ -10,14 +10,6 @@ use api::proto::{Attachment, Reply, Request};
 
 use super::Lab;
 
-/// Why a container-runtime test cannot run, naming the missing tool.
-pub fn missing(tools: &[&str]) -> Option<String> {
-    tools
-        .iter()
-        .find(|t| !Path::new(t).exists())
-        .map(|t| format!("{t} is not installed (make deps-test installs it)"))
-}
-
 /// The workspace's built binary `name` (next to lattice-lab).
 pub fn built(name: &str) -> PathBuf {
     Path::new(super::BIN).with_file_name(name)

@@ -13,7 +13,7 @@ use std::time::Duration;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
-use super::{containers, eventually, example_lab, Lab};
+use super::{eventually, example_lab, Lab};
 
 /// `example` as a lab (see [`example_lab`]) whose host1 serves the Docker driver on a socket in
 /// a fresh dockerd directory: (lab, that directory, the socket); `None` (after saying why) when
@@ -26,8 +26,7 @@ pub fn docker_lab(example: &str, tag: &str) -> Option<(Lab, tempfile::TempDir, P
         "/usr/bin/nsenter",
         "/bin/busybox",
     ];
-    if let Some(why) = containers::missing(&tools) {
-        eprintln!("SKIPPED: {why}");
+    if !super::can_run(&tools) {
         return None;
     }
     let lab = example_lab(example, tag)?;
@@ -89,7 +88,9 @@ impl Dockerd {
             dir,
             child: Some(child),
         };
-        let up = eventually(60, || me.docker(&["version"]).status.success());
+        let up = eventually(Duration::from_secs(60), || {
+            me.docker(&["version"]).status.success()
+        });
         assert!(up, "dockerd did not come up:\n{}", me.log());
         me
     }
@@ -153,7 +154,9 @@ impl Dockerd {
             if let Ok(pid) = i32::try_from(child.id()) {
                 let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
             }
-            let stopped = eventually(30, || matches!(child.try_wait(), Ok(Some(_))));
+            let stopped = eventually(Duration::from_secs(30), || {
+                matches!(child.try_wait(), Ok(Some(_)))
+            });
             if !stopped {
                 let _ = child.kill();
             }

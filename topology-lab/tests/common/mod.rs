@@ -7,6 +7,8 @@ pub mod containers;
 pub mod dockerd;
 pub mod restart;
 
+pub use testkit::eventually;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -14,38 +16,29 @@ use std::process::{Command, Output};
 /// The built lattice-lab binary.
 pub const BIN: &str = env!("CARGO_BIN_EXE_lattice-lab");
 
-/// Why the test cannot run here, if it cannot.
-pub fn skip_reason() -> Option<String> {
-    if !nix::unistd::geteuid().is_root() {
-        return Some("needs root (network namespaces)".into());
-    }
-    for tool in [
-        "/usr/lib/frr/zebra",
-        "/usr/lib/frr/bgpd",
-        "/usr/bin/vtysh",
-        "/usr/sbin/ip",
-    ] {
-        if !Path::new(tool).exists() {
-            return Some(format!("{tool} is not installed"));
-        }
-    }
-    None
+/// What every lab needs installed: FRR and iproute2.
+pub const LAB_TOOLS: &[&str] = &[
+    "/usr/lib/frr/zebra",
+    "/usr/lib/frr/bgpd",
+    "/usr/bin/vtysh",
+    "/usr/sbin/ip",
+];
+
+/// True when a lab test can run here: root, [`LAB_TOOLS`] and the files `more` (built binaries,
+/// other daemons). Otherwise it says why, and under `make test` fails (see
+/// [`testkit::require`]).
+pub fn can_run(more: &[&str]) -> bool {
+    let mut all = LAB_TOOLS.to_vec();
+    all.extend_from_slice(more);
+    testkit::require(true, &all)
 }
 
 /// `examples/EXAMPLE.clab.yml` (configs in `examples/EXAMPLE/`) as a lab named `TAG<pid>`,
 /// run with the `latticed` built next to `lattice-lab`; `None` (after saying why) when the
 /// test cannot run here.
 pub fn example_lab(example: &str, tag: &str) -> Option<Lab> {
-    if let Some(why) = skip_reason() {
-        eprintln!("SKIPPED: {why}");
-        return None;
-    }
     let latticed = Path::new(BIN).with_file_name("latticed");
-    if !latticed.is_file() {
-        eprintln!(
-            "SKIPPED: {} is missing; build it first (`cargo build --workspace --bins` or `make build`)",
-            latticed.display()
-        );
+    if !can_run(&[&latticed.display().to_string()]) {
         return None;
     }
     std::env::set_var("LATTICED_BIN", latticed);
@@ -178,24 +171,10 @@ impl Drop for Lab {
     }
 }
 
-/// Retry `f` until it returns true, at most `tries` times, 500 ms apart.
-pub fn eventually(tries: u32, mut f: impl FnMut() -> bool) -> bool {
-    for _ in 0..tries {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(500));
-    }
-    false
-}
-
 /// latticed's `/metrics` in namespace `ns` (metrics.listen's default, 127.0.0.1:9469).
 pub fn scrape_metrics(ns: &str) -> String {
     use std::io::{Read, Write};
-    let path = format!("/run/netns/{ns}");
-    std::thread::spawn(move || {
-        let file = std::fs::File::open(path).unwrap();
-        nix::sched::setns(file, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+    testkit::netns::on_thread_in(ns, || {
         let mut s = std::net::TcpStream::connect("127.0.0.1:9469").unwrap();
         s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
             .unwrap();
@@ -205,8 +184,6 @@ pub fn scrape_metrics(ns: &str) -> String {
         s.read_to_string(&mut text).unwrap();
         text
     })
-    .join()
-    .unwrap()
 }
 
 /// The value of one series in a `/metrics` text (0 when absent).

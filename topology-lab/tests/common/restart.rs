@@ -6,6 +6,7 @@
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
@@ -36,7 +37,7 @@ impl Restarted {
         let pid = Pid::from_raw(pids[0]);
         kill(pid, Signal::SIGTERM).unwrap();
         // Not our child: gone once /proc no longer lists it (or lists a zombie).
-        let gone = eventually(60, || {
+        let gone = eventually(Duration::from_secs(60), || {
             std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |s| {
                 s.rsplit_once(')')
                     .is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
@@ -60,7 +61,9 @@ impl Restarted {
             log,
         };
         let api = node.join("lattice.sock");
-        let up = eventually(40, || std::os::unix::net::UnixStream::connect(&api).is_ok());
+        let up = eventually(Duration::from_secs(40), || {
+            std::os::unix::net::UnixStream::connect(&api).is_ok()
+        });
         assert!(up, "restarted latticed of {host}:\n{}", me.log_text());
         me
     }
@@ -76,7 +79,9 @@ impl Restarted {
             if let Ok(pid) = i32::try_from(child.id()) {
                 let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
             }
-            if !eventually(40, || matches!(child.try_wait(), Ok(Some(_)))) {
+            if !eventually(Duration::from_secs(40), || {
+                matches!(child.try_wait(), Ok(Some(_)))
+            }) {
                 let _ = child.kill();
             }
             let _ = child.wait();

@@ -7,6 +7,7 @@
 mod common;
 
 use std::process::Command;
+use std::time::Duration;
 
 use common::eventually;
 
@@ -40,7 +41,7 @@ fn a_dual_homed_host_uses_both_tors_and_survives_losing_one() {
             && routes.contains(&format!("nexthop via {b} "))
     };
     assert!(
-        eventually(40, || two_paths(
+        eventually(Duration::from_secs(40), || two_paths(
             &h1,
             "10.244.2.0/24",
             "10.0.11.1",
@@ -50,7 +51,7 @@ fn a_dual_homed_host_uses_both_tors_and_survives_losing_one() {
         bgp_routes(&h1)
     );
     assert!(
-        eventually(40, || two_paths(
+        eventually(Duration::from_secs(40), || two_paths(
             &h2,
             "10.244.1.0/24",
             "10.0.21.1",
@@ -81,12 +82,20 @@ fn a_dual_homed_host_uses_both_tors_and_survives_losing_one() {
         routes.contains(&format!("{block} via {via} ")) && !routes.contains("nexthop")
     };
     assert!(
-        eventually(40, || one_path(&h1, "10.244.2.0/24", "10.0.12.1")),
+        eventually(Duration::from_secs(40), || one_path(
+            &h1,
+            "10.244.2.0/24",
+            "10.0.12.1"
+        )),
         "host1 after tor1 stopped: {}",
         bgp_routes(&h1)
     );
     assert!(
-        eventually(40, || one_path(&h2, "10.244.1.0/24", "10.0.22.1")),
+        eventually(Duration::from_secs(40), || one_path(
+            &h2,
+            "10.244.1.0/24",
+            "10.0.22.1"
+        )),
         "host2 after tor1 stopped: {}",
         bgp_routes(&h2)
     );

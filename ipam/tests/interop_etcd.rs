@@ -5,97 +5,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::{HashMap, HashSet};
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use ipam::{AllocationKey, Allocator, Datastore, IpamSettings};
 use ipnet::IpNet;
+use testkit::daemons::{Etcd, ETCD_BINARIES};
 
-const ETCD: &str = "/usr/bin/etcd";
 const AGENTS: usize = 20;
 const GRACE: u64 = 3;
-
-/// One etcd server on loopback, killed (by its own pid) when dropped.
-struct EtcdServer {
-    child: Option<Child>,
-    dir: PathBuf,
-    client_port: u16,
-    peer_port: u16,
-}
-
-impl EtcdServer {
-    fn start(dir: &Path) -> EtcdServer {
-        let mut s = EtcdServer {
-            child: None,
-            dir: dir.to_path_buf(),
-            client_port: free_port(),
-            peer_port: free_port(),
-        };
-        s.spawn();
-        s
-    }
-
-    fn spawn(&mut self) {
-        let client = format!("http://127.0.0.1:{}", self.client_port);
-        let peer = format!("http://127.0.0.1:{}", self.peer_port);
-        let log = std::fs::File::create(self.dir.join("etcd.log")).unwrap();
-        let child = Command::new(ETCD)
-            .args(["--name", "t1", "--data-dir"])
-            .arg(self.dir.join("data"))
-            .args([
-                "--listen-client-urls",
-                &client,
-                "--advertise-client-urls",
-                &client,
-            ])
-            .args([
-                "--listen-peer-urls",
-                &peer,
-                "--initial-advertise-peer-urls",
-                &peer,
-            ])
-            .args(["--initial-cluster", &format!("t1={peer}")])
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        self.child = Some(child);
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(c.id() as i32),
-                nix::sys::signal::Signal::SIGTERM,
-            );
-            let _ = c.wait();
-        }
-    }
-
-    fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.client_port)
-    }
-}
-
-impl Drop for EtcdServer {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-/// A loopback port nobody listens on right now.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn settings(dir: &Path, node: &str, endpoint: &str) -> IpamSettings {
     let mut s = IpamSettings::new("10.244.0.0/20".parse().unwrap(), dir.join(node));
@@ -163,12 +81,11 @@ async fn allocate_n(agent: &mut Allocator, n: usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn racing_agents_get_disjoint_blocks_dead_agents_free_theirs_and_restarts_lose_nothing() {
-    if !Path::new(ETCD).exists() {
-        println!("SKIPPED: {ETCD} is missing (Debian package etcd-server)");
+    if !testkit::require(false, ETCD_BINARIES) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let mut etcd = EtcdServer::start(dir.path());
+    let mut etcd = Etcd::start(dir.path());
     let endpoint = etcd.endpoint();
 
     // 20 agents start at once and race for their primary blocks, then borrow one more each.
@@ -197,7 +114,7 @@ async fn racing_agents_get_disjoint_blocks_dead_agents_free_theirs_and_restarts_
 
     // etcd restarts mid-run: no claim is lost, and agents go on claiming blocks afterwards.
     etcd.stop();
-    etcd.spawn();
+    etcd.restart();
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         match agents[0].1.etcd().unwrap().claims().await {
@@ -261,12 +178,11 @@ async fn racing_agents_get_disjoint_blocks_dead_agents_free_theirs_and_restarts_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deleted_block_key_is_claimed_again_and_a_revoked_lease_replaced() {
-    if !Path::new(ETCD).exists() {
-        println!("SKIPPED: {ETCD} is missing (Debian package etcd-server)");
+    if !testkit::require(false, ETCD_BINARIES) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let etcd = EtcdServer::start(dir.path());
+    let etcd = Etcd::start(dir.path());
     let a = open(&settings(dir.path(), "a", &etcd.endpoint())).await;
     let block = a.ipam().blocks()[0];
     let key = format!(
@@ -309,12 +225,11 @@ async fn a_deleted_block_key_is_claimed_again_and_a_revoked_lease_replaced() {
 
 #[tokio::test]
 async fn a_full_cluster_range_is_a_clear_error() {
-    if !Path::new(ETCD).exists() {
-        println!("SKIPPED: {ETCD} is missing (Debian package etcd-server)");
+    if !testkit::require(false, ETCD_BINARIES) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let etcd = EtcdServer::start(dir.path());
+    let etcd = Etcd::start(dir.path());
     let mut s = settings(dir.path(), "a", &etcd.endpoint());
     s.cluster = "10.244.0.0/25".parse().unwrap();
     let mut a = open(&s).await;

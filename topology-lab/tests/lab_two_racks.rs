@@ -9,6 +9,7 @@
 mod common;
 
 use std::process::Command;
+use std::time::Duration;
 
 use common::containers::{ip, ping, v6_of};
 use common::eventually;
@@ -36,7 +37,7 @@ fn dual_stack_reaches_across_the_racks(name: &str) {
                 .all(|o| routes.contains(&blocks6[o as usize - 1]))
         };
         assert!(
-            eventually(60, learned),
+            eventually(Duration::from_secs(60), learned),
             "host{h}: {}",
             ip(&ns, &["-6", "route"])
         );
@@ -52,7 +53,11 @@ fn dual_stack_reaches_across_the_racks(name: &str) {
             let routes = ip(&ns, &["-6", "route"]);
             blocks6.iter().all(|b| routes.contains(b.as_str()))
         };
-        assert!(eventually(60, all), "{r}: {}", ip(&ns, &["-6", "route"]));
+        assert!(
+            eventually(Duration::from_secs(60), all),
+            "{r}: {}",
+            ip(&ns, &["-6", "route"])
+        );
     }
     let diag = || {
         ["host1", "tor1", "spine1", "tor2", "host3"]
@@ -63,7 +68,7 @@ fn dual_stack_reaches_across_the_racks(name: &str) {
     for to in [(2, 1), (3, 1), (4, 2)] {
         let a = &v6[&to];
         assert!(
-            eventually(60, || ping(&from, a)),
+            eventually(Duration::from_secs(60), || ping(&from, a)),
             "{from} -> host{}-c{} ({a}) over IPv6\n{}",
             to.0,
             to.1,
@@ -123,7 +128,10 @@ fn two_racks_converge_and_every_container_reaches_every_other() {
             let routes = String::from_utf8_lossy(&out.stdout).into_owned();
             (1..=4).all(|i| routes.contains(&format!("10.244.{i}.0/24")))
         };
-        assert!(eventually(20, holds_all), "{tor} lacks some host block");
+        assert!(
+            eventually(Duration::from_secs(20), holds_all),
+            "{tor} lacks some host block"
+        );
     }
 
     dual_stack_reaches_across_the_racks(&name);

@@ -16,6 +16,7 @@ mod cri;
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use common::{eventually, Lab};
 use cri::client::{Cri, Pod};
@@ -35,8 +36,8 @@ const SITE: [(&str, &str); 4] = [
 
 /// Why this test cannot run here; under `make test` that is a failure, not a skip.
 fn cannot_run() -> Option<String> {
-    if let Some(why) = common::skip_reason() {
-        return Some(why);
+    if !common::can_run(&[]) {
+        return Some("root and FRR are needed (see above)".into());
     }
     for tool in [
         "/usr/bin/containerd",
@@ -210,7 +211,9 @@ fn containerd_pods_on_two_nodes_ping_across_racks_and_leave_nothing() {
         }
         node.start_latticed(&m);
         assert!(
-            eventually(40, || cri.network_ready().is_ok_and(|(r, _)| r)),
+            eventually(Duration::from_secs(40), || cri
+                .network_ready()
+                .is_ok_and(|(r, _)| r)),
             "{n}: containerd never reported NetworkReady after the conflist was installed"
         );
         nodes.push(node);
@@ -221,7 +224,8 @@ fn containerd_pods_on_two_nodes_ping_across_racks_and_leave_nothing() {
     // Each node's block follows from its address (fan), and each learns the other's over BGP.
     for (node, other) in [(&n1, "10.242.2.0/24"), (&n2, "10.241.2.0/24")] {
         assert!(
-            eventually(120, || ip(&node.netns, &["route"]).contains(other)),
+            eventually(Duration::from_secs(120), || ip(&node.netns, &["route"])
+                .contains(other)),
             "{} never learned {other}:\n{}\n{}",
             node.name,
             ip(&node.netns, &["route"]),
@@ -295,7 +299,7 @@ fn leaked_sandbox_is_reclaimed(n1: &Node, cri1: &mut Cri, m: &Manifests) {
         p3.id
     );
     assert!(
-        eventually(40, || !n1
+        eventually(Duration::from_secs(40), || !n1
             .attachments()
             .iter()
             .any(|a| a.container_id == p3.id)),
@@ -442,7 +446,9 @@ fn uninstall(node: &Node, cri: &mut Cri, m: &Manifests, own_loopback: bool) {
         node.name
     );
     assert!(
-        eventually(40, || cri.network_ready().is_ok_and(|(r, _)| !r)),
+        eventually(Duration::from_secs(40), || cri
+            .network_ready()
+            .is_ok_and(|(r, _)| !r)),
         "{}: containerd still reports NetworkReady without the conflist",
         node.name
     );

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{eventually, skip_reason, Lab, BIN};
+use common::{can_run, eventually, Lab, BIN};
 
 const PROMETHEUS: &str = "/usr/bin/prometheus";
 /// Prometheus's web port on tor1's loopback (the namespace is the test's own: no collision).
@@ -149,15 +149,11 @@ fn lattice(socket: &Path, args: &[&str]) -> (i32, String, String) {
 
 #[test]
 fn prometheus_sees_every_peer_and_prefix_and_the_cli_agrees() {
-    if let Some(why) = skip_reason() {
-        eprintln!("SKIPPED: {why}");
+    let needed = [bin("latticed"), bin("lattice"), PathBuf::from(PROMETHEUS)];
+    let needed: Vec<String> = needed.iter().map(|p| p.display().to_string()).collect();
+    let needed: Vec<&str> = needed.iter().map(String::as_str).collect();
+    if !can_run(&needed) {
         return;
-    }
-    for needed in [bin("latticed"), bin("lattice"), PathBuf::from(PROMETHEUS)] {
-        if !needed.is_file() {
-            eprintln!("SKIPPED: {} is missing", needed.display());
-            return;
-        }
     }
     std::env::set_var("LATTICED_BIN", bin("latticed"));
     let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
@@ -209,7 +205,7 @@ fn prometheus_sees_every_peer_and_prefix_and_the_cli_agrees() {
         "process_resident_memory_bytes > 0",
         r#"lattice_request_duration_seconds_count{interface="api",operation="attach",result="ok"} == 2"#,
     ];
-    let converged = eventually(120, || {
+    let converged = eventually(Duration::from_secs(120), || {
         expectations.iter().all(|e| prom.query(e).len() == 2)
     });
     let report: Vec<String> = expectations
@@ -297,7 +293,7 @@ fn prometheus_sees_every_peer_and_prefix_and_the_cli_agrees() {
             "neighbor 10.0.1.2 shutdown",
         ],
     );
-    let seen_down = eventually(60, || {
+    let seen_down = eventually(Duration::from_secs(60), || {
         prom.scalar(&format!(r#"lattice_bgp_session_up{{instance="{HOST1}"}}"#)) == Some(0.0)
             && prom.scalar(&format!(
                 r#"lattice_bgp_notifications_received_total{{instance="{HOST1}",code="6",subcode="2"}}"#

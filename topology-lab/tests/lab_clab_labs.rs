@@ -11,6 +11,7 @@ mod common;
 
 use clab_kit::{daemons, exec, pings};
 use common::eventually;
+use std::time::Duration;
 
 #[test]
 fn containerlab_ospf_lab_runs_unchanged() {
@@ -59,7 +60,7 @@ fn containerlab_ospf_lab_runs_unchanged() {
     ];
     for (from, to) in targets {
         assert!(
-            eventually(120, || pings(&lab, from, to)),
+            eventually(Duration::from_secs(120), || pings(&lab, from, to)),
             "{from} never reached {to}"
         );
     }
@@ -77,7 +78,8 @@ fn containerlab_ospf_lab_runs_unchanged() {
         };
         let args = [route[0], route[1], "route", "show", prefix];
         assert!(
-            eventually(40, || exec(&lab, "r1", &args).contains("proto ospf")),
+            eventually(Duration::from_secs(40), || exec(&lab, "r1", &args)
+                .contains("proto ospf")),
             "r1 never learned {prefix} from r3"
         );
     }
@@ -126,15 +128,21 @@ fn containerlab_bgp_lab_with_bfd_runs_unchanged() {
     );
     // bfdd runs the `bfd` peer sections of both ends: the sessions come up.
     assert!(
-        eventually(40, || bfd_peers_up(&lab, "spine") == Some(2)),
+        eventually(Duration::from_secs(40), || bfd_peers_up(&lab, "spine")
+            == Some(2)),
         "spine's BFD peers"
     );
     assert!(
-        eventually(40, || bfd_peers_up(&lab, "leaf1") == Some(1)),
+        eventually(Duration::from_secs(40), || bfd_peers_up(&lab, "leaf1")
+            == Some(1)),
         "leaf1's BFD peer"
     );
     assert!(
-        eventually(40, || pings(&lab, "h1", "192.168.2.10")),
+        eventually(Duration::from_secs(40), || pings(
+            &lab,
+            "h1",
+            "192.168.2.10"
+        )),
         "h1 never reached h2"
     );
     assert!(
@@ -228,17 +236,19 @@ fn kind_frr_takes_an_integrated_startup_config() {
         "{waited}"
     );
     assert!(
-        eventually(40, || bfd_peers_up(&lab, "r1") == Some(1)),
+        eventually(Duration::from_secs(40), || bfd_peers_up(&lab, "r1")
+            == Some(1)),
         "r1's BFD peer"
     );
     assert!(
-        eventually(40, || bfd_peers_up(&lab, "r2") == Some(1)),
+        eventually(Duration::from_secs(40), || bfd_peers_up(&lab, "r2")
+            == Some(1)),
         "r2's BFD peer"
     );
     // zebra took the interface stanzas, staticd r1's static route (carried by BGP to r2) and
     // r2's own staticd.conf.
     assert!(
-        eventually(20, || exec(
+        eventually(Duration::from_secs(20), || exec(
             &lab,
             "r2",
             &["ip", "route", "show", "203.0.113.0/24"]
@@ -252,7 +262,7 @@ fn kind_frr_takes_an_integrated_startup_config() {
         "{own}"
     );
     assert!(
-        eventually(20, || pings(&lab, "r2", "10.9.255.1")),
+        eventually(Duration::from_secs(20), || pings(&lab, "r2", "10.9.255.1")),
         "r2 never reached r1's loopback"
     );
     // hostname (no hostname line in r2.conf), sysctls, env-files, the endpoint's MAC.

@@ -9,12 +9,13 @@
 mod common;
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use common::containers::{self, assert_unwired, attachments, built, ip};
-use common::{skip_reason, Lab};
+use common::{can_run, Lab};
 use serde_json::{json, Value};
+use testkit::netns::Netns;
 
 /// podman with its storage, config and CNI config under one test directory.
 struct Podman {
@@ -128,29 +129,6 @@ impl Drop for Podman {
     }
 }
 
-/// A network namespace this test made; deleted on drop.
-struct Netns(String);
-
-impl Netns {
-    fn new(name: String) -> Netns {
-        assert!(Command::new("ip")
-            .args(["netns", "add", &name])
-            .status()
-            .unwrap()
-            .success());
-        Netns(name)
-    }
-    fn path(&self) -> PathBuf {
-        Path::new("/run/netns").join(&self.0)
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
-
 /// Runs lattice-cni as a runtime would, from inside the lab host's namespace.
 fn cni(host_ns: &str, env: &[(&str, &str)], stdin: &Value) -> (bool, Value) {
     let mut child = Command::new("ip")
@@ -210,25 +188,16 @@ fn ping_or_explain(podman: &Podman, lab: &str, from: (&str, &str), to: &str) {
 
 #[test]
 fn podman_containers_in_two_racks_ping_and_rm_leaves_nothing() {
-    if let Some(why) = skip_reason().or_else(|| {
-        containers::missing(&[
-            "/usr/bin/podman",
-            "/usr/sbin/runc",
-            "/bin/busybox",
-            "/usr/bin/nsenter",
-        ])
-    }) {
-        eprintln!("SKIPPED: {why}");
+    let (latticed, plugin) = (built("latticed"), built("lattice-cni"));
+    if !can_run(&[
+        "/usr/bin/podman",
+        "/usr/sbin/runc",
+        "/bin/busybox",
+        "/usr/bin/nsenter",
+        &latticed.display().to_string(),
+        &plugin.display().to_string(),
+    ]) {
         return;
-    }
-    for b in ["latticed", "lattice-cni"] {
-        if !built(b).is_file() {
-            eprintln!(
-                "SKIPPED: {} is missing; run `make build`",
-                built(b).display()
-            );
-            return;
-        }
     }
     std::env::set_var("LATTICED_BIN", built("latticed"));
     let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
@@ -335,8 +304,8 @@ fn podman_containers_in_two_racks_ping_and_rm_leaves_nothing() {
 fn direct_cni_commands(lab: &Lab, name: &str, net: &Value) {
     let ns1 = format!("{name}-host1");
     let (ca, cb) = (
-        Netns::new(format!("{name}-ca")),
-        Netns::new(format!("{name}-cb")),
+        Netns::named(format!("{name}-ca")),
+        Netns::named(format!("{name}-cb")),
     );
     let pa = ca.path().display().to_string();
     let pb = cb.path().display().to_string();
@@ -367,7 +336,7 @@ fn direct_cni_commands(lab: &Lab, name: &str, net: &Value) {
     // the reconciler rewires a container whose veth went, from the netlink event, and may win
     // the race with the CHECK.)
     let a_cidr = added["ips"][0]["address"].as_str().unwrap().to_string();
-    ip(&ca.0, &["addr", "del", &a_cidr, "dev", "eth0"]);
+    ip(ca.name(), &["addr", "del", &a_cidr, "dev", "eth0"]);
     let (ok, v) = call(env("CHECK", "direct-a", &pa), &with_prev);
     assert!(!ok && v["code"] == 103, "{v}");
 
@@ -406,7 +375,7 @@ fn direct_cni_commands(lab: &Lab, name: &str, net: &Value) {
 
     // A failed ADD (eth0 already exists in the container) leaves the host as it was.
     ip(
-        &ca.0,
+        ca.name(),
         &[
             "link", "add", "eth0", "type", "veth", "peer", "name", "eth0p",
         ],

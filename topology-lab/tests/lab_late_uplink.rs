@@ -8,21 +8,14 @@ mod common;
 
 use std::path::Path;
 use std::process::Command;
+use std::time::Duration;
 
-use common::{eventually, skip_reason, Lab, BIN};
+use common::{can_run, eventually, Lab, BIN};
 
 #[test]
 fn latticed_peers_once_its_uplink_gets_an_address() {
-    if let Some(why) = skip_reason() {
-        eprintln!("SKIPPED: {why}");
-        return;
-    }
     let latticed = Path::new(BIN).with_file_name("latticed");
-    if !latticed.is_file() {
-        eprintln!(
-            "SKIPPED: {} is missing; run `make build` first",
-            latticed.display()
-        );
+    if !can_run(&[&latticed.display().to_string()]) {
         return;
     }
     std::env::set_var("LATTICED_BIN", &latticed);
@@ -81,7 +74,7 @@ fn latticed_peers_once_its_uplink_gets_an_address() {
         String::from_utf8_lossy(&out.stdout).contains("10.244.1.0/24")
     };
     assert!(
-        eventually(20, tor_has_block),
+        eventually(Duration::from_secs(20), tor_has_block),
         "the ToR never learned the host block"
     );
     lab.destroy_and_check();

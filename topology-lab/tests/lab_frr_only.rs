@@ -5,12 +5,12 @@
 mod common;
 
 use std::path::Path;
+use std::time::Duration;
 
-use common::{eventually, skip_reason, Lab};
+use common::{can_run, eventually, Lab};
 
 fn lab(suffix: &str) -> Option<Lab> {
-    if let Some(why) = skip_reason() {
-        eprintln!("SKIPPED: {why}");
+    if !can_run(&[]) {
         return None;
     }
     let here = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
@@ -74,7 +74,7 @@ fn frr_fabric_deploys_converges_and_leaves_nothing_behind() {
     );
     // linux1 reaches linux2 through tor1 -> spine -> tor2 once the /30s are advertised.
     assert!(
-        eventually(40, || lab
+        eventually(Duration::from_secs(40), || lab
             .run("exec", &["linux1", "--", "ping", "-c1", "-W1", "10.0.2.2"])
             .status
             .success()),

@@ -7,12 +7,11 @@ mod common;
 
 use std::path::Path;
 
-use common::{skip_reason, Lab};
+use common::{can_run, Lab};
 
 #[test]
 fn lattice_nodes_start_attach_report_and_clean_up() {
-    if let Some(why) = skip_reason() {
-        eprintln!("SKIPPED: {why}");
+    if !can_run(&[]) {
         return;
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));

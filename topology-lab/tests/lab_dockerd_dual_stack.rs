@@ -8,6 +8,7 @@
 mod common;
 
 use std::process::Command;
+use std::time::Duration;
 
 use common::containers::{self, attachments, ip};
 use common::dockerd::{docker_lab, Dockerd};
@@ -83,7 +84,7 @@ fn dockerd_runs_a_dual_stack_container_on_the_lattice_driver() {
         .and_then(|a| a.address_v6)
         .unwrap()
         .to_string();
-    let reached = eventually(20, || {
+    let reached = eventually(Duration::from_secs(20), || {
         dockerd
             .docker(&["exec", "d6", "ping", "-6", "-c", "1", "-W", "2", &target])
             .status

@@ -7,6 +7,8 @@
 
 mod common;
 
+use std::time::Duration;
+
 use common::containers::{ip, ping, v6_of};
 use common::eventually;
 
@@ -30,8 +32,13 @@ fn containers_in_two_racks_reach_each_other_over_ipv4_and_ipv6() {
     let learned6 =
         |h: &str, block: &str| ip(h, &["-6", "route", "show", "proto", "bgp"]).contains(block);
     assert!(
-        eventually(60, || learned6(&h1, "fd00:10:244:2::/64")
-            && learned6(&h2, "fd00:10:244:1::/64")),
+        eventually(Duration::from_secs(60), || learned6(
+            &h1,
+            "fd00:10:244:2::/64"
+        ) && learned6(
+            &h2,
+            "fd00:10:244:1::/64"
+        )),
         "host1: {}\nhost2: {}",
         ip(&h1, &["-6", "route"]),
         ip(&h2, &["-6", "route"])
@@ -49,7 +56,11 @@ fn containers_in_two_racks_reach_each_other_over_ipv4_and_ipv6() {
             let routes = ip(&ns, &["-6", "route"]);
             routes.contains("fd00:10:244:1::/64") && routes.contains("fd00:10:244:2::/64")
         };
-        assert!(eventually(60, both), "{r}: {}", ip(&ns, &["-6", "route"]));
+        assert!(
+            eventually(Duration::from_secs(60), both),
+            "{r}: {}",
+            ip(&ns, &["-6", "route"])
+        );
     }
     let diag = || {
         ["host1", "tor1", "spine1", "tor2", "host2"]
@@ -57,7 +68,7 @@ fn containers_in_two_racks_reach_each_other_over_ipv4_and_ipv6() {
             .join("\n")
     };
     assert!(
-        eventually(60, || ping(&c1, &a2)),
+        eventually(Duration::from_secs(60), || ping(&c1, &a2)),
         "c1 -> c2 over IPv6\n{}",
         diag()
     );

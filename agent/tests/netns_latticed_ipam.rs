@@ -7,49 +7,26 @@
 //! (blackhole gone, peer's route withdrawn); allocations survive a latticed restart.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+mod common;
 
 use api::client::call;
 use api::proto::{AttachmentKey, NodeStatus, Reply, Request};
-
-fn is_root() -> bool {
-    nix::unistd::Uid::effective().is_root()
-}
-
-fn run(args: &[&str]) -> String {
-    let out = Command::new(args[0]).args(&args[1..]).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
+use common::{run, Latticed};
+use testkit::netns::Netns;
 
 /// Namespaces and daemons this test made, removed when dropped (also on a failed assertion).
 #[derive(Default)]
 struct Lab {
-    namespaces: Vec<String>,
-    daemons: Vec<Child>,
+    // Dropped in this order: the daemons, then their namespaces.
+    daemons: Vec<Latticed>,
+    namespaces: Vec<Netns>,
 }
 
 impl Lab {
     fn netns(&mut self, name: &str) {
-        run(&["ip", "netns", "add", name]);
-        self.namespaces.push(name.to_string());
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        for d in &mut self.daemons {
-            let _ = d.kill();
-            let _ = d.wait();
-        }
-        for n in &self.namespaces {
-            let _ = Command::new("ip").args(["netns", "del", n]).output();
-        }
+        self.namespaces.push(Netns::named(name));
     }
 }
 
@@ -95,15 +72,8 @@ docker: {{ socket: {sock}.docker }}
 }
 
 fn start(lab: &mut Lab, host: &Host) {
-    let log = std::fs::File::create(&host.log).unwrap();
-    let child = Command::new("ip")
-        .args(["netns", "exec", &host.ns, env!("CARGO_BIN_EXE_latticed")])
-        .args(["--config", host.config.to_str().unwrap()])
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    lab.daemons.push(child);
+    lab.daemons
+        .push(Latticed::start(&host.ns, &host.config, &host.log));
 }
 
 async fn request(host: &Host, req: Request) -> Reply {
@@ -164,11 +134,8 @@ async fn wait_route(ns: &str, args: &[&str], present: bool) {
 
 /// latticed's `/metrics` in namespace `ns`, from a thread that entered it.
 fn scrape(ns: &str) -> String {
-    use std::io::{Read, Write};
-    let path = format!("/run/netns/{ns}");
-    std::thread::spawn(move || {
-        let file = std::fs::File::open(path).unwrap();
-        nix::sched::setns(file, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+    testkit::netns::on_thread_in(ns, || {
+        use std::io::{Read, Write};
         let mut s = std::net::TcpStream::connect("127.0.0.1:9469").unwrap();
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         s.write_all(b"GET /metrics HTTP/1.1\r\nHost: l\r\nConnection: close\r\n\r\n")
@@ -177,8 +144,6 @@ fn scrape(ns: &str) -> String {
         s.read_to_string(&mut text).unwrap();
         text
     })
-    .join()
-    .unwrap()
 }
 
 fn key(c: &str) -> AttachmentKey {
@@ -190,8 +155,7 @@ fn key(c: &str) -> AttachmentKey {
 
 #[test]
 fn blocks_borrowed_announced_collected_given_back_and_conflicts_shown() {
-    if !is_root() {
-        println!("skipped: needs root (network namespaces)");
+    if !testkit::require_root() {
         return;
     }
     tokio::runtime::Builder::new_current_thread()
@@ -385,13 +349,7 @@ async fn scenario() {
         Reply::List { attachments } => attachments,
         other => panic!("{other:?}"),
     };
-    let mut d = lab.daemons.remove(0);
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(d.id() as i32),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
-    d.wait().unwrap();
+    lab.daemons.remove(0).kill();
     let _ = std::fs::remove_file(&h1.socket);
     start(&mut lab, &h1);
     let after = match request(&h1, Request::List).await {
