@@ -1,6 +1,6 @@
 //! The sockets latticed serves, bound before it starts (the `run(listener, shutdown)` shape of
 //! mini-redis): [`Listeners::bind`] binds them from the configuration; a test binds its own
-//! (in a temporary directory, on port 0) and hands them to [`run`](super::run).
+//! (in a temporary directory, on port 0) and hands them to `daemon::run`.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

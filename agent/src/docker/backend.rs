@@ -1,7 +1,5 @@
-//! [`Backend`]: what the remote driver needs from latticed (the daemon's [`AgentBackend`], a
+//! [`Backend`]: what the remote driver needs from latticed (the daemon's `AgentBackend`, a
 //! fake in tests).
-//!
-//! [`AgentBackend`]: super::AgentBackend
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 

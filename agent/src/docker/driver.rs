@@ -1,7 +1,6 @@
 //! [`Driver`]: the remote driver's state (networks, endpoints and their store) over a
-//! [`Backend`]. Its calls live beside it: [`network`](super::network) (NetworkDriver),
-//! [`ipam_calls`](super::ipam_calls) (IpamDriver), and [`dispatch`](super::dispatch) routes a
-//! request path to them. No HTTP here.
+//! [`Backend`]. Its calls live in the modules above it: `network` (NetworkDriver),
+//! `ipam_calls` (IpamDriver), and `dispatch` routes a request path to them. No HTTP here.
 
 use std::collections::HashSet;
 
