@@ -35,9 +35,7 @@ pub use allocator::Allocator;
 pub use error::IpamError;
 pub use host::{Assigned, Ipam};
 pub use pool::{Allocation, AllocationKey, Pool};
-pub use source::{
-    choose_block, configure, etcd, fixed_blocks, BlockSource, Datastore, FixedBlocks,
-};
+pub use source::{choose_block, etcd, fixed_blocks, BlockSource, Datastore, FixedBlocks};
 pub use state::Record;
 
 /// Default IPv6 block length: /120, 256 addresses like the IPv4 default /24, so one block of each

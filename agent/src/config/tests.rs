@@ -318,7 +318,7 @@ fn dual_stack_fan_and_etcd_settings() {
     )
     .unwrap_err();
     assert_eq!(e.key(), Some("ipam.fan.address"), "{e}");
-    // With an uplink the address is looked up at start (daemon::fan).
+    // With an uplink the address is looked up at start (daemon/startup.rs).
     Config::from_yaml_str(
         "node: {name: h, asn: 65001, router_id: 192.0.2.1}\ncluster: {cidr: 10.244.0.0/16}\nipam: {datastore: fan, fan: {underlay: 10.0.0.0/24}}\ndataplane: {uplinks: [eth1]}\n",
         "t",

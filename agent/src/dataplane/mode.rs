@@ -46,4 +46,30 @@ mod tests {
         }
         assert!(serde_json::from_value::<DataplaneMode>("bridge".into()).is_err());
     }
+
+    #[test]
+    fn each_mode_becomes_its_wiring() {
+        use crate::dataplane::{IpvlanWiring, Wiring, GATEWAY};
+        use crate::kernel::IpvlanMode;
+        assert_eq!(
+            Wiring::for_mode(DataplaneMode::RoutedVeth, None),
+            Ok(Wiring::RoutedVeth)
+        );
+        for (mode, ipvlan) in [
+            (DataplaneMode::IpvlanL3, IpvlanMode::L3),
+            (DataplaneMode::IpvlanL3s, IpvlanMode::L3s),
+        ] {
+            let want = Wiring::Ipvlan(IpvlanWiring {
+                parent: "eth1".into(),
+                mode: ipvlan,
+                host_address: GATEWAY,
+            });
+            assert_eq!(Wiring::for_mode(mode, Some("eth1")), Ok(want));
+            let missing = Wiring::for_mode(mode, None).unwrap_err();
+            assert!(
+                missing.starts_with(&format!("required by mode \"{mode}\"")),
+                "{missing}"
+            );
+        }
+    }
 }
