@@ -3,9 +3,12 @@
 //! [`FakeKernel`](crate::kernel::FakeKernel) and sockets in a temporary directory.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use ipnet::{Ipv4Net, Ipv6Net};
+use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::info;
 
@@ -55,6 +58,24 @@ pub async fn run(
     result
 }
 
+/// The dataplane as start-up left it: IPAM open, the host prepared, the kernel resynced.
+struct Dataplane {
+    ipam: ipam::Allocator,
+    /// The primary blocks, Docker's pools.
+    block: Ipv4Net,
+    block_v6: Option<Ipv6Net>,
+    reconciler: Arc<Reconciler>,
+    /// Routes of a previous run were in the kernel (RFC 4724 restarting speaker).
+    restarted: bool,
+}
+
+/// What the metrics watch, and how to stop their server.
+struct Observed {
+    metrics: Arc<Metrics>,
+    conflicts: Arc<Conflicts>,
+    stop: oneshot::Sender<()>,
+}
+
 async fn serve(
     config: Config,
     kernel: Arc<dyn Kernel>,
@@ -62,58 +83,15 @@ async fn serve(
     clock: Arc<dyn Clock>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), DaemonError> {
-    let (ipam, block, block_v6) = startup::open_ipam(&config, kernel.as_ref(), clock.now()).await?;
-    let held = ipam.ipam().blocks();
-    info!(node = %config.node.name, blocks = ?held, "starting");
-    let restarted = startup::prepare_host(kernel.as_ref()).await?;
-    // Adoption: the first resync keeps whatever is already right (no flush), adds what is
-    // missing, and leaves learned routes of the previous run until the sessions re-learned them.
-    let store: PathBuf = config.ipam.state_dir.join(attachments::FILE);
-    let wiring = startup::wiring(&config, kernel.as_ref()).await?;
-    let reconciler = Arc::new(Reconciler::with_wiring(
-        kernel.clone(),
-        held.clone(),
-        Some(store),
-        wiring,
-    ));
-    reconciler.resync().await?;
-
-    let listen = listeners.bgp;
-    let (speaker, changes) =
-        bgp::driver::Speaker::start(speaker_config(&config, restarted, listen))
-            .await
-            .map_err(|source| DaemonError::Io {
-                what: match listen {
-                    Some(addr) => format!("bgp.listen {addr}"),
-                    None => "bgp".into(),
-                },
-                source,
-            })?;
-    let conflicts = Arc::new(Conflicts::default());
-    let metrics =
-        Arc::new(Metrics::new(Some(Box::new(speaker.clone()))).map_err(registering_metrics)?);
-    usage::publish(&metrics, ipam.ipam());
-    let watched = conflicts.clone();
-    metrics
-        .watch_block_conflicts(move || watched.count())
-        .map_err(registering_metrics)?;
-    let (metrics_stop, metrics_stopped) = oneshot::channel::<()>();
-    if let Some(listener) = listeners.metrics {
-        if let Ok(listen) = listener.local_addr() {
-            info!(%listen, "serving Prometheus metrics at /metrics");
-        }
-        tokio::spawn(metrics::server::serve(listener, metrics.clone(), async {
-            let _ = metrics_stopped.await;
-        }));
-    }
-    reconciler.set_metrics(metrics.clone());
-    // Before the first block sync: sessions may already have brought in a conflicting prefix.
-    conflicts.set_metrics(metrics.clone());
-
+    let dataplane = start_dataplane(&config, &kernel, clock.now()).await?;
+    let held = dataplane.ipam.ipam().blocks();
+    let (speaker, changes) = start_speaker(&config, dataplane.restarted, listeners.bgp).await?;
+    let observed = start_metrics(&speaker, &dataplane, listeners.metrics)?;
+    let reconciler = dataplane.reconciler;
     let announcer = Arc::new(BlockAnnouncer::new(
         reconciler.clone(),
         speaker.clone(),
-        conflicts.clone(),
+        observed.conflicts.clone(),
         clock.clone(),
     ));
     // A blackhole per held block and every held block announced (IPv4 and IPv6).
@@ -122,7 +100,7 @@ async fn serve(
     let (learned_tx, learned_rx) = mpsc::channel(64);
     learned::spawn(
         clusters(&config),
-        conflicts.clone(),
+        observed.conflicts.clone(),
         clock.clone(),
         changes,
         learned_tx,
@@ -135,13 +113,13 @@ async fn serve(
     let grace = config.ipam.block_grace_period;
     let handler = Arc::new(AgentHandler::new(HandlerParts {
         config: config.clone(),
-        ipam,
+        ipam: dataplane.ipam,
         kernel: kernel.clone(),
         speaker: speaker.clone(),
         reconciler,
-        metrics,
+        metrics: observed.metrics,
         announcer,
-        conflicts,
+        conflicts: observed.conflicts,
         clock,
     }));
     let reaper = tokio::spawn(reap_blocks(handler.clone(), grace));
@@ -149,17 +127,17 @@ async fn serve(
     let (stop_docker, docker_stopped) = watch::channel(false);
     let docker_task = match listeners.docker {
         Some(listener) => {
-            let mtu = handler.mtu().await;
             let network = DockerNetwork {
-                block,
-                block_v6,
-                mtu,
+                block: dataplane.block,
+                block_v6: dataplane.block_v6,
+                mtu: handler.mtu().await,
             };
+            let (h, k) = (handler.clone(), kernel);
             Some(docker_driver::spawn(
                 listener,
                 &config,
-                handler.clone(),
-                kernel,
+                h,
+                k,
                 network,
                 docker_stopped,
             ))
@@ -175,9 +153,90 @@ async fn serve(
     }
     driver.abort();
     info!("shutting down: BGP sessions closed, kernel routes left in place");
-    let _ = metrics_stop.send(());
+    let _ = observed.stop.send(());
     speaker.shutdown().await;
     Ok(())
+}
+
+/// IPAM opened, the host prepared, the wiring mode checked and the kernel resynced. Adoption:
+/// that first resync keeps whatever is already right (no flush), adds what is missing, and
+/// leaves learned routes of the previous run until the sessions re-learned them.
+async fn start_dataplane(
+    config: &Config,
+    kernel: &Arc<dyn Kernel>,
+    now: u64,
+) -> Result<Dataplane, DaemonError> {
+    let (ipam, block, block_v6) = startup::open_ipam(config, kernel.as_ref(), now).await?;
+    let held = ipam.ipam().blocks();
+    info!(node = %config.node.name, blocks = ?held, "starting");
+    let restarted = startup::prepare_host(kernel.as_ref()).await?;
+    let store: PathBuf = config.ipam.state_dir.join(attachments::FILE);
+    let wiring = startup::wiring(config, kernel.as_ref()).await?;
+    let reconciler = Arc::new(Reconciler::with_wiring(
+        kernel.clone(),
+        held,
+        Some(store),
+        wiring,
+    ));
+    reconciler.resync().await?;
+    Ok(Dataplane {
+        ipam,
+        block,
+        block_v6,
+        reconciler,
+        restarted,
+    })
+}
+
+/// The BGP speaker, accepting sessions on `listen`.
+async fn start_speaker(
+    config: &Config,
+    restarted: bool,
+    listen: Option<SocketAddr>,
+) -> Result<(bgp::driver::SpeakerHandle, bgp::driver::RouteChanges), DaemonError> {
+    bgp::driver::Speaker::start(speaker_config(config, restarted, listen))
+        .await
+        .map_err(|source| DaemonError::Io {
+            what: match listen {
+                Some(addr) => format!("bgp.listen {addr}"),
+                None => "bgp".into(),
+            },
+            source,
+        })
+}
+
+/// The metrics (BGP read from the speaker at scrape time), served on `listener` if any, and
+/// the conflict tracker they count.
+fn start_metrics(
+    speaker: &bgp::driver::SpeakerHandle,
+    dataplane: &Dataplane,
+    listener: Option<TcpListener>,
+) -> Result<Observed, DaemonError> {
+    let conflicts = Arc::new(Conflicts::default());
+    let metrics =
+        Arc::new(Metrics::new(Some(Box::new(speaker.clone()))).map_err(registering_metrics)?);
+    usage::publish(&metrics, dataplane.ipam.ipam());
+    let watched = conflicts.clone();
+    metrics
+        .watch_block_conflicts(move || watched.count())
+        .map_err(registering_metrics)?;
+    let (stop, stopped) = oneshot::channel::<()>();
+    if let Some(listener) = listener {
+        if let Ok(listen) = listener.local_addr() {
+            info!(%listen, "serving Prometheus metrics at /metrics");
+        }
+        tokio::spawn(metrics::server::serve(listener, metrics.clone(), async {
+            let _ = stopped.await;
+        }));
+    }
+    dataplane.reconciler.set_metrics(metrics.clone());
+    // Before the first block sync: sessions may already have brought in a conflicting prefix.
+    conflicts.set_metrics(metrics.clone());
+    Ok(Observed {
+        metrics,
+        conflicts,
+        stop,
+    })
 }
 
 fn registering_metrics(e: prometheus::Error) -> DaemonError {
