@@ -1,7 +1,7 @@
 //! Where a host's blocks come from: the `ipam.datastore` seam.
 //!
-//! Every datastore is a [`BlockSource`]: `local` ([`local`]: configured blocks), `fan`
-//! ([`fan`]: blocks computed from the host's underlay address) and `etcd` ([`etcd`]: blocks
+//! Every datastore is a [`BlockSource`]: `local` (`local.rs`: configured blocks), `fan`
+//! (`fan.rs`: blocks computed from the host's underlay address) and `etcd` ([`etcd`]: blocks
 //! claimed by compare-and-swap on a host lease). [`Datastore`] names one with its settings, and
 //! [`configure`] is the one place that turns the name into the source. A new datastore is a new
 //! module here, a [`Datastore`] variant and its arm in [`configure`]; nothing else in the crate
