@@ -1,57 +1,39 @@
-//! [`Allocator`]: [`Ipam`] driven with its datastore. For `local` and `fan` the datastore has
-//! nothing to say after start; for `etcd` this is where blocks are claimed and given back.
+//! [`Allocator`]: [`Ipam`] driven with its datastore ([`BlockSource`]). Sources with fixed
+//! blocks (`local`, `fan`) have nothing to say after start; a claiming source (`etcd`) is where
+//! blocks are claimed and given back.
 
 use std::collections::HashSet;
 
 use ipnet::IpNet;
 use tracing::{info, warn};
 
-use crate::etcd::EtcdBlocks;
-use crate::{AllocationKey, Assigned, Datastore, Ipam, IpamError, IpamSettings};
+use crate::etcd::{EtcdBlocks, EtcdSource};
+use crate::{source, AllocationKey, Assigned, BlockSource, Ipam, IpamError, IpamSettings};
 
 /// The host's IPAM with its datastore.
 #[derive(Debug)]
 pub struct Allocator {
     ipam: Ipam,
-    etcd: Option<EtcdBlocks>,
+    source: Box<dyn BlockSource>,
     settings: IpamSettings,
 }
 
 impl Allocator {
-    /// Open the local state and, for `etcd`, connect, re-claim the blocks the state holds and
-    /// claim a primary block per family if there is none.
+    /// Open the local state, start the datastore (for `etcd`: connect and re-claim the blocks
+    /// the state holds) and claim a primary block per family if there is none.
     pub async fn open(settings: &IpamSettings, now: u64) -> Result<Allocator, IpamError> {
-        let mut ipam = Ipam::open(settings, now)?;
-        let etcd = match &settings.datastore {
-            Datastore::Etcd {
-                endpoints,
-                prefix,
-                node,
-            } => {
-                let etcd = EtcdBlocks::connect(endpoints, prefix, node, settings.grace_period_secs)
-                    .await?;
-                // Blocks we held before a restart are still ours while our old lease lives, and
-                // free (or ours again) after: claim them on the new lease, or fail loudly.
-                for block in ipam.blocks() {
-                    etcd.reclaim(block).await?;
-                }
-                let mut families = vec![(IpNet::V4(settings.cluster), settings.block_prefix_len)];
-                if let Some(c6) = settings.cluster_v6 {
-                    families.push((IpNet::V6(c6), settings.block_prefix_len_v6));
-                }
-                for (range, len) in families {
-                    if ipam.primary(range.addr().is_ipv6()).is_none() {
-                        let block = claim(&etcd, range, len, &ipam.blocks()).await?;
-                        ipam.ensure_primary(block, now)?;
-                    }
-                }
-                Some(etcd)
+        let mut source = source::configure(settings)?;
+        let mut ipam = Ipam::open_with(settings, source.fixed(), now)?;
+        source.start(&ipam.blocks()).await?;
+        for (range, len) in settings.families() {
+            if ipam.primary(range.addr().is_ipv6()).is_none() {
+                let block = source.claim(range, len, &ipam.blocks()).await?;
+                ipam.ensure_primary(block, now)?;
             }
-            _ => None,
-        };
+        }
         Ok(Allocator {
             ipam,
-            etcd,
+            source,
             settings: settings.clone(),
         })
     }
@@ -64,20 +46,11 @@ impl Allocator {
                 Err(IpamError::NeedBlock { family }) => family,
                 other => return other,
             };
-            let (Some(etcd), v6) = (&self.etcd, family == "IPv6") else {
-                return Err(IpamError::NeedBlock { family });
-            };
-            let (range, len) = match (v6, self.settings.cluster_v6) {
-                (true, Some(c6)) => (IpNet::V6(c6), self.settings.block_prefix_len_v6),
-                _ => (
-                    IpNet::V4(self.settings.cluster),
-                    self.settings.block_prefix_len,
-                ),
-            };
-            let block = claim(etcd, range, len, &self.ipam.blocks()).await?;
+            let (range, len) = self.settings.range(family == "IPv6");
+            let block = self.source.claim(range, len, &self.ipam.blocks()).await?;
             if let Err(e) = self.ipam.add_block(block, now) {
                 // Not recorded locally: do not keep it claimed either.
-                let _ = etcd.release(block).await;
+                let _ = self.source.release(block).await;
                 return Err(e);
             }
             info!(%block, "borrowed a block");
@@ -108,11 +81,9 @@ impl Allocator {
         let mut gone = Vec::new();
         for block in self.ipam.expired_blocks(now) {
             if self.ipam.remove_block(block, now)? {
-                if let Some(etcd) = &self.etcd {
-                    if let Err(e) = etcd.release(block).await {
-                        // Our lease still covers it; the next start or lease expiry frees it.
-                        warn!(%block, error = %e, "giving a block back to etcd");
-                    }
+                if let Err(e) = self.source.release(block).await {
+                    // Our lease still covers it; the next start or lease expiry frees it.
+                    warn!(%block, error = %e, "giving a block back to the datastore");
                 }
                 info!(%block, "gave back a drained block");
                 gone.push(block);
@@ -121,32 +92,22 @@ impl Allocator {
         Ok(gone)
     }
 
+    /// Whether the datastore supplies another block when the held ones are full (`etcd`), so
+    /// a host whose blocks are full may still take containers.
+    pub fn claims_on_demand(&self) -> bool {
+        self.source.fixed().is_none()
+    }
+
     /// The allocator itself, for reads.
     pub fn ipam(&self) -> &Ipam {
         &self.ipam
     }
 
-    /// The etcd datastore, if configured.
+    /// The etcd datastore, if that is the one configured.
     pub fn etcd(&self) -> Option<&EtcdBlocks> {
-        self.etcd.as_ref()
-    }
-}
-
-async fn claim(
-    etcd: &EtcdBlocks,
-    range: IpNet,
-    len: u8,
-    held: &[IpNet],
-) -> Result<IpNet, IpamError> {
-    match etcd.claim(range, len, held).await? {
-        Some(block) => Ok(block),
-        None => Err(IpamError::Exhausted {
-            family: if range.addr().is_ipv6() {
-                "IPv6"
-            } else {
-                "IPv4"
-            },
-            reason: format!("every /{len} block of the cluster range {range} is claimed"),
-        }),
+        self.source
+            .as_any()
+            .downcast_ref::<EtcdSource>()
+            .and_then(EtcdSource::blocks)
     }
 }

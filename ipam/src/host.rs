@@ -8,12 +8,11 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ipnet::IpNet;
 
-use crate::block::fixed_blocks;
 use crate::family::Full;
 use crate::pool::AllocationKey;
 use crate::state::{IpamState, Record};
 use crate::store::Store;
-use crate::{IpamError, IpamSettings};
+use crate::{source, FixedBlocks, IpamError, IpamSettings};
 
 /// The addresses of one key: one IPv4 address, and one IPv6 address when dual stack.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -42,13 +41,22 @@ impl Ipam {
     /// `fan`, make sure the configured primary blocks are held (a different stored primary is
     /// refused instead of renumbering containers).
     pub fn open(settings: &IpamSettings, now: u64) -> Result<Ipam, IpamError> {
-        let fixed = fixed_blocks(settings)?;
+        let source = source::configure(settings)?;
+        Ipam::open_with(settings, source.fixed(), now)
+    }
+
+    /// [`Ipam::open`] with the blocks a source reported (`None`: it claims them one by one).
+    pub(crate) fn open_with(
+        settings: &IpamSettings,
+        fixed: Option<&FixedBlocks>,
+        now: u64,
+    ) -> Result<Ipam, IpamError> {
         let mut state = IpamState::new(settings.max_blocks_per_host, settings.cluster_v6.is_some());
         let (store, _) = Store::open(&settings.state_dir, &mut state, now)?;
         let mut ipam = Ipam {
             state,
             store,
-            borrowable: fixed.as_ref().map(|f| f.borrowable.clone()),
+            borrowable: fixed.map(|f| f.borrowable.clone()),
             grace: settings.grace_period_secs,
             max_blocks: settings.max_blocks_per_host.max(1),
         };

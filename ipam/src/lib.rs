@@ -11,32 +11,31 @@
 //! Addresses are keyed by (container id, interface name): asking again returns the same
 //! addresses, releasing is idempotent, and [`Ipam::gc`] releases every key not in a live set.
 //!
-//! Where blocks come from is the datastore's business ([`Datastore`]): `local` (configured),
-//! `fan` (computed from the underlay address) or `etcd` (claimed by compare-and-swap, see
-//! [`etcd`]). Allocations persist under `state_dir` in every case, journaled before an address
-//! is returned (see [`store`]), so an acknowledged allocation survives a crash at any instant.
+//! Where blocks come from is the datastore's business, behind one trait ([`BlockSource`], see
+//! [`source`]): `local` (configured), `fan` (computed from the underlay address) or `etcd`
+//! (claimed by compare-and-swap, see [`etcd`]). Allocations persist under `state_dir` in every
+//! case, journaled before an address is returned (see [`store`]), so an acknowledged allocation
+//! survives a crash at any instant.
 
 mod addr;
 mod allocator;
-mod block;
 mod error;
-pub mod etcd;
 mod family;
 mod host;
 mod pool;
+pub mod source;
 mod state;
 pub mod store;
 
-use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
 pub use allocator::Allocator;
-pub use block::{choose_block, fixed_blocks, FixedBlocks};
 pub use error::IpamError;
 pub use host::{Assigned, Ipam};
 pub use pool::{Allocation, AllocationKey, Pool};
+pub use source::{choose_block, etcd, fixed_blocks, BlockSource, Datastore, FixedBlocks};
 pub use state::Record;
 
 /// Default IPv6 block length: /120, 256 addresses like the IPv4 default /24, so one block of each
@@ -46,29 +45,6 @@ pub const DEFAULT_BLOCK_PREFIX_LEN_V6: u8 = 120;
 pub const DEFAULT_MAX_BLOCKS_PER_HOST: usize = 4;
 /// Default `ipam.block_grace_period` in seconds.
 pub const DEFAULT_GRACE_PERIOD_SECS: u64 = 300;
-
-/// Where the host's blocks come from (`ipam.datastore`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Datastore {
-    /// Configured blocks (`ipam.block`/`ipam.node_index`, `ipam.blocks`).
-    Local,
-    /// Computed from `address` inside `underlay` (`ipam.fan`).
-    Fan {
-        /// `ipam.fan.underlay`: the hosts' underlay range.
-        underlay: Ipv4Net,
-        /// This host's underlay address.
-        address: Ipv4Addr,
-    },
-    /// Claimed in etcd (`ipam.etcd`).
-    Etcd {
-        /// `ipam.etcd.endpoints`.
-        endpoints: Vec<String>,
-        /// `ipam.etcd.prefix`: the key prefix of this cluster.
-        prefix: String,
-        /// This host's name (`node.name`), the owner recorded on its blocks.
-        node: String,
-    },
-}
 
 /// How the host's IPAM is configured (from `cluster.*` and `ipam.*`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,5 +93,24 @@ impl IpamSettings {
             state_dir,
             datastore: Datastore::Local,
         }
+    }
+}
+
+impl IpamSettings {
+    /// The cluster range and block length of a family (IPv6 without `cluster_v6`: IPv4's).
+    pub fn range(&self, v6: bool) -> (IpNet, u8) {
+        match (v6, self.cluster_v6) {
+            (true, Some(c6)) => (IpNet::V6(c6), self.block_prefix_len_v6),
+            _ => (IpNet::V4(self.cluster), self.block_prefix_len),
+        }
+    }
+
+    /// The cluster range and block length of each configured family, IPv4 first.
+    pub fn families(&self) -> Vec<(IpNet, u8)> {
+        let mut all = vec![self.range(false)];
+        if self.cluster_v6.is_some() {
+            all.push(self.range(true));
+        }
+        all
     }
 }

@@ -83,7 +83,14 @@ fn run(config: agent::config::Config) -> anyhow::Result<()> {
         .build()
         .context("starting the tokio runtime")?;
     runtime.block_on(async {
-        agent::daemon::run(config, shutdown_signal())
+        let kernel = agent::daemon::netlink_kernel(&config)
+            .await
+            .context("latticed stopped")?;
+        let listeners = agent::daemon::Listeners::bind(&config)
+            .await
+            .context("latticed stopped")?;
+        let clock = std::sync::Arc::new(agent::daemon::SystemClock);
+        agent::daemon::run(config, kernel, listeners, clock, shutdown_signal())
             .await
             .context("latticed stopped")
     })
@@ -95,7 +102,10 @@ fn cleanup(config: &agent::config::Config) -> anyhow::Result<(usize, usize)> {
         .build()
         .context("starting the tokio runtime")?;
     runtime
-        .block_on(agent::daemon::cleanup(config))
+        .block_on(async {
+            let kernel = agent::daemon::netlink_kernel(config).await?;
+            agent::daemon::cleanup(config, kernel.as_ref()).await
+        })
         .context("removing Lattice's routes and interfaces")
 }
 

@@ -87,3 +87,24 @@ impl ConfigError {
         }
     }
 }
+
+/// A value that parses but cannot be used: the key and what is wrong, before the file and line
+/// are known ([`Config::from_yaml_str`](super::Config::from_yaml_str) adds them).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{key}: {message}")]
+pub struct Problem {
+    /// Key path such as `ipam.fan.address`.
+    pub key: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl Problem {
+    /// A problem with `key`.
+    pub fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
+        Problem {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+}

@@ -4,17 +4,21 @@
 
 mod bgp;
 mod error;
+mod ipam;
 mod locate;
 mod validate;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
-use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+use ipnet::{Ipv4Net, Ipv6Net};
 use serde::Deserialize;
 
+pub use self::ipam::{DatastoreKind, EtcdConfig, FanConfig, IpamConfig, UplinkAddresses};
 pub use bgp::{BgpConfig, Community, GracefulRestartConfig, ListenConfig, PeerConfig};
-pub use error::ConfigError;
+pub use error::{ConfigError, Problem};
+
+use crate::dataplane::{DataplaneMode, Wiring};
 
 /// The whole configuration file.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -74,77 +78,13 @@ pub struct ClusterConfig {
     pub block_prefix_len_v6: u8,
 }
 
-/// `ipam.*`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct IpamConfig {
-    /// `ipam.datastore`: where blocks and allocations live (default `local`).
-    #[serde(default = "default_datastore")]
-    pub datastore: String,
-    /// `ipam.state_dir`: the local datastore's directory (default `/var/lib/lattice`).
-    #[serde(default = "default_state_dir")]
-    pub state_dir: PathBuf,
-    /// `ipam.block`: this host's block; if absent, `ipam.node_index` chooses it.
-    #[serde(default)]
-    pub block: Option<Ipv4Net>,
-    /// `ipam.node_index`: the index of this host's block inside `cluster.cidr` (and
-    /// `cluster.cidr_v6`).
-    #[serde(default)]
-    pub node_index: Option<u32>,
-    /// `ipam.block_v6`: this host's IPv6 block; if absent, `ipam.node_index` chooses it.
-    #[serde(default)]
-    pub block_v6: Option<Ipv6Net>,
-    /// `ipam.blocks`: further blocks a `local` host may borrow when its blocks are full.
-    #[serde(default)]
-    pub blocks: Vec<IpNet>,
-    /// `ipam.max_blocks_per_host`: blocks held per family at most (default 4).
-    #[serde(default = "default_max_blocks")]
-    pub max_blocks_per_host: usize,
-    /// `ipam.block_grace_period` in seconds: how long a drained borrowed block, or a dead
-    /// host's blocks in etcd, are kept before they return to the pool (default 300).
-    #[serde(default = "default_grace")]
-    pub block_grace_period: u64,
-    /// `ipam.leak_grace_period` in seconds: an attachment whose container namespace is gone
-    /// and that got no DEL for this long is released (default 300; 0 never releases).
-    #[serde(default = "default_leak_grace")]
-    pub leak_grace_period: u64,
-    /// `ipam.fan`: settings of the `fan` datastore.
-    #[serde(default)]
-    pub fan: Option<FanConfig>,
-    /// `ipam.etcd`: settings of the `etcd` datastore.
-    #[serde(default)]
-    pub etcd: Option<EtcdConfig>,
-}
-
-/// `ipam.fan.*`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FanConfig {
-    /// `ipam.fan.underlay`: the range of the hosts' underlay addresses.
-    pub underlay: Ipv4Net,
-    /// `ipam.fan.address`: this host's underlay address (default `node.router_id`).
-    #[serde(default)]
-    pub address: Option<Ipv4Addr>,
-}
-
-/// `ipam.etcd.*`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EtcdConfig {
-    /// `ipam.etcd.endpoints`: client URLs, e.g. `http://10.0.0.10:2379`.
-    pub endpoints: Vec<String>,
-    /// `ipam.etcd.prefix`: key prefix of this cluster (default `/lattice`).
-    #[serde(default = "default_etcd_prefix")]
-    pub prefix: String,
-}
-
 /// `dataplane.*`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DataplaneConfig {
-    /// `dataplane.mode`: `routed-veth` (default).
-    #[serde(default = "default_mode")]
-    pub mode: String,
+    /// `dataplane.mode`: `routed-veth` (default), `ipvlan-l3`, `ipvlan-l3s`.
+    #[serde(default)]
+    pub mode: DataplaneMode,
     /// `dataplane.uplinks`: interfaces towards the fabric; the first gives the container MTU.
     #[serde(default)]
     pub uplinks: Vec<String>,
@@ -235,39 +175,10 @@ impl Config {
         Ok(config)
     }
 
-    /// The IPAM crate's view of `cluster.*` and `ipam.*`.
-    pub fn ipam_settings(&self) -> ipam::IpamSettings {
-        let datastore = match (
-            self.ipam.datastore.as_str(),
-            &self.ipam.fan,
-            &self.ipam.etcd,
-        ) {
-            ("fan", Some(fan), _) => ipam::Datastore::Fan {
-                underlay: fan.underlay,
-                address: fan.address.unwrap_or(self.node.router_id),
-            },
-            ("etcd", _, Some(etcd)) => ipam::Datastore::Etcd {
-                endpoints: etcd.endpoints.clone(),
-                prefix: etcd.prefix.clone(),
-                node: self.node.name.clone(),
-            },
-            // Validation refuses the other combinations.
-            _ => ipam::Datastore::Local,
-        };
-        ipam::IpamSettings {
-            cluster: self.cluster.cidr,
-            block_prefix_len: self.cluster.block_prefix_len,
-            cluster_v6: self.cluster.cidr_v6,
-            block_prefix_len_v6: self.cluster.block_prefix_len_v6,
-            block: self.ipam.block,
-            block_v6: self.ipam.block_v6,
-            node_index: self.ipam.node_index,
-            blocks: self.ipam.blocks.clone(),
-            max_blocks_per_host: self.ipam.max_blocks_per_host,
-            grace_period_secs: self.ipam.block_grace_period,
-            state_dir: self.ipam.state_dir.clone(),
-            datastore,
-        }
+    /// The wiring `dataplane.mode` asks for (the ipvlan modes need `dataplane.parent`).
+    pub fn wiring(&self) -> Result<Wiring, Problem> {
+        Wiring::for_mode(self.dataplane.mode, self.dataplane.parent.as_deref())
+            .map_err(|message| Problem::new("dataplane.parent", message))
     }
 }
 
@@ -275,28 +186,7 @@ fn default_block_prefix_len() -> u8 {
     24
 }
 fn default_block_prefix_len_v6() -> u8 {
-    ipam::DEFAULT_BLOCK_PREFIX_LEN_V6
-}
-fn default_max_blocks() -> usize {
-    ipam::DEFAULT_MAX_BLOCKS_PER_HOST
-}
-fn default_grace() -> u64 {
-    ipam::DEFAULT_GRACE_PERIOD_SECS
-}
-fn default_leak_grace() -> u64 {
-    300
-}
-fn default_etcd_prefix() -> String {
-    "/lattice".into()
-}
-fn default_datastore() -> String {
-    "local".into()
-}
-fn default_state_dir() -> PathBuf {
-    "/var/lib/lattice".into()
-}
-fn default_mode() -> String {
-    "routed-veth".into()
+    ::ipam::DEFAULT_BLOCK_PREFIX_LEN_V6
 }
 fn default_resync_interval() -> u32 {
     30
@@ -323,28 +213,10 @@ impl Default for DockerConfig {
     }
 }
 
-impl Default for IpamConfig {
-    fn default() -> Self {
-        Self {
-            datastore: default_datastore(),
-            state_dir: default_state_dir(),
-            block: None,
-            node_index: None,
-            block_v6: None,
-            blocks: Vec::new(),
-            max_blocks_per_host: default_max_blocks(),
-            block_grace_period: default_grace(),
-            leak_grace_period: default_leak_grace(),
-            fan: None,
-            etcd: None,
-        }
-    }
-}
-
 impl Default for DataplaneConfig {
     fn default() -> Self {
         Self {
-            mode: default_mode(),
+            mode: DataplaneMode::default(),
             uplinks: Vec::new(),
             mtu: None,
             parent: None,

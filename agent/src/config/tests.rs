@@ -34,9 +34,9 @@ fn defaults_fill_what_is_left_out() {
     )
     .unwrap();
     assert_eq!(c.cluster.block_prefix_len, 24);
-    assert_eq!(c.ipam.datastore, "local");
+    assert_eq!(c.ipam.datastore, DatastoreKind::Local);
     assert_eq!(c.ipam.state_dir, PathBuf::from("/var/lib/lattice"));
-    assert_eq!(c.dataplane.mode, "routed-veth");
+    assert_eq!(c.dataplane.mode, DataplaneMode::RoutedVeth);
     assert_eq!(c.dataplane.mtu, None);
     assert_eq!(c.api.socket, PathBuf::from("/run/lattice/lattice.sock"));
     let p = &c.bgp.peers[0];
@@ -45,7 +45,9 @@ fn defaults_fill_what_is_left_out() {
         (90, 179, false, 3)
     );
     assert_eq!(
-        ipam::choose_block(&c.ipam_settings()).unwrap().to_string(),
+        ::ipam::choose_block(&c.ipam_settings(UplinkAddresses::NotLookedUp).unwrap())
+            .unwrap()
+            .to_string(),
         "10.244.2.0/24"
     );
 }
@@ -279,8 +281,8 @@ fn dual_stack_fan_and_etcd_settings() {
     )
     .unwrap();
     assert_eq!(c.cluster.block_prefix_len_v6, 120);
-    let s = c.ipam_settings();
-    let f = ipam::fixed_blocks(&s).unwrap().unwrap();
+    let s = c.ipam_settings(UplinkAddresses::NotLookedUp).unwrap();
+    let f = ::ipam::fixed_blocks(&s).unwrap().unwrap();
     assert_eq!(
         f.v4.to_string(),
         "10.244.7.0/24",
@@ -293,13 +295,22 @@ fn dual_stack_fan_and_etcd_settings() {
         "t",
     )
     .unwrap();
-    match c.ipam_settings().datastore {
-        ipam::Datastore::Etcd { prefix, node, .. } => {
+    match c
+        .ipam_settings(UplinkAddresses::NotLookedUp)
+        .unwrap()
+        .datastore
+    {
+        ::ipam::Datastore::Etcd { prefix, node, .. } => {
             assert_eq!((prefix.as_str(), node.as_str()), ("/lattice", "h"))
         }
         other => panic!("{other:?}"),
     }
-    assert_eq!(c.ipam_settings().grace_period_secs, 30);
+    assert_eq!(
+        c.ipam_settings(UplinkAddresses::NotLookedUp)
+            .unwrap()
+            .grace_period_secs,
+        30
+    );
 
     let e = Config::from_yaml_str(
         "node: {name: h, asn: 65001, router_id: 192.0.2.1}\ncluster: {cidr: 10.244.0.0/16}\nipam: {datastore: fan, fan: {underlay: 10.0.0.0/24}}\n",
@@ -307,7 +318,7 @@ fn dual_stack_fan_and_etcd_settings() {
     )
     .unwrap_err();
     assert_eq!(e.key(), Some("ipam.fan.address"), "{e}");
-    // With an uplink the address is looked up at start (daemon::fan).
+    // With an uplink the address is looked up at start (daemon/startup.rs).
     Config::from_yaml_str(
         "node: {name: h, asn: 65001, router_id: 192.0.2.1}\ncluster: {cidr: 10.244.0.0/16}\nipam: {datastore: fan, fan: {underlay: 10.0.0.0/24}}\ndataplane: {uplinks: [eth1]}\n",
         "t",

@@ -1,9 +1,16 @@
 //! Checks on values that parse but are not acceptable. Each failure is (key path, message).
 
-use super::Config;
 use std::collections::HashSet;
 
+use super::{Config, Problem, UplinkAddresses};
+
 type Failure = (String, String);
+
+impl From<Problem> for Failure {
+    fn from(p: Problem) -> Failure {
+        (p.key, p.message)
+    }
+}
 
 /// The first problem found, in file order.
 pub fn validate(c: &Config) -> Result<(), Failure> {
@@ -78,43 +85,8 @@ fn cluster(c: &Config) -> Result<(), Failure> {
 }
 
 fn ipam(c: &Config) -> Result<(), Failure> {
-    match c.ipam.datastore.as_str() {
-        "local" => {}
-        "fan" if c.ipam.fan.is_none() => {
-            return fail("ipam.datastore", "fan needs ipam.fan: { underlay: PREFIX }")
-        }
-        "etcd" => match &c.ipam.etcd {
-            None => {
-                return fail(
-                    "ipam.datastore",
-                    "etcd needs ipam.etcd: { endpoints: [URL, ...] }",
-                )
-            }
-            Some(e) if e.endpoints.is_empty() => {
-                return fail("ipam.etcd.endpoints", "must list at least one endpoint")
-            }
-            Some(e) => {
-                for (i, url) in e.endpoints.iter().enumerate() {
-                    if !(url.starts_with("http://") || url.starts_with("https://")) {
-                        return fail(
-                            format!("ipam.etcd.endpoints[{i}]"),
-                            format!("{url:?} is not an http:// or https:// URL"),
-                        );
-                    }
-                }
-                if !e.prefix.starts_with('/') {
-                    return fail("ipam.etcd.prefix", "must start with '/'");
-                }
-            }
-        },
-        "fan" => {}
-        other => {
-            return fail(
-                "ipam.datastore",
-                format!("unknown datastore {other:?} (supported: local, fan, etcd)"),
-            )
-        }
-    }
+    // The datastore and its section (and, for fan, whether this host can have an address).
+    let settings = c.ipam_settings(UplinkAddresses::NotLookedUp)?;
     if !c.ipam.state_dir.is_absolute() {
         return fail("ipam.state_dir", "must be an absolute path");
     }
@@ -135,23 +107,6 @@ fn ipam(c: &Config) -> Result<(), Failure> {
             );
         }
     }
-    let mut settings = c.ipam_settings();
-    if let ipam::Datastore::Fan { underlay, address } = &mut settings.datastore {
-        let explicit = c.ipam.fan.as_ref().is_some_and(|f| f.address.is_some());
-        if !explicit && !underlay.contains(&*address) {
-            if c.dataplane.uplinks.is_empty() {
-                return fail(
-                    "ipam.fan.address",
-                    format!(
-                        "node.router_id {address} is not inside ipam.fan.underlay {underlay}: \
-                         set ipam.fan.address, or list dataplane.uplinks to take it from"
-                    ),
-                );
-            }
-            // Looked up on the uplinks at start; check the rest with a stand-in address.
-            *address = underlay.network();
-        }
-    }
     match ipam::fixed_blocks(&settings) {
         Ok(_) => Ok(()),
         Err(ipam::IpamError::BadConfig { field, message }) => fail(field, message),
@@ -160,25 +115,7 @@ fn ipam(c: &Config) -> Result<(), Failure> {
 }
 
 fn dataplane(c: &Config) -> Result<(), Failure> {
-    match (c.dataplane.mode.as_str(), &c.dataplane.parent) {
-        ("routed-veth", _) => {}
-        ("ipvlan-l3" | "ipvlan-l3s", Some(_)) => {}
-        ("ipvlan-l3" | "ipvlan-l3s", None) => {
-            return fail(
-                "dataplane.parent",
-                format!(
-                    "required by mode {:?} (the interface the ipvlan slaves hang off)",
-                    c.dataplane.mode
-                ),
-            )
-        }
-        (other, _) => {
-            return fail(
-                "dataplane.mode",
-                format!("unknown mode {other:?} (supported: routed-veth, ipvlan-l3, ipvlan-l3s)"),
-            )
-        }
-    }
+    c.wiring()?;
     if let Some(p) = &c.dataplane.parent {
         if p.is_empty() || p.len() > 15 || p.contains('/') || p.contains(char::is_whitespace) {
             return fail(

@@ -8,6 +8,7 @@ use ipnet::IpNet;
 use tokio::sync::Mutex;
 use tracing::info;
 
+use super::clock::Clock;
 use super::conflicts::Conflicts;
 use super::reconciler::Reconciler;
 use crate::dataplane;
@@ -18,20 +19,23 @@ pub struct BlockAnnouncer {
     reconciler: Arc<Reconciler>,
     speaker: bgp::driver::SpeakerHandle,
     conflicts: Arc<Conflicts>,
+    clock: Arc<dyn Clock>,
     announced: Mutex<Vec<IpNet>>,
 }
 
 impl BlockAnnouncer {
-    /// Nothing announced yet.
+    /// Nothing announced yet; conflicts found when a block arrives are dated by `clock`.
     pub fn new(
         reconciler: Arc<Reconciler>,
         speaker: bgp::driver::SpeakerHandle,
         conflicts: Arc<Conflicts>,
+        clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
             reconciler,
             speaker,
             conflicts,
+            clock,
             announced: Mutex::new(Vec::new()),
         }
     }
@@ -54,7 +58,7 @@ impl BlockAnnouncer {
         // What peers advertise now inside a newly held block is a conflict at once.
         let advertised = self.speaker.loc_rib();
         self.conflicts
-            .set_blocks(blocks.clone(), &advertised, super::handler::now());
+            .set_blocks(blocks.clone(), &advertised, self.clock.now());
         *announced = blocks;
         Ok(())
     }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use crate::daemon::{Reconciler, Timing};
+use crate::daemon::reconciler::{Reconciler, Timing};
 use crate::dataplane::{AttachSpec, IpvlanWiring, Wiring, IPVLAN_HOST_IFNAME};
 use crate::kernel::{FakeKernel, IpvlanMode, Kernel};
 

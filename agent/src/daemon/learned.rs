@@ -7,6 +7,7 @@ use ipnet::IpNet;
 use tokio::sync::mpsc;
 use tracing::debug;
 
+use super::clock::Clock;
 use super::conflicts::Conflicts;
 use crate::dataplane::LearnedRoute;
 
@@ -19,10 +20,12 @@ pub fn importable(prefix: IpNet, clusters: &[IpNet]) -> bool {
     prefix.prefix_len() == 0 || clusters.iter().any(|c| c.contains(&prefix))
 }
 
-/// Start the task that turns the speaker's route changes into batches for the reconciler.
+/// Start the task that turns the speaker's route changes into batches for the reconciler;
+/// conflicts are dated by `clock`.
 pub fn spawn(
     clusters: Vec<IpNet>,
     conflicts: Arc<Conflicts>,
+    clock: Arc<dyn Clock>,
     mut changes: bgp::driver::RouteChanges,
     to_reconciler: mpsc::Sender<Vec<LearnedRoute>>,
 ) {
@@ -42,7 +45,7 @@ pub fn spawn(
                     Err(_) => break,
                 }
             }
-            let now = super::handler::now();
+            let now = clock.now();
             let mut routes = Vec::with_capacity(batch.len());
             for (prefix, next_hops) in batch {
                 // The own-block hook: a prefix overlapping a block we hold is raised as a

@@ -16,9 +16,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ipnet::IpNet;
-use tokio::sync::{mpsc, Mutex};
-use tokio::time::Instant;
-use tracing::{debug, info, warn};
+use tokio::sync::Mutex;
+use tracing::{info, warn};
 
 use super::attachments;
 use super::container_watch::{self, ContainerWatch};
@@ -26,7 +25,7 @@ use crate::dataplane::{
     self, diff, execute, ActualState, AttachInfo, AttachSpec, ContainerKey, DataplaneError,
     DesiredState, LearnedRoute, Reachability, ReconcileOp, RouteOp, Wiring, RTPROT_LATTICE,
 };
-use crate::kernel::{Kernel, KernelEvent, KernelResult, RTPROT_BGP};
+use crate::kernel::{Kernel, KernelResult, RTPROT_BGP};
 use crate::metrics::{Metrics, RouteKind};
 
 /// How the reconciler paces itself.
@@ -147,6 +146,11 @@ impl Reconciler {
 
     /// Wires a container and keeps it wired from now on.
     ///
+    /// The host's wiring mode.
+    pub async fn wiring(&self) -> Wiring {
+        self.state.lock().await.desired.wiring.clone()
+    }
+
     /// The wiring runs outside the lock, so attaches and detaches of different containers
     /// overlap (each is a handful of netlink round trips). A resync meanwhile leaves the
     /// container alone: it is not desired yet, and its host route is kept because it leaves
@@ -313,124 +317,6 @@ impl Reconciler {
             container_sides_down: container_watch::sides_down(k, desired).await,
         })
     }
-
-    /// True if a notification means the kernel may have drifted from the desired state.
-    async fn relevant(&self, event: &KernelEvent) -> bool {
-        match event {
-            KernelEvent::Overrun | KernelEvent::Link { .. } | KernelEvent::Address { .. } => true,
-            KernelEvent::Route {
-                destination,
-                protocol,
-                deleted,
-            } => {
-                let mut inner = self.state.lock().await;
-                let ours = *protocol == RTPROT_LATTICE || *protocol == RTPROT_BGP;
-                if *deleted && ours && inner.own_deletes.remove(destination) {
-                    return false;
-                }
-                // Our own installs echo back as NEWROUTE with our protocol: not drift.
-                (*deleted && ours) || (!ours && inner.desired.owns(*destination))
-            }
-        }
-    }
-
-    /// Stops pruning nothing: from now on learned routes nobody announces are removed.
-    pub async fn end_adoption(&self) {
-        self.state.lock().await.desired.prune_learned = true;
-    }
-
-    /// Runs until `learned` closes: initial adoption, learned batches, event-driven and periodic
-    /// resyncs.
-    pub async fn run(
-        self: Arc<Self>,
-        mut learned: mpsc::Receiver<Vec<LearnedRoute>>,
-        timing: Timing,
-    ) {
-        // Our own installs echo back as additions with our protocols: never drift.
-        let mut events = match self.kernel.subscribe(&[RTPROT_LATTICE, RTPROT_BGP]).await {
-            Ok(rx) => Some(rx),
-            Err(e) => {
-                warn!(error = %e, "no netlink notifications: relying on periodic resync");
-                None
-            }
-        };
-        self.watch_recorded().await;
-        if let Err(e) = self.resync().await {
-            warn!(error = %e, "initial resync");
-        }
-        let mut periodic = Instant::now() + timing.resync;
-        let mut adopt_end = Some(Instant::now() + timing.adopt_window);
-        let mut pending: Option<Instant> = None;
-        loop {
-            let far = Instant::now() + Duration::from_secs(3600);
-            tokio::select! {
-                batch = learned.recv() => match batch {
-                    Some(batch) => self.apply_learned(&batch).await,
-                    None => return,
-                },
-                event = next_event(&mut events) => match event {
-                    Some(event) => {
-                        if self.relevant(&event).await {
-                            debug!(?event, "kernel drift suspected");
-                            let at = if event == KernelEvent::Overrun {
-                                warn!("netlink notifications lost (kernel ENOBUFS, or latticed fell behind): full resync now");
-                                self.report(Metrics::netlink_resync);
-                                Instant::now()
-                            } else {
-                                Instant::now() + timing.debounce
-                            };
-                            pending = Some(pending.map_or(at, |p| p.min(at)));
-                        }
-                    }
-                    None => {
-                        warn!("netlink notifications ended: relying on periodic resync");
-                        events = None;
-                    }
-                },
-                () = self.watch.changed() => {
-                    let at = Instant::now() + timing.debounce;
-                    pending = Some(pending.map_or(at, |p| p.min(at)));
-                }
-                _ = tokio::time::sleep_until(pending.unwrap_or(far)), if pending.is_some() => {
-                    pending = None;
-                    self.resync_logged().await;
-                }
-                _ = tokio::time::sleep_until(periodic) => {
-                    periodic = Instant::now() + timing.resync;
-                    self.resync_logged().await;
-                }
-                _ = tokio::time::sleep_until(adopt_end.unwrap_or(far)), if adopt_end.is_some() => {
-                    adopt_end = None;
-                    self.end_adoption().await;
-                    self.resync_logged().await;
-                }
-            }
-        }
-    }
-
-    /// Watches the namespaces of the containers recorded by a previous run.
-    async fn watch_recorded(&self) {
-        let inner = self.state.lock().await;
-        if inner.desired.wiring.probes_container_side() {
-            for (key, spec) in &inner.desired.containers {
-                self.watch.watch(self.kernel.as_ref(), key, spec).await;
-            }
-        }
-    }
-
-    async fn resync_logged(&self) {
-        if let Err(e) = self.resync().await {
-            self.report(Metrics::reconcile_error);
-            warn!(error = %e, "resync failed; retrying at the next one");
-        }
-    }
-}
-
-async fn next_event(events: &mut Option<crate::kernel::EventReceiver>) -> Option<KernelEvent> {
-    match events {
-        Some(rx) => rx.recv().await,
-        None => std::future::pending().await,
-    }
 }
 
 fn note_deletes<'a>(set: &mut HashSet<IpNet>, ops: impl Iterator<Item = &'a RouteOp>) {
@@ -445,45 +331,7 @@ fn note_deletes<'a>(set: &mut HashSet<IpNet>, ops: impl Iterator<Item = &'a Rout
     }
 }
 
-/// `latticed --cleanup`: removes every route Lattice programmed (`proto lattice`, `proto bgp`)
-/// and every host interface it created (`lat*`) from the namespace. Returns (routes, links).
-pub async fn cleanup(kernel: &dyn Kernel) -> KernelResult<(usize, usize)> {
-    let mut routes = 0;
-    for protocol in [RTPROT_BGP, RTPROT_LATTICE] {
-        let ops: Vec<RouteOp> = kernel
-            .routes(protocol)
-            .await?
-            .into_iter()
-            .map(|r| RouteOp::Delete {
-                destination: r.destination,
-                protocol,
-            })
-            .collect();
-        routes += ops.len();
-        if let Err(e) = execute(kernel, &ops).await {
-            warn!(error = %e, "removing routes");
-        }
-    }
-    let mut links = 0;
-    for link in kernel.links().await? {
-        if is_lattice_link(&link.name) {
-            match kernel.delete_link(link.index).await {
-                Ok(()) => links += 1,
-                Err(e) if e.is_not_found() => {}
-                Err(e) => warn!(link = %link.name, error = %e, "removing link"),
-            }
-        }
-    }
-    Ok((routes, links))
-}
-
-/// Host interfaces Lattice names: `lat` + 11 hex digits (veths), and the ipvlan host slave.
-fn is_lattice_link(name: &str) -> bool {
-    let hex = name
-        .strip_prefix("lat")
-        .is_some_and(|t| t.len() == 11 && t.bytes().all(|b| b.is_ascii_hexdigit()));
-    hex || name == dataplane::IPVLAN_HOST_IFNAME
-}
+mod driver;
 
 #[cfg(test)]
 #[path = "reconciler_tests.rs"]

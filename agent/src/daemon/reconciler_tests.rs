@@ -3,7 +3,10 @@ use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
+use tokio::sync::mpsc;
+
 use super::*;
+use crate::daemon::cleanup::{is_lattice_link, remove_programmed};
 use crate::dataplane::host_ifname;
 use crate::kernel::FakeKernel;
 
@@ -206,7 +209,7 @@ async fn cleanup_removes_our_routes_and_interfaces_only() {
     ))
     .await
     .unwrap();
-    let (routes, links) = cleanup(&k).await.unwrap();
+    let (routes, links) = remove_programmed(&k).await.unwrap();
     assert_eq!((routes, links), (2, 1));
     let host = k.snapshot();
     assert_eq!(host.routes.len(), 1, "only the foreign route is left");

@@ -1,17 +1,23 @@
 //! Container wiring and the routes the kernel must hold.
 //!
-//! [`routed_veth`] wires a container with a routed veth (no bridge, no NAT); [`routes`] computes
-//! the kernel routes for BGP-learned prefixes (sans-IO) and applies them through a
-//! [`Kernel`](crate::kernel::Kernel).
+//! [`Wiring`] is the one entry point for wiring, whatever the mode ([`DataplaneMode`]):
+//! [`routed_veth`] wires a container with a routed veth (no bridge, no NAT), [`ipvlan`] with an
+//! ipvlan slave, and an endpoint whose container side the runtime configures itself (Docker)
+//! gets its host side the same way. [`routes`] computes the kernel routes for BGP-learned
+//! prefixes (sans-IO) and applies them through a [`Kernel`](crate::kernel::Kernel).
 
+mod endpoint;
 pub mod ipvlan;
+mod mode;
 mod naming;
 pub mod reconcile;
 pub mod routed_veth;
 pub mod routes;
 mod wiring;
 
+pub use endpoint::{EndpointSpec, IFNAME as ENDPOINT_IFNAME};
 pub use ipvlan::IpvlanWiring;
+pub use mode::DataplaneMode;
 pub use naming::{fnv1a64, host_ifname};
 pub use reconcile::{diff, ActualState, ContainerKey, DesiredState, ReconcileOp};
 pub use routed_veth::{attach, detach, host_routes, AttachInfo, AttachSpec, GATEWAY, GATEWAY_V6};

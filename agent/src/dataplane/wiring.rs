@@ -1,9 +1,11 @@
 //! `dataplane.mode`: how a container is wired, one entry point for both modes.
 
+use super::endpoint::{self, EndpointSpec};
 use super::ipvlan::{self, IpvlanWiring};
-use super::routed_veth::{self, AttachInfo, AttachSpec};
+use super::mode::DataplaneMode;
+use super::routed_veth::{self, AttachInfo, AttachSpec, GATEWAY};
 use super::{host_ifname, DataplaneError, IPVLAN_HOST_IFNAME};
-use crate::kernel::{Kernel, KernelResult};
+use crate::kernel::{IpvlanMode, Kernel, KernelResult};
 
 /// The wiring mode of this host.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -16,6 +18,30 @@ pub enum Wiring {
 }
 
 impl Wiring {
+    /// The wiring `mode` asks for; the ipvlan modes hang off `parent` (without one: what is
+    /// missing, for the caller to report under its own key). The one place a mode's name
+    /// becomes its wiring.
+    pub fn for_mode(mode: DataplaneMode, parent: Option<&str>) -> Result<Wiring, String> {
+        let ipvlan = match mode {
+            DataplaneMode::RoutedVeth => return Ok(Wiring::RoutedVeth),
+            DataplaneMode::IpvlanL3 => IpvlanMode::L3,
+            DataplaneMode::IpvlanL3s => IpvlanMode::L3s,
+        };
+        let Some(parent) = parent else {
+            return Err(format!(
+                "required by mode {:?} (the interface the ipvlan slaves hang off)",
+                mode.to_string()
+            ));
+        };
+        Ok(Wiring::Ipvlan(IpvlanWiring {
+            parent: parent.to_string(),
+            mode: ipvlan,
+            // Not the router id: that is usually the parent's own address, and ipvlan would
+            // then steal the parent's ARP and BGP traffic for the slave.
+            host_address: GATEWAY,
+        }))
+    }
+
     /// The host interface a container's /32 (/128) routes go out of.
     pub fn host_link(&self, spec: &AttachSpec) -> String {
         match self {
@@ -41,6 +67,34 @@ impl Wiring {
         match self {
             Wiring::RoutedVeth => routed_veth::detach(host, &spec.container_id, &spec.ifname).await,
             Wiring::Ipvlan(_) => ipvlan::detach(host, spec).await,
+        }
+    }
+
+    /// The host side of an endpoint whose container side the runtime moves and configures
+    /// itself (Docker); returns the interface it moves into the container. Errors are messages
+    /// for the runtime's user.
+    pub async fn attach_endpoint(
+        &self,
+        host: &dyn Kernel,
+        spec: &EndpointSpec,
+    ) -> Result<String, String> {
+        match self {
+            Wiring::RoutedVeth => endpoint::attach(host, spec).await,
+            // Docker networks are wired in routed veth whatever `dataplane.mode` says; an
+            // ipvlan endpoint (a slave for Docker to move) is still to be written.
+            Wiring::Ipvlan(_) => Err(
+                "lattice: Docker endpoints are routed veths; ipvlan endpoints are not supported"
+                    .into(),
+            ),
+        }
+    }
+
+    /// Removes an endpoint's host side; succeeds when already gone.
+    pub async fn detach_endpoint(&self, host: &dyn Kernel, key: &str) -> Result<(), String> {
+        match self {
+            Wiring::RoutedVeth => endpoint::detach(host, key).await,
+            // Never attached (see `attach_endpoint`): nothing to remove.
+            Wiring::Ipvlan(_) => Ok(()),
         }
     }
 

@@ -1,144 +1,35 @@
-//! The daemon's [`Backend`]: addresses through latticed's API handler, veths through the kernel.
+//! [`Backend`]: what the remote driver needs from latticed (the daemon's `AgentBackend`, a
+//! fake in tests).
 
-use std::net::{Ipv4Addr, Ipv6Addr};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
-
-use api::proto::{Reply, Request, DOCKER_ID_PREFIX};
 use async_trait::async_trait;
 use ipnet::{Ipv4Net, Ipv6Net};
+use std::net::{Ipv4Addr, Ipv6Addr};
 
-use super::driver::Backend;
-use super::wire::{self, IFNAME};
-use crate::api::server::Handler;
-use crate::dataplane::fnv1a64;
-use crate::kernel::Kernel;
-
-/// latticed's parts the Docker driver uses.
-pub struct AgentBackend {
-    handler: Arc<dyn Handler>,
-    kernel: Arc<dyn Kernel>,
-    block: Ipv4Net,
-    block_v6: Option<Ipv6Net>,
-    mtu: u32,
-    counter: AtomicU64,
-}
-
-impl std::fmt::Debug for AgentBackend {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AgentBackend")
-            .field("block", &self.block)
-            .finish_non_exhaustive()
-    }
-}
-
-impl AgentBackend {
-    /// A backend over the daemon's handler and kernel, for the host's blocks (`block_v6` on a
-    /// dual-stack host); `mtu` for every endpoint.
-    pub fn new(
-        handler: Arc<dyn Handler>,
-        kernel: Arc<dyn Kernel>,
-        block: Ipv4Net,
-        block_v6: Option<Ipv6Net>,
-        mtu: u32,
-    ) -> Self {
-        Self {
-            handler,
-            kernel,
-            block,
-            block_v6,
-            mtu,
-            counter: AtomicU64::new(0),
-        }
-    }
-}
-
-fn api_error(reply: Reply) -> String {
-    match reply {
-        Reply::Error(e) => format!("lattice: {} ({})", e.message, e.kind),
-        other => format!("lattice: unexpected reply {other:?}"),
-    }
-}
-
+/// What the driver needs from latticed.
 #[async_trait]
-impl Backend for AgentBackend {
-    async fn block(&self) -> Result<Ipv4Net, String> {
-        Ok(self.block)
-    }
-
-    async fn block_v6(&self) -> Result<Option<Ipv6Net>, String> {
-        Ok(self.block_v6)
-    }
-
-    fn fresh_key(&self) -> String {
-        // Unique across restarts: the clock, the pid and a counter, hashed.
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
-        let n = self.counter.fetch_add(1, Ordering::Relaxed);
-        let seed = format!("{nanos}/{}/{n}", std::process::id());
-        format!("{DOCKER_ID_PREFIX}{:016x}", fnv1a64(seed.as_bytes()))
-    }
-
-    async fn allocate(&self, key: &str) -> Result<(Ipv4Addr, Option<Ipv6Addr>), String> {
-        let req = Request::Allocate {
-            container_id: key.to_string(),
-            ifname: IFNAME.to_string(),
-        };
-        match self.handler.handle(req).await {
-            Reply::Allocated {
-                address,
-                address_v6,
-            } => Ok((address, address_v6)),
-            other => Err(api_error(other)),
-        }
-    }
-
-    async fn key_of(&self, address: Ipv4Addr) -> Result<Option<String>, String> {
-        match self.handler.handle(Request::List).await {
-            Reply::List { attachments } => Ok(attachments
-                .into_iter()
-                .find(|a| a.address == address && a.container_id.starts_with(DOCKER_ID_PREFIX))
-                .map(|a| a.container_id)),
-            other => Err(api_error(other)),
-        }
-    }
-
-    async fn key_of_v6(&self, address: Ipv6Addr) -> Result<Option<String>, String> {
-        match self.handler.handle(Request::List).await {
-            Reply::List { attachments } => Ok(attachments
-                .into_iter()
-                .find(|a| {
-                    a.address_v6 == Some(address) && a.container_id.starts_with(DOCKER_ID_PREFIX)
-                })
-                .map(|a| a.container_id)),
-            other => Err(api_error(other)),
-        }
-    }
-
-    async fn release(&self, key: &str) -> Result<(), String> {
-        let req = Request::Detach {
-            container_id: key.to_string(),
-            ifname: IFNAME.to_string(),
-        };
-        match self.handler.handle(req).await {
-            Reply::Detached { .. } => Ok(()),
-            other => Err(api_error(other)),
-        }
-    }
-
+pub trait Backend: Send + Sync {
+    /// This host's block.
+    async fn block(&self) -> Result<Ipv4Net, String>;
+    /// This host's IPv6 block, on a dual-stack host.
+    async fn block_v6(&self) -> Result<Option<Ipv6Net>, String>;
+    /// A new, never-used IPAM key for one Docker address (`docker:...`).
+    fn fresh_key(&self) -> String;
+    /// Reserve the addresses of `key` (IPv4, and IPv6 on a dual-stack host).
+    async fn allocate(&self, key: &str) -> Result<(Ipv4Addr, Option<Ipv6Addr>), String>;
+    /// The key holding `address`, if one does.
+    async fn key_of(&self, address: Ipv4Addr) -> Result<Option<String>, String>;
+    /// The key holding IPv6 `address`, if one does.
+    async fn key_of_v6(&self, address: Ipv6Addr) -> Result<Option<String>, String>;
+    /// Unwire and release `key` (idempotent).
+    async fn release(&self, key: &str) -> Result<(), String>;
+    /// Create the host veth for `key` routed to `address` (and `address_v6`); returns the
+    /// peer Docker moves.
     async fn wire(
         &self,
         key: &str,
         address: Ipv4Addr,
         address_v6: Option<Ipv6Addr>,
-    ) -> Result<String, String> {
-        wire::wire(self.kernel.as_ref(), key, address, address_v6, self.mtu).await
-    }
-
-    async fn unwire(&self, key: &str) -> Result<(), String> {
-        wire::unwire(self.kernel.as_ref(), key).await
-    }
+    ) -> Result<String, String>;
+    /// Delete the host veth of `key` (idempotent).
+    async fn unwire(&self, key: &str) -> Result<(), String>;
 }

@@ -8,9 +8,12 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use ipnet::{Ipv4Net, Ipv6Net};
 use serde_json::{json, Value};
 
-use super::driver::{Driver, ADDRESS_SPACE};
+use super::driver::Driver;
 use super::proto;
 use crate::dataplane::{GATEWAY, GATEWAY_V6};
+
+/// The address space Lattice's IPAM driver answers for.
+pub const ADDRESS_SPACE: &str = "lattice";
 
 /// The pools reported when the user names none (see `request_pool`).
 pub(super) const ANY_POOL: &str = "0.0.0.0/0";

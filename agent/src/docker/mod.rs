@@ -2,23 +2,33 @@
 //!
 //! Docker calls `Plugin.Activate`, then the IPAM driver for the network's pool (this host's
 //! block) and each container's address, then the network driver for its endpoint. latticed
-//! reserves the address in its IPAM ([`backend`]), creates a routed veth whose peer Docker
-//! moves into the container ([`wire`]), and answers Join with the link-local gateway.
-//! [`driver`] holds the protocol logic (no HTTP), [`server`] the HTTP/1.1-over-unix transport.
+//! reserves the address in its IPAM and creates the endpoint's host side through
+//! [`crate::dataplane::Wiring`] (a routed veth whose peer Docker moves into the container),
+//! both behind the [`Backend`] trait ([`AgentBackend`] in the daemon), and answers Join with
+//! the link-local gateway.
+//!
+//! Layers, each using only those below it: [`server`] (HTTP/1.1 over the unix socket) calls
+//! `dispatch` (a request path to its method), which calls the NetworkDriver (`network`) and
+//! IpamDriver (`ipam_calls`) methods of [`driver::Driver`], which hold [`endpoints`] and
+//! [`pairing`] and talk to a [`backend::Backend`].
 
+mod agent_backend;
 pub mod backend;
+mod dispatch;
 pub mod driver;
 pub mod endpoints;
 mod ipam_calls;
+mod network;
 pub mod pairing;
 pub mod proto;
 pub mod server;
-pub mod wire;
 
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_ipv6;
 
-pub use backend::AgentBackend;
-pub use driver::{Backend, Driver};
+pub use agent_backend::AgentBackend;
+pub use backend::Backend;
+pub use driver::Driver;
+pub use ipam_calls::ADDRESS_SPACE;

@@ -11,7 +11,8 @@ use async_trait::async_trait;
 use ipnet::{Ipv4Net, Ipv6Net};
 use serde_json::{json, Value};
 
-use super::driver::{Backend, Driver};
+use super::backend::Backend;
+use super::driver::Driver;
 
 /// Addresses handed out from 10.244.1.0/24 in order; veths recorded by key.
 #[derive(Default)]

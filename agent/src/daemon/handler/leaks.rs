@@ -17,7 +17,7 @@ use ipam::AllocationKey;
 use prometheus::IntCounter;
 use tracing::{debug, warn};
 
-use super::{now, AgentHandler};
+use super::shared::AgentHandler;
 use crate::dataplane;
 use api::proto::DOCKER_ID_PREFIX;
 
@@ -118,7 +118,7 @@ impl AgentHandler {
                 "attachments whose container namespace is gone"
             );
         }
-        for key in clock.due(now(), grace_secs, orphans) {
+        for key in clock.due(self.now(), grace_secs, orphans) {
             match self.release_leak(&key, grace_secs).await {
                 Ok(true) => released.inc(),
                 Ok(false) => {}
@@ -158,8 +158,9 @@ impl AgentHandler {
         if let Some(path) = paths.get(&(key.container_id.clone(), key.ifname.clone())) {
             return namespace_gone(path);
         }
-        // No namespace on record: only a routed veth can still be judged, by its host end.
-        if self.config.dataplane.mode != "routed-veth" {
+        // No namespace on record: only a routed veth can still be judged, by its host end (an
+        // ipvlan slave leaves no trace on the host).
+        if self.dataplane.wiring().await.probes_container_side() {
             return false;
         }
         let veth = dataplane::host_ifname(&key.container_id, &key.ifname);
@@ -182,7 +183,7 @@ impl AgentHandler {
             .detach(&key.container_id, &key.ifname)
             .await
             .map_err(|e| e.to_string())?;
-        let released = ipam.release(key, now()).map_err(|e| e.to_string())?;
+        let released = ipam.release(key, self.now()).map_err(|e| e.to_string())?;
         self.netns
             .lock()
             .await

@@ -10,7 +10,7 @@ use nix::errno::Errno;
 use nix::sched::{setns, CloneFlags};
 use nix::sys::statfs::{statfs, NSFS_MAGIC};
 
-use super::AgentHandler;
+use super::shared::AgentHandler;
 
 /// The namespace latticed itself runs in (its host side).
 const OWN_NETNS: &str = "/proc/self/ns/net";

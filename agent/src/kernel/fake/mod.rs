@@ -1,6 +1,7 @@
 //! An in-memory [`Kernel`]: deterministic indices and MACs, the kernel's cascading deletes,
 //! and injectable failures, so dataplane logic is unit-tested without root.
 
+mod events;
 mod state;
 
 use std::collections::BTreeMap;
@@ -173,7 +174,7 @@ impl FakeKernel {
                 .get(path)
                 .cloned()
                 .unwrap_or_default();
-            let events = state::diff_events(&old.unwrap_or_default(), &new);
+            let events = events::diff_events(&old.unwrap_or_default(), &new);
             if let Some(subs) = shared.subscribers.get_mut(path) {
                 for event in events {
                     subs.retain_mut(|s| s.send(event.clone()));

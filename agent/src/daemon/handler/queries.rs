@@ -1,18 +1,79 @@
-//! The read-only API requests (`lattice peers`, `routes`, `ipam`) and the usage figures the
-//! handler publishes as metrics.
+//! The read-only requests: `lattice list`, `status`, `peers` and `routes` (the node, its
+//! attachments and what BGP and the kernel hold).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use api::proto::{Allocation, BlockUsage, IpamStatus, Reply, RouteStatus};
+use api::proto::{Attachment, NodeStatus, Reply, RouteStatus};
 use ipnet::IpNet;
 
-use super::handler::{error, AgentHandler};
+use super::shared::{error, AgentHandler};
 use crate::api::convert;
+use crate::daemon::usage;
+use crate::dataplane;
 use crate::kernel::RTPROT_BGP;
-use crate::metrics::RouteKind;
 
 impl AgentHandler {
+    /// Every attachment with its addresses (and namespace, when made since start).
+    pub(super) async fn list(&self) -> Reply {
+        let allocations = self.ipam.lock().await.ipam().allocations();
+        let netns = self.netns.lock().await;
+        let attachments = allocations
+            .into_iter()
+            .map(|a| {
+                let key = (a.key.container_id.clone(), a.key.ifname.clone());
+                Attachment {
+                    host_ifname: dataplane::host_ifname(&a.key.container_id, &a.key.ifname),
+                    netns: netns.get(&key).cloned().unwrap_or_default(),
+                    container_id: a.key.container_id,
+                    ifname: a.key.ifname,
+                    address: a.v4,
+                    address_v6: a.v6,
+                    host_mac: None,
+                    container_mac: None,
+                }
+            })
+            .collect();
+        Reply::List { attachments }
+    }
+
+    /// The node: blocks, conflicts, attachments, peers, learned routes, usage.
+    pub(super) async fn status(&self) -> Reply {
+        let (blocks, attachments, usage) = {
+            let ipam = self.ipam.lock().await;
+            let usage = usage::block_usage(ipam.ipam());
+            (ipam.ipam().blocks(), ipam.ipam().in_use(), usage)
+        };
+        Reply::Status(NodeStatus {
+            node: self.config.node.name.clone(),
+            asn: self.config.node.asn,
+            router_id: self.config.node.router_id,
+            blocks: blocks
+                .iter()
+                .filter_map(|b| match b {
+                    ipnet::IpNet::V4(n) => Some(*n),
+                    ipnet::IpNet::V6(_) => None,
+                })
+                .collect(),
+            blocks_v6: blocks
+                .iter()
+                .filter_map(|b| match b {
+                    ipnet::IpNet::V6(n) => Some(*n),
+                    ipnet::IpNet::V4(_) => None,
+                })
+                .collect(),
+            conflicts: self.conflicts.list(),
+            attachments,
+            peers: convert::peers(self.speaker.status().await),
+            learned_routes: self
+                .dataplane
+                .stats
+                .learned
+                .load(std::sync::atomic::Ordering::Relaxed),
+            block_usage: usage,
+        })
+    }
+
     /// Every peer in detail, or the one asked for (`not_found` if it is not configured).
     pub(super) async fn peers(&self, only: Option<IpAddr>) -> Reply {
         let mut peers = self.speaker.status().await;
@@ -81,68 +142,4 @@ impl AgentHandler {
             .collect();
         Reply::Routes { routes }
     }
-
-    /// Blocks, usage and allocations.
-    pub(super) async fn ipam_status(&self) -> Reply {
-        let allocator = self.ipam.lock().await;
-        let ipam = allocator.ipam();
-        let allocations: Vec<Allocation> = ipam
-            .allocations()
-            .into_iter()
-            .map(|a| Allocation {
-                address: a.v4,
-                address_v6: a.v6,
-                container_id: a.key.container_id,
-                ifname: a.key.ifname,
-            })
-            .collect();
-        Reply::Ipam(IpamStatus {
-            blocks: block_usage(ipam),
-            allocations,
-        })
-    }
-
-    /// Publish the IPAM figures and the local routes (one /32 per attachment, one blackhole per
-    /// block) as metrics.
-    pub(super) fn publish_usage(&self, ipam: &ipam::Ipam) {
-        publish_usage(&self.metrics, ipam);
-    }
-}
-
-/// Each held block with the addresses allocated in it and how many it has.
-pub(super) fn block_usage(ipam: &ipam::Ipam) -> Vec<BlockUsage> {
-    let allocations = ipam.allocations();
-    ipam.blocks()
-        .into_iter()
-        .map(|block| {
-            let in_use = allocations
-                .iter()
-                .filter(|a| match block {
-                    IpNet::V4(b) => b.contains(&a.v4),
-                    IpNet::V6(b) => a.v6.is_some_and(|v6| b.contains(&v6)),
-                })
-                .count();
-            let host_bits = u32::from(block.max_prefix_len().saturating_sub(block.prefix_len()));
-            let capacity = 1u128
-                .checked_shl(host_bits)
-                .and_then(|c| usize::try_from(c).ok())
-                .unwrap_or(usize::MAX);
-            BlockUsage {
-                block,
-                in_use,
-                capacity,
-            }
-        })
-        .collect()
-}
-
-/// [`AgentHandler::publish_usage`] for the daemon's start, before the handler exists.
-pub(super) fn publish_usage(metrics: &crate::metrics::Metrics, ipam: &ipam::Ipam) {
-    let usage: Vec<(IpNet, usize, usize)> = block_usage(ipam)
-        .into_iter()
-        .map(|u| (u.block, u.in_use, u.capacity))
-        .collect();
-    metrics.ipam_blocks(&usage);
-    metrics.routes_installed(RouteKind::Local, ipam.in_use());
-    metrics.routes_installed(RouteKind::Blackhole, usage.len());
 }

@@ -27,7 +27,9 @@ use crate::addr::{nth_subnet, subnet_count};
 use crate::IpamError;
 
 mod background;
+mod source;
 use background::{keep_alive, watch_blocks};
+pub use source::EtcdSource;
 
 /// The host's view of the cluster's block claims in etcd.
 pub struct EtcdBlocks {

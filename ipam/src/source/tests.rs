@@ -104,7 +104,7 @@ fn fan_takes_the_region_of_the_underlay_offset() {
     let mut s = settings(None, None);
     s.datastore = Datastore::Fan {
         underlay: "10.0.0.0/24".parse().unwrap(),
-        address: "10.0.0.7".parse().unwrap(),
+        addresses: vec!["10.0.0.7".parse().unwrap()],
     };
     let f = fixed_blocks(&s).unwrap().unwrap();
     assert_eq!(f.v4, net("10.244.7.0/24"));
@@ -128,7 +128,7 @@ fn fan_takes_the_region_of_the_underlay_offset() {
         let mut s = s.clone();
         s.datastore = Datastore::Fan {
             underlay: "10.0.0.0/24".parse().unwrap(),
-            address: std::net::Ipv4Addr::new(10, 0, 0, last),
+            addresses: vec![std::net::Ipv4Addr::new(10, 0, 0, last)],
         };
         let f = fixed_blocks(&s).unwrap().unwrap();
         let mut all = vec![f.v4];
@@ -148,7 +148,7 @@ fn fan_refuses_what_cannot_work() {
     let mut s = settings(None, None);
     s.datastore = Datastore::Fan {
         underlay: "10.0.0.0/24".parse().unwrap(),
-        address: "10.0.1.7".parse().unwrap(),
+        addresses: vec!["10.0.1.7".parse().unwrap()],
     };
     assert!(matches!(
         fixed_blocks(&s),
@@ -159,13 +159,69 @@ fn fan_refuses_what_cannot_work() {
     ));
     s.datastore = Datastore::Fan {
         underlay: "10.0.0.0/16".parse().unwrap(),
-        address: "10.0.1.7".parse().unwrap(),
+        addresses: vec!["10.0.1.7".parse().unwrap()],
     };
     // A /16 cluster among 65536 hosts leaves a /32 each: smaller than a /24 block.
     assert!(matches!(
         fixed_blocks(&s),
         Err(IpamError::BadConfig {
             field: "ipam.fan.underlay",
+            ..
+        })
+    ));
+}
+
+#[test]
+fn fan_takes_the_first_given_address_inside_the_underlay() {
+    let mut s = settings(None, None);
+    let fan = |addresses: &[&str]| Datastore::Fan {
+        underlay: "10.0.0.0/24".parse().unwrap(),
+        addresses: addresses.iter().map(|a| a.parse().unwrap()).collect(),
+    };
+    // The router id outside the underlay, an uplink address inside: the uplink's.
+    s.datastore = fan(&["192.0.2.1", "10.0.0.42", "10.0.0.43"]);
+    assert_eq!(fixed_blocks(&s).unwrap().unwrap().v4, net("10.244.42.0/24"));
+    // None inside: refused, naming the first (the one the operator configured).
+    s.datastore = fan(&["192.0.2.1", "198.51.100.7"]);
+    match fixed_blocks(&s) {
+        Err(IpamError::BadConfig { field, message }) => {
+            assert_eq!(field, "ipam.fan.address");
+            assert!(message.starts_with("192.0.2.1 is not inside"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    s.datastore = fan(&[]);
+    assert!(matches!(
+        fixed_blocks(&s),
+        Err(IpamError::BadConfig {
+            field: "ipam.fan.address",
+            ..
+        })
+    ));
+}
+
+#[test]
+fn each_datastore_is_one_source() {
+    let mut s = settings(Some("10.244.7.0/24"), None);
+    assert!(configure(&s).unwrap().fixed().is_some(), "local");
+    s.datastore = Datastore::Fan {
+        underlay: "10.0.0.0/24".parse().unwrap(),
+        addresses: vec!["10.0.0.7".parse().unwrap()],
+    };
+    assert!(configure(&s).unwrap().fixed().is_some(), "fan");
+    s.datastore = Datastore::Etcd {
+        endpoints: vec!["http://127.0.0.1:1".into()],
+        prefix: "/t".into(),
+        node: "h".into(),
+    };
+    let etcd = configure(&s).unwrap();
+    assert!(etcd.fixed().is_none(), "etcd claims its blocks");
+    assert!(etcd.as_any().downcast_ref::<etcd::EtcdSource>().is_some());
+    s.block_prefix_len = 8;
+    assert!(matches!(
+        configure(&s),
+        Err(IpamError::BadConfig {
+            field: "cluster.block_prefix_len",
             ..
         })
     ));

@@ -1,5 +1,6 @@
-//! A Docker endpoint's host side: a veth whose peer Docker moves into the container and
-//! configures itself (address, the connected route to the gateway, the default route).
+//! An endpoint's host side, for a runtime that moves and configures the container's interface
+//! itself (Docker: address, the connected route to the gateway, the default route). Routed
+//! veth only: a veth whose peer the runtime moves into the container.
 //!
 //! Unlike the CNI path, latticed cannot add the container's permanent neighbour entry for the
 //! gateway (Docker configures the container after our last call), so the host veth holds
@@ -12,36 +13,47 @@ use std::path::PathBuf;
 
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
-use crate::dataplane::{fnv1a64, host_ifname, GATEWAY, GATEWAY_V6, RTPROT_LATTICE};
+use super::naming::{fnv1a64, host_ifname};
+use super::routed_veth::{GATEWAY, GATEWAY_V6};
+use super::RTPROT_LATTICE;
 use crate::kernel::{Kernel, KernelError, Route};
 
 /// The interface name the IPAM key goes with.
 pub const IFNAME: &str = "eth0";
 
+/// What to wire for one endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointSpec {
+    /// The endpoint's IPAM key (`docker:...`); it names the host interface.
+    pub key: String,
+    /// The container's address; it gets a /32 route.
+    pub address: Ipv4Addr,
+    /// The container's IPv6 address on a dual-stack host; it gets a /128 route.
+    pub address_v6: Option<Ipv6Addr>,
+    /// MTU for both ends.
+    pub mtu: u32,
+}
+
 /// The peer's name until Docker moves and renames it: `latd` + 11 hex characters.
-pub fn peer_ifname(key: &str) -> String {
+fn peer_ifname(key: &str) -> String {
     format!("latd{:011x}", fnv1a64(key.as_bytes()) & ((1 << 44) - 1))
 }
 
-/// Creates (or re-creates) the veth for `key`, routes `address/32` to it; returns the peer.
-/// On failure the veth is deleted again, so the host is left as it was.
-pub async fn wire(
-    k: &dyn Kernel,
-    key: &str,
-    address: Ipv4Addr,
-    address_v6: Option<Ipv6Addr>,
-    mtu: u32,
-) -> Result<String, String> {
+/// Creates (or re-creates) the veth for `spec.key`, routes `address/32` to it; returns the
+/// peer. On failure the veth is deleted again, so the host is left as it was. Errors are
+/// messages for the runtime, which shows them to its user.
+pub(super) async fn attach(k: &dyn Kernel, spec: &EndpointSpec) -> Result<String, String> {
+    let key = spec.key.as_str();
     let name = host_ifname(key, IFNAME);
     let peer = peer_ifname(key);
-    unwire(k, key).await?;
+    detach(k, key).await?;
     // Both ends in latticed's own namespace; Docker moves the peer at container start.
     let here = PathBuf::from(format!("/proc/{}/ns/net", std::process::id()));
     k.create_veth(&name, &peer, &here)
         .await
         .map_err(|e| format!("lattice: creating veth {name}: {e}"))?;
-    if let Err(e) = configure(k, &name, &peer, address, address_v6, mtu).await {
-        let _ = unwire(k, key).await;
+    if let Err(e) = configure(k, &name, &peer, spec).await {
+        let _ = detach(k, key).await;
         return Err(format!("lattice: wiring {name}: {e}"));
     }
     Ok(peer)
@@ -51,10 +63,9 @@ async fn configure(
     k: &dyn Kernel,
     name: &str,
     peer: &str,
-    address: Ipv4Addr,
-    address_v6: Option<Ipv6Addr>,
-    mtu: u32,
+    spec: &EndpointSpec,
 ) -> Result<(), KernelError> {
+    let (address, mtu) = (spec.address, spec.mtu);
     let h = k.link_by_name(name).await?;
     let p = k.link_by_name(peer).await?;
     k.set_link_mtu(p.index, mtu).await?;
@@ -72,7 +83,7 @@ async fn configure(
         RTPROT_LATTICE,
     ))
     .await?;
-    let Some(v6) = address_v6 else {
+    let Some(v6) = spec.address_v6 else {
         return Ok(());
     };
     let gateway = Ipv6Net::new(GATEWAY_V6, 64)
@@ -83,8 +94,8 @@ async fn configure(
 }
 
 /// Deletes the veth of `key` (the peer, wherever it is, and the route go with it).
-pub async fn unwire(k: &dyn Kernel, key: &str) -> Result<(), String> {
-    crate::dataplane::detach(k, key, IFNAME)
+pub(super) async fn detach(k: &dyn Kernel, key: &str) -> Result<(), String> {
+    super::routed_veth::detach(k, key, IFNAME)
         .await
         .map_err(|e| format!("lattice: removing the veth of {key}: {e}"))
 }

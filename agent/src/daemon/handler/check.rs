@@ -1,12 +1,12 @@
-//! The requests the CNI plugin and the Docker driver need beyond attach/detach/gc: CHECK,
-//! STATUS, and an address reserved without wiring.
+//! CNI CHECK and STATUS: is this attachment still wired as it was, and can this host take
+//! another container.
 
 use std::path::PathBuf;
 
 use api::proto::{Attachment, Reply};
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
-use super::{error, now, validate_key, AgentHandler};
+use super::shared::{error, validate_key, AgentHandler};
 use crate::dataplane::{self, RTPROT_LATTICE};
 use crate::kernel::RouteTarget;
 
@@ -92,34 +92,13 @@ impl AgentHandler {
         })
     }
 
-    /// The Docker driver's RequestAddress: an address for a key, persisted, nothing wired.
-    pub(super) async fn allocate(&self, container_id: String, ifname: String) -> Reply {
-        if let Err(message) = validate_key(&container_id, &ifname) {
-            return error("bad_request", message);
-        }
-        let key = ipam::AllocationKey::new(&container_id, &ifname);
-        let mut ipam = self.ipam.lock().await;
-        match ipam.allocate(&key, now()).await {
-            Ok(a) => {
-                // A borrowed block must be announced before its first container is reachable.
-                self.sync_blocks(&ipam).await;
-                Reply::Allocated {
-                    address: a.v4,
-                    address_v6: a.v6,
-                }
-            }
-            Err(e @ ipam::IpamError::Exhausted { .. }) => error("exhausted", e.to_string()),
-            Err(e) => error("ipam", e.to_string()),
-        }
-    }
-
     /// CNI STATUS: ready while a held block has a free address, or another block can be
     /// borrowed (etcd); the API answering means the dataplane was prepared at start-up.
     pub(super) async fn ready(&self) -> Reply {
         let ipam = self.ipam.lock().await;
         let held = ipam.ipam();
         let free = u128::try_from(held.in_use()).is_ok_and(|used| used < held.capacity());
-        if free || self.config.ipam.datastore == "etcd" {
+        if free || ipam.claims_on_demand() {
             Reply::Ready {
                 ready: true,
                 reason: None,
