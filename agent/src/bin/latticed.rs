@@ -11,7 +11,7 @@ use tracing::error;
 #[derive(Debug, Parser)]
 #[command(
     name = "latticed",
-    version,
+    version = env!("LATTICE_VERSION"),
     about = "Lattice per-host agent: IPAM, routed veth, embedded BGP"
 )]
 struct Args {
