@@ -17,8 +17,10 @@ mkdir -p "$ctx/bin"
 cp "$stage"/bin/{latticed,lattice,lattice-cni} "$ctx/bin/"
 cp /bin/busybox "$ctx/busybox"
 tag=localhost/lattice:$version
-podman build --quiet -f deploy/kubernetes/Containerfile --build-arg VERSION="$version" \
+podman build --quiet --layers=false -f deploy/kubernetes/Containerfile --build-arg VERSION="$version" \
   --build-arg COMMIT="$commit" -t "$tag" "$ctx" >/dev/null
+# A rebuild leaves the previous image untagged; this storage is ours alone.
+podman image prune --force >/dev/null
 archive=$DIST/lattice-image-$version.tar
 rm -f "$archive"
 podman save --quiet --format oci-archive -o "$archive" "$tag"

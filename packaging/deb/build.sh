@@ -11,6 +11,7 @@ version=$(cat "$stage/VERSION")
 commit=$(cat "$stage/COMMIT")
 root=$(mktemp -d "${TMPDIR:-/tmp}/lattice-deb.XXXXXX")
 trap 'rm -rf "$root"' EXIT
+chmod 0755 "$root"
 
 install -d -m 0755 "$root/DEBIAN" "$root/usr/bin" "$root/usr/lib/cni" "$root/opt/cni/bin" \
   "$root/lib/systemd/system" "$root/usr/share/doc/lattice/examples"
