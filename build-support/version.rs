@@ -32,15 +32,16 @@ fn git_commit() -> Option<String> {
     if Path::new(&top).canonicalize().ok()? != root.canonicalize().ok()? {
         return None;
     }
-    // Rerun when HEAD moves: HEAD itself (checkout), the branch's ref, or packed refs.
-    for path in ["HEAD", "packed-refs"] {
-        if let Some(p) = git(root, &["rev-parse", "--git-path", path]) {
-            println!("cargo:rerun-if-changed={}", root.join(p).display());
-        }
-    }
-    if let Some(head_ref) = git(root, &["symbolic-ref", "-q", "HEAD"]) {
-        if let Some(p) = git(root, &["rev-parse", "--git-path", &head_ref]) {
-            println!("cargo:rerun-if-changed={}", root.join(p).display());
+    // Rerun when HEAD moves: HEAD itself (checkout), the branch's ref, or packed refs. Only
+    // files that exist: cargo takes a missing one as changed and would rebuild every time.
+    let mut watched = vec!["HEAD".to_string(), "packed-refs".to_string()];
+    watched.extend(git(root, &["symbolic-ref", "-q", "HEAD"]));
+    for path in watched {
+        if let Some(p) = git(root, &["rev-parse", "--git-path", &path]) {
+            let p = root.join(p);
+            if p.exists() {
+                println!("cargo:rerun-if-changed={}", p.display());
+            }
         }
     }
     git(root, &["rev-parse", "--short=12", "HEAD"])
