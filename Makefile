@@ -12,14 +12,24 @@ BUILD_PKGS := protobuf-compiler
 DEMO_PKGS := $(BUILD_PKGS) frr iproute2 iputils-ping procps
 # qemu-system-x86, busybox-static, binutils (strip): the ipvlan VM test (make test-ipvlan).
 # containerd (+ runc): the CRI test, nodes driven through containerd's CRI API.
+# make release: strip (binutils); make image: podman and busybox-static (the image's /bin/sh);
+# make release-test: file, systemd (systemd-analyze), etcd (a hostname endpoint), util-linux.
+RELEASE_PKGS := $(BUILD_PKGS) binutils tar gzip file podman runc busybox-static systemd \
+  etcd-server etcd-client util-linux iproute2
 TEST_PKGS := $(DEMO_PKGS) nftables bird2 gobgpd exabgp etcd-server etcd-client podman runc containerd \
   containernetworking-plugins docker.io busybox-static util-linux tar prometheus \
-  qemu-system-x86 binutils
+  qemu-system-x86 binutils $(RELEASE_PKGS)
 # Debian's kernel (with ipvlan) and the VM's initramfs are cached here, never committed.
 IPVLAN_VM := target/ipvlan-vm/cache
 
+# make release: static binaries, tarball and sums here; make deb and make image package that tree.
+DIST := target/dist
+VERSION := $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' Cargo.toml | head -n1)
+RELEASE_NAME := lattice-$(VERSION)-x86_64-linux
+PODMAN_DIR := target/podman
+
 .PHONY: all build demo test test-unit test-netns test-interop test-lab test-ipvlan bench deps-demo \
-  deps-test deps-bench fmt lint clean-lab help
+  deps-test deps-bench deps-release fmt lint clean-lab help release deb image release-test test-release
 
 all: build
 
@@ -31,7 +41,10 @@ help:
 	@echo "make test-interop - root: our speaker and IPAM against FRR, BIRD, GoBGP, ExaBGP, etcd"
 	@echo "make test-lab     - root: whole fabrics through lattice-lab (FRR, podman, dockerd, Prometheus)"
 	@echo "make test-ipvlan  - ipvlan-l3/l3s across two BGP-peered hosts, in a QEMU VM with Debian's kernel"
+	@echo "make release-test - the tarball, package and image work where operators install them (root)"
 	@echo "make bench  - ingest against BIRD, FRR and GoBGP; IPAM against host-local; CNI against ptp; routes against ip -batch and zebra; pod sandboxes through containerd CRI (root); see docs/benchmarks.md"
+	@echo "make release - static, stripped binaries in $(DIST)/$(RELEASE_NAME).tar.gz with SHA-256 sums"
+	@echo "make deb    - the Debian package of that release; make image - its OCI image (podman)"
 	@echo "make fmt | lint | build"
 
 build:
@@ -42,6 +55,9 @@ deps-demo:
 
 deps-test:
 	@scripts/apt-install.sh $(TEST_PKGS)
+
+deps-release:
+	@scripts/apt-install.sh $(RELEASE_PKGS)
 
 demo: deps-demo build
 	LATTICED_BIN=$(abspath $(BIN))/latticed scripts/demo.sh $(BIN) $(EXAMPLE)
@@ -73,7 +89,7 @@ test-lab: build
 
 # Every layer, each run even when an earlier one failed; fails if any did.
 test: deps-test build
-	@failed=""; for layer in unit netns interop lab ipvlan; do \
+	@failed=""; for layer in unit netns interop lab ipvlan release; do \
 	  echo "== make test-$$layer"; \
 	  $(MAKE) --no-print-directory test-$$layer || failed="$$failed test-$$layer"; \
 	done; \
@@ -84,6 +100,25 @@ test: deps-test build
 # peering over BGP, containers in ipvlan-l3 then ipvlan-l3s; verdict from the serial console.
 test-ipvlan: deps-test build
 	scripts/ipvlan-vm/run.sh $(IPVLAN_VM) $(BIN)/latticed $(BIN)/lattice
+
+# One static release build (target/x86_64-unknown-linux-gnu/release) feeds the tarball, the
+# package and the image (docs/install.md).
+release: deps-release
+	DIST=$(DIST) CARGO=$(CARGO) packaging/release.sh
+
+deb: release
+	packaging/deb/build.sh $(DIST)/$(RELEASE_NAME) $(DIST)
+
+image: release
+	DIST=$(DIST) PODMAN_DIR=$(PODMAN_DIR) packaging/image.sh $(DIST)/$(RELEASE_NAME)
+
+# Root: the binaries in an empty root and network namespace with only the unit's capabilities,
+# the package in a throwaway root with systemd-analyze verify, the image under podman.
+release-test: deb image
+	DIST=$(DIST) PODMAN_DIR=$(PODMAN_DIR) packaging/release-test.sh
+
+# The release layer of make test.
+test-release: release-test
 
 # Benchmarks compare Lattice with the real alternatives in the same run and print ratios
 # (docs/benchmarks.md). Root: they run daemons in network namespaces.

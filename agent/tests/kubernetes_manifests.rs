@@ -54,8 +54,9 @@ fn help(bin: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// Destinations of the Containerfile's `COPY target/release/<bin> <dest>` lines, checked
-/// against the workspace's binaries.
+/// Destinations of the Containerfile's `COPY bin/<bin> <dest>` lines (the release's binaries,
+/// checked against the workspace's), of install-cni.sh (checked to exist here) and of the
+/// Debian files it adds (busybox as /bin/sh, loopback and its libc).
 fn image_files() -> Vec<String> {
     let text = std::fs::read_to_string(repo().join("deploy/kubernetes/Containerfile")).unwrap();
     let bins = [
@@ -66,14 +67,21 @@ fn image_files() -> Vec<String> {
     let mut dests = Vec::new();
     for line in text.lines().filter(|l| l.starts_with("COPY ")) {
         let parts: Vec<&str> = line.split_whitespace().collect();
-        if let Some(script) = parts[1].strip_prefix("deploy/kubernetes/") {
-            assert!(repo().join("deploy/kubernetes").join(script).is_file());
+        if let Some(script) = parts[1].strip_suffix(".sh") {
+            let path = repo().join("deploy/kubernetes").join(format!("{script}.sh"));
+            assert!(path.is_file(), "{} is missing", path.display());
+            dests.push(parts[2].to_string());
+            continue;
+        }
+        // Debian's files (make image copies them from this machine): busybox as /bin/sh, the
+        // loopback plugin and the two glibc files it links against.
+        if ["busybox", "loopback", "ld-linux-x86-64.so.2", "libc.so.6"].contains(&parts[1]) {
             dests.push(parts[2].to_string());
             continue;
         }
         let src = parts[1]
-            .strip_prefix("target/release/")
-            .expect("COPY from target/release");
+            .strip_prefix("bin/")
+            .expect("COPY from the release's bin/");
         assert!(
             bins.iter().any(|b| b.file_name().unwrap() == src),
             "Containerfile copies {src}, which this workspace does not build"

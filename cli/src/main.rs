@@ -17,7 +17,7 @@ const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug, Parser)]
 #[command(
     name = "lattice",
-    version,
+    version = env!("LATTICE_VERSION"),
     about = "Observe and drive the local latticed",
     after_help = "Exit status: 0 healthy, 1 unhealthy or the request failed, 2 latticed unreachable."
 )]

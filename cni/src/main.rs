@@ -44,6 +44,12 @@ impl Api for SocketApi {
 }
 
 fn main() -> ExitCode {
+    // Runtimes pass no arguments; a person asking which build this is does (before stdin is read,
+    // which would wait on a terminal).
+    if matches!(std::env::args().nth(1).as_deref(), Some("--version" | "-V")) {
+        println!("lattice-cni {}", env!("LATTICE_VERSION"));
+        return ExitCode::SUCCESS;
+    }
     let mut stdin = Vec::new();
     let read = std::io::stdin()
         .take(conf::MAX_STDIN as u64 + 1)

@@ -28,7 +28,7 @@ use clap::{Parser, Subcommand};
 
 /// Build and run labs described by containerlab-style topology files.
 #[derive(Debug, Parser)]
-#[command(name = "lattice-lab", version)]
+#[command(name = "lattice-lab", version = env!("LATTICE_VERSION"))]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,

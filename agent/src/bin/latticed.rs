@@ -11,7 +11,7 @@ use tracing::error;
 #[derive(Debug, Parser)]
 #[command(
     name = "latticed",
-    version,
+    version = env!("LATTICE_VERSION"),
     about = "Lattice per-host agent: IPAM, routed veth, embedded BGP"
 )]
 struct Args {
@@ -40,6 +40,7 @@ enum LogFormat {
 }
 
 fn main() -> ExitCode {
+    static_nss::builtin_hosts_lookup();
     let args = Args::parse();
     init_tracing(&args);
     // A bad config is the caller's mistake: exit 2, before anything on the host changes.
@@ -124,6 +125,33 @@ async fn shutdown_signal() {
         _ = term.recv() => {}
         _ = tokio::signal::ctrl_c() => {}
     }
+}
+
+/// Name lookups (an etcd endpoint given by host name) in a statically linked latticed.
+mod static_nss {
+    /// Makes glibc resolve host names with its built-in `files` and `dns` sources only
+    /// (/etc/hosts, then /etc/resolv.conf's servers). A static glibc would otherwise dlopen the
+    /// host's NSS modules named in /etc/nsswitch.conf (`resolve`, `myhostname`, `mdns4`, ...),
+    /// which load the host's shared libc: undefined when its version is not the build's.
+    #[cfg(target_feature = "crt-static")]
+    #[allow(unsafe_code)] // One call into glibc, before any thread exists; nothing else does it.
+    pub fn builtin_hosts_lookup() {
+        extern "C" {
+            fn __nss_configure_lookup(
+                db: *const std::ffi::c_char,
+                service_line: *const std::ffi::c_char,
+            ) -> std::ffi::c_int;
+        }
+        // SAFETY: both arguments are NUL-terminated static strings; glibc copies what it keeps.
+        let rc = unsafe { __nss_configure_lookup(c"hosts".as_ptr(), c"files dns".as_ptr()) };
+        if rc != 0 {
+            eprintln!("latticed: cannot restrict host name lookups to files and dns");
+        }
+    }
+
+    /// A dynamically linked latticed uses the host's libc and its NSS modules as they are.
+    #[cfg(not(target_feature = "crt-static"))]
+    pub fn builtin_hosts_lookup() {}
 }
 
 fn init_tracing(args: &Args) {
