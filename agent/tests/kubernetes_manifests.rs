@@ -68,7 +68,9 @@ fn image_files() -> Vec<String> {
     for line in text.lines().filter(|l| l.starts_with("COPY ")) {
         let parts: Vec<&str> = line.split_whitespace().collect();
         if let Some(script) = parts[1].strip_suffix(".sh") {
-            let path = repo().join("deploy/kubernetes").join(format!("{script}.sh"));
+            let path = repo()
+                .join("deploy/kubernetes")
+                .join(format!("{script}.sh"));
             assert!(path.is_file(), "{} is missing", path.display());
             dests.push(parts[2].to_string());
             continue;
