@@ -108,6 +108,10 @@ impl Peer {
     /// The primary session fell to Idle (from `was`): report it, decide the fate of the peer's
     /// routes, and schedule the next automatic start unless the peer is stopping.
     fn down(&mut self, was: State, reason: String, now: Instant, out: &mut Vec<Output>) {
+        let reason = match self.bfd.note {
+            Some(note) => format!("{note}: {reason}"),
+            None => reason,
+        };
         // The status says Idle before any route change goes out, so whoever sees the change
         // sees the session down too.
         out.push(Output::Down(reason.clone()));
