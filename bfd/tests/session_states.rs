@@ -14,6 +14,7 @@ fn change(from: State, to: State, diag: Diag) -> StateChange {
         to,
         diag,
         remote_diag: Diag::None,
+        remote_control_plane_independent: false,
         remote_admin_down: false,
     }
 }
@@ -348,6 +349,27 @@ fn admin_down_sends_admin_down_ignores_the_remote_and_comes_back_down() {
         Some(change(State::AdminDown, State::Down, Diag::None))
     );
     assert_eq!(out.send.unwrap().state, State::Down);
+}
+
+#[test]
+fn a_detection_expiry_reports_what_the_remote_last_said_its_diag_and_c_bit() {
+    let mut lab = Lab::new();
+    lab.up();
+    lab.recv_after(
+        ms(100),
+        ControlPacket {
+            control_plane_independent: true,
+            diag: Diag::PathDown,
+            ..remote(State::Up, OURS)
+        },
+    );
+    lab.advance(ms(900));
+    let c = lab.input(Input::Timer).change.unwrap();
+    assert_eq!(c.diag, Diag::ControlDetectionTimeExpired);
+    assert_eq!(c.remote_diag, Diag::PathDown);
+    assert!(c.remote_control_plane_independent);
+    // Forgotten afterwards (§6.8.1), as the status shows.
+    assert!(!lab.s.status().remote_control_plane_independent);
 }
 
 #[test]

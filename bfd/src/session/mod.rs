@@ -74,6 +74,9 @@ pub struct StateChange {
     pub diag: Diag,
     /// The diagnostic the remote last sent.
     pub remote_diag: Diag,
+    /// The C bit the remote last sent (RFC 5880 §4.1): set, its BFD does not share fate with
+    /// its control plane, so a fall is a forwarding failure (RFC 5882 §4.3).
+    pub remote_control_plane_independent: bool,
     /// The remote signalled AdminDown: by RFC 5882 §3.2 clients SHOULD NOT treat this as a
     /// failure of the path.
     pub remote_admin_down: bool,
