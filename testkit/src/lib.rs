@@ -13,6 +13,7 @@
 //!   ExaBGP and etcd started the way the lab recipes say, stopped on drop.
 //! - [`bgp`]: BGP messages built byte by byte (independent of the codec under test).
 //! - [`bench`]: what the benchmarks share (sender sessions, namespace pairs, memory figures).
+//! - [`silence`]: a link that fails silently (nftables drops, carrier up).
 
 // A test kit fails the test loudly when its setup fails: a panic is the right answer.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -25,6 +26,7 @@ mod eventually;
 pub mod netns;
 pub mod process;
 mod require;
+pub mod silence;
 
 pub use eventually::{eventually, eventually_async};
 pub use require::{cannot_run, is_root, require, require_root, strict, unmet, STRICT_ENV};
