@@ -20,6 +20,9 @@ pub struct BgpConfig {
     /// `bgp.graceful_restart`: RFC 4724, both roles.
     #[serde(default)]
     pub graceful_restart: GracefulRestartConfig,
+    /// `bgp.bfd`: the BFD timers of every peer that does not set its own.
+    #[serde(default)]
+    pub bfd: super::BfdDefaults,
 }
 
 /// `bgp.graceful_restart.*`.
@@ -110,6 +113,9 @@ pub struct PeerConfig {
     /// `password`: TCP MD5 signature key (RFC 2385), 1-80 bytes (default none: unsigned).
     #[serde(default)]
     pub password: Option<bgp::driver::Password>,
+    /// `bfd`: a BFD session protecting the BGP session (default: none).
+    #[serde(default)]
+    pub bfd: super::PeerBfdConfig,
 }
 
 /// A parsed `communities` entry.
