@@ -81,7 +81,12 @@ impl PeerBfdConfig {
 /// Checks `bgp.bfd` and every `bgp.peers[i].bfd`: (key path, message) of the first problem.
 pub(super) fn check(bgp: &super::BgpConfig) -> Result<(), (String, String)> {
     let d = &bgp.bfd;
-    check_timers("bgp.bfd", Some(d.min_rx_ms), Some(d.min_tx_ms), Some(d.multiplier))?;
+    check_timers(
+        "bgp.bfd",
+        Some(d.min_rx_ms),
+        Some(d.min_tx_ms),
+        Some(d.multiplier),
+    )?;
     for (i, p) in bgp.peers.iter().enumerate() {
         let b = &p.bfd;
         check_timers(

@@ -53,7 +53,11 @@ fn defaults_apply_unless_the_peer_sets_its_own() {
     .unwrap();
     assert_eq!(bare.bgp.bfd, BfdDefaults::default());
     assert_eq!(
-        (bare.bgp.bfd.min_rx_ms, bare.bgp.bfd.min_tx_ms, bare.bgp.bfd.multiplier),
+        (
+            bare.bgp.bfd.min_rx_ms,
+            bare.bgp.bfd.min_tx_ms,
+            bare.bgp.bfd.multiplier
+        ),
         (300, 300, 3)
     );
 }
@@ -61,7 +65,9 @@ fn defaults_apply_unless_the_peer_sets_its_own() {
 fn error(from: &str, to: &str) -> String {
     let text = BASE.replace(from, to);
     assert_ne!(text, BASE, "{from:?} did not apply");
-    Config::from_yaml_str(&text, "t.yaml").unwrap_err().to_string()
+    Config::from_yaml_str(&text, "t.yaml")
+        .unwrap_err()
+        .to_string()
 }
 
 #[test]
@@ -75,7 +81,10 @@ fn bad_values_name_file_line_and_key() {
         "t.yaml:9: bgp.peers[0].bfd.min_tx_ms: must be between 10 and 60000 milliseconds"
     );
     assert_eq!(
-        error("multihop: true, min_rx_ms: 1000, min_tx_ms: 1000, multiplier: 3", "multiplier: 0"),
+        error(
+            "multihop: true, min_rx_ms: 1000, min_tx_ms: 1000, multiplier: 3",
+            "multiplier: 0"
+        ),
         "t.yaml:12: bgp.peers[1].bfd.multiplier: must be between 1 and 255"
     );
     let e = error("multiplier: 5}", "multiplier: 256}");
@@ -83,5 +92,8 @@ fn bad_values_name_file_line_and_key() {
     let e = error("enabled: true, min_tx_ms: 50", "enabled: yes please");
     assert!(e.starts_with("t.yaml:9: bgp.peers[0].bfd.enabled: "), "{e}");
     let e = error("bfd: {min_rx_ms: 100", "bfd: {echo: true, min_rx_ms: 100");
-    assert!(e.starts_with("t.yaml:5: bgp.bfd.echo: unknown field `echo`"), "{e}");
+    assert!(
+        e.starts_with("t.yaml:5: bgp.bfd.echo: unknown field `echo`"),
+        "{e}"
+    );
 }

@@ -1,6 +1,7 @@
 //! Human-readable renderings of API replies for the `lattice` CLI. Pure functions of the
 //! replies, so every layout is tested without a running latticed.
 
+mod bfd;
 mod peers;
 mod routes;
 
@@ -139,8 +140,8 @@ fn peer_row(p: &PeerStatus) -> [String; 8] {
     ]
 }
 
-/// The families of an Established session, else why it is down; and a graceful restart in
-/// progress (routes kept stale).
+/// The families of an Established session, else why it is down; a graceful restart in
+/// progress (routes kept stale); the BFD session's state.
 fn peer_info(p: &PeerStatus) -> String {
     let mut info = if p.state == PeerState::Established {
         p.families.join("+")
@@ -152,6 +153,12 @@ fn peer_info(p: &PeerStatus) -> String {
             info.push_str("; ");
         }
         info.push_str("graceful restart: stale routes kept");
+    }
+    if let Some(b) = &p.bfd {
+        if !info.is_empty() {
+            info.push_str("; ");
+        }
+        info.push_str(&bfd::brief(b));
     }
     info
 }

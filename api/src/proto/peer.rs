@@ -83,6 +83,10 @@ pub struct PeerStatus {
     /// What the current session negotiated, while Established.
     #[serde(default)]
     pub session: Option<SessionInfo>,
+    /// The peer's BFD session, when it has one (`bgp.peers[].bfd.enabled`); absent from the
+    /// JSON otherwise, so a peer without BFD reads as before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bfd: Option<super::BfdStatus>,
 }
 
 /// A peer's configured timers and mode, for `lattice peers`.
@@ -159,6 +163,7 @@ impl PeerStatus {
             prefixes_advertised_by_family: BTreeMap::new(),
             config: PeerSettings::default(),
             session: None,
+            bfd: None,
         }
     }
 }
