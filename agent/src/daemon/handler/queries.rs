@@ -8,7 +8,7 @@ use api::proto::{Attachment, NodeStatus, Reply, RouteStatus};
 use ipnet::IpNet;
 
 use super::shared::{error, AgentHandler};
-use crate::api::convert;
+use crate::api::{convert, convert_bfd};
 use crate::daemon::usage;
 use crate::dataplane;
 use crate::kernel::RTPROT_BGP;
@@ -64,7 +64,10 @@ impl AgentHandler {
                 .collect(),
             conflicts: self.conflicts.list(),
             attachments,
-            peers: convert::peers(self.speaker.status().await),
+            peers: convert_bfd::peers_with_bfd(
+                self.speaker.status().await,
+                &self.bfd.fresh_view().await,
+            ),
             learned_routes: self
                 .dataplane
                 .stats
@@ -84,7 +87,7 @@ impl AgentHandler {
             }
         }
         Reply::Peers {
-            peers: convert::peers(peers),
+            peers: convert_bfd::peers_with_bfd(peers, &self.bfd.fresh_view().await),
         }
     }
 
