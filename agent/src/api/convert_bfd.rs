@@ -9,7 +9,10 @@ use bfd::packet::State;
 use crate::daemon::bfd::{BfdView, PeerBfdView};
 
 /// Each peer's status, with its BFD session when it has one.
-pub fn peers_with_bfd(list: Vec<bgp::driver::PeerStatus>, view: &BfdView) -> Vec<proto::PeerStatus> {
+pub fn peers_with_bfd(
+    list: Vec<bgp::driver::PeerStatus>,
+    view: &BfdView,
+) -> Vec<proto::PeerStatus> {
     let now = Instant::now();
     list.into_iter()
         .map(|p| {
@@ -27,7 +30,9 @@ pub fn peers_with_bfd(list: Vec<bgp::driver::PeerStatus>, view: &BfdView) -> Vec
 
 /// One peer's BFD session at `now`.
 pub fn bfd(v: &PeerBfdView, holding_bgp_down: bool, now: Instant) -> proto::BfdStatus {
-    let ms = |d: Option<std::time::Duration>| d.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let ms = |d: Option<std::time::Duration>| {
+        d.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    };
     let s = v.session.as_ref();
     let status = s.map(|s| s.status);
     proto::BfdStatus {

@@ -171,7 +171,9 @@ impl Collector for BfdCollector {
                 .with_label_values(&[peer])
                 .set(s.detection_seconds);
             f.sent.with_label_values(&[peer]).inc_by(s.sent);
-            f.send_errors.with_label_values(&[peer]).inc_by(s.send_errors);
+            f.send_errors
+                .with_label_values(&[peer])
+                .inc_by(s.send_errors);
             f.received.with_label_values(&[peer]).inc_by(s.received);
         }
         for (reason, n) in self.source.drops() {

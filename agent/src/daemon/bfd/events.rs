@@ -47,4 +47,3 @@ pub(super) async fn run(
         supervisor.refresh().await;
     }
 }
-

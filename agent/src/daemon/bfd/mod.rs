@@ -272,15 +272,15 @@ impl BfdSupervisor {
             Path::Multi { local } => SessionSpec::multihop(key.clone(), *local, peer, params),
         };
         let driver = self.driver(inner).await?;
-        driver
-            .add_session(spec)
-            .await
-            .map_err(|e| e.to_string())?;
+        driver.add_session(spec).await.map_err(|e| e.to_string())?;
         Ok(path)
     }
 
     /// The driver, started (with the C bit set) on first use.
-    async fn driver<'a>(self: &Arc<Self>, inner: &'a mut Inner) -> Result<&'a Bfd<PeerKey>, String> {
+    async fn driver<'a>(
+        self: &Arc<Self>,
+        inner: &'a mut Inner,
+    ) -> Result<&'a Bfd<PeerKey>, String> {
         if inner.driver.is_none() {
             let (driver, events) = Bfd::start(DriverConfig::default())
                 .map_err(|e| format!("starting the BFD driver: {e}"))?;
@@ -375,11 +375,7 @@ impl BfdSupervisor {
 
 /// The timers as the driver takes them.
 fn params(t: &BfdTimers) -> Result<Params, bfd::session::ParamsError> {
-    Params::from_millis(
-        u64::from(t.min_tx_ms),
-        u64::from(t.min_rx_ms),
-        t.multiplier,
-    )
+    Params::from_millis(u64::from(t.min_tx_ms), u64::from(t.min_rx_ms), t.multiplier)
 }
 
 /// Whether two configurations put the session on the same path (only timers differ).
@@ -410,4 +406,3 @@ async fn clear_c_bit(driver: &Bfd<PeerKey>) {
     }
     warn!("not every BFD session sent its cleared C bit before the stop");
 }
-

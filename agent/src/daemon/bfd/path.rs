@@ -148,7 +148,13 @@ mod tests {
         let path = choose(ip("fd00:12::1"), None, None, &host(), no_route).unwrap();
         assert!(matches!(path, Path::Single { interface: Some(i), .. } if i == "eth2"));
         // A configured local address wins.
-        let path = choose(ip("10.0.11.1"), Some(ip("10.9.9.9")), None, &host(), no_route);
+        let path = choose(
+            ip("10.0.11.1"),
+            Some(ip("10.9.9.9")),
+            None,
+            &host(),
+            no_route,
+        );
         assert_eq!(
             path.unwrap(),
             Path::Single {
@@ -188,7 +194,14 @@ mod tests {
                 local: ip("10.0.11.2")
             }
         );
-        let path = choose(ip("192.0.2.7"), None, Some(false), &host(), via("10.0.12.2")).unwrap();
+        let path = choose(
+            ip("192.0.2.7"),
+            None,
+            Some(false),
+            &host(),
+            via("10.0.12.2"),
+        )
+        .unwrap();
         assert_eq!(
             path,
             Path::Single {
