@@ -33,10 +33,12 @@ protocol bgp tor {
 
 /// `birdc show bfd sessions` row for `peer`: its state.
 fn bird_bfd_state(bird: &Bird, peer: &str) -> Option<String> {
-    bird.birdc(&["show", "bfd", "sessions"]).lines().find_map(|l| {
-        let f: Vec<&str> = l.split_whitespace().collect();
-        (f.first() == Some(&peer)).then(|| f.get(2).map(|s| s.to_string()))?
-    })
+    bird.birdc(&["show", "bfd", "sessions"])
+        .lines()
+        .find_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.first() == Some(&peer)).then(|| f.get(2).map(|s| s.to_string()))?
+        })
 }
 
 /// Whether BIRD's BGP protocol is Established.
@@ -53,15 +55,31 @@ fn bird_bfd_comes_up_and_its_fall_takes_bgp_down_on_both_sides() {
         return;
     }
     let (host, tor) = (Netns::new("bfdbh"), Netns::new("bfdbt"));
-    link(&host, "eth1", &["10.0.13.2/30"], &tor, "eth1", &["10.0.13.1/30"]);
+    link(
+        &host,
+        "eth1",
+        &["10.0.13.2/30"],
+        &tor,
+        "eth1",
+        &["10.0.13.1/30"],
+    );
     let dir = testkit::cmd::shared_tempdir();
     let d = dir.path();
     let bird = Bird::start(&tor, d, BIRD_CONF, &[], "bird.log");
-    let configured =
-        ["{address: 10.0.13.1, asn: 65000, hold_time: 9, connect_retry: 1, bfd: {enabled: true}}"
-            .to_string()];
+    let configured = [
+        "{address: 10.0.13.1, asn: 65000, hold_time: 9, connect_retry: 1, bfd: {enabled: true}}"
+            .to_string(),
+    ];
     let bfd = "{min_rx_ms: 100, min_tx_ms: 100, multiplier: 3}";
-    let cfg = latticed_config(d, "h1", 65001, "10.0.13.2", "10.244.1.0/24", &configured, bfd);
+    let cfg = latticed_config(
+        d,
+        "h1",
+        65001,
+        "10.0.13.2",
+        "10.244.1.0/24",
+        &configured,
+        bfd,
+    );
     let mut latticed = Latticed::start(&host, &cfg, &d.join("h1.log"));
     let sock = socket(d, "h1");
     let report = |what: &str| {
@@ -80,17 +98,27 @@ fn bird_bfd_comes_up_and_its_fall_takes_bgp_down_on_both_sides() {
     });
     assert!(up, "{}", report("up"));
     let b = peer(&sock, "10.0.13.1").unwrap().bfd.unwrap();
-    assert!(!b.multihop && b.interface.as_deref() == Some("eth1"), "{b:?}");
-    assert!(testkit::eventually(PATIENCE, || route(&host, "10.244.9.0/24")
-        .contains("via 10.0.13.1")));
+    assert!(
+        !b.multihop && b.interface.as_deref() == Some("eth1"),
+        "{b:?}"
+    );
+    assert!(testkit::eventually(PATIENCE, || route(
+        &host,
+        "10.244.9.0/24"
+    )
+    .contains("via 10.0.13.1")));
 
     testkit::silence::silence(&host, "eth1");
     testkit::silence::silence(&tor, "eth1");
     let down = testkit::eventually(PATIENCE, || {
         peer(&sock, "10.0.13.1").is_some_and(|p| {
             p.state != PeerState::Established
-                && p.last_error.as_deref().unwrap_or("").starts_with("BFD down")
-                && p.bfd.is_some_and(|b| b.state == BfdState::Down && b.holding_bgp_down)
+                && p.last_error
+                    .as_deref()
+                    .unwrap_or("")
+                    .starts_with("BFD down")
+                && p.bfd
+                    .is_some_and(|b| b.state == BfdState::Down && b.holding_bgp_down)
         }) && !bird_established(&bird)
     });
     assert!(down, "{}", report("down through BFD on both sides"));

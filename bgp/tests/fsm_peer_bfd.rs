@@ -162,3 +162,28 @@ fn bfd_up_does_not_cut_a_maximum_prefix_hold_down_short() {
         at - rig.now
     );
 }
+
+#[test]
+fn a_start_waiting_for_bfd_begins_when_bfd_is_up_or_when_the_wait_ends() {
+    // BFD comes up: the session starts then, not before.
+    let mut rig = Rig::new();
+    rig.peer.wait_for_bfd(rig.now + Duration::from_secs(10));
+    let out = rig.feed(Input::Start);
+    assert!(!out.contains(&Output::Connect), "{out:?}");
+    assert!(rig.peer.held_down_by_bfd());
+    let out = rig.feed(Input::Inbound(C1));
+    assert!(closes(&out, C1), "the peer cannot get in either: {out:?}");
+    let early = run_for(&mut rig, Duration::from_secs(2));
+    assert!(!early.contains(&Output::Connect), "{early:?}");
+    rig.feed(Input::BfdUp);
+    assert!(rig.feed(Input::Tick).contains(&Output::Connect));
+
+    // BFD never comes up (the peer does not run it): the session starts when the wait ends.
+    let mut rig = Rig::new();
+    rig.peer.wait_for_bfd(rig.now + Duration::from_secs(10));
+    rig.feed(Input::Start);
+    let (wait, out) = rig.next();
+    assert_eq!(wait, Duration::from_secs(10));
+    assert!(out.contains(&Output::Connect), "{out:?}");
+    assert!(!rig.peer.held_down_by_bfd());
+}

@@ -93,6 +93,11 @@ pub struct PeerConfig {
     /// TCP MD5 signature key (RFC 2385), 1-80 bytes: set on our connecting socket and, for the
     /// peer's address, on the listener, so the kernel drops the peer's unsigned segments.
     pub password: Option<Password>,
+    /// Start held down until the peer's BFD session is Up ([`super::BfdSignal::Up`]), for at
+    /// most this long. After a graceful restart of ours, so that the peer's BFD session of
+    /// before the restart falls while no BGP session is up (a fall during the new session
+    /// would close it with Cease/10 and end the graceful restart).
+    pub wait_for_bfd: Option<Duration>,
 }
 
 impl PeerConfig {
@@ -119,6 +124,7 @@ impl PeerConfig {
             max_prefixes: None,
             allow_as_in: 0,
             password: None,
+            wait_for_bfd: None,
         }
     }
 }

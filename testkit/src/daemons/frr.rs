@@ -68,7 +68,7 @@ impl Frr {
     fn write_conf(&self, daemon: &str, conf: &str) {
         let log = self.dir.join(format!("{daemon}.log"));
         let debug = match daemon {
-            "bgpd" => "debug bgp neighbor-events\n",
+            "bgpd" => "debug bgp neighbor-events\ndebug bgp bfd\n",
             "bfdd" => "debug bfd peer\ndebug bfd network\n",
             _ => "",
         };

@@ -38,6 +38,18 @@ pub use view::{BfdView, PeerBfdView};
 const MAINTENANCE: Duration = Duration::from_secs(2);
 /// How long a stop waits for every Up session to send a packet with the C bit cleared.
 const C_BIT_WAIT: Duration = Duration::from_millis(1500);
+/// After a graceful restart, how long a BFD peer's BGP session waits for BFD to be Up at most.
+const WAIT_AFTER_RESTART: Duration = Duration::from_secs(10);
+
+/// After our graceful restart, a BFD peer's BGP session starts only once its BFD session is
+/// Up: the peer's BFD session of before the restart must fall (on our new session's first
+/// Down packet, or its detection time) while no BGP session is up, or the peer would close
+/// the new session with Cease/10 and drop our routes (FRR does). At most
+/// [`WAIT_AFTER_RESTART`], and half our restart time: a peer that does not run BFD gets its
+/// session anyway, well before it drops our routes.
+pub fn wait_after_restart(restart_time_secs: u16) -> Duration {
+    WAIT_AFTER_RESTART.min(Duration::from_secs(u64::from(restart_time_secs)) / 2)
+}
 
 /// One peer's BFD session as configured.
 #[derive(Debug, Clone, PartialEq, Eq)]

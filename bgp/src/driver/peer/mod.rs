@@ -126,6 +126,9 @@ impl PeerTask {
 
     /// Run until the speaker stops or the peer is removed.
     pub async fn run(mut self) {
+        if let Some(wait) = self.cfg.wait_for_bfd {
+            self.machine.wait_for_bfd(Instant::now().into_std() + wait);
+        }
         self.process(Input::Start).await;
         loop {
             match self.wait().await {

@@ -20,8 +20,11 @@ const BFD_DOWN: &str = "BFD down";
 /// The peer's view of its BFD session.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Gate {
-    /// BFD fell from Up and has not been Up since: no session may start or be accepted.
+    /// BFD fell from Up and has not been Up since, or a start waits for it: no session may
+    /// start or be accepted.
     pub held: bool,
+    /// A start waiting for BFD goes ahead anyway at this time.
+    pub until: Option<Instant>,
     /// Prefixed to the reason of the fall this input causes.
     pub note: Option<&'static str>,
 }
@@ -36,6 +39,7 @@ impl Peer {
         out: &mut Vec<Output>,
     ) {
         self.bfd.held = true;
+        self.bfd.until = None;
         self.bfd.note = Some(BFD_DOWN);
         match self.state() {
             State::OpenSent | State::OpenConfirm | State::Established => {
@@ -80,10 +84,31 @@ impl Peer {
     /// The BFD session is Up: a session held down by BFD may start at once (unless a
     /// maximum-prefix hold-down runs).
     pub(super) fn on_bfd_up(&mut self, now: Instant) {
+        self.bfd.until = None;
         if !std::mem::take(&mut self.bfd.held) {
             return;
         }
-        info!(peer = %self.key, "BFD up: the BGP session may start again");
+        info!(peer = %self.key, "BFD up: the BGP session may start");
+        self.release(now);
+    }
+
+    /// Hold the first start until BFD is Up, or until `until`.
+    pub fn wait_for_bfd(&mut self, until: Instant) {
+        self.bfd.held = true;
+        self.bfd.until = Some(until);
+    }
+
+    /// The wait for BFD ran out: start anyway (the peer may not run BFD).
+    pub(super) fn bfd_wait_over(&mut self, now: Instant) {
+        if self.bfd.until.is_some_and(|t| t <= now) {
+            self.bfd.until = None;
+            self.bfd.held = false;
+            warn!(peer = %self.key, "BFD is not up: starting the BGP session without it");
+            self.release(now);
+        }
+    }
+
+    fn release(&mut self, now: Instant) {
         if self.state() == State::Idle && !self.retry.held_down(now) {
             self.restart_at = Some(now);
         }

@@ -97,6 +97,8 @@ impl Peer {
             return out;
         }
         match input {
+            // A start held for BFD happens when BFD is Up (or the wait ends).
+            Input::Start if self.bfd.held => self.restart_at = Some(now),
             Input::Start => self.feed(Which::Primary, SessionInput::ManualStart, now, &mut out),
             Input::Shutdown => self.shutdown(now, &mut out),
             Input::Remove(why) => self.remove(why, now, &mut out),
@@ -135,6 +137,7 @@ impl Peer {
             .flat_map(|s| s.timers.values().copied())
             // Held down by BFD: the start waits for BFD, not for a time.
             .chain(self.restart_at.filter(|_| !self.bfd.held))
+            .chain(self.bfd.until)
             .chain(self.helper.deadlines())
             .chain(self.loser.map(|l| l.until))
             .min()
@@ -251,6 +254,7 @@ impl Peer {
     /// restart, then the sessions' timers in the order they expired.
     fn tick(&mut self, now: Instant, out: &mut Vec<Output>) {
         out.extend(self.helper.expire(&self.key, now));
+        self.bfd_wait_over(now);
         if self.loser.is_some_and(|l| l.until <= now) {
             self.release_loser(true, now, out);
         }
