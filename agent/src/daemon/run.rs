@@ -88,7 +88,8 @@ async fn serve(
     let held = dataplane.ipam.ipam().blocks();
     let (speaker, changes) = start_speaker(&config, dataplane.restarted, listeners.bgp).await?;
     // One BFD session per peer with `bfd.enabled`, telling the speaker of each fall.
-    let bfd = BfdSupervisor::new(kernel.clone(), speaker.clone());
+    let after_restart = dataplane.restarted && config.bgp.graceful_restart.enabled;
+    let bfd = BfdSupervisor::new(kernel.clone(), speaker.clone(), after_restart);
     bfd.sync(super::bfd::wanted(&config)).await;
     let bfd_maintenance = bfd.spawn_maintenance();
     let observed = start_metrics(&speaker, &dataplane, listeners.metrics)?;

@@ -34,8 +34,13 @@ use crate::kernel::Kernel;
 use path::{Connected, Path};
 pub use view::{BfdView, PeerBfdView};
 
-/// Pending sessions are tried again, and the view refreshed, this often.
-const MAINTENANCE: Duration = Duration::from_secs(2);
+/// Sessions waiting for their BGP session are checked this often...
+const TICK: Duration = Duration::from_millis(200);
+/// ...and every tenth tick (2 s) the other pending ones are tried again and the view refreshed.
+const TICKS_PER_RETRY: u32 = 10;
+/// Why a session has not started: its peer's BGP session has never been Established.
+const WAITING_FOR_BGP: &str =
+    "waiting for the BGP session to be established first (BFD then runs between its addresses)";
 /// How long a stop waits for every Up session to send a packet with the C bit cleared.
 const C_BIT_WAIT: Duration = Duration::from_millis(1500);
 /// After a graceful restart, how long a BFD peer's BGP session waits for BFD to be Up at most.
@@ -89,6 +94,8 @@ struct Entry {
     running: Option<Path>,
     /// Why it does not run.
     pending: Option<String>,
+    /// It waits for its BGP session to be Established once.
+    waits_for_bgp: bool,
 }
 
 #[derive(Debug, Default)]
@@ -104,16 +111,24 @@ struct Inner {
 pub struct BfdSupervisor {
     kernel: Arc<dyn Kernel>,
     speaker: SpeakerHandle,
+    /// Sessions start before their BGP session (after our graceful restart, when BGP waits
+    /// for BFD instead).
+    before_bgp: bool,
     inner: tokio::sync::Mutex<Inner>,
     view: std::sync::Mutex<BfdView>,
 }
 
 impl BfdSupervisor {
-    /// No sessions yet; the driver starts with the first one.
-    pub fn new(kernel: Arc<dyn Kernel>, speaker: SpeakerHandle) -> Arc<Self> {
+    /// No sessions yet; the driver starts with the first one. A session starts once its peer's
+    /// BGP session has been Established (as FRR's bgpd starts its own: the peer then knows
+    /// the addresses, and FRR, which re-creates its BFD session when its BGP session comes up,
+    /// would otherwise take that re-creation for a fall and reset the new BGP session);
+    /// `before_bgp` (after our graceful restart) starts them at once.
+    pub fn new(kernel: Arc<dyn Kernel>, speaker: SpeakerHandle, before_bgp: bool) -> Arc<Self> {
         Arc::new(BfdSupervisor {
             kernel,
             speaker,
+            before_bgp,
             inner: tokio::sync::Mutex::new(Inner::default()),
             view: std::sync::Mutex::new(BfdView::default()),
         })
@@ -166,6 +181,7 @@ impl BfdSupervisor {
                             wanted: w,
                             running: None,
                             pending: None,
+                            waits_for_bgp: false,
                         },
                     );
                     self.start_session(&mut inner, &key).await;
@@ -180,24 +196,38 @@ impl BfdSupervisor {
     pub fn spawn_maintenance(self: &Arc<Self>) -> JoinHandle<()> {
         let me = self.clone();
         tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(MAINTENANCE).await;
-                {
+            for tick in 1u32.. {
+                tokio::time::sleep(TICK).await;
+                let retry = tick % TICKS_PER_RETRY == 0;
+                let established: std::collections::HashSet<PeerKey> = me
+                    .speaker
+                    .snapshot()
+                    .into_iter()
+                    .filter(|p| p.established_transitions > 0)
+                    .map(|p| p.peer)
+                    .collect();
+                let started = {
                     let mut inner = me.inner.lock().await;
                     if inner.stopped {
                         return;
                     }
-                    let pending: Vec<PeerKey> = inner
+                    let due: Vec<PeerKey> = inner
                         .entries
                         .iter()
-                        .filter(|(_, e)| e.running.is_none())
+                        .filter(|(k, e)| {
+                            e.running.is_none()
+                                && (retry || (e.waits_for_bgp && established.contains(*k)))
+                        })
                         .map(|(k, _)| k.clone())
                         .collect();
-                    for key in pending {
-                        me.start_session(&mut inner, &key).await;
+                    for key in &due {
+                        me.start_session(&mut inner, key).await;
                     }
+                    !due.is_empty()
+                };
+                if retry || started {
+                    me.refresh().await;
                 }
-                me.refresh().await;
             }
         })
     }
@@ -248,12 +278,14 @@ impl BfdSupervisor {
         let Some(e) = inner.entries.get_mut(key) else {
             return;
         };
+        e.waits_for_bgp = matches!(&result, Err(why) if why == WAITING_FOR_BGP);
         match result {
             Ok(path) => {
                 info!(peer = %key, ?path, "BFD session started");
                 e.running = Some(path);
                 e.pending = None;
             }
+            Err(why) if why == WAITING_FOR_BGP => e.pending = Some(why),
             Err(why) => {
                 if e.pending.as_ref() != Some(&why) {
                     warn!(peer = %key, reason = %why, "BFD session cannot start yet: trying again every 2 s");
@@ -275,6 +307,14 @@ impl BfdSupervisor {
         let path = path::choose(peer, wanted.local, wanted.multihop, &connected, || {
             path::route_source(peer)
         })?;
+        let established_once = self
+            .speaker
+            .snapshot()
+            .iter()
+            .any(|p| &p.peer == key && p.established_transitions > 0);
+        if !self.before_bgp && !established_once {
+            return Err(WAITING_FOR_BGP.into());
+        }
         let spec = match &path {
             Path::Single { interface, local } => SessionSpec {
                 local: *local,
