@@ -205,3 +205,25 @@ impl RouteOp {
         RouteOp::Replace(Route::via(prefix, hops, RTPROT_BGP))
     }
 }
+
+/// What a path offered as a container's network namespace is ([`super::Kernel::classify_netns`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NetnsKind {
+    /// Not a namespace file (a regular file, a directory, nothing at all).
+    NotNamespace,
+    /// A namespace, but not a network namespace (such as `/proc/PID/ns/uts`).
+    OtherNamespace,
+    /// The network namespace the asking kernel acts in (the host's, for the daemon).
+    Own,
+    /// Another network namespace, with its identity (the same for every path to it).
+    Network(NetnsId),
+}
+
+/// A namespace's identity: the device and inode of its nsfs file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct NetnsId {
+    /// Device of the nsfs file.
+    pub dev: u64,
+    /// Inode of the nsfs file.
+    pub ino: u64,
+}
