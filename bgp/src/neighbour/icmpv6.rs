@@ -222,21 +222,21 @@ mod tests {
         assert_eq!(parse(&reply), Ok(Icmpv6::EchoReply { id: 7, seq: 9 }));
     }
 
-    /// An RA as FRR 8.4 sends it on an unnumbered interface (captured with tcpdump, checksum
-    /// as received): hop limit 64, lifetime 1800, reachable 0, retrans 0, source MAC, MTU.
+    /// An RA as FRR 8.4.4 sends it on an interface with a `neighbor IF interface` (captured
+    /// with tcpdump in a lab namespace): hop limit 64, no flags, Router Lifetime 30 s, reachable
+    /// and retrans 0, its MAC.
     #[test]
     fn an_frr_router_advertisement() {
         let bytes = [
-            0x86, 0x00, 0x3c, 0x1c, 0x40, 0x00, 0x07, 0x08, 0, 0, 0, 0, 0, 0, 0,
+            0x86, 0x00, 0xf6, 0xb6, 0x40, 0x00, 0x00, 0x1e, 0, 0, 0, 0, 0, 0, 0,
             0, // fixed part
-            0x01, 0x01, 0x7a, 0x3b, 0x1f, 0x52, 0x8c, 0x10, // source link-layer address
-            0x05, 0x01, 0x00, 0x00, 0x00, 0x00, 0x05, 0xdc, // MTU 1500
+            0x01, 0x01, 0x96, 0x25, 0x69, 0x36, 0x24, 0x4d, // source link-layer address
         ];
         assert_eq!(
             parse(&bytes),
             Ok(Icmpv6::RouterAdvertisement {
-                lifetime: 1800,
-                source_mac: Some([0x7a, 0x3b, 0x1f, 0x52, 0x8c, 0x10]),
+                lifetime: 30,
+                source_mac: Some([0x96, 0x25, 0x69, 0x36, 0x24, 0x4d]),
             })
         );
     }
@@ -264,6 +264,14 @@ mod tests {
                 target_mac: Some(MAC)
             })
         );
+    }
+
+    proptest::proptest! {
+        /// Whatever arrives on the link, parsing returns (it never panics).
+        #[test]
+        fn any_bytes_parse_or_are_refused(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..80)) {
+            let _ = parse(&bytes);
+        }
     }
 
     #[test]

@@ -127,9 +127,11 @@ impl PeerTask {
 
     /// Run until the speaker stops or the peer is removed.
     pub async fn run(mut self) {
-        if let Some(link) = &self.link {
+        if let Some(link) = &mut self.link {
             // An interface peer waits for its neighbour.
-            let why = link.view.borrow().waiting.clone().unwrap_or_default();
+            let view = link.view.borrow_and_update().clone();
+            self.show_link(&view);
+            let why = view.waiting.unwrap_or_default();
             self.process(Input::TransportDown(why)).await;
         }
         self.process(Input::Start).await;
@@ -338,11 +340,7 @@ impl PeerTask {
         };
         let view = link.view.borrow_and_update().clone();
         let neighbour = view.neighbour.map(|n| (IpAddr::V6(n.address), n.ifindex));
-        self.shared.with_status(&self.cfg.peer, |e| {
-            e.status.neighbour = view.neighbour.map(|n| n.address);
-            e.status.neighbour_heard_by = view.neighbour.map(|n| n.heard_by.as_str().to_string());
-            e.status.waiting.clone_from(&view.waiting);
-        });
+        self.show_link(&view);
         let current = self.remote.zip(self.ifindex);
         if neighbour == current {
             return;
@@ -363,6 +361,15 @@ impl PeerTask {
         if neighbour.is_some() {
             self.process(Input::TransportUp).await;
         }
+    }
+
+    /// Show an interface peer's neighbour, or why it waits, in its status.
+    fn show_link(&self, view: &crate::neighbour::View) {
+        self.shared.with_status(&self.cfg.peer, |e| {
+            e.status.neighbour = view.neighbour.map(|n| n.address);
+            e.status.neighbour_heard_by = view.neighbour.map(|n| n.heard_by.as_str().to_string());
+            e.status.waiting.clone_from(&view.waiting);
+        });
     }
 
     /// Start our connection attempt, abandoning one still in flight.
