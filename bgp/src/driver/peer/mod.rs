@@ -4,6 +4,7 @@
 //! Every protocol decision (collisions, graceful-restart deadlines, hold-down, back-off) is the
 //! machine's.
 
+mod follow;
 mod receive;
 mod report;
 mod send;
@@ -262,17 +263,8 @@ impl PeerTask {
     }
 
     async fn on_inbound(&mut self, stream: TcpStream) {
-        if let Some(link) = &self.link {
-            // An interface peer takes connections from its neighbour only; one from another
-            // address on the link is a hint for the neighbour choice (and is closed).
-            let from = stream.peer_addr().ok().map(|a| a.ip());
-            if from.is_none() || from != self.remote {
-                if let Some(IpAddr::V6(source)) = from {
-                    link.hint(Hint::Connection(source));
-                }
-                debug!(peer = %self.cfg.peer, ?from, "connection from another than the neighbour closed");
-                return;
-            }
+        if !self.accepts(&stream) {
+            return;
         }
         let id = self.new_id();
         match Conn::start(stream, id, false, self.events_tx.clone()) {
@@ -330,46 +322,6 @@ impl PeerTask {
             }
         };
         self.process(input).await;
-    }
-
-    /// The neighbour discovery's view changed: follow the neighbour (a new one, or none, takes
-    /// the sessions with the old one down first) and show why the peer waits.
-    async fn on_link(&mut self) {
-        let Some(link) = self.link.as_mut() else {
-            return;
-        };
-        let view = link.view.borrow_and_update().clone();
-        let neighbour = view.neighbour.map(|n| (IpAddr::V6(n.address), n.ifindex));
-        self.show_link(&view);
-        let current = self.remote.zip(self.ifindex);
-        if neighbour == current {
-            return;
-        }
-        if current.is_some() {
-            let why = match (&view.waiting, neighbour) {
-                (Some(w), _) => w.clone(),
-                (None, Some((to, _))) => format!(
-                    "the neighbour on {} is now {to}",
-                    self.cfg.peer.interface().unwrap_or_default()
-                ),
-                (None, None) => "the neighbour is gone".into(),
-            };
-            self.process(Input::TransportDown(why)).await;
-        }
-        self.remote = neighbour.map(|n| n.0);
-        self.ifindex = neighbour.map(|n| n.1);
-        if neighbour.is_some() {
-            self.process(Input::TransportUp).await;
-        }
-    }
-
-    /// Show an interface peer's neighbour, or why it waits, in its status.
-    fn show_link(&self, view: &crate::neighbour::View) {
-        self.shared.with_status(&self.cfg.peer, |e| {
-            e.status.neighbour = view.neighbour.map(|n| n.address);
-            e.status.neighbour_heard_by = view.neighbour.map(|n| n.heard_by.as_str().to_string());
-            e.status.waiting.clone_from(&view.waiting);
-        });
     }
 
     /// Start our connection attempt, abandoning one still in flight.
