@@ -293,16 +293,14 @@ fn join(paths: &mut Vec<Arc<Path>>, path: Arc<Path>, mp: Multipath) -> bool {
     if in_multipath_set(&path, &best, mp.relax) {
         // It joins the set; the set moves only if its next hop is new there (and, at the
         // limit, only if it ranks among the kept ones: computed whole then).
-        let mut known = false;
-        let mut size = 0usize;
-        for p in paths
-            .iter()
-            .filter(|p| in_multipath_set(p, &best, mp.relax))
-        {
-            known |= p.rank.forwarding == hop;
-            size = size.saturating_add(1);
-        }
-        if !known && size >= mp.maximum_paths {
+        let in_set = |p: &&Arc<Path>| in_multipath_set(p, &best, mp.relax);
+        // The cheap comparison first: the decision steps only for a path with the same hop.
+        let known = paths.iter().any(|p| p.rank.forwarding == hop && in_set(&p));
+        // (The set can be no larger than `paths`: most of the time nothing needs counting.)
+        let full = !known
+            && paths.len() >= mp.maximum_paths
+            && paths.iter().filter(in_set).count() >= mp.maximum_paths;
+        if full {
             let before = multipath_hops(paths, mp);
             push_best_first(paths, path, better);
             return multipath_hops(paths, mp) != before;
@@ -354,14 +352,22 @@ pub(crate) fn multipath_hops(paths: &[Arc<Path>], mp: Multipath) -> Vec<NextHop>
     let Some(best) = paths.first() else {
         return Vec::new();
     };
-    let mut set: Vec<&Path> = paths
-        .iter()
-        .map(|p| p.as_ref())
-        .filter(|p| in_multipath_set(p, best, mp.relax))
-        .collect();
-    let mut hops: Vec<NextHop> = Vec::with_capacity(set.len());
-    if set.len() > mp.maximum_paths {
+    let mut hops: Vec<NextHop> = Vec::with_capacity(paths.len());
+    hops.extend(
+        paths
+            .iter()
+            .filter(|p| in_multipath_set(p, best, mp.relax))
+            .map(|p| p.rank.forwarding),
+    );
+    if hops.len() > mp.maximum_paths {
+        // Over the limit (rare): the best paths by the full order, distinct hops.
+        let mut set: Vec<&Path> = paths
+            .iter()
+            .map(|p| p.as_ref())
+            .filter(|p| in_multipath_set(p, best, mp.relax))
+            .collect();
         set.sort_by(|a, b| compare(a, b));
+        hops.clear();
         for p in set {
             if hops.len() >= mp.maximum_paths.max(1) {
                 break;
@@ -370,8 +376,6 @@ pub(crate) fn multipath_hops(paths: &[Arc<Path>], mp: Multipath) -> Vec<NextHop>
                 hops.push(p.rank.forwarding);
             }
         }
-    } else {
-        hops.extend(set.iter().map(|p| p.rank.forwarding));
     }
     hops.sort_unstable();
     hops.dedup();
