@@ -226,13 +226,15 @@ fn frr_tor_with_interface_neighbours_and_remote_as_external() {
         })
         .await;
         wait_peer(&handle, "o0", 40, established).await;
+        // FRR may resolve our address (Neighbor Discovery) before its Router Advertisement
+        // reaches us; the neighbour is the same, its RA marks it a router.
+        wait_peer(&handle, "o0", 20, |s| {
+            s.neighbour_heard_by.as_deref() == Some("router advertisement")
+        })
+        .await;
         let s = status_of(&handle, "o0").await;
         let frr_ll0 = link_local(&peer_ns, "p0");
         assert_eq!(s.neighbour, Some(frr_ll0), "{s:#?}");
-        assert_eq!(
-            s.neighbour_heard_by.as_deref(),
-            Some("router advertisement")
-        );
         let caps = &s.session.as_ref().unwrap().capabilities;
         assert!(caps.contains(&"extended-next-hop".to_string()), "{caps:?}");
         assert_eq!(s.families, ["ipv4", "ipv6"]);
