@@ -64,9 +64,27 @@ fn a_full_table_and_two_route_bursts_cause_no_bfd_state_change() {
     if !can_run() {
         return;
     }
-    let (host, tor, feed) = (Netns::new("bfdlh"), Netns::new("bfdlt"), Netns::new("bfdlf"));
-    link(&host, "eth1", &["10.0.15.2/30"], &tor, "eth1", &["10.0.15.1/30"]);
-    link(&host, "eth2", &["10.0.16.2/24"], &feed, "eth0", &["10.0.16.1/24"]);
+    let (host, tor, feed) = (
+        Netns::new("bfdlh"),
+        Netns::new("bfdlt"),
+        Netns::new("bfdlf"),
+    );
+    link(
+        &host,
+        "eth1",
+        &["10.0.15.2/30"],
+        &tor,
+        "eth1",
+        &["10.0.15.1/30"],
+    );
+    link(
+        &host,
+        "eth2",
+        &["10.0.16.2/24"],
+        &feed,
+        "eth0",
+        &["10.0.16.1/24"],
+    );
     let dir = testkit::cmd::shared_tempdir();
     let d = dir.path();
     let frr = Frr::with_daemons(&tor, d, &[("bgpd", TOR_BGPD), ("bfdd", "")]);
@@ -126,7 +144,10 @@ fn a_full_table_and_two_route_bursts_cause_no_bfd_state_change() {
             .await
             .unwrap();
             write.write_all(&withdrawals).await.unwrap();
-            tokio::task::spawn_blocking(move || went.recv()).await.unwrap().ok();
+            tokio::task::spawn_blocking(move || went.recv())
+                .await
+                .unwrap()
+                .ok();
         })
     });
     let ingest = Duration::from_secs(600);
@@ -136,15 +157,24 @@ fn a_full_table_and_two_route_bursts_cause_no_bfd_state_change() {
         "{}",
         report(&format!("{} of {n} routes in the kernel", learned(&sock)))
     );
-    println!("{n} routes learned and installed in {:?}", started.elapsed());
+    println!(
+        "{n} routes learned and installed in {:?}",
+        started.elapsed()
+    );
     let started = std::time::Instant::now();
     go.send(()).unwrap();
     assert!(
         testkit::eventually(ingest, || learned(&sock) == 0),
         "{}",
-        report(&format!("{} routes left after the withdrawal", learned(&sock)))
+        report(&format!(
+            "{} routes left after the withdrawal",
+            learned(&sock)
+        ))
     );
-    println!("{n} routes withdrawn and removed in {:?}", started.elapsed());
+    println!(
+        "{n} routes withdrawn and removed in {:?}",
+        started.elapsed()
+    );
     go.send(()).unwrap();
     sender.join().unwrap();
 

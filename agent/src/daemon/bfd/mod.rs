@@ -77,7 +77,7 @@ pub fn wanted(config: &Config) -> Vec<WantedSession> {
         .iter()
         .filter_map(|p| {
             Some(WantedSession {
-                peer: p.address.into(),
+                peer: p.key(),
                 timers: p.bfd.timers(&config.bgp.bfd)?,
                 multihop: p.bfd.multihop,
                 local: p.local_address,
@@ -303,7 +303,9 @@ impl BfdSupervisor {
             .ok_or("not configured")?;
         let params = params(&wanted.timers).map_err(|e| e.to_string())?;
         let connected = self.connected().await?;
-        let peer = key.address();
+        let peer = key.address().ok_or(
+            "BFD on interface peers is not supported yet (the neighbour's link-local address is learned)",
+        )?;
         let path = path::choose(peer, wanted.local, wanted.multihop, &connected, || {
             path::route_source(peer)
         })?;
