@@ -187,3 +187,22 @@ fn a_start_waiting_for_bfd_begins_when_bfd_is_up_or_when_the_wait_ends() {
     assert!(out.contains(&Output::Connect), "{out:?}");
     assert!(!rig.peer.held_down_by_bfd());
 }
+
+/// An interface peer's transport coming back does not start a session BFD holds down: BFD
+/// Up does, at once.
+#[test]
+fn a_returning_transport_waits_for_bfd_when_bfd_holds_the_peer_down() {
+    let mut rig = Rig::with(config(false, None), None);
+    rig.establish(C1, open_from(LOWER_ID, vec![]));
+    rig.feed(bfd_down(false));
+    assert!(rig.peer.held_down_by_bfd());
+    rig.feed(Input::TransportDown("interface eth1 is down".into()));
+    let out = rig.feed(Input::TransportUp);
+    assert!(!out.contains(&Output::Connect), "{out:?}");
+    let later = run_for(&mut rig, Duration::from_secs(600));
+    assert!(!later.contains(&Output::Connect), "{later:?}");
+    assert_eq!(rig.peer.state(), State::Idle);
+    rig.feed(Input::BfdUp);
+    let out = rig.feed(Input::Tick);
+    assert!(out.contains(&Output::Connect), "{out:?}");
+}
