@@ -43,11 +43,8 @@ impl Driver {
                 Ok(r) => self.create_network(r).await,
                 Err(e) => Err(e),
             },
-            "NetworkDriver.DeleteNetwork" => match parse::<proto::NetworkRef>(body) {
-                Ok(r) => {
-                    self.networks.lock().await.remove(&r.network_id);
-                    Ok(json!({}))
-                }
+            "NetworkDriver.DeleteNetwork" => match parse(body) {
+                Ok(r) => self.delete_network(r).await,
                 Err(e) => Err(e),
             },
             "NetworkDriver.CreateEndpoint" => match parse(body) {
@@ -82,7 +79,10 @@ impl Driver {
                 Ok(r) => self.request_pool(r).await,
                 Err(e) => Err(e),
             },
-            "IpamDriver.ReleasePool" => parse::<proto::ReleasePool>(body).map(|_| json!({})),
+            "IpamDriver.ReleasePool" => match parse(body) {
+                Ok(r) => self.release_pool(r).await,
+                Err(e) => Err(e),
+            },
             "IpamDriver.RequestAddress" => match parse(body) {
                 Ok(r) => self.request_address(r).await,
                 Err(e) => Err(e),
