@@ -17,7 +17,7 @@ use crate::dataplane::{DataplaneMode, GATEWAY, GATEWAY_V6};
 /// Prefix of the interface name Docker gives the moved interface (`eth0`, `eth1`, ...).
 const DST_PREFIX: &str = "eth";
 
-/// A failed call: Docker gets `{"Err": message}`.
+/// A failed call: Docker gets `{"Err": message}` (see `dispatch::failure`).
 type Answer = Result<Value, String>;
 
 impl Driver {

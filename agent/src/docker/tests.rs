@@ -309,7 +309,15 @@ fn a_container_lifecycle() {
 #[test]
 fn wrong_requests_get_err_answers() {
     let d = Driver::new(Box::new(Fake::default()));
-    let err = |v: Value| v["Err"].as_str().map(String::from);
+    // libnetwork reads an IPAM failure from `Error`, a network driver's from `Err`.
+    let err = |path: &str, v: Value| {
+        let (field, other) = match path.starts_with("/IpamDriver.") {
+            true => ("Error", "Err"),
+            false => ("Err", "Error"),
+        };
+        assert!(v.get(other).is_none(), "{path}: {v}");
+        v[field].as_str().map(String::from)
+    };
     for (path, body) in [
         ("/IpamDriver.RequestPool", json!({"V6": true})),
         ("/IpamDriver.RequestPool", json!({"Pool": "192.168.0.0/16"})),
@@ -335,7 +343,7 @@ fn wrong_requests_get_err_answers() {
         ("/NetworkDriver.CreateNetwork", json!({"NetworkID": 5})),
     ] {
         let v = call(&d, path, body.clone());
-        let e = err(v.clone());
+        let e = err(path, v.clone());
         assert!(
             e.as_deref().is_some_and(|e| e.starts_with("lattice:")),
             "{path} {body}: {v}"

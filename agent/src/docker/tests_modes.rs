@@ -26,8 +26,10 @@ fn host(mode: DataplaneMode, parent: Option<&str>) -> (Driver, Arc<Mutex<Vec<Str
     (Driver::new(Box::new(fake)), calls)
 }
 
+/// The failure in a network driver's (`Err`) or an IPAM driver's (`Error`) answer.
 fn err(v: &Value) -> String {
-    v["Err"].as_str().unwrap_or_default().to_string()
+    let e = v.get("Err").or_else(|| v.get("Error"));
+    e.and_then(Value::as_str).unwrap_or_default().to_string()
 }
 
 fn network(d: &Driver, id: &str, pool: &str, generic: Value) -> Value {
