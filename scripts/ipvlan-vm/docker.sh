@@ -146,10 +146,12 @@ pings() {
     # the block's blackhole (the /32 out of latipvl0; the reply goes to latipvl0's address).
     ping_from h1 h1c "$A_h2b"
     ping_from h2 h2b "$A_h1c"
-    for h in h1 h2; do
-        eval "a=\$A_${h}c"
-        ip netns exec $h ping -c 1 -W 2 "$a" >/dev/null || fail "$h -> its own $a (Docker's ipvlan)"
-        echo "$h -> ${h}c $a: ok"
+    # The same for the lattice driver's own ipvlan containers (h1b, h2a).
+    for c in h1c h2c h1b h2a; do
+        h=${c%?}
+        eval "a=\$A_$c"
+        ip netns exec $h ping -c 1 -W 2 "$a" >/dev/null || fail "$h -> its own $c $a (ipvlan)"
+        echo "$h -> $c $a: ok"
     done
 }
 pings
