@@ -164,7 +164,10 @@ fn bad_network_input_is_refused_whole_and_leaves_the_other_networks_alone() {
     if kernel_has_ipvlan(&name) {
         assert_eq!(v, json!({}), "a kernel with ipvlan takes the network");
     } else {
-        assert!(err(&v).contains("it needs ipvlan, and this kernel has none"), "{v}");
+        assert!(
+            err(&v).contains("it needs ipvlan, and this kernel has none"),
+            "{v}"
+        );
         assert!(
             !links(&name).contains("latipvl0"),
             "a host slave was left behind:\n{}",
@@ -186,7 +189,12 @@ fn bad_network_input_is_refused_whole_and_leaves_the_other_networks_alone() {
     );
 
     // A subnet outside the host's block, and the block asked for by two networks.
-    for outside in ["10.244.8.0/24", "10.244.7.0/25", "10.244.0.0/16", "192.168.120.0/24"] {
+    for outside in [
+        "10.244.8.0/24",
+        "10.244.7.0/25",
+        "10.244.0.0/16",
+        "192.168.120.0/24",
+    ] {
         let v = request_pool(&socket, outside);
         assert!(
             err(&v).contains(&format!("{outside} is not this host's block {BLOCK}")),
@@ -232,10 +240,17 @@ fn bad_network_input_is_refused_whole_and_leaves_the_other_networks_alone() {
         &json!({"NetworkID": "good", "EndpointID": "e1", "SandboxKey": "/x"}),
     );
     assert_eq!(joined["Gateway"], "169.254.1.1", "{joined}");
-    // A refused network never reached the driver's record: deleting it is a no-op answer,
-    // and the good one's endpoint goes cleanly.
+    // No refused network reached the driver's record (kept in ipam.state_dir), and the good
+    // one's endpoint goes cleanly.
+    let saved = std::fs::read_to_string(dir.path().join("state/docker-endpoints.json")).unwrap();
+    let saved: Value = serde_json::from_str(&saved).unwrap();
+    let networks: Vec<&String> = saved["networks"].as_object().unwrap().keys().collect();
+    assert_eq!(networks, ["good"], "{saved}");
     for (path, body) in [
-        ("/NetworkDriver.Leave", json!({"NetworkID": "good", "EndpointID": "e1"})),
+        (
+            "/NetworkDriver.Leave",
+            json!({"NetworkID": "good", "EndpointID": "e1"}),
+        ),
         (
             "/NetworkDriver.DeleteEndpoint",
             json!({"NetworkID": "good", "EndpointID": "e1"}),
