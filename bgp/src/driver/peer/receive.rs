@@ -7,7 +7,7 @@ use super::PeerTask;
 use crate::fsm::peer::{ConnId, Input};
 use crate::fsm::Negotiated;
 use crate::rib::{PeerInfo, RouteChange};
-use crate::wire::{Recovery, UpdateMsg};
+use crate::wire::{afi, safi, PathAttribute, Recovery, UpdateMsg};
 
 impl PeerTask {
     /// Import an UPDATE: prefixes the import policy refuses count as withdrawn (they replace
@@ -60,7 +60,11 @@ impl PeerTask {
             Err(_) => return None,
         };
         self.track_refused(update, refused_now.into_inner());
-        Some(Input::Imported(id, held))
+        Some(Input::Imported {
+            conn: id,
+            held,
+            family: announced_family(update),
+        })
     }
 
     /// The session fell to Idle: the status says so, with the reason, before any route change
@@ -112,5 +116,50 @@ impl PeerTask {
             local_as: self.shared.local_as,
             allow_as_in: self.cfg.allow_as_in,
         }
+    }
+}
+
+/// The AFI and SAFI of what `update` announces: IPv4 unicast in the classic NLRI field, else
+/// the family of its MP_REACH_NLRI (RFC 4760); a pure withdrawal counts as IPv4 unicast.
+fn announced_family(update: &UpdateMsg) -> (u16, u8) {
+    if !update.nlri.is_empty() {
+        return (afi::IPV4, safi::UNICAST);
+    }
+    update
+        .attributes
+        .iter()
+        .find_map(|a| match a {
+            PathAttribute::MpReach(mp) => Some((mp.afi, mp.safi)),
+            _ => None,
+        })
+        .unwrap_or((afi::IPV4, safi::UNICAST))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_family_of_an_update_is_that_of_what_it_announces() {
+        let v6 = UpdateMsg {
+            attributes: vec![PathAttribute::MpReach(crate::wire::MpReach {
+                afi: afi::IPV6,
+                safi: safi::UNICAST,
+                next_hop: crate::wire::MpNextHop {
+                    global: "fd00::1"
+                        .parse()
+                        .unwrap_or(std::net::Ipv6Addr::LOCALHOST.into()),
+                    link_local: None,
+                },
+                nlri: vec!["fd00:1::/64".parse().unwrap_or_default()],
+            })],
+            ..UpdateMsg::default()
+        };
+        assert_eq!(announced_family(&v6), (2, 1));
+        let v4 = UpdateMsg {
+            nlri: vec!["10.0.0.0/24".parse().unwrap_or_default()],
+            ..UpdateMsg::default()
+        };
+        assert_eq!(announced_family(&v4), (1, 1));
     }
 }

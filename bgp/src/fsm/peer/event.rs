@@ -35,8 +35,16 @@ pub enum Input {
     /// Event 18 found by the driver: a write on the connection failed.
     SendFailed(ConnId),
     /// An UPDATE that arrived on the connection was imported: the peer's Adj-RIB-In now holds
-    /// this many prefixes (above `max_prefixes`: Cease/1, RFC 4486, and a hold-down).
-    Imported(ConnId, usize),
+    /// `held` prefixes (above `max_prefixes`: Cease/1, RFC 4486, and a hold-down), the last of
+    /// them of the UPDATE's `family`, which the Cease/1 names.
+    Imported {
+        /// The connection the UPDATE came on.
+        conn: ConnId,
+        /// Prefixes the peer's Adj-RIB-In holds now.
+        held: usize,
+        /// The AFI and SAFI of the prefixes the UPDATE announced.
+        family: (u16, u8),
+    },
     /// Events 9-11 (ConnectRetryTimer_Expires, HoldTimer_Expires, KeepaliveTimer_Expires) and
     /// the peer's own deadlines: time passed; due at [`super::Peer::next_deadline`].
     Tick,

@@ -1,0 +1,75 @@
+//! What a peer that breaks the rules gets, over loopback against a scripted peer (no root):
+//! the RFC's answer on the wire, and what `lattice peers` and `lattice routes` show.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod scripted;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use bgp::driver::Families;
+use bgp::wire::{
+    afi, safi, AsSegment, Capability, Message, MpNextHop, MpReach, Origin, PathAttribute, UpdateMsg,
+};
+use scripted::{passive_speaker, port, status_when, Wire};
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+/// An UPDATE announcing `prefixes` (IPv6) via `next_hop` in MP_REACH_NLRI.
+fn v6_update(next_hop: &str, prefixes: &[&str]) -> Message {
+    Message::Update(UpdateMsg {
+        attributes: vec![
+            PathAttribute::Origin(Origin::Igp),
+            PathAttribute::AsPath(vec![AsSegment::Sequence(vec![scripted::THEIR_AS])]),
+            PathAttribute::MpReach(MpReach {
+                afi: afi::IPV6,
+                safi: safi::UNICAST,
+                next_hop: MpNextHop {
+                    global: next_hop.parse().unwrap(),
+                    link_local: None,
+                },
+                nlri: prefixes.iter().map(|p| p.parse().unwrap()).collect(),
+            }),
+        ],
+        ..UpdateMsg::default()
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ipv6_only_session_over_its_prefix_limit_gets_cease_1_naming_ipv6() {
+    // RFC 4486 §4: the Cease/1 data is the AFI and SAFI that hit the limit, then the limit.
+    let (ours, them) = (ip("127.0.19.1"), ip("127.0.19.2"));
+    let port = port(41000);
+    let (handle, _rx) = passive_speaker(ours, port, them, |p| bgp::driver::PeerConfig {
+        families: Families {
+            ipv4: false,
+            ipv6: true,
+        },
+        ipv6_next_hop: Some("fd00::20".parse().unwrap()),
+        max_prefixes: Some(2),
+        ..p
+    })
+    .await;
+    let mut peer = Wire::establish(
+        them,
+        SocketAddr::new(ours, port),
+        Ipv4Addr::new(10, 0, 0, 5),
+        vec![Capability::Multiprotocol {
+            afi: afi::IPV6,
+            safi: safi::UNICAST,
+        }],
+    )
+    .await;
+    peer.send(&v6_update(
+        "fd00::5",
+        &["fd00:1::/64", "fd00:2::/64", "fd00:3::/64"],
+    ))
+    .await;
+    let n = peer.notification(Duration::from_secs(5)).await;
+    let n = n.expect("no NOTIFICATION");
+    assert_eq!((n.code, n.subcode), (6, 1));
+    assert_eq!(n.data, vec![0, 2, 1, 0, 0, 0, 2], "AFI 2, SAFI 1, limit 2");
+    handle.shutdown().await;
+}
