@@ -41,6 +41,17 @@ impl Speaker {
     /// (empty, over 80 bytes), or a peer listed twice, is an `InvalidInput` error, before
     /// anything is bound.
     pub async fn start(config: SpeakerConfig) -> std::io::Result<(SpeakerHandle, RouteChanges)> {
+        Self::start_announcing(config, Vec::new()).await
+    }
+
+    /// [`Speaker::start`] with the local prefixes already known: every session, even one that
+    /// comes up at once, is sent them before its End-of-RIB (RFC 4724 §4.1). A helper peer
+    /// waiting for our End-of-RIB after our restart would otherwise sweep our routes and learn
+    /// them again a moment later: the flap graceful restart exists to prevent.
+    pub async fn start_announcing(
+        config: SpeakerConfig,
+        mut prefixes: Vec<IpNet>,
+    ) -> std::io::Result<(SpeakerHandle, RouteChanges)> {
         let mut seen = HashSet::new();
         for peer in &config.peers {
             if let Some(password) = &peer.password {
@@ -69,7 +80,9 @@ impl Speaker {
             inbound: Mutex::new(HashMap::new()),
             signal: ChangeSignal::default(),
         });
-        let (prefixes, prefixes_rx) = watch::channel(Vec::new());
+        prefixes.sort();
+        prefixes.dedup();
+        let (prefixes, prefixes_rx) = watch::channel(prefixes);
         let (stop, stop_rx) = watch::channel(false);
         let peers = Peers::new(
             shared.clone(),
