@@ -73,3 +73,66 @@ async fn an_ipv6_only_session_over_its_prefix_limit_gets_cease_1_naming_ipv6() {
     assert_eq!(n.data, vec![0, 2, 1, 0, 0, 0, 2], "AFI 2, SAFI 1, limit 2");
     handle.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shutdown_communication_is_shown_and_an_invalid_one_named() {
+    // RFC 9003: Cease/2 with a UTF-8 message; §4: an invalid one is reported as such.
+    let (ours, them) = (ip("127.0.19.3"), ip("127.0.19.4"));
+    let port = port(42000);
+    let (handle, _rx) = passive_speaker(ours, port, them, |p| bgp::driver::PeerConfig {
+        connect_retry: Duration::from_secs(1),
+        ..p
+    })
+    .await;
+    let to = SocketAddr::new(ours, port);
+    let id = Ipv4Addr::new(10, 0, 0, 5);
+    for (data, shown) in [
+        (
+            [&[21u8][..], "rack 3: \"maintenance\"".as_bytes()].concat(),
+            r#"shutdown communication "rack 3: \"maintenance\"""#,
+        ),
+        (
+            vec![3, b'a', 0xff, b'b'],
+            "shutdown communication (invalid: it is not UTF-8)",
+        ),
+    ] {
+        let mut peer = Wire::establish(them, to, id, vec![]).await;
+        status_when(&handle, scripted::established).await;
+        peer.send(&Message::Notification(bgp::wire::NotificationMsg {
+            code: 6,
+            subcode: 2,
+            data,
+        }))
+        .await;
+        let s = status_when(&handle, |p| !scripted::established(p)).await;
+        let err = s.last_error.unwrap_or_default();
+        assert!(
+            err.contains("received NOTIFICATION 6/2") && err.contains(shown),
+            "{err}"
+        );
+    }
+    handle.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn our_stop_sends_the_shutdown_communication_given() {
+    let (ours, them) = (ip("127.0.19.5"), ip("127.0.19.6"));
+    let port = port(43000);
+    let (handle, _rx) = passive_speaker(ours, port, them, |p| p).await;
+    let mut peer = Wire::establish(
+        them,
+        SocketAddr::new(ours, port),
+        Ipv4Addr::new(10, 0, 0, 5),
+        vec![],
+    )
+    .await;
+    handle.shutdown_with(Some("latticed upgrade".into())).await;
+    let n = peer.notification(Duration::from_secs(5)).await.unwrap();
+    assert_eq!((n.code, n.subcode), (6, 2));
+    assert_eq!(
+        n.shutdown_communication(),
+        Some(bgp::wire::ShutdownCommunication::Message(
+            "latticed upgrade".into()
+        ))
+    );
+}

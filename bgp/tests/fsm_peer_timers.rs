@@ -293,7 +293,7 @@ fn the_restart_state_bit_goes_out_only_until_the_first_session_is_up() {
 fn shutdown_sends_cease_2_or_with_graceful_restart_nothing() {
     let mut rig = Rig::new();
     rig.establish(C1, open_from(LOWER_ID, vec![]));
-    let out = rig.feed(Input::Shutdown);
+    let out = rig.feed(Input::Shutdown(None));
     assert_eq!(notification_on(&out, C1), Some((6, 2)), "{out:?}");
     assert!(closes(&out, C1));
     assert_eq!(rig.peer.next_deadline(), None, "no restart is scheduled");
@@ -304,9 +304,26 @@ fn shutdown_sends_cease_2_or_with_graceful_restart_nothing() {
 
     let mut rig = Rig::with(config(false, Some(GrOptions::default())), None);
     rig.establish(C1, open_from(LOWER_ID, vec![gr_cap(120, true)]));
-    let out = rig.feed(Input::Shutdown);
+    let out = rig.feed(Input::Shutdown(Some("maintenance".into())));
     // RFC 4724: peers keep our routes while we restart; we keep theirs in the kernel.
     assert_eq!(out, vec![Output::Close(C1)]);
+}
+
+#[test]
+fn a_shutdown_with_a_reason_sends_it_as_the_shutdown_communication() {
+    // RFC 9003: Cease/2 with a length octet and the UTF-8 message.
+    let mut rig = Rig::new();
+    rig.establish(C1, open_from(LOWER_ID, vec![]));
+    let out = rig.feed(Input::Shutdown(Some("rack 3 maintenance".into())));
+    match sent_on(&out, C1).as_slice() {
+        [Message::Notification(n)] => {
+            assert_eq!((n.code, n.subcode), (6, 2));
+            assert_eq!(n.data.first(), Some(&18));
+            assert_eq!(&n.data[1..], b"rack 3 maintenance");
+        }
+        other => panic!("expected Cease/2, sent {other:?}"),
+    }
+    assert!(closes(&out, C1));
 }
 
 #[test]

@@ -79,6 +79,7 @@ impl Speaker {
             status: Mutex::new(HashMap::new()),
             inbound: Mutex::new(HashMap::new()),
             signal: ChangeSignal::default(),
+            shutdown_message: Mutex::new(None),
         });
         prefixes.sort();
         prefixes.dedup();
@@ -202,6 +203,16 @@ impl SpeakerHandle {
     /// graceful restart is on, without a NOTIFICATION so that peers keep our routes for our
     /// restart time (RFC 4724; the agent leaves the kernel routes in place).
     pub async fn shutdown(&self) {
+        self.shutdown_with(None).await;
+    }
+
+    /// [`SpeakerHandle::shutdown`], the Cease/2 NOTIFICATIONs carrying `message` as their
+    /// Shutdown Communication (RFC 9003; at most 255 octets of UTF-8 go out). With graceful
+    /// restart on no NOTIFICATION is sent, so neither is the message.
+    pub async fn shutdown_with(&self, message: Option<String>) {
+        if let Ok(mut m) = self.shared.shutdown_message.lock() {
+            *m = message;
+        }
         self.stop.send_replace(true);
         let mut tasks = self.peers.stop_all().await;
         if let Ok(mut accept) = self.accept.lock() {

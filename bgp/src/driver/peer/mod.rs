@@ -115,7 +115,10 @@ impl PeerTask {
         self.process(Input::Start).await;
         loop {
             match self.wait().await {
-                Wake::Stop => return self.process(Input::Shutdown).await,
+                Wake::Stop => {
+                    let message = self.shared.shutdown_communication();
+                    return self.process(Input::Shutdown(message)).await;
+                }
                 Wake::Command(PeerCommand::Remove(why)) => {
                     info!(peer = %self.cfg.peer, ?why, "peer removed from the configuration");
                     return self.process(Input::Remove(why)).await;
@@ -266,8 +269,15 @@ impl PeerTask {
                         if max.is_some() {
                             self.count(false, &message);
                             if let Message::Notification(n) = &message {
-                                warn!(peer = %self.cfg.peer, code = n.code, subcode = n.subcode,
-                                    "received NOTIFICATION");
+                                match n.shutdown_communication() {
+                                    // RFC 9003 §4: the operator sees why (or that the
+                                    // message was invalid).
+                                    Some(c) => warn!(peer = %self.cfg.peer, code = n.code,
+                                        subcode = n.subcode, communication = %c,
+                                        "received NOTIFICATION with a shutdown communication"),
+                                    None => warn!(peer = %self.cfg.peer, code = n.code,
+                                        subcode = n.subcode, "received NOTIFICATION"),
+                                }
                             }
                         }
                         Input::Message(id, message)

@@ -11,9 +11,10 @@ pub enum Input {
     /// Event 1: ManualStart (Event 3, AutomaticStart, is the peer's own restart): the peer was
     /// configured.
     Start,
-    /// Event 2: ManualStop, because the speaker stops. With graceful restart on, the
-    /// connections are closed without a NOTIFICATION (RFC 4724: peers keep our routes).
-    Shutdown,
+    /// Event 2: ManualStop, because the speaker stops: Cease/2, with this Shutdown
+    /// Communication if any (RFC 9003). With graceful restart on, the connections are closed
+    /// without a NOTIFICATION (RFC 4724: peers keep our routes).
+    Shutdown(Option<String>),
     /// Event 2: ManualStop with Cease/3 or Cease/6 (RFC 4486): the peer is removed, or is
     /// replaced by a new configuration. Its routes leave the Loc-RIB at once.
     Remove(Removal),

@@ -93,7 +93,7 @@ impl Peer {
         }
         match input {
             Input::Start => self.feed(Which::Primary, SessionInput::ManualStart, now, &mut out),
-            Input::Shutdown => self.shutdown(now, &mut out),
+            Input::Shutdown(message) => self.shutdown(message, now, &mut out),
             Input::Remove(why) => self.remove(why, now, &mut out),
             Input::Inbound(id) => self.on_inbound(id, now, &mut out),
             Input::Connected(id) => self.on_connected(id, now, &mut out),
@@ -167,10 +167,11 @@ impl Peer {
         })
     }
 
-    /// The speaker stops: close every session with Cease/2; or, with graceful restart, close
-    /// the connections without a NOTIFICATION, so that peers keep our routes (stale) while the
-    /// kernel keeps forwarding, until we are back or our restart time runs out (RFC 4724).
-    fn shutdown(&mut self, now: Instant, out: &mut Vec<Output>) {
+    /// The speaker stops: close every session with Cease/2 (carrying `message` as its Shutdown
+    /// Communication, RFC 9003); or, with graceful restart, close the connections without a
+    /// NOTIFICATION, so that peers keep our routes (stale) while the kernel keeps forwarding,
+    /// until we are back or our restart time runs out (RFC 4724).
+    fn shutdown(&mut self, message: Option<String>, now: Instant, out: &mut Vec<Output>) {
         self.stopped = true;
         if self.config.open.graceful_restart.is_some() {
             let slots = std::iter::once(&mut self.primary).chain(self.candidate.as_mut());
@@ -181,10 +182,14 @@ impl Peer {
             );
             return;
         }
+        let stop = || match &message {
+            Some(m) => SessionInput::Stop(NotificationMsg::administrative_shutdown(m)),
+            None => SessionInput::ManualStop,
+        };
         if self.candidate.is_some() {
-            self.feed(Which::Candidate, SessionInput::ManualStop, now, out);
+            self.feed(Which::Candidate, stop(), now, out);
         }
-        self.feed(Which::Primary, SessionInput::ManualStop, now, out);
+        self.feed(Which::Primary, stop(), now, out);
     }
 
     /// The peer leaves the configuration: Cease/3 or /6 on its sessions, and its routes go,
