@@ -177,7 +177,9 @@ async fn serve(
     driver.abort();
     info!("shutting down: BGP sessions closed, kernel routes left in place");
     let _ = observed.stop.send(());
-    speaker.shutdown().await;
+    speaker
+        .shutdown_with(config.bgp.shutdown_message.clone())
+        .await;
     Ok(())
 }
 
@@ -189,6 +191,7 @@ async fn start_dataplane(
     kernel: &Arc<dyn Kernel>,
     now: u64,
 ) -> Result<Dataplane, DaemonError> {
+    startup::refuse_peers_at_uplink_addresses(config, kernel.as_ref()).await?;
     let (ipam, block, block_v6) = startup::open_ipam(config, kernel.as_ref(), now).await?;
     let held = ipam.ipam().blocks();
     info!(node = %config.node.name, blocks = ?held, "starting");

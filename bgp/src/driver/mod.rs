@@ -10,7 +10,7 @@
 //! Modules depend downwards only, and on each other rather than on this file's re-exports:
 //! `speaker` uses `peers`, `listener` and `changes`; `peers` uses `peer`; `peer` uses `conn`,
 //! `export`, `shared` and `status`; `listener` and `changes` use `shared`; `config` and `conn`
-//! use `password` (and `conn` `md5`); `status`, `export`, `md5` and `password` use none.
+//! use `password` (and `conn` `md5` and `ttl`); `status`, `export`, `md5` and `password` use none.
 
 mod changes;
 mod config;
@@ -24,6 +24,7 @@ mod peers;
 mod shared;
 mod speaker;
 mod status;
+mod ttl;
 
 pub use crate::PeerKey;
 pub use changes::{Empty, RouteChanges};

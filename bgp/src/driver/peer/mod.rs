@@ -229,6 +229,14 @@ impl PeerTask {
     }
 
     async fn on_inbound(&mut self, stream: TcpStream) {
+        if let Some(ttl) = self.ttl() {
+            // Before anything is sent on it: our OPEN leaves with the peer's TTL, and with
+            // GTSM the kernel drops the peer's segments that came from too far.
+            if let Err(e) = super::ttl::apply(&stream, self.address, ttl) {
+                warn!(peer = %self.cfg.peer, error = %e, "cannot set the TTL: connection refused");
+                return;
+            }
+        }
         let id = self.new_id();
         match Conn::start(stream, id, false, self.events_tx.clone()) {
             Ok(conn) => {
@@ -299,11 +307,12 @@ impl PeerTask {
         let addr = SocketAddr::new(self.address, self.cfg.port);
         let local = self.cfg.local_address;
         let password = self.cfg.password.clone();
+        let ttl = self.ttl();
         if let Some(h) = self.connecting.take() {
             h.abort();
         }
         self.connecting = Some(tokio::spawn(async move {
-            tokio::time::timeout(CONNECT_TIMEOUT, dial(addr, local, password))
+            tokio::time::timeout(CONNECT_TIMEOUT, dial(addr, local, password, ttl))
                 .await
                 .unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into()))
         }));
@@ -323,6 +332,12 @@ impl PeerTask {
             warn!(peer = %self.cfg.peer, code = n.code, subcode = n.subcode, "sent NOTIFICATION");
         }
         None
+    }
+
+    /// The TTL of this peer's connections: single-hop eBGP, `ebgp_multihop`, or GTSM.
+    fn ttl(&self) -> Option<super::ttl::Ttl> {
+        let ebgp = self.cfg.remote_as != self.shared.local_as;
+        super::ttl::for_peer(ebgp, self.cfg.ebgp_multihop, self.cfg.ttl_security)
     }
 
     fn new_id(&mut self) -> ConnId {
