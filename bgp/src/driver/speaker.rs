@@ -166,6 +166,7 @@ impl SpeakerHandle {
                 let address = s.peer.address();
                 let accepted = rib.received_by_family(address);
                 s.prefixes_accepted = rib.received(address) as u64;
+                s.prefixes_ignored = rib.ignored_count(address) as u64;
                 let mut received = accepted.clone();
                 for (family, refused) in [("ipv4", *refused_v4), ("ipv6", *refused_v6)] {
                     if refused > 0 {

@@ -6,6 +6,7 @@
 
 mod decision;
 mod dump;
+mod ignored;
 mod path;
 mod store;
 mod table;
@@ -16,6 +17,7 @@ use crate::wire::{AsSegment, Origin};
 
 pub use decision::{best_paths, compare};
 pub use dump::{RibPath, RibRoute};
+pub use ignored::{next_hop_problem, IgnoredRoute};
 pub use path::path_from;
 pub use store::{PeerInfo, Rib, RouteChange};
 

@@ -85,6 +85,8 @@ pub(super) struct PeerTask {
     refused: (HashSet<ipnet::Ipv4Net>, HashSet<ipnet::Ipv6Net>),
     /// UPDATEs of the current session repaired per RFC 7606 (only the first is logged at warn).
     recovered: u64,
+    /// UPDATEs of the current session with routes ignored for their next hop (likewise).
+    ignored_logged: u64,
 }
 
 impl PeerTask {
@@ -107,6 +109,7 @@ impl PeerTask {
             advertised: Vec::new(),
             refused: (HashSet::new(), HashSet::new()),
             recovered: 0,
+            ignored_logged: 0,
         }
     }
 

@@ -43,6 +43,7 @@ impl PeerTask {
         let peer = self.rib_peer(&n);
         let import = &self.cfg.import;
         let refused_now = std::cell::RefCell::new(Vec::new());
+        let mut ignored = (0, 0);
         let held = match self.shared.rib.lock() {
             Ok(mut rib) => {
                 let accept = |p: &ipnet::IpNet| {
@@ -52,19 +53,47 @@ impl PeerTask {
                     }
                     ok
                 };
+                ignored.0 = rib.ignored_count(peer.address);
                 if rib.update_quietly(peer, update, accept) {
                     self.shared.signal.changed();
                 }
-                rib.received(peer.address)
+                ignored.1 = rib.ignored_count(peer.address);
+                // Ignored routes count towards the limit too: they are held.
+                rib.received(peer.address).saturating_add(ignored.1)
             }
             Err(_) => return None,
         };
+        if ignored.1 > ignored.0 {
+            self.log_ignored(update, ignored.1);
+        }
         self.track_refused(update, refused_now.into_inner());
         Some(Input::Imported {
             conn: id,
             held,
             family: announced_family(update),
         })
+    }
+
+    /// RFC 4271 §6.3: routes ignored for their next hop are logged, once per session at warn
+    /// (a peer that sends nothing else must not flood the log), then at debug.
+    fn log_ignored(&mut self, update: &UpdateMsg, held: usize) {
+        let local: Vec<std::net::IpAddr> = self.conns.values().map(|c| c.local.ip()).collect();
+        let hops = update.attributes.iter().filter_map(|a| match a {
+            PathAttribute::NextHop(n) => Some(std::net::IpAddr::V4(*n)),
+            PathAttribute::MpReach(mp) => Some(mp.next_hop.global),
+            _ => None,
+        });
+        let why = hops
+            .filter_map(|h| crate::rib::next_hop_problem(h, &local))
+            .next()
+            .unwrap_or_else(|| "next hop unusable".into());
+        self.ignored_logged = self.ignored_logged.saturating_add(1);
+        if self.ignored_logged == 1 {
+            warn!(peer = %self.cfg.peer, reason = %why, ignored = held,
+                "routes ignored (further ones this session at debug level)");
+        } else {
+            debug!(peer = %self.cfg.peer, reason = %why, ignored = held, "routes ignored");
+        }
     }
 
     /// The session fell to Idle: the status says so, with the reason, before any route change
