@@ -52,6 +52,7 @@ impl Handler for Canned {
                     peers: vec![self.peer()],
                     learned_routes: 1,
                     block_usage: vec![],
+                    routes_not_installed: 0,
                 }),
                 Request::Peers { peer: Some(p) } if p != self.peer().address => {
                     Reply::Error(ApiError {
@@ -69,6 +70,7 @@ impl Handler for Canned {
                         in_kernel: ok,
                         kernel_next_hops: vec![],
                         not_installed_because: None,
+                        problem: None,
                     }],
                 },
                 Request::Ipam => Reply::Ipam(IpamStatus {

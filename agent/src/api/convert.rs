@@ -34,6 +34,7 @@ pub fn peer(p: PeerStatus) -> proto::PeerStatus {
         prefixes_advertised_by_family: p.prefixes_advertised_by_family,
         config: settings(p.config),
         session: p.session.map(session),
+        prefixes_ignored: p.prefixes_ignored,
     }
 }
 
@@ -93,6 +94,7 @@ pub fn path(p: RibPath) -> proto::RoutePath {
         best: p.best,
         multipath: p.multipath,
         stale: p.stale,
+        ignored: p.ignored,
     }
 }
 
@@ -141,6 +143,7 @@ mod tests {
         p.prefixes_received_by_family.insert("ipv4".into(), 4);
         p.prefixes_accepted_by_family.insert("ipv4".into(), 3);
         p.prefixes_advertised_by_family.insert("ipv6".into(), 1);
+        p.prefixes_ignored = 2;
         p.config = PeerSettings {
             hold_time: 9,
             keepalive: Some(3),
@@ -186,6 +189,7 @@ mod tests {
             best: true,
             multipath: true,
             stale: true,
+            ignored: Some("next hop ::1 is a loopback address".into()),
         };
         let api = path(p.clone());
         carries(&api, &p);

@@ -5,9 +5,10 @@
 //! Learned routes are installed with protocol `bgp` (186) so they are listed and cleaned up
 //! apart from everything else; several next hops make one multipath (ECMP) route, changed
 //! atomically with `NLM_F_REPLACE` (never delete-then-add, which would blackhole traffic).
-//! Only next hops the kernel can reach (inside a connected prefix of an up link) are installed:
-//! the kernel refuses a route through an unreachable gateway, and one bad hop would make it
-//! refuse the whole multipath route.
+//! Only next hops the kernel can reach (inside a connected prefix of an up link, and not one of
+//! this host's own addresses) are installed: the kernel refuses a route through an unreachable
+//! gateway, and one bad hop would make it refuse the whole multipath route. A best route left
+//! without a usable hop is counted ([`LearnedRoutes::not_installed`]): health says so.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::net::IpAddr;
@@ -32,10 +33,13 @@ pub struct LearnedRoute {
 
 pub use crate::kernel::RouteOp;
 
-/// Which gateways the kernel can use right now: those inside a connected prefix of an up link.
+/// Which gateways the kernel can use right now: those inside a connected prefix of an up link
+/// that are not this host's own addresses.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Reachability {
     connected: Vec<IpNet>,
+    /// Every address of the namespace (a route via one of them would loop back to us).
+    own: Vec<IpAddr>,
 }
 
 impl Reachability {
@@ -49,7 +53,10 @@ impl Reachability {
             .collect();
         connected.sort();
         connected.dedup();
-        Reachability { connected }
+        let mut own: Vec<IpAddr> = addresses.iter().map(|(_, a)| a.addr()).collect();
+        own.sort();
+        own.dedup();
+        Reachability { connected, own }
     }
 
     /// Everything reachable: for tests and for callers that let the kernel decide.
@@ -60,12 +67,27 @@ impl Reachability {
         ];
         Reachability {
             connected: all.to_vec(),
+            own: Vec::new(),
         }
     }
 
     /// True if the kernel can send to `hop` directly.
     pub fn reaches(&self, hop: IpAddr) -> bool {
-        self.connected.iter().any(|net| net.contains(&hop))
+        self.why_not(hop).is_none()
+    }
+
+    /// Why the kernel cannot send to `hop`, if it cannot.
+    pub fn why_not(&self, hop: IpAddr) -> Option<String> {
+        if self.own.binary_search(&hop).is_ok() {
+            return Some(format!("next hop {hop} is this host's own address"));
+        }
+        if hop.is_loopback() || hop.is_multicast() || hop.is_unspecified() {
+            return Some(format!("next hop {hop} cannot be a gateway"));
+        }
+        if !self.connected.iter().any(|net| net.contains(&hop)) {
+            return Some(format!("next hop {hop} is on no connected network"));
+        }
+        None
     }
 
     /// `hops` without the unreachable ones.
@@ -173,6 +195,11 @@ impl LearnedRoutes {
     /// Number of prefixes programmed (with at least one reachable next hop).
     pub fn len(&self) -> usize {
         self.installed.len()
+    }
+
+    /// Number of prefixes BGP wants in the kernel that have no usable next hop (not installed).
+    pub fn not_installed(&self) -> usize {
+        self.desired.len().saturating_sub(self.installed.len())
     }
 
     /// Number of programmed prefixes with several next hops (ECMP).

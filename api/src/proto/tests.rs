@@ -164,10 +164,12 @@ fn route_wire_shape() {
                 best: true,
                 multipath: true,
                 stale: true,
+                ignored: None,
             }],
             in_kernel: true,
             kernel_next_hops: vec!["10.0.1.254".parse().unwrap()],
             not_installed_because: None,
+            problem: None,
         }],
     };
     let text = concat!(

@@ -71,6 +71,11 @@ impl AgentHandler {
                 .learned
                 .load(std::sync::atomic::Ordering::Relaxed),
             block_usage: usage,
+            routes_not_installed: self
+                .dataplane
+                .stats
+                .not_installed
+                .load(std::sync::atomic::Ordering::Relaxed),
         })
     }
 
@@ -107,6 +112,11 @@ impl AgentHandler {
         let clusters: Vec<IpNet> = std::iter::once(IpNet::V4(self.config.cluster.cidr))
             .chain(self.config.cluster.cidr_v6.map(IpNet::V6))
             .collect();
+        // What the kernel can use as a gateway, to say why a best route is missing.
+        let reach = match (self.kernel.links().await, self.kernel.all_addresses().await) {
+            (Ok(links), Ok(addresses)) => Some(dataplane::Reachability::new(&links, &addresses)),
+            _ => None,
+        };
         let routes = self
             .speaker
             .routes()
@@ -114,8 +124,19 @@ impl AgentHandler {
             .map(|r| {
                 let ours = held.iter().any(|b| b.contains(&r.prefix));
                 let p = r.prefix;
+                let best: Vec<IpAddr> = r
+                    .paths
+                    .iter()
+                    .filter(|p| p.multipath && p.ignored.is_none())
+                    .map(|p| p.next_hop)
+                    .collect();
                 let (in_kernel, hops, why) = match kernel.get(&p) {
                     Some(hops) => (true, hops.clone(), None),
+                    None if best.is_empty() => (
+                        false,
+                        Vec::new(),
+                        Some("no usable path: every one is ignored (see below)".into()),
+                    ),
                     None if conflicts.contains(&p) => (
                         false,
                         Vec::new(),
@@ -131,12 +152,22 @@ impl AgentHandler {
                     }
                     None => (false, Vec::new(), None),
                 };
+                // A best route that should be there: say why it is not, when the kernel tells.
+                let problem = match (&reach, in_kernel || why.is_some()) {
+                    (Some(reach), false) => {
+                        let reasons: Vec<String> =
+                            best.iter().filter_map(|h| reach.why_not(*h)).collect();
+                        (reasons.len() == best.len()).then(|| reasons.join("; "))
+                    }
+                    _ => None,
+                };
                 RouteStatus {
                     prefix: r.prefix,
                     paths: r.paths.into_iter().map(convert::path).collect(),
                     in_kernel,
                     kernel_next_hops: hops,
                     not_installed_because: why,
+                    problem,
                 }
             })
             .collect();
