@@ -16,7 +16,8 @@ use std::time::Duration;
 use agent::config::Config;
 use agent::daemon::{self, Listeners, ManualClock};
 use agent::kernel::{
-    EventReceiver, FakeKernel, IpvlanMode, Kernel, KernelResult, LinkInfo, MacAddr, Route,
+    EventReceiver, FakeKernel, IpvlanMode, Kernel, KernelResult, LinkInfo, MacAddr, NetnsKind,
+    Route,
 };
 use async_trait::async_trait;
 use ipnet::IpNet;
@@ -97,6 +98,9 @@ impl Kernel for SlowDumps {
     }
     async fn netns(&self, path: &Path) -> KernelResult<Arc<dyn Kernel>> {
         self.0.netns(path).await
+    }
+    async fn classify_netns(&self, path: &Path) -> KernelResult<NetnsKind> {
+        self.0.classify_netns(path).await
     }
 }
 

@@ -92,7 +92,12 @@ fn openbgpd_session_routes_both_ways_withdraw_and_route_refresh() {
             .into_iter()
             .find(|(p, _)| *p == theirs)
             .map(|(_, h)| h);
-        assert_eq!(hop, Some(vec![PEER_ADDR.parse::<IpAddr>().unwrap()]));
+        assert_eq!(
+            hop,
+            Some(vec![bgp::rib::NextHop::from(
+                PEER_ADDR.parse::<IpAddr>().unwrap()
+            )])
+        );
         let held = blocking(|| eventually(Duration::from_secs(30), || !rib_line(&o).is_empty()));
         assert!(held, "OpenBGPD never got {OURS}");
         // It asks for our routes again: we answer (its Request counter: one sent).

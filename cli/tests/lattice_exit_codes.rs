@@ -54,7 +54,7 @@ impl Handler for Canned {
                     block_usage: vec![],
                     routes_not_installed: 0,
                 }),
-                Request::Peers { peer: Some(p) } if p != self.peer().address => {
+                Request::Peers { peer: Some(p) } if *p != self.peer().address.to_string() => {
                     Reply::Error(ApiError {
                         kind: "not_found".into(),
                         message: format!("{p} is not a configured BGP peer"),
@@ -69,6 +69,7 @@ impl Handler for Canned {
                         paths: vec![],
                         in_kernel: ok,
                         kernel_next_hops: vec![],
+                        kernel_next_hop_interfaces: vec![],
                         not_installed_because: None,
                         problem: None,
                     }],

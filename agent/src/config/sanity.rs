@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::net::IpAddr;
 
-use super::{Config, Problem};
+use super::{Config, PeerAsn, Problem};
 
 /// The longest unix socket path: `sun_path` holds 108 bytes, the terminating NUL included.
 pub const MAX_SOCKET_PATH: usize = 107;
@@ -36,10 +36,12 @@ pub fn check(c: &Config) -> Result<(), Problem> {
             if hops == 0 {
                 return Err(Problem::new(key("ebgp_multihop"), "must be 1-255"));
             }
-            if p.asn == c.node.asn {
+            if matches!(p.asn, PeerAsn::Internal)
+                || matches!(p.asn, PeerAsn::Number(n) if n == c.node.asn)
+            {
                 return Err(Problem::new(
                     key("ebgp_multihop"),
-                    "applies to eBGP only (this peer's asn is node.asn: iBGP)",
+                    "applies to eBGP only (this peer's asn is node.asn or internal: iBGP)",
                 ));
             }
             if p.ttl_security {
@@ -85,8 +87,8 @@ pub fn check(c: &Config) -> Result<(), Problem> {
 /// `bgp.listen.address`, `ipam.fan.address`, the peers' `local_address`es.
 fn configured_own_addresses(c: &Config) -> Vec<(IpAddr, String)> {
     let mut own = vec![(IpAddr::V4(c.node.router_id), "node.router_id".to_string())];
-    if !c.bgp.listen.address.is_unspecified() {
-        own.push((c.bgp.listen.address, "bgp.listen.address".into()));
+    if let Some(a) = c.bgp.listen.address.filter(|a| !a.is_unspecified()) {
+        own.push((a, "bgp.listen.address".into()));
     }
     if let Some(a) = c.ipam.fan.as_ref().and_then(|f| f.address) {
         own.push((IpAddr::V4(a), "ipam.fan.address".into()));
@@ -103,11 +105,15 @@ fn configured_own_addresses(c: &Config) -> Vec<(IpAddr, String)> {
 /// ourselves never comes up, and its routes would point at this host.
 pub fn own_addresses(c: &Config, own: &[(IpAddr, String)]) -> Result<(), Problem> {
     for (i, p) in c.bgp.peers.iter().enumerate() {
-        let address = p.address.to_canonical();
-        if let Some((_, what)) = own.iter().find(|(a, _)| a.to_canonical() == address) {
+        // An interface peer has no configured address: nothing to compare.
+        let Some(address) = p.address else {
+            continue;
+        };
+        let canonical = address.to_canonical();
+        if let Some((_, what)) = own.iter().find(|(a, _)| a.to_canonical() == canonical) {
             return Err(Problem::new(
                 format!("bgp.peers[{i}].address"),
-                format!("{} is this host's own address ({what})", p.address),
+                format!("{address} is this host's own address ({what})"),
             ));
         }
     }

@@ -9,13 +9,15 @@
 //!
 //! Modules depend downwards only, and on each other rather than on this file's re-exports:
 //! `speaker` uses `peers`, `listener` and `changes`; `peers` uses `peer`; `peer` uses `conn`,
-//! `export`, `shared` and `status`; `listener` and `changes` use `shared`; `config` and `conn`
-//! use `password` (and `conn` `md5` and `ttl`); `status`, `export`, `md5` and `password` use none.
+//! `export`, `link` (an interface peer's neighbour discovery), `shared` and `status`; `listener`
+//! and `changes` use `shared`; `config` and `conn` use `password` (and `conn` `md5` and `ttl`);
+//! `status`, `export`, `md5` and `password` use none.
 
 mod changes;
 mod config;
 mod conn;
 mod export;
+mod link;
 mod listener;
 mod md5;
 mod password;
@@ -26,6 +28,8 @@ mod speaker;
 mod status;
 mod ttl;
 
+pub use crate::fsm::RemoteAs;
+pub use crate::rib::Multipath;
 pub use crate::PeerKey;
 pub use changes::{Empty, RouteChanges};
 pub use config::{Families, PeerConfig, SpeakerConfig};

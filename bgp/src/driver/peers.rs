@@ -121,7 +121,7 @@ impl Peers {
         let (inbound_tx, inbound) = mpsc::channel(4);
         let (commands_tx, commands) = mpsc::channel(4);
         if let Ok(mut status) = self.shared.status.lock() {
-            status.insert(key.clone(), new_entry(&config));
+            status.insert(key.clone(), new_entry(&config, index));
         }
         if let Ok(mut routes) = self.shared.inbound.lock() {
             routes.insert(key.clone(), inbound_tx);
@@ -244,8 +244,8 @@ impl Peers {
     }
 }
 
-/// A new peer's status entry.
-fn new_entry(config: &PeerConfig) -> PeerEntry {
+/// A new peer's status entry; `index` is its key in the RIB.
+fn new_entry(config: &PeerConfig, index: u64) -> PeerEntry {
     let mut status = PeerStatus::new(config.peer.clone(), config.remote_as);
     status.config = PeerSettings {
         hold_time: config.hold_time,
@@ -257,6 +257,7 @@ fn new_entry(config: &PeerConfig) -> PeerEntry {
     };
     PeerEntry {
         status,
+        rib_id: crate::rib::PeerId(index),
         since: None,
         refused: (0, 0),
     }

@@ -12,14 +12,21 @@ use std::sync::Arc;
 
 use ipnet::IpNet;
 
-/// Why `hop` cannot be a next hop, if it cannot; `own` are this speaker's session addresses.
-pub fn next_hop_problem(hop: IpAddr, own: &[IpAddr]) -> Option<String> {
+use super::{NextHop, PeerId};
+
+/// Why `hop` cannot be a next hop, if it cannot; `own` are this speaker's session addresses
+/// (for an IPv6 link-local hop, only our address on the session it came over: a link-local
+/// address is ours only on its own link, and routers often reuse one, `fe80::1`, on every link).
+/// A loopback next hop is fine when it is the address of the peer's session itself (`peer`:
+/// speakers on one host, as in tests): it names that peer, as any other next hop self does.
+pub fn next_hop_problem(hop: IpAddr, own: &[IpAddr], peer: IpAddr) -> Option<String> {
     let hop = hop.to_canonical();
+    let is_peer = hop == peer.to_canonical();
     let what = if own.iter().any(|a| a.to_canonical() == hop) {
         "our own address"
     } else if hop.is_unspecified() {
         "unspecified"
-    } else if hop.is_loopback() {
+    } else if hop.is_loopback() && !is_peer {
         "a loopback address"
     } else if hop.is_multicast() {
         "a multicast address"
@@ -36,8 +43,10 @@ pub fn next_hop_problem(hop: IpAddr, own: &[IpAddr]) -> Option<String> {
 /// One ignored route: what the peer sent and why it was not used.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IgnoredRoute {
-    /// The next hop it came with.
-    pub next_hop: IpAddr,
+    /// The address of the peer's session it came over.
+    pub peer: IpAddr,
+    /// The next hop it came with (with the session's interface when link-local).
+    pub next_hop: NextHop,
     /// Why it was ignored (shared by every prefix of the UPDATE).
     pub reason: Arc<str>,
     /// The peer's session generation for the family when it arrived (like [`super::Path`]'s).
@@ -47,13 +56,13 @@ pub struct IgnoredRoute {
 /// Every peer's ignored routes and their count per peer.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Ignored {
-    routes: BTreeMap<(IpNet, IpAddr), IgnoredRoute>,
-    per_peer: HashMap<IpAddr, usize>,
+    routes: BTreeMap<(IpNet, PeerId), IgnoredRoute>,
+    per_peer: HashMap<PeerId, usize>,
 }
 
 impl Ignored {
     /// `peer` sent `prefix` with an unusable next hop.
-    pub fn insert(&mut self, prefix: IpNet, peer: IpAddr, route: IgnoredRoute) {
+    pub fn insert(&mut self, prefix: IpNet, peer: PeerId, route: IgnoredRoute) {
         if self.routes.insert((prefix, peer), route).is_none() {
             let n = self.per_peer.entry(peer).or_default();
             *n = n.saturating_add(1);
@@ -61,7 +70,7 @@ impl Ignored {
     }
 
     /// `peer` withdrew `prefix` or sent it again with a usable next hop.
-    pub fn remove(&mut self, prefix: IpNet, peer: IpAddr) {
+    pub fn remove(&mut self, prefix: IpNet, peer: PeerId) {
         if self.routes.is_empty() {
             return;
         }
@@ -71,7 +80,7 @@ impl Ignored {
     }
 
     /// Forget `peer`'s routes that `pred` selects (all of them, or its stale ones).
-    pub fn remove_where(&mut self, peer: IpAddr, pred: impl Fn(&IpNet, &IgnoredRoute) -> bool) {
+    pub fn remove_where(&mut self, peer: PeerId, pred: impl Fn(&IpNet, &IgnoredRoute) -> bool) {
         let before = self.routes.len();
         self.routes
             .retain(|(p, from), r| *from != peer || !pred(p, r));
@@ -79,16 +88,16 @@ impl Ignored {
     }
 
     /// How many of `peer`'s routes are ignored.
-    pub fn count(&self, peer: IpAddr) -> usize {
+    pub fn count(&self, peer: PeerId) -> usize {
         self.per_peer.get(&peer).copied().unwrap_or(0)
     }
 
     /// Every ignored route: (prefix, peer), what it was.
-    pub fn iter(&self) -> impl Iterator<Item = (&(IpNet, IpAddr), &IgnoredRoute)> {
+    pub fn iter(&self) -> impl Iterator<Item = (&(IpNet, PeerId), &IgnoredRoute)> {
         self.routes.iter()
     }
 
-    fn uncount(&mut self, peer: IpAddr, n: usize) {
+    fn uncount(&mut self, peer: PeerId, n: usize) {
         if let Some(c) = self.per_peer.get_mut(&peer) {
             *c = c.saturating_sub(n);
             if *c == 0 {
@@ -100,7 +109,7 @@ impl Ignored {
 
 impl super::Rib {
     /// Our address on `peer`'s session (`None`: no session): a next hop equal to it is ours.
-    pub fn set_local_address(&mut self, peer: IpAddr, local: Option<IpAddr>) {
+    pub fn set_local_address(&mut self, peer: PeerId, local: Option<IpAddr>) {
         match local {
             Some(a) => self.locals.insert(peer, a),
             None => self.locals.remove(&peer),
@@ -108,7 +117,7 @@ impl super::Rib {
     }
 
     /// How many of `peer`'s routes are ignored for their next hop.
-    pub fn ignored_count(&self, peer: IpAddr) -> usize {
+    pub fn ignored_count(&self, peer: PeerId) -> usize {
         self.ignored.count(peer)
     }
 }
@@ -132,7 +141,7 @@ mod tests {
             ("255.255.255.255", "broadcast"),
             ("10.0.0.2", "our own"),
         ] {
-            let why = next_hop_problem(hop.parse().unwrap(), &own);
+            let why = next_hop_problem(hop.parse().unwrap(), &own, "10.0.0.1".parse().unwrap());
             assert!(
                 why.as_deref().is_some_and(|w| w.contains(says)),
                 "{hop}: {why:?}"
@@ -140,7 +149,7 @@ mod tests {
         }
         for fine in ["10.0.0.1", "fd00::1", "fe80::1", "2001:db8::1"] {
             assert_eq!(
-                next_hop_problem(fine.parse().unwrap(), &own),
+                next_hop_problem(fine.parse().unwrap(), &own, "10.0.0.1".parse().unwrap()),
                 None,
                 "{fine}"
             );
@@ -148,10 +157,25 @@ mod tests {
     }
 
     #[test]
+    fn a_loopback_next_hop_is_fine_when_it_is_the_peer_itself() {
+        let own = ["127.0.0.1".parse().unwrap()];
+        let lo = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(
+            next_hop_problem(lo("127.0.0.2"), &own, lo("127.0.0.2")),
+            None
+        );
+        // Not our own address, another loopback address, nor loopback from a peer elsewhere.
+        assert!(next_hop_problem(lo("127.0.0.1"), &own, lo("127.0.0.2")).is_some());
+        assert!(next_hop_problem(lo("127.0.0.3"), &own, lo("127.0.0.2")).is_some());
+        assert!(next_hop_problem(lo("::1"), &own, lo("10.0.0.1")).is_some());
+    }
+
+    #[test]
     fn counts_follow_inserts_and_removals() {
         let mut ig = Ignored::default();
-        let (a, b): (IpAddr, IpAddr) = ("10.0.0.1".parse().unwrap(), "10.0.0.3".parse().unwrap());
+        let (a, b) = (PeerId(1), PeerId(3));
         let r = IgnoredRoute {
+            peer: "10.0.0.1".parse().unwrap(),
             next_hop: "::1".parse().unwrap(),
             reason: "x".into(),
             epoch: 0,

@@ -9,15 +9,19 @@ use ipnet::IpNet;
 use super::ignored::{next_hop_problem, Ignored, IgnoredRoute};
 use super::path::path_with_next_hop;
 use super::table::{Outcome, Table, V4Key, V6Key};
-use super::Path;
+use super::{Multipath, NextHop, Path, PeerId};
 use crate::policy::loop_free;
 use crate::wire::{afi, MpNextHop, PathAttribute, UpdateMsg};
 
 /// Who sent an UPDATE, for building [`Path`]s.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PeerInfo {
-    /// Peer address.
+    /// Which peer (the speaker's number for it).
+    pub id: PeerId,
+    /// Its address on the session the UPDATE came over.
     pub address: IpAddr,
+    /// The interface that session runs over, when known (for link-local next hops).
+    pub interface: Option<u32>,
     /// Peer BGP identifier.
     pub router_id: Ipv4Addr,
     /// Peer ASN.
@@ -34,7 +38,7 @@ pub struct RouteChange {
     /// The prefix.
     pub prefix: IpNet,
     /// Next hops of the multipath set, sorted; empty when the prefix is gone.
-    pub next_hops: Vec<IpAddr>,
+    pub next_hops: Vec<NextHop>,
 }
 
 /// Every peer's Adj-RIB-In and the resulting Loc-RIB next hops, for both families.
@@ -43,9 +47,9 @@ pub struct Rib {
     pub(crate) v4: Table<V4Key>,
     pub(crate) v6: Table<V6Key>,
     /// Count of prefixes per peer and family (AFI).
-    per_peer: HashMap<(IpAddr, u16), usize>,
+    per_peer: HashMap<(PeerId, u16), usize>,
     /// Each peer's generation per family (AFI); paths from older ones are stale.
-    epochs: HashMap<(IpAddr, u16), u32>,
+    epochs: HashMap<(PeerId, u16), u32>,
     /// Prefixes whose next hops changed since [`Rib::take_changes`] last reported them, each
     /// once (the table entry's dirty flag): a consumer that lags sees each prefix once, in its
     /// latest state.
@@ -56,7 +60,7 @@ pub struct Rib {
     /// Routes left out for an unusable next hop (RFC 4271 §6.3).
     pub(crate) ignored: Ignored,
     /// Our address on each peer's session (a next hop equal to one of them is ours).
-    pub(crate) locals: HashMap<IpAddr, IpAddr>,
+    pub(crate) locals: HashMap<PeerId, IpAddr>,
 }
 
 /// What an UPDATE gives a family: a path, nothing usable (a loop, a missing attribute: the
@@ -68,6 +72,20 @@ enum Offer {
 }
 
 impl Rib {
+    /// An empty RIB whose ECMP sets follow `multipath` ([`Rib::default`]: FRR's defaults).
+    pub fn new(multipath: Multipath) -> Self {
+        Rib {
+            v4: Table::new(multipath),
+            v6: Table::new(multipath),
+            ..Rib::default()
+        }
+    }
+
+    /// Which paths form a prefix's ECMP set.
+    pub fn multipath(&self) -> Multipath {
+        self.v4.multipath()
+    }
+
     /// Apply one UPDATE from `peer`, accepting every prefix.
     pub fn update(&mut self, peer: PeerInfo, update: &UpdateMsg) -> Vec<RouteChange> {
         self.update_filtered(peer, update, |_| true)
@@ -107,14 +125,14 @@ impl Rib {
         accept: impl Fn(&IpNet) -> bool,
         moved: &mut dyn FnMut(IpNet),
     ) {
-        let from = peer.address;
+        let from = peer.id;
         let withdrawn_mp = update.attributes.iter().flat_map(|a| match a {
             PathAttribute::MpUnreach(mp) => mp.withdrawn.as_slice(),
             _ => &[],
         });
         let withdrawn = update.withdrawn.iter().map(|p| IpNet::V4(*p));
         for prefix in withdrawn.chain(withdrawn_mp.copied()) {
-            self.remove_path(from, prefix, |p| p.peer == from, moved);
+            self.remove_path(from, prefix, |p| p.peer_id == from, moved);
             self.ignored.remove(prefix, from);
         }
         if !update.nlri.is_empty() {
@@ -153,18 +171,26 @@ impl Rib {
         nh: Option<MpNextHop>,
         family: u16,
     ) -> Offer {
-        let epoch = self.epoch(peer.address, family);
+        let epoch = self.epoch(peer.id, family);
         let Some(path) = nh
             .and_then(|nh| path_with_next_hop(peer, &update.attributes, nh, epoch))
             .filter(|p| loop_free(p.count_as(peer.local_as), peer.allow_as_in))
         else {
             return Offer::Unusable;
         };
-        let hop = path.forwarding_next_hop();
-        let own: Vec<IpAddr> = self.locals.values().copied().collect();
-        match next_hop_problem(hop, &own) {
+        let forwarding = path.forwarding_next_hop();
+        let hop = forwarding.address;
+        // A link-local address is ours only on the link it is on: compare it with our address
+        // on this session alone.
+        let own: Vec<IpAddr> = if is_link_local(hop) {
+            self.locals.get(&peer.id).copied().into_iter().collect()
+        } else {
+            self.locals.values().copied().collect()
+        };
+        match next_hop_problem(hop, &own, path.peer) {
             Some(reason) => Offer::Ignore(IgnoredRoute {
-                next_hop: hop,
+                peer: path.peer,
+                next_hop: forwarding,
                 reason: reason.into(),
                 epoch,
             }),
@@ -176,7 +202,7 @@ impl Rib {
     /// peer's path for it; an accepted prefix with an ignored path is remembered as ignored).
     fn announce(
         &mut self,
-        from: IpAddr,
+        from: PeerId,
         offer: Offer,
         prefixes: impl Iterator<Item = IpNet>,
         accept: &impl Fn(&IpNet) -> bool,
@@ -191,7 +217,7 @@ impl Rib {
         for prefix in prefixes {
             let accepted = accept(&prefix);
             let Some(path) = path.as_ref().filter(|_| accepted) else {
-                self.remove_path(from, prefix, |p| p.peer == from, moved);
+                self.remove_path(from, prefix, |p| p.peer_id == from, moved);
                 match &ignore {
                     Some(r) if accepted => self.ignored.insert(prefix, from, r.clone()),
                     _ => self.ignored.remove(prefix, from),
@@ -236,16 +262,16 @@ impl Rib {
     }
 
     /// Forget every path of `peer` (session down, no graceful restart).
-    pub fn peer_down(&mut self, peer: IpAddr) -> Vec<RouteChange> {
+    pub fn peer_down(&mut self, peer: PeerId) -> Vec<RouteChange> {
         self.epochs.retain(|(p, _), _| *p != peer);
         self.ignored.remove_where(peer, |_, _| true);
-        self.sweep(peer, |p| p.peer == peer, None)
+        self.sweep(peer, |p| p.peer_id == peer, None)
     }
 
     /// Mark `peer`'s paths of one family (or both) stale: they stay in use until replaced or
     /// swept. For a graceful restart (RFC 4724 §4.2) and an enhanced route refresh (RFC 7313
     /// §4, on BoRR).
-    pub fn mark_stale(&mut self, peer: IpAddr, family: Option<u16>) {
+    pub fn mark_stale(&mut self, peer: PeerId, family: Option<u16>) {
         for f in [afi::IPV4, afi::IPV6] {
             if family.is_none_or(|x| x == f) {
                 let e = self.epochs.entry((peer, f)).or_insert(0);
@@ -256,7 +282,7 @@ impl Rib {
 
     /// Drop `peer`'s stale paths of one family (`afi`), or of both (`None`): on End-of-RIB (or
     /// EoRR), when the restart timer runs out, or when the new session does not keep the family.
-    pub fn sweep_stale(&mut self, peer: IpAddr, family: Option<u16>) -> Vec<RouteChange> {
+    pub fn sweep_stale(&mut self, peer: PeerId, family: Option<u16>) -> Vec<RouteChange> {
         let (e4, e6) = (self.epoch(peer, afi::IPV4), self.epoch(peer, afi::IPV6));
         self.ignored.remove_where(peer, |prefix, r| {
             let f = family_of(prefix);
@@ -264,43 +290,43 @@ impl Rib {
         });
         let mut changes = Vec::new();
         if family.is_none_or(|f| f == afi::IPV4) {
-            let stale = move |p: &Path| p.peer == peer && p.epoch != e4;
+            let stale = move |p: &Path| p.peer_id == peer && p.epoch != e4;
             changes.extend(self.sweep(peer, stale, Some(afi::IPV4)));
         }
         if family.is_none_or(|f| f == afi::IPV6) {
-            let stale = move |p: &Path| p.peer == peer && p.epoch != e6;
+            let stale = move |p: &Path| p.peer_id == peer && p.epoch != e6;
             changes.extend(self.sweep(peer, stale, Some(afi::IPV6)));
         }
         changes
     }
 
     /// How many of `peer`'s paths are stale.
-    pub fn stale_count(&self, peer: IpAddr) -> usize {
+    pub fn stale_count(&self, peer: PeerId) -> usize {
         let (e4, e6) = (self.epoch(peer, afi::IPV4), self.epoch(peer, afi::IPV6));
         let v4 = self
             .v4
-            .prefixes_where(|p| p.peer == peer && p.epoch != e4)
+            .prefixes_where(|p| p.peer_id == peer && p.epoch != e4)
             .len();
         let v6 = self
             .v6
-            .prefixes_where(|p| p.peer == peer && p.epoch != e6)
+            .prefixes_where(|p| p.peer_id == peer && p.epoch != e6)
             .len();
         v4.saturating_add(v6)
     }
 
     /// `peer`'s current session generation for `family` (AFI).
-    pub(crate) fn epoch_of(&self, peer: IpAddr, family: u16) -> u32 {
+    pub(crate) fn epoch_of(&self, peer: PeerId, family: u16) -> u32 {
         self.epoch(peer, family)
     }
 
-    fn epoch(&self, peer: IpAddr, family: u16) -> u32 {
+    fn epoch(&self, peer: PeerId, family: u16) -> u32 {
         self.epochs.get(&(peer, family)).copied().unwrap_or(0)
     }
 
     /// Remove the paths of `peer` that `pred` selects, in one family or both.
     fn sweep(
         &mut self,
-        peer: IpAddr,
+        peer: PeerId,
         pred: impl Fn(&Path) -> bool,
         family: Option<u16>,
     ) -> Vec<RouteChange> {
@@ -320,7 +346,7 @@ impl Rib {
     }
 
     /// Prefixes held in `peer`'s Adj-RIB-In.
-    pub fn received(&self, peer: IpAddr) -> usize {
+    pub fn received(&self, peer: PeerId) -> usize {
         [afi::IPV4, afi::IPV6]
             .iter()
             .map(|f| self.per_peer.get(&(peer, *f)).copied().unwrap_or(0))
@@ -328,7 +354,7 @@ impl Rib {
     }
 
     /// Prefixes held in `peer`'s Adj-RIB-In, by family (only families with some).
-    pub fn received_by_family(&self, peer: IpAddr) -> std::collections::BTreeMap<String, u64> {
+    pub fn received_by_family(&self, peer: PeerId) -> std::collections::BTreeMap<String, u64> {
         let count = |f| self.per_peer.get(&(peer, f)).copied().unwrap_or(0) as u64;
         [("ipv4", count(afi::IPV4)), ("ipv6", count(afi::IPV6))]
             .into_iter()
@@ -338,14 +364,14 @@ impl Rib {
     }
 
     /// The Loc-RIB: prefix -> multipath next hops.
-    pub fn loc_rib(&self) -> Vec<(IpNet, Vec<IpAddr>)> {
+    pub fn loc_rib(&self) -> Vec<(IpNet, Vec<NextHop>)> {
         let v4 = self.v4.loc().map(|(p, h)| (IpNet::V4(p), h));
         let v6 = self.v6.loc().map(|(p, h)| (IpNet::V6(p), h));
         v4.chain(v6).collect()
     }
 
     /// The next hops in use for `prefix` (empty: no route).
-    pub fn next_hops(&self, prefix: &IpNet) -> Vec<IpAddr> {
+    pub fn next_hops(&self, prefix: &IpNet) -> Vec<NextHop> {
         match prefix {
             IpNet::V4(p) => self.v4.next_hops(*p),
             IpNet::V6(p) => self.v6.next_hops(*p),
@@ -363,7 +389,7 @@ impl Rib {
     /// Remove the path of `peer` for `prefix` if `pred` selects it.
     fn remove_path(
         &mut self,
-        peer: IpAddr,
+        peer: PeerId,
         prefix: IpNet,
         pred: impl Fn(&Path) -> bool,
         moved: &mut dyn FnMut(IpNet),
@@ -420,4 +446,8 @@ fn family_of(prefix: &IpNet) -> u16 {
         IpNet::V4(_) => afi::IPV4,
         IpNet::V6(_) => afi::IPV6,
     }
+}
+
+fn is_link_local(a: IpAddr) -> bool {
+    matches!(a, IpAddr::V6(v6) if v6.is_unicast_link_local())
 }

@@ -4,12 +4,13 @@
 //! Every protocol decision (collisions, graceful-restart deadlines, hold-down, back-off) is the
 //! machine's.
 
+mod follow;
 mod receive;
 mod report;
 mod send;
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, SocketAddr, SocketAddrV6};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,9 +23,11 @@ use tracing::{debug, info, warn};
 
 use super::config::PeerConfig;
 use super::conn::{dial, Conn, ConnEvent};
+use super::link::{Hint, LinkHandle};
 use super::shared::Shared;
 use crate::fsm::peer::{ConnId, Input, Output, Peer, Removal};
-use crate::fsm::{OpenOptions, SessionConfig};
+use crate::fsm::{OpenOptions, SessionConfig, State};
+use crate::rib::PeerId;
 use crate::wire::{
     cease_subcode, encode, header_subcode, CodecContext, DecodeError, ErrorCode, Message,
     NotificationMsg,
@@ -58,6 +61,7 @@ pub(super) struct PeerChannels {
 /// What woke the task up.
 enum Wake {
     Stop,
+    Link,
     Inbound(TcpStream),
     Conn(ConnId, ConnEvent),
     Connected(std::io::Result<TcpStream>),
@@ -69,8 +73,16 @@ enum Wake {
 /// The task behind one configured peer.
 pub(super) struct PeerTask {
     cfg: PeerConfig,
-    /// The peer's address in the RIB.
-    address: IpAddr,
+    /// The speaker's number for the peer: its key in the RIB.
+    id: PeerId,
+    /// Where its sessions run to: the configured address, or an interface peer's neighbour
+    /// (none while it has none).
+    remote: Option<IpAddr>,
+    /// The interface the sessions run over, when known: a link-local address's zone, and the
+    /// interface of link-local next hops.
+    ifindex: Option<u32>,
+    /// An interface peer's neighbour discovery.
+    link: Option<LinkHandle>,
     shared: Arc<Shared>,
     machine: Peer,
     channels: PeerChannels,
@@ -95,8 +107,12 @@ impl PeerTask {
         let (events_tx, events_rx) = mpsc::channel(64);
         let session = session_config(&cfg, &shared);
         let machine = Peer::new(cfg.peer.clone(), session, cfg.max_prefixes, index);
+        let link = cfg.peer.interface().map(LinkHandle::spawn);
         Self {
-            address: cfg.peer.address(),
+            id: PeerId(index),
+            remote: cfg.peer.address(),
+            ifindex: None,
+            link,
             cfg,
             shared,
             machine,
@@ -115,6 +131,13 @@ impl PeerTask {
 
     /// Run until the speaker stops or the peer is removed.
     pub async fn run(mut self) {
+        if let Some(link) = &mut self.link {
+            // An interface peer waits for its neighbour.
+            let view = link.view.borrow_and_update().clone();
+            self.show_link(&view);
+            let why = view.waiting.unwrap_or_default();
+            self.process(Input::TransportDown(why)).await;
+        }
         self.process(Input::Start).await;
         loop {
             match self.wait().await {
@@ -122,6 +145,7 @@ impl PeerTask {
                     let message = self.shared.shutdown_communication();
                     return self.process(Input::Shutdown(message)).await;
                 }
+                Wake::Link => self.on_link().await,
                 Wake::Command(PeerCommand::Remove(why)) => {
                     info!(peer = %self.cfg.peer, ?why, "peer removed from the configuration");
                     return self.process(Input::Remove(why)).await;
@@ -140,8 +164,15 @@ impl PeerTask {
         let deadline = self.machine.next_deadline().map(Instant::from_std);
         let connecting = &mut self.connecting;
         let ch = &mut self.channels;
+        let link = self.link.as_mut().map(|l| &mut l.view);
         tokio::select! {
             _ = ch.stop.changed() => Wake::Stop,
+            Some(Ok(())) = async {
+                match link {
+                    Some(view) => Some(view.changed().await),
+                    None => std::future::pending().await,
+                }
+            } => Wake::Link,
             Some(stream) = ch.inbound.recv() => Wake::Inbound(stream),
             Some(cmd) = ch.commands.recv() => Wake::Command(cmd),
             Some((id, ev)) = self.events_rx.recv() => Wake::Conn(id, ev),
@@ -186,6 +217,12 @@ impl PeerTask {
             if changed {
                 self.set_state();
             }
+            let now = self.machine.state();
+            if (state == State::Established) != (now == State::Established) {
+                if let Some(link) = &self.link {
+                    link.hint(Hint::Established(now == State::Established));
+                }
+            }
         }
     }
 
@@ -213,29 +250,33 @@ impl PeerTask {
             Output::RouteRefresh(id, rr) => return self.on_route_refresh(id, rr).await,
             Output::Down(reason) => self.down(reason),
             Output::MarkStale => {
-                let address = self.address;
+                let id = self.id;
                 self.with_rib(|rib| {
-                    rib.mark_stale(address, None);
+                    rib.mark_stale(id, None);
                     Vec::new()
                 });
             }
             Output::SweepStale(family) => {
-                let address = self.address;
-                self.with_rib(|rib| rib.sweep_stale(address, family));
+                let id = self.id;
+                self.with_rib(|rib| rib.sweep_stale(id, family));
             }
             Output::DropRoutes => {
-                let address = self.address;
-                self.with_rib(|rib| rib.peer_down(address));
+                let id = self.id;
+                self.with_rib(|rib| rib.peer_down(id));
             }
         }
         None
     }
 
     async fn on_inbound(&mut self, stream: TcpStream) {
+        if !self.accepts(&stream) {
+            return;
+        }
         if let Some(ttl) = self.ttl() {
             // Before anything is sent on it: our OPEN leaves with the peer's TTL, and with
             // GTSM the kernel drops the peer's segments that came from too far.
-            if let Err(e) = super::ttl::apply(&stream, self.address, ttl) {
+            let from = stream.peer_addr().map(|a| a.ip());
+            if let Err(e) = from.and_then(|from| super::ttl::apply(&stream, from, ttl)) {
                 warn!(peer = %self.cfg.peer, error = %e, "cannot set the TTL: connection refused");
                 return;
             }
@@ -307,7 +348,15 @@ impl PeerTask {
 
     /// Start our connection attempt, abandoning one still in flight.
     fn connect(&mut self) {
-        let addr = SocketAddr::new(self.address, self.cfg.port);
+        let Some(remote) = self.remote else {
+            return;
+        };
+        let addr = match (remote, self.ifindex) {
+            (IpAddr::V6(a), Some(zone)) if a.is_unicast_link_local() => {
+                SocketAddr::V6(SocketAddrV6::new(a, self.cfg.port, 0, zone))
+            }
+            (a, _) => SocketAddr::new(a, self.cfg.port),
+        };
         let local = self.cfg.local_address;
         let password = self.cfg.password.clone();
         let ttl = self.ttl();
@@ -339,7 +388,12 @@ impl PeerTask {
 
     /// The TTL of this peer's connections: single-hop eBGP, `ebgp_multihop`, or GTSM.
     fn ttl(&self) -> Option<super::ttl::Ttl> {
-        let ebgp = self.cfg.remote_as != self.shared.local_as;
+        // Known before the OPEN: `external` is eBGP and `internal` iBGP by definition.
+        let ebgp = match self.cfg.remote_as {
+            crate::fsm::RemoteAs::Number(n) => n != self.shared.local_as,
+            crate::fsm::RemoteAs::External => true,
+            crate::fsm::RemoteAs::Internal => false,
+        };
         super::ttl::for_peer(ebgp, self.cfg.ebgp_multihop, self.cfg.ttl_security)
     }
 
@@ -396,7 +450,7 @@ fn session_config(cfg: &PeerConfig, shared: &Shared) -> SessionConfig {
             graceful_restart: shared.graceful_restart,
             hostname: shared.hostname.clone(),
             extended_message: true,
-            extended_next_hop: cfg.peer.address().is_ipv6() && cfg.ipv4_next_hop.is_none(),
+            extended_next_hop: cfg.peer.is_ipv6() && cfg.ipv4_next_hop.is_none(),
         },
     }
 }

@@ -33,10 +33,10 @@ impl PeerTask {
                     "malformed UPDATE handled per RFC 7606");
             }
         }
-        let address = self.address;
+        let peer_id = self.id;
         if let Some((family, _)) = update.end_of_rib().filter(|_| update.recovered.is_empty()) {
             debug!(peer = %self.cfg.peer, family, "End-of-RIB received");
-            self.with_rib(|rib| rib.sweep_stale(address, Some(family)));
+            self.with_rib(|rib| rib.sweep_stale(peer_id, Some(family)));
             self.publish_stale();
             return None;
         }
@@ -53,13 +53,13 @@ impl PeerTask {
                     }
                     ok
                 };
-                ignored.0 = rib.ignored_count(peer.address);
+                ignored.0 = rib.ignored_count(peer.id);
                 if rib.update_quietly(peer, update, accept) {
                     self.shared.signal.changed();
                 }
-                ignored.1 = rib.ignored_count(peer.address);
+                ignored.1 = rib.ignored_count(peer.id);
                 // Ignored routes count towards the limit too: they are held.
-                rib.received(peer.address).saturating_add(ignored.1)
+                rib.received(peer.id).saturating_add(ignored.1)
             }
             Err(_) => return None,
         };
@@ -78,13 +78,16 @@ impl PeerTask {
     /// (a peer that sends nothing else must not flood the log), then at debug.
     fn log_ignored(&mut self, update: &UpdateMsg, held: usize) {
         let local: Vec<std::net::IpAddr> = self.conns.values().map(|c| c.local.ip()).collect();
+        let peer = self
+            .remote
+            .unwrap_or(std::net::IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED));
         let hops = update.attributes.iter().filter_map(|a| match a {
             PathAttribute::NextHop(n) => Some(std::net::IpAddr::V4(*n)),
             PathAttribute::MpReach(mp) => Some(mp.next_hop.global),
             _ => None,
         });
         let why = hops
-            .filter_map(|h| crate::rib::next_hop_problem(h, &local))
+            .filter_map(|h| crate::rib::next_hop_problem(h, &local, peer))
             .next()
             .unwrap_or_else(|| "next hop unusable".into());
         self.ignored_logged = self.ignored_logged.saturating_add(1);
@@ -130,7 +133,7 @@ impl PeerTask {
             .shared
             .rib
             .lock()
-            .map(|rib| rib.stale_count(self.address) > 0)
+            .map(|rib| rib.stale_count(self.id) > 0)
             .unwrap_or(false);
         self.shared.with_status(&self.cfg.peer, |e| {
             e.status.graceful_restart_stale = stale;
@@ -139,7 +142,11 @@ impl PeerTask {
 
     fn rib_peer(&self, n: &Negotiated) -> PeerInfo {
         PeerInfo {
-            address: self.address,
+            id: self.id,
+            address: self
+                .remote
+                .unwrap_or(std::net::IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)),
+            interface: self.ifindex,
             router_id: n.remote_router_id,
             asn: n.remote_as,
             local_as: self.shared.local_as,
