@@ -9,6 +9,7 @@
 mod names;
 pub mod peers;
 pub mod server;
+pub mod slots;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
