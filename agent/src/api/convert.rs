@@ -46,6 +46,7 @@ pub fn peer(p: PeerStatus) -> proto::PeerStatus {
         prefixes_advertised_by_family: p.prefixes_advertised_by_family,
         config: settings(p.config),
         session: p.session.map(session),
+        prefixes_ignored: p.prefixes_ignored,
     }
 }
 
@@ -113,6 +114,7 @@ pub fn path(
         best: p.best,
         multipath: p.multipath,
         stale: p.stale,
+        ignored: p.ignored,
     }
 }
 
@@ -161,6 +163,7 @@ mod tests {
         p.prefixes_received_by_family.insert("ipv4".into(), 4);
         p.prefixes_accepted_by_family.insert("ipv4".into(), 3);
         p.prefixes_advertised_by_family.insert("ipv6".into(), 1);
+        p.prefixes_ignored = 2;
         p.config = PeerSettings {
             hold_time: 9,
             keepalive: Some(3),
@@ -208,6 +211,7 @@ mod tests {
             best: true,
             multipath: true,
             stale: true,
+            ignored: Some("next hop ::1 is a loopback address".into()),
         };
         let api = path(p.clone(), |_| None, |_| None);
         carries(&api, &p);

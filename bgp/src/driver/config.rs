@@ -98,6 +98,10 @@ pub struct PeerConfig {
     /// TCP MD5 signature key (RFC 2385), 1-80 bytes: set on our connecting socket and, for the
     /// peer's address, on the listener, so the kernel drops the peer's unsigned segments.
     pub password: Option<Password>,
+    /// TTL of an eBGP session's packets (default 1: a directly connected neighbour).
+    pub ebgp_multihop: Option<u8>,
+    /// GTSM (RFC 5082): send TTL 255, accept nothing below 254.
+    pub ttl_security: bool,
 }
 
 impl PeerConfig {
@@ -124,6 +128,8 @@ impl PeerConfig {
             max_prefixes: None,
             allow_as_in: 0,
             password: None,
+            ebgp_multihop: None,
+            ttl_security: false,
         }
     }
 }
