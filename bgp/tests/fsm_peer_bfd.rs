@@ -150,7 +150,11 @@ fn stale_routes_of_a_restarting_peer_go_only_when_its_c_bit_says_the_fall_is_not
 fn bfd_up_does_not_cut_a_maximum_prefix_hold_down_short() {
     let mut rig = Rig::with(config(false, None), Some(1));
     rig.establish(C1, open_from(LOWER_ID, vec![]));
-    let out = rig.feed(Input::Imported(C1, 2));
+    let out = rig.feed(Input::Imported {
+        conn: C1,
+        held: 2,
+        family: (1, 1),
+    });
     assert_eq!(notification_on(&out, C1), Some((6, 1)));
     rig.feed(bfd_down(false));
     rig.feed(Input::BfdUp);

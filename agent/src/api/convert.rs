@@ -48,6 +48,7 @@ pub fn peer(p: PeerStatus) -> proto::PeerStatus {
         session: p.session.map(session),
         // Added by `convert_bfd::peers_with_bfd`: BFD is the agent's, not the speaker's.
         bfd: None,
+        prefixes_ignored: p.prefixes_ignored,
     }
 }
 
@@ -115,6 +116,7 @@ pub fn path(
         best: p.best,
         multipath: p.multipath,
         stale: p.stale,
+        ignored: p.ignored,
     }
 }
 
@@ -163,6 +165,7 @@ mod tests {
         p.prefixes_received_by_family.insert("ipv4".into(), 4);
         p.prefixes_accepted_by_family.insert("ipv4".into(), 3);
         p.prefixes_advertised_by_family.insert("ipv6".into(), 1);
+        p.prefixes_ignored = 2;
         p.config = PeerSettings {
             hold_time: 9,
             keepalive: Some(3),
@@ -210,6 +213,7 @@ mod tests {
             best: true,
             multipath: true,
             stale: true,
+            ignored: Some("next hop ::1 is a loopback address".into()),
         };
         let api = path(p.clone(), |_| None, |_| None);
         carries(&api, &p);

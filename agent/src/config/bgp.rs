@@ -24,6 +24,10 @@ pub struct BgpConfig {
     /// `bgp.bfd`: the BFD timers of every peer that does not set its own.
     #[serde(default)]
     pub bfd: super::BfdDefaults,
+    /// `bgp.shutdown_message`: the Shutdown Communication (RFC 9003) of the Cease/2 sent when
+    /// latticed stops with graceful restart off.
+    #[serde(default)]
+    pub shutdown_message: Option<String>,
     /// `bgp.multipath`: which equal paths make one ECMP route.
     #[serde(default)]
     pub multipath: MultipathConfig,
@@ -203,6 +207,12 @@ pub struct PeerConfig {
     /// `bfd`: a BFD session protecting the BGP session (default: none).
     #[serde(default)]
     pub bfd: super::PeerBfdConfig,
+    /// `ebgp_multihop`: TTL of an eBGP session's packets (default 1: directly connected).
+    #[serde(default)]
+    pub ebgp_multihop: Option<u8>,
+    /// `ttl_security`: GTSM (RFC 5082): send TTL 255, accept only 254 and above.
+    #[serde(default)]
+    pub ttl_security: bool,
 }
 
 /// A parsed `communities` entry.

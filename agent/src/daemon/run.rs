@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use ipnet::{Ipv4Net, Ipv6Net};
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::info;
@@ -86,7 +86,10 @@ async fn serve(
 ) -> Result<(), DaemonError> {
     let dataplane = start_dataplane(&config, &kernel, clock.now()).await?;
     let held = dataplane.ipam.ipam().blocks();
-    let (speaker, changes) = start_speaker(&config, dataplane.restarted, listeners.bgp).await?;
+    // The held blocks are blackholed by now (the dataplane's first resync), so the speaker
+    // starts with them known: a session that comes up at once gets them before End-of-RIB.
+    let (speaker, changes) =
+        start_speaker(&config, dataplane.restarted, listeners.bgp, held.clone()).await?;
     // One BFD session per peer with `bfd.enabled`, telling the speaker of each fall.
     let after_restart = dataplane.restarted && config.bgp.graceful_restart.enabled;
     let bfd = BfdSupervisor::new(kernel.clone(), speaker.clone(), after_restart);
@@ -104,7 +107,8 @@ async fn serve(
         observed.conflicts.clone(),
         clock.clone(),
     ));
-    // A blackhole per held block and every held block announced (IPv4 and IPv6).
+    // The announcer's own record of the held blocks, and the conflict tracker's (the speaker
+    // and the blackholes have them already).
     announcer.sync(held).await?;
 
     let (learned_tx, learned_rx) = mpsc::channel(64);
@@ -186,8 +190,12 @@ async fn serve(
     let _ = observed.stop.send(());
     bfd_maintenance.abort();
     // BGP and BFD stop together, in the order graceful restart needs (daemon::bfd).
-    bfd.stop_with(&speaker, config.bgp.graceful_restart.enabled)
-        .await;
+    bfd.stop_with(
+        &speaker,
+        config.bgp.graceful_restart.enabled,
+        config.bgp.shutdown_message.clone(),
+    )
+    .await;
     Ok(())
 }
 
@@ -199,6 +207,7 @@ async fn start_dataplane(
     kernel: &Arc<dyn Kernel>,
     now: u64,
 ) -> Result<Dataplane, DaemonError> {
+    startup::refuse_peers_at_uplink_addresses(config, kernel.as_ref()).await?;
     let (ipam, block, block_v6) = startup::open_ipam(config, kernel.as_ref(), now).await?;
     let held = ipam.ipam().blocks();
     info!(node = %config.node.name, blocks = ?held, "starting");
@@ -221,13 +230,15 @@ async fn start_dataplane(
     })
 }
 
-/// The BGP speaker, accepting sessions on `listen`.
+/// The BGP speaker, accepting sessions on `listen`, announcing `blocks` from the start (RFC
+/// 4724 §4.1: routes, then End-of-RIB, also to a session that comes up at once).
 async fn start_speaker(
     config: &Config,
     restarted: bool,
     listen: Option<SocketAddr>,
+    blocks: Vec<IpNet>,
 ) -> Result<(bgp::driver::SpeakerHandle, bgp::driver::RouteChanges), DaemonError> {
-    bgp::driver::Speaker::start(speaker_config(config, restarted, listen))
+    bgp::driver::Speaker::start_announcing(speaker_config(config, restarted, listen), blocks)
         .await
         .map_err(|source| DaemonError::Io {
             what: match listen {

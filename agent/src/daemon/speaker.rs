@@ -85,6 +85,8 @@ pub(super) fn speaker_config(
                 // After our graceful restart, BGP waits for BFD (daemon::bfd explains why).
                 wait_for_bfd: (restarted && gr.enabled && p.bfd.enabled)
                     .then(|| super::bfd::wait_after_restart(gr.restart_time)),
+                ebgp_multihop: p.ebgp_multihop,
+                ttl_security: p.ttl_security,
             })
             .collect(),
     }

@@ -102,6 +102,10 @@ pub struct PeerStatus {
     /// JSON otherwise, so a peer without BFD reads as before.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bfd: Option<super::BfdStatus>,
+    /// Prefixes the peer sent whose next hop cannot be used (RFC 4271 §6.3), ignored. Absent
+    /// from the JSON when 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub prefixes_ignored: u64,
 }
 
 /// A peer's configured timers and mode, for `lattice peers`.
@@ -183,6 +187,11 @@ impl PeerStatus {
             config: PeerSettings::default(),
             session: None,
             bfd: None,
+            prefixes_ignored: 0,
         }
     }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }

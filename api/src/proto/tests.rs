@@ -167,11 +167,13 @@ fn route_wire_shape() {
                 best: true,
                 multipath: true,
                 stale: true,
+                ignored: None,
             }],
             in_kernel: true,
             kernel_next_hops: vec!["10.0.1.254".parse().unwrap()],
             kernel_next_hop_interfaces: vec![],
             not_installed_because: None,
+            problem: None,
         }],
     };
     let text = concat!(
@@ -243,11 +245,13 @@ fn unnumbered_route_wire_shape() {
             best: true,
             multipath: true,
             stale: false,
+            ignored: None,
         }],
         in_kernel: true,
         kernel_next_hops: vec!["fe80::a".parse().unwrap()],
         kernel_next_hop_interfaces: vec![Some("eth1".into())],
         not_installed_because: None,
+        problem: None,
     };
     let text = concat!(
         r#"{"prefix":"10.244.2.0/24","paths":[{"peer":"fe80::a","peer_interface":"eth1","#,

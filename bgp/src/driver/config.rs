@@ -103,6 +103,10 @@ pub struct PeerConfig {
     /// before the restart falls while no BGP session is up (a fall during the new session
     /// would close it with Cease/10 and end the graceful restart).
     pub wait_for_bfd: Option<Duration>,
+    /// TTL of an eBGP session's packets (default 1: a directly connected neighbour).
+    pub ebgp_multihop: Option<u8>,
+    /// GTSM (RFC 5082): send TTL 255, accept nothing below 254.
+    pub ttl_security: bool,
 }
 
 impl PeerConfig {
@@ -130,6 +134,8 @@ impl PeerConfig {
             allow_as_in: 0,
             password: None,
             wait_for_bfd: None,
+            ebgp_multihop: None,
+            ttl_security: false,
         }
     }
 }

@@ -6,6 +6,7 @@
 
 mod decision;
 mod dump;
+mod ignored;
 mod next_hop;
 mod path;
 mod store;
@@ -19,6 +20,7 @@ use crate::wire::{AsSegment, Origin};
 
 pub use decision::{best_paths, compare, Multipath};
 pub use dump::{RibPath, RibRoute};
+pub use ignored::{next_hop_problem, IgnoredRoute};
 pub use next_hop::{BadNextHop, NextHop};
 pub use path::path_from;
 pub use store::{PeerInfo, Rib, RouteChange};

@@ -248,21 +248,27 @@ impl BfdSupervisor {
     /// NOTIFICATION, then the sessions go silent: peers that honour the C bit keep our routes
     /// (RFC 5882 §4.3), and no AdminDown tells a peer to drop the BGP session. Without:
     /// Cease/2 on every session first, then AdminDown on every BFD session (RFC 5882 §3.2: not
-    /// a failure).
-    pub async fn stop_with(&self, speaker: &SpeakerHandle, graceful_restart: bool) {
+    /// a failure). `shutdown_message`: `bgp.shutdown_message`, the Cease/2's Shutdown
+    /// Communication (RFC 9003).
+    pub async fn stop_with(
+        &self,
+        speaker: &SpeakerHandle,
+        graceful_restart: bool,
+        shutdown_message: Option<String>,
+    ) {
         let mut inner = self.inner.lock().await;
         inner.stopped = true;
         let driver = inner.driver.take();
         drop(inner);
         let Some(driver) = driver else {
-            speaker.shutdown().await;
+            speaker.shutdown_with(shutdown_message.clone()).await;
             return;
         };
         if graceful_restart {
             clear_c_bit(&driver).await;
-            speaker.shutdown().await;
+            speaker.shutdown_with(shutdown_message.clone()).await;
         } else {
-            speaker.shutdown().await;
+            speaker.shutdown_with(shutdown_message.clone()).await;
             if let Err(e) = driver.admin_down_all().await {
                 warn!(error = %e, "BFD AdminDown at stop");
             }
