@@ -7,16 +7,19 @@
 mod decision;
 mod dump;
 mod path;
+mod reflect;
 mod store;
 mod table;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
 
-use crate::wire::{AsSegment, Origin};
+use crate::wire::{AsSegment, Origin, PathAttribute};
 
 pub use decision::{best_paths, compare};
 pub use dump::{RibPath, RibRoute};
 pub use path::path_from;
+pub use reflect::{ReflectRole, Reflected};
 pub use store::{PeerInfo, Rib, RouteChange};
 
 /// One path to a prefix, as received from a peer (after import).
@@ -44,6 +47,13 @@ pub struct Path {
     pub local_pref: Option<u32>,
     /// COMMUNITIES.
     pub communities: Vec<u32>,
+    /// ORIGINATOR_ID (RFC 4456), from an iBGP peer only: it has no meaning across ASes.
+    pub originator_id: Option<Ipv4Addr>,
+    /// CLUSTER_LIST (RFC 4456), from an iBGP peer only; empty when absent.
+    pub cluster_list: Vec<Ipv4Addr>,
+    /// The UPDATE's attributes other than NEXT_HOP and MP_(UN)REACH_NLRI, kept only when this
+    /// speaker reflects routes (a reflector passes them on unchanged, RFC 4456 §10).
+    pub carried: Option<Arc<[PathAttribute]>>,
     /// The peer's session generation when this path arrived: older ones are stale after a
     /// graceful restart (RFC 4724 §4.2).
     pub epoch: u32,

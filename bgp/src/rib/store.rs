@@ -7,6 +7,7 @@ use std::sync::Arc;
 use ipnet::IpNet;
 
 use super::path::path_with_next_hop;
+use super::reflect::{ReflectRole, Reflected};
 use super::table::{Outcome, Table, V4Key, V6Key};
 use super::Path;
 use crate::policy::loop_free;
@@ -52,6 +53,14 @@ pub struct Rib {
     /// Prefixes one operation queued, put in prefix order before they join `pending`, so that
     /// changes come out in the same order whatever order the peer listed its NLRI in.
     queued: Vec<IpNet>,
+    /// Our BGP identifier, for the ORIGINATOR_ID loop check (RFC 4456 §8).
+    pub(super) router_id: Option<Ipv4Addr>,
+    /// Our CLUSTER_ID when we reflect (RFC 4456 §7).
+    pub(super) cluster_id: Option<Ipv4Addr>,
+    /// Each peer's role in reflection (peers without one are never reflected).
+    pub(super) roles: HashMap<IpAddr, ReflectRole>,
+    /// The reflectable best paths, when we reflect.
+    pub(super) reflected: Option<Reflected>,
 }
 
 impl Rib {
@@ -141,7 +150,11 @@ impl Rib {
         let epoch = self.epoch(peer.address, family);
         nh.and_then(|nh| path_with_next_hop(peer, &update.attributes, nh, epoch))
             .filter(|p| loop_free(p.count_as(peer.local_as), peer.allow_as_in))
-            .map(Arc::new)
+            .filter(|p| self.reflection_loop_free(p))
+            .map(|mut p| {
+                p.carried = self.carried(&update.attributes);
+                Arc::new(p)
+            })
     }
 
     /// Give every prefix `path` (or, without one or when `accept` refuses it, withdraw the
@@ -180,10 +193,14 @@ impl Rib {
         }
     }
 
-    /// Queue a prefix that moved (once until taken) and tell `moved`.
+    /// Queue a prefix that moved (once until taken) and tell `moved`; a reflector records a
+    /// new best path.
     fn note(&mut self, prefix: IpNet, outcome: Outcome, moved: &mut dyn FnMut(IpNet)) {
         if outcome.queue {
             self.queued.push(prefix);
+        }
+        if outcome.best_moved {
+            self.best_moved(prefix);
         }
         if outcome.moved {
             moved(prefix);
