@@ -60,6 +60,7 @@ async fn two_speakers_exchange_prefixes_and_survive_a_garbage_peer() {
     let (a, mut a_rx) = Speaker::start(SpeakerConfig {
         graceful_restart: None,
         hostname: None,
+        route_reflector: None,
         local_as: 65101,
         router_id: Ipv4Addr::new(10, 0, 0, 1),
         listen: Some(SocketAddr::new(a_addr.into(), a_port)),
@@ -76,6 +77,7 @@ async fn two_speakers_exchange_prefixes_and_survive_a_garbage_peer() {
     let (b, mut b_rx) = Speaker::start(SpeakerConfig {
         graceful_restart: None,
         hostname: None,
+        route_reflector: None,
         local_as: 65102,
         router_id: Ipv4Addr::new(10, 0, 0, 2),
         listen: Some(SocketAddr::new(b_addr.into(), b_port)),
@@ -182,6 +184,7 @@ async fn a_peer_with_the_wrong_as_never_establishes() {
     let (a, _a_rx) = Speaker::start(SpeakerConfig {
         graceful_restart: None,
         hostname: None,
+        route_reflector: None,
         local_as: 65101,
         router_id: Ipv4Addr::new(10, 0, 0, 1),
         listen: Some(SocketAddr::new(a_addr.into(), a_port)),
@@ -192,6 +195,7 @@ async fn a_peer_with_the_wrong_as_never_establishes() {
     let (b, _b_rx) = Speaker::start(SpeakerConfig {
         graceful_restart: None,
         hostname: None,
+        route_reflector: None,
         local_as: 65102,
         router_id: Ipv4Addr::new(10, 0, 0, 2),
         listen: Some(SocketAddr::new(b_addr.into(), b_port)),
@@ -241,6 +245,7 @@ async fn import_policy_filters_and_max_prefixes_closes_with_cease_1() {
     let (a, mut a_rx) = Speaker::start(SpeakerConfig {
         graceful_restart: None,
         hostname: None,
+        route_reflector: None,
         local_as: 65101,
         router_id: Ipv4Addr::new(10, 0, 0, 1),
         listen: Some(SocketAddr::new(a_addr.into(), a_port)),
@@ -251,6 +256,7 @@ async fn import_policy_filters_and_max_prefixes_closes_with_cease_1() {
     let (b, _b_rx) = Speaker::start(SpeakerConfig {
         graceful_restart: None,
         hostname: None,
+        route_reflector: None,
         local_as: 65102,
         router_id: Ipv4Addr::new(10, 0, 0, 2),
         listen: Some(SocketAddr::new(b_addr.into(), b_port)),
@@ -339,6 +345,7 @@ async fn md5_signed_session_comes_up_and_unsigned_syns_are_dropped() {
     let (a, mut a_rx) = Speaker::start(SpeakerConfig {
         graceful_restart: None,
         hostname: None,
+        route_reflector: None,
         local_as: 65101,
         router_id: Ipv4Addr::new(10, 0, 0, 1),
         listen: Some(SocketAddr::new(a_addr.into(), a_port)),
@@ -361,6 +368,7 @@ async fn md5_signed_session_comes_up_and_unsigned_syns_are_dropped() {
     let (b, _b_rx) = Speaker::start(SpeakerConfig {
         graceful_restart: None,
         hostname: None,
+        route_reflector: None,
         local_as: 65102,
         router_id: Ipv4Addr::new(10, 0, 0, 2),
         listen: Some(SocketAddr::new(b_addr.into(), b_port)),
@@ -383,6 +391,7 @@ async fn a_password_over_80_bytes_is_refused_at_start() {
     let e = Speaker::start(SpeakerConfig {
         graceful_restart: None,
         hostname: None,
+        route_reflector: None,
         local_as: 65101,
         router_id: Ipv4Addr::new(10, 0, 0, 1),
         listen: Some(SocketAddr::new(a_addr.into(), port(8))),

@@ -260,5 +260,5 @@ fn bgp(c: &Config) -> Result<(), Failure> {
     if c.bgp.listen.port == 0 {
         return fail("bgp.listen.port", "must not be 0");
     }
-    Ok(())
+    super::mesh::validate(c)
 }

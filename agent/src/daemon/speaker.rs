@@ -32,6 +32,7 @@ pub(super) fn speaker_config(
             forwarding: restarted,
         }),
         hostname: Some(config.node.name.clone()),
+        route_reflector: config.cluster_id(),
         peers: config
             .bgp
             .peers
@@ -78,6 +79,8 @@ pub(super) fn speaker_config(
                 },
                 ipv4_next_hop: p.ipv4_next_hop,
                 ipv6_next_hop: p.ipv6_next_hop,
+                reflect: None,
+                source: bgp::driver::PeerSource::Configured,
             })
             .collect(),
     }

@@ -150,6 +150,8 @@ mod tests {
             best,
             multipath,
             stale: false,
+            originator_id: None,
+            cluster_list: vec![],
         }
     }
 

@@ -43,4 +43,10 @@ pub struct RoutePath {
     pub multipath: bool,
     /// Kept from before the peer's restart or refresh, waiting to be re-sent or swept.
     pub stale: bool,
+    /// ORIGINATOR_ID: the route came through a route reflector (RFC 4456).
+    #[serde(default)]
+    pub originator_id: Option<std::net::Ipv4Addr>,
+    /// CLUSTER_LIST, the last reflector's cluster first.
+    #[serde(default)]
+    pub cluster_list: Vec<std::net::Ipv4Addr>,
 }

@@ -8,6 +8,7 @@ use ipnet::IpNet;
 use super::password::Password;
 use crate::fsm::GrOptions;
 use crate::policy::ImportPolicy;
+use crate::rib::ReflectRole;
 use crate::wire::LargeCommunity;
 use crate::PeerKey;
 
@@ -26,6 +27,10 @@ pub struct SpeakerConfig {
     pub graceful_restart: Option<GrOptions>,
     /// Hostname announced in the FQDN capability.
     pub hostname: Option<String>,
+    /// Act as a route reflector (RFC 4456) with this CLUSTER_ID: iBGP routes from peers with a
+    /// [`PeerConfig::reflect`] role are passed on. `None`: a leaf that only announces its own
+    /// prefixes.
+    pub route_reflector: Option<Ipv4Addr>,
 }
 
 impl SpeakerConfig {
@@ -38,6 +43,7 @@ impl SpeakerConfig {
             peers: Vec::new(),
             graceful_restart: Some(GrOptions::default()),
             hostname: None,
+            route_reflector: None,
         }
     }
 }
@@ -93,6 +99,25 @@ pub struct PeerConfig {
     /// TCP MD5 signature key (RFC 2385), 1-80 bytes: set on our connecting socket and, for the
     /// peer's address, on the listener, so the kernel drops the peer's unsigned segments.
     pub password: Option<Password>,
+    /// Its role when this speaker reflects routes (an iBGP peer only): its routes are passed
+    /// on, and it is sent what is reflected (RFC 4456 §6). `None`: neither.
+    pub reflect: Option<ReflectRole>,
+    /// Where this peer's configuration came from (shown by `lattice peers`).
+    pub source: PeerSource,
+}
+
+/// Where a peer's configuration came from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PeerSource {
+    /// Written in the configuration (`bgp.peers`).
+    #[default]
+    Configured,
+    /// Found in the cluster's datastore (`bgp.mesh`): the host it belongs to.
+    Discovered {
+        /// The registered host's name.
+        host: String,
+    },
 }
 
 impl PeerConfig {
@@ -119,6 +144,8 @@ impl PeerConfig {
             max_prefixes: None,
             allow_as_in: 0,
             password: None,
+            reflect: None,
+            source: PeerSource::Configured,
         }
     }
 }

@@ -21,13 +21,15 @@ mod md5;
 mod password;
 mod peer;
 mod peers;
+mod reflect;
 mod shared;
 mod speaker;
 mod status;
 
+pub use crate::rib::ReflectRole;
 pub use crate::PeerKey;
 pub use changes::{Empty, RouteChanges};
-pub use config::{Families, PeerConfig, SpeakerConfig};
+pub use config::{Families, PeerConfig, PeerSource, SpeakerConfig};
 pub use password::Password;
 pub use peers::PeerError;
 pub use speaker::{Speaker, SpeakerHandle};

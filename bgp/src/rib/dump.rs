@@ -40,6 +40,12 @@ pub struct RibPath {
     pub multipath: bool,
     /// Kept from before the peer's restart or refresh, waiting to be re-sent or swept.
     pub stale: bool,
+    /// ORIGINATOR_ID: the route came through a route reflector (RFC 4456).
+    #[serde(default)]
+    pub originator_id: Option<std::net::Ipv4Addr>,
+    /// CLUSTER_LIST, the last reflector's cluster first.
+    #[serde(default)]
+    pub cluster_list: Vec<std::net::Ipv4Addr>,
 }
 
 impl Rib {
@@ -77,6 +83,8 @@ impl Rib {
                 best: best.is_some_and(|b| std::ptr::eq(b, *p)),
                 multipath: best.is_some_and(|b| in_multipath_set(p, b)),
                 stale: p.epoch != self.epoch_of(p.peer, family),
+                originator_id: p.originator_id,
+                cluster_list: p.cluster_list.clone(),
             })
             .collect();
         RibRoute { prefix, paths }

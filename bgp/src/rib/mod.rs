@@ -19,7 +19,7 @@ use crate::wire::{AsSegment, Origin, PathAttribute};
 pub use decision::{best_paths, compare};
 pub use dump::{RibPath, RibRoute};
 pub use path::path_from;
-pub use reflect::{ReflectRole, Reflected};
+pub use reflect::{ReflectRole, Reflected, ReflectedPath};
 pub use store::{PeerInfo, Rib, RouteChange};
 
 /// One path to a prefix, as received from a peer (after import).

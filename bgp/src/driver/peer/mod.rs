@@ -5,6 +5,7 @@
 //! machine's.
 
 mod receive;
+mod reflect;
 mod report;
 mod send;
 
@@ -53,6 +54,8 @@ pub(super) struct PeerChannels {
     pub prefixes: watch::Receiver<Vec<IpNet>>,
     /// Becomes true when the speaker stops.
     pub stop: watch::Receiver<bool>,
+    /// The head of the RIB's reflection log, for a peer that is sent reflected routes.
+    pub reflected: Option<watch::Receiver<u64>>,
 }
 
 /// What woke the task up.
@@ -63,6 +66,7 @@ enum Wake {
     Connected(std::io::Result<TcpStream>),
     Timer,
     Prefixes,
+    Reflected,
     Command(PeerCommand),
 }
 
@@ -85,6 +89,8 @@ pub(super) struct PeerTask {
     refused: (HashSet<ipnet::Ipv4Net>, HashSet<ipnet::Ipv6Net>),
     /// UPDATEs of the current session repaired per RFC 7606 (only the first is logged at warn).
     recovered: u64,
+    /// What this peer was sent of the reflected routes, when it is sent any.
+    reflect_out: Option<reflect::ReflectOut>,
 }
 
 impl PeerTask {
@@ -107,7 +113,9 @@ impl PeerTask {
             advertised: Vec::new(),
             refused: (HashSet::new(), HashSet::new()),
             recovered: 0,
+            reflect_out: None,
         }
+        .with_reflection()
     }
 
     /// Run until the speaker stops or the peer is removed.
@@ -126,6 +134,7 @@ impl PeerTask {
                 Wake::Connected(result) => self.on_connected(result).await,
                 Wake::Timer => self.process(Input::Tick).await,
                 Wake::Prefixes => self.readvertise().await,
+                Wake::Reflected => self.reflect_changes().await,
             }
         }
     }
@@ -150,6 +159,12 @@ impl PeerTask {
             }
             _ = sleep_until(deadline) => Wake::Timer,
             Ok(()) = ch.prefixes.changed() => Wake::Prefixes,
+            Ok(()) = async {
+                match ch.reflected.as_mut() {
+                    Some(r) => r.changed().await,
+                    None => std::future::pending().await,
+                }
+            } => Wake::Reflected,
         }
     }
 
