@@ -16,7 +16,7 @@ DEMO_PKGS := $(BUILD_PKGS) frr iproute2 iputils-ping procps
 # make release-test: file, systemd (systemd-analyze), etcd (a hostname endpoint), util-linux.
 RELEASE_PKGS := $(BUILD_PKGS) binutils tar gzip file podman runc busybox-static systemd \
   etcd-server etcd-client util-linux iproute2
-TEST_PKGS := $(DEMO_PKGS) nftables bird2 gobgpd exabgp etcd-server etcd-client podman runc containerd \
+TEST_PKGS := $(DEMO_PKGS) nftables bird2 gobgpd exabgp etcd-server etcd-client openssl podman runc containerd \
   containernetworking-plugins docker.io busybox-static util-linux tar prometheus \
   qemu-system-x86 binutils $(RELEASE_PKGS)
 # Debian's kernel (with ipvlan) and the VM's initramfs are cached here, never committed.

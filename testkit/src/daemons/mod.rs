@@ -8,7 +8,7 @@ mod frr;
 mod gobgp;
 
 pub use bird::{Bird, BirdControl};
-pub use etcd::Etcd;
+pub use etcd::{Etcd, EtcdTls};
 pub use exabgp::{exabgp_recorder, Exabgp};
 pub use frr::{Frr, FrrVty};
 pub use gobgp::Gobgp;
@@ -23,3 +23,5 @@ pub const GOBGP_BINARIES: &[&str] = &["/usr/bin/gobgpd", "/usr/bin/gobgp"];
 pub const EXABGP_BINARIES: &[&str] = &["/usr/sbin/exabgp"];
 /// etcd (Debian's etcd-server).
 pub const ETCD_BINARIES: &[&str] = &["/usr/bin/etcd"];
+/// openssl, which makes the test certificates ([`crate::certs`]).
+pub const OPENSSL_BINARIES: &[&str] = &["/usr/bin/openssl"];
