@@ -96,6 +96,8 @@ async fn serve(
     ));
     // A blackhole per held block and every held block announced (IPv4 and IPv6).
     announcer.sync(held).await?;
+    // Registered in etcd with those blocks; peers found there (bgp.mesh).
+    let mesh = super::mesh::start(&config, kernel.as_ref(), &dataplane.ipam, &speaker).await?;
 
     let (learned_tx, learned_rx) = mpsc::channel(64);
     learned::spawn(
@@ -162,6 +164,9 @@ async fn serve(
     };
 
     api::server::serve(listeners.api, handler, shutdown).await;
+    if let Some(mesh) = mesh {
+        mesh.abort();
+    }
     reaper.abort();
     if let Some(leaks) = leaks {
         leaks.abort();
