@@ -58,6 +58,7 @@ async fn two_speakers_exchange_prefixes_and_survive_a_garbage_peer() {
     let (a_port, b_port) = (port(0), port(1));
 
     let (a, mut a_rx) = Speaker::start(SpeakerConfig {
+        multipath: Default::default(),
         graceful_restart: None,
         hostname: None,
         route_reflector: None,
@@ -75,6 +76,7 @@ async fn two_speakers_exchange_prefixes_and_survive_a_garbage_peer() {
     .await
     .unwrap();
     let (b, mut b_rx) = Speaker::start(SpeakerConfig {
+        multipath: Default::default(),
         graceful_restart: None,
         hostname: None,
         route_reflector: None,
@@ -94,7 +96,7 @@ async fn two_speakers_exchange_prefixes_and_survive_a_garbage_peer() {
     assert_eq!(got_a.prefix.to_string(), "10.244.2.0/24");
     assert_eq!(
         got_a.next_hops,
-        vec![b_addr],
+        vec![bgp::rib::NextHop::from(std::net::IpAddr::from(b_addr))],
         "next-hop self is B's session address"
     );
     let got_b = next_change(&mut b_rx).await;
@@ -182,6 +184,7 @@ async fn a_peer_with_the_wrong_as_never_establishes() {
     let b_addr = Ipv4Addr::new(127, 0, 0, 5);
     let (a_port, b_port) = (port(2), port(3));
     let (a, _a_rx) = Speaker::start(SpeakerConfig {
+        multipath: Default::default(),
         graceful_restart: None,
         hostname: None,
         route_reflector: None,
@@ -193,6 +196,7 @@ async fn a_peer_with_the_wrong_as_never_establishes() {
     .await
     .unwrap();
     let (b, _b_rx) = Speaker::start(SpeakerConfig {
+        multipath: Default::default(),
         graceful_restart: None,
         hostname: None,
         route_reflector: None,
@@ -243,6 +247,7 @@ async fn import_policy_filters_and_max_prefixes_closes_with_cease_1() {
         ..peer(b_addr, b_port, 65102, a_addr)
     };
     let (a, mut a_rx) = Speaker::start(SpeakerConfig {
+        multipath: Default::default(),
         graceful_restart: None,
         hostname: None,
         route_reflector: None,
@@ -254,6 +259,7 @@ async fn import_policy_filters_and_max_prefixes_closes_with_cease_1() {
     .await
     .unwrap();
     let (b, _b_rx) = Speaker::start(SpeakerConfig {
+        multipath: Default::default(),
         graceful_restart: None,
         hostname: None,
         route_reflector: None,
@@ -343,6 +349,7 @@ async fn md5_signed_session_comes_up_and_unsigned_syns_are_dropped() {
         ..p
     };
     let (a, mut a_rx) = Speaker::start(SpeakerConfig {
+        multipath: Default::default(),
         graceful_restart: None,
         hostname: None,
         route_reflector: None,
@@ -366,6 +373,7 @@ async fn md5_signed_session_comes_up_and_unsigned_syns_are_dropped() {
         "an unsigned connection was accepted"
     );
     let (b, _b_rx) = Speaker::start(SpeakerConfig {
+        multipath: Default::default(),
         graceful_restart: None,
         hostname: None,
         route_reflector: None,
@@ -389,6 +397,7 @@ async fn md5_signed_session_comes_up_and_unsigned_syns_are_dropped() {
 async fn a_password_over_80_bytes_is_refused_at_start() {
     let a_addr = Ipv4Addr::new(127, 0, 0, 10);
     let e = Speaker::start(SpeakerConfig {
+        multipath: Default::default(),
         graceful_restart: None,
         hostname: None,
         route_reflector: None,

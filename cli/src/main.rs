@@ -2,7 +2,6 @@
 //!
 //! Exit status: 0 healthy, 1 unhealthy (or the request failed), 2 latticed unreachable.
 
-use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -45,8 +44,8 @@ enum Command {
     /// BGP peers in detail (capabilities, timers, last error, counters); exits 1 when one shown
     /// is not Established.
     Peers {
-        /// Only this neighbour's address.
-        peer: Option<IpAddr>,
+        /// Only this neighbour: its address, or an interface peer's interface (`eth1`).
+        peer: Option<String>,
     },
     /// The Loc-RIB with best (*) and multipath (=) marks and whether each prefix is in the
     /// kernel; exits 1 when one that should be is not.
@@ -81,7 +80,7 @@ enum Command {
 fn request(command: &Command) -> Request {
     match command {
         Command::Status => Request::Status,
-        Command::Peers { peer } => Request::Peers { peer: *peer },
+        Command::Peers { peer } => Request::Peers { peer: peer.clone() },
         Command::Routes => Request::Routes,
         Command::Ipam => Request::Ipam,
         Command::List => Request::List,

@@ -33,14 +33,18 @@ pub(super) fn speaker_config(
         }),
         hostname: Some(config.node.name.clone()),
         route_reflector: config.cluster_id(),
+        multipath: bgp::driver::Multipath {
+            relax: config.bgp.multipath.relax,
+            maximum_paths: usize::from(config.bgp.multipath.maximum_paths),
+        },
         peers: config
             .bgp
             .peers
             .iter()
             .map(|p| bgp::driver::PeerConfig {
-                peer: p.address.into(),
+                peer: p.key(),
                 port: p.port,
-                remote_as: p.asn,
+                remote_as: p.asn.into(),
                 hold_time: p.hold_time,
                 connect_retry: std::time::Duration::from_secs(u64::from(p.connect_retry)),
                 passive: p.passive,

@@ -160,7 +160,10 @@ fn route_wire_shape() {
             prefix: "10.244.2.0/24".parse().unwrap(),
             paths: vec![RoutePath {
                 peer: "10.0.1.1".parse().unwrap(),
+                peer_interface: None,
                 next_hop: "10.0.1.254".parse().unwrap(),
+                next_hop_interface: None,
+                not_installed_because: None,
                 as_path: "65001 {65003}".into(),
                 origin: "incomplete".into(),
                 med: Some(10),
@@ -173,6 +176,7 @@ fn route_wire_shape() {
             }],
             in_kernel: true,
             kernel_next_hops: vec!["10.0.1.254".parse().unwrap()],
+            kernel_next_hop_interfaces: vec![],
             not_installed_because: None,
         }],
     };
@@ -185,4 +189,42 @@ fn route_wire_shape() {
     );
     assert_eq!(serde_json::to_string(&reply).unwrap(), text);
     assert_eq!(serde_json::from_str::<Reply>(text).unwrap(), reply);
+}
+
+/// An interface peer's route: the interfaces travel beside the addresses, and only then (an
+/// older client reads the addresses as before).
+#[test]
+fn unnumbered_route_wire_shape() {
+    let route = RouteStatus {
+        prefix: "10.244.2.0/24".parse().unwrap(),
+        paths: vec![RoutePath {
+            peer: "fe80::a".parse().unwrap(),
+            peer_interface: Some("eth1".into()),
+            next_hop: "fe80::a".parse().unwrap(),
+            next_hop_interface: Some("eth1".into()),
+            not_installed_because: None,
+            as_path: "65011".into(),
+            origin: "IGP".into(),
+            med: None,
+            local_pref: None,
+            best: true,
+            multipath: true,
+            stale: false,
+            originator_id: None,
+            cluster_list: Vec::new(),
+        }],
+        in_kernel: true,
+        kernel_next_hops: vec!["fe80::a".parse().unwrap()],
+        kernel_next_hop_interfaces: vec![Some("eth1".into())],
+        not_installed_because: None,
+    };
+    let text = concat!(
+        r#"{"prefix":"10.244.2.0/24","paths":[{"peer":"fe80::a","peer_interface":"eth1","#,
+        r#""next_hop":"fe80::a","next_hop_interface":"eth1","as_path":"65011","origin":"IGP","#,
+        r#""med":null,"local_pref":null,"best":true,"multipath":true,"stale":false}],"#,
+        r#""in_kernel":true,"kernel_next_hops":["fe80::a"],"kernel_next_hop_interfaces":["eth1"],"#,
+        r#""not_installed_because":null}"#
+    );
+    assert_eq!(serde_json::to_string(&route).unwrap(), text);
+    assert_eq!(serde_json::from_str::<RouteStatus>(text).unwrap(), route);
 }

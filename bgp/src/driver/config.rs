@@ -6,8 +6,9 @@ use std::time::Duration;
 use ipnet::IpNet;
 
 use super::password::Password;
-use crate::fsm::GrOptions;
+use crate::fsm::{GrOptions, RemoteAs};
 use crate::policy::ImportPolicy;
+use crate::rib::Multipath;
 use crate::rib::ReflectRole;
 use crate::wire::LargeCommunity;
 use crate::PeerKey;
@@ -31,6 +32,8 @@ pub struct SpeakerConfig {
     /// [`PeerConfig::reflect`] role are passed on. `None`: a leaf that only announces its own
     /// prefixes.
     pub route_reflector: Option<Ipv4Addr>,
+    /// Which equal paths form ECMP sets ([`Multipath::default`]: FRR's, no relax).
+    pub multipath: Multipath,
 }
 
 impl SpeakerConfig {
@@ -44,6 +47,7 @@ impl SpeakerConfig {
             graceful_restart: Some(GrOptions::default()),
             hostname: None,
             route_reflector: None,
+            multipath: Multipath::default(),
         }
     }
 }
@@ -60,12 +64,13 @@ pub struct Families {
 /// One neighbour.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PeerConfig {
-    /// Who it is: today its address (IPv4 or IPv6 transport).
+    /// Who it is: its address (IPv4 or IPv6 transport), or its interface (sessions between
+    /// IPv6 link-local addresses, the neighbour's discovered).
     pub peer: PeerKey,
     /// Its port (179).
     pub port: u16,
-    /// Its ASN.
-    pub remote_as: u32,
+    /// Its ASN, or `external`/`internal`.
+    pub remote_as: RemoteAs,
     /// Hold time we propose.
     pub hold_time: u16,
     /// Time between connection attempts (jittered by up to -25%, RFC 4271 §10).
@@ -123,12 +128,12 @@ pub enum PeerSource {
 impl PeerConfig {
     /// A peer with RFC defaults: hold 90 s, connect-retry 3 s, active, every prefix accepted
     /// (the agent always passes a stricter import policy), nothing extra exported.
-    pub fn new(peer: PeerKey, remote_as: u32) -> Self {
-        let ipv6 = peer.address().is_ipv6();
+    pub fn new(peer: PeerKey, remote_as: impl Into<RemoteAs>) -> Self {
+        let ipv6 = peer.is_ipv6();
         Self {
             peer,
             port: 179,
-            remote_as,
+            remote_as: remote_as.into(),
             hold_time: 90,
             connect_retry: Duration::from_secs(3),
             passive: false,

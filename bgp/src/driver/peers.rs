@@ -49,6 +49,8 @@ pub enum PeerError {
 #[derive(Debug)]
 struct Running {
     config: PeerConfig,
+    /// The RIB's name for its routes.
+    rib_id: crate::rib::PeerId,
     commands: mpsc::Sender<PeerCommand>,
     task: JoinHandle<()>,
 }
@@ -121,7 +123,7 @@ impl Peers {
         let (inbound_tx, inbound) = mpsc::channel(4);
         let (commands_tx, commands) = mpsc::channel(4);
         if let Ok(mut status) = self.shared.status.lock() {
-            status.insert(key.clone(), new_entry(&config));
+            status.insert(key.clone(), new_entry(&config, index));
         }
         if let Ok(mut routes) = self.shared.inbound.lock() {
             routes.insert(key.clone(), inbound_tx);
@@ -130,9 +132,13 @@ impl Peers {
         let reflect = config
             .reflect
             .filter(|_| self.shared.cluster_id.is_some())
-            .filter(|_| config.remote_as == self.shared.local_as);
+            .filter(|_| {
+                config
+                    .remote_as
+                    .accepts(self.shared.local_as, self.shared.local_as)
+            });
         if let Ok(mut rib) = self.shared.rib.lock() {
-            rib.set_reflect_role(key.address(), reflect);
+            rib.set_reflect_role(crate::rib::PeerId(index), reflect);
         }
         let channels = PeerChannels {
             inbound,
@@ -144,6 +150,7 @@ impl Peers {
         let task = PeerTask::new(config.clone(), index, self.shared.clone(), channels);
         let running = Running {
             config,
+            rib_id: crate::rib::PeerId(index),
             commands: commands_tx,
             task: tokio::spawn(task.run()),
         };
@@ -215,7 +222,7 @@ impl Peers {
             status.remove(key);
         }
         if let Ok(mut rib) = self.shared.rib.lock() {
-            rib.set_reflect_role(key.address(), None);
+            rib.set_reflect_role(running.rib_id, None);
         }
         if let Some(listener) = self.listener() {
             if let Err(e) = listener.remove_key(&running.config) {
@@ -256,8 +263,8 @@ impl Peers {
     }
 }
 
-/// A new peer's status entry.
-fn new_entry(config: &PeerConfig) -> PeerEntry {
+/// A new peer's status entry; `index` is its key in the RIB.
+fn new_entry(config: &PeerConfig, index: u64) -> PeerEntry {
     let mut status = PeerStatus::new(config.peer.clone(), config.remote_as);
     status.config = PeerSettings {
         hold_time: config.hold_time,
@@ -271,6 +278,7 @@ fn new_entry(config: &PeerConfig) -> PeerEntry {
     };
     PeerEntry {
         status,
+        rib_id: crate::rib::PeerId(index),
         since: None,
         refused: (0, 0),
     }

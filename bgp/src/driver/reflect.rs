@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use ipnet::IpNet;
 
-use crate::rib::{Path, ReflectRole, ReflectedPath};
+use crate::rib::{Path, PeerId, ReflectRole, ReflectedPath};
 use crate::wire::{afi, safi, MpNextHop, MpReach, PathAttribute, UpdateMsg};
 
 /// Prefixes per UPDATE: far below 4096 octets with the attributes of one path.
@@ -17,8 +17,8 @@ const PER_UPDATE: usize = 200;
 /// The peer a reflected route would go to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct ReflectTarget {
-    /// Its address (a route is never sent back to the peer it came from).
-    pub address: IpAddr,
+    /// The RIB's name for it (a route is never sent back to the peer it came from).
+    pub id: PeerId,
     /// Its BGP identifier (nor to the router that originated it).
     pub router_id: Ipv4Addr,
     /// Its role.
@@ -45,7 +45,7 @@ pub(crate) fn wanted(to: &ReflectTarget, prefix: &IpNet, route: &ReflectedPath) 
         (IpNet::V6(_), _) => to.ipv6,
     };
     family
-        && p.peer != to.address
+        && p.peer_id != to.id
         && originator != to.router_id
         && !(route.from == ReflectRole::NonClient && to.role == ReflectRole::NonClient)
 }
@@ -143,7 +143,9 @@ mod tests {
 
     fn client_route(from: u8, extra: Vec<PathAttribute>) -> Arc<Path> {
         let peer = PeerInfo {
+            id: PeerId(u64::from(from)),
             address: IpAddr::V4(Ipv4Addr::new(10, 0, 0, from)),
+            interface: None,
             router_id: Ipv4Addr::new(10, 0, 0, from),
             asn: 65000,
             local_as: 65000,
@@ -169,7 +171,7 @@ mod tests {
 
     fn target(last: u8, role: ReflectRole) -> ReflectTarget {
         ReflectTarget {
-            address: IpAddr::V4(Ipv4Addr::new(10, 0, 0, last)),
+            id: PeerId(u64::from(last)),
             router_id: Ipv4Addr::new(10, 0, 0, last),
             role,
             cluster_id: Ipv4Addr::new(10, 0, 0, 1),

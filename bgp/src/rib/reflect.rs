@@ -10,12 +10,12 @@
 //! is the exporting peer's decision, made from [`ReflectedPath::from`].
 
 use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::Ipv4Addr;
 use std::sync::Arc;
 
 use ipnet::IpNet;
 
-use super::{Path, Rib};
+use super::{Path, PeerId, Rib};
 use crate::wire::PathAttribute;
 
 /// A peer's place in reflection (RFC 4456 §2).
@@ -131,7 +131,7 @@ impl Rib {
     }
 
     /// The role of `peer` in reflection; `None`: its routes are never passed on.
-    pub fn set_reflect_role(&mut self, peer: IpAddr, role: Option<ReflectRole>) {
+    pub fn set_reflect_role(&mut self, peer: PeerId, role: Option<ReflectRole>) {
         match role {
             Some(r) => self.roles.insert(peer, r),
             None => self.roles.remove(&peer),
@@ -188,7 +188,7 @@ impl Rib {
             .filter(|p| !p.ebgp && p.carried.is_some())
             .and_then(|p| {
                 Some(ReflectedPath {
-                    from: *self.roles.get(&p.peer)?,
+                    from: *self.roles.get(&p.peer_id)?,
                     path: p.clone(),
                 })
             });
@@ -212,7 +212,7 @@ fn same_advert(a: &Path, b: &Path) -> bool {
 mod tests {
     #![allow(clippy::unwrap_used)]
 
-    use std::net::Ipv4Addr;
+    use std::net::IpAddr;
 
     use super::*;
     use crate::rib::{path_from, PeerInfo};
@@ -220,7 +220,9 @@ mod tests {
 
     fn path(next_hop: [u8; 4], local_pref: u32) -> Arc<Path> {
         let peer = PeerInfo {
+            id: PeerId(u64::from(next_hop[3])),
             address: IpAddr::V4(Ipv4Addr::from(next_hop)),
+            interface: None,
             router_id: Ipv4Addr::from(next_hop),
             asn: 65000,
             local_as: 65000,

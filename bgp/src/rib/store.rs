@@ -9,15 +9,19 @@ use ipnet::IpNet;
 use super::path::path_with_next_hop;
 use super::reflect::{ReflectRole, Reflected};
 use super::table::{Outcome, Table, V4Key, V6Key};
-use super::Path;
+use super::{Multipath, NextHop, Path, PeerId};
 use crate::policy::loop_free;
 use crate::wire::{afi, MpNextHop, PathAttribute, UpdateMsg};
 
 /// Who sent an UPDATE, for building [`Path`]s.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PeerInfo {
-    /// Peer address.
+    /// Which peer (the speaker's number for it).
+    pub id: PeerId,
+    /// Its address on the session the UPDATE came over.
     pub address: IpAddr,
+    /// The interface that session runs over, when known (for link-local next hops).
+    pub interface: Option<u32>,
     /// Peer BGP identifier.
     pub router_id: Ipv4Addr,
     /// Peer ASN.
@@ -34,7 +38,7 @@ pub struct RouteChange {
     /// The prefix.
     pub prefix: IpNet,
     /// Next hops of the multipath set, sorted; empty when the prefix is gone.
-    pub next_hops: Vec<IpAddr>,
+    pub next_hops: Vec<NextHop>,
 }
 
 /// Every peer's Adj-RIB-In and the resulting Loc-RIB next hops, for both families.
@@ -43,9 +47,9 @@ pub struct Rib {
     pub(crate) v4: Table<V4Key>,
     pub(crate) v6: Table<V6Key>,
     /// Count of prefixes per peer and family (AFI).
-    per_peer: HashMap<(IpAddr, u16), usize>,
+    per_peer: HashMap<(PeerId, u16), usize>,
     /// Each peer's generation per family (AFI); paths from older ones are stale.
-    epochs: HashMap<(IpAddr, u16), u32>,
+    epochs: HashMap<(PeerId, u16), u32>,
     /// Prefixes whose next hops changed since [`Rib::take_changes`] last reported them, each
     /// once (the table entry's dirty flag): a consumer that lags sees each prefix once, in its
     /// latest state.
@@ -58,12 +62,26 @@ pub struct Rib {
     /// Our CLUSTER_ID when we reflect (RFC 4456 §7).
     pub(super) cluster_id: Option<Ipv4Addr>,
     /// Each peer's role in reflection (peers without one are never reflected).
-    pub(super) roles: HashMap<IpAddr, ReflectRole>,
+    pub(super) roles: HashMap<PeerId, ReflectRole>,
     /// The reflectable best paths, when we reflect.
     pub(super) reflected: Option<Reflected>,
 }
 
 impl Rib {
+    /// An empty RIB whose ECMP sets follow `multipath` ([`Rib::default`]: FRR's defaults).
+    pub fn new(multipath: Multipath) -> Self {
+        Rib {
+            v4: Table::new(multipath),
+            v6: Table::new(multipath),
+            ..Rib::default()
+        }
+    }
+
+    /// Which paths form a prefix's ECMP set.
+    pub fn multipath(&self) -> Multipath {
+        self.v4.multipath()
+    }
+
     /// Apply one UPDATE from `peer`, accepting every prefix.
     pub fn update(&mut self, peer: PeerInfo, update: &UpdateMsg) -> Vec<RouteChange> {
         self.update_filtered(peer, update, |_| true)
@@ -103,14 +121,14 @@ impl Rib {
         accept: impl Fn(&IpNet) -> bool,
         moved: &mut dyn FnMut(IpNet),
     ) {
-        let from = peer.address;
+        let from = peer.id;
         let withdrawn_mp = update.attributes.iter().flat_map(|a| match a {
             PathAttribute::MpUnreach(mp) => mp.withdrawn.as_slice(),
             _ => &[],
         });
         let withdrawn = update.withdrawn.iter().map(|p| IpNet::V4(*p));
         for prefix in withdrawn.chain(withdrawn_mp.copied()) {
-            self.remove_path(from, prefix, |p| p.peer == from, moved);
+            self.remove_path(from, prefix, |p| p.peer_id == from, moved);
         }
         if !update.nlri.is_empty() {
             let nh = update.attributes.iter().find_map(|a| match a {
@@ -147,7 +165,7 @@ impl Rib {
         nh: Option<MpNextHop>,
         family: u16,
     ) -> Option<Arc<Path>> {
-        let epoch = self.epoch(peer.address, family);
+        let epoch = self.epoch(peer.id, family);
         nh.and_then(|nh| path_with_next_hop(peer, &update.attributes, nh, epoch))
             .filter(|p| loop_free(p.count_as(peer.local_as), peer.allow_as_in))
             .filter(|p| self.reflection_loop_free(p))
@@ -161,7 +179,7 @@ impl Rib {
     /// peer's path for it).
     fn announce(
         &mut self,
-        from: IpAddr,
+        from: PeerId,
         path: Option<Arc<Path>>,
         prefixes: impl Iterator<Item = IpNet>,
         accept: &impl Fn(&IpNet) -> bool,
@@ -170,7 +188,7 @@ impl Rib {
         let (mut new4, mut new6) = (0usize, 0usize);
         for prefix in prefixes {
             let Some(path) = path.as_ref().filter(|_| accept(&prefix)) else {
-                self.remove_path(from, prefix, |p| p.peer == from, moved);
+                self.remove_path(from, prefix, |p| p.peer_id == from, moved);
                 continue;
             };
             let outcome = match prefix {
@@ -214,15 +232,15 @@ impl Rib {
     }
 
     /// Forget every path of `peer` (session down, no graceful restart).
-    pub fn peer_down(&mut self, peer: IpAddr) -> Vec<RouteChange> {
+    pub fn peer_down(&mut self, peer: PeerId) -> Vec<RouteChange> {
         self.epochs.retain(|(p, _), _| *p != peer);
-        self.sweep(peer, |p| p.peer == peer, None)
+        self.sweep(peer, |p| p.peer_id == peer, None)
     }
 
     /// Mark `peer`'s paths of one family (or both) stale: they stay in use until replaced or
     /// swept. For a graceful restart (RFC 4724 §4.2) and an enhanced route refresh (RFC 7313
     /// §4, on BoRR).
-    pub fn mark_stale(&mut self, peer: IpAddr, family: Option<u16>) {
+    pub fn mark_stale(&mut self, peer: PeerId, family: Option<u16>) {
         for f in [afi::IPV4, afi::IPV6] {
             if family.is_none_or(|x| x == f) {
                 let e = self.epochs.entry((peer, f)).or_insert(0);
@@ -233,47 +251,47 @@ impl Rib {
 
     /// Drop `peer`'s stale paths of one family (`afi`), or of both (`None`): on End-of-RIB (or
     /// EoRR), when the restart timer runs out, or when the new session does not keep the family.
-    pub fn sweep_stale(&mut self, peer: IpAddr, family: Option<u16>) -> Vec<RouteChange> {
+    pub fn sweep_stale(&mut self, peer: PeerId, family: Option<u16>) -> Vec<RouteChange> {
         let (e4, e6) = (self.epoch(peer, afi::IPV4), self.epoch(peer, afi::IPV6));
         let mut changes = Vec::new();
         if family.is_none_or(|f| f == afi::IPV4) {
-            let stale = move |p: &Path| p.peer == peer && p.epoch != e4;
+            let stale = move |p: &Path| p.peer_id == peer && p.epoch != e4;
             changes.extend(self.sweep(peer, stale, Some(afi::IPV4)));
         }
         if family.is_none_or(|f| f == afi::IPV6) {
-            let stale = move |p: &Path| p.peer == peer && p.epoch != e6;
+            let stale = move |p: &Path| p.peer_id == peer && p.epoch != e6;
             changes.extend(self.sweep(peer, stale, Some(afi::IPV6)));
         }
         changes
     }
 
     /// How many of `peer`'s paths are stale.
-    pub fn stale_count(&self, peer: IpAddr) -> usize {
+    pub fn stale_count(&self, peer: PeerId) -> usize {
         let (e4, e6) = (self.epoch(peer, afi::IPV4), self.epoch(peer, afi::IPV6));
         let v4 = self
             .v4
-            .prefixes_where(|p| p.peer == peer && p.epoch != e4)
+            .prefixes_where(|p| p.peer_id == peer && p.epoch != e4)
             .len();
         let v6 = self
             .v6
-            .prefixes_where(|p| p.peer == peer && p.epoch != e6)
+            .prefixes_where(|p| p.peer_id == peer && p.epoch != e6)
             .len();
         v4.saturating_add(v6)
     }
 
     /// `peer`'s current session generation for `family` (AFI).
-    pub(crate) fn epoch_of(&self, peer: IpAddr, family: u16) -> u32 {
+    pub(crate) fn epoch_of(&self, peer: PeerId, family: u16) -> u32 {
         self.epoch(peer, family)
     }
 
-    fn epoch(&self, peer: IpAddr, family: u16) -> u32 {
+    fn epoch(&self, peer: PeerId, family: u16) -> u32 {
         self.epochs.get(&(peer, family)).copied().unwrap_or(0)
     }
 
     /// Remove the paths of `peer` that `pred` selects, in one family or both.
     fn sweep(
         &mut self,
-        peer: IpAddr,
+        peer: PeerId,
         pred: impl Fn(&Path) -> bool,
         family: Option<u16>,
     ) -> Vec<RouteChange> {
@@ -293,7 +311,7 @@ impl Rib {
     }
 
     /// Prefixes held in `peer`'s Adj-RIB-In.
-    pub fn received(&self, peer: IpAddr) -> usize {
+    pub fn received(&self, peer: PeerId) -> usize {
         [afi::IPV4, afi::IPV6]
             .iter()
             .map(|f| self.per_peer.get(&(peer, *f)).copied().unwrap_or(0))
@@ -301,7 +319,7 @@ impl Rib {
     }
 
     /// Prefixes held in `peer`'s Adj-RIB-In, by family (only families with some).
-    pub fn received_by_family(&self, peer: IpAddr) -> std::collections::BTreeMap<String, u64> {
+    pub fn received_by_family(&self, peer: PeerId) -> std::collections::BTreeMap<String, u64> {
         let count = |f| self.per_peer.get(&(peer, f)).copied().unwrap_or(0) as u64;
         [("ipv4", count(afi::IPV4)), ("ipv6", count(afi::IPV6))]
             .into_iter()
@@ -311,14 +329,14 @@ impl Rib {
     }
 
     /// The Loc-RIB: prefix -> multipath next hops.
-    pub fn loc_rib(&self) -> Vec<(IpNet, Vec<IpAddr>)> {
+    pub fn loc_rib(&self) -> Vec<(IpNet, Vec<NextHop>)> {
         let v4 = self.v4.loc().map(|(p, h)| (IpNet::V4(p), h));
         let v6 = self.v6.loc().map(|(p, h)| (IpNet::V6(p), h));
         v4.chain(v6).collect()
     }
 
     /// The next hops in use for `prefix` (empty: no route).
-    pub fn next_hops(&self, prefix: &IpNet) -> Vec<IpAddr> {
+    pub fn next_hops(&self, prefix: &IpNet) -> Vec<NextHop> {
         match prefix {
             IpNet::V4(p) => self.v4.next_hops(*p),
             IpNet::V6(p) => self.v6.next_hops(*p),
@@ -336,7 +354,7 @@ impl Rib {
     /// Remove the path of `peer` for `prefix` if `pred` selects it.
     fn remove_path(
         &mut self,
-        peer: IpAddr,
+        peer: PeerId,
         prefix: IpNet,
         pred: impl Fn(&Path) -> bool,
         moved: &mut dyn FnMut(IpNet),

@@ -102,7 +102,7 @@ async fn mesh_self(config: &Config, kernel: &dyn Kernel, blocks: Vec<IpNet>) -> 
         password: m.password.clone(),
         import: ImportPolicy::cluster_default(&clusters(config)),
         ipv6: config.cluster.cidr_v6.is_some(),
-        static_peers: config.bgp.peers.iter().map(|p| p.address).collect(),
+        static_peers: config.bgp.peers.iter().filter_map(|p| p.address).collect(),
     }
 }
 
@@ -165,7 +165,7 @@ impl Mesh {
         for (key, config) in &plan.peers {
             let result = match self.running.get(key) {
                 None => {
-                    info!(peer = %key, host = %host_of(config), asn = config.remote_as,
+                    info!(peer = %key, host = %host_of(config), asn = %config.remote_as,
                         role = ?config.reflect, "mesh: adding peer");
                     self.speaker.add_peer(config.clone()).await
                 }

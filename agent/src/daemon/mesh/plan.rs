@@ -148,6 +148,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+    use bgp::driver::RemoteAs;
 
     fn host(n: u8, asn: u32, reflector: bool) -> HostRecord {
         HostRecord {
@@ -192,12 +193,16 @@ mod tests {
         let p = plan(&me(host(1, 64512, false)), &all);
         assert_eq!(keys(&p), ["10.0.0.2", "10.0.0.3"]);
         let two = &p.peers[&PeerKey::from("10.0.0.2".parse::<IpAddr>().unwrap())];
-        assert_eq!(two.remote_as, 64512, "iBGP");
+        assert_eq!(two.remote_as, RemoteAs::Number(64512), "iBGP");
         assert_eq!(two.local_address, Some("10.0.0.1".parse().unwrap()));
         assert_eq!(two.reflect, None);
         assert_eq!(two.source, PeerSource::Discovered { host: "h2".into() });
         let three = &p.peers[&PeerKey::from("10.0.0.3".parse::<IpAddr>().unwrap())];
-        assert_eq!(three.remote_as, 64600, "eBGP with a host of another AS");
+        assert_eq!(
+            three.remote_as,
+            RemoteAs::Number(64600),
+            "eBGP with a host of another AS"
+        );
         assert!(p.reflectors.is_empty());
         // A host alone has no peers; its own record never makes one.
         assert!(

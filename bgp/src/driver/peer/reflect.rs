@@ -160,7 +160,7 @@ impl PeerTask {
     fn reflect_target(&self, id: ConnId) -> Option<ReflectTarget> {
         let n = self.machine.negotiated(id)?;
         Some(ReflectTarget {
-            address: self.address,
+            id: self.id,
             router_id: n.remote_router_id,
             role: self.cfg.reflect?,
             cluster_id: self.shared.cluster_id?,

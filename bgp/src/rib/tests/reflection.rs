@@ -8,7 +8,9 @@ const AS: u32 = 65000;
 /// An iBGP peer 10.0.0.`last` (router id alike).
 fn ibgp(last: u8) -> PeerInfo {
     PeerInfo {
+        id: PeerId(u64::from(last)),
         address: IpAddr::V4(Ipv4Addr::new(10, 0, 0, last)),
+        interface: None,
         router_id: Ipv4Addr::new(10, 0, 0, last),
         asn: AS,
         local_as: AS,
@@ -151,8 +153,8 @@ fn a_reflector_records_ibgp_best_paths_of_peers_with_a_role() {
     let mut rib = Rib::default();
     rib.set_router_id(id(1));
     rib.enable_reflection(id(1));
-    rib.set_reflect_role(ibgp(2).address, Some(ReflectRole::Client));
-    rib.set_reflect_role(ibgp(3).address, Some(ReflectRole::NonClient));
+    rib.set_reflect_role(ibgp(2).id, Some(ReflectRole::Client));
+    rib.set_reflect_role(ibgp(3).id, Some(ReflectRole::NonClient));
     let head = |rib: &Rib| rib.reflected().unwrap().head();
     rib.update(
         ibgp(2),
@@ -180,7 +182,7 @@ fn a_reflector_records_ibgp_best_paths_of_peers_with_a_role() {
         asn: 65009,
         ..ibgp(9)
     };
-    rib.set_reflect_role(ebgp.address, Some(ReflectRole::Client));
+    rib.set_reflect_role(ebgp.id, Some(ReflectRole::Client));
     let mut e = route(9, 9, vec![]);
     e.attributes[1] = PathAttribute::AsPath(vec![AsSegment::Sequence(vec![65009])]);
     rib.update(ebgp, &e);
@@ -189,7 +191,7 @@ fn a_reflector_records_ibgp_best_paths_of_peers_with_a_role() {
     assert!(rib.reflected().unwrap().get(&net(4)).is_none());
     // The client goes down: its route is withdrawn from reflection.
     let before = head(&rib);
-    rib.peer_down(ibgp(2).address);
+    rib.peer_down(ibgp(2).id);
     let changes = rib.reflected().unwrap().since(before);
     assert_eq!(changes.len(), 1);
     assert_eq!(changes[0].0, net(2));
@@ -201,7 +203,7 @@ fn a_reflector_follows_the_best_path_when_it_moves() {
     let mut rib = Rib::default();
     rib.enable_reflection(id(1));
     for p in [2, 3] {
-        rib.set_reflect_role(ibgp(p).address, Some(ReflectRole::Client));
+        rib.set_reflect_role(ibgp(p).id, Some(ReflectRole::Client));
     }
     // Two clients announce one prefix: the lower router id is best and reflected; when it
     // withdraws, the other one is.
