@@ -136,6 +136,9 @@ BENCH_CRI_N ?= 100
 BENCH_CRI_ROUNDS ?= 10
 # Failover on the unnumbered lab: seconds of 10 ms ping streams per failure (3 per row).
 BENCH_FAILOVER_SECS ?= 15
+# Clusters without ToR: BIRD 2 iBGP full mesh (Calico) against Lattice's mesh and reflectors,
+# at each of these host counts.
+BENCH_MESH_HOSTS ?= 50 100
 deps-bench:
 	@scripts/apt-install.sh $(BUILD_PKGS) frr bird2 gobgpd iproute2 etcd-server containernetworking-plugins \
 	  containerd runc busybox-static util-linux tar nftables tcpdump iputils-ping
@@ -158,6 +161,8 @@ bench: deps-bench
 	target/release/examples/bench_cri $(BENCH_CRI_N) $(BENCH_CRI_ROUNDS)
 	$(CARGO) build --release -p agent -p topology-lab --bins --example bench_failover
 	target/release/examples/bench_failover $(BENCH_FAILOVER_SECS)
+	$(CARGO) build --release -p agent -p topology-lab --bins --example bench_mesh
+	target/release/examples/bench_mesh $(BENCH_MESH_HOSTS)
 
 fmt:
 	$(CARGO) fmt --all
