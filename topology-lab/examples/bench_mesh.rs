@@ -71,6 +71,8 @@ struct Figures {
     withdraw: Duration,
     rss_kib: Vec<u64>,
     reflector_rss_kib: Vec<u64>,
+    /// Private (anonymous) memory of every daemon: RSS less the binary's and libraries' pages.
+    anon_kib: Vec<u64>,
     cpu_secs: f64,
     etcd_rss_kib: Option<u64>,
 }
@@ -247,15 +249,24 @@ fn learned(pid: u32) -> usize {
     cluster_routes(pid).iter().filter(|(_, gw)| *gw).count()
 }
 
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
+/// A `KEY:   N kB` line of a /proc file.
+fn proc_kib(file: &str, key: &str) -> u64 {
+    std::fs::read_to_string(file)
         .ok()
         .and_then(|s| {
             s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .find_map(|l| l.strip_prefix(key))
                 .and_then(|v| v.split_whitespace().next()?.parse().ok())
         })
         .unwrap_or(0)
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    proc_kib(&format!("/proc/{pid}/status"), "VmRSS:")
+}
+
+fn anon_kib(pid: u32) -> u64 {
+    proc_kib(&format!("/proc/{pid}/smaps_rollup"), "Anonymous:")
 }
 
 /// Established sessions counted at both ends, halved.
@@ -322,6 +333,7 @@ fn run(n: u32, design: Design) -> Figures {
     let sessions = sessions(&lab, design, n);
     let reflectors = design.reflectors() as usize;
     let rss: Vec<u64> = pids.iter().map(|p| rss_kib(*p)).collect();
+    let anon: Vec<u64> = pids.iter().map(|p| anon_kib(*p)).collect();
     let cpu: f64 = pids.iter().map(|p| cpu_secs(*p)).sum();
     let etcd_rss_kib = match design {
         Design::BirdMesh => None,
@@ -362,6 +374,7 @@ fn run(n: u32, design: Design) -> Figures {
         withdraw,
         reflector_rss_kib: rss[..reflectors].to_vec(),
         rss_kib: rss[reflectors..].to_vec(),
+        anon_kib: anon,
         cpu_secs: cpu,
         etcd_rss_kib,
     }
@@ -407,9 +420,9 @@ fn main() {
         }
     }
     println!(
-        "\n| hosts | design | sessions | converge (s) | withdraw after SIGKILL (s) | RSS total (MiB) | RSS per host mean / max (MiB) | reflectors (MiB) | daemons' CPU (s) |"
+        "\n| hosts | design | sessions | converge (s) | withdraw after SIGKILL (s) | RSS total (MiB) | RSS per host mean / max (MiB) | reflectors (MiB) | private (anon) per daemon mean (MiB) | daemons' CPU (s) |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     for ((n, d), f) in &results {
         let all: u64 = f.rss_kib.iter().chain(&f.reflector_rss_kib).sum();
         let hosts = f.rss_kib.len().max(1) as u64;
@@ -424,8 +437,9 @@ fn main() {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
+        let anon = f.anon_kib.iter().sum::<u64>() / f.anon_kib.len().max(1) as u64;
         println!(
-            "| {n} | {} | {} | {:.2} | {:.2} | {:.1} | {:.2} / {:.2} | {rr} | {:.1} |",
+            "| {n} | {} | {} | {:.2} | {:.2} | {:.1} | {:.2} / {:.2} | {rr} | {:.2} | {:.1} |",
             designs[*d].label(),
             f.sessions,
             f.converge.as_secs_f64(),
@@ -433,23 +447,37 @@ fn main() {
             mib(all),
             mib(mean),
             mib(max),
+            mib(anon),
             f.cpu_secs
         );
     }
     for &n in &sizes {
-        let (Some(bird), Some(rr)) = (results.get(&(n, 0)), results.get(&(n, 2))) else {
+        let Some(bird) = results.get(&(n, 0)) else {
             continue;
         };
         let per_host = |f: &Figures| {
             let all: u64 = f.rss_kib.iter().chain(&f.reflector_rss_kib).sum();
-            all as f64 / n as f64
+            mib(all) / n as f64
         };
-        println!(
-            "\n{n} hosts, Lattice with reflectors against the BIRD mesh: converges {:.1}x faster, \
-             {:.1}x less memory per host (all hosts' RSS / N); etcd beside Lattice: {:.1} MiB",
-            bird.converge.as_secs_f64() / rr.converge.as_secs_f64(),
-            per_host(bird) / per_host(rr),
-            rr.etcd_rss_kib.map_or(0.0, mib)
-        );
+        for d in [1, 2] {
+            let Some(l) = results.get(&(n, d)) else {
+                continue;
+            };
+            println!(
+                "\n{n} hosts, {} against the BIRD mesh: converges in {:.2} s against {:.2} s \
+                 (BIRD/Lattice {:.2}x); withdraws in {:.2} s against {:.2} s; RSS per host \
+                 {:.2} MiB against {:.2} MiB (Lattice/BIRD {:.2}x); etcd beside Lattice: {:.1} MiB",
+                designs[d].label(),
+                l.converge.as_secs_f64(),
+                bird.converge.as_secs_f64(),
+                bird.converge.as_secs_f64() / l.converge.as_secs_f64(),
+                l.withdraw.as_secs_f64(),
+                bird.withdraw.as_secs_f64(),
+                per_host(l),
+                per_host(bird),
+                per_host(l) / per_host(bird),
+                l.etcd_rss_kib.map_or(0.0, mib)
+            );
+        }
     }
 }

@@ -54,6 +54,11 @@ pub fn host_address(i: u32) -> Ipv4Addr {
     Ipv4Addr::from(u32::from(Ipv4Addr::new(10, 99, 0, 0)) + i)
 }
 
+/// Host `i`'s MAC on the segment (etcd's: `i` = 0xffff).
+fn host_mac(i: u32) -> String {
+    format!("02:99:00:00:{:02x}:{:02x}", (i >> 8) & 0xff, i & 0xff)
+}
+
 impl ClusterSpec {
     /// Every host, started or not.
     pub fn total(&self) -> u32 {
@@ -108,10 +113,13 @@ impl ClusterSpec {
 
     /// The topology file and every config, as (path under `dir`, contents).
     pub fn files(&self) -> Vec<(PathBuf, String)> {
-        let mut out = vec![(
-            PathBuf::from(format!("{}.clab.yml", self.name)),
-            self.topology(),
-        )];
+        let mut out = vec![
+            (
+                PathBuf::from(format!("{}.clab.yml", self.name)),
+                self.topology(),
+            ),
+            (self.neighbours_path(), self.neighbours()),
+        ];
         for i in 1..=self.total() {
             out.push((self.config_path(i), self.latticed_config(i)));
             if self.bird {
@@ -122,6 +130,29 @@ impl ClusterSpec {
             }
         }
         out
+    }
+
+    /// `ip -batch` lines making every address on the segment a permanent neighbour.
+    fn neighbours(&self) -> String {
+        let mut b = String::new();
+        let _ = writeln!(
+            b,
+            "neigh replace {ETCD_ADDRESS} lladdr {} dev eth1 nud permanent",
+            host_mac(0xffff)
+        );
+        for i in 1..=self.total() {
+            let _ = writeln!(
+                b,
+                "neigh replace {} lladdr {} dev eth1 nud permanent",
+                host_address(i),
+                host_mac(i)
+            );
+        }
+        b
+    }
+
+    fn neighbours_path(&self) -> PathBuf {
+        PathBuf::from(&self.name).join("neighbours.batch")
     }
 
     fn config_path(&self, i: u32) -> PathBuf {
@@ -143,7 +174,17 @@ impl ClusterSpec {
              - ip link set br0 up\n        \
              - for p in $(ls /sys/class/net | grep -E '^p[0-9]+$'); do ip link set $p master br0 || exit 1; done\n",
         );
+        // Every namespace shares the kernel's one neighbour table, whose dynamic entries are
+        // capped machine-wide (gc_thresh3, 1024 by default): a mesh of N hosts on one segment
+        // needs N(N-1) of them (9900 at 100 hosts), past which resolution fails with ENOBUFS.
+        // Permanent entries are exempt from that cap (Linux >= 4.19), and each real host has
+        // a table of its own, so the lab writes them.
+        let neigh = format!(
+            "      exec:\n        - ip -batch {}\n",
+            self.dir.join(self.neighbours_path()).display()
+        );
         t.push_str("    etcd:\n      kind: etcd\n");
+        t.push_str(&neigh);
         for i in 1..=self.total() {
             if self.started(i) {
                 let _ = writeln!(
@@ -155,16 +196,21 @@ impl ClusterSpec {
             } else {
                 let _ = writeln!(t, "    host{i}:\n      kind: linux");
             }
+            t.push_str(&neigh);
         }
         t.push_str("  links:\n");
         let _ = writeln!(
             t,
-            "    - endpoints: [\"sw:p0\", \"etcd:eth1\"]\n      ipv4: [\"\", \"{ETCD_ADDRESS}/16\"]"
+            "    - type: veth\n      endpoints:\n        - {{node: sw, interface: p0}}\n        \
+             - {{node: etcd, interface: eth1, mac: \"{}\", ipv4: \"{ETCD_ADDRESS}/16\"}}",
+            host_mac(0xffff)
         );
         for i in 1..=self.total() {
             let _ = writeln!(
                 t,
-                "    - endpoints: [\"sw:p{i}\", \"host{i}:eth1\"]\n      ipv4: [\"\", \"{}/16\"]",
+                "    - type: veth\n      endpoints:\n        - {{node: sw, interface: p{i}}}\n        \
+                 - {{node: host{i}, interface: eth1, mac: \"{}\", ipv4: \"{}/16\"}}",
+                host_mac(i),
                 host_address(i)
             );
         }
@@ -211,7 +257,7 @@ impl ClusterSpec {
             "# Calico's default design for host{i}: an iBGP full mesh written out by confd.\n\
              router id {me};\n\
              protocol device {{ scan time 10; }}\n\
-             protocol kernel {{\n  ipv4 {{ import none; export where source = RTS_BGP; }};\n  \
+             protocol kernel {{\n  ipv4 {{ import none; export where source = RTS_BGP || source = RTS_STATIC; }};\n  \
              learn; scan time 2; merge paths on; graceful restart;\n}}\n\
              protocol direct {{ ipv4; interface \"eth1\"; }}\n\
              protocol static {{ ipv4; route {} blackhole; }}\n\
@@ -279,7 +325,7 @@ mod tests {
     fn the_generated_topology_is_an_ordinary_lab() {
         let s = spec();
         let files = s.files();
-        assert_eq!(files.len(), 1 + 4 * 2);
+        assert_eq!(files.len(), 2 + 4 * 2);
         let lab = crate::topology::parse(&files[0].1, Path::new("/tmp/gen")).unwrap();
         let kind = |n: &str| lab.node(n).unwrap().kind;
         assert_eq!(kind("sw"), Kind::Linux);
@@ -293,12 +339,25 @@ mod tests {
             "http://10.99.255.250:2379"
         );
         assert!(lab.notes.is_empty(), "{:?}", lab.notes);
-        let config = |i: usize| &files[2 * i - 1].1;
+        // Every node's neighbours are permanent: the kernel's shared neighbour table would
+        // overflow with a big mesh.
+        let neighbours = &files[1].1;
+        assert_eq!(neighbours.lines().count(), 5, "etcd and four hosts");
+        assert!(neighbours
+            .contains("neigh replace 10.99.0.4 lladdr 02:99:00:00:00:04 dev eth1 nud permanent"));
+        for n in ["etcd", "host1", "host4"] {
+            assert_eq!(
+                lab.node(n).unwrap().exec,
+                vec!["ip -batch /tmp/gen/m/neighbours.batch".to_string()],
+                "{n}"
+            );
+        }
+        let config = |i: usize| &files[2 * i].1;
         assert!(config(1).contains("route_reflector: {enabled: true}"));
         assert!(!config(2).contains("route_reflector"));
         assert!(config(4).contains("state_dir: /tmp/gen/m/host4/state"));
         assert!(!config(1).contains("state_dir"), "the lab sets it");
-        let bird = &files[2].1;
+        let bird = &files[3].1;
         assert!(bird.contains("route 10.244.0.0/24 blackhole"));
         assert!(bird.contains("neighbor 10.99.0.2 as 64512; passive on;"));
         assert!(bird.contains("neighbor 10.99.0.4 as 64512; passive on;"));
