@@ -46,6 +46,7 @@ pub fn peer(p: PeerStatus) -> proto::PeerStatus {
         prefixes_advertised_by_family: p.prefixes_advertised_by_family,
         config: settings(p.config),
         session: p.session.map(session),
+        prefixes_ignored: p.prefixes_ignored,
     }
 }
 
@@ -123,6 +124,7 @@ pub fn path(
         stale: p.stale,
         originator_id: p.originator_id,
         cluster_list: p.cluster_list,
+        ignored: p.ignored,
     }
 }
 
@@ -171,6 +173,7 @@ mod tests {
         p.prefixes_received_by_family.insert("ipv4".into(), 4);
         p.prefixes_accepted_by_family.insert("ipv4".into(), 3);
         p.prefixes_advertised_by_family.insert("ipv6".into(), 1);
+        p.prefixes_ignored = 2;
         p.config = PeerSettings {
             hold_time: 9,
             keepalive: Some(3),
@@ -222,6 +225,7 @@ mod tests {
             stale: true,
             originator_id: Some("10.0.0.3".parse().unwrap()),
             cluster_list: vec!["10.0.0.1".parse().unwrap()],
+            ignored: Some("next hop ::1 is a loopback address".into()),
         };
         let api = path(p.clone(), |_| None, |_| None);
         carries(&api, &p);

@@ -41,3 +41,4 @@ pub use handler::{AgentHandler, HandlerParts};
 pub use listeners::Listeners;
 pub use reconciler::{Reconciler, Timing};
 pub use run::{netlink_kernel, run};
+pub use startup::refuse_peers_at_uplink_addresses;

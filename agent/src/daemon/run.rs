@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use ipnet::{Ipv4Net, Ipv6Net};
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::info;
@@ -85,7 +85,10 @@ async fn serve(
 ) -> Result<(), DaemonError> {
     let dataplane = start_dataplane(&config, &kernel, clock.now()).await?;
     let held = dataplane.ipam.ipam().blocks();
-    let (speaker, changes) = start_speaker(&config, dataplane.restarted, listeners.bgp).await?;
+    // The held blocks are blackholed by now (the dataplane's first resync), so the speaker
+    // starts with them known: a session that comes up at once gets them before End-of-RIB.
+    let (speaker, changes) =
+        start_speaker(&config, dataplane.restarted, listeners.bgp, held.clone()).await?;
     let observed = start_metrics(&speaker, &dataplane, listeners.metrics)?;
     let reconciler = dataplane.reconciler;
     let announcer = Arc::new(BlockAnnouncer::new(
@@ -94,7 +97,8 @@ async fn serve(
         observed.conflicts.clone(),
         clock.clone(),
     ));
-    // A blackhole per held block and every held block announced (IPv4 and IPv6).
+    // The announcer's own record of the held blocks, and the conflict tracker's (the speaker
+    // and the blackholes have them already).
     announcer.sync(held).await?;
     // Registered in etcd with those blocks; peers found there (bgp.mesh).
     let mesh = super::mesh::start(&config, kernel.as_ref(), &dataplane.ipam, &speaker).await?;
@@ -178,7 +182,9 @@ async fn serve(
     driver.abort();
     info!("shutting down: BGP sessions closed, kernel routes left in place");
     let _ = observed.stop.send(());
-    speaker.shutdown().await;
+    speaker
+        .shutdown_with(config.bgp.shutdown_message.clone())
+        .await;
     Ok(())
 }
 
@@ -190,6 +196,7 @@ async fn start_dataplane(
     kernel: &Arc<dyn Kernel>,
     now: u64,
 ) -> Result<Dataplane, DaemonError> {
+    startup::refuse_peers_at_uplink_addresses(config, kernel.as_ref()).await?;
     let (ipam, block, block_v6) = startup::open_ipam(config, kernel.as_ref(), now).await?;
     let held = ipam.ipam().blocks();
     info!(node = %config.node.name, blocks = ?held, "starting");
@@ -212,13 +219,15 @@ async fn start_dataplane(
     })
 }
 
-/// The BGP speaker, accepting sessions on `listen`.
+/// The BGP speaker, accepting sessions on `listen`, announcing `blocks` from the start (RFC
+/// 4724 §4.1: routes, then End-of-RIB, also to a session that comes up at once).
 async fn start_speaker(
     config: &Config,
     restarted: bool,
     listen: Option<SocketAddr>,
+    blocks: Vec<IpNet>,
 ) -> Result<(bgp::driver::SpeakerHandle, bgp::driver::RouteChanges), DaemonError> {
-    bgp::driver::Speaker::start(speaker_config(config, restarted, listen))
+    bgp::driver::Speaker::start_announcing(speaker_config(config, restarted, listen), blocks)
         .await
         .map_err(|source| DaemonError::Io {
             what: match listen {

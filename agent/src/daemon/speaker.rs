@@ -85,6 +85,8 @@ pub(super) fn speaker_config(
                 ipv6_next_hop: p.ipv6_next_hop,
                 reflect: None,
                 source: bgp::driver::PeerSource::Configured,
+                ebgp_multihop: p.ebgp_multihop,
+                ttl_security: p.ttl_security,
             })
             .collect(),
     }

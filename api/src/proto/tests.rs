@@ -173,11 +173,13 @@ fn route_wire_shape() {
                 stale: true,
                 originator_id: Some("10.0.0.3".parse().unwrap()),
                 cluster_list: vec!["10.0.0.1".parse().unwrap()],
+                ignored: None,
             }],
             in_kernel: true,
             kernel_next_hops: vec!["10.0.1.254".parse().unwrap()],
             kernel_next_hop_interfaces: vec![],
             not_installed_because: None,
+            problem: None,
         }],
     };
     let text = concat!(
@@ -212,11 +214,13 @@ fn unnumbered_route_wire_shape() {
             stale: false,
             originator_id: None,
             cluster_list: Vec::new(),
+            ignored: None,
         }],
         in_kernel: true,
         kernel_next_hops: vec!["fe80::a".parse().unwrap()],
         kernel_next_hop_interfaces: vec![Some("eth1".into())],
         not_installed_because: None,
+        problem: None,
     };
     let text = concat!(
         r#"{"prefix":"10.244.2.0/24","paths":[{"peer":"fe80::a","peer_interface":"eth1","#,

@@ -104,6 +104,10 @@ pub struct PeerConfig {
     /// TCP MD5 signature key (RFC 2385), 1-80 bytes: set on our connecting socket and, for the
     /// peer's address, on the listener, so the kernel drops the peer's unsigned segments.
     pub password: Option<Password>,
+    /// TTL of an eBGP session's packets (default 1: a directly connected neighbour).
+    pub ebgp_multihop: Option<u8>,
+    /// GTSM (RFC 5082): send TTL 255, accept nothing below 254.
+    pub ttl_security: bool,
     /// Its role when this speaker reflects routes (an iBGP peer only): its routes are passed
     /// on, and it is sent what is reflected (RFC 4456 §6). `None`: neither.
     pub reflect: Option<ReflectRole>,
@@ -151,6 +155,8 @@ impl PeerConfig {
             password: None,
             reflect: None,
             source: PeerSource::Configured,
+            ebgp_multihop: None,
+            ttl_security: false,
         }
     }
 }

@@ -9,8 +9,9 @@
 //!
 //! Modules depend downwards only, and on each other rather than on this file's re-exports:
 //! `speaker` uses `peers`, `listener` and `changes`; `peers` uses `peer`; `peer` uses `conn`,
-//! `export`, `link` (an interface peer's neighbour discovery), `shared` and `status`; `listener` and `changes` use `shared`; `config` and `conn`
-//! use `password` (and `conn` `md5`); `status`, `export`, `md5` and `password` use none.
+//! `export`, `link` (an interface peer's neighbour discovery), `shared` and `status`; `listener`
+//! and `changes` use `shared`; `config` and `conn` use `password` (and `conn` `md5` and `ttl`);
+//! `status`, `export`, `md5` and `password` use none.
 
 mod changes;
 mod config;
@@ -26,6 +27,7 @@ mod reflect;
 mod shared;
 mod speaker;
 mod status;
+mod ttl;
 
 pub use crate::fsm::RemoteAs;
 pub use crate::rib::Multipath;

@@ -30,6 +30,8 @@ pub(super) struct Shared {
     pub signal: ChangeSignal,
     /// The head of the RIB's reflection log, for the peers that are sent reflected routes.
     pub reflected: watch::Sender<u64>,
+    /// The Shutdown Communication (RFC 9003) the speaker's stop sends, if any.
+    pub shutdown_message: Mutex<Option<String>>,
 }
 
 /// A peer's status and when it became Established.
@@ -53,6 +55,11 @@ impl Shared {
                 moved
             });
         }
+    }
+
+    /// The Shutdown Communication to send as the speaker stops.
+    pub fn shutdown_communication(&self) -> Option<String> {
+        self.shutdown_message.lock().ok().and_then(|m| m.clone())
     }
 
     /// Run `f` on `peer`'s status entry, if it has one.

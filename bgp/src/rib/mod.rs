@@ -6,6 +6,7 @@
 
 mod decision;
 mod dump;
+mod ignored;
 mod next_hop;
 mod path;
 mod reflect;
@@ -21,6 +22,7 @@ use crate::wire::{AsSegment, Origin, PathAttribute};
 
 pub use decision::{best_paths, compare, Multipath};
 pub use dump::{RibPath, RibRoute};
+pub use ignored::{next_hop_problem, IgnoredRoute};
 pub use next_hop::{BadNextHop, NextHop};
 pub use path::path_from;
 pub use reflect::{ReflectRole, Reflected, ReflectedPath};

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use ipnet::IpNet;
 
+use super::ignored::{next_hop_problem, Ignored, IgnoredRoute};
 use super::path::path_with_next_hop;
 use super::reflect::{ReflectRole, Reflected};
 use super::table::{Outcome, Table, V4Key, V6Key};
@@ -65,6 +66,18 @@ pub struct Rib {
     pub(super) roles: HashMap<PeerId, ReflectRole>,
     /// The reflectable best paths, when we reflect.
     pub(super) reflected: Option<Reflected>,
+    /// Routes left out for an unusable next hop (RFC 4271 §6.3).
+    pub(crate) ignored: Ignored,
+    /// Our address on each peer's session (a next hop equal to one of them is ours).
+    pub(crate) locals: HashMap<PeerId, IpAddr>,
+}
+
+/// What an UPDATE gives a family: a path, nothing usable (a loop, a missing attribute: the
+/// peer's previous path goes), or a path ignored for its next hop (it goes too, remembered).
+enum Offer {
+    Use(Arc<Path>),
+    Unusable,
+    Ignore(IgnoredRoute),
 }
 
 impl Rib {
@@ -129,6 +142,7 @@ impl Rib {
         let withdrawn = update.withdrawn.iter().map(|p| IpNet::V4(*p));
         for prefix in withdrawn.chain(withdrawn_mp.copied()) {
             self.remove_path(from, prefix, |p| p.peer_id == from, moved);
+            self.ignored.remove(prefix, from);
         }
         if !update.nlri.is_empty() {
             let nh = update.attributes.iter().find_map(|a| match a {
@@ -157,40 +171,73 @@ impl Rib {
 
     /// The path the UPDATE gives `family`, if it has a usable one. RFC 4271 §9.1.2: a path with
     /// our own AS in it is unusable (unless the peer is allowed `allow_as_in` occurrences); it
-    /// still replaces what the peer sent before.
+    /// still replaces what the peer sent before. RFC 4271 §6.3: one whose next hop cannot be
+    /// used is ignored (and remembered as such).
     fn path(
         &self,
         peer: PeerInfo,
         update: &UpdateMsg,
         nh: Option<MpNextHop>,
         family: u16,
-    ) -> Option<Arc<Path>> {
+    ) -> Offer {
         let epoch = self.epoch(peer.id, family);
-        nh.and_then(|nh| path_with_next_hop(peer, &update.attributes, nh, epoch))
+        let Some(mut path) = nh
+            .and_then(|nh| path_with_next_hop(peer, &update.attributes, nh, epoch))
             .filter(|p| loop_free(p.count_as(peer.local_as), peer.allow_as_in))
             .filter(|p| self.reflection_loop_free(p))
-            .map(|mut p| {
-                p.carried = self.carried(&update.attributes);
-                Arc::new(p)
-            })
+        else {
+            return Offer::Unusable;
+        };
+        let forwarding = path.forwarding_next_hop();
+        let hop = forwarding.address;
+        // A link-local address is ours only on the link it is on: compare it with our address
+        // on this session alone.
+        let own: Vec<IpAddr> = if is_link_local(hop) {
+            self.locals.get(&peer.id).copied().into_iter().collect()
+        } else {
+            self.locals.values().copied().collect()
+        };
+        match next_hop_problem(hop, &own, path.peer) {
+            Some(reason) => Offer::Ignore(IgnoredRoute {
+                peer: path.peer,
+                next_hop: forwarding,
+                reason: reason.into(),
+                epoch,
+            }),
+            None => {
+                path.carried = self.carried(&update.attributes);
+                Offer::Use(Arc::new(path))
+            }
+        }
     }
 
     /// Give every prefix `path` (or, without one or when `accept` refuses it, withdraw the
-    /// peer's path for it).
+    /// peer's path for it; an accepted prefix with an ignored path is remembered as ignored).
     fn announce(
         &mut self,
         from: PeerId,
-        path: Option<Arc<Path>>,
+        offer: Offer,
         prefixes: impl Iterator<Item = IpNet>,
         accept: &impl Fn(&IpNet) -> bool,
         moved: &mut dyn FnMut(IpNet),
     ) {
         let (mut new4, mut new6) = (0usize, 0usize);
+        let (path, ignore) = match offer {
+            Offer::Use(p) => (Some(p), None),
+            Offer::Unusable => (None, None),
+            Offer::Ignore(r) => (None, Some(r)),
+        };
         for prefix in prefixes {
-            let Some(path) = path.as_ref().filter(|_| accept(&prefix)) else {
+            let accepted = accept(&prefix);
+            let Some(path) = path.as_ref().filter(|_| accepted) else {
                 self.remove_path(from, prefix, |p| p.peer_id == from, moved);
+                match &ignore {
+                    Some(r) if accepted => self.ignored.insert(prefix, from, r.clone()),
+                    _ => self.ignored.remove(prefix, from),
+                }
                 continue;
             };
+            self.ignored.remove(prefix, from);
             let outcome = match prefix {
                 IpNet::V4(p) => self.v4.insert(p, path.clone()),
                 IpNet::V6(p) => self.v6.insert(p, path.clone()),
@@ -234,6 +281,7 @@ impl Rib {
     /// Forget every path of `peer` (session down, no graceful restart).
     pub fn peer_down(&mut self, peer: PeerId) -> Vec<RouteChange> {
         self.epochs.retain(|(p, _), _| *p != peer);
+        self.ignored.remove_where(peer, |_, _| true);
         self.sweep(peer, |p| p.peer_id == peer, None)
     }
 
@@ -253,6 +301,10 @@ impl Rib {
     /// EoRR), when the restart timer runs out, or when the new session does not keep the family.
     pub fn sweep_stale(&mut self, peer: PeerId, family: Option<u16>) -> Vec<RouteChange> {
         let (e4, e6) = (self.epoch(peer, afi::IPV4), self.epoch(peer, afi::IPV6));
+        self.ignored.remove_where(peer, |prefix, r| {
+            let f = family_of(prefix);
+            family.is_none_or(|x| x == f) && r.epoch != if f == afi::IPV4 { e4 } else { e6 }
+        });
         let mut changes = Vec::new();
         if family.is_none_or(|f| f == afi::IPV4) {
             let stale = move |p: &Path| p.peer_id == peer && p.epoch != e4;
@@ -411,4 +463,8 @@ fn family_of(prefix: &IpNet) -> u16 {
         IpNet::V4(_) => afi::IPV4,
         IpNet::V6(_) => afi::IPV6,
     }
+}
+
+fn is_link_local(a: IpAddr) -> bool {
+    matches!(a, IpAddr::V6(v6) if v6.is_unicast_link_local())
 }

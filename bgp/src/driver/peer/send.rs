@@ -44,8 +44,15 @@ impl PeerTask {
             e.status.session = Some(session);
         });
         self.recovered = 0;
+        self.ignored_logged = 0;
         self.advertised.clear();
         self.reflect_reset();
+        // Our end of the session: a next hop the peer sends equal to it is ours (RFC 4271 §6.3).
+        let (peer, local) = (self.id, self.conns.get(&id).map(|c| c.local.ip()));
+        self.with_rib(|rib| {
+            rib.set_local_address(peer, local);
+            Vec::new()
+        });
         self.advertise_all(id, n).await
     }
 
