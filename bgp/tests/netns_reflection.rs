@@ -1,8 +1,11 @@
-//! Route reflection (RFC 4456) between speakers on loopback: one reflector and its clients,
-//! then two reflectors, every one in AS 65000. Each speaker listens on its own 127.0.17.x
-//! address.
+//! Route reflection (RFC 4456) between speakers in one network namespace: one reflector and
+//! its clients, then two reflectors, every one in AS 65000. Each speaker listens on its own
+//! 10.17.0.x address on the namespace's `lo`: reflected routes keep the originator's next hop,
+//! and a 127.x next hop that is not the peer's own is ignored (RFC 4271 §6.3), so the speakers
+//! cannot all live on 127.0.0.0/8. Root only.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
@@ -13,6 +16,7 @@ use bgp::driver::{
 use bgp::rib::RibPath;
 use bgp::PeerKey;
 use testkit::eventually_async;
+use testkit::netns::Netns;
 
 const AS: u32 = 65000;
 const LIMIT: Duration = Duration::from_secs(15);
@@ -22,7 +26,23 @@ fn port() -> u16 {
 }
 
 fn ip(last: u8) -> Ipv4Addr {
-    Ipv4Addr::new(127, 0, 17, last)
+    Ipv4Addr::new(10, 17, 0, last)
+}
+
+/// Runs `f` in a new namespace whose `lo` holds `ip(last)` for each of `lasts`.
+fn in_namespace<F, Fut>(tag: &str, lasts: &[u8], f: F)
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future<Output = ()>,
+{
+    if !testkit::require_root() {
+        return;
+    }
+    let ns = Netns::new(tag);
+    for last in lasts {
+        ns.ip(&["addr", "add", &format!("{}/32", ip(*last)), "dev", "lo"]);
+    }
+    ns.block_on(f);
 }
 
 /// A speaker at `ip(last)` (router id 10.0.0.`last`), a reflector when `cluster` is set.
@@ -93,8 +113,12 @@ async fn lacks(handle: &SpeakerHandle, from: u8) -> bool {
     .await
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_reflector_passes_each_clients_routes_to_the_others_with_their_next_hop() {
+#[test]
+fn a_reflector_passes_each_clients_routes_to_the_others_with_their_next_hop() {
+    in_namespace("rr17a", &[1, 2, 3], one_reflector);
+}
+
+async fn one_reflector() {
     use ReflectRole::Client;
     let rr = speaker(
         1,
@@ -138,8 +162,12 @@ async fn a_reflector_passes_each_clients_routes_to_the_others_with_their_next_ho
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_reflectors_back_each_other_up_and_do_not_loop() {
+#[test]
+fn two_reflectors_back_each_other_up_and_do_not_loop() {
+    in_namespace("rr17b", &[11, 12, 13, 14], two_reflectors);
+}
+
+async fn two_reflectors() {
     use ReflectRole::{Client, NonClient};
     // Reflectors 11 and 12 (one cluster each), clients 13 and 14 peering with both; the
     // reflectors peer with each other as non-clients.
@@ -194,8 +222,12 @@ async fn two_reflectors_back_each_other_up_and_do_not_loop() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_speaker_that_does_not_reflect_passes_nothing_on() {
+#[test]
+fn a_speaker_that_does_not_reflect_passes_nothing_on() {
+    in_namespace("rr17c", &[21, 22, 23], no_reflection);
+}
+
+async fn no_reflection() {
     // The middle speaker has roles configured but no cluster id: it stays a leaf.
     use ReflectRole::Client;
     let mid = speaker(
