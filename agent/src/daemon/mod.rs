@@ -12,6 +12,7 @@
 //! - [`reconciler`] (the only writer to the kernel; its event loop in `reconciler/driver.rs`);
 //! - `blocks` (blackholes and announcements of the held blocks), `learned` (BGP's changes to
 //!   the reconciler), `startup` (IPAM opened, host prepared, wiring checked), `cleanup`;
+//! - `mesh` (this host registered in etcd, its mesh peers kept up to date: `bgp.mesh`);
 //! - `handler` (the API, one module per request family), then `docker_driver`;
 //! - `run`, which connects them all.
 
@@ -26,6 +27,7 @@ pub mod error;
 mod handler;
 mod learned;
 mod listeners;
+pub mod mesh;
 pub mod reconciler;
 mod run;
 mod speaker;

@@ -32,6 +32,7 @@ pub(super) fn speaker_config(
             forwarding: restarted,
         }),
         hostname: Some(config.node.name.clone()),
+        route_reflector: config.cluster_id(),
         multipath: bgp::driver::Multipath {
             relax: config.bgp.multipath.relax,
             maximum_paths: usize::from(config.bgp.multipath.maximum_paths),
@@ -82,6 +83,8 @@ pub(super) fn speaker_config(
                 },
                 ipv4_next_hop: p.ipv4_next_hop,
                 ipv6_next_hop: p.ipv6_next_hop,
+                reflect: None,
+                source: bgp::driver::PeerSource::Configured,
                 ebgp_multihop: p.ebgp_multihop,
                 ttl_security: p.ttl_security,
             })
