@@ -115,6 +115,8 @@ mod tests {
             best: true,
             multipath: true,
             stale: false,
+            originator_id: None,
+            cluster_list: Vec::new(),
             ignored: None,
         }
     }

@@ -8,6 +8,7 @@ mod bounds;
 mod error;
 mod ipam;
 mod locate;
+mod mesh;
 mod sanity;
 mod validate;
 
@@ -24,6 +25,7 @@ pub use bgp::{
 };
 pub use bounds::{MAX_CONFIG_BYTES, MAX_NESTING};
 pub use error::{ConfigError, Problem};
+pub use mesh::{MeshConfig, RouteReflectorConfig};
 pub use sanity::{own_addresses, MAX_SOCKET_PATH};
 
 use crate::dataplane::{DataplaneMode, Wiring};

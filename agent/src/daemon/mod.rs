@@ -13,6 +13,7 @@
 //! - `blocks` (blackholes and announcements of the held blocks), `learned` (BGP's changes to
 //!   the reconciler), `startup` (IPAM opened, host prepared, wiring checked), `cleanup`;
 //! - `bfd` (the BFD driver and its sessions, telling the speaker of each fall);
+//! - `mesh` (this host registered in etcd, its mesh peers kept up to date: `bgp.mesh`);
 //! - `handler` (the API, one module per request family), then `docker_driver`;
 //! - `run`, which connects them all.
 
@@ -28,6 +29,7 @@ pub mod error;
 mod handler;
 mod learned;
 mod listeners;
+pub mod mesh;
 pub mod reconciler;
 mod run;
 mod speaker;

@@ -32,6 +32,7 @@ pub(super) fn speaker_config(
             forwarding: restarted,
         }),
         hostname: Some(config.node.name.clone()),
+        route_reflector: config.cluster_id(),
         multipath: bgp::driver::Multipath {
             relax: config.bgp.multipath.relax,
             maximum_paths: usize::from(config.bgp.multipath.maximum_paths),
@@ -85,6 +86,8 @@ pub(super) fn speaker_config(
                 // After our graceful restart, BGP waits for BFD (daemon::bfd explains why).
                 wait_for_bfd: (restarted && gr.enabled && p.bfd.enabled)
                     .then(|| super::bfd::wait_after_restart(gr.restart_time)),
+                reflect: None,
+                source: bgp::driver::PeerSource::Configured,
                 ebgp_multihop: p.ebgp_multihop,
                 ttl_security: p.ttl_security,
             })

@@ -190,6 +190,13 @@ fn peer_info(p: &PeerStatus) -> String {
         }
         info.push_str(&bfd::brief(b));
     }
+    if let crate::proto::PeerSource::Discovered { host } = &p.config.source {
+        if !info.is_empty() {
+            info.push_str("; ");
+        }
+        info.push_str("mesh: ");
+        info.push_str(host);
+    }
     info
 }
 

@@ -190,6 +190,8 @@ mod tests {
             best,
             multipath,
             stale: false,
+            originator_id: None,
+            cluster_list: vec![],
             ignored: None,
         }
     }

@@ -13,7 +13,9 @@ mod tests;
 use std::net::Ipv4Addr;
 
 pub use bfd::{BfdDown, BfdState, BfdStatus};
-pub use peer::{MessageCounts, PeerSettings, PeerState, PeerStatus, SessionInfo};
+pub use peer::{
+    MessageCounts, PeerSettings, PeerSource, PeerState, PeerStatus, ReflectRole, SessionInfo,
+};
 pub use reply::{
     Allocation, ApiError, Attachment, AttachmentKey, BlockConflict, BlockUsage, IpamStatus,
     NodeStatus, Reply,

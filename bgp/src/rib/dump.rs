@@ -46,6 +46,12 @@ pub struct RibPath {
     pub multipath: bool,
     /// Kept from before the peer's restart or refresh, waiting to be re-sent or swept.
     pub stale: bool,
+    /// ORIGINATOR_ID: the route came through a route reflector (RFC 4456).
+    #[serde(default)]
+    pub originator_id: Option<std::net::Ipv4Addr>,
+    /// CLUSTER_LIST, the last reflector's cluster first.
+    #[serde(default)]
+    pub cluster_list: Vec<std::net::Ipv4Addr>,
     /// Why the path takes no part in the decision process (its next hop cannot be used, RFC
     /// 4271 §6.3); never best then.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -85,6 +91,8 @@ impl Rib {
                 best: false,
                 multipath: false,
                 stale: false,
+                originator_id: None,
+                cluster_list: Vec::new(),
                 ignored: Some(r.reason.to_string()),
             });
         }
@@ -122,6 +130,8 @@ impl Rib {
                         && used.contains(&p.rank.forwarding)
                 }),
                 stale: p.epoch != self.epoch_of(p.peer_id, family),
+                originator_id: p.originator_id,
+                cluster_list: p.cluster_list.clone(),
                 ignored: None,
             })
             .collect();

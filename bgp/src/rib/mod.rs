@@ -9,20 +9,23 @@ mod dump;
 mod ignored;
 mod next_hop;
 mod path;
+mod reflect;
 mod store;
 mod table;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::wire::{AsSegment, Origin};
+use crate::wire::{AsSegment, Origin, PathAttribute};
 
 pub use decision::{best_paths, compare, Multipath};
 pub use dump::{RibPath, RibRoute};
 pub use ignored::{next_hop_problem, IgnoredRoute};
 pub use next_hop::{BadNextHop, NextHop};
 pub use path::path_from;
+pub use reflect::{ReflectRole, Reflected, ReflectedPath};
 pub use store::{PeerInfo, Rib, RouteChange};
 
 /// How the RIB knows a peer: a number the speaker gives each configured peer. Not its address:
@@ -63,6 +66,13 @@ pub struct Path {
     pub local_pref: Option<u32>,
     /// COMMUNITIES.
     pub communities: Vec<u32>,
+    /// ORIGINATOR_ID (RFC 4456), from an iBGP peer only: it has no meaning across ASes.
+    pub originator_id: Option<Ipv4Addr>,
+    /// CLUSTER_LIST (RFC 4456), from an iBGP peer only; empty when absent.
+    pub cluster_list: Vec<Ipv4Addr>,
+    /// The UPDATE's attributes other than NEXT_HOP and MP_(UN)REACH_NLRI, kept only when this
+    /// speaker reflects routes (a reflector passes them on unchanged, RFC 4456 §10).
+    pub carried: Option<Arc<[PathAttribute]>>,
     /// The peer's session generation when this path arrived: older ones are stale after a
     /// graceful restart (RFC 4724 §4.2).
     pub epoch: u32,

@@ -8,6 +8,7 @@ use ipnet::IpNet;
 
 use super::ignored::{next_hop_problem, Ignored, IgnoredRoute};
 use super::path::path_with_next_hop;
+use super::reflect::{ReflectRole, Reflected};
 use super::table::{Outcome, Table, V4Key, V6Key};
 use super::{Multipath, NextHop, Path, PeerId};
 use crate::policy::loop_free;
@@ -57,6 +58,14 @@ pub struct Rib {
     /// Prefixes one operation queued, put in prefix order before they join `pending`, so that
     /// changes come out in the same order whatever order the peer listed its NLRI in.
     queued: Vec<IpNet>,
+    /// Our BGP identifier, for the ORIGINATOR_ID loop check (RFC 4456 §8).
+    pub(super) router_id: Option<Ipv4Addr>,
+    /// Our CLUSTER_ID when we reflect (RFC 4456 §7).
+    pub(super) cluster_id: Option<Ipv4Addr>,
+    /// Each peer's role in reflection (peers without one are never reflected).
+    pub(super) roles: HashMap<PeerId, ReflectRole>,
+    /// The reflectable best paths, when we reflect.
+    pub(super) reflected: Option<Reflected>,
     /// Routes left out for an unusable next hop (RFC 4271 §6.3).
     pub(crate) ignored: Ignored,
     /// Our address on each peer's session (a next hop equal to one of them is ours).
@@ -172,9 +181,10 @@ impl Rib {
         family: u16,
     ) -> Offer {
         let epoch = self.epoch(peer.id, family);
-        let Some(path) = nh
+        let Some(mut path) = nh
             .and_then(|nh| path_with_next_hop(peer, &update.attributes, nh, epoch))
             .filter(|p| loop_free(p.count_as(peer.local_as), peer.allow_as_in))
+            .filter(|p| self.reflection_loop_free(p))
         else {
             return Offer::Unusable;
         };
@@ -194,7 +204,10 @@ impl Rib {
                 reason: reason.into(),
                 epoch,
             }),
-            None => Offer::Use(Arc::new(path)),
+            None => {
+                path.carried = self.carried(&update.attributes);
+                Offer::Use(Arc::new(path))
+            }
         }
     }
 
@@ -245,10 +258,14 @@ impl Rib {
         }
     }
 
-    /// Queue a prefix that moved (once until taken) and tell `moved`.
+    /// Queue a prefix that moved (once until taken) and tell `moved`; a reflector records a
+    /// new best path.
     fn note(&mut self, prefix: IpNet, outcome: Outcome, moved: &mut dyn FnMut(IpNet)) {
         if outcome.queue {
             self.queued.push(prefix);
+        }
+        if outcome.best_moved {
+            self.best_moved(prefix);
         }
         if outcome.moved {
             moved(prefix);

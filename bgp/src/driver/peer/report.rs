@@ -16,14 +16,15 @@ impl PeerTask {
                 e.status.state = state;
                 e.status.held_down_by_bfd = self.machine.held_down_by_bfd();
                 let established = state == PeerState::Established;
+                let advertised = || self.advertised.iter().chain(self.reflected_sent());
                 e.status.prefixes_advertised = if established {
-                    self.advertised.len() as u64
+                    advertised().count() as u64
                 } else {
                     0
                 };
                 e.status.prefixes_advertised_by_family.clear();
                 if established {
-                    for p in &self.advertised {
+                    for p in advertised() {
                         let family = if p.addr().is_ipv4() { "ipv4" } else { "ipv6" };
                         let n = e
                             .status

@@ -46,6 +46,7 @@ impl PeerTask {
         self.recovered = 0;
         self.ignored_logged = 0;
         self.advertised.clear();
+        self.reflect_reset();
         // Our end of the session: a next hop the peer sends equal to it is ours (RFC 4271 §6.3).
         let (peer, local) = (self.id, self.conns.get(&id).map(|c| c.local.ip()));
         self.with_rib(|rib| {
@@ -59,6 +60,9 @@ impl PeerTask {
     pub(super) async fn advertise_all(&mut self, id: ConnId, n: Negotiated) -> Option<Input> {
         let prefixes = self.exported();
         if let Some(fail) = self.send_updates(id, &prefixes, &[]).await {
+            return Some(fail);
+        }
+        if let Some(fail) = self.reflect_all(id, None, true).await {
             return Some(fail);
         }
         for (on, family) in [(n.ipv4, afi::IPV4), (n.ipv6, afi::IPV6)] {
@@ -90,6 +94,12 @@ impl PeerTask {
             .copied()
             .collect();
         if let Some(fail) = self.send_updates(id, &announce, &withdraw).await {
+            return self.process(fail).await;
+        }
+        if let Some(fail) = self
+            .reflect_after_local_change(id, &announce, &withdraw)
+            .await
+        {
             self.process(fail).await;
         }
     }
@@ -130,6 +140,9 @@ impl PeerTask {
                     }
                 }
                 if let Some(fail) = self.send_updates(id, &prefixes, &[]).await {
+                    return Some(fail);
+                }
+                if let Some(fail) = self.reflect_all(id, Some(rr.afi), false).await {
                     return Some(fail);
                 }
                 if n.enhanced_route_refresh {
