@@ -42,7 +42,7 @@ help:
 	@echo "make test-lab     - root: whole fabrics through lattice-lab (FRR, podman, dockerd, Prometheus)"
 	@echo "make test-ipvlan  - ipvlan-l3/l3s and Docker ipvlan networks across two BGP-peered hosts, in a QEMU VM with Debian's kernel"
 	@echo "make release-test - the tarball, package and image work where operators install them (root)"
-	@echo "make bench  - ingest against BIRD, FRR and GoBGP; IPAM against host-local; CNI against ptp; routes against ip -batch and zebra; pod sandboxes through containerd CRI; unnumbered failover against FRR on the host (root); see docs/benchmarks.md"
+	@echo "make bench  - ingest against BIRD, FRR and GoBGP; IPAM against host-local; CNI against ptp; routes against ip -batch and zebra; pod sandboxes through containerd CRI; unnumbered failover against FRR on the host; BFD failover and the CPU of 100 BFD sessions against FRR bgpd+bfdd (root); see docs/benchmarks.md"
 	@echo "make release - static, stripped binaries in $(DIST)/$(RELEASE_NAME).tar.gz with SHA-256 sums"
 	@echo "make deb    - the Debian package of that release; make image - its OCI image (podman)"
 	@echo "make fmt | lint | build"
@@ -138,6 +138,9 @@ BENCH_CRI_N ?= 100
 BENCH_CRI_ROUNDS ?= 10
 # Failover on the unnumbered lab: seconds of 10 ms ping streams per failure (3 per row).
 BENCH_FAILOVER_SECS ?= 15
+# BFD: CPU of BENCH_BFD_SESSIONS sessions at 100 ms x 3 (ours and FRR bfdd), over BENCH_BFD_SECS.
+BENCH_BFD_SESSIONS ?= 100
+BENCH_BFD_SECS ?= 30
 # Clusters without ToR: BIRD 2 iBGP full mesh (Calico) against Lattice's mesh and reflectors,
 # at each of these host counts.
 BENCH_MESH_HOSTS ?= 50 100
@@ -163,6 +166,10 @@ bench: deps-bench
 	target/release/examples/bench_cri $(BENCH_CRI_N) $(BENCH_CRI_ROUNDS)
 	$(CARGO) build --release -p agent -p topology-lab --bins --example bench_failover
 	target/release/examples/bench_failover $(BENCH_FAILOVER_SECS)
+	$(CARGO) build --release -p agent -p topology-lab --bins --example bench_bfd_failover
+	target/release/examples/bench_bfd_failover $(BENCH_FAILOVER_SECS)
+	$(CARGO) build --release -p bfd --example bench_bfd_sessions
+	target/release/examples/bench_bfd_sessions $(BENCH_BFD_SESSIONS) $(BENCH_BFD_SECS)
 	$(CARGO) build --release -p agent -p topology-lab --bins --example bench_mesh
 	target/release/examples/bench_mesh $(BENCH_MESH_HOSTS)
 

@@ -5,9 +5,30 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use agent::metrics::bfd::{BfdSessionRow, BfdSource};
 use agent::metrics::peers::PeerSource;
 use agent::metrics::Metrics;
 use bgp::driver::PeerStatus;
+
+struct OneBfdSession;
+
+impl BfdSource for OneBfdSession {
+    fn sessions(&self) -> Vec<BfdSessionRow> {
+        vec![BfdSessionRow {
+            peer: "10.0.1.1".into(),
+            state: "up",
+            detection_seconds: 0.9,
+            up_transitions: 1,
+            down_transitions: 0,
+            sent: 10,
+            send_errors: 0,
+            received: 10,
+        }]
+    }
+    fn drops(&self) -> Vec<(&'static str, u64)> {
+        vec![("bad_ttl", 1)]
+    }
+}
 
 struct OnePeer;
 
@@ -27,6 +48,7 @@ fn exported() -> BTreeSet<(String, String)> {
     // Per-block families only have series once a block is held.
     m.ipam_blocks(&[("10.244.1.0/24".parse().unwrap(), 1, 256)]);
     m.watch_block_conflicts(|| 0).unwrap();
+    m.watch_bfd(Box::new(OneBfdSession)).unwrap();
     let text = m.encode();
     text.lines()
         .filter_map(|l| l.strip_prefix("# TYPE "))

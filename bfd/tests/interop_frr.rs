@@ -171,7 +171,7 @@ async fn a_silently_dropping_link_is_detected_with_diag_1() {
     let s = bfd.session(&"v6").await.unwrap().unwrap();
     assert_eq!(s.last_down.unwrap().diag, Diag::ControlDetectionTimeExpired);
     // The link comes back: so do the sessions.
-    lab.unsilence(&lab.peer);
+    lab.unsilence(&lab.peer, "p0");
     all_reach(&mut events, &keys, State::Up, Duration::from_secs(20)).await;
     drop(frr);
     bfd.shutdown().await;

@@ -14,6 +14,7 @@ fn change(from: State, to: State, diag: Diag) -> StateChange {
         to,
         diag,
         remote_diag: Diag::None,
+        remote_control_plane_independent: false,
         remote_admin_down: false,
     }
 }
@@ -348,6 +349,55 @@ fn admin_down_sends_admin_down_ignores_the_remote_and_comes_back_down() {
         Some(change(State::AdminDown, State::Down, Diag::None))
     );
     assert_eq!(out.send.unwrap().state, State::Down);
+}
+
+#[test]
+fn a_remote_that_resets_its_session_is_not_a_path_failure_one_that_lost_us_is() {
+    // The remote's Down with diag 0 (a new or restarted session) or 3 (it says we signalled
+    // Down, which we never did while Up): its packets arrive, the path works.
+    for (diag, failure) in [
+        (Diag::None, false),
+        (Diag::NeighborSignaledSessionDown, false),
+        (Diag::AdministrativelyDown, false),
+        (Diag::ControlDetectionTimeExpired, true),
+        (Diag::PathDown, true),
+        (Diag::ForwardingPlaneReset, true),
+        (Diag::Other(9), true),
+    ] {
+        let mut lab = Lab::new();
+        lab.up();
+        let out = lab.recv_after(
+            ms(100),
+            ControlPacket {
+                diag,
+                ..remote(State::Down, 0)
+            },
+        );
+        let c = out.change.unwrap();
+        assert_eq!((c.from, c.to), (State::Up, State::Down));
+        assert_eq!(c.is_path_failure(), failure, "remote diag {diag}");
+    }
+}
+
+#[test]
+fn a_detection_expiry_reports_what_the_remote_last_said_its_diag_and_c_bit() {
+    let mut lab = Lab::new();
+    lab.up();
+    lab.recv_after(
+        ms(100),
+        ControlPacket {
+            control_plane_independent: true,
+            diag: Diag::PathDown,
+            ..remote(State::Up, OURS)
+        },
+    );
+    lab.advance(ms(900));
+    let c = lab.input(Input::Timer).change.unwrap();
+    assert_eq!(c.diag, Diag::ControlDetectionTimeExpired);
+    assert_eq!(c.remote_diag, Diag::PathDown);
+    assert!(c.remote_control_plane_independent);
+    // Forgotten afterwards (§6.8.1), as the status shows.
+    assert!(!lab.s.status().remote_control_plane_independent);
 }
 
 #[test]

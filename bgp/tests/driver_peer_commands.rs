@@ -1,7 +1,8 @@
-//! Per-peer commands on a running speaker, over loopback (127.0.0.40-49) with real sockets:
+//! Per-peer commands on a running speaker, over loopback (127.0.0.38-49) with real sockets:
 //! a peer added later establishes; a removed peer gets Cease/3 and its routes leave the RIB
 //! while the other session carries on; a replaced peer alone is reset (Cease/6); a TCP MD5 key
-//! follows its peer onto the listener and off it again.
+//! follows its peer onto the listener and off it again; BFD Down closes a session with
+//! Cease/10 and holds it down until BFD Up.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -302,4 +303,52 @@ async fn unsigned_connects(from: Ipv4Addr, to: Ipv4Addr, port: u16) -> bool {
         tokio::time::timeout(Duration::from_secs(2), attempt).await,
         Ok(Ok(_))
     )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bfd_down_closes_the_session_with_cease_10_and_holds_it_until_bfd_is_up() {
+    let (a, b) = (ip(38), ip(39));
+    let (a_port, b_port) = (port(11), port(12));
+    let (a_speaker, mut a_rx) = speaker(a, a_port, vec![peer(a, b, b_port)]).await;
+    let (b_speaker, _b_rx) = speaker(b, b_port, vec![peer(b, a, a_port)]).await;
+    b_speaker.set_local_prefixes(vec!["10.244.39.0/24".parse().unwrap()]);
+    established(&a_speaker, b).await;
+    assert_eq!(
+        next_hops_of(&mut a_rx, "10.244.39.0/24").await,
+        vec![IpAddr::V4(b)]
+    );
+    let down = bgp::driver::BfdSignal::Down {
+        remote_control_plane_independent: false,
+    };
+    a_speaker.bfd(&PeerKey::from(b), down).await.unwrap();
+    // b hears Cease/10; a's route goes; a stays down although b keeps connecting.
+    wait_until(&b_speaker, a, "told BFD Down", |s| {
+        s.notifications_received.contains_key("6/10")
+    })
+    .await;
+    assert!(next_hops_of(&mut a_rx, "10.244.39.0/24").await.is_empty());
+    let st = status_of(&a_speaker, b).await.unwrap();
+    assert!(st.held_down_by_bfd, "{st:?}");
+    assert!(
+        st.last_error
+            .as_deref()
+            .unwrap_or("")
+            .starts_with("BFD down"),
+        "{st:?}"
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let st = status_of(&a_speaker, b).await.unwrap();
+    assert_eq!(st.state, PeerState::Idle, "{st:?}");
+    assert_eq!(st.established_transitions, 1, "{st:?}");
+    // BFD is back: so is the session, and the route.
+    a_speaker
+        .bfd(&PeerKey::from(b), bgp::driver::BfdSignal::Up)
+        .await
+        .unwrap();
+    established(&a_speaker, b).await;
+    assert_eq!(
+        next_hops_of(&mut a_rx, "10.244.39.0/24").await,
+        vec![IpAddr::V4(b)]
+    );
+    assert!(!status_of(&a_speaker, b).await.unwrap().held_down_by_bfd);
 }

@@ -14,6 +14,7 @@
 //! - [`bgp`]: BGP messages built byte by byte (independent of the codec under test).
 //! - [`certs`]: a throwaway CA and certificates (openssl), valid or expired, for TLS tests.
 //! - [`bench`]: what the benchmarks share (sender sessions, namespace pairs, memory figures).
+//! - [`silence`]: a link that fails silently (nftables drops, carrier up).
 
 // A test kit fails the test loudly when its setup fails: a panic is the right answer.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -27,6 +28,7 @@ mod eventually;
 pub mod netns;
 pub mod process;
 mod require;
+pub mod silence;
 
 pub use eventually::{eventually, eventually_async};
 pub use require::{cannot_run, is_root, require, require_root, strict, unmet, STRICT_ENV};

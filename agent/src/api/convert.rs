@@ -46,6 +46,8 @@ pub fn peer(p: PeerStatus) -> proto::PeerStatus {
         prefixes_advertised_by_family: p.prefixes_advertised_by_family,
         config: settings(p.config),
         session: p.session.map(session),
+        // Added by `convert_bfd::peers_with_bfd`: BFD is the agent's, not the speaker's.
+        bfd: None,
         prefixes_ignored: p.prefixes_ignored,
     }
 }

@@ -21,6 +21,9 @@ pub struct BgpConfig {
     /// `bgp.graceful_restart`: RFC 4724, both roles.
     #[serde(default)]
     pub graceful_restart: GracefulRestartConfig,
+    /// `bgp.bfd`: the BFD timers of every peer that does not set its own.
+    #[serde(default)]
+    pub bfd: super::BfdDefaults,
     /// `bgp.mesh`: peers found in the cluster datastore.
     #[serde(default)]
     pub mesh: super::MeshConfig,
@@ -207,6 +210,9 @@ pub struct PeerConfig {
     /// `password`: TCP MD5 signature key (RFC 2385), 1-80 bytes (default none: unsigned).
     #[serde(default)]
     pub password: Option<bgp::driver::Password>,
+    /// `bfd`: a BFD session protecting the BGP session (default: none).
+    #[serde(default)]
+    pub bfd: super::PeerBfdConfig,
     /// `ebgp_multihop`: TTL of an eBGP session's packets (default 1: directly connected).
     #[serde(default)]
     pub ebgp_multihop: Option<u8>,

@@ -2,6 +2,7 @@
 //!
 //! Every error names the file, the line and the key path: `FILE:LINE: bgp.peers[0].hold_time: ...`.
 
+mod bfd;
 mod bgp;
 mod bounds;
 mod error;
@@ -18,6 +19,7 @@ use ipnet::{Ipv4Net, Ipv6Net};
 use serde::Deserialize;
 
 pub use self::ipam::{DatastoreKind, EtcdConfig, FanConfig, IpamConfig, UplinkAddresses};
+pub use bfd::{BfdDefaults, BfdTimers, PeerBfdConfig};
 pub use bgp::{
     BgpConfig, Community, GracefulRestartConfig, ListenConfig, MultipathConfig, PeerAsn, PeerConfig,
 };
@@ -274,3 +276,5 @@ impl Default for ApiConfig {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_bfd;

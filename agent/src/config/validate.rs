@@ -270,6 +270,7 @@ fn bgp(c: &Config) -> Result<(), Failure> {
     if !(1..=64).contains(&c.bgp.multipath.maximum_paths) {
         return fail("bgp.multipath.maximum_paths", "must be between 1 and 64");
     }
+    super::bfd::check(&c.bgp)?;
     super::mesh::validate(c)
 }
 

@@ -12,11 +12,13 @@
 //! - [`reconciler`] (the only writer to the kernel; its event loop in `reconciler/driver.rs`);
 //! - `blocks` (blackholes and announcements of the held blocks), `learned` (BGP's changes to
 //!   the reconciler), `startup` (IPAM opened, host prepared, wiring checked), `cleanup`;
+//! - `bfd` (the BFD driver and its sessions, telling the speaker of each fall);
 //! - `mesh` (this host registered in etcd, its mesh peers kept up to date: `bgp.mesh`);
 //! - `handler` (the API, one module per request family), then `docker_driver`;
 //! - `run`, which connects them all.
 
 mod attachments;
+pub mod bfd;
 mod blocks;
 mod cleanup;
 pub mod clock;

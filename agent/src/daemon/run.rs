@@ -12,6 +12,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::info;
 
+use super::bfd::BfdSupervisor;
 use super::blocks::BlockAnnouncer;
 use super::clock::Clock;
 use super::conflicts::Conflicts;
@@ -89,7 +90,16 @@ async fn serve(
     // starts with them known: a session that comes up at once gets them before End-of-RIB.
     let (speaker, changes) =
         start_speaker(&config, dataplane.restarted, listeners.bgp, held.clone()).await?;
+    // One BFD session per peer with `bfd.enabled`, telling the speaker of each fall.
+    let after_restart = dataplane.restarted && config.bgp.graceful_restart.enabled;
+    let bfd = BfdSupervisor::new(kernel.clone(), speaker.clone(), after_restart);
+    bfd.sync(super::bfd::wanted(&config)).await;
+    let bfd_maintenance = bfd.spawn_maintenance();
     let observed = start_metrics(&speaker, &dataplane, listeners.metrics)?;
+    observed
+        .metrics
+        .watch_bfd(Box::new(bfd.clone()))
+        .map_err(registering_metrics)?;
     let reconciler = dataplane.reconciler;
     let announcer = Arc::new(BlockAnnouncer::new(
         reconciler.clone(),
@@ -134,6 +144,7 @@ async fn serve(
         announcer,
         conflicts: observed.conflicts,
         clock,
+        bfd: bfd.clone(),
     }));
     let reaper = tokio::spawn(reap_blocks(handler.clone(), grace));
     // Attachments whose namespace is gone and whose DEL never came (0: never released).
@@ -182,9 +193,14 @@ async fn serve(
     driver.abort();
     info!("shutting down: BGP sessions closed, kernel routes left in place");
     let _ = observed.stop.send(());
-    speaker
-        .shutdown_with(config.bgp.shutdown_message.clone())
-        .await;
+    bfd_maintenance.abort();
+    // BGP and BFD stop together, in the order graceful restart needs (daemon::bfd).
+    bfd.stop_with(
+        &speaker,
+        config.bgp.graceful_restart.enabled,
+        config.bgp.shutdown_message.clone(),
+    )
+    .await;
     Ok(())
 }
 

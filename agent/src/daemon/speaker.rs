@@ -83,6 +83,9 @@ pub(super) fn speaker_config(
                 },
                 ipv4_next_hop: p.ipv4_next_hop,
                 ipv6_next_hop: p.ipv6_next_hop,
+                // After our graceful restart, BGP waits for BFD (daemon::bfd explains why).
+                wait_for_bfd: (restarted && gr.enabled && p.bfd.enabled)
+                    .then(|| super::bfd::wait_after_restart(gr.restart_time)),
                 reflect: None,
                 source: bgp::driver::PeerSource::Configured,
                 ebgp_multihop: p.ebgp_multihop,

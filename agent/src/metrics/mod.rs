@@ -1,11 +1,12 @@
 //! latticed's Prometheus metrics: one [`Metrics`] value owned by the daemon, with a small method
-//! per event, a collector that reads the BGP speaker's status at scrape time ([`peers`]), and the
-//! HTTP endpoint that serves `/metrics` ([`server`]).
+//! per event, collectors that read the BGP speaker's status ([`peers`]) and the BFD sessions
+//! ([`bfd`]) at scrape time, and the HTTP endpoint that serves `/metrics` ([`server`]).
 //!
 //! Names follow the Prometheus conventions: a `lattice_` prefix, `_total` on counters,
 //! `_seconds` on durations, base units, and label values from small fixed sets (peer addresses
 //! and blocks come from the configuration, never from the network). docs/metrics.md lists them.
 
+pub mod bfd;
 mod names;
 pub mod peers;
 pub mod server;
@@ -296,6 +297,13 @@ impl Metrics {
             Box::new(move || active() as f64),
         )?;
         self.registry.register(Box::new(gauge))
+    }
+
+    /// Export the BFD sessions' metrics, read from `source` at scrape time. Caller: the
+    /// daemon at start, with its BFD supervisor.
+    pub fn watch_bfd(&self, source: Box<dyn bfd::BfdSource>) -> prometheus::Result<()> {
+        self.registry
+            .register(Box::new(bfd::BfdCollector::new(source)?))
     }
 
     /// Register `lattice_ipam_leaked_attachments_released_total` and return it. Caller: the

@@ -1,6 +1,7 @@
 //! Human-readable renderings of API replies for the `lattice` CLI. Pure functions of the
 //! replies, so every layout is tested without a running latticed.
 
+mod bfd;
 mod peers;
 mod routes;
 
@@ -167,7 +168,8 @@ pub(crate) fn remote_as(p: &PeerStatus) -> String {
 }
 
 /// The families of an Established session, else why it is down (or, for an interface peer,
-/// what it waits for); and a graceful restart in progress (routes kept stale).
+/// what it waits for); a graceful restart in progress (routes kept stale); the BFD session's
+/// state.
 fn peer_info(p: &PeerStatus) -> String {
     let mut info = if p.state == PeerState::Established {
         p.families.join("+")
@@ -181,6 +183,12 @@ fn peer_info(p: &PeerStatus) -> String {
             info.push_str("; ");
         }
         info.push_str("graceful restart: stale routes kept");
+    }
+    if let Some(b) = &p.bfd {
+        if !info.is_empty() {
+            info.push_str("; ");
+        }
+        info.push_str(&bfd::brief(b));
     }
     if let crate::proto::PeerSource::Discovered { host } = &p.config.source {
         if !info.is_empty() {

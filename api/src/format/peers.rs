@@ -105,6 +105,9 @@ pub fn peer(p: &PeerStatus) -> String {
             "peer restarting: its routes are kept as stale".into(),
         );
     }
+    for (name, value) in p.bfd.iter().flat_map(super::bfd::detail) {
+        field(name, value);
+    }
     field(
         "Last error",
         p.last_error.clone().unwrap_or_else(|| "-".into()),

@@ -2,6 +2,7 @@
 //! from latticed, as JSON. These are the protocol's own types: latticed converts its internal
 //! records (the BGP speaker's, the IPAM's) into them, so an internal change is not an API change.
 
+mod bfd;
 mod peer;
 mod reply;
 mod request;
@@ -11,6 +12,7 @@ mod tests;
 
 use std::net::Ipv4Addr;
 
+pub use bfd::{BfdDown, BfdState, BfdStatus};
 pub use peer::{
     MessageCounts, PeerSettings, PeerSource, PeerState, PeerStatus, ReflectRole, SessionInfo,
 };

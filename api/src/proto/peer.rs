@@ -98,6 +98,10 @@ pub struct PeerStatus {
     /// What the current session negotiated, while Established.
     #[serde(default)]
     pub session: Option<SessionInfo>,
+    /// The peer's BFD session, when it has one (`bgp.peers[].bfd.enabled`); absent from the
+    /// JSON otherwise, so a peer without BFD reads as before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bfd: Option<super::BfdStatus>,
     /// Prefixes the peer sent whose next hop cannot be used (RFC 4271 §6.3), ignored. Absent
     /// from the JSON when 0.
     #[serde(default, skip_serializing_if = "is_zero")]
@@ -212,6 +216,7 @@ impl PeerStatus {
             prefixes_advertised_by_family: BTreeMap::new(),
             config: PeerSettings::default(),
             session: None,
+            bfd: None,
             prefixes_ignored: 0,
         }
     }

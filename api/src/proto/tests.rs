@@ -193,6 +193,46 @@ fn route_wire_shape() {
     assert_eq!(serde_json::from_str::<Reply>(text).unwrap(), reply);
 }
 
+/// A peer with a BFD session carries it under `bfd`; the JSON goes both ways.
+#[test]
+fn a_peers_bfd_session_round_trips() {
+    let mut p = PeerStatus::new("10.0.1.1".parse().unwrap(), 65001);
+    p.bfd = Some(super::BfdStatus {
+        state: super::BfdState::AdminDown,
+        reason: None,
+        multihop: true,
+        local: Some("10.0.1.2".parse().unwrap()),
+        interface: None,
+        min_rx_ms: 100,
+        min_tx_ms: 100,
+        multiplier: 3,
+        tx_interval_ms: Some(1000),
+        rx_interval_ms: None,
+        detection_time_ms: None,
+        remote_multiplier: 0,
+        control_plane_independent: true,
+        remote_control_plane_independent: false,
+        last_down: Some(super::BfdDown {
+            secs_ago: 3,
+            from: super::BfdState::Up,
+            diag: "control detection time expired".into(),
+            remote_diag: "no diagnostic".into(),
+            remote_admin_down: false,
+        }),
+        holding_bgp_down: true,
+        up_transitions: 1,
+        down_transitions: 1,
+        packets_sent: 7,
+        packets_received: 5,
+    });
+    let text = serde_json::to_string(&p).unwrap();
+    assert!(
+        text.contains(r#""bfd":{"state":"admin_down","reason":null,"multihop":true,"#),
+        "{text}"
+    );
+    assert_eq!(serde_json::from_str::<PeerStatus>(&text).unwrap(), p);
+}
+
 /// An interface peer's route: the interfaces travel beside the addresses, and only then (an
 /// older client reads the addresses as before).
 #[test]

@@ -184,6 +184,7 @@ impl Session {
         let mut change = None;
         if self.detection_deadline().is_some_and(|d| d <= now) {
             // bfd.RemoteDiscr MUST be zeroed after a Detection Time without packets (§6.8.1).
+            let heard = self.remote;
             self.last_rx = None;
             self.remote = Remote {
                 min_rx_us: self.remote.min_rx_us,
@@ -191,6 +192,11 @@ impl Session {
             };
             if matches!(self.state, State::Init | State::Up) {
                 change = self.set_state(State::Down, Diag::ControlDetectionTimeExpired, now);
+                // What the remote last said, not what was forgotten just now.
+                if let Some(c) = change.as_mut() {
+                    c.remote_diag = heard.diag;
+                    c.remote_control_plane_independent = heard.control_plane_independent;
+                }
             }
             self.reschedule(now);
         }
@@ -225,6 +231,7 @@ impl Session {
             to,
             diag,
             remote_diag: self.remote.diag,
+            remote_control_plane_independent: self.remote.control_plane_independent,
             // Only the fall the remote's AdminDown caused, not a later change of ours.
             remote_admin_down: to == State::Down
                 && diag == Diag::NeighborSignaledSessionDown

@@ -74,16 +74,36 @@ pub struct StateChange {
     pub diag: Diag,
     /// The diagnostic the remote last sent.
     pub remote_diag: Diag,
+    /// The C bit the remote last sent (RFC 5880 §4.1): set, its BFD does not share fate with
+    /// its control plane, so a fall is a forwarding failure (RFC 5882 §4.3).
+    pub remote_control_plane_independent: bool,
     /// The remote signalled AdminDown: by RFC 5882 §3.2 clients SHOULD NOT treat this as a
     /// failure of the path.
     pub remote_admin_down: bool,
 }
 
 impl StateChange {
-    /// True when a client (BGP) should act on this change: an Up session went Down for a
-    /// reason other than an administrative action on either side (RFC 5882 §3.2).
+    /// True when a client (BGP) should act on this change: an Up session went Down because
+    /// the path failed, as far as BFD can tell. That is our own detection (diag 1, RFC 5880
+    /// §6.8.4), or the remote's Down carrying a failure diagnostic: 1 (it stopped hearing us),
+    /// 2, 4, 5, 6, 8, or one unassigned. Not a failure (RFC 5882 §3.2 and the packet itself):
+    /// the remote's AdminDown, and the remote's Down with diagnostic 0 or 3, which comes from
+    /// a session the remote reset or replaced while its packets, which we just received, still
+    /// cross the path (FRR's bgpd re-creates its BFD session once it learns the BGP session's
+    /// local address, whose first packet is such a Down; a restarted bfdd sends the same; and
+    /// 3, "neighbor signaled session down", cannot be about us: we were Up).
     pub fn is_path_failure(&self) -> bool {
-        self.from == State::Up && self.to == State::Down && !self.remote_admin_down
+        if self.from != State::Up || self.to != State::Down {
+            return false;
+        }
+        match self.diag {
+            Diag::ControlDetectionTimeExpired => true,
+            _ if self.remote_admin_down => false,
+            _ => !matches!(
+                self.remote_diag,
+                Diag::None | Diag::NeighborSignaledSessionDown | Diag::AdministrativelyDown
+            ),
+        }
     }
 }
 

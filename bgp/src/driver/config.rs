@@ -104,6 +104,11 @@ pub struct PeerConfig {
     /// TCP MD5 signature key (RFC 2385), 1-80 bytes: set on our connecting socket and, for the
     /// peer's address, on the listener, so the kernel drops the peer's unsigned segments.
     pub password: Option<Password>,
+    /// Start held down until the peer's BFD session is Up ([`super::BfdSignal::Up`]), for at
+    /// most this long. After a graceful restart of ours, so that the peer's BFD session of
+    /// before the restart falls while no BGP session is up (a fall during the new session
+    /// would close it with Cease/10 and end the graceful restart).
+    pub wait_for_bfd: Option<Duration>,
     /// TTL of an eBGP session's packets (default 1: a directly connected neighbour).
     pub ebgp_multihop: Option<u8>,
     /// GTSM (RFC 5082): send TTL 255, accept nothing below 254.
@@ -153,6 +158,7 @@ impl PeerConfig {
             max_prefixes: None,
             allow_as_in: 0,
             password: None,
+            wait_for_bfd: None,
             reflect: None,
             source: PeerSource::Configured,
             ebgp_multihop: None,

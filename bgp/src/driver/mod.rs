@@ -36,6 +36,7 @@ pub use crate::PeerKey;
 pub use changes::{Empty, RouteChanges};
 pub use config::{Families, PeerConfig, PeerSource, SpeakerConfig};
 pub use password::Password;
+pub use peer::BfdSignal;
 pub use peers::PeerError;
 pub use speaker::{Speaker, SpeakerHandle};
 pub use status::{MessageCounts, PeerSettings, PeerState, PeerStatus, SessionInfo};

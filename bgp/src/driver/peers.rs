@@ -13,7 +13,7 @@ use tracing::warn;
 use super::config::PeerConfig;
 use super::listener::Listener;
 use super::md5;
-use super::peer::{PeerChannels, PeerCommand, PeerTask};
+use super::peer::{BfdSignal, PeerChannels, PeerCommand, PeerTask};
 use super::shared::{PeerEntry, Shared};
 use super::status::{PeerSettings, PeerStatus};
 use crate::fsm::peer::Removal;
@@ -239,6 +239,22 @@ impl Peers {
                 .get(key)
                 .is_some_and(|r| r.commands.try_send(PeerCommand::RequestRefresh).is_ok())
         })
+    }
+
+    /// Tell a peer what its BFD session did; waits for room in its command queue (never lost).
+    pub async fn bfd(&self, key: &PeerKey, signal: BfdSignal) -> Result<(), PeerError> {
+        let commands = {
+            let table = self.table.lock().map_err(|_| PeerError::Stopped)?;
+            table
+                .peers
+                .get(key)
+                .map(|r| r.commands.clone())
+                .ok_or_else(|| PeerError::NotConfigured(key.clone()))?
+        };
+        commands
+            .send(PeerCommand::Bfd(signal))
+            .await
+            .map_err(|_| PeerError::Stopped)
     }
 
     /// The listener, while the speaker runs.

@@ -14,6 +14,7 @@ use super::changes::RouteChanges;
 use super::config::{PeerConfig, SpeakerConfig};
 use super::listener::Listener;
 use super::md5;
+use super::peer::BfdSignal;
 use super::peers::{PeerError, Peers};
 use super::shared::{ChangeSignal, Shared};
 use super::status::{PeerState, PeerStatus};
@@ -147,6 +148,13 @@ impl SpeakerHandle {
     /// peer is reset, and only if its configuration changed.
     pub async fn replace_peer(&self, config: PeerConfig) -> Result<(), PeerError> {
         self.peers.replace(config).await
+    }
+
+    /// What `peer`'s BFD session did (RFC 5882): [`BfdSignal::Down`] closes its session with
+    /// Cease/10 (BFD Down, RFC 9384) and holds it down until [`BfdSignal::Up`]. Waits while
+    /// the peer's task is busy; the signal is never dropped.
+    pub async fn bfd(&self, peer: &PeerKey, signal: BfdSignal) -> Result<(), PeerError> {
+        self.peers.bfd(peer, signal).await
     }
 
     /// Ask `peer` to send its routes again (ROUTE-REFRESH, RFC 2918); false if no such peer.

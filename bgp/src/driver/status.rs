@@ -88,6 +88,9 @@ pub struct PeerStatus {
     /// What the current session negotiated, while Established.
     #[serde(default)]
     pub session: Option<SessionInfo>,
+    /// The peer's BFD session fell from Up and is not Up again: no BGP session starts.
+    #[serde(default)]
+    pub held_down_by_bfd: bool,
 }
 
 /// A peer's configured timers and mode, for `lattice peers`.
@@ -207,6 +210,7 @@ impl PeerStatus {
             prefixes_advertised_by_family: BTreeMap::new(),
             config: PeerSettings::default(),
             session: None,
+            held_down_by_bfd: false,
         }
     }
 }

@@ -105,6 +105,8 @@ pub mod cease_subcode {
     pub const OTHER_CONFIGURATION_CHANGE: u8 = 6;
     /// Connection Collision Resolution.
     pub const CONNECTION_COLLISION_RESOLUTION: u8 = 7;
+    /// BFD Down (RFC 9384): the BFD session protecting the BGP session went down.
+    pub const BFD_DOWN: u8 = 10;
 }
 
 /// ROUTE-REFRESH Message Error subcodes (RFC 7313 §5).

@@ -1,5 +1,5 @@
-//! FRR (zebra and bgpd, or bgpd alone) in a namespace: no watchfrr, nothing under /etc; the
-//! daemons run as user frr in a state directory owned by frr.
+//! FRR (zebra with bgpd and/or bfdd, or bgpd alone) in a namespace: no watchfrr, nothing under
+//! /etc; the daemons run as user frr in a state directory owned by frr.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -23,15 +23,22 @@ impl Frr {
     /// zebra and bgpd in namespace `ns` with `bgpd_conf`; their files in `dir/frr` (`dir` must
     /// be traversable by user frr, see [`crate::cmd::shared_tempdir`]).
     pub fn start(ns: &str, dir: &Path, bgpd_conf: &str) -> Frr {
-        Frr::launch(ns, dir, bgpd_conf, true)
+        Frr::launch(ns, dir, &[("bgpd", bgpd_conf)], true)
     }
 
     /// bgpd alone, with `-Z` (no zebra: nothing it learns reaches the kernel).
     pub fn start_bgpd_only(ns: &str, dir: &Path, bgpd_conf: &str) -> Frr {
-        Frr::launch(ns, dir, bgpd_conf, false)
+        Frr::launch(ns, dir, &[("bgpd", bgpd_conf)], false)
     }
 
-    fn launch(ns: &str, dir: &Path, bgpd_conf: &str, zebra: bool) -> Frr {
+    /// zebra and `daemons` (`("bgpd", conf)`, `("bfdd", conf)`, in that order), each with its
+    /// configuration; bfdd with its control socket (`--bfdctl`), as FRR's own image runs it,
+    /// so `neighbor X bfd` in bgpd reaches it through zebra.
+    pub fn with_daemons(ns: &str, dir: &Path, daemons: &[(&'static str, &str)]) -> Frr {
+        Frr::launch(ns, dir, daemons, true)
+    }
+
+    fn launch(ns: &str, dir: &Path, daemons: &[(&'static str, &str)], zebra: bool) -> Frr {
         let dir = dir.join("frr");
         std::fs::create_dir_all(dir.join("run")).unwrap();
         std::fs::write(dir.join("zebra.conf"), "hostname peer\n").unwrap();
@@ -41,7 +48,9 @@ impl Frr {
             zebra,
             running: Mutex::new(HashMap::new()),
         };
-        frr.write_bgpd_conf(bgpd_conf);
+        for (daemon, conf) in daemons {
+            frr.write_conf(daemon, conf);
+        }
         if zebra {
             frr.run_daemon("zebra");
             // bgpd connects to zebra's socket at start (it retries, but later).
@@ -49,18 +58,22 @@ impl Frr {
             let up = crate::eventually(std::time::Duration::from_secs(10), || zserv.exists());
             assert!(up, "zebra did not create {}", zserv.display());
         }
-        frr.run_daemon("bgpd");
+        for (daemon, _) in daemons {
+            frr.run_daemon(daemon);
+        }
         frr
     }
 
-    /// bgpd.conf logging session events to `bgpd.log` next to it.
-    fn write_bgpd_conf(&self, conf: &str) {
-        let log = self.dir.join("bgpd.log");
-        let text = format!(
-            "log file {} debugging\ndebug bgp neighbor-events\n{conf}",
-            log.display()
-        );
-        std::fs::write(self.dir.join("bgpd.conf"), text).unwrap();
+    /// `<daemon>.conf` logging events to `<daemon>.log` next to it.
+    fn write_conf(&self, daemon: &str, conf: &str) {
+        let log = self.dir.join(format!("{daemon}.log"));
+        let debug = match daemon {
+            "bgpd" => "debug bgp neighbor-events\ndebug bgp bfd\n",
+            "bfdd" => "debug bfd peer\ndebug bfd network\n",
+            _ => "",
+        };
+        let text = format!("log file {} debugging\n{debug}{conf}", log.display());
+        std::fs::write(self.dir.join(format!("{daemon}.conf")), text).unwrap();
         let ok = Command::new("chown")
             .args(["-R", "frr:frr"])
             .arg(&self.dir)
@@ -84,6 +97,9 @@ impl Frr {
             "-P".into(),
             "0".into(),
         ];
+        if daemon == "bfdd" {
+            args.extend(["--bfdctl".into(), format!("{d}/run/bfdd.sock")]);
+        }
         if self.zebra {
             args.extend(["-z".into(), format!("{d}/run/zserv.api")]);
         } else {
@@ -108,14 +124,14 @@ impl Frr {
     /// Starts bgpd again, with `bgpd_conf` if given.
     pub fn start_bgpd(&self, bgpd_conf: Option<&str>) {
         if let Some(conf) = bgpd_conf {
-            self.write_bgpd_conf(conf);
+            self.write_conf("bgpd", conf);
         }
         self.run_daemon("bgpd");
     }
 
-    /// Stops bgpd, then zebra, with SIGTERM (zebra removes its routes) and waits for them.
+    /// Stops bgpd, bfdd, then zebra, with SIGTERM (zebra removes its routes) and waits for them.
     pub fn stop(&self) {
-        for daemon in ["bgpd", "zebra"] {
+        for daemon in ["bgpd", "bfdd", "zebra"] {
             let guard = self.running.lock().unwrap().remove(daemon);
             if let Some(pidfile) = guard {
                 assert!(

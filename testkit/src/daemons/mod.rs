@@ -17,6 +17,9 @@ pub use openbgpd::Openbgpd;
 
 /// Installed binaries each daemon needs (for [`crate::require`]).
 pub const FRR_BINARIES: &[&str] = &["/usr/lib/frr/zebra", "/usr/lib/frr/bgpd", "/usr/bin/vtysh"];
+/// FRR's BFD daemon, besides [`FRR_BINARIES`] (and nftables, which BFD tests use to make a
+/// link fail silently).
+pub const BFDD_BINARIES: &[&str] = &["/usr/lib/frr/bfdd", "/usr/sbin/nft"];
 /// BIRD 2 and its CLI.
 pub const BIRD_BINARIES: &[&str] = &["/usr/sbin/bird", "/usr/sbin/birdc"];
 /// GoBGP and its CLI.

@@ -7,7 +7,7 @@ use api::proto::{Attachment, NodeStatus, Reply};
 use ipnet::IpNet;
 
 use super::shared::{error, AgentHandler};
-use crate::api::convert;
+use crate::api::convert_bfd;
 use crate::api::route_status::KernelView;
 use crate::daemon::usage;
 use crate::dataplane::{self, Reachability};
@@ -64,7 +64,10 @@ impl AgentHandler {
                 .collect(),
             conflicts: self.conflicts.list(),
             attachments,
-            peers: convert::peers(self.speaker.status().await),
+            peers: convert_bfd::peers_with_bfd(
+                self.speaker.status().await,
+                &self.bfd.fresh_view().await,
+            ),
             learned_routes: self
                 .dataplane
                 .stats
@@ -91,7 +94,7 @@ impl AgentHandler {
             }
         }
         Reply::Peers {
-            peers: convert::peers(peers),
+            peers: convert_bfd::peers_with_bfd(peers, &self.bfd.fresh_view().await),
         }
     }
 

@@ -42,6 +42,8 @@ pub struct HandlerParts {
     pub conflicts: Arc<Conflicts>,
     /// Seconds for IPAM's grace periods.
     pub clock: Arc<dyn Clock>,
+    /// The BFD sessions (shown with their peers).
+    pub bfd: Arc<crate::daemon::bfd::BfdSupervisor>,
 }
 
 /// Serves the local API on behalf of the daemon.
@@ -59,6 +61,7 @@ pub struct AgentHandler {
     blocks: Arc<BlockAnnouncer>,
     pub(super) conflicts: Arc<Conflicts>,
     clock: Arc<dyn Clock>,
+    pub(super) bfd: Arc<crate::daemon::bfd::BfdSupervisor>,
     /// Namespace paths of attachments made since start (IPAM does not keep them).
     pub(super) netns: Mutex<HashMap<(String, String), PathBuf>>,
     /// Attachments allocated and still being wired: GC must not release them meanwhile.
@@ -79,6 +82,7 @@ impl AgentHandler {
             blocks: parts.announcer,
             conflicts: parts.conflicts,
             clock: parts.clock,
+            bfd: parts.bfd,
             netns: Mutex::new(HashMap::new()),
             wiring: std::sync::Mutex::new(HashSet::new()),
         }

@@ -41,6 +41,20 @@ pub(super) enum PeerCommand {
     RequestRefresh,
     /// Close the sessions with Cease/3 or /6, withdraw the peer's routes and end the task.
     Remove(Removal),
+    /// The peer's BFD session changed (RFC 5882): fed to the machine as is.
+    Bfd(BfdSignal),
+}
+
+/// What the agent's BFD tells a peer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BfdSignal {
+    /// The BFD session fell from Up for a path failure: [`Input::BfdDown`].
+    Down {
+        /// The remote's last C bit (RFC 5880 §4.1).
+        remote_control_plane_independent: bool,
+    },
+    /// The BFD session is Up: [`Input::BfdUp`].
+    Up,
 }
 
 /// How long one TCP connection attempt may take.
@@ -139,6 +153,9 @@ impl PeerTask {
 
     /// Run until the speaker stops or the peer is removed.
     pub async fn run(mut self) {
+        if let Some(wait) = self.cfg.wait_for_bfd {
+            self.machine.wait_for_bfd(Instant::now().into_std() + wait);
+        }
         if let Some(link) = &mut self.link {
             // An interface peer waits for its neighbour.
             let view = link.view.borrow_and_update().clone();
@@ -159,6 +176,18 @@ impl PeerTask {
                     return self.process(Input::Remove(why)).await;
                 }
                 Wake::Command(PeerCommand::RequestRefresh) => self.request_refresh().await,
+                Wake::Command(PeerCommand::Bfd(signal)) => {
+                    let input = match signal {
+                        BfdSignal::Down {
+                            remote_control_plane_independent,
+                        } => Input::BfdDown {
+                            remote_control_plane_independent,
+                        },
+                        BfdSignal::Up => Input::BfdUp,
+                    };
+                    self.process(input).await;
+                    self.set_state();
+                }
                 Wake::Inbound(stream) => self.on_inbound(stream).await,
                 Wake::Conn(id, event) => self.on_conn_event(id, event).await,
                 Wake::Connected(result) => self.on_connected(result).await,

@@ -14,6 +14,7 @@ impl PeerTask {
         if let Ok(mut status) = self.shared.status.lock() {
             if let Some(e) = status.get_mut(&self.cfg.peer) {
                 e.status.state = state;
+                e.status.held_down_by_bfd = self.machine.held_down_by_bfd();
                 let established = state == PeerState::Established;
                 let advertised = || self.advertised.iter().chain(self.reflected_sent());
                 e.status.prefixes_advertised = if established {

@@ -21,6 +21,11 @@ impl Peer {
         };
         let state = self.primary.session.state();
         match state {
+            // BFD fell and is not back: the path is not trusted, whoever connects.
+            _ if self.bfd.held => {
+                debug!(peer = %self.key, "inbound connection refused: BFD is down");
+                out.push(Output::Close(id));
+            }
             // After a max-prefix teardown the peer waits out the hold-down, inbound or not.
             State::Idle if self.retry.held_down(now) => {
                 debug!(peer = %self.key, "inbound connection refused during back-off");
@@ -48,7 +53,9 @@ impl Peer {
     pub(super) fn on_connected(&mut self, id: ConnId, now: Instant, out: &mut Vec<Output>) {
         let conn = Conn { id, outbound: true };
         let state = self.primary.session.state();
-        if self.primary.conn.is_none() && state == State::Connect {
+        if self.bfd.held {
+            out.push(Output::Close(id));
+        } else if self.primary.conn.is_none() && state == State::Connect {
             self.primary.conn = Some(conn);
             self.feed(Which::Primary, SessionInput::TcpConnected, now, out);
         } else if self.candidate.is_none() && matches!(state, State::OpenSent | State::OpenConfirm)

@@ -55,6 +55,17 @@ pub enum Input {
     /// Events 9-11 (ConnectRetryTimer_Expires, HoldTimer_Expires, KeepaliveTimer_Expires) and
     /// the peer's own deadlines: time passed; due at [`super::Peer::next_deadline`].
     Tick,
+    /// The BFD session protecting this peer fell from Up for a path failure (RFC 5882 §3.2):
+    /// the session closes with Cease/10, BFD Down (RFC 9384), its routes go, and no session
+    /// starts or is accepted until [`Input::BfdUp`]. Without a session, stale routes kept for
+    /// the peer's graceful restart go only if the remote set the C bit (RFC 5882 §4.3).
+    BfdDown {
+        /// The remote's last C bit (RFC 5880 §4.1): its BFD does not share fate with its
+        /// control plane, so the fall is a forwarding failure, never its restart.
+        remote_control_plane_independent: bool,
+    },
+    /// The BFD session is Up (again): a session held down by BFD starts at once.
+    BfdUp,
 }
 
 /// Why a peer is removed: the Cease subcode it sends (RFC 4486 §4).

@@ -114,6 +114,10 @@ impl Peer {
         } else {
             self.transport.reason.clone()
         };
+        let reason = match self.bfd.note {
+            Some(note) => format!("{note}: {reason}"),
+            None => reason,
+        };
         // The status says Idle before any route change goes out, so whoever sees the change
         // sees the session down too.
         out.push(Output::Down(reason.clone()));

@@ -6,13 +6,16 @@
 //!   to close (at most [`COLLISION_LINGER`], then Cease/7) while the winner's inputs wait;
 //! - what becomes of the peer's routes when its session drops, and the graceful-restart helper's
 //!   restart and stale-path deadlines (`restart.rs`, RFC 4724 §4.2);
-//! - the maximum-prefix limit and its hold-down, and the connect-retry back-off (`retry.rs`).
+//! - the maximum-prefix limit and its hold-down, and the connect-retry back-off (`retry.rs`);
+//! - BFD: a fall from Up takes the session down with Cease/10 and holds it down until BFD is
+//!   Up again (`bfd.rs`, RFC 5882, RFC 9384).
 //!
 //! [`Peer::process`] takes the time and one [`Input`] and returns the [`Output`]s to carry out;
 //! [`Peer::next_deadline`] says when to come back with [`Input::Tick`]. Nothing here reads a
 //! clock, touches a socket or spawns a task: `crate::driver` turns socket events and timer
 //! wake-ups into inputs, and outputs into I/O.
 
+mod bfd;
 mod connections;
 mod event;
 mod feed;
@@ -61,6 +64,7 @@ pub struct Peer {
     restart_at: Option<Instant>,
     helper: restart::Helper,
     retry: retry::Retry,
+    bfd: bfd::Gate,
     /// The peer was shut down or removed: it takes no more input.
     stopped: bool,
     /// [`Input::Start`] came.
@@ -86,6 +90,7 @@ impl Peer {
             restart_at: None,
             helper: restart::Helper::default(),
             retry: retry::Retry::new(seed),
+            bfd: bfd::Gate::default(),
             stopped: false,
             started: false,
             transport: transport::Transport::default(),
@@ -101,7 +106,10 @@ impl Peer {
         match input {
             Input::Start => {
                 self.started = true;
-                if self.transport.up {
+                if self.bfd.held {
+                    // A start held for BFD happens when BFD is Up (or the wait ends).
+                    self.restart_at = Some(now);
+                } else if self.transport.up {
                     self.feed(Which::Primary, SessionInput::ManualStart, now, &mut out);
                 }
             }
@@ -127,6 +135,10 @@ impl Peer {
                 self.check_max_prefixes(conn, held, family, now, &mut out);
             }
             Input::Tick => self.tick(now, &mut out),
+            Input::BfdDown {
+                remote_control_plane_independent,
+            } => self.on_bfd_down(remote_control_plane_independent, now, &mut out),
+            Input::BfdUp => self.on_bfd_up(now),
         }
         out
     }
@@ -140,7 +152,9 @@ impl Peer {
         let slots = std::iter::once(&self.primary).chain(self.candidate.as_ref());
         slots
             .flat_map(|s| s.timers.values().copied())
-            .chain(self.restart_at)
+            // Held down by BFD: the start waits for BFD, not for a time.
+            .chain(self.restart_at.filter(|_| !self.bfd.held))
+            .chain(self.bfd.until)
             .chain(self.helper.deadlines())
             .chain(self.loser.map(|l| l.until))
             .min()
@@ -149,6 +163,11 @@ impl Peer {
     /// The peer's key.
     pub fn key(&self) -> &PeerKey {
         &self.key
+    }
+
+    /// Whether BFD holds the session down (it fell from Up and is not Up again).
+    pub fn held_down_by_bfd(&self) -> bool {
+        self.bfd.held
     }
 
     /// The peer's state: its primary session's.
@@ -267,10 +286,11 @@ impl Peer {
     /// restart, then the sessions' timers in the order they expired.
     fn tick(&mut self, now: Instant, out: &mut Vec<Output>) {
         out.extend(self.helper.expire(&self.key, now));
+        self.bfd_wait_over(now);
         if self.loser.is_some_and(|l| l.until <= now) {
             self.release_loser(true, now, out);
         }
-        if self.transport.up && self.restart_at.is_some_and(|t| t <= now) {
+        if self.transport.up && !self.bfd.held && self.restart_at.is_some_and(|t| t <= now) {
             self.restart_at = None;
             // Event 3: AutomaticStart.
             self.feed(Which::Primary, SessionInput::ManualStart, now, out);

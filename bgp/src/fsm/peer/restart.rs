@@ -100,6 +100,11 @@ impl Helper {
         out
     }
 
+    /// Whether the peer's routes are kept as stale, waiting for it to come back.
+    pub fn waiting(&self) -> bool {
+        self.restart.is_some()
+    }
+
     /// Forget both deadlines (the peer is removed: its routes go anyway).
     pub fn forget(&mut self) {
         *self = Self::default();

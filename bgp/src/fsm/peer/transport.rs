@@ -71,6 +71,13 @@ impl Peer {
         if !self.started || self.retry.held_down(now) {
             return;
         }
+        if self.bfd.held {
+            // Held down by BFD (or a start waiting for it): BFD Up starts the session.
+            if self.state() == State::Idle {
+                self.restart_at = Some(now);
+            }
+            return;
+        }
         match self.state() {
             State::Idle => {
                 self.restart_at = None;
