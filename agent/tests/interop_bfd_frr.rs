@@ -343,3 +343,131 @@ router bgp 65000
     );
     latticed.stop();
 }
+
+#[test]
+fn an_interface_peer_runs_bfd_between_link_local_addresses_and_a_silent_link_takes_bgp_down() {
+    if !can_run() {
+        return;
+    }
+    let (host, tor) = (Netns::new("bfdih"), Netns::new("bfdit"));
+    // No address on the link: the sessions run between the two link-local addresses.
+    link(&host, "eth1", &[], &tor, "eth1", &[]);
+    let dir = testkit::cmd::shared_tempdir();
+    let d = dir.path();
+    let bgpd = "\
+router bgp 65000
+ bgp router-id 10.0.33.1
+ no bgp ebgp-requires-policy
+ no bgp network import-check
+ neighbor eth1 interface remote-as external
+ neighbor eth1 timers 3 9
+ neighbor eth1 timers connect 1
+ neighbor eth1 bfd 3 100 100
+ address-family ipv4 unicast
+  network 10.244.9.0/24
+ exit-address-family
+ address-family ipv6 unicast
+  neighbor eth1 activate
+ exit-address-family
+";
+    let frr = Frr::with_daemons(&tor, d, &[("bgpd", bgpd), ("bfdd", "")]);
+    let configured = [
+        "{interface: eth1, asn: external, hold_time: 9, connect_retry: 1, \
+         bfd: {enabled: true, min_rx_ms: 100, min_tx_ms: 100}}"
+            .to_string(),
+    ];
+    let cfg = latticed_config(
+        d,
+        "h1",
+        65001,
+        "10.0.33.2",
+        "10.244.1.0/24",
+        &configured,
+        "",
+    );
+    let mut latticed = Latticed::start(&host, &cfg, &d.join("h1.log"));
+    let sock = socket(d, "h1");
+    let ours = || {
+        peers(&sock)
+            .into_iter()
+            .find(|p| p.interface.as_deref() == Some("eth1"))
+    };
+    let frr_session = || {
+        let out = frr.vtysh(&["show bfd peers json"]);
+        let all: serde_json::Value = serde_json::from_str(&out).unwrap_or_default();
+        all.as_array()
+            .and_then(|a| a.iter().find(|p| p["interface"] == "eth1").cloned())
+    };
+    let report = |what: &str| {
+        format!(
+            "{what}\nlatticed: {:#?}\nFRR bfd: {}\nlatticed log:\n{}",
+            ours(),
+            frr.vtysh(&["show bfd peers"]),
+            testkit::cmd::tail(&d.join("h1.log"), 60)
+        )
+    };
+    let up = |p: &Option<api::proto::PeerStatus>| {
+        p.as_ref().is_some_and(|p| {
+            p.state == PeerState::Established
+                && p.bfd.as_ref().is_some_and(|b| b.state == BfdState::Up)
+        })
+    };
+    assert!(
+        testkit::eventually(PATIENCE, || up(&ours())
+            && frr_session().is_some_and(|p| p["status"] == "up")),
+        "{}",
+        report("interface peer up with BFD on both sides")
+    );
+    let b = ours().unwrap().bfd.unwrap();
+    assert!(!b.multihop, "{b:?}");
+    assert_eq!(b.interface.as_deref(), Some("eth1"));
+    assert!(
+        matches!(b.local, Some(std::net::IpAddr::V6(a)) if a.segments()[0] == 0xfe80),
+        "from our link-local address: {b:?}"
+    );
+    // FRR's session is with our link-local address, the one latticed's runs from.
+    let theirs = frr_session().unwrap();
+    assert_eq!(
+        theirs["peer"]
+            .as_str()
+            .map(|s| s.parse::<std::net::IpAddr>().ok()),
+        Some(b.local),
+        "{theirs}"
+    );
+    assert!(
+        testkit::eventually(PATIENCE, || route(&host, "10.244.9.0/24").contains("eth1")),
+        "{}",
+        report("the ToR's route in the kernel")
+    );
+
+    // The link fails silently: BFD finds it, the route leaves the kernel.
+    testkit::silence::silence(&host, "eth1");
+    testkit::silence::silence(&tor, "eth1");
+    let found = testkit::eventually(PATIENCE, || {
+        ours().is_some_and(|p| {
+            p.state != PeerState::Established
+                && p.last_error
+                    .as_deref()
+                    .unwrap_or("")
+                    .starts_with("BFD down")
+                && p.bfd.is_some_and(|b| {
+                    b.last_down
+                        .is_some_and(|d| d.diag == "control detection time expired")
+                })
+        })
+    });
+    assert!(found, "{}", report("silent link found by BFD"));
+    assert!(
+        testkit::eventually(PATIENCE, || route(&host, "10.244.9.0/24").is_empty()),
+        "{}",
+        report("route gone")
+    );
+    testkit::silence::unsilence(&host, "eth1");
+    testkit::silence::unsilence(&tor, "eth1");
+    assert!(
+        testkit::eventually(PATIENCE, || up(&ours())),
+        "{}",
+        report("back after the link healed")
+    );
+    latticed.stop();
+}

@@ -96,6 +96,9 @@ struct Entry {
     pending: Option<String>,
     /// It waits for its BGP session to be Established once.
     waits_for_bgp: bool,
+    /// The address the running session talks to (an interface peer's is its neighbour's
+    /// link-local address, which may change: the session then restarts).
+    remote: Option<IpAddr>,
 }
 
 #[derive(Debug, Default)]
@@ -182,6 +185,7 @@ impl BfdSupervisor {
                             running: None,
                             pending: None,
                             waits_for_bgp: false,
+                            remote: None,
                         },
                     );
                     self.start_session(&mut inner, &key).await;
@@ -199,24 +203,45 @@ impl BfdSupervisor {
             for tick in 1u32.. {
                 tokio::time::sleep(TICK).await;
                 let retry = tick % TICKS_PER_RETRY == 0;
-                let established: std::collections::HashSet<PeerKey> = me
-                    .speaker
-                    .snapshot()
-                    .into_iter()
+                let snapshot = me.speaker.snapshot();
+                let established: std::collections::HashSet<PeerKey> = snapshot
+                    .iter()
                     .filter(|p| p.established_transitions > 0)
-                    .map(|p| p.peer)
+                    .map(|p| p.peer.clone())
+                    .collect();
+                let neighbours: HashMap<PeerKey, IpAddr> = snapshot
+                    .iter()
+                    .filter_map(|p| Some((p.peer.clone(), IpAddr::V6(p.neighbour?))))
                     .collect();
                 let started = {
                     let mut inner = me.inner.lock().await;
                     if inner.stopped {
                         return;
                     }
+                    // An interface peer's neighbour now has another link-local address (a
+                    // replaced router): its session follows.
+                    let moved: Vec<PeerKey> = inner
+                        .entries
+                        .iter()
+                        .filter(|(k, e)| {
+                            matches!(k, PeerKey::Interface(_))
+                                && e.running.is_some()
+                                && neighbours.get(*k).is_some_and(|n| e.remote != Some(*n))
+                        })
+                        .map(|(k, _)| k.clone())
+                        .collect();
+                    for key in &moved {
+                        info!(peer = %key, "the neighbour's link-local address changed: BFD session restarted");
+                        me.stop_session(&mut inner, key).await;
+                    }
                     let due: Vec<PeerKey> = inner
                         .entries
                         .iter()
                         .filter(|(k, e)| {
                             e.running.is_none()
-                                && (retry || (e.waits_for_bgp && established.contains(*k)))
+                                && (retry
+                                    || moved.contains(*k)
+                                    || (e.waits_for_bgp && established.contains(*k)))
                         })
                         .map(|(k, _)| k.clone())
                         .collect();
@@ -309,17 +334,29 @@ impl BfdSupervisor {
             .ok_or("not configured")?;
         let params = params(&wanted.timers).map_err(|e| e.to_string())?;
         let connected = self.connected().await?;
-        let peer = key.address().ok_or(
-            "BFD on interface peers is not supported yet (the neighbour's link-local address is learned)",
-        )?;
-        let path = path::choose(peer, wanted.local, wanted.multihop, &connected, || {
-            path::route_source(peer)
-        })?;
-        let established_once = self
-            .speaker
-            .snapshot()
-            .iter()
-            .any(|p| &p.peer == key && p.established_transitions > 0);
+        let status = self.speaker.snapshot().into_iter().find(|p| &p.peer == key);
+        let (peer, path) = match key {
+            PeerKey::Interface(ifname) => {
+                if wanted.multihop == Some(true) {
+                    return Err(format!(
+                        "an interface peer is on the other end of {ifname}: BFD is single hop there, not multihop"
+                    ));
+                }
+                let neighbour = status.as_ref().and_then(|s| s.neighbour).ok_or_else(|| {
+                    format!("waiting for the neighbour's link-local address on {ifname}")
+                })?;
+                let path = path::interface(ifname, &connected)?;
+                (IpAddr::V6(neighbour), path)
+            }
+            PeerKey::Address(peer) => {
+                let peer = *peer;
+                let path = path::choose(peer, wanted.local, wanted.multihop, &connected, || {
+                    path::route_source(peer)
+                })?;
+                (peer, path)
+            }
+        };
+        let established_once = status.is_some_and(|p| p.established_transitions > 0);
         if !self.before_bgp && !established_once {
             return Err(WAITING_FOR_BGP.into());
         }
@@ -333,6 +370,9 @@ impl BfdSupervisor {
         };
         let driver = self.driver(inner).await?;
         driver.add_session(spec).await.map_err(|e| e.to_string())?;
+        if let Some(e) = inner.entries.get_mut(key) {
+            e.remote = Some(peer);
+        }
         Ok(path)
     }
 

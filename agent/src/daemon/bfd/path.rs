@@ -51,7 +51,7 @@ pub(super) fn choose(
         .collect();
     // The most specific prefix wins, as in the kernel's routing.
     on_link.sort_by_key(|c| std::cmp::Reverse(c.net.prefix_len()));
-    let link_local = matches!(peer, IpAddr::V6(a) if a.segments()[0] & 0xffc0 == 0xfe80);
+    let link_local = is_link_local(peer);
     if link_local && on_link.len() > 1 {
         return Err(format!(
             "{peer} is link-local and on several interfaces ({}): BFD cannot tell which",
@@ -83,6 +83,24 @@ pub(super) fn choose(
             local: routed(Box::new(route_source))?,
         }),
     }
+}
+
+/// An interface peer's path: RFC 5881 single hop on `ifname`, from our link-local address on
+/// it (the BGP session's own, RFC 5881 §5: IPv6 link-local sessions run between link-local
+/// addresses). Not yet there: a reason (the link is down, or still in DAD).
+pub(super) fn interface(ifname: &str, connected: &[Connected]) -> Result<Path, String> {
+    let ours = connected
+        .iter()
+        .find(|c| c.ifname == ifname && is_link_local(c.net.addr()))
+        .ok_or_else(|| format!("{ifname} has no IPv6 link-local address of ours yet"))?;
+    Ok(Path::Single {
+        interface: Some(ifname.to_string()),
+        local: Some(ours.net.addr()),
+    })
+}
+
+fn is_link_local(a: IpAddr) -> bool {
+    matches!(a, IpAddr::V6(a) if a.segments()[0] & 0xffc0 == 0xfe80)
 }
 
 /// The source address of the kernel's route to `peer`: a UDP socket connected to it (which
@@ -123,6 +141,24 @@ mod tests {
 
     fn via(s: &'static str) -> impl FnOnce() -> io::Result<IpAddr> {
         move || Ok(ip(s))
+    }
+
+    #[test]
+    fn an_interface_peer_runs_single_hop_from_our_link_local_address_on_it() {
+        let host = [
+            on("eth1", "10.0.11.2/30"),
+            on("eth1", "fe80::1/64"),
+            on("eth2", "fe80::2/64"),
+        ];
+        assert_eq!(
+            interface("eth2", &host),
+            Ok(Path::Single {
+                interface: Some("eth2".into()),
+                local: Some(ip("fe80::2")),
+            })
+        );
+        let why = interface("eth3", &host).unwrap_err();
+        assert_eq!(why, "eth3 has no IPv6 link-local address of ours yet");
     }
 
     const HOST: [(&str, &str); 3] = [
