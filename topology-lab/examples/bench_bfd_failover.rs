@@ -17,9 +17,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
+
+mod failover_kit;
+use failover_kit::{eventually, ip, longest_gap, reply_times, sh, Lab};
 
 /// Ping interval.
 const INTERVAL_MS: u64 = 10;
@@ -29,87 +32,6 @@ const FAIL_AT: Duration = Duration::from_secs(3);
 const PER_HOST: usize = 4;
 /// Failures per row (the uplink restored in between).
 const ROUNDS: usize = 2;
-
-fn built(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().unwrap().parent().unwrap().join(name)
-}
-
-/// A deployed lab, destroyed on drop.
-struct Lab {
-    topo: PathBuf,
-    state: PathBuf,
-    name: String,
-}
-
-impl Lab {
-    fn run(&self, args: &[&str]) {
-        let out = Command::new(built("lattice-lab"))
-            .arg(args[0])
-            .arg("-t")
-            .arg(&self.topo)
-            .args(&args[1..])
-            .env("LATTICE_LAB_DIR", &self.state)
-            .env("LATTICED_BIN", built("latticed"))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "lattice-lab {args:?}: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    fn ns(&self, node: &str) -> String {
-        format!("{}-{node}", self.name)
-    }
-
-    fn node_dir(&self, node: &str) -> PathBuf {
-        self.state.join(&self.name).join(node)
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        let _ = Command::new(built("lattice-lab"))
-            .args(["destroy", "-t"])
-            .arg(&self.topo)
-            .env("LATTICE_LAB_DIR", &self.state)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-    }
-}
-
-fn ip(ns: &str, args: &[&str]) -> String {
-    let out = Command::new("ip")
-        .arg("-n")
-        .arg(ns)
-        .args(args)
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn sh(ns: &str, script: &str) {
-    let ok = Command::new("ip")
-        .args(["netns", "exec", ns, "sh", "-c", script])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "{ns}: {script}");
-}
-
-fn eventually(secs: u64, mut ok: impl FnMut() -> bool) -> bool {
-    for _ in 0..secs * 5 {
-        if ok() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    false
-}
 
 /// One row: who runs on the hosts and which timers.
 #[derive(Clone, Copy)]
@@ -266,23 +188,6 @@ fn ecmp(lab: &Lab) -> bool {
             .count()
             == 2
     })
-}
-
-/// Reply times of a `ping -D` output.
-fn reply_times(output: &str) -> Vec<f64> {
-    output
-        .lines()
-        .filter(|l| l.contains("bytes from"))
-        .filter_map(|l| l.strip_prefix('[')?.split(']').next()?.parse().ok())
-        .collect()
-}
-
-fn longest_gap(mut times: Vec<f64>) -> f64 {
-    times.sort_by(f64::total_cmp);
-    times
-        .windows(2)
-        .map(|w| (w[1] - w[0]) * 1000.0)
-        .fold(0.0, f64::max)
 }
 
 /// One round: ping every pair of containers both ways for `secs`, fail host1's eth1 (and

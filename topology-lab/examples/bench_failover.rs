@@ -17,9 +17,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
+
+mod failover_kit;
+use failover_kit::{eventually, ip, longest_gap, reply_times, sh, Lab};
 
 /// Ping interval.
 const INTERVAL_MS: u64 = 10;
@@ -30,75 +33,6 @@ const PER_HOST: usize = 4;
 /// Failures per row (the uplink restored in between): the hold timer's phase varies.
 const ROUNDS: usize = 3;
 
-/// The built binary `name` next to this example's directory (`target/release/NAME`).
-fn built(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().unwrap().parent().unwrap().join(name)
-}
-
-/// A deployed lab, destroyed on drop.
-struct Lab {
-    topo: PathBuf,
-    state: PathBuf,
-    name: String,
-}
-
-impl Lab {
-    fn run(&self, args: &[&str]) -> String {
-        let out = Command::new(built("lattice-lab"))
-            .arg(args[0])
-            .arg("-t")
-            .arg(&self.topo)
-            .args(&args[1..])
-            .env("LATTICE_LAB_DIR", &self.state)
-            .env("LATTICED_BIN", built("latticed"))
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert!(
-            out.status.success(),
-            "lattice-lab {args:?}: {text}{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        text
-    }
-
-    fn ns(&self, node: &str) -> String {
-        format!("{}-{node}", self.name)
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        let _ = Command::new(built("lattice-lab"))
-            .args(["destroy", "-t"])
-            .arg(&self.topo)
-            .env("LATTICE_LAB_DIR", &self.state)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-    }
-}
-
-fn ip(ns: &str, args: &[&str]) -> String {
-    let out = Command::new("ip")
-        .arg("-n")
-        .arg(ns)
-        .args(args)
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn sh(ns: &str, script: &str) {
-    let ok = Command::new("ip")
-        .args(["netns", "exec", ns, "sh", "-c", script])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "{ns}: {script}");
-}
-
 /// The uplink (`eth1`/`eth2`) a route lookup in `ns` picks, or `-`.
 fn uplink(route_get: &str) -> String {
     let dev = route_get
@@ -107,17 +41,6 @@ fn uplink(route_get: &str) -> String {
         .nth(1)
         .unwrap_or("-");
     dev.to_string()
-}
-
-/// Wait until `ok` holds, for at most `secs`.
-fn eventually(secs: u64, mut ok: impl FnMut() -> bool) -> bool {
-    for _ in 0..secs * 5 {
-        if ok() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    false
 }
 
 /// The containers of one rack's host: (namespace, address), the interface they receive on,
@@ -158,22 +81,9 @@ struct Row {
 }
 
 /// The longest time (ms) between consecutive timestamps, and how many of `sent` are missing.
-fn longest_gap(mut times: Vec<f64>, sent: u64) -> (f64, u64) {
-    times.sort_by(f64::total_cmp);
-    let longest = times
-        .windows(2)
-        .map(|w| (w[1] - w[0]) * 1000.0)
-        .fold(0.0, f64::max);
-    (longest, sent.saturating_sub(times.len() as u64))
-}
-
-/// Reply times of a `ping -D` output.
-fn reply_times(output: &str) -> Vec<f64> {
-    output
-        .lines()
-        .filter(|l| l.contains("bytes from"))
-        .filter_map(|l| l.strip_prefix('[')?.split(']').next()?.parse().ok())
-        .collect()
+fn gap_and_loss(times: Vec<f64>, sent: u64) -> (f64, u64) {
+    let missing = sent.saturating_sub(times.len() as u64);
+    (longest_gap(times), missing)
 }
 
 /// Arrival times of echo requests from `src` in a `tcpdump -tt -n` output.
@@ -314,10 +224,10 @@ fn measure(lab: &Lab, rack1: &Rack, rack2: &Rack, secs: u64, row: &mut Row) {
             .or_default() += 1;
         row.streams += 1;
         let replies = reply_times(&std::fs::read_to_string(log(i)).unwrap());
-        round_trip = round_trip.max(longest_gap(replies, count).0);
+        round_trip = round_trip.max(gap_and_loss(replies, count).0);
         if s.there != failed {
             let arrived = request_times(&captured[&s.to], &s.src, &s.dst);
-            let (longest, lost) = longest_gap(arrived, count);
+            let (longest, lost) = gap_and_loss(arrived, count);
             row.surviving.push(longest);
             row.surviving_lost += lost;
         }
