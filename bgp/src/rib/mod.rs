@@ -6,18 +6,20 @@
 
 mod decision;
 mod dump;
+mod kept;
 mod path;
 mod store;
 mod table;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use crate::wire::{AsSegment, Origin};
+use crate::policy::{Attrs, RouteAttrs};
+use crate::wire::{AsSegment, LargeCommunity, Origin};
 
 pub use decision::{best_paths, compare};
 pub use dump::{RibPath, RibRoute};
 pub use path::path_from;
-pub use store::{PeerInfo, Rib, RouteChange};
+pub use store::{Import, PeerInfo, Rib, RouteChange};
 
 /// One path to a prefix, as received from a peer (after import).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,6 +46,8 @@ pub struct Path {
     pub local_pref: Option<u32>,
     /// COMMUNITIES.
     pub communities: Vec<u32>,
+    /// LARGE_COMMUNITY (RFC 8092).
+    pub large_communities: Vec<LargeCommunity>,
     /// The peer's session generation when this path arrived: older ones are stale after a
     /// graceful restart (RFC 4724 §4.2).
     pub epoch: u32,
@@ -74,7 +78,39 @@ impl Rank {
     }
 }
 
+impl Attrs for Path {
+    fn as_path(&self) -> &[AsSegment] {
+        &self.as_path
+    }
+    fn communities(&self) -> &[u32] {
+        &self.communities
+    }
+    fn large_communities(&self) -> &[LargeCommunity] {
+        &self.large_communities
+    }
+    fn med(&self) -> Option<u32> {
+        self.med
+    }
+    fn local_pref(&self) -> Option<u32> {
+        self.local_pref
+    }
+}
+
 impl Path {
+    /// This path with the attributes an import policy made of it.
+    pub fn with_attrs(&self, attrs: RouteAttrs) -> Path {
+        let mut path = Path {
+            as_path: attrs.as_path,
+            communities: attrs.communities,
+            large_communities: attrs.large_communities,
+            med: attrs.med,
+            local_pref: attrs.local_pref,
+            ..self.clone()
+        };
+        path.rank = Rank::of(&path);
+        path
+    }
+
     /// AS_PATH length for the decision process: an AS_SET counts as one (RFC 4271 §9.1.2.2),
     /// confederation segments as none (RFC 5065 §5.3).
     pub fn as_path_len(&self) -> usize {

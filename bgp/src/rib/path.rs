@@ -35,6 +35,7 @@ pub(crate) fn path_with_next_hop(
     let mut as_path = None;
     let (mut med, mut local_pref) = (None, None);
     let mut communities = Vec::new();
+    let mut large_communities = Vec::new();
     for a in attributes {
         match a {
             PathAttribute::Origin(o) => origin = Some(*o),
@@ -42,6 +43,7 @@ pub(crate) fn path_with_next_hop(
             PathAttribute::MultiExitDisc(m) => med = Some(*m),
             PathAttribute::LocalPref(l) => local_pref = Some(*l),
             PathAttribute::Communities(c) => communities.clone_from(c),
+            PathAttribute::LargeCommunities(c) => large_communities.clone_from(c),
             _ => {}
         }
     }
@@ -59,6 +61,7 @@ pub(crate) fn path_with_next_hop(
         // LOCAL_PREF from an eBGP peer is ignored (RFC 4271 §5.1.5).
         local_pref: if ebgp { None } else { local_pref },
         communities,
+        large_communities,
         epoch,
         rank: Rank {
             as_path_len: 0,

@@ -52,7 +52,15 @@ pub struct Rib {
     /// Prefixes one operation queued, put in prefix order before they join `pending`, so that
     /// changes come out in the same order whatever order the peer listed its NLRI in.
     queued: Vec<IpNet>,
+    /// The Adj-RIB-In as received, before loop detection and import policy, of the peers that
+    /// asked for it ([`Rib::keep_received`]): what a changed import policy is applied to again
+    /// for a peer that cannot send its routes again (no ROUTE-REFRESH).
+    pub(super) kept: HashMap<IpAddr, HashMap<IpNet, Arc<Path>>>,
 }
+
+/// What import makes of one received path for one prefix: the path to store (the same one,
+/// or one a policy changed), or `None` to treat it as withdrawn.
+pub type Import<'a> = dyn FnMut(&IpNet, &Arc<Path>) -> Option<Arc<Path>> + 'a;
 
 impl Rib {
     /// Apply one UPDATE from `peer`, accepting every prefix.
@@ -69,7 +77,8 @@ impl Rib {
         accept: impl Fn(&IpNet) -> bool,
     ) -> Vec<RouteChange> {
         let mut moved = Vec::new();
-        self.apply_update(peer, update, accept, &mut |p| moved.push(p));
+        let mut import = |p: &IpNet, path: &Arc<Path>| accept(p).then(|| path.clone());
+        self.apply_update(peer, update, &mut import, &mut |p| moved.push(p));
         self.changes_of(moved)
     }
 
@@ -82,7 +91,16 @@ impl Rib {
         accept: impl Fn(&IpNet) -> bool,
     ) -> bool {
         let mut any = false;
-        self.apply_update(peer, update, accept, &mut |_| any = true);
+        let mut import = |p: &IpNet, path: &Arc<Path>| accept(p).then(|| path.clone());
+        self.apply_update(peer, update, &mut import, &mut |_| any = true);
+        any
+    }
+
+    /// [`Rib::update_quietly`] with an import step that may also change paths (a route
+    /// policy): `import` sees each usable path (loop detection passed) once per prefix.
+    pub fn update_with(&mut self, peer: PeerInfo, update: &UpdateMsg, import: &mut Import) -> bool {
+        let mut any = false;
+        self.apply_update(peer, update, import, &mut |_| any = true);
         any
     }
 
@@ -91,7 +109,7 @@ impl Rib {
         &mut self,
         peer: PeerInfo,
         update: &UpdateMsg,
-        accept: impl Fn(&IpNet) -> bool,
+        import: &mut Import,
         moved: &mut dyn FnMut(IpNet),
     ) {
         let from = peer.address;
@@ -101,6 +119,7 @@ impl Rib {
         });
         let withdrawn = update.withdrawn.iter().map(|p| IpNet::V4(*p));
         for prefix in withdrawn.chain(withdrawn_mp.copied()) {
+            self.forget_kept(from, &prefix);
             self.remove_path(from, prefix, |p| p.peer == from, moved);
         }
         if !update.nlri.is_empty() {
@@ -113,7 +132,7 @@ impl Rib {
             });
             let path = self.path(peer, update, nh, afi::IPV4);
             let prefixes = update.nlri.iter().map(|p| IpNet::V4(*p));
-            self.announce(from, path, prefixes, &accept, moved);
+            self.announce(peer, path, prefixes, import, moved);
         }
         for attr in &update.attributes {
             if let PathAttribute::MpReach(mp) = attr {
@@ -122,15 +141,14 @@ impl Rib {
                     _ => afi::IPV4,
                 };
                 let path = self.path(peer, update, Some(mp.next_hop), family);
-                self.announce(from, path, mp.nlri.iter().copied(), &accept, moved);
+                self.announce(peer, path, mp.nlri.iter().copied(), import, moved);
             }
         }
         self.flush_queued();
     }
 
-    /// The path the UPDATE gives `family`, if it has a usable one. RFC 4271 §9.1.2: a path with
-    /// our own AS in it is unusable (unless the peer is allowed `allow_as_in` occurrences); it
-    /// still replaces what the peer sent before.
+    /// The path the UPDATE gives `family`, if it has one with every mandatory attribute (loop
+    /// detection comes later, in [`Rib::announce`]).
     fn path(
         &self,
         peer: PeerInfo,
@@ -140,29 +158,42 @@ impl Rib {
     ) -> Option<Arc<Path>> {
         let epoch = self.epoch(peer.address, family);
         nh.and_then(|nh| path_with_next_hop(peer, &update.attributes, nh, epoch))
-            .filter(|p| loop_free(p.count_as(peer.local_as), peer.allow_as_in))
             .map(Arc::new)
     }
 
-    /// Give every prefix `path` (or, without one or when `accept` refuses it, withdraw the
-    /// peer's path for it).
-    fn announce(
+    /// Give every prefix `path` as `import` makes it (or, without a path, when it is unusable
+    /// or when `import` refuses it, withdraw the peer's path for it). RFC 4271 §9.1.2: a path
+    /// with our own AS in it is unusable (unless the peer is allowed `allow_as_in`
+    /// occurrences); it still replaces what the peer sent before. A peer whose Adj-RIB-In is
+    /// kept has `path` recorded as received.
+    pub(super) fn announce(
         &mut self,
-        from: IpAddr,
+        peer: PeerInfo,
         path: Option<Arc<Path>>,
         prefixes: impl Iterator<Item = IpNet>,
-        accept: &impl Fn(&IpNet) -> bool,
+        import: &mut Import,
         moved: &mut dyn FnMut(IpNet),
     ) {
+        let from = peer.address;
+        let usable = path
+            .as_ref()
+            .filter(|p| loop_free(p.count_as(peer.local_as), peer.allow_as_in));
+        let mut kept = self.kept.remove(&from);
         let (mut new4, mut new6) = (0usize, 0usize);
         for prefix in prefixes {
-            let Some(path) = path.as_ref().filter(|_| accept(&prefix)) else {
+            if let Some(kept) = kept.as_mut() {
+                match &path {
+                    Some(p) => kept.insert(prefix, p.clone()),
+                    None => kept.remove(&prefix),
+                };
+            }
+            let Some(path) = usable.and_then(|p| import(&prefix, p)) else {
                 self.remove_path(from, prefix, |p| p.peer == from, moved);
                 continue;
             };
             let outcome = match prefix {
-                IpNet::V4(p) => self.v4.insert(p, path.clone()),
-                IpNet::V6(p) => self.v6.insert(p, path.clone()),
+                IpNet::V4(p) => self.v4.insert(p, path),
+                IpNet::V6(p) => self.v6.insert(p, path),
             };
             if outcome.counted {
                 match prefix {
@@ -178,6 +209,9 @@ impl Rib {
                 *count = count.saturating_add(n);
             }
         }
+        if let Some(kept) = kept {
+            self.kept.insert(from, kept);
+        }
     }
 
     /// Queue a prefix that moved (once until taken) and tell `moved`.
@@ -191,7 +225,7 @@ impl Rib {
     }
 
     /// Move what one operation queued onto the pending list, in prefix order.
-    fn flush_queued(&mut self) {
+    pub(super) fn flush_queued(&mut self) {
         self.queued.sort_unstable();
         self.pending.extend(self.queued.drain(..));
     }
@@ -199,6 +233,9 @@ impl Rib {
     /// Forget every path of `peer` (session down, no graceful restart).
     pub fn peer_down(&mut self, peer: IpAddr) -> Vec<RouteChange> {
         self.epochs.retain(|(p, _), _| *p != peer);
+        if let Some(kept) = self.kept.get_mut(&peer) {
+            kept.clear();
+        }
         self.sweep(peer, |p| p.peer == peer, None)
     }
 

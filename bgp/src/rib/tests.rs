@@ -2,6 +2,7 @@
 //! are in `tests/properties.rs`.
 
 mod properties;
+mod reimport;
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
