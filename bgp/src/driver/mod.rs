@@ -9,9 +9,10 @@
 //!
 //! Modules depend downwards only, and on each other rather than on this file's re-exports:
 //! `speaker` uses `peers`, `listener` and `changes`; `peers` uses `peer`; `peer` uses `conn`,
-//! `export`, `shared` and `status`; `listener` and `changes` use `shared`; `config` and `conn`
+//! `export`, `adj_out`, `shared` and `status`; `adj_out` uses `config`; `listener` and `changes` use `shared`; `config` and `conn`
 //! use `password` (and `conn` `md5`); `status`, `export`, `md5` and `password` use none.
 
+mod adj_out;
 mod changes;
 mod config;
 mod conn;
@@ -26,9 +27,11 @@ mod speaker;
 mod status;
 
 pub use crate::PeerKey;
+pub use adj_out::{adj_rib_out, export_decision, AdjRibOut, OurRoutes};
 pub use changes::{Empty, RouteChanges};
-pub use config::{Families, PeerConfig, SpeakerConfig};
+pub use config::{Announced, Families, PeerConfig, SpeakerConfig};
 pub use password::Password;
+pub use peer::{ImportApplied, PeerUpdate};
 pub use peers::PeerError;
 pub use speaker::{Speaker, SpeakerHandle};
 pub use status::{MessageCounts, PeerSettings, PeerState, PeerStatus, SessionInfo};

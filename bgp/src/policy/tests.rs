@@ -197,7 +197,8 @@ fn every_condition_matches_and_misses() {
 fn every_action_changes_what_it_says() {
     let (ctx, attrs) = route();
     let c = |v: u32| (65000 << 16) | v;
-    let table: Vec<(Action, Box<dyn Fn(&mut RouteAttrs)>)> = vec![
+    type Expect = Box<dyn Fn(&mut RouteAttrs)>;
+    let table: Vec<(Action, Expect)> = vec![
         (
             Action::SetLocalPref(200),
             Box::new(|a| a.local_pref = Some(200)),

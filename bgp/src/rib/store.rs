@@ -233,9 +233,7 @@ impl Rib {
     /// Forget every path of `peer` (session down, no graceful restart).
     pub fn peer_down(&mut self, peer: IpAddr) -> Vec<RouteChange> {
         self.epochs.retain(|(p, _), _| *p != peer);
-        if let Some(kept) = self.kept.get_mut(&peer) {
-            kept.clear();
-        }
+        self.kept.remove(&peer);
         self.sweep(peer, |p| p.peer == peer, None)
     }
 

@@ -22,7 +22,7 @@ impl PeerTask {
                 };
                 e.status.prefixes_advertised_by_family.clear();
                 if established {
-                    for p in &self.advertised {
+                    for p in self.advertised.keys() {
                         let family = if p.addr().is_ipv4() { "ipv4" } else { "ipv6" };
                         let n = e
                             .status

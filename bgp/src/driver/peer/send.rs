@@ -4,6 +4,7 @@ use ipnet::IpNet;
 use tracing::{debug, info};
 
 use super::PeerTask;
+use crate::driver::adj_out::{adj_rib_out, diff, AdjRibOut, Groups};
 use crate::driver::export::{announcements, next_hops, withdrawals, ExportAttrs};
 use crate::fsm::peer::{ConnId, Input};
 use crate::fsm::Negotiated;
@@ -33,13 +34,20 @@ impl PeerTask {
         });
         self.recovered = 0;
         self.advertised.clear();
+        // A peer that cannot be asked for its routes again has them kept as received, for a
+        // changed import policy (see rib/kept.rs).
+        let address = self.address;
+        if let Ok(mut rib) = self.shared.rib.lock() {
+            rib.keep_received(address, !n.route_refresh);
+        }
         self.advertise_all(id, n).await
     }
 
     /// Send every exported prefix, then End-of-RIB for each family (RFC 4724 §2).
     pub(super) async fn advertise_all(&mut self, id: ConnId, n: Negotiated) -> Option<Input> {
-        let prefixes = self.exported();
-        if let Some(fail) = self.send_updates(id, &prefixes, &[]).await {
+        let wanted = self.exported();
+        let (_, groups) = diff(&AdjRibOut::new(), &wanted);
+        if let Err(fail) = self.send_updates(id, &groups, &[]).await {
             return Some(fail);
         }
         for (on, family) in [(n.ipv4, afi::IPV4), (n.ipv6, afi::IPV6)] {
@@ -53,25 +61,20 @@ impl PeerTask {
         None
     }
 
-    /// Send the difference between what was advertised and the current local prefixes.
-    pub(super) async fn readvertise(&mut self) {
+    /// Send the difference between what was advertised and what the peer should have now
+    /// (our routes or its export changed); the number of UPDATEs sent.
+    pub(super) async fn readvertise(&mut self) -> u64 {
         let Some((id, _)) = self.machine.established() else {
-            return;
+            return 0;
         };
-        let now: Vec<IpNet> = self.exported();
-        let announce: Vec<IpNet> = now
-            .iter()
-            .filter(|p| !self.advertised.contains(p))
-            .copied()
-            .collect();
-        let withdraw: Vec<IpNet> = self
-            .advertised
-            .iter()
-            .filter(|p| !now.contains(p))
-            .copied()
-            .collect();
-        if let Some(fail) = self.send_updates(id, &announce, &withdraw).await {
-            self.process(fail).await;
+        let wanted = self.exported();
+        let (withdraw, groups) = diff(&self.advertised, &wanted);
+        match self.send_updates(id, &groups, &withdraw).await {
+            Ok(sent) => sent,
+            Err(fail) => {
+                self.process(fail).await;
+                0
+            }
         }
     }
 
@@ -93,11 +96,9 @@ impl PeerTask {
         match rr.subtype {
             RR_REQUEST => {
                 info!(peer = %address, afi = rr.afi, "route refresh requested: sending our routes again");
-                let prefixes: Vec<IpNet> = self
-                    .exported()
-                    .into_iter()
-                    .filter(|p| (rr.afi == afi::IPV6) == p.addr().is_ipv6())
-                    .collect();
+                let mut family = self.exported();
+                family.retain(|p, _| (rr.afi == afi::IPV6) == p.addr().is_ipv6());
+                let (_, groups) = diff(&AdjRibOut::new(), &family);
                 let marker = |subtype| {
                     Message::RouteRefresh(RouteRefreshMsg {
                         afi: rr.afi,
@@ -110,7 +111,7 @@ impl PeerTask {
                         return Some(fail);
                     }
                 }
-                if let Some(fail) = self.send_updates(id, &prefixes, &[]).await {
+                if let Err(fail) = self.send_updates(id, &groups, &[]).await {
                     return Some(fail);
                 }
                 if n.enhanced_route_refresh {
@@ -158,14 +159,20 @@ impl PeerTask {
         }
     }
 
+    /// Send the withdrawals, then each group of prefixes with its attributes, and record them in
+    /// the Adj-RIB-Out; the number of UPDATEs sent, or the input a failed write makes.
     async fn send_updates(
         &mut self,
         id: ConnId,
-        announce: &[IpNet],
+        groups: &Groups,
         withdraw: &[IpNet],
-    ) -> Option<Input> {
-        let n = self.machine.negotiated(id)?;
-        let local = self.conns.get(&id)?.local.ip();
+    ) -> Result<u64, Input> {
+        let Some(n) = self.machine.negotiated(id) else {
+            return Ok(0);
+        };
+        let Some(local) = self.conns.get(&id).map(|c| c.local.ip()) else {
+            return Ok(0);
+        };
         let (v4, v6) = next_hops(local, self.cfg.ipv4_next_hop, self.cfg.ipv6_next_hop);
         let attrs = ExportAttrs {
             local_as: self.shared.local_as,
@@ -173,39 +180,40 @@ impl PeerTask {
             next_hop_v4: v4.filter(|_| n.ipv4),
             enhe_next_hop: v6.filter(|_| n.ipv4 && n.extended_next_hop),
             next_hop_v6: v6.filter(|_| n.ipv6),
-            communities: self.cfg.communities.clone(),
-            large_communities: self.cfg.large_communities.clone(),
         };
         let sendable = |p: &&IpNet| match p {
             IpNet::V4(_) => attrs.next_hop_v4.is_some() || attrs.enhe_next_hop.is_some(),
             IpNet::V6(_) => attrs.next_hop_v6.is_some(),
         };
-        let announce: Vec<IpNet> = announce.iter().filter(sendable).copied().collect();
         let withdraw: Vec<IpNet> = withdraw.iter().filter(sendable).copied().collect();
-        let updates = withdrawals(&withdraw)
-            .into_iter()
-            .chain(announcements(&announce, &attrs));
-        for u in updates {
+        let mut sent = 0u64;
+        for u in withdrawals(&withdraw) {
             if let Some(fail) = self.send(id, Message::Update(u)).await {
-                return Some(fail);
+                return Err(fail);
             }
+            sent = sent.saturating_add(1);
         }
-        self.advertised.retain(|p| !withdraw.contains(p));
-        for p in announce {
-            if !self.advertised.contains(&p) {
-                self.advertised.push(p);
+        for p in &withdraw {
+            self.advertised.remove(p);
+        }
+        for (route, prefixes) in groups {
+            let prefixes: Vec<IpNet> = prefixes.iter().filter(sendable).copied().collect();
+            for u in announcements(&prefixes, &attrs, route) {
+                if let Some(fail) = self.send(id, Message::Update(u)).await {
+                    return Err(fail);
+                }
+                sent = sent.saturating_add(1);
+            }
+            for p in prefixes {
+                self.advertised.insert(p, route.clone());
             }
         }
         self.set_state();
-        None
+        Ok(sent)
     }
 
-    /// What this peer is sent: the speaker's local prefixes and the peer's extra exports.
-    pub(super) fn exported(&self) -> Vec<IpNet> {
-        let mut all: Vec<IpNet> = self.channels.prefixes.borrow().clone();
-        all.extend(self.cfg.export.iter().copied());
-        all.sort();
-        all.dedup();
-        all
+    /// What this peer should be sent now: our routes through its export.
+    pub(super) fn exported(&self) -> AdjRibOut {
+        adj_rib_out(&self.cfg, self.shared.local_as, &self.our_routes())
     }
 }
