@@ -93,6 +93,7 @@ pub fn path(p: RibPath) -> proto::RoutePath {
         best: p.best,
         multipath: p.multipath,
         stale: p.stale,
+        communities: p.communities,
     }
 }
 
@@ -186,6 +187,7 @@ mod tests {
             best: true,
             multipath: true,
             stale: true,
+            communities: vec!["65000:1".into()],
         };
         let api = path(p.clone());
         carries(&api, &p);

@@ -150,6 +150,7 @@ mod tests {
             best,
             multipath,
             stale: false,
+            communities: vec![],
         }
     }
 

@@ -43,4 +43,7 @@ pub struct RoutePath {
     pub multipath: bool,
     /// Kept from before the peer's restart or refresh, waiting to be re-sent or swept.
     pub stale: bool,
+    /// COMMUNITIES as `ASN:VALUE`, then LARGE_COMMUNITY as `ASN:DATA1:DATA2`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub communities: Vec<String>,
 }

@@ -164,6 +164,7 @@ fn route_wire_shape() {
                 best: true,
                 multipath: true,
                 stale: true,
+                communities: vec![],
             }],
             in_kernel: true,
             kernel_next_hops: vec!["10.0.1.254".parse().unwrap()],

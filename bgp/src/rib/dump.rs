@@ -40,6 +40,9 @@ pub struct RibPath {
     pub multipath: bool,
     /// Kept from before the peer's restart or refresh, waiting to be re-sent or swept.
     pub stale: bool,
+    /// COMMUNITIES as `ASN:VALUE`, then LARGE_COMMUNITY as `ASN:DATA1:DATA2`.
+    #[serde(default)]
+    pub communities: Vec<String>,
 }
 
 impl Rib {
@@ -77,10 +80,22 @@ impl Rib {
                 best: best.is_some_and(|b| std::ptr::eq(b, *p)),
                 multipath: best.is_some_and(|b| in_multipath_set(p, b)),
                 stale: p.epoch != self.epoch_of(p.peer, family),
+                communities: communities_text(&p.communities, &p.large_communities),
             })
             .collect();
         RibRoute { prefix, paths }
     }
+}
+
+/// `ASN:VALUE` for each community, then `ASN:DATA1:DATA2` for each large one.
+pub fn communities_text(communities: &[u32], large: &[crate::wire::LargeCommunity]) -> Vec<String> {
+    let standard = communities
+        .iter()
+        .map(|c| format!("{}:{}", c >> 16, c & 0xffff));
+    let large = large
+        .iter()
+        .map(|l| format!("{}:{}:{}", l.global, l.local1, l.local2));
+    standard.chain(large).collect()
 }
 
 /// `65001 65000 {65003}`; confederation segments in brackets, as BIRD and FRR print them.

@@ -17,7 +17,7 @@ use crate::policy::{Attrs, RouteAttrs};
 use crate::wire::{AsSegment, LargeCommunity, Origin};
 
 pub use decision::{best_paths, compare};
-pub use dump::{RibPath, RibRoute};
+pub use dump::{communities_text, RibPath, RibRoute};
 pub use path::path_from;
 pub use store::{Import, PeerInfo, Rib, RouteChange};
 
