@@ -70,6 +70,7 @@ impl Handler for Canned {
                         kernel_next_hops: vec![],
                         not_installed_because: None,
                     }],
+                    announced: vec![],
                 },
                 Request::Ipam => Reply::Ipam(IpamStatus {
                     blocks: vec![BlockUsage {

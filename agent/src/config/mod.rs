@@ -6,6 +6,7 @@ mod bgp;
 mod error;
 mod ipam;
 mod locate;
+pub mod policy;
 mod validate;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -17,6 +18,7 @@ use serde::Deserialize;
 pub use self::ipam::{DatastoreKind, EtcdConfig, FanConfig, IpamConfig, UplinkAddresses};
 pub use bgp::{BgpConfig, Community, GracefulRestartConfig, ListenConfig, PeerConfig};
 pub use error::{ConfigError, Problem};
+pub use policy::{ExportConfig, ImportConfig, NamedOr, PolicyConfig};
 
 use crate::dataplane::{DataplaneMode, Wiring};
 

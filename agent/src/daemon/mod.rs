@@ -12,9 +12,12 @@
 //! - [`reconciler`] (the only writer to the kernel; its event loop in `reconciler/driver.rs`);
 //! - `blocks` (blackholes and announcements of the held blocks), `learned` (BGP's changes to
 //!   the reconciler), `startup` (IPAM opened, host prepared, wiring checked), `cleanup`;
+//! - `announce` (prefixes announced through the API, kept in the state directory), [`reload`]
+//!   (the configuration read again and its difference applied to the speaker);
 //! - `handler` (the API, one module per request family), then `docker_driver`;
 //! - `run`, which connects them all.
 
+mod announce;
 mod attachments;
 mod blocks;
 mod cleanup;
@@ -27,6 +30,7 @@ mod handler;
 mod learned;
 mod listeners;
 pub mod reconciler;
+pub mod reload;
 mod run;
 mod speaker;
 mod startup;
@@ -38,4 +42,5 @@ pub use error::DaemonError;
 pub use handler::{AgentHandler, HandlerParts};
 pub use listeners::Listeners;
 pub use reconciler::{Reconciler, Timing};
-pub use run::{netlink_kernel, run};
+pub use run::{netlink_kernel, run, run_reloadable, Reloads};
+pub(crate) use speaker::peer_configs;

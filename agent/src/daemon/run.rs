@@ -12,6 +12,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::info;
 
+use super::announce::Announcements;
 use super::blocks::BlockAnnouncer;
 use super::clock::Clock;
 use super::conflicts::Conflicts;
@@ -20,6 +21,7 @@ use super::error::DaemonError;
 use super::handler::{AgentHandler, HandlerParts};
 use super::listeners::{remove_socket, socket_path, Listeners};
 use super::reconciler::{Reconciler, Timing};
+use super::reload::{self, Reloader};
 use super::speaker::{clusters, speaker_config};
 use super::{attachments, learned, startup, usage};
 use crate::api;
@@ -36,9 +38,19 @@ pub async fn netlink_kernel(config: &Config) -> Result<Arc<dyn Kernel>, DaemonEr
     ))
 }
 
+/// Where a reload reads the configuration again, and the SIGHUPs that ask for one.
+#[derive(Debug)]
+pub struct Reloads {
+    /// The configuration file latticed was started with.
+    pub path: PathBuf,
+    /// One message per SIGHUP (a burst may be coalesced into one).
+    pub hangups: Option<mpsc::Receiver<()>>,
+}
+
 /// Run latticed on `kernel`, serving `listeners`, until `shutdown` resolves. Time for IPAM's
 /// grace periods and conflict ages comes from `clock`. The socket files of `listeners` are
-/// removed when it returns, whether it stopped or failed to start.
+/// removed when it returns, whether it stopped or failed to start. Without a file to read
+/// again, `lattice reload` is refused: see [`run_reloadable`].
 pub async fn run(
     config: Config,
     kernel: Arc<dyn Kernel>,
@@ -46,9 +58,22 @@ pub async fn run(
     clock: Arc<dyn Clock>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), DaemonError> {
+    run_reloadable(config, None, kernel, listeners, clock, shutdown).await
+}
+
+/// [`run`], with `config` read from `reloads.path`: SIGHUP (through `reloads.hangups`) and
+/// `lattice reload` read it again and apply what changed (`daemon::reload`).
+pub async fn run_reloadable(
+    config: Config,
+    reloads: Option<Reloads>,
+    kernel: Arc<dyn Kernel>,
+    listeners: Listeners,
+    clock: Arc<dyn Clock>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), DaemonError> {
     let docker_socket = listeners.docker.as_ref().and_then(socket_path);
     let api_socket = socket_path(&listeners.api);
-    let result = serve(config, kernel, listeners, clock, shutdown).await;
+    let result = serve(config, reloads, kernel, listeners, clock, shutdown).await;
     // Only the sockets we were given: another latticed's socket at the configured path stays.
     for (path, what) in [(docker_socket, "docker plugin"), (api_socket, "api")] {
         if let Some(path) = path {
@@ -78,6 +103,7 @@ struct Observed {
 
 async fn serve(
     config: Config,
+    reloads: Option<Reloads>,
     kernel: Arc<dyn Kernel>,
     listeners: Listeners,
     clock: Arc<dyn Clock>,
@@ -85,8 +111,34 @@ async fn serve(
 ) -> Result<(), DaemonError> {
     let dataplane = start_dataplane(&config, &kernel, clock.now()).await?;
     let held = dataplane.ipam.ipam().blocks();
+    let (file, _, kept) =
+        Announcements::read(&config.ipam.state_dir).map_err(|source| DaemonError::Io {
+            what: "reading the announced prefixes".into(),
+            source,
+        })?;
     let (speaker, changes) = start_speaker(&config, dataplane.restarted, listeners.bgp).await?;
+    // At once: the first UPDATEs after a restart carry them.
+    let announcements = Arc::new(Announcements::start(
+        file,
+        kept,
+        speaker.clone(),
+        config.node.asn,
+    ));
     let observed = start_metrics(&speaker, &dataplane, listeners.metrics)?;
+    announcements.set_metrics(observed.metrics.clone()).await;
+    let (path, hangups) = match reloads {
+        Some(r) => (Some(r.path), r.hangups),
+        None => (None, None),
+    };
+    let reloader = Arc::new(Reloader::new(
+        path,
+        config.clone(),
+        speaker.clone(),
+        observed.metrics.clone(),
+    ));
+    if let Some(hangups) = hangups {
+        reload::spawn_hangups(reloader.clone(), hangups);
+    }
     let reconciler = dataplane.reconciler;
     let announcer = Arc::new(BlockAnnouncer::new(
         reconciler.clone(),
@@ -128,6 +180,8 @@ async fn serve(
         announcer,
         conflicts: observed.conflicts,
         clock,
+        reloader,
+        announcements,
     }));
     let reaper = tokio::spawn(reap_blocks(handler.clone(), grace));
     // Attachments whose namespace is gone and whose DEL never came (0: never released).

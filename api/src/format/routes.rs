@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use super::table;
-use crate::proto::{IpamStatus, RouteStatus};
+use crate::proto::{Announcement, IpamStatus, RouteStatus};
 
 /// One row per path, the prefix on its first; flags `*` best, `=` in the multipath (ECMP) set,
 /// `s` stale; KERNEL says whether the prefix is installed (or why not).
@@ -67,6 +67,44 @@ pub fn routes(list: &[RouteStatus]) -> String {
         list.len(),
         list.iter().filter(|r| r.in_kernel).count()
     );
+    out
+}
+
+/// The prefixes announced through the API: communities and the peers each reaches (nothing
+/// when there are none).
+pub fn announced(list: &[Announcement]) -> String {
+    if list.is_empty() {
+        return String::new();
+    }
+    let rows: Vec<[String; 3]> = list
+        .iter()
+        .map(|a| {
+            [
+                a.prefix.to_string(),
+                if a.communities.is_empty() {
+                    "-".into()
+                } else {
+                    a.communities.join(",")
+                },
+                if a.peers.is_empty() {
+                    "none".into()
+                } else {
+                    a.peers
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(",")
+                },
+            ]
+        })
+        .collect();
+    let mut out = String::from("\nAnnounced through the API:\n");
+    out.push_str(&table(["PREFIX", "COMMUNITIES", "EXPORTED-TO"], &rows));
+    for a in list {
+        for why in &a.not_exported {
+            let _ = writeln!(out, "{} not exported to {why}", a.prefix);
+        }
+    }
     out
 }
 

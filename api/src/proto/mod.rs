@@ -13,8 +13,8 @@ use std::net::Ipv4Addr;
 
 pub use peer::{MessageCounts, PeerSettings, PeerState, PeerStatus, SessionInfo};
 pub use reply::{
-    Allocation, ApiError, Attachment, AttachmentKey, BlockConflict, BlockUsage, IpamStatus,
-    NodeStatus, Reply,
+    Allocation, Announcement, ApiError, Attachment, AttachmentKey, BlockConflict, BlockUsage,
+    IpamStatus, NodeStatus, Reply,
 };
 pub use request::{CniCommand, Request};
 pub use route::{RoutePath, RouteStatus};

@@ -170,6 +170,7 @@ fn route_wire_shape() {
             kernel_next_hops: vec!["10.0.1.254".parse().unwrap()],
             not_installed_because: None,
         }],
+        announced: vec![],
     };
     let text = concat!(
         r#"{"reply":"routes","routes":[{"prefix":"10.244.2.0/24","paths":[{"peer":"10.0.1.1","#,
@@ -179,4 +180,50 @@ fn route_wire_shape() {
     );
     assert_eq!(serde_json::to_string(&reply).unwrap(), text);
     assert_eq!(serde_json::from_str::<Reply>(text).unwrap(), reply);
+}
+
+/// The reload and announcement requests and replies in their wire shape.
+#[test]
+fn reload_and_announcement_wire_shapes() {
+    let cases: Vec<(Request, &str)> = vec![
+        (Request::Reload, r#"{"op":"reload"}"#),
+        (
+            Request::Announce {
+                prefixes: vec!["192.0.2.10/32".parse().unwrap()],
+                communities: vec!["65000:100".into()],
+            },
+            r#"{"op":"announce","prefixes":["192.0.2.10/32"],"communities":["65000:100"]}"#,
+        ),
+        (
+            Request::Withdraw {
+                prefixes: vec!["192.0.2.10/32".parse().unwrap()],
+            },
+            r#"{"op":"withdraw","prefixes":["192.0.2.10/32"]}"#,
+        ),
+    ];
+    for (req, text) in cases {
+        assert_eq!(serde_json::to_string(&req).unwrap(), text);
+        assert_eq!(serde_json::from_str::<Request>(text).unwrap(), req);
+    }
+    let reply = Reply::Announced {
+        announcements: vec![Announcement {
+            prefix: "192.0.2.10/32".parse().unwrap(),
+            communities: vec!["65000:100".into()],
+            peers: vec!["10.0.1.1".parse().unwrap()],
+            not_exported: vec![],
+        }],
+    };
+    let text = concat!(
+        r#"{"reply":"announced","announcements":[{"prefix":"192.0.2.10/32","#,
+        r#""communities":["65000:100"],"peers":["10.0.1.1"]}]}"#
+    );
+    assert_eq!(serde_json::to_string(&reply).unwrap(), text);
+    assert_eq!(serde_json::from_str::<Reply>(text).unwrap(), reply);
+    let reloaded = r#"{"reply":"reloaded","changes":["peer 10.0.1.4: added"]}"#;
+    assert_eq!(
+        serde_json::from_str::<Reply>(reloaded).unwrap(),
+        Reply::Reloaded {
+            changes: vec!["peer 10.0.1.4: added".into()]
+        }
+    );
 }

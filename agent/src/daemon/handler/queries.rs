@@ -140,6 +140,9 @@ impl AgentHandler {
                 }
             })
             .collect();
-        Reply::Routes { routes }
+        Reply::Routes {
+            routes,
+            announced: self.announcements.list().await,
+        }
     }
 }

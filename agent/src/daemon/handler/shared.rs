@@ -9,10 +9,12 @@ use tokio::sync::Mutex;
 use tracing::warn;
 
 use crate::config::Config;
+use crate::daemon::announce::Announcements;
 use crate::daemon::blocks::BlockAnnouncer;
 use crate::daemon::clock::Clock;
 use crate::daemon::conflicts::Conflicts;
 use crate::daemon::reconciler::Reconciler;
+use crate::daemon::reload::Reloader;
 use crate::daemon::usage;
 use crate::kernel::Kernel;
 use crate::metrics::Metrics;
@@ -42,6 +44,10 @@ pub struct HandlerParts {
     pub conflicts: Arc<Conflicts>,
     /// Seconds for IPAM's grace periods.
     pub clock: Arc<dyn Clock>,
+    /// Re-reads the configuration (`reload`).
+    pub reloader: Arc<Reloader>,
+    /// The prefixes announced through the API (`announce`, `withdraw`, `routes`).
+    pub announcements: Arc<Announcements>,
 }
 
 /// Serves the local API on behalf of the daemon.
@@ -61,6 +67,8 @@ pub struct AgentHandler {
     clock: Arc<dyn Clock>,
     /// Namespace paths of attachments made since start (IPAM does not keep them).
     pub(super) netns: Mutex<HashMap<(String, String), PathBuf>>,
+    pub(super) reloader: Arc<Reloader>,
+    pub(super) announcements: Arc<Announcements>,
     /// Attachments allocated and still being wired: GC must not release them meanwhile.
     /// Changed only with `ipam` held, so GC (which holds it) sees a settled set.
     wiring: std::sync::Mutex<HashSet<ipam::AllocationKey>>,
@@ -79,6 +87,8 @@ impl AgentHandler {
             blocks: parts.announcer,
             conflicts: parts.conflicts,
             clock: parts.clock,
+            reloader: parts.reloader,
+            announcements: parts.announcements,
             netns: Mutex::new(HashMap::new()),
             wiring: std::sync::Mutex::new(HashSet::new()),
         }

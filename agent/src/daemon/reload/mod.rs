@@ -1,0 +1,187 @@
+//! Live reconfiguration: re-read the configuration file (on SIGHUP, or `lattice reload`),
+//! refuse it whole if it is invalid or changes a key that needs a restart, else apply only the
+//! difference to the running speaker.
+//!
+//! - `keys.rs`: THE table of what a change to each key takes (reset, import, export, restart);
+//! - `diff.rs`: running configuration + new one -> a [`Plan`] of speaker commands (pure);
+//! - this file: the [`Reloader`] that reads, plans and applies, one reload at a time, and the
+//!   task that turns a storm of SIGHUPs into as few reloads, the last one reading the file as
+//!   it was after the last signal.
+
+mod diff;
+pub mod keys;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use bgp::driver::{ImportApplied, PeerError, SpeakerHandle};
+use tokio::sync::{mpsc, Mutex};
+use tracing::{info, warn};
+
+pub use diff::{plan, Plan};
+
+use crate::config::{Config, ConfigError};
+use crate::metrics::Metrics;
+
+/// Why a reload changed nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    /// latticed was not started from a file (a test's daemon).
+    #[error("this latticed was started without a configuration file to read again")]
+    NoFile,
+    /// The new file is invalid: `FILE:LINE: key: problem`.
+    #[error("{0}; the running configuration stays")]
+    Invalid(#[from] ConfigError),
+    /// The new file changes keys that need a restart.
+    #[error("{}: restart required (only bgp.peers and bgp.policies change live); the running configuration stays", .0.join(", "))]
+    RestartRequired(Vec<&'static str>),
+}
+
+impl ReloadError {
+    /// The API's error kind.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ReloadError::NoFile => "unsupported",
+            ReloadError::Invalid(_) => "bad_config",
+            ReloadError::RestartRequired(_) => "restart_required",
+        }
+    }
+}
+
+/// Re-reads the configuration and applies its difference.
+#[derive(Debug)]
+pub struct Reloader {
+    path: Option<PathBuf>,
+    /// The configuration applied last; held for a whole reload, so reloads never overlap.
+    current: Mutex<Config>,
+    speaker: SpeakerHandle,
+    metrics: Arc<Metrics>,
+}
+
+impl Reloader {
+    /// A reloader for the daemon started with `config`, read from `path`.
+    pub fn new(
+        path: Option<PathBuf>,
+        config: Config,
+        speaker: SpeakerHandle,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self {
+            path,
+            current: Mutex::new(config),
+            speaker,
+            metrics,
+        }
+    }
+
+    /// The configuration applied last.
+    pub async fn current(&self) -> Config {
+        self.current.lock().await.clone()
+    }
+
+    /// Read the file again and apply what changed; what was done, one line each (empty:
+    /// nothing changed). An invalid file, or one changing a key that needs a restart, changes
+    /// nothing.
+    pub async fn reload(&self) -> Result<Vec<String>, ReloadError> {
+        let mut current = self.current.lock().await;
+        let result = self.reload_locked(&mut current).await;
+        let outcome = match &result {
+            Ok(_) => "applied",
+            Err(_) => "refused",
+        };
+        self.metrics.config_reload(outcome);
+        match &result {
+            Ok(done) if done.is_empty() => info!("configuration reloaded: nothing changed"),
+            Ok(done) => info!(changes = ?done, "configuration reloaded"),
+            Err(e) => warn!(error = %e, "configuration reload refused"),
+        }
+        result
+    }
+
+    async fn reload_locked(&self, current: &mut Config) -> Result<Vec<String>, ReloadError> {
+        let path = self.path.as_deref().ok_or(ReloadError::NoFile)?;
+        let new = Config::load(path)?;
+        let running: BTreeMap<_, _> = self
+            .speaker
+            .status()
+            .await
+            .into_iter()
+            .filter_map(|s| Some((s.peer.clone(), self.speaker.peer_config(&s.peer)?)))
+            .collect();
+        let plan = plan(current, &new, &running).map_err(ReloadError::RestartRequired)?;
+        let done = self.apply(plan).await;
+        *current = new;
+        Ok(done)
+    }
+
+    /// Carry out `plan`: removals, resets, live changes, additions; one line per peer.
+    async fn apply(&self, plan: Plan) -> Vec<String> {
+        let mut done = Vec::new();
+        for key in plan.removed {
+            done.push(match self.speaker.remove_peer(&key).await {
+                Ok(()) => format!("peer {key}: removed (Cease/3)"),
+                Err(e) => format!("peer {key}: removing failed: {e}"),
+            });
+        }
+        for change in plan.reset {
+            let key = change.config.peer.clone();
+            let what = change.what.join(", ");
+            done.push(match self.speaker.replace_peer(change.config).await {
+                Ok(()) => format!("peer {key}: reset (Cease/6) for {what}"),
+                Err(e) => format!("peer {key}: reset for {what} failed: {e}"),
+            });
+        }
+        for change in plan.live {
+            let key = change.config.peer.clone();
+            let what = change.what.join(", ");
+            let config = change.config.clone();
+            done.push(match self.speaker.reconfigure_peer(change.config).await {
+                Ok(u) => {
+                    let mut how = Vec::new();
+                    match u.import {
+                        ImportApplied::Unchanged => {}
+                        ImportApplied::RouteRefresh => how.push("import by ROUTE-REFRESH".into()),
+                        ImportApplied::KeptAdjRibIn => {
+                            how.push("import from the kept Adj-RIB-In".into());
+                        }
+                        ImportApplied::NotEstablished => {
+                            how.push("import at the next session".into());
+                        }
+                    }
+                    if u.export_changed {
+                        how.push(format!("export by {} UPDATE(s)", u.updates_sent));
+                    }
+                    format!("peer {key}: {what} applied live ({})", how.join(", "))
+                }
+                // The table said live, the speaker says the session changed: a new session.
+                Err(PeerError::NeedsReset(_)) => match self.speaker.replace_peer(config).await {
+                    Ok(()) => format!("peer {key}: reset (Cease/6) for {what}"),
+                    Err(e) => format!("peer {key}: reset for {what} failed: {e}"),
+                },
+                Err(e) => format!("peer {key}: applying {what} failed: {e}"),
+            });
+        }
+        for config in plan.added {
+            let key = config.peer.clone();
+            done.push(match self.speaker.add_peer(config).await {
+                Ok(()) => format!("peer {key}: added"),
+                Err(e) => format!("peer {key}: adding failed: {e}"),
+            });
+        }
+        done
+    }
+}
+
+/// Reload on every message of `hangups` (SIGHUP); messages that arrive during a reload make
+/// one more, so the last reload reads the file as it was after the last signal.
+pub fn spawn_hangups(reloader: Arc<Reloader>, mut hangups: mpsc::Receiver<()>) {
+    tokio::spawn(async move {
+        while hangups.recv().await.is_some() {
+            while hangups.try_recv().is_ok() {}
+            info!("SIGHUP: reloading the configuration");
+            // The outcome is logged and counted by `reload`.
+            let _ = reloader.reload().await;
+        }
+    });
+}
