@@ -92,19 +92,21 @@ pub fn plan(
         let keys = changed_peer_keys(before, entry);
         let mut what: Vec<String> = keys.iter().map(|(k, _)| (*k).to_string()).collect();
         // The same policy name with a new definition.
-        for (name, was, is) in [
+        for (name, name_before, was, is) in [
             (
                 entry.import.as_ref().and_then(|i| i.policy()),
+                before.import.as_ref().and_then(|i| i.policy()),
                 &now.import_policy,
                 &config.import_policy,
             ),
             (
                 entry.export.policy(),
+                before.export.policy(),
                 &now.export_policy,
                 &config.export_policy,
             ),
         ] {
-            if let (Some(name), true) = (name, was != is) {
+            if let (Some(name), true) = (name, name == name_before && was != is) {
                 let key = format!("bgp.policies.{name}");
                 if !what.contains(&key) {
                     what.push(key);

@@ -185,3 +185,6 @@ pub fn spawn_hangups(reloader: Arc<Reloader>, mut hangups: mpsc::Receiver<()>) {
         }
     });
 }
+
+#[cfg(test)]
+mod tests;
