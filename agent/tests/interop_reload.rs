@@ -357,7 +357,11 @@ fn a_reload_touches_only_what_changed() {
         err.contains("latticed.yaml:") && err.contains("the running configuration stays"),
         "{err}"
     );
-    std::fs::write(&path, last.replace("asn: 65100, router_id", "asn: 65101, router_id")).unwrap();
+    std::fs::write(
+        &path,
+        last.replace("asn: 65100, router_id", "asn: 65101, router_id"),
+    )
+    .unwrap();
     let out = lattice(d, &["reload"]);
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(err.contains("node.asn: restart required"), "{err}");
