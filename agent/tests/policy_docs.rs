@@ -17,7 +17,10 @@ fn example(name: &str) -> Config {
     )
     .unwrap();
     let marker = format!("# policy-example: {name}\n");
-    let start = page.find(&marker).expect("the example is in docs/policy.md") + marker.len();
+    let start = page
+        .find(&marker)
+        .expect("the example is in docs/policy.md")
+        + marker.len();
     let block = &page[start..start + page[start..].find("```").unwrap()];
     let text = format!(
         "node: {{name: h, asn: 65100, router_id: 10.0.0.1}}\ncluster: {{cidr: 10.244.0.0/16}}\nipam: {{block: 10.244.1.0/24}}\n{block}"
@@ -63,8 +66,12 @@ fn the_calico_bgpfilter_example_decides_as_calico_does() {
     }
     // exportV4/V6: the routes of '*.calico' interfaces (our blocks) are rejected; the rest
     // (announced service addresses) accepted by default.
-    assert!(!export.evaluate(&route("10.244.1.0/24", RouteSource::Block), &none).accepted());
-    assert!(export.evaluate(&route("192.0.2.10/32", RouteSource::Announced), &none).accepted());
+    assert!(!export
+        .evaluate(&route("10.244.1.0/24", RouteSource::Block), &none)
+        .accepted());
+    assert!(export
+        .evaluate(&route("192.0.2.10/32", RouteSource::Announced), &none)
+        .accepted());
 }
 
 #[test]
@@ -80,7 +87,9 @@ fn the_frr_k8s_example_decides_as_frr_k8s_does() {
     assert_eq!(attrs.communities, vec![(10 << 16) | 100]);
     assert_eq!(attrs.local_pref, Some(200));
     // In the router's prefixes but not in this neighbour's allow-list: not advertised.
-    assert!(!to.evaluate(&route("192.169.2.0/24", RouteSource::Announced), &none).accepted());
+    assert!(!to
+        .evaluate(&route("192.169.2.0/24", RouteSource::Announced), &none)
+        .accepted());
     for (prefix, accepted) in [
         ("192.168.1.0/24", true),
         ("192.168.1.0/25", false),

@@ -32,6 +32,9 @@ fn the_reload_table_in_the_docs_is_the_code() {
             (_, Effect::Import) => "import",
             (_, Effect::Export) => "export",
         };
-        assert!(takes.starts_with(expected), "{key}: docs say {takes:?}, code {effect:?}");
+        assert!(
+            takes.starts_with(expected),
+            "{key}: docs say {takes:?}, code {effect:?}"
+        );
     }
 }
