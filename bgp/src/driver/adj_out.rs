@@ -109,6 +109,92 @@ pub fn adj_rib_out(config: &PeerConfig, local_as: u32, ours: &OurRoutes) -> AdjR
     out
 }
 
+/// What changes in `sent` (made from `old`) when only the announced prefixes went from `old`
+/// to `new`: only the prefixes whose announcement changed are looked at, so announcing one
+/// more prefix costs one export decision per peer, not one per prefix held. `None` when more
+/// than the announcements changed (then [`adj_rib_out`] and [`diff`] it is).
+pub fn announced_delta(
+    config: &PeerConfig,
+    local_as: u32,
+    old: &OurRoutes,
+    new: &OurRoutes,
+    sent: &AdjRibOut,
+) -> Option<(Vec<IpNet>, Groups)> {
+    if old.local != new.local {
+        return None;
+    }
+    let mut changed: Vec<IpNet> = Vec::new();
+    if !Arc::ptr_eq(&old.announced, &new.announced) {
+        let (mut a, mut b) = (
+            old.announced.iter().peekable(),
+            new.announced.iter().peekable(),
+        );
+        loop {
+            match (a.peek(), b.peek()) {
+                (None, None) => break,
+                (Some((pa, _)), None) => {
+                    changed.push(**pa);
+                    a.next();
+                }
+                (None, Some((pb, _))) => {
+                    changed.push(**pb);
+                    b.next();
+                }
+                (Some((pa, va)), Some((pb, vb))) => match pa.cmp(pb) {
+                    std::cmp::Ordering::Less => {
+                        changed.push(**pa);
+                        a.next();
+                    }
+                    std::cmp::Ordering::Greater => {
+                        changed.push(**pb);
+                        b.next();
+                    }
+                    std::cmp::Ordering::Equal => {
+                        if va != vb {
+                            changed.push(**pa);
+                        }
+                        a.next();
+                        b.next();
+                    }
+                },
+            }
+        }
+    }
+    let mut withdraw = Vec::new();
+    let mut shared: HashMap<RouteAttrs, (Arc<RouteAttrs>, Vec<IpNet>)> = HashMap::new();
+    for prefix in changed {
+        // A block or a listed prefix takes precedence over an announcement of the same prefix.
+        if new.local.contains(&prefix) || config.export.contains(&prefix) {
+            continue;
+        }
+        let wanted = new.announced.get(&prefix).and_then(|extra| {
+            export_decision(
+                config,
+                local_as,
+                prefix,
+                RouteSource::Announced,
+                Some(extra),
+            )
+            .ok()
+        });
+        match (wanted, sent.get(&prefix)) {
+            (None, Some(_)) => withdraw.push(prefix),
+            (None, None) => {}
+            (Some(attrs), Some(was)) if **was == attrs => {}
+            (Some(attrs), _) => {
+                shared
+                    .entry(attrs)
+                    .or_insert_with_key(|a| (Arc::new(a.clone()), Vec::new()))
+                    .1
+                    .push(prefix);
+            }
+        }
+    }
+    let mut groups: Groups = shared.into_values().collect();
+    groups.sort_by(|a, b| a.1.first().cmp(&b.1.first()));
+    Some((withdraw, groups))
+}
+
 /// Prefixes to announce, grouped by their (shared) attributes.
 pub type Groups = Vec<(Arc<RouteAttrs>, Vec<IpNet>)>;
 
@@ -238,6 +324,30 @@ mod tests {
         assert_eq!(groups.len(), 2);
         let (withdraw, groups) = diff(&out2, &out2.clone());
         assert!(withdraw.is_empty() && groups.is_empty());
+        // Only the announcements changed: the delta is what a full recomputation sends.
+        let mut more = (*ours().announced).clone();
+        more.insert(
+            net("192.0.2.11/32"),
+            Announced {
+                communities: vec![],
+                large_communities: vec![],
+            },
+        );
+        more.remove(&net("192.0.2.10/32"));
+        let next = OurRoutes {
+            local: ours().local,
+            announced: Arc::new(more),
+        };
+        let (w, g) = announced_delta(&cfg2, 65100, &ours(), &next, &out2).unwrap();
+        let (full_w, full_g) = diff(&out2, &adj_rib_out(&cfg2, 65100, &next));
+        assert_eq!((w.clone(), g.len()), (full_w, full_g.len()));
+        assert_eq!(w, vec![net("192.0.2.10/32")]);
+        assert_eq!(g[0].1, vec![net("192.0.2.11/32")]);
+        let blocks_moved = OurRoutes {
+            local: vec![],
+            announced: next.announced.clone(),
+        };
+        assert!(announced_delta(&cfg2, 65100, &next, &blocks_moved, &out2).is_none());
         let mut fewer = out2.clone();
         fewer.remove(&net("192.0.2.10/32"));
         let (withdraw, groups) = diff(&out2, &fewer);

@@ -91,6 +91,9 @@ pub(super) struct PeerTask {
     next_id: u64,
     /// What the Established session was sent (Adj-RIB-Out).
     advertised: AdjRibOut,
+    /// Our routes `advertised` was last computed from (announcements can then be sent as a
+    /// delta).
+    sent_from: OurRoutes,
     /// Prefixes the peer announced that the import policy refused (for the received count).
     refused: (HashSet<ipnet::Ipv4Net>, HashSet<ipnet::Ipv6Net>),
     /// UPDATEs of the current session repaired per RFC 7606 (only the first is logged at warn).
@@ -115,6 +118,7 @@ impl PeerTask {
             connecting: None,
             next_id: 0,
             advertised: AdjRibOut::new(),
+            sent_from: OurRoutes::default(),
             refused: (HashSet::new(), HashSet::new()),
             recovered: 0,
         }
@@ -142,7 +146,7 @@ impl PeerTask {
                 Wake::Connected(result) => self.on_connected(result).await,
                 Wake::Timer => self.process(Input::Tick).await,
                 Wake::Prefixes => {
-                    self.readvertise().await;
+                    self.readvertise(false).await;
                 }
             }
         }

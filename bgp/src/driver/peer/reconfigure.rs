@@ -50,7 +50,7 @@ impl PeerTask {
         self.cfg = new;
         let established = self.machine.established();
         let updates_sent = if export_changed {
-            self.readvertise().await
+            self.readvertise(true).await
         } else {
             0
         };

@@ -4,7 +4,7 @@ use ipnet::IpNet;
 use tracing::{debug, info};
 
 use super::PeerTask;
-use crate::driver::adj_out::{adj_rib_out, diff, AdjRibOut, Groups};
+use crate::driver::adj_out::{adj_rib_out, announced_delta, diff, AdjRibOut, Groups};
 use crate::driver::export::{announcements, next_hops, withdrawals, ExportAttrs};
 use crate::fsm::peer::{ConnId, Input};
 use crate::fsm::Negotiated;
@@ -45,6 +45,7 @@ impl PeerTask {
 
     /// Send every exported prefix, then End-of-RIB for each family (RFC 4724 §2).
     pub(super) async fn advertise_all(&mut self, id: ConnId, n: Negotiated) -> Option<Input> {
+        self.sent_from = self.our_routes();
         let wanted = self.exported();
         let (_, groups) = diff(&AdjRibOut::new(), &wanted);
         if let Err(fail) = self.send_updates(id, &groups, &[]).await {
@@ -62,13 +63,30 @@ impl PeerTask {
     }
 
     /// Send the difference between what was advertised and what the peer should have now
-    /// (our routes or its export changed); the number of UPDATEs sent.
-    pub(super) async fn readvertise(&mut self) -> u64 {
+    /// (our routes or, `full`, its export changed); the number of UPDATEs sent. When only the
+    /// announced prefixes changed, only those are looked at.
+    pub(super) async fn readvertise(&mut self, full: bool) -> u64 {
         let Some((id, _)) = self.machine.established() else {
             return 0;
         };
-        let wanted = self.exported();
-        let (withdraw, groups) = diff(&self.advertised, &wanted);
+        let ours = self.our_routes();
+        let local_as = self.shared.local_as;
+        let delta = (!full)
+            .then(|| {
+                announced_delta(
+                    &self.cfg,
+                    local_as,
+                    &self.sent_from,
+                    &ours,
+                    &self.advertised,
+                )
+            })
+            .flatten();
+        let (withdraw, groups) = match delta {
+            Some(delta) => delta,
+            None => diff(&self.advertised, &adj_rib_out(&self.cfg, local_as, &ours)),
+        };
+        self.sent_from = ours;
         match self.send_updates(id, &groups, &withdraw).await {
             Ok(sent) => sent,
             Err(fail) => {
