@@ -193,6 +193,26 @@ mod tests {
     }
 
     #[test]
+    fn announcements_show_communities_peers_and_why_not() {
+        assert_eq!(announced(&[]), "");
+        let a = Announcement {
+            prefix: "192.0.2.10/32".parse().unwrap(),
+            communities: vec!["65000:7".into()],
+            peers: vec!["10.0.1.1".parse().unwrap()],
+            not_exported: vec!["peer 10.0.2.1: it has no export policy".into()],
+        };
+        let text = announced(&[a]);
+        assert!(text.contains("Announced through the API:"), "{text}");
+        assert!(text.contains("192.0.2.10/32"), "{text}");
+        assert!(text.contains("65000:7"), "{text}");
+        assert!(text.contains("10.0.1.1"), "{text}");
+        assert!(
+            text.contains("192.0.2.10/32 not exported to peer 10.0.2.1: it has no export policy"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn routes_mark_best_multipath_and_kernel_state() {
         let list = vec![
             RouteStatus {
