@@ -42,7 +42,7 @@ help:
 	@echo "make test-lab     - root: whole fabrics through lattice-lab (FRR, podman, dockerd, Prometheus)"
 	@echo "make test-ipvlan  - ipvlan-l3/l3s across two BGP-peered hosts, in a QEMU VM with Debian's kernel"
 	@echo "make release-test - the tarball, package and image work where operators install them (root)"
-	@echo "make bench  - ingest against BIRD, FRR and GoBGP; IPAM against host-local; CNI against ptp; routes against ip -batch and zebra; pod sandboxes through containerd CRI; live reconfiguration against FRR (root); see docs/benchmarks.md"
+	@echo "make bench  - ingest against BIRD, FRR and GoBGP; IPAM against host-local; CNI against ptp; routes against ip -batch and zebra; pod sandboxes through containerd CRI; unnumbered failover against FRR on the host; live reconfiguration against FRR (root); see docs/benchmarks.md"
 	@echo "make release - static, stripped binaries in $(DIST)/$(RELEASE_NAME).tar.gz with SHA-256 sums"
 	@echo "make deb    - the Debian package of that release; make image - its OCI image (podman)"
 	@echo "make fmt | lint | build"
@@ -134,9 +134,11 @@ BENCH_CNI_N ?= 100
 # BENCH_CRI_N sandboxes one by one, then BENCH_CRI_ROUNDS rounds of 10 at once.
 BENCH_CRI_N ?= 100
 BENCH_CRI_ROUNDS ?= 10
+# Failover on the unnumbered lab: seconds of 10 ms ping streams per failure (3 per row).
+BENCH_FAILOVER_SECS ?= 15
 deps-bench:
 	@scripts/apt-install.sh $(BUILD_PKGS) frr bird2 gobgpd iproute2 etcd-server containernetworking-plugins \
-	  containerd runc busybox-static util-linux tar
+	  containerd runc busybox-static util-linux tar nftables tcpdump iputils-ping
 
 # Live reconfiguration: P peers, N exported prefixes, one peer's export changed R times, against
 # FRR's route-map change + clear soft out, same run.
@@ -157,6 +159,8 @@ bench: deps-bench
 	target/release/examples/bench_routes $(ROUTE_BENCH)
 	$(CARGO) build --release -p topology-lab --example bench_cri
 	target/release/examples/bench_cri $(BENCH_CRI_N) $(BENCH_CRI_ROUNDS)
+	$(CARGO) build --release -p agent -p topology-lab --bins --example bench_failover
+	target/release/examples/bench_failover $(BENCH_FAILOVER_SECS)
 	$(CARGO) build --release -p agent -p cli --bins --example bench_reload
 	target/release/examples/bench_reload $(BENCH_RELOAD)
 

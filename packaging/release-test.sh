@@ -216,6 +216,7 @@ mkdir -p "$t/img/node" "$t/img/state"
 cp docs/examples/10-lattice.conflist "$t/img/etc/10-lattice.conflist"
 out=$(podman run --rm --network none --entrypoint /usr/local/bin/install-cni.sh \
   -e NODE_NAME=node-a -e NODE_IP=10.0.0.7 -e LATTICE_PEERS=10.0.0.1:65001 \
+  -e LATTICE_DATASTORE=fan -e LATTICE_FAN_UNDERLAY=10.0.0.0/24 \
   -v "$t/img/etc:/etc/lattice:ro" -v "$t/img/cni-bin:/host/opt/cni/bin" \
   -v "$t/img/net.d:/host/etc/cni/net.d" -v "$t/img/node:/etc/lattice-node" \
   -v "$t/img/state:/var/lib/lattice" "$image" install 2>&1) ||

@@ -14,13 +14,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::Write;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::Ipv4Addr;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use agent::dataplane::{execute, RouteOp};
-use agent::kernel::{Kernel, NetlinkKernel, RTPROT_BGP};
+use agent::kernel::{Kernel, NetlinkKernel, NextHop, RTPROT_BGP};
 use ipnet::{IpNet, Ipv4Net};
 use testkit::bench::{open_session, Link};
 use testkit::bgp::{announce_slash24s, nth_slash24, withdraw_slash24s};
@@ -45,8 +45,8 @@ fn ecmp(i: usize) -> Ipv4Net {
 }
 
 fn ops(n_single: usize, n_ecmp: usize, install: bool) -> Vec<RouteOp> {
-    let a: IpAddr = SENDERS[0].parse().unwrap();
-    let b: IpAddr = SENDERS[1].parse().unwrap();
+    let a: NextHop = SENDERS[0].parse().unwrap();
+    let b: NextHop = SENDERS[1].parse().unwrap();
     let one = (0..n_single).map(|i| (IpNet::V4(single(i)), vec![a]));
     let two = (0..n_ecmp).map(|i| (IpNet::V4(ecmp(i)), vec![a, b]));
     one.chain(two)

@@ -154,11 +154,12 @@ impl Daemon {
             task: Some(task),
             hangups,
         };
-        for _ in 0..200 {
+        // Generous: other work may keep this machine's cores busy.
+        for _ in 0..400 {
             if let Ok(Reply::Status(_)) = call(&d.socket(), &Request::Status).await {
                 return d;
             }
-            tokio::time::sleep(Duration::from_millis(25)).await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
         panic!("latticed did not answer");
     }
@@ -311,7 +312,7 @@ async fn reloads_touch_only_what_changed_and_announcements_survive_a_restart() {
     // Announced: peer 1's policy takes it (with its community), the others have none.
     match d.ask(announce.clone()).await {
         Reply::Announced { announcements } => {
-            assert_eq!(announcements[0].peers, vec![IpAddr::V4(peer_ip(1))]);
+            assert_eq!(announcements[0].peers, vec![peer_ip(1).to_string()]);
             assert_eq!(announcements[0].not_exported.len(), 2);
         }
         other => panic!("{other:?}"),

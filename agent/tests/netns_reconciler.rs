@@ -96,11 +96,11 @@ async fn drift_is_repaired_from_notifications_and_dual_stack_works() {
     tx.send(vec![
         LearnedRoute {
             prefix: "10.244.2.0/24".parse().unwrap(),
-            next_hops: hops,
+            next_hops: hops.iter().map(|h| (*h).into()).collect(),
         },
         LearnedRoute {
             prefix: "fd00:244:0:2::/64".parse().unwrap(),
-            next_hops: hops6,
+            next_hops: hops6.iter().map(|h| (*h).into()).collect(),
         },
     ])
     .await

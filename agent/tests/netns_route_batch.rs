@@ -37,9 +37,9 @@ async fn batched_changes_apply_in_order_and_failures_keep_their_index() {
     // 3000 installs (several chunks), with a bad next hop and a missing delete among them, and
     // a later change to an earlier destination (order kept across chunks).
     let mut ops: Vec<RouteOp> = (0..3000)
-        .map(|i| RouteOp::learned(prefix(i), &[hop]))
+        .map(|i| RouteOp::learned(prefix(i), &[hop.into()]))
         .collect();
-    ops.insert(1, RouteOp::learned(prefix(90_000), &[nowhere]));
+    ops.insert(1, RouteOp::learned(prefix(90_000), &[nowhere.into()]));
     ops.insert(
         2,
         RouteOp::Delete {
@@ -47,7 +47,7 @@ async fn batched_changes_apply_in_order_and_failures_keep_their_index() {
             protocol: RTPROT_BGP,
         },
     );
-    ops.push(RouteOp::learned(prefix(5), &[hop, hop2]));
+    ops.push(RouteOp::learned(prefix(5), &[hop.into(), hop2.into()]));
     ops.push(RouteOp::Delete {
         destination: prefix(7),
         protocol: RTPROT_BGP,

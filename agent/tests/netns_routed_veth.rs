@@ -103,7 +103,7 @@ async fn two_containers_talk_through_host_routes_and_learned_routes_are_multipat
         learned.apply(
             &LearnedRoute {
                 prefix: net("10.244.2.0/24"),
-                next_hops: hops.into_iter().map(IpAddr::V4).collect(),
+                next_hops: hops.into_iter().map(|h| IpAddr::V4(h).into()).collect(),
             },
             &reach,
         )

@@ -2,10 +2,12 @@
 //! latticed configuration and decide routes the way the originals do.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 
-use agent::config::Config;
+use agent::config::{Config, PeerAsn};
 use bgp::policy::{Policy, RouteAttrs, RouteContext, RouteSource};
+use bgp::PeerKey;
 
 /// The YAML block of docs/policy.md marked `# policy-example: NAME`, as a whole config file.
 fn example(name: &str) -> Config {
@@ -32,10 +34,13 @@ fn policy(c: &Config, name: &str) -> std::sync::Arc<Policy> {
     agent::config::policy::policies(&c.bgp)[name].clone()
 }
 
-fn route(prefix: &str, source: RouteSource) -> RouteContext {
+/// The peer every example route comes from or goes to.
+static PEER: PeerKey = PeerKey::Address(IpAddr::V4(Ipv4Addr::new(10, 0, 1, 1)));
+
+fn route(prefix: &str, source: RouteSource) -> RouteContext<'static> {
     RouteContext {
         prefix: prefix.parse().unwrap(),
-        peer: "10.0.1.1".parse().unwrap(),
+        peer: &PEER,
         source,
         local_as: 65100,
     }
@@ -77,7 +82,7 @@ fn the_calico_bgpfilter_example_decides_as_calico_does() {
 #[test]
 fn the_frr_k8s_example_decides_as_frr_k8s_does() {
     let c = example("frr-k8s");
-    assert_eq!(c.bgp.peers[0].asn, 4_200_000_000);
+    assert_eq!(c.bgp.peers[0].asn, PeerAsn::Number(4_200_000_000));
     let to = policy(&c, "to-172.30.0.3");
     let from = policy(&c, "from-172.30.0.3");
     let none = RouteAttrs::default();

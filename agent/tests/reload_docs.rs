@@ -27,7 +27,7 @@ fn the_reload_table_in_the_docs_is_the_code() {
             .unwrap_or_else(|| panic!("bgp.peers[].{key} is not in docs/operations.md"));
         let takes = row.split('|').nth(2).unwrap_or("").trim();
         let expected = match (key, effect) {
-            (&"address", _) => "the peer's identity",
+            (&"address" | &"interface", _) => "the peer's identity",
             (_, Effect::Reset) => "reset",
             (_, Effect::Import) => "import",
             (_, Effect::Export) => "export",

@@ -7,7 +7,7 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use bgp::rib::{PeerInfo, Rib};
+use bgp::rib::{PeerId, PeerInfo, Rib};
 use bgp::wire::{
     check_frame, decode, encode, AsSegment, CodecContext, Message, Origin, PathAttribute, UpdateMsg,
 };
@@ -50,7 +50,9 @@ fn main() {
             wire.extend(encode(&Message::Update(u), ctx));
         }
         let peer = PeerInfo {
+            id: PeerId(u64::from(p)),
             address: IpAddr::V4(hop),
+            interface: None,
             router_id: hop,
             asn: 65001,
             local_as: 65002,

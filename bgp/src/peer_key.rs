@@ -9,23 +9,45 @@ use serde::{Deserialize, Serialize};
 
 /// One neighbour's identity.
 ///
-/// Every peer is configured by its address today. Interface peers (`interface: eth1`, BGP
-/// unnumbered) and dynamic peers (discovered, or accepted from a range) become further variants;
-/// each `match` on this enum is then a place the compiler sends you to. Shown (`Display`, JSON,
-/// metrics labels) as the bare address, as before the key existed.
+/// A peer is configured by its address, or by the interface it is on (BGP unnumbered). Dynamic
+/// peers (discovered, or accepted from a range) would be further variants; each `match` on this
+/// enum is a place the compiler sends you to. Shown (`Display`, JSON, metrics labels) as the
+/// bare address or the interface name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(into = "String", try_from = "String")]
 pub enum PeerKey {
     /// A neighbour configured by its address (`address: 10.0.12.1`): we connect to it, and
     /// accept connections from it, at that address.
     Address(IpAddr),
+    /// The neighbour on the other end of an interface (`interface: eth1`): sessions run between
+    /// the two IPv6 link-local addresses, the neighbour's learned from its Router
+    /// Advertisements (or Neighbor Discovery), so the link needs no address of its own.
+    Interface(String),
 }
 
 impl PeerKey {
-    /// The address sessions with this peer run to and from.
-    pub fn address(&self) -> IpAddr {
+    /// The address sessions with this peer run to and from, if it is fixed (an interface
+    /// peer's is whatever link-local address its neighbour has).
+    pub fn address(&self) -> Option<IpAddr> {
         match self {
-            PeerKey::Address(a) => *a,
+            PeerKey::Address(a) => Some(*a),
+            PeerKey::Interface(_) => None,
+        }
+    }
+
+    /// The interface of an interface peer.
+    pub fn interface(&self) -> Option<&str> {
+        match self {
+            PeerKey::Address(_) => None,
+            PeerKey::Interface(name) => Some(name),
+        }
+    }
+
+    /// Whether sessions run over IPv6 (an interface peer's always do).
+    pub fn is_ipv6(&self) -> bool {
+        match self {
+            PeerKey::Address(a) => a.to_canonical().is_ipv6(),
+            PeerKey::Interface(_) => true,
         }
     }
 }
@@ -34,22 +56,37 @@ impl fmt::Display for PeerKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             PeerKey::Address(a) => a.fmt(f),
+            PeerKey::Interface(name) => name.fmt(f),
         }
     }
 }
 
 /// A string that names no peer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0:?} is not a peer (expected an IPv4 or IPv6 address)")]
+#[error("{0:?} is not a peer (expected an IPv4 or IPv6 address or an interface name)")]
 pub struct BadPeerKey(String);
+
+/// Whether Linux would take `name` for an interface (`dev_valid_name`): 1-15 bytes, not `.` or
+/// `..`, no `/`, `:` or whitespace.
+pub fn is_interface_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() < 16
+        && name != "."
+        && name != ".."
+        && !name.contains(['/', ':'])
+        && !name.contains(char::is_whitespace)
+}
 
 impl FromStr for PeerKey {
     type Err = BadPeerKey;
 
+    /// An address, else an interface name.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        s.parse::<IpAddr>()
-            .map(PeerKey::Address)
-            .map_err(|_| BadPeerKey(s.to_string()))
+        match s.parse::<IpAddr>() {
+            Ok(a) => Ok(PeerKey::Address(a)),
+            Err(_) if is_interface_name(s) => Ok(PeerKey::Interface(s.to_string())),
+            Err(_) => Err(BadPeerKey(s.to_string())),
+        }
     }
 }
 
@@ -115,10 +152,26 @@ mod tests {
             let addr: IpAddr = text.parse().unwrap();
             assert_eq!(key, addr);
             assert_eq!(addr, key);
-            assert_eq!(key.address(), addr);
+            assert_eq!(key.address(), Some(addr));
         }
-        assert!("eth1".parse::<PeerKey>().is_err());
         assert!(serde_json::from_str::<PeerKey>("\"not a peer\"").is_err());
+    }
+
+    #[test]
+    fn an_interface_key_shows_and_serialises_as_the_interface_name() {
+        let key: PeerKey = "eth1".parse().unwrap();
+        assert_eq!(key, PeerKey::Interface("eth1".into()));
+        assert_eq!(key.to_string(), "eth1");
+        assert_eq!(key.address(), None);
+        assert_eq!(key.interface(), Some("eth1"));
+        assert!(key.is_ipv6());
+        let json = serde_json::to_string(&key).unwrap();
+        assert_eq!(json, "\"eth1\"");
+        assert_eq!(serde_json::from_str::<PeerKey>(&json).unwrap(), key);
+        for bad in ["", "a/b", "eth 1", "0123456789abcdef", "..", "eth1:0"] {
+            assert!(bad.parse::<PeerKey>().is_err(), "{bad:?}");
+        }
+        assert!(!PeerKey::Address("10.0.0.1".parse().unwrap()).is_ipv6());
     }
 
     #[test]

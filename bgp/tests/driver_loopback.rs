@@ -58,6 +58,7 @@ async fn two_speakers_exchange_prefixes_and_survive_a_garbage_peer() {
     let (a_port, b_port) = (port(0), port(1));
 
     let (a, mut a_rx) = Speaker::start(SpeakerConfig {
+        multipath: Default::default(),
         graceful_restart: None,
         hostname: None,
         local_as: 65101,
@@ -74,6 +75,7 @@ async fn two_speakers_exchange_prefixes_and_survive_a_garbage_peer() {
     .await
     .unwrap();
     let (b, mut b_rx) = Speaker::start(SpeakerConfig {
+        multipath: Default::default(),
         graceful_restart: None,
         hostname: None,
         local_as: 65102,
@@ -92,7 +94,7 @@ async fn two_speakers_exchange_prefixes_and_survive_a_garbage_peer() {
     assert_eq!(got_a.prefix.to_string(), "10.244.2.0/24");
     assert_eq!(
         got_a.next_hops,
-        vec![b_addr],
+        vec![bgp::rib::NextHop::from(std::net::IpAddr::from(b_addr))],
         "next-hop self is B's session address"
     );
     let got_b = next_change(&mut b_rx).await;
@@ -180,6 +182,7 @@ async fn a_peer_with_the_wrong_as_never_establishes() {
     let b_addr = Ipv4Addr::new(127, 0, 0, 5);
     let (a_port, b_port) = (port(2), port(3));
     let (a, _a_rx) = Speaker::start(SpeakerConfig {
+        multipath: Default::default(),
         graceful_restart: None,
         hostname: None,
         local_as: 65101,
@@ -190,6 +193,7 @@ async fn a_peer_with_the_wrong_as_never_establishes() {
     .await
     .unwrap();
     let (b, _b_rx) = Speaker::start(SpeakerConfig {
+        multipath: Default::default(),
         graceful_restart: None,
         hostname: None,
         local_as: 65102,
@@ -239,6 +243,7 @@ async fn import_policy_filters_and_max_prefixes_closes_with_cease_1() {
         ..peer(b_addr, b_port, 65102, a_addr)
     };
     let (a, mut a_rx) = Speaker::start(SpeakerConfig {
+        multipath: Default::default(),
         graceful_restart: None,
         hostname: None,
         local_as: 65101,
@@ -249,6 +254,7 @@ async fn import_policy_filters_and_max_prefixes_closes_with_cease_1() {
     .await
     .unwrap();
     let (b, _b_rx) = Speaker::start(SpeakerConfig {
+        multipath: Default::default(),
         graceful_restart: None,
         hostname: None,
         local_as: 65102,
@@ -337,6 +343,7 @@ async fn md5_signed_session_comes_up_and_unsigned_syns_are_dropped() {
         ..p
     };
     let (a, mut a_rx) = Speaker::start(SpeakerConfig {
+        multipath: Default::default(),
         graceful_restart: None,
         hostname: None,
         local_as: 65101,
@@ -359,6 +366,7 @@ async fn md5_signed_session_comes_up_and_unsigned_syns_are_dropped() {
         "an unsigned connection was accepted"
     );
     let (b, _b_rx) = Speaker::start(SpeakerConfig {
+        multipath: Default::default(),
         graceful_restart: None,
         hostname: None,
         local_as: 65102,
@@ -381,6 +389,7 @@ async fn md5_signed_session_comes_up_and_unsigned_syns_are_dropped() {
 async fn a_password_over_80_bytes_is_refused_at_start() {
     let a_addr = Ipv4Addr::new(127, 0, 0, 10);
     let e = Speaker::start(SpeakerConfig {
+        multipath: Default::default(),
         graceful_restart: None,
         hostname: None,
         local_as: 65101,

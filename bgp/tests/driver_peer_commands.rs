@@ -29,6 +29,7 @@ async fn speaker(
 ) -> (SpeakerHandle, RouteChanges) {
     let asn = 65100 + u32::from(addr.octets()[3]);
     Speaker::start(SpeakerConfig {
+        multipath: Default::default(),
         graceful_restart: None,
         listen: Some(SocketAddr::new(addr.into(), port)),
         peers,
@@ -79,7 +80,7 @@ async fn established(handle: &SpeakerHandle, who: Ipv4Addr) {
 }
 
 /// The next hops `rx` reports for `prefix`, skipping changes to other prefixes.
-async fn next_hops_of(rx: &mut RouteChanges, prefix: &str) -> Vec<IpAddr> {
+async fn next_hops_of(rx: &mut RouteChanges, prefix: &str) -> Vec<bgp::rib::NextHop> {
     let prefix = prefix.parse().unwrap();
     tokio::time::timeout(Duration::from_secs(10), async {
         loop {
@@ -107,7 +108,7 @@ async fn a_peer_added_to_a_running_speaker_establishes() {
     established(&b_speaker, a).await;
     assert_eq!(
         next_hops_of(&mut a_rx, "10.244.41.0/24").await,
-        vec![IpAddr::V4(b)]
+        vec![bgp::rib::NextHop::from(IpAddr::V4(b))]
     );
     // The same peer again is refused, and the running session is not disturbed.
     match a_speaker.add_peer(peer(a, b, b_port)).await {

@@ -10,7 +10,7 @@ use bgp::wire::{Capability, DecodeError, ErrorCode, Message, NotificationMsg, Op
 fn config(passive: bool) -> SessionConfig {
     SessionConfig {
         local_as: 65101,
-        remote_as: 65001,
+        remote_as: 65001.into(),
         router_id: Ipv4Addr::new(10, 0, 1, 2),
         hold_time: 9,
         keepalive: None,

@@ -138,7 +138,10 @@ fn frr_ipv6_session_routes_both_ways_and_withdraw() {
     pair.in_ours(move || async move {
         let (handle, mut rx) = start_ours(peer, Some(GrOptions::default()), &[OURS4, OURS6]).await;
         let (got, _) = expect(&mut rx, THEIRS6, true).await;
-        assert_eq!(got.next_hops, vec![PEER_ADDR6.parse::<IpAddr>().unwrap()]);
+        assert_eq!(
+            got.next_hops,
+            vec![PEER_ADDR6.parse::<bgp::rib::NextHop>().unwrap()]
+        );
         let s = handle.status().await;
         assert_eq!(s[0].families, vec!["ipv6".to_string()], "{s:?}");
         // FRR has our IPv6 block with our IPv6 session address as next hop; no IPv4 on this
@@ -185,7 +188,7 @@ fn frr_ipv4_and_ipv6_over_one_ipv4_session() {
         // (an IPv4-mapped one would have been replaced by its link-local address).
         assert_eq!(
             v6.next_hops,
-            vec![PEER_ADDR6.parse::<IpAddr>().unwrap()],
+            vec![PEER_ADDR6.parse::<bgp::rib::NextHop>().unwrap()],
             "{v6:?}"
         );
         assert!(eventually(Duration::from_secs(30), || frr_has(
@@ -412,7 +415,7 @@ fn frr_ipv4_routes_over_an_ipv6_session_with_extended_next_hop() {
         let (got, _) = expect(&mut rx, THEIRS4, true).await;
         assert_eq!(
             got.next_hops,
-            vec![PEER_ADDR6.parse::<IpAddr>().unwrap()],
+            vec![PEER_ADDR6.parse::<bgp::rib::NextHop>().unwrap()],
             "{}",
             f.vtysh(&[&format!("show bgp neighbors {OUR_ADDR6}")])
         );

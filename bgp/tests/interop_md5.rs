@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -122,7 +122,10 @@ fn session_up(tag: &str, listen: String, peer: &'static str, ours: &'static str)
     pair.in_ours(move || async move {
         let (handle, mut rx) = start_ours(&listen, peer, FRR_PASSWORD).await;
         let got = expect_route(&mut rx, theirs).await;
-        assert_eq!(got.next_hops, vec![peer.parse::<IpAddr>().unwrap()]);
+        assert_eq!(
+            got.next_hops,
+            vec![peer.parse::<bgp::rib::NextHop>().unwrap()]
+        );
         let s = handle.status().await;
         assert_eq!(s[0].state, PeerState::Established, "{s:?}");
         assert!(

@@ -6,7 +6,6 @@
 
 mod common;
 
-use std::net::Ipv4Addr;
 use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,6 +24,7 @@ const THEIRS: &str = "10.244.200.0/24";
 
 async fn start_ours() -> (SpeakerHandle, bgp::driver::RouteChanges) {
     let (handle, rx) = Speaker::start(SpeakerConfig {
+        multipath: Default::default(),
         graceful_restart: Some(bgp::fsm::GrOptions::default()),
         hostname: None,
         local_as: OUR_AS,
@@ -73,7 +73,10 @@ fn scenario(
     pair.in_ours(move || async move {
         let (handle, mut rx) = start_ours().await;
         let got = expect(&mut rx, THEIRS, true).await;
-        assert_eq!(got.next_hops, vec![PEER_ADDR.parse::<Ipv4Addr>().unwrap()]);
+        assert_eq!(
+            got.next_hops,
+            vec![PEER_ADDR.parse::<bgp::rib::NextHop>().unwrap()]
+        );
         assert_established(&handle).await;
         assert!(
             eventually(Duration::from_secs(30), &peer_has_ours),

@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::net::IpAddr;
 use std::time::Duration;
 
 use bgp::driver::{PeerConfig, PeerState, Speaker, SpeakerConfig, SpeakerHandle};
@@ -41,7 +40,10 @@ async fn expect(rx: &mut bgp::driver::RouteChanges, prefix: &str, present: bool)
             let c = rx.recv().await.expect("speaker stopped");
             if c.prefix == prefix && c.next_hops.is_empty() != present {
                 if present {
-                    assert_eq!(c.next_hops, vec![PEER_ADDR6.parse::<IpAddr>().unwrap()]);
+                    assert_eq!(
+                        c.next_hops,
+                        vec![PEER_ADDR6.parse::<bgp::rib::NextHop>().unwrap()]
+                    );
                 }
                 return;
             }

@@ -2,7 +2,6 @@
 //!
 //! Exit status: 0 healthy, 1 unhealthy (or the request failed), 2 latticed unreachable.
 
-use std::net::IpAddr;
 use std::path::PathBuf;
 
 use ipnet::IpNet;
@@ -47,8 +46,8 @@ enum Command {
     /// BGP peers in detail (capabilities, timers, last error, counters); exits 1 when one shown
     /// is not Established.
     Peers {
-        /// Only this neighbour's address.
-        peer: Option<IpAddr>,
+        /// Only this neighbour: its address, or an interface peer's interface (`eth1`).
+        peer: Option<String>,
     },
     /// The Loc-RIB with best (*) and multipath (=) marks and whether each prefix is in the
     /// kernel, then the prefixes announced through the API; exits 1 when a learned prefix that
@@ -104,7 +103,7 @@ enum Command {
 fn request(command: &Command) -> Request {
     match command {
         Command::Status => Request::Status,
-        Command::Peers { peer } => Request::Peers { peer: *peer },
+        Command::Peers { peer } => Request::Peers { peer: peer.clone() },
         Command::Routes => Request::Routes,
         Command::Reload => Request::Reload,
         Command::Announce {

@@ -53,7 +53,7 @@ impl Handler for Canned {
                     learned_routes: 1,
                     block_usage: vec![],
                 }),
-                Request::Peers { peer: Some(p) } if p != self.peer().address => {
+                Request::Peers { peer: Some(p) } if *p != self.peer().address.to_string() => {
                     Reply::Error(ApiError {
                         kind: "not_found".into(),
                         message: format!("{p} is not a configured BGP peer"),
@@ -68,6 +68,7 @@ impl Handler for Canned {
                         paths: vec![],
                         in_kernel: ok,
                         kernel_next_hops: vec![],
+                        kernel_next_hop_interfaces: vec![],
                         not_installed_because: None,
                     }],
                     announced: vec![],
@@ -95,7 +96,7 @@ impl Handler for Canned {
                         .map(|prefix| Announcement {
                             prefix,
                             communities: vec![],
-                            peers: vec!["10.0.1.1".parse().unwrap()],
+                            peers: vec!["10.0.1.1".into()],
                             not_exported: vec![],
                         })
                         .collect(),

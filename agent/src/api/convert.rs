@@ -1,6 +1,8 @@
 //! The BGP speaker's records as the API shows them. The one place that knows both: a field
 //! renamed or retyped inside `bgp` changes a line here, not the socket protocol.
 
+use std::net::{IpAddr, Ipv6Addr};
+
 use api::proto;
 use bgp::driver::{MessageCounts, PeerSettings, PeerState, PeerStatus, SessionInfo};
 use bgp::rib::RibPath;
@@ -10,11 +12,21 @@ pub fn peers(list: Vec<PeerStatus>) -> Vec<proto::PeerStatus> {
     list.into_iter().map(peer).collect()
 }
 
-/// One peer's status.
+/// One peer's status. An interface peer's address is its neighbour's link-local address, `::`
+/// until one is known.
 pub fn peer(p: PeerStatus) -> proto::PeerStatus {
+    let unknown = IpAddr::V6(Ipv6Addr::UNSPECIFIED);
     proto::PeerStatus {
-        address: p.peer.address(),
+        address: p
+            .peer
+            .address()
+            .or(p.neighbour.map(IpAddr::V6))
+            .unwrap_or(unknown),
+        interface: p.peer.interface().map(String::from),
         remote_as: p.remote_as,
+        remote_as_config: p.remote_as_config,
+        neighbour_heard_by: p.neighbour_heard_by,
+        waiting: p.waiting,
         state: state(p.state),
         uptime_secs: p.uptime_secs,
         prefixes_received: p.prefixes_received,
@@ -81,11 +93,19 @@ fn counts(m: MessageCounts) -> proto::MessageCounts {
     }
 }
 
-/// One path of the Loc-RIB.
-pub fn path(p: RibPath) -> proto::RoutePath {
+/// One path of the Loc-RIB; `name` gives interface indexes their names, `why_not` says why a
+/// next hop is left out of the kernel route, if it is.
+pub fn path(
+    p: RibPath,
+    name: impl Fn(u32) -> Option<String>,
+    why_not: impl Fn(bgp::rib::NextHop) -> Option<String>,
+) -> proto::RoutePath {
     proto::RoutePath {
         peer: p.peer,
-        next_hop: p.next_hop,
+        peer_interface: p.peer_interface.and_then(&name),
+        next_hop: p.next_hop.address,
+        next_hop_interface: p.next_hop.ifindex.and_then(&name),
+        not_installed_because: why_not(p.next_hop),
         as_path: p.as_path,
         origin: p.origin,
         med: p.med,
@@ -178,7 +198,9 @@ mod tests {
     #[test]
     fn a_path_converts_field_for_field() {
         let p = RibPath {
+            peer_id: bgp::rib::PeerId(1),
             peer: "10.0.1.1".parse().unwrap(),
+            peer_interface: None,
             next_hop: "10.0.1.254".parse().unwrap(),
             as_path: "65001 {65003}".into(),
             origin: "incomplete".into(),
@@ -189,7 +211,19 @@ mod tests {
             stale: true,
             communities: vec!["65000:1".into()],
         };
-        let api = path(p.clone());
+        let api = path(p.clone(), |_| None, |_| None);
         carries(&api, &p);
+        // An interface peer's path: addresses and interfaces apart.
+        let ll = RibPath {
+            peer: "fe80::a".parse().unwrap(),
+            peer_interface: Some(3),
+            next_hop: "fe80::a%3".parse().unwrap(),
+            ..p
+        };
+        let api = path(ll, |i| Some(format!("if{i}")), |_| Some("down".into()));
+        assert_eq!(api.next_hop.to_string(), "fe80::a");
+        assert_eq!(api.next_hop_interface.as_deref(), Some("if3"));
+        assert_eq!(api.peer_interface.as_deref(), Some("if3"));
+        assert_eq!(api.not_installed_because.as_deref(), Some("down"));
     }
 }

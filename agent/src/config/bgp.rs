@@ -1,9 +1,10 @@
-//! `bgp.*`: where sessions are accepted, the peers with their policy, graceful restart.
+//! `bgp.*`: where sessions are accepted, the peers with their policy, graceful restart,
+//! multipath.
 
 use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 
 use super::default_true;
 use super::policy::{ExportConfig, ImportConfig, PolicyConfig};
@@ -24,6 +25,86 @@ pub struct BgpConfig {
     /// `bgp.policies`: named route policies, for peers' `import` and `export`.
     #[serde(default, deserialize_with = "super::policy::unique_names")]
     pub policies: BTreeMap<String, PolicyConfig>,
+    /// `bgp.multipath`: which equal paths make one ECMP route.
+    #[serde(default)]
+    pub multipath: MultipathConfig,
+}
+
+/// `bgp.multipath.*`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MultipathConfig {
+    /// `relax` (default true): paths through different neighbouring ASes join the ECMP route
+    /// when otherwise equal (FRR's `bgp bestpath as-path multipath-relax`, on by default in
+    /// Cumulus): a host dual-homed to two leaves, each of its own AS, uses both.
+    #[serde(default = "default_true")]
+    pub relax: bool,
+    /// `maximum_paths` (default 8, 1-64): next hops of one ECMP route at most.
+    #[serde(default = "default_maximum_paths")]
+    pub maximum_paths: u16,
+}
+
+impl Default for MultipathConfig {
+    fn default() -> Self {
+        Self {
+            relax: true,
+            maximum_paths: default_maximum_paths(),
+        }
+    }
+}
+
+/// A peer's `asn`: a number, `external` (any AS but ours) or `internal` (ours).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeerAsn {
+    /// Exactly this AS.
+    Number(u32),
+    /// `external`.
+    External,
+    /// `internal`.
+    Internal,
+}
+
+impl<'de> Deserialize<'de> for PeerAsn {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = PeerAsn;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an AS number (1-4294967295), `external` or `internal`")
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<PeerAsn, E> {
+                u32::try_from(v)
+                    .map(PeerAsn::Number)
+                    .map_err(|_| E::invalid_value(serde::de::Unexpected::Unsigned(v), &self))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<PeerAsn, E> {
+                u64::try_from(v)
+                    .map_err(|_| E::invalid_value(serde::de::Unexpected::Signed(v), &self))
+                    .and_then(|v| self.visit_u64(v))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<PeerAsn, E> {
+                match v {
+                    "external" => Ok(PeerAsn::External),
+                    "internal" => Ok(PeerAsn::Internal),
+                    other => other
+                        .parse::<u32>()
+                        .map(PeerAsn::Number)
+                        .map_err(|_| E::invalid_value(serde::de::Unexpected::Str(v), &self)),
+                }
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
+impl From<PeerAsn> for bgp::driver::RemoteAs {
+    fn from(a: PeerAsn) -> Self {
+        match a {
+            PeerAsn::Number(n) => bgp::driver::RemoteAs::Number(n),
+            PeerAsn::External => bgp::driver::RemoteAs::External,
+            PeerAsn::Internal => bgp::driver::RemoteAs::Internal,
+        }
+    }
 }
 
 /// `bgp.graceful_restart.*`.
@@ -52,9 +133,10 @@ impl Default for GracefulRestartConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListenConfig {
-    /// `bgp.listen.address` (default 0.0.0.0).
-    #[serde(default = "default_listen_address")]
-    pub address: IpAddr,
+    /// `bgp.listen.address` (default `::`, both families, when a peer is IPv6 or an interface;
+    /// else 0.0.0.0).
+    #[serde(default)]
+    pub address: Option<IpAddr>,
     /// `bgp.listen.port` (default 179).
     #[serde(default = "default_bgp_port")]
     pub port: u16,
@@ -64,10 +146,15 @@ pub struct ListenConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PeerConfig {
-    /// `address`: the neighbour's address (IPv4 or IPv6).
-    pub address: IpAddr,
-    /// `asn`: the neighbour's AS.
-    pub asn: u32,
+    /// `address`: the neighbour's address (IPv4 or IPv6); exactly one of this and `interface`.
+    #[serde(default)]
+    pub address: Option<IpAddr>,
+    /// `interface`: peer with whoever is on the other end of this interface, over IPv6
+    /// link-local addresses (BGP unnumbered); exactly one of this and `address`.
+    #[serde(default)]
+    pub interface: Option<String>,
+    /// `asn`: the neighbour's AS, or `external` / `internal`.
+    pub asn: PeerAsn,
     /// `hold_time` in seconds: 0, or at least 3 (default 90).
     #[serde(default = "default_hold_time")]
     pub hold_time: u16,
@@ -162,29 +249,50 @@ impl PeerConfig {
     pub fn has_family(&self, family: &str) -> bool {
         match &self.address_families {
             Some(list) => list.iter().any(|f| f == family),
-            None => family == "ipv4" || (family == "ipv6" && self.address.is_ipv6()),
+            None => family == "ipv4" || (family == "ipv6" && self.is_ipv6()),
+        }
+    }
+
+    /// Whether sessions run over IPv6 (an interface peer's always do).
+    pub fn is_ipv6(&self) -> bool {
+        self.interface.is_some() || self.address.is_some_and(|a| a.is_ipv6())
+    }
+
+    /// The speaker's key for this peer (validation makes sure there is one).
+    pub fn key(&self) -> bgp::PeerKey {
+        match (&self.interface, self.address) {
+            (Some(name), _) => bgp::PeerKey::Interface(name.clone()),
+            (None, Some(a)) => bgp::PeerKey::Address(a),
+            (None, None) => bgp::PeerKey::Address(IpAddr::V6(Ipv6Addr::UNSPECIFIED)),
         }
     }
 }
 
 impl BgpConfig {
-    /// `bgp.listen` as a socket address.
+    /// `bgp.listen` as a socket address: `::` (both families) by default when a peer is IPv6
+    /// or an interface, else 0.0.0.0.
     pub fn listen_addr(&self) -> SocketAddr {
-        SocketAddr::new(self.listen.address, self.listen.port)
+        let any_v6 = self.peers.iter().any(PeerConfig::is_ipv6);
+        let default = if any_v6 {
+            IpAddr::V6(Ipv6Addr::UNSPECIFIED)
+        } else {
+            IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+        };
+        SocketAddr::new(self.listen.address.unwrap_or(default), self.listen.port)
     }
 }
 
 impl Default for ListenConfig {
     fn default() -> Self {
         Self {
-            address: default_listen_address(),
+            address: None,
             port: default_bgp_port(),
         }
     }
 }
 
-fn default_listen_address() -> IpAddr {
-    IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+fn default_maximum_paths() -> u16 {
+    8
 }
 fn default_bgp_port() -> u16 {
     179

@@ -16,7 +16,9 @@ use ipnet::{Ipv4Net, Ipv6Net};
 use serde::Deserialize;
 
 pub use self::ipam::{DatastoreKind, EtcdConfig, FanConfig, IpamConfig, UplinkAddresses};
-pub use bgp::{BgpConfig, Community, GracefulRestartConfig, ListenConfig, PeerConfig};
+pub use bgp::{
+    BgpConfig, Community, GracefulRestartConfig, ListenConfig, MultipathConfig, PeerAsn, PeerConfig,
+};
 pub use error::{ConfigError, Problem};
 pub use policy::{ExportConfig, ImportConfig, NamedOr, PolicyConfig};
 
@@ -58,8 +60,37 @@ pub struct NodeConfig {
     pub name: String,
     /// `node.asn`: this host's AS number (4-octet allowed).
     pub asn: u32,
-    /// `node.router_id`: BGP identifier.
+    /// `node.router_id`: BGP identifier, dotted (`10.0.0.1`) or just a number (`42`): it
+    /// need not be an address of the host (RFC 6286), so an IPv6-only host has one too.
+    #[serde(deserialize_with = "router_id")]
     pub router_id: Ipv4Addr,
+}
+
+/// A BGP identifier: a dotted quad, or the 32-bit number it stands for.
+fn router_id<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Ipv4Addr, D::Error> {
+    struct Visitor;
+    impl serde::de::Visitor<'_> for Visitor {
+        type Value = Ipv4Addr;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an IPv4 address or a number from 1 to 4294967295")
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Ipv4Addr, E> {
+            u32::try_from(v)
+                .map(Ipv4Addr::from)
+                .map_err(|_| E::invalid_value(serde::de::Unexpected::Unsigned(v), &self))
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Ipv4Addr, E> {
+            u64::try_from(v)
+                .map_err(|_| E::invalid_value(serde::de::Unexpected::Signed(v), &self))
+                .and_then(|v| self.visit_u64(v))
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Ipv4Addr, E> {
+            v.parse::<Ipv4Addr>()
+                .or_else(|_| v.parse::<u32>().map(Ipv4Addr::from))
+                .map_err(|_| E::invalid_value(serde::de::Unexpected::Str(v), &self))
+        }
+    }
+    d.deserialize_any(Visitor)
 }
 
 /// `cluster.*`.

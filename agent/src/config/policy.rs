@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::marker::PhantomData;
-use std::net::IpAddr;
 use std::sync::Arc;
 
 use bgp::policy::{self as engine, PrefixRule};
@@ -173,9 +172,10 @@ pub struct MatchConfig {
     /// `as_path_length`: `{min, max}` (either may be left out).
     #[serde(default)]
     pub as_path_length: Option<LengthConfig>,
-    /// `peer`: neighbour addresses, any of (where the route comes from or goes to).
+    /// `peer`: neighbours (addresses, or interface names for interface peers), any of (where
+    /// the route comes from or goes to).
     #[serde(default)]
-    pub peer: Option<Vec<IpAddr>>,
+    pub peer: Option<Vec<bgp::PeerKey>>,
     /// `source`: `learned`, `block`, `static`, `announced`, any of.
     #[serde(default)]
     pub source: Option<Vec<SourceConfig>>,

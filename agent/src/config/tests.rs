@@ -361,3 +361,112 @@ fn docker_keys_default_on_and_are_checked() {
     let unknown = format!("{EXAMPLE}docker: {{enable: true}}\n");
     assert!(Config::from_yaml_str(&unknown, "t").is_err());
 }
+
+#[test]
+fn interface_peers_asn_rules_multipath_and_numeric_router_ids() {
+    let c = Config::from_yaml_str(
+        "node: {name: h, asn: 65101, router_id: 42}\ncluster: {cidr: 10.244.0.0/16}\n\
+         ipam: {node_index: 1}\nbgp:\n  peers:\n    - {interface: eth1, asn: external}\n    \
+         - {interface: eth2, asn: internal}\n    - {address: 'fd00::1', asn: 65001}\n",
+        "t",
+    )
+    .unwrap();
+    assert_eq!(c.node.router_id, std::net::Ipv4Addr::new(0, 0, 0, 42));
+    let p = &c.bgp.peers;
+    assert_eq!(p[0].key(), ::bgp::PeerKey::Interface("eth1".into()));
+    assert_eq!(p[0].asn, PeerAsn::External);
+    assert_eq!(p[1].asn, PeerAsn::Internal);
+    assert_eq!(p[2].asn, PeerAsn::Number(65001));
+    assert!(p[0].has_family("ipv4") && p[0].has_family("ipv6"));
+    // Relax on, 8 paths, by default; the listener takes IPv6 (link-local) connections.
+    assert_eq!(
+        c.bgp.multipath,
+        MultipathConfig {
+            relax: true,
+            maximum_paths: 8
+        }
+    );
+    assert_eq!(c.bgp.listen_addr().to_string(), "[::]:179");
+    let c = Config::from_yaml_str(
+        "node: {name: h, asn: 65101, router_id: '10.0.0.1'}\ncluster: {cidr: 10.244.0.0/16}\n\
+         ipam: {node_index: 1}\nbgp: {multipath: {relax: false, maximum_paths: 2}}\n",
+        "t",
+    )
+    .unwrap();
+    assert_eq!(
+        c.bgp.multipath,
+        MultipathConfig {
+            relax: false,
+            maximum_paths: 2
+        }
+    );
+    assert_eq!(c.bgp.listen_addr().to_string(), "0.0.0.0:179");
+}
+
+#[test]
+fn bad_neighbours_are_named() {
+    let peer = "    - { address: 10.0.1.1, asn: 65001, hold_time: 9 }";
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "    - { asn: 65001 }",
+            "bgp.peers[0].address",
+            "missing: give the neighbour's address, or the interface it is on",
+        ),
+        (
+            "    - { address: 10.0.1.1, interface: eth1, asn: 65001 }",
+            "bgp.peers[0].interface",
+            "either address or interface, not both",
+        ),
+        (
+            "    - { interface: 'eth/1', asn: 65001 }",
+            "bgp.peers[0].interface",
+            "is not an interface name",
+        ),
+        (
+            "    - { address: 'fe80::1', asn: 65001 }",
+            "bgp.peers[0].address",
+            "use interface: IFNAME",
+        ),
+        (
+            "    - { interface: eth1, asn: 65001, password: s }",
+            "bgp.peers[0].password",
+            "not supported on interface peers",
+        ),
+        (
+            "    - { interface: eth1, asn: 65001, local_address: 'fd00::2' }",
+            "bgp.peers[0].local_address",
+            "link-local address",
+        ),
+        (
+            "    - { interface: eth1, asn: outside }",
+            "bgp.peers[0].asn",
+            "`external` or `internal`",
+        ),
+        (
+            "    - { interface: eth1, asn: 65001 }\n    - { interface: eth1, asn: 65002 }",
+            "bgp.peers[1].interface",
+            "eth1 is listed twice",
+        ),
+        (
+            "    - { interface: eth1, asn: 65001 }",
+            "bgp.listen.address",
+            "listen on ::",
+        ),
+    ];
+    for (to, key, message) in cases {
+        let mut text = EXAMPLE.replace(peer, to);
+        if *key != "bgp.listen.address" {
+            text = text.replace("address: 0.0.0.0", "address: '::'");
+        }
+        let e = Config::from_yaml_str(&text, "f").unwrap_err();
+        assert_eq!(e.key(), Some(*key), "{to}: {e}");
+        assert!(e.to_string().contains(message), "{to}: {e}");
+    }
+    let text = EXAMPLE.replace(
+        "port: 179 }",
+        "port: 179 }\n  multipath: { maximum_paths: 0 }",
+    );
+    let e = Config::from_yaml_str(&text, "f").unwrap_err();
+    assert_eq!(e.key(), Some("bgp.multipath.maximum_paths"));
+    assert_eq!(e.line(), Some(7));
+}

@@ -155,19 +155,25 @@ fn dataplane(c: &Config) -> Result<(), Failure> {
 fn bgp(c: &Config) -> Result<(), Failure> {
     super::policy::check_policies(&c.bgp)?;
     let mut seen = HashSet::new();
+    let ipv4_listener = matches!(c.bgp.listen.address, Some(a) if a.is_ipv4());
     for (i, p) in c.bgp.peers.iter().enumerate() {
         let key = |k: &str| format!("bgp.peers[{i}].{k}");
-        let broadcast = matches!(p.address, std::net::IpAddr::V4(a) if a.is_broadcast());
-        if p.address.is_unspecified() || broadcast || p.address.is_multicast() {
-            return fail(
-                key("address"),
-                format!("{} cannot be a BGP neighbour", p.address),
-            );
+        neighbour(p, ipv4_listener, &key)?;
+        if !seen.insert(p.key()) {
+            return match (&p.interface, p.address) {
+                (Some(name), _) => fail(key("interface"), format!("{name} is listed twice")),
+                (None, a) => fail(
+                    key("address"),
+                    format!(
+                        "{} is listed twice",
+                        a.map(|a| a.to_string()).unwrap_or_default()
+                    ),
+                ),
+            };
         }
-        if !seen.insert(p.address) {
-            return fail(key("address"), format!("{} is listed twice", p.address));
+        if let super::PeerAsn::Number(n) = p.asn {
+            asn(&key("asn"), n)?;
         }
-        asn(&key("asn"), p.asn)?;
         if matches!(p.hold_time, 1 | 2) {
             return fail(
                 key("hold_time"),
@@ -228,8 +234,8 @@ fn bgp(c: &Config) -> Result<(), Failure> {
                 );
             }
         }
-        if let Some(local) = p.local_address {
-            if local.is_ipv4() != p.address.is_ipv4() {
+        if let (Some(local), Some(address)) = (p.local_address, p.address) {
+            if local.is_ipv4() != address.is_ipv4() {
                 return fail(
                     key("local_address"),
                     "must be of the same family as address",
@@ -267,5 +273,72 @@ fn bgp(c: &Config) -> Result<(), Failure> {
     if c.bgp.listen.port == 0 {
         return fail("bgp.listen.port", "must not be 0");
     }
+    if !(1..=64).contains(&c.bgp.multipath.maximum_paths) {
+        return fail("bgp.multipath.maximum_paths", "must be between 1 and 64");
+    }
     Ok(())
+}
+
+/// `address` or `interface`, exactly one, and what goes with each.
+fn neighbour(
+    p: &super::PeerConfig,
+    ipv4_listener: bool,
+    key: &dyn Fn(&str) -> String,
+) -> Result<(), Failure> {
+    match (&p.interface, p.address) {
+        (Some(_), Some(_)) => fail(
+            key("interface"),
+            "give either address or interface, not both",
+        ),
+        (None, None) => fail(
+            key("address"),
+            "missing: give the neighbour's address, or the interface it is on (interface: eth1)",
+        ),
+        (None, Some(a)) => {
+            let broadcast = matches!(a, std::net::IpAddr::V4(v4) if v4.is_broadcast());
+            if a.is_unspecified() || broadcast || a.is_multicast() {
+                return fail(key("address"), format!("{a} cannot be a BGP neighbour"));
+            }
+            if matches!(a, std::net::IpAddr::V6(v6) if v6.is_unicast_link_local()) {
+                return fail(
+                    key("address"),
+                    format!(
+                        "{a} is link-local: it means nothing without its interface; \
+                         use interface: IFNAME (the neighbour's link-local address is learned)"
+                    ),
+                );
+            }
+            Ok(())
+        }
+        (Some(name), None) => {
+            if !bgp::is_interface_name(name) {
+                return fail(
+                    key("interface"),
+                    format!("{name:?} is not an interface name"),
+                );
+            }
+            if p.password.is_some() {
+                return fail(
+                    key("password"),
+                    "is not supported on interface peers yet (the neighbour's address is learned)",
+                );
+            }
+            if p.local_address.is_some() {
+                return fail(
+                    key("local_address"),
+                    "an interface peer's sessions run from the interface's link-local address",
+                );
+            }
+            if ipv4_listener {
+                return fail(
+                    "bgp.listen.address",
+                    format!(
+                        "interface peer {name} connects over IPv6 link-local addresses: listen \
+                         on :: (or leave bgp.listen.address out)"
+                    ),
+                );
+            }
+            Ok(())
+        }
+    }
 }

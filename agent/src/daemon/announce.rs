@@ -5,7 +5,6 @@
 //! never withdrawn.
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -204,7 +203,7 @@ impl Announcements {
         peers: &[PeerConfig],
         prefix: IpNet,
         extra: &Announced,
-    ) -> (Vec<IpAddr>, Vec<String>) {
+    ) -> (Vec<String>, Vec<String>) {
         let (mut to, mut why_not) = (Vec::new(), Vec::new());
         for peer in peers {
             match export_decision(
@@ -214,7 +213,7 @@ impl Announcements {
                 RouteSource::Announced,
                 Some(extra),
             ) {
-                Ok(_) => to.push(peer.peer.address()),
+                Ok(_) => to.push(peer.peer.to_string()),
                 Err(why) => why_not.push(format!("peer {}: {why}", peer.peer)),
             }
         }

@@ -56,7 +56,12 @@ impl BlockAnnouncer {
         self.reconciler.set_blocks(blocks.clone()).await;
         self.speaker.set_local_prefixes(blocks.clone());
         // What peers advertise now inside a newly held block is a conflict at once.
-        let advertised = self.speaker.loc_rib();
+        let advertised: Vec<(ipnet::IpNet, Vec<std::net::IpAddr>)> = self
+            .speaker
+            .loc_rib()
+            .into_iter()
+            .map(|(p, hops)| (p, hops.iter().map(|h| h.address).collect()))
+            .collect();
         self.conflicts
             .set_blocks(blocks.clone(), &advertised, self.clock.now());
         *announced = blocks;

@@ -10,6 +10,15 @@ use tracing::debug;
 use super::clock::Clock;
 use super::conflicts::Conflicts;
 use crate::dataplane::LearnedRoute;
+use crate::kernel::NextHop;
+
+/// A RIB next hop as a kernel gateway: a link-local one on its interface.
+pub fn kernel_hop(hop: bgp::rib::NextHop) -> NextHop {
+    NextHop {
+        gateway: hop.address,
+        ifindex: hop.ifindex,
+    }
+}
 
 /// Most changes handed over in one batch (one pipelined netlink pass each).
 const BATCH: usize = 4096;
@@ -47,10 +56,12 @@ pub fn spawn(
             }
             let now = clock.now();
             let mut routes = Vec::with_capacity(batch.len());
-            for (prefix, next_hops) in batch {
+            for (prefix, hops) in batch {
+                let next_hops: Vec<NextHop> = hops.iter().map(|h| kernel_hop(*h)).collect();
+                let gateways: Vec<std::net::IpAddr> = hops.iter().map(|h| h.address).collect();
                 // The own-block hook: a prefix overlapping a block we hold is raised as a
                 // conflict and never imported (it would steal our containers' traffic).
-                if conflicts.observe(prefix, &next_hops, now) {
+                if conflicts.observe(prefix, &gateways, now) {
                     continue;
                 }
                 if !importable(prefix, &clusters) {

@@ -10,7 +10,7 @@ use tokio::sync::Semaphore;
 
 use super::*;
 use crate::dataplane::host_ifname;
-use crate::kernel::{EventReceiver, FakeKernel, IpvlanMode, LinkInfo, MacAddr, Route};
+use crate::kernel::{EventReceiver, FakeKernel, IpvlanMode, LinkInfo, MacAddr, NetnsKind, Route};
 
 /// The fake kernel, with link deletions held until the test lets them through.
 #[derive(Debug)]
@@ -84,6 +84,10 @@ impl Kernel for Gated {
     }
     async fn netns(&self, path: &Path) -> KernelResult<Arc<dyn Kernel>> {
         self.k.netns(path).await
+    }
+
+    async fn classify_netns(&self, path: &Path) -> KernelResult<NetnsKind> {
+        self.k.classify_netns(path).await
     }
 }
 

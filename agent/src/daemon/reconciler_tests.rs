@@ -99,7 +99,7 @@ async fn a_deleted_veth_is_rewired_and_our_own_changes_trigger_nothing() {
     let before = t.r.stats.resyncs.load(Ordering::Relaxed);
     // Learned routes in and out: our own writes are not drift.
     let hop = vec!["10.0.0.2".parse().unwrap()];
-    let up = |hops: Vec<std::net::IpAddr>| {
+    let up = |hops: Vec<crate::kernel::NextHop>| {
         vec![LearnedRoute {
             prefix: net("10.244.2.0/24"),
             next_hops: hops,

@@ -34,6 +34,10 @@ pub(super) fn speaker_config(
             forwarding: restarted,
         }),
         hostname: Some(config.node.name.clone()),
+        multipath: bgp::driver::Multipath {
+            relax: config.bgp.multipath.relax,
+            maximum_paths: usize::from(config.bgp.multipath.maximum_paths),
+        },
         peers: peer_configs(config),
     }
 }
@@ -58,9 +62,9 @@ fn peer_config(
     let named = |name: Option<&str>| name.and_then(|n| policies.get(n)).cloned();
     let communities = p.parsed_communities();
     bgp::driver::PeerConfig {
-        peer: p.address.into(),
+        peer: p.key(),
         port: p.port,
-        remote_as: p.asn,
+        remote_as: p.asn.into(),
         hold_time: p.hold_time,
         connect_retry: std::time::Duration::from_secs(u64::from(p.connect_retry)),
         passive: p.passive,

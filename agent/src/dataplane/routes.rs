@@ -5,18 +5,19 @@
 //! Learned routes are installed with protocol `bgp` (186) so they are listed and cleaned up
 //! apart from everything else; several next hops make one multipath (ECMP) route, changed
 //! atomically with `NLM_F_REPLACE` (never delete-then-add, which would blackhole traffic).
-//! Only next hops the kernel can reach (inside a connected prefix of an up link) are installed:
-//! the kernel refuses a route through an unreachable gateway, and one bad hop would make it
-//! refuse the whole multipath route.
+//! Only next hops the kernel can reach (inside a connected prefix of an up link, or link-local
+//! on an up link) are installed: the kernel refuses a route through an unreachable gateway, and
+//! one bad hop would make it refuse the whole multipath route. An IPv4 prefix may go via an IPv6
+//! gateway (RFC 8950, `via inet6 fe80::1 dev eth1`: `RTA_VIA`), so a host whose uplinks have no
+//! IPv4 address still routes IPv4.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::net::IpAddr;
 
 use futures::stream::{FuturesUnordered, StreamExt};
 use ipnet::IpNet;
 
 use super::{at, DataplaneError, RTPROT_LATTICE};
-use crate::kernel::{Kernel, LinkInfo, Route, RTPROT_BGP};
+use crate::kernel::{Kernel, LinkInfo, NextHop, Route, RTPROT_BGP};
 
 /// How many route requests the executor keeps in flight on the netlink socket.
 pub const IN_FLIGHT: usize = 256;
@@ -26,30 +27,48 @@ pub const IN_FLIGHT: usize = 256;
 pub struct LearnedRoute {
     /// The destination.
     pub prefix: IpNet,
-    /// The ECMP next hops (any order, duplicates allowed).
-    pub next_hops: Vec<IpAddr>,
+    /// The ECMP next hops (any order, duplicates allowed); a link-local one with its
+    /// interface.
+    pub next_hops: Vec<NextHop>,
 }
 
 pub use crate::kernel::RouteOp;
 
-/// Which gateways the kernel can use right now: those inside a connected prefix of an up link.
+/// Which gateways the kernel can use right now: those inside a connected prefix of an up link,
+/// and link-local ones on an up link.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Reachability {
     connected: Vec<IpNet>,
+    /// Links that are up, by index, and their names (for reasons).
+    up: BTreeMap<u32, String>,
+    /// Every link (up or not) by index, for reasons.
+    names: BTreeMap<u32, String>,
+    /// Link-local gateways count as on any link (tests, and callers that let the kernel decide).
+    any_link: bool,
 }
 
 impl Reachability {
     /// From the namespace's links and addresses. Host addresses (/32, /128) connect nothing.
     pub fn new(links: &[LinkInfo], addresses: &[(u32, IpNet)]) -> Self {
-        let up: HashSet<u32> = links.iter().filter(|l| l.up).map(|l| l.index).collect();
+        let up: BTreeMap<u32, String> = links
+            .iter()
+            .filter(|l| l.up)
+            .map(|l| (l.index, l.name.clone()))
+            .collect();
         let mut connected: Vec<IpNet> = addresses
             .iter()
-            .filter(|(i, a)| up.contains(i) && a.prefix_len() < a.max_prefix_len())
+            .filter(|(i, a)| up.contains_key(i) && a.prefix_len() < a.max_prefix_len())
             .map(|(_, a)| a.trunc())
             .collect();
         connected.sort();
         connected.dedup();
-        Reachability { connected }
+        let names = links.iter().map(|l| (l.index, l.name.clone())).collect();
+        Reachability {
+            connected,
+            up,
+            names,
+            any_link: false,
+        }
     }
 
     /// Everything reachable: for tests and for callers that let the kernel decide.
@@ -60,16 +79,46 @@ impl Reachability {
         ];
         Reachability {
             connected: all.to_vec(),
+            any_link: true,
+            ..Reachability::default()
         }
     }
 
     /// True if the kernel can send to `hop` directly.
-    pub fn reaches(&self, hop: IpAddr) -> bool {
-        self.connected.iter().any(|net| net.contains(&hop))
+    pub fn reaches(&self, hop: NextHop) -> bool {
+        self.why_not(hop).is_none()
+    }
+
+    /// Why the kernel cannot send to `hop` directly, if it cannot.
+    pub fn why_not(&self, hop: NextHop) -> Option<String> {
+        if hop.is_link_local() {
+            let Some(index) = hop.ifindex else {
+                return Some(format!("next hop {} has no interface", hop.gateway));
+            };
+            if self.any_link || self.up.contains_key(&index) {
+                return None;
+            }
+            return Some(match self.names.get(&index) {
+                Some(name) => format!("next hop {} is on {name}, which is down", hop.gateway),
+                None => format!("next hop {}: interface {index} is gone", hop.gateway),
+            });
+        }
+        if self.connected.iter().any(|net| net.contains(&hop.gateway)) {
+            return None;
+        }
+        Some(format!(
+            "next hop {} is not on-link (no up interface has a prefix holding it)",
+            hop.gateway
+        ))
+    }
+
+    /// The name of interface `index`, if it exists.
+    pub fn interface_name(&self, index: u32) -> Option<&str> {
+        self.names.get(&index).map(String::as_str)
     }
 
     /// `hops` without the unreachable ones.
-    pub fn filter(&self, hops: &[IpAddr]) -> Vec<IpAddr> {
+    pub fn filter(&self, hops: &[NextHop]) -> Vec<NextHop> {
         hops.iter().copied().filter(|h| self.reaches(*h)).collect()
     }
 }
@@ -78,9 +127,9 @@ impl Reachability {
 #[derive(Debug, Clone, Default)]
 pub struct LearnedRoutes {
     /// What BGP wants, normalized (sorted, deduplicated, unfiltered).
-    desired: BTreeMap<IpNet, Vec<IpAddr>>,
+    desired: BTreeMap<IpNet, Vec<NextHop>>,
     /// What was last programmed: the reachable subset of `desired`, never empty.
-    installed: BTreeMap<IpNet, Vec<IpAddr>>,
+    installed: BTreeMap<IpNet, Vec<NextHop>>,
     /// How many of `installed` have several next hops (kept as it changes: read per batch).
     multipath: usize,
     /// Prefixes never taken from BGP (our own blocks: their blackholes and /32s must win).
@@ -146,7 +195,7 @@ impl LearnedRoutes {
         Some(op)
     }
 
-    fn install(&mut self, prefix: IpNet, hops: Vec<IpAddr>) {
+    fn install(&mut self, prefix: IpNet, hops: Vec<NextHop>) {
         let multi = hops.len() > 1;
         if let Some(old) = self.installed.insert(prefix, hops) {
             self.multipath = self.multipath.saturating_sub(usize::from(old.len() > 1));
@@ -154,14 +203,14 @@ impl LearnedRoutes {
         self.multipath = self.multipath.saturating_add(usize::from(multi));
     }
 
-    fn uninstall(&mut self, prefix: IpNet) -> Option<Vec<IpAddr>> {
+    fn uninstall(&mut self, prefix: IpNet) -> Option<Vec<NextHop>> {
         let old = self.installed.remove(&prefix)?;
         self.multipath = self.multipath.saturating_sub(usize::from(old.len() > 1));
         Some(old)
     }
 
     /// The next hops BGP wants for `prefix`, if any (reachable or not).
-    pub fn next_hops(&self, prefix: IpNet) -> Option<&[IpAddr]> {
+    pub fn next_hops(&self, prefix: IpNet) -> Option<&[NextHop]> {
         self.desired.get(&prefix.trunc()).map(Vec::as_slice)
     }
 
@@ -194,10 +243,10 @@ impl LearnedRoutes {
         reach: &Reachability,
         prune: bool,
     ) -> Vec<RouteOp> {
-        let have: BTreeMap<IpNet, Vec<IpAddr>> = actual
+        let have: BTreeMap<IpNet, Vec<NextHop>> = actual
             .iter()
             .filter(|r| r.protocol == RTPROT_BGP)
-            .map(|r| (r.destination, r.gateways()))
+            .map(|r| (r.destination, r.next_hops()))
             .collect();
         let mut ops = Vec::new();
         let prefixes: Vec<IpNet> = self.desired.keys().copied().collect();
@@ -234,14 +283,15 @@ impl LearnedRoutes {
     }
 }
 
-/// Sorted, deduplicated, without unspecified addresses or hops of the other family.
-fn normalize(prefix: IpNet, hops: &[IpAddr]) -> Vec<IpAddr> {
-    let v4 = matches!(prefix, IpNet::V4(_));
-    let set: BTreeSet<IpAddr> = hops
+/// Sorted, deduplicated, interfaces kept only on link-local hops, without unspecified
+/// addresses or IPv4 gateways of IPv6 prefixes (the kernel has no IPv6 route via IPv4). IPv4
+/// prefixes keep IPv6 gateways (RFC 8950).
+fn normalize(prefix: IpNet, hops: &[NextHop]) -> Vec<NextHop> {
+    let v6 = matches!(prefix, IpNet::V6(_));
+    let set: BTreeSet<NextHop> = hops
         .iter()
-        .copied()
-        // An IPv4 route via an IPv6 gateway (RFC 8950) needs the gateway's device; not yet.
-        .filter(|h| !h.is_unspecified() && h.is_ipv4() == v4)
+        .map(|h| h.normalized())
+        .filter(|h| !(h.gateway.is_unspecified() || (v6 && h.gateway.is_ipv4())))
         .collect();
     set.into_iter().collect()
 }

@@ -1,3 +1,5 @@
+use std::net::IpAddr;
+
 use super::*;
 use crate::kernel::fake::FakeOp;
 use crate::kernel::{FakeKernel, NextHop, RouteTarget};
@@ -13,8 +15,21 @@ fn ip(last: u8) -> IpAddr {
 fn change(prefix: &str, hops: &[IpAddr]) -> LearnedRoute {
     LearnedRoute {
         prefix: net(prefix),
-        next_hops: hops.to_vec(),
+        next_hops: hops.iter().map(|h| NextHop::via(*h)).collect(),
     }
+}
+
+/// A change whose next hops may carry an interface (`fe80::1%3`).
+fn change_via(prefix: &str, hops: &[&str]) -> LearnedRoute {
+    LearnedRoute {
+        prefix: net(prefix),
+        next_hops: hops.iter().map(|h| h.parse().unwrap()).collect(),
+    }
+}
+
+fn replace_via(prefix: &str, hops: &[&str]) -> RouteOp {
+    let hops: Vec<NextHop> = hops.iter().map(|h| h.parse().unwrap()).collect();
+    RouteOp::learned(net(prefix), &hops)
 }
 
 fn all() -> Reachability {
@@ -22,7 +37,8 @@ fn all() -> Reachability {
 }
 
 fn replace(prefix: &str, hops: &[IpAddr]) -> RouteOp {
-    RouteOp::learned(net(prefix), hops)
+    let hops: Vec<NextHop> = hops.iter().map(|h| NextHop::via(*h)).collect();
+    RouteOp::learned(net(prefix), &hops)
 }
 
 fn delete(prefix: &str) -> RouteOp {
@@ -49,7 +65,10 @@ fn add_replace_multipath_and_withdraw() {
     assert!(t
         .apply(&change("10.244.2.0/24", &[ip(2), ip(3)]), &all())
         .is_empty());
-    assert_eq!(t.next_hops(p), Some(&[ip(2), ip(3)][..]));
+    assert_eq!(
+        t.next_hops(p),
+        Some(&[NextHop::via(ip(2)), NextHop::via(ip(3))][..])
+    );
     assert_eq!(
         t.apply(&change("10.244.2.0/24", &[]), &all()),
         [delete("10.244.2.0/24")]
@@ -80,12 +99,96 @@ fn ipv6_routes_and_family_mismatched_hops() {
     let v6hop: IpAddr = "fd00:99::2".parse().unwrap();
     assert_eq!(
         t.apply(&change("fd00:244:0:2::/64", &[v6hop, ip(2)]), &all()),
-        [replace("fd00:244:0:2::/64", &[v6hop])]
+        [replace("fd00:244:0:2::/64", &[v6hop])],
+        "the kernel has no IPv6 route via an IPv4 gateway"
     );
-    // An IPv4 prefix with only an IPv6 next hop cannot be installed yet.
+    // RFC 8950: an IPv4 prefix via an IPv6 gateway.
+    assert_eq!(
+        t.apply(&change("10.244.3.0/24", &[v6hop]), &all()),
+        [replace("10.244.3.0/24", &[v6hop])]
+    );
+}
+
+#[test]
+fn link_local_gateways_go_with_their_interface_across_interfaces() {
+    let link = |index, up| crate::kernel::LinkInfo {
+        index,
+        name: format!("eth{index}"),
+        mac: None,
+        mtu: 1500,
+        up,
+        peer_index: None,
+    };
+    // No IPv4 (nor global IPv6) address anywhere: only the links' link-local ones.
+    let links = [link(1, true), link(2, true), link(3, false)];
+    let addrs = [
+        (1, net("fe80::1/64")),
+        (2, net("fe80::1/64")),
+        (3, net("fe80::1/64")),
+    ];
+    let reach = Reachability::new(&links, &addrs);
+    let mut t = LearnedRoutes::new();
+    // Two leaves, the same link-local address on both links: two hops, ECMP across interfaces.
+    assert_eq!(
+        t.apply(
+            &change_via("10.244.2.0/24", &["fe80::a%2", "fe80::a%1"]),
+            &reach
+        ),
+        [replace_via("10.244.2.0/24", &["fe80::a%1", "fe80::a%2"])]
+    );
+    // A global next hop that no connected prefix holds, a link-local one without its
+    // interface, one on a down link: left out, each with its reason.
+    let bad = ["fd00:99::1", "fe80::b", "fe80::c%3", "fe80::d%9"];
+    let reasons: Vec<String> = bad
+        .iter()
+        .map(|h| reach.why_not(h.parse().unwrap()).unwrap())
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            "next hop fd00:99::1 is not on-link (no up interface has a prefix holding it)",
+            "next hop fe80::b has no interface",
+            "next hop fe80::c is on eth3, which is down",
+            "next hop fe80::d: interface 9 is gone",
+        ]
+    );
+    let mut with_bad = vec!["fe80::a%1"];
+    with_bad.extend(bad);
+    assert_eq!(
+        t.apply(&change_via("10.244.3.0/24", &with_bad), &reach),
+        [replace_via("10.244.3.0/24", &["fe80::a%1"])]
+    );
     assert!(t
-        .apply(&change("10.244.3.0/24", &[v6hop]), &all())
+        .apply(&change_via("10.244.4.0/24", &bad), &reach)
         .is_empty());
+    // The kernel reports an interface on every hop: a global gateway compares without it, a
+    // link-local one with it, so an adopted route is not rewritten.
+    let actual = [
+        Route {
+            destination: net("10.244.2.0/24"),
+            target: RouteTarget::Gateways(vec![
+                "fe80::a%2".parse().unwrap(),
+                "fe80::a%1".parse().unwrap(),
+            ]),
+            protocol: RTPROT_BGP,
+        },
+        Route {
+            destination: net("10.244.3.0/24"),
+            target: RouteTarget::Gateways(vec!["fe80::a%2".parse().unwrap()]),
+            protocol: RTPROT_BGP,
+        },
+    ];
+    assert_eq!(
+        t.reconcile(&actual, &reach, false),
+        [replace_via("10.244.3.0/24", &["fe80::a%1"])]
+    );
+}
+
+#[tokio::test]
+async fn the_kernel_refuses_a_link_local_gateway_without_its_interface() {
+    let k = FakeKernel::new();
+    let no_zone = replace_via("10.244.2.0/24", &["fe80::a"]);
+    assert!(execute(&k, &[no_zone]).await.is_err());
 }
 
 #[test]
@@ -105,10 +208,13 @@ fn only_reachable_next_hops_are_installed() {
         (1, net("10.7.7.7/32")),
     ];
     let reach = Reachability::new(&links, &addrs);
-    assert!(reach.reaches(ip(2)));
-    assert!(!reach.reaches(IpAddr::from([10, 9, 0, 2])), "link down");
+    assert!(reach.reaches(NextHop::via(ip(2))));
     assert!(
-        !reach.reaches(IpAddr::from([10, 7, 7, 7])),
+        !reach.reaches(NextHop::via(IpAddr::from([10, 9, 0, 2]))),
+        "link down"
+    );
+    assert!(
+        !reach.reaches(NextHop::via(IpAddr::from([10, 7, 7, 7]))),
         "a /32 connects nothing"
     );
 

@@ -23,8 +23,8 @@ pub use events::{EventReceiver, EventSender};
 pub use fake::FakeKernel;
 pub use netlink::NetlinkKernel;
 pub use types::{
-    IpvlanMode, KernelEvent, LinkInfo, MacAddr, NextHop, Route, RouteOp, RouteTarget, RTPROT_BGP,
-    RTPROT_KERNEL, RTPROT_STATIC,
+    IpvlanMode, KernelEvent, LinkInfo, MacAddr, NetnsId, NetnsKind, NextHop, Route, RouteOp,
+    RouteTarget, RTPROT_BGP, RTPROT_KERNEL, RTPROT_STATIC,
 };
 
 /// Operations on one network namespace. Every method acts in the namespace this value was
@@ -113,6 +113,11 @@ pub trait Kernel: Send + Sync + std::fmt::Debug {
 
     /// A `Kernel` for the network namespace at `path` (e.g. `/run/netns/x`, `/proc/PID/ns/net`).
     async fn netns(&self, path: &Path) -> KernelResult<Arc<dyn Kernel>>;
+
+    /// What the file at `path` is: a network namespace (this kernel's own, or another one and
+    /// which), another kind of namespace, or no namespace at all. Checked before a container is
+    /// wired into it.
+    async fn classify_netns(&self, path: &Path) -> KernelResult<NetnsKind>;
 }
 
 /// Checks a sysctl key: under `net/`, no `..`, no empty or absolute components.

@@ -74,6 +74,53 @@ impl NextHop {
             ifindex: None,
         }
     }
+
+    /// Whether the gateway is IPv6 link-local (fe80::/10): it needs its interface.
+    pub fn is_link_local(&self) -> bool {
+        matches!(self.gateway, IpAddr::V6(a) if a.is_unicast_link_local())
+    }
+
+    /// The hop as latticed programs and compares it: the interface kept only where it is part
+    /// of the gateway's meaning (a link-local one); the kernel reports one for every hop.
+    pub fn normalized(self) -> Self {
+        NextHop {
+            gateway: self.gateway,
+            ifindex: self.ifindex.filter(|_| self.is_link_local()),
+        }
+    }
+}
+
+impl From<IpAddr> for NextHop {
+    fn from(gateway: IpAddr) -> Self {
+        NextHop::via(gateway)
+    }
+}
+
+/// `10.0.0.1`, or `fe80::1%3` (a gateway on interface index 3).
+impl fmt::Display for NextHop {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.ifindex {
+            Some(i) => write!(f, "{}%{i}", self.gateway),
+            None => self.gateway.fmt(f),
+        }
+    }
+}
+
+impl std::str::FromStr for NextHop {
+    type Err = String;
+
+    /// `ADDRESS` or `ADDRESS%IFINDEX`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("{s:?} is not ADDRESS or ADDRESS%IFINDEX");
+        let (addr, index) = match s.split_once('%') {
+            Some((a, i)) => (a, Some(i.parse::<u32>().map_err(|_| bad())?)),
+            None => (s, None),
+        };
+        Ok(NextHop {
+            gateway: addr.parse().map_err(|_| bad())?,
+            ifindex: index,
+        })
+    }
 }
 
 /// Where a route sends packets.
@@ -131,6 +178,19 @@ impl Route {
             destination: destination.into(),
             target: RouteTarget::Blackhole,
             protocol,
+        }
+    }
+
+    /// The next hops, normalized ([`NextHop::normalized`]) and sorted, for comparing desired
+    /// and actual routes.
+    pub fn next_hops(&self) -> Vec<NextHop> {
+        match &self.target {
+            RouteTarget::Gateways(hops) => {
+                let mut hops: Vec<NextHop> = hops.iter().map(|h| h.normalized()).collect();
+                hops.sort();
+                hops
+            }
+            RouteTarget::Device { .. } | RouteTarget::Blackhole => Vec::new(),
         }
     }
 
@@ -201,7 +261,33 @@ impl RouteOp {
     }
 
     /// A learned (proto bgp) route via `hops`.
-    pub fn learned(prefix: IpNet, hops: &[IpAddr]) -> Self {
-        RouteOp::Replace(Route::via(prefix, hops, RTPROT_BGP))
+    pub fn learned(prefix: IpNet, hops: &[NextHop]) -> Self {
+        RouteOp::Replace(Route {
+            destination: prefix,
+            target: RouteTarget::Gateways(hops.to_vec()),
+            protocol: RTPROT_BGP,
+        })
     }
+}
+
+/// What a path offered as a container's network namespace is ([`super::Kernel::classify_netns`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NetnsKind {
+    /// Not a namespace file (a regular file, a directory, nothing at all).
+    NotNamespace,
+    /// A namespace, but not a network namespace (such as `/proc/PID/ns/uts`).
+    OtherNamespace,
+    /// The network namespace the asking kernel acts in (the host's, for the daemon).
+    Own,
+    /// Another network namespace, with its identity (the same for every path to it).
+    Network(NetnsId),
+}
+
+/// A namespace's identity: the device and inode of its nsfs file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct NetnsId {
+    /// Device of the nsfs file.
+    pub dev: u64,
+    /// Inode of the nsfs file.
+    pub ino: u64,
 }

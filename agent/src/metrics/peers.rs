@@ -140,8 +140,13 @@ impl Families {
     }
 
     fn fill(&self, p: &PeerStatus) {
+        // The address or the interface name; the AS as configured (`external`/`internal` rather
+        // than what the peer opened with: labels never come from what a peer sends).
         let peer = p.peer.to_string();
-        let peer_as = p.remote_as.to_string();
+        let peer_as = p
+            .remote_as_config
+            .clone()
+            .unwrap_or_else(|| p.remote_as.to_string());
         let up = p.state == PeerState::Established;
         self.up
             .with_label_values(&[&peer, &peer_as])

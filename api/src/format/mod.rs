@@ -128,8 +128,8 @@ fn health(s: &NodeStatus, up: usize) -> String {
 
 fn peer_row(p: &PeerStatus) -> [String; 8] {
     [
-        p.address.to_string(),
-        p.remote_as.to_string(),
+        peer_name(p),
+        remote_as(p),
         format!("{:?}", p.state),
         p.uptime_secs.map(uptime).unwrap_or_else(|| "-".into()),
         p.prefixes_received.to_string(),
@@ -139,11 +139,32 @@ fn peer_row(p: &PeerStatus) -> [String; 8] {
     ]
 }
 
-/// The families of an Established session, else why it is down; and a graceful restart in
-/// progress (routes kept stale).
+/// `10.0.1.1`, or an interface peer's `eth1` (with its neighbour once known: `eth1
+/// fe80::a`).
+pub(crate) fn peer_name(p: &PeerStatus) -> String {
+    match &p.interface {
+        Some(name) if p.address.is_unspecified() => name.clone(),
+        Some(name) => format!("{name} {}", p.address),
+        None => p.address.to_string(),
+    }
+}
+
+/// `65001`, or `external` / `internal` with the AS it opened with once known.
+pub(crate) fn remote_as(p: &PeerStatus) -> String {
+    match (&p.remote_as_config, p.remote_as) {
+        (Some(rule), 0) => rule.clone(),
+        (Some(rule), asn) => format!("{asn} ({rule})"),
+        (None, asn) => asn.to_string(),
+    }
+}
+
+/// The families of an Established session, else why it is down (or, for an interface peer,
+/// what it waits for); and a graceful restart in progress (routes kept stale).
 fn peer_info(p: &PeerStatus) -> String {
     let mut info = if p.state == PeerState::Established {
         p.families.join("+")
+    } else if let Some(waiting) = &p.waiting {
+        format!("waiting: {waiting}")
     } else {
         p.last_error.clone().unwrap_or_default()
     };

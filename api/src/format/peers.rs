@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use crate::proto::{MessageCounts, PeerState, PeerStatus};
 
-use super::{table, uptime};
+use super::{remote_as, table, uptime};
 
 /// Every peer's detail, separated by blank lines.
 pub fn peers(list: &[PeerStatus]) -> String {
@@ -23,11 +23,29 @@ pub fn peer(p: &PeerStatus) -> String {
     let _ = writeln!(
         out,
         "BGP peer {}, AS{}: {:?}{since}",
-        p.address, p.remote_as, p.state
+        p.interface.as_deref().unwrap_or(&p.address.to_string()),
+        remote_as(p),
+        p.state
     );
     let mut field = |name: &str, value: String| {
         let _ = writeln!(out, "  {:<18}{value}", format!("{name}:"));
     };
+    if let Some(interface) = &p.interface {
+        let neighbour = if p.address.is_unspecified() {
+            "none yet".to_string()
+        } else {
+            let by = p
+                .neighbour_heard_by
+                .as_deref()
+                .map(|b| format!(", heard by {b}"))
+                .unwrap_or_default();
+            format!("{} on {interface}{by}", p.address)
+        };
+        field("Neighbour", neighbour);
+    }
+    if let Some(waiting) = &p.waiting {
+        field("Waiting", waiting.clone());
+    }
     field(
         "Router ID",
         p.remote_router_id
@@ -199,6 +217,30 @@ BGP peer 10.0.1.1, AS65001: Established for 00:01:23
   Notifications:    sent none; received 6/4 x1
 ";
         assert_eq!(peer(&p), expected);
+    }
+
+    #[test]
+    fn an_interface_peer_shows_its_neighbour_or_why_it_waits() {
+        let mut p = PeerStatus::new("::".parse().unwrap(), 0);
+        p.interface = Some("eth1".into());
+        p.remote_as_config = Some("external".into());
+        p.waiting = Some("interface eth1 has no usable IPv6 link-local address yet".into());
+        let text = peer(&p);
+        assert!(
+            text.starts_with("BGP peer eth1, ASexternal: Idle\n  Neighbour:        none yet\n  Waiting:          interface eth1 has no usable IPv6 link-local address yet\n"),
+            "{text}"
+        );
+        p.address = "fe80::a".parse().unwrap();
+        p.remote_as = 65011;
+        p.waiting = None;
+        p.neighbour_heard_by = Some("router advertisement".into());
+        p.state = PeerState::Established;
+        let text = peer(&p);
+        assert!(
+            text.starts_with("BGP peer eth1, AS65011 (external): Established\n  Neighbour:        fe80::a on eth1, heard by router advertisement\n"),
+            "{text}"
+        );
+        assert_eq!(super::super::peer_name(&p), "eth1 fe80::a");
     }
 
     #[test]

@@ -22,16 +22,29 @@ pub fn routes(list: &[RouteStatus]) -> String {
                 flags.push('s');
             }
             let first = i == 0;
-            let kernel = match (first, r.in_kernel, &r.not_installed_because) {
+            let mut kernel = match (first, r.in_kernel, &r.not_installed_because) {
                 (false, _, _) => String::new(),
                 (true, true, _) => {
-                    let hops: Vec<String> =
-                        r.kernel_next_hops.iter().map(ToString::to_string).collect();
+                    let hops: Vec<String> = r
+                        .kernel_next_hops
+                        .iter()
+                        .enumerate()
+                        .map(|(i, h)| {
+                            let dev = r.kernel_next_hop_interfaces.get(i).cloned().flatten();
+                            zoned(&h.to_string(), dev.as_deref())
+                        })
+                        .collect();
                     format!("yes via {}", hops.join(","))
                 }
                 (true, false, Some(why)) => format!("no: {why}"),
                 (true, false, None) => "NO (missing)".into(),
             };
+            if let Some(why) = &p.not_installed_because {
+                if !kernel.is_empty() {
+                    kernel.push_str("; ");
+                }
+                kernel.push_str(&format!("this next hop left out: {why}"));
+            }
             rows.push([
                 if first {
                     r.prefix.to_string()
@@ -39,8 +52,10 @@ pub fn routes(list: &[RouteStatus]) -> String {
                     String::new()
                 },
                 flags,
-                p.next_hop.to_string(),
-                p.peer.to_string(),
+                zoned(&p.next_hop.to_string(), p.next_hop_interface.as_deref()),
+                p.peer_interface
+                    .clone()
+                    .unwrap_or_else(|| p.peer.to_string()),
                 if p.as_path.is_empty() {
                     "-".into()
                 } else {
@@ -89,11 +104,7 @@ pub fn announced(list: &[Announcement]) -> String {
                 if a.peers.is_empty() {
                     "none".into()
                 } else {
-                    a.peers
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join(",")
+                    a.peers.join(",")
                 },
             ]
         })
@@ -106,6 +117,14 @@ pub fn announced(list: &[Announcement]) -> String {
         }
     }
     out
+}
+
+/// `fe80::1%eth1` for a link-local next hop with its interface, else the address.
+fn zoned(address: &str, interface: Option<&str>) -> String {
+    match interface {
+        Some(dev) => format!("{address}%{dev}"),
+        None => address.to_string(),
+    }
 }
 
 /// Whether every route that should be in the kernel is (what `lattice routes` exits on).
@@ -180,7 +199,10 @@ mod tests {
     fn path(peer: &str, best: bool, multipath: bool) -> RoutePath {
         RoutePath {
             peer: peer.parse().unwrap(),
+            peer_interface: None,
             next_hop: peer.parse().unwrap(),
+            next_hop_interface: None,
+            not_installed_because: None,
             as_path: "65001 65102".into(),
             origin: "IGP".into(),
             med: None,
@@ -198,7 +220,7 @@ mod tests {
         let a = Announcement {
             prefix: "192.0.2.10/32".parse().unwrap(),
             communities: vec!["65000:7".into()],
-            peers: vec!["10.0.1.1".parse().unwrap()],
+            peers: vec!["10.0.1.1".into()],
             not_exported: vec!["peer 10.0.2.1: it has no export policy".into()],
         };
         let text = announced(&[a]);
@@ -220,6 +242,7 @@ mod tests {
                 paths: vec![path("10.0.1.1", true, true), path("10.0.9.1", false, true)],
                 in_kernel: true,
                 kernel_next_hops: vec!["10.0.1.1".parse().unwrap(), "10.0.9.1".parse().unwrap()],
+                kernel_next_hop_interfaces: vec![],
                 not_installed_because: None,
             },
             RouteStatus {
@@ -227,6 +250,7 @@ mod tests {
                 paths: vec![path("10.0.1.1", true, true)],
                 in_kernel: false,
                 kernel_next_hops: vec![],
+                kernel_next_hop_interfaces: vec![],
                 not_installed_because: None,
             },
         ];
@@ -241,6 +265,38 @@ PREFIX         FLAGS  NEXT-HOP  PEER      AS-PATH      ORIGIN  KERNEL
         assert_eq!(routes(&list), expected);
         assert!(!routes_healthy(&list));
         assert!(routes_healthy(&list[..1]));
+    }
+
+    #[test]
+    fn unnumbered_routes_show_interfaces_and_left_out_next_hops() {
+        let via = |addr: &str, dev: &str| RoutePath {
+            peer: addr.parse().unwrap(),
+            peer_interface: Some(dev.into()),
+            next_hop_interface: Some(dev.into()),
+            ..path(addr, true, true)
+        };
+        let mut off_link = via("fe80::b", "eth2");
+        off_link.next_hop = "fd00:99::1".parse().unwrap();
+        off_link.next_hop_interface = None;
+        off_link.best = false;
+        off_link.not_installed_because = Some("next hop fd00:99::1 is not on-link".into());
+        let list = vec![RouteStatus {
+            prefix: "10.244.2.0/24".parse().unwrap(),
+            paths: vec![via("fe80::a", "eth1"), off_link],
+            in_kernel: true,
+            kernel_next_hops: vec!["fe80::a".parse().unwrap()],
+            kernel_next_hop_interfaces: vec![Some("eth1".into())],
+            not_installed_because: None,
+        }];
+        let text = routes(&list);
+        assert!(
+            text.contains("10.244.2.0/24  *=     fe80::a%eth1  eth1  65001 65102  IGP     yes via fe80::a%eth1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("=      fd00:99::1    eth2  65001 65102  IGP     this next hop left out: next hop fd00:99::1 is not on-link\n"),
+            "{text}"
+        );
     }
 
     #[test]

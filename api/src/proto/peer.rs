@@ -27,10 +27,25 @@ pub enum PeerState {
 /// A snapshot of one peer's session.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PeerStatus {
-    /// Peer's address.
+    /// Peer's address: for an interface peer, its neighbour's link-local address once known
+    /// (`::` until then).
     pub address: IpAddr,
-    /// Peer's configured ASN.
+    /// Peer's ASN: the configured number, or (`asn: external`/`internal`) the AS it last
+    /// opened with, 0 before that.
     pub remote_as: u32,
+    /// `external` or `internal`, when that is configured instead of a number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote_as_config: Option<String>,
+    /// An interface peer's interface (BGP unnumbered).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interface: Option<String>,
+    /// How an interface peer's neighbour made itself known (`router advertisement`,
+    /// `neighbor discovery`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub neighbour_heard_by: Option<String>,
+    /// Why an interface peer cannot try to connect yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting: Option<String>,
     /// Session state.
     pub state: PeerState,
     /// Seconds since the session reached Established, if it is.
@@ -140,6 +155,10 @@ impl PeerStatus {
         Self {
             address,
             remote_as,
+            remote_as_config: None,
+            interface: None,
+            neighbour_heard_by: None,
+            waiting: None,
             state: PeerState::Idle,
             uptime_secs: None,
             prefixes_received: 0,

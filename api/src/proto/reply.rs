@@ -197,9 +197,10 @@ pub struct Announcement {
     /// The communities it carries besides each peer's own.
     #[serde(default)]
     pub communities: Vec<String>,
-    /// The peers it is exported to (their export policy accepts it).
+    /// The peers it is exported to (their export policy accepts it): addresses, or interface
+    /// names for interface peers.
     #[serde(default)]
-    pub peers: Vec<IpAddr>,
+    pub peers: Vec<String>,
     /// For each other peer, why not.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub not_exported: Vec<String>,

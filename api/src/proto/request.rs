@@ -1,6 +1,5 @@
 //! What a client asks latticed.
 
-use std::net::IpAddr;
 use std::path::PathBuf;
 
 use ipnet::IpNet;
@@ -73,9 +72,10 @@ pub enum Request {
     Status,
     /// Every BGP peer in detail (capabilities, timers, counters), or only `peer`.
     Peers {
-        /// Only this neighbour.
+        /// Only this neighbour: its address, or an interface peer's interface name (an
+        /// address is sent as the same JSON string as before).
         #[serde(default)]
-        peer: Option<IpAddr>,
+        peer: Option<String>,
     },
     /// The Loc-RIB: every learned prefix with its paths and whether it is in the kernel.
     Routes,

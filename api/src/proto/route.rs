@@ -17,6 +17,10 @@ pub struct RouteStatus {
     /// The kernel route's gateways, when it holds one.
     #[serde(default)]
     pub kernel_next_hops: Vec<IpAddr>,
+    /// The interface of each of `kernel_next_hops` that is link-local (same order; absent
+    /// when none is).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kernel_next_hop_interfaces: Vec<Option<String>>,
     /// Why the prefix is not programmed, when latticed leaves it out on purpose.
     #[serde(default)]
     pub not_installed_because: Option<String>,
@@ -25,10 +29,20 @@ pub struct RouteStatus {
 /// One peer's path to a prefix, as shown to an operator.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoutePath {
-    /// The peer it came from.
+    /// The peer it came from (an interface peer: its neighbour's link-local address).
     pub peer: IpAddr,
+    /// An interface peer's interface.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer_interface: Option<String>,
     /// The address packets are forwarded to.
     pub next_hop: IpAddr,
+    /// The interface of a link-local next hop.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_hop_interface: Option<String>,
+    /// Why this path's next hop is not in the kernel route, when it is left out (not on-link,
+    /// its interface down or unknown).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_installed_because: Option<String>,
     /// AS_PATH, e.g. `65001 65000 {65003}` (sets in braces, confederation parts in brackets).
     pub as_path: String,
     /// ORIGIN: `IGP`, `EGP` or `incomplete`.

@@ -156,7 +156,10 @@ fn route_wire_shape() {
             prefix: "10.244.2.0/24".parse().unwrap(),
             paths: vec![RoutePath {
                 peer: "10.0.1.1".parse().unwrap(),
+                peer_interface: None,
                 next_hop: "10.0.1.254".parse().unwrap(),
+                next_hop_interface: None,
+                not_installed_because: None,
                 as_path: "65001 {65003}".into(),
                 origin: "incomplete".into(),
                 med: Some(10),
@@ -168,6 +171,7 @@ fn route_wire_shape() {
             }],
             in_kernel: true,
             kernel_next_hops: vec!["10.0.1.254".parse().unwrap()],
+            kernel_next_hop_interfaces: vec![],
             not_installed_because: None,
         }],
         announced: vec![],
@@ -209,7 +213,7 @@ fn reload_and_announcement_wire_shapes() {
         announcements: vec![Announcement {
             prefix: "192.0.2.10/32".parse().unwrap(),
             communities: vec!["65000:100".into()],
-            peers: vec!["10.0.1.1".parse().unwrap()],
+            peers: vec!["10.0.1.1".into()],
             not_exported: vec![],
         }],
     };
@@ -226,4 +230,41 @@ fn reload_and_announcement_wire_shapes() {
             changes: vec!["peer 10.0.1.4: added".into()]
         }
     );
+}
+
+/// An interface peer's route: the interfaces travel beside the addresses, and only then (an
+/// older client reads the addresses as before).
+#[test]
+fn unnumbered_route_wire_shape() {
+    let route = RouteStatus {
+        prefix: "10.244.2.0/24".parse().unwrap(),
+        paths: vec![RoutePath {
+            peer: "fe80::a".parse().unwrap(),
+            peer_interface: Some("eth1".into()),
+            next_hop: "fe80::a".parse().unwrap(),
+            next_hop_interface: Some("eth1".into()),
+            not_installed_because: None,
+            as_path: "65011".into(),
+            origin: "IGP".into(),
+            med: None,
+            local_pref: None,
+            best: true,
+            multipath: true,
+            stale: false,
+            communities: vec![],
+        }],
+        in_kernel: true,
+        kernel_next_hops: vec!["fe80::a".parse().unwrap()],
+        kernel_next_hop_interfaces: vec![Some("eth1".into())],
+        not_installed_because: None,
+    };
+    let text = concat!(
+        r#"{"prefix":"10.244.2.0/24","paths":[{"peer":"fe80::a","peer_interface":"eth1","#,
+        r#""next_hop":"fe80::a","next_hop_interface":"eth1","as_path":"65011","origin":"IGP","#,
+        r#""med":null,"local_pref":null,"best":true,"multipath":true,"stale":false}],"#,
+        r#""in_kernel":true,"kernel_next_hops":["fe80::a"],"kernel_next_hop_interfaces":["eth1"],"#,
+        r#""not_installed_because":null}"#
+    );
+    assert_eq!(serde_json::to_string(&route).unwrap(), text);
+    assert_eq!(serde_json::from_str::<RouteStatus>(text).unwrap(), route);
 }

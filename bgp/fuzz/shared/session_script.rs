@@ -15,7 +15,7 @@ use bgp::wire::{decode, CodecContext, Message};
 pub fn run(data: &[u8]) {
     let mut s = Session::new(SessionConfig {
         local_as: 65101,
-        remote_as: 65001,
+        remote_as: 65001.into(),
         router_id: Ipv4Addr::new(10, 0, 0, 2),
         hold_time: 9,
         keepalive: None,

@@ -62,7 +62,7 @@ pub fn export_decision(
     };
     let ctx = RouteContext {
         prefix,
-        peer: config.peer.address(),
+        peer: &config.peer,
         source,
         local_as,
     };

@@ -7,8 +7,9 @@ use std::time::Duration;
 use ipnet::IpNet;
 
 use super::password::Password;
-use crate::fsm::GrOptions;
+use crate::fsm::{GrOptions, RemoteAs};
 use crate::policy::{ImportPolicy, Policy};
+use crate::rib::Multipath;
 use crate::wire::LargeCommunity;
 use crate::PeerKey;
 
@@ -27,6 +28,8 @@ pub struct SpeakerConfig {
     pub graceful_restart: Option<GrOptions>,
     /// Hostname announced in the FQDN capability.
     pub hostname: Option<String>,
+    /// Which equal paths form ECMP sets ([`Multipath::default`]: FRR's, no relax).
+    pub multipath: Multipath,
 }
 
 impl SpeakerConfig {
@@ -39,6 +42,7 @@ impl SpeakerConfig {
             peers: Vec::new(),
             graceful_restart: Some(GrOptions::default()),
             hostname: None,
+            multipath: Multipath::default(),
         }
     }
 }
@@ -55,12 +59,13 @@ pub struct Families {
 /// One neighbour.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PeerConfig {
-    /// Who it is: today its address (IPv4 or IPv6 transport).
+    /// Who it is: its address (IPv4 or IPv6 transport), or its interface (sessions between
+    /// IPv6 link-local addresses, the neighbour's discovered).
     pub peer: PeerKey,
     /// Its port (179).
     pub port: u16,
-    /// Its ASN.
-    pub remote_as: u32,
+    /// Its ASN, or `external`/`internal`.
+    pub remote_as: RemoteAs,
     /// Hold time we propose.
     pub hold_time: u16,
     /// Time between connection attempts (jittered by up to -25%, RFC 4271 §10).
@@ -105,12 +110,12 @@ pub struct PeerConfig {
 impl PeerConfig {
     /// A peer with RFC defaults: hold 90 s, connect-retry 3 s, active, every prefix accepted
     /// (the agent always passes a stricter import policy), nothing extra exported.
-    pub fn new(peer: PeerKey, remote_as: u32) -> Self {
-        let ipv6 = peer.address().is_ipv6();
+    pub fn new(peer: PeerKey, remote_as: impl Into<RemoteAs>) -> Self {
+        let ipv6 = peer.is_ipv6();
         Self {
             peer,
             port: 179,
-            remote_as,
+            remote_as: remote_as.into(),
             hold_time: 90,
             connect_retry: Duration::from_secs(3),
             passive: false,
@@ -140,7 +145,7 @@ impl PeerConfig {
     pub(super) fn session_part(
         &self,
     ) -> (
-        (&PeerKey, u16, u32, u16, Duration, bool),
+        (&PeerKey, u16, RemoteAs, u16, Duration, bool),
         (Option<IpAddr>, Option<u16>, Families, Option<Ipv4Addr>),
         (Option<u32>, &Option<Password>),
     ) {

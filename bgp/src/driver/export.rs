@@ -161,7 +161,9 @@ fn split(prefixes: &[IpNet]) -> (Vec<Ipv4Net>, Vec<IpNet>) {
 
 /// Next-hop self for each family, from the session's local address and the peer's settings:
 /// the session's own family uses its address; the other needs the configured next hop (an
-/// IPv4 session falls back to the IPv4-mapped address for IPv6, as FRR does).
+/// IPv4 session falls back to the IPv4-mapped address for IPv6, as FRR does). A session over
+/// link-local addresses sends the 32-octet form (RFC 2545 §3): the configured IPv6 next hop,
+/// or the link-local address itself, as global, and the link-local address.
 pub(crate) fn next_hops(
     local: IpAddr,
     ipv4_next_hop: Option<Ipv4Addr>,
@@ -179,6 +181,13 @@ pub(crate) fn next_hops(
         IpAddr::V4(a) => (
             Some(ipv4_next_hop.unwrap_or(a)),
             Some(v6(ipv6_next_hop.unwrap_or(a.to_ipv6_mapped()))),
+        ),
+        IpAddr::V6(a) if a.is_unicast_link_local() => (
+            ipv4_next_hop,
+            Some(MpNextHop {
+                global: IpAddr::V6(ipv6_next_hop.unwrap_or(a)),
+                link_local: Some(a),
+            }),
         ),
         IpAddr::V6(a) => (ipv4_next_hop, Some(v6(ipv6_next_hop.unwrap_or(a)))),
     }
@@ -301,5 +310,15 @@ mod tests {
         let (v4, v6) = next_hops("fd00::2".parse().unwrap(), None, None);
         assert_eq!(v4, None);
         assert_eq!(v6.unwrap().global, "fd00::2".parse::<IpAddr>().unwrap());
+        let (v4, v6) = next_hops("fe80::2".parse().unwrap(), None, None);
+        assert_eq!(v4, None);
+        let ll: std::net::Ipv6Addr = "fe80::2".parse().unwrap();
+        assert_eq!(
+            v6,
+            Some(MpNextHop {
+                global: IpAddr::V6(ll),
+                link_local: Some(ll)
+            })
+        );
     }
 }

@@ -77,12 +77,29 @@ impl Listener {
 /// The address and key a peer has on a listener of this family, if it has one. An IPv6 peer
 /// cannot reach an IPv4 listener: there is nothing to key for it there.
 fn keyed(v6_listener: bool, peer: &PeerConfig) -> Option<(IpAddr, &Password)> {
-    let address = peer.peer.address();
+    // An interface peer's address is learned: it has no key on the listener.
+    let address = peer.peer.address()?;
     let reachable = v6_listener || address.to_canonical().is_ipv4();
     peer.password
         .as_ref()
         .filter(|_| reachable)
         .map(|p| (address, p))
+}
+
+/// Whose connection this is: a link-local source belongs to the interface peer of the
+/// interface it arrived on, any other to the peer of that address.
+fn peer_of(from: SocketAddr) -> Option<PeerKey> {
+    match from {
+        SocketAddr::V6(a) if a.ip().is_unicast_link_local() => {
+            super::link::name_of(a.scope_id()).map(PeerKey::Interface)
+        }
+        SocketAddr::V6(a) => Some(PeerKey::Address(
+            a.ip()
+                .to_ipv4_mapped()
+                .map_or(IpAddr::V6(*a.ip()), IpAddr::V4),
+        )),
+        SocketAddr::V4(a) => Some(PeerKey::Address(IpAddr::V4(*a.ip()))),
+    }
 }
 
 /// Hand inbound connections to their peer's task; refuse unknown sources.
@@ -96,15 +113,15 @@ async fn accept_loop(
             _ = stop.changed() => return,
             accepted = listener.accept() => match accepted {
                 Ok((stream, from)) => {
-                    let source = match from.ip() {
-                        IpAddr::V6(a) => a.to_ipv4_mapped().map_or(IpAddr::V6(a), IpAddr::V4),
-                        v4 => v4,
+                    let Some(key) = peer_of(from) else {
+                        debug!(%from, "connection from a link-local address on an unknown interface refused");
+                        continue;
                     };
                     let to = shared
                         .inbound
                         .lock()
                         .ok()
-                        .and_then(|peers| peers.get(&PeerKey::Address(source)).cloned());
+                        .and_then(|peers| peers.get(&key).cloned());
                     match to {
                         Some(tx) => {
                             if tx.try_send(stream).is_err() {

@@ -9,7 +9,7 @@
 //!
 //! Modules depend downwards only, and on each other rather than on this file's re-exports:
 //! `speaker` uses `peers`, `listener` and `changes`; `peers` uses `peer`; `peer` uses `conn`,
-//! `export`, `adj_out`, `shared` and `status`; `adj_out` uses `config`; `listener` and `changes` use `shared`; `config` and `conn`
+//! `export`, `adj_out`, `link` (an interface peer's neighbour discovery), `shared` and `status`; `adj_out` uses `config`; `listener` and `changes` use `shared`; `config` and `conn`
 //! use `password` (and `conn` `md5`); `status`, `export`, `md5` and `password` use none.
 
 mod adj_out;
@@ -17,6 +17,7 @@ mod changes;
 mod config;
 mod conn;
 mod export;
+mod link;
 mod listener;
 mod md5;
 mod password;
@@ -26,6 +27,8 @@ mod shared;
 mod speaker;
 mod status;
 
+pub use crate::fsm::RemoteAs;
+pub use crate::rib::Multipath;
 pub use crate::PeerKey;
 pub use adj_out::{adj_rib_out, export_decision, AdjRibOut, OurRoutes};
 pub use changes::{Empty, RouteChanges};

@@ -127,7 +127,7 @@ impl Peers {
         let (inbound_tx, inbound) = mpsc::channel(4);
         let (commands_tx, commands) = mpsc::channel(4);
         if let Ok(mut status) = self.shared.status.lock() {
-            status.insert(key.clone(), new_entry(&config));
+            status.insert(key.clone(), new_entry(&config, index));
         }
         if let Ok(mut routes) = self.shared.inbound.lock() {
             routes.insert(key.clone(), inbound_tx);
@@ -186,6 +186,30 @@ impl Peers {
             })?;
         }
         self.stop_peer(&key, Removal::Reconfigured).await?;
+        self.start(config, false)
+    }
+
+    /// Replace the peer `old` by `config`, a peer of another key (its address or interface
+    /// changed in place): `old`'s sessions close with Cease/6 and its routes go, then `config`
+    /// starts. The other peers are not touched.
+    pub async fn rekey(&self, old: &PeerKey, config: PeerConfig) -> Result<(), PeerError> {
+        let _one_at_a_time = self.admin.lock().await;
+        {
+            let table = self.table.lock().map_err(|_| PeerError::Stopped)?;
+            if !table.peers.contains_key(old) {
+                return Err(PeerError::NotConfigured(old.clone()));
+            }
+            if table.peers.contains_key(&config.peer) {
+                return Err(PeerError::AlreadyConfigured(config.peer.clone()));
+            }
+        }
+        if let Some(password) = &config.password {
+            md5::check_key(password.expose()).map_err(|source| PeerError::Password {
+                key: config.peer.clone(),
+                source,
+            })?;
+        }
+        self.stop_peer(old, Removal::Reconfigured).await?;
         self.start(config, false)
     }
 
@@ -293,8 +317,8 @@ impl Peers {
     }
 }
 
-/// A new peer's status entry.
-fn new_entry(config: &PeerConfig) -> PeerEntry {
+/// A new peer's status entry; `index` is its key in the RIB.
+fn new_entry(config: &PeerConfig, index: u64) -> PeerEntry {
     let mut status = PeerStatus::new(config.peer.clone(), config.remote_as);
     status.config = PeerSettings {
         hold_time: config.hold_time,
@@ -306,6 +330,7 @@ fn new_entry(config: &PeerConfig) -> PeerEntry {
     };
     PeerEntry {
         status,
+        rib_id: crate::rib::PeerId(index),
         since: None,
         refused: (0, 0),
     }

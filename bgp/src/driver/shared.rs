@@ -32,6 +32,8 @@ pub(super) struct Shared {
 #[derive(Debug, Clone)]
 pub(super) struct PeerEntry {
     pub status: PeerStatus,
+    /// The peer's key in the RIB.
+    pub rib_id: crate::rib::PeerId,
     pub since: Option<std::time::Instant>,
     /// Prefixes the peer announced that the import policy refused: (IPv4, IPv6).
     pub refused: (u64, u64),

@@ -2,7 +2,6 @@
 //! status and RIB queries, shutdown.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -19,7 +18,7 @@ use super::peer::PeerUpdate;
 use super::peers::{PeerError, Peers};
 use super::shared::{ChangeSignal, Shared};
 use super::status::{PeerState, PeerStatus};
-use crate::rib::Rib;
+use crate::rib::{NextHop, PeerId, Rib};
 use crate::PeerKey;
 
 /// The running speaker.
@@ -66,7 +65,7 @@ impl Speaker {
             router_id: config.router_id,
             graceful_restart: config.graceful_restart,
             hostname: config.hostname,
-            rib: Mutex::new(Rib::default()),
+            rib: Mutex::new(Rib::new(config.multipath)),
             status: Mutex::new(HashMap::new()),
             inbound: Mutex::new(HashMap::new()),
             signal: ChangeSignal::default(),
@@ -162,6 +161,17 @@ impl SpeakerHandle {
         self.peers.replace(config).await
     }
 
+    /// Replace the peer `old` by `config`, whose key differs (the address or interface of one
+    /// configured neighbour changed): Cease/6 to `old`, its routes withdrawn, then `config`
+    /// starts. Only this peer is touched.
+    pub async fn replace_peer_key(
+        &self,
+        old: &PeerKey,
+        config: PeerConfig,
+    ) -> Result<(), PeerError> {
+        self.peers.rekey(old, config).await
+    }
+
     /// Ask `peer` to send its routes again (ROUTE-REFRESH, RFC 2918); false if no such peer.
     pub fn request_refresh(&self, peer: &PeerKey) -> bool {
         self.peers.request_refresh(peer)
@@ -175,22 +185,21 @@ impl SpeakerHandle {
     /// [`SpeakerHandle::status`] without awaiting: it only takes the in-memory locks, so a
     /// metrics collector can call it at scrape time from synchronous code.
     pub fn snapshot(&self) -> Vec<PeerStatus> {
-        let mut all: Vec<(PeerStatus, (u64, u64))> = match self.shared.status.lock() {
+        let mut all: Vec<(PeerStatus, (u64, u64), PeerId)> = match self.shared.status.lock() {
             Ok(s) => s
                 .values()
                 .map(|e| {
                     let mut st = e.status.clone();
                     st.uptime_secs = e.since.map(|t| t.elapsed().as_secs());
-                    (st, e.refused)
+                    (st, e.refused, e.rib_id)
                 })
                 .collect(),
             Err(_) => Vec::new(),
         };
         if let Ok(rib) = self.shared.rib.lock() {
-            for (s, (refused_v4, refused_v6)) in &mut all {
-                let address = s.peer.address();
-                let accepted = rib.received_by_family(address);
-                s.prefixes_accepted = rib.received(address) as u64;
+            for (s, (refused_v4, refused_v6), id) in &mut all {
+                let accepted = rib.received_by_family(*id);
+                s.prefixes_accepted = rib.received(*id) as u64;
                 let mut received = accepted.clone();
                 for (family, refused) in [("ipv4", *refused_v4), ("ipv6", *refused_v6)] {
                     if refused > 0 {
@@ -203,13 +212,13 @@ impl SpeakerHandle {
                 s.prefixes_accepted_by_family = accepted;
             }
         }
-        let mut all: Vec<PeerStatus> = all.into_iter().map(|(s, _)| s).collect();
+        let mut all: Vec<PeerStatus> = all.into_iter().map(|(s, _, _)| s).collect();
         all.sort_by(|a, b| a.peer.cmp(&b.peer));
         all
     }
 
     /// The Loc-RIB: each prefix with its multipath next hops.
-    pub fn loc_rib(&self) -> Vec<(IpNet, Vec<IpAddr>)> {
+    pub fn loc_rib(&self) -> Vec<(IpNet, Vec<NextHop>)> {
         match self.shared.rib.lock() {
             Ok(rib) => rib.loc_rib(),
             Err(_) => Vec::new(),

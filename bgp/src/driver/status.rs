@@ -17,8 +17,22 @@ pub struct PeerStatus {
     /// is its address.
     #[serde(rename = "address")]
     pub peer: PeerKey,
-    /// Peer's configured ASN.
+    /// Peer's ASN: the configured number, or (`external`, `internal`) the AS it last opened
+    /// with, 0 before that.
     pub remote_as: u32,
+    /// `external` or `internal` when that is what is configured instead of a number.
+    #[serde(default)]
+    pub remote_as_config: Option<String>,
+    /// An interface peer's neighbour: its link-local address, once known.
+    #[serde(default)]
+    pub neighbour: Option<std::net::Ipv6Addr>,
+    /// How the neighbour made itself known (`router advertisement`, `neighbor discovery`).
+    #[serde(default)]
+    pub neighbour_heard_by: Option<String>,
+    /// Why an interface peer cannot try to connect yet (no interface, no link-local address,
+    /// no neighbour heard).
+    #[serde(default)]
+    pub waiting: Option<String>,
     /// Session state.
     pub state: PeerState,
     /// Seconds since the session reached Established, if it is.
@@ -155,10 +169,15 @@ impl PeerStatus {
 
 impl PeerStatus {
     /// A peer that has not connected yet.
-    pub fn new(peer: PeerKey, remote_as: u32) -> Self {
+    pub fn new(peer: PeerKey, remote_as: impl Into<crate::fsm::RemoteAs>) -> Self {
+        let remote_as = remote_as.into();
         Self {
             peer,
-            remote_as,
+            remote_as: remote_as.number().unwrap_or(0),
+            remote_as_config: remote_as.number().is_none().then(|| remote_as.to_string()),
+            neighbour: None,
+            neighbour_heard_by: None,
+            waiting: None,
             state: PeerState::Idle,
             uptime_secs: None,
             prefixes_received: 0,

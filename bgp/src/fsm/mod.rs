@@ -12,7 +12,7 @@ mod session;
 mod state;
 
 pub use open::{
-    build_open, build_open_with, check_open, GrOptions, Negotiated, OpenOptions, PeerGr,
+    build_open, build_open_with, check_open, GrOptions, Negotiated, OpenOptions, PeerGr, RemoteAs,
 };
 pub use session::{Session, SessionConfig};
 pub use state::State;

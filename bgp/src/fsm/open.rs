@@ -24,6 +24,53 @@ pub struct OpenOptions {
     pub extended_next_hop: bool,
 }
 
+/// The AS a peer must open with (RFC 4271 §6.2: otherwise Bad Peer AS).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RemoteAs {
+    /// Exactly this AS.
+    Number(u32),
+    /// Any AS but ours (FRR's `remote-as external`): eBGP with whoever is there.
+    External,
+    /// Our own AS (FRR's `remote-as internal`).
+    Internal,
+}
+
+impl RemoteAs {
+    /// Whether a peer opening with `asn` is acceptable when we are `local_as`.
+    pub fn accepts(self, asn: u32, local_as: u32) -> bool {
+        match self {
+            RemoteAs::Number(n) => asn == n,
+            RemoteAs::External => asn != local_as,
+            RemoteAs::Internal => asn == local_as,
+        }
+    }
+
+    /// The configured number, if there is one.
+    pub fn number(self) -> Option<u32> {
+        match self {
+            RemoteAs::Number(n) => Some(n),
+            RemoteAs::External | RemoteAs::Internal => None,
+        }
+    }
+}
+
+impl From<u32> for RemoteAs {
+    fn from(n: u32) -> Self {
+        RemoteAs::Number(n)
+    }
+}
+
+impl std::fmt::Display for RemoteAs {
+    /// `65001`, `external` or `internal`, as configured.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RemoteAs::Number(n) => n.fmt(f),
+            RemoteAs::External => f.write_str("external"),
+            RemoteAs::Internal => f.write_str("internal"),
+        }
+    }
+}
+
 /// The one Extended Next Hop pairing we use: IPv4 unicast NLRI over an IPv6 next hop.
 const ENHE_IPV4_OVER_IPV6: ExtendedNextHopEntry = ExtendedNextHopEntry {
     afi: afi::IPV4,
@@ -199,7 +246,7 @@ pub fn build_open_with(
 /// Check the peer's OPEN against the configuration; the NOTIFICATION to send if it is refused.
 pub fn check_open(
     open: &OpenMsg,
-    expected_as: u32,
+    expected_as: impl Into<RemoteAs>,
     local_router_id: Ipv4Addr,
     local_hold: u16,
     local_as: u32,
@@ -222,7 +269,8 @@ pub fn check_open(
     });
     let remote_as = four_octet.unwrap_or(u32::from(open.my_as));
     // RFC 6793 §4.2: a 2-octet field of AS_TRANS with no capability cannot be checked: refuse.
-    if remote_as != expected_as {
+    let as_trans_alone = four_octet.is_none() && open.my_as == AS_TRANS;
+    if as_trans_alone || !expected_as.into().accepts(remote_as, local_as) {
         return Err(refuse(
             open_subcode::BAD_PEER_AS,
             open.my_as.to_be_bytes().to_vec(),
@@ -364,6 +412,19 @@ mod tests {
                 .unwrap_err()
                 .data,
             vec![0, 4]
+        );
+        // `external` takes any AS but ours; `internal` only ours.
+        let from = |asn: u16| peer_open(asn, 9, [10, 0, 0, 1], vec![]);
+        let ok = |o: &OpenMsg, r: RemoteAs| {
+            check_open(o, r, id, 90, 65101, &OpenOptions::default()).map(|n| n.remote_as)
+        };
+        assert_eq!(ok(&from(65002), RemoteAs::External), Ok(65002));
+        assert_eq!(ok(&from(65101), RemoteAs::External).unwrap_err().subcode, 2);
+        assert_eq!(ok(&from(65101), RemoteAs::Internal), Ok(65101));
+        assert_eq!(ok(&from(65002), RemoteAs::Internal).unwrap_err().subcode, 2);
+        assert_eq!(
+            ok(&from(AS_TRANS), RemoteAs::External).unwrap_err().subcode,
+            2
         );
         let ibgp_same_id = peer_open(65101, 9, [10, 0, 0, 2], vec![]);
         assert_eq!(

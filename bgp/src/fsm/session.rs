@@ -16,7 +16,7 @@ pub struct SessionConfig {
     /// Our ASN.
     pub local_as: u32,
     /// The ASN the peer must have.
-    pub remote_as: u32,
+    pub remote_as: super::RemoteAs,
     /// Our BGP identifier.
     pub router_id: Ipv4Addr,
     /// Hold time we propose.

@@ -6,7 +6,7 @@
 //! changes, then accepts, rejects, or lets the next statement look at the changed route
 //! ([`StatementAction::Continue`]). A route no statement decided gets the policy's default.
 
-use std::net::IpAddr;
+use crate::PeerKey;
 
 use super::route::{origin_as, path_len, Attrs, Family, RouteAttrs, RouteContext, RouteSource};
 use super::PrefixRule;
@@ -55,7 +55,7 @@ pub enum Condition {
         max: Option<u32>,
     },
     /// The route comes from (import) or goes to (export) one of these peers.
-    Peer(Vec<IpAddr>),
+    Peer(Vec<PeerKey>),
     /// The route is learned, or one of ours of these kinds.
     Source(Vec<RouteSource>),
     /// Not all of these conditions hold (a negated `match` block).
@@ -217,7 +217,7 @@ impl Condition {
                 let len = u32::try_from(path_len(attrs.as_path())).unwrap_or(u32::MAX);
                 min.is_none_or(|m| len >= m) && max.is_none_or(|m| len <= m)
             }
-            Condition::Peer(peers) => peers.contains(&route.peer),
+            Condition::Peer(peers) => peers.contains(route.peer),
             Condition::Source(sources) => sources.contains(&route.source),
             Condition::Not(inner) => !all_hold(inner, route, attrs),
         }

@@ -1,7 +1,7 @@
 //! What a policy sees of a route: where it is going or coming from ([`RouteContext`]) and the
 //! attributes it may read and change ([`Attrs`], [`RouteAttrs`]).
 
-use std::net::IpAddr;
+use crate::PeerKey;
 
 use ipnet::IpNet;
 
@@ -41,11 +41,11 @@ impl Family {
 
 /// The route a policy is asked about, apart from its attributes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RouteContext {
+pub struct RouteContext<'a> {
     /// The prefix.
     pub prefix: IpNet,
     /// The peer it came from (import) or is going to (export).
-    pub peer: IpAddr,
+    pub peer: &'a PeerKey,
     /// Learned, or one of ours.
     pub source: RouteSource,
     /// Our AS: what an AS-path prepend without an AS adds.

@@ -3,20 +3,24 @@
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
 use std::collections::BTreeSet;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use ipnet::IpNet;
 
 use super::*;
 use crate::wire::{AsSegment, LargeCommunity};
+use crate::PeerKey;
 
 fn net(s: &str) -> IpNet {
     s.parse().unwrap()
 }
 
-fn ip(s: &str) -> IpAddr {
+fn key(s: &str) -> PeerKey {
     s.parse().unwrap()
 }
+
+/// The peer the test route comes from.
+static PEER: PeerKey = PeerKey::Address(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)));
 
 fn large(g: u32, a: u32, b: u32) -> LargeCommunity {
     LargeCommunity {
@@ -28,11 +32,11 @@ fn large(g: u32, a: u32, b: u32) -> LargeCommunity {
 
 /// A learned 10.244.1.0/24 from 10.0.0.1 with path `65001 65002 {65003} 65004`, communities
 /// 65000:1 and 65000:2, large community 65000:1:1, MED 5, no LOCAL_PREF.
-fn route() -> (RouteContext, RouteAttrs) {
+fn route() -> (RouteContext<'static>, RouteAttrs) {
     (
         RouteContext {
             prefix: net("10.244.1.0/24"),
-            peer: ip("10.0.0.1"),
+            peer: &PEER,
             source: RouteSource::Learned,
             local_as: 65100,
         },
@@ -139,8 +143,11 @@ fn every_condition_matches_and_misses() {
             },
             false,
         ),
-        (Condition::Peer(vec![ip("10.0.0.9"), ip("10.0.0.1")]), true),
-        (Condition::Peer(vec![ip("10.0.0.2")]), false),
+        (
+            Condition::Peer(vec![key("10.0.0.9"), key("10.0.0.1")]),
+            true,
+        ),
+        (Condition::Peer(vec![key("10.0.0.2"), key("eth1")]), false),
         (Condition::Source(vec![RouteSource::Learned]), true),
         (
             Condition::Source(vec![RouteSource::Block, RouteSource::Announced]),
@@ -306,7 +313,7 @@ fn statements_run_in_order_and_continue_carries_changes() {
             ),
             // Tags everything from 10.0.0.1 and goes on.
             statement(
-                vec![Condition::Peer(vec![ip("10.0.0.1")])],
+                vec![Condition::Peer(vec![key("10.0.0.1")])],
                 vec![Action::AddCommunities(vec![tag])],
                 StatementAction::Continue,
             ),
@@ -332,7 +339,7 @@ fn statements_run_in_order_and_continue_carries_changes() {
 
     // From another peer: no statement decides; the default rejects, and nothing is changed.
     let other = RouteContext {
-        peer: ip("10.0.0.2"),
+        peer: &key("10.0.0.2"),
         ..ctx
     };
     let d = policy.evaluate(&other, &attrs);

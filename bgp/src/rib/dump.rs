@@ -7,7 +7,8 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 use super::decision::in_multipath_set;
-use super::{compare, Path, Rib};
+use super::table::multipath_hops;
+use super::{compare, NextHop, Path, PeerId, Rib};
 use crate::wire::{afi, AsSegment, Origin};
 
 /// One prefix of the RIB and its paths, best first.
@@ -23,9 +24,14 @@ pub struct RibRoute {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RibPath {
     /// The peer it came from.
+    pub peer_id: PeerId,
+    /// That peer's address on the session the path came over.
     pub peer: IpAddr,
-    /// The address packets are forwarded to.
-    pub next_hop: IpAddr,
+    /// The interface of that session, when its address is link-local (an interface peer).
+    #[serde(default)]
+    pub peer_interface: Option<u32>,
+    /// Where packets are forwarded.
+    pub next_hop: NextHop,
     /// AS_PATH, e.g. `65001 65000 {65003}` (sets in braces, confederation parts in brackets).
     pub as_path: String,
     /// ORIGIN: `IGP`, `EGP` or `incomplete`.
@@ -63,10 +69,17 @@ impl Rib {
         let mut sorted: Vec<&Path> = paths.iter().map(|p| p.as_ref()).collect();
         sorted.sort_by(|a, b| compare(a, b));
         let best = sorted.first().copied();
+        let mut best_first: Vec<std::sync::Arc<Path>> = paths.to_vec();
+        best_first.sort_by(|a, b| compare(a, b));
+        let used = multipath_hops(&best_first, self.multipath());
         let paths = sorted
             .iter()
             .map(|p| RibPath {
+                peer_id: p.peer_id,
                 peer: p.peer,
+                peer_interface: p
+                    .interface
+                    .filter(|_| NextHop::from(p.peer).is_link_local()),
                 next_hop: p.forwarding_next_hop(),
                 as_path: as_path_text(&p.as_path),
                 origin: match p.origin {
@@ -78,8 +91,11 @@ impl Rib {
                 med: p.med,
                 local_pref: p.local_pref,
                 best: best.is_some_and(|b| std::ptr::eq(b, *p)),
-                multipath: best.is_some_and(|b| in_multipath_set(p, b)),
-                stale: p.epoch != self.epoch_of(p.peer, family),
+                multipath: best.is_some_and(|b| {
+                    in_multipath_set(p, b, self.multipath().relax)
+                        && used.contains(&p.rank.forwarding)
+                }),
+                stale: p.epoch != self.epoch_of(p.peer_id, family),
                 communities: communities_text(&p.communities, &p.large_communities),
             })
             .collect();

@@ -4,18 +4,17 @@
 //! FRR's `soft-reconfiguration inbound` does; a peer with ROUTE-REFRESH costs no memory.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::sync::Arc;
 
 use ipnet::IpNet;
 
 use super::store::Import;
-use super::{Path, PeerInfo, Rib};
+use super::{Path, PeerId, PeerInfo, Rib};
 
 impl Rib {
     /// Start (or stop) keeping what `peer` sends. Starting forgets anything kept before: call it
     /// when a session is established, before its first UPDATE.
-    pub fn keep_received(&mut self, peer: IpAddr, keep: bool) {
+    pub fn keep_received(&mut self, peer: PeerId, keep: bool) {
         if keep {
             self.kept.insert(peer, HashMap::new());
         } else {
@@ -24,17 +23,17 @@ impl Rib {
     }
 
     /// Whether `peer`'s Adj-RIB-In is kept.
-    pub fn keeps_received(&self, peer: IpAddr) -> bool {
+    pub fn keeps_received(&self, peer: PeerId) -> bool {
         self.kept.contains_key(&peer)
     }
 
     /// Prefixes kept for `peer` (as received, whatever import made of them).
-    pub fn kept_count(&self, peer: IpAddr) -> usize {
+    pub fn kept_count(&self, peer: PeerId) -> usize {
         self.kept.get(&peer).map_or(0, HashMap::len)
     }
 
     /// The peer withdrew `prefix`.
-    pub(super) fn forget_kept(&mut self, peer: IpAddr, prefix: &IpNet) {
+    pub(super) fn forget_kept(&mut self, peer: PeerId, prefix: &IpNet) {
         if let Some(kept) = self.kept.get_mut(&peer) {
             kept.remove(prefix);
         }
@@ -45,7 +44,7 @@ impl Rib {
     /// leave the Loc-RIB as it is (no change is reported for them). `None` if nothing is kept
     /// for the peer; else whether some prefix's next hops moved.
     pub fn reimport(&mut self, peer: PeerInfo, import: &mut Import) -> Option<bool> {
-        let kept = self.kept.get(&peer.address)?;
+        let kept = self.kept.get(&peer.id)?;
         // Grouped by shared path, as they arrived, so a policy's changed paths stay shared.
         let mut groups: HashMap<*const Path, (Arc<Path>, Vec<IpNet>)> = HashMap::new();
         for (prefix, path) in kept {

@@ -7,25 +7,42 @@
 mod decision;
 mod dump;
 mod kept;
+mod next_hop;
 mod path;
 mod store;
 mod table;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use serde::{Deserialize, Serialize};
+
 use crate::policy::{Attrs, RouteAttrs};
 use crate::wire::{AsSegment, LargeCommunity, Origin};
 
-pub use decision::{best_paths, compare};
+pub use decision::{best_paths, compare, Multipath};
 pub use dump::{communities_text, RibPath, RibRoute};
+pub use next_hop::{BadNextHop, NextHop};
 pub use path::path_from;
 pub use store::{Import, PeerInfo, Rib, RouteChange};
+
+/// How the RIB knows a peer: a number the speaker gives each configured peer. Not its address:
+/// an interface peer's address is whatever link-local address its neighbour has today, and two
+/// links may well have neighbours with the same one.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
+)]
+pub struct PeerId(pub u64);
 
 /// One path to a prefix, as received from a peer (after import).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Path {
     /// The peer it came from.
+    pub peer_id: PeerId,
+    /// That peer's address on the session the path came over.
     pub peer: IpAddr,
+    /// The interface that session runs over, when known: it gives a link-local next hop its
+    /// zone.
+    pub interface: Option<u32>,
     /// That peer's BGP identifier.
     pub peer_router_id: Ipv4Addr,
     /// That peer's ASN.
@@ -64,7 +81,7 @@ pub(crate) struct Rank {
     /// [`Path::neighbour_as`].
     pub neighbour_as: Option<u32>,
     /// [`Path::forwarding_next_hop`].
-    pub forwarding: IpAddr,
+    pub forwarding: NextHop,
 }
 
 impl Rank {
@@ -117,10 +134,14 @@ impl Path {
         self.as_path.iter().map(AsSegment::path_len).sum()
     }
 
-    /// The address packets are forwarded to: the global next hop, or the link-local one when
-    /// the global is unusable (unspecified, link-local itself, or IPv4-mapped).
-    pub fn forwarding_next_hop(&self) -> IpAddr {
-        match (self.next_hop, self.link_local) {
+    /// Where packets are forwarded: the global next hop, or the link-local one when the global
+    /// is unusable (unspecified, link-local itself, or IPv4-mapped) or when the session itself
+    /// runs over link-local addresses (an interface peer: its global next hop is rarely on the
+    /// link, as FRR also assumes). A link-local next hop carries the session's interface.
+    pub fn forwarding_next_hop(&self) -> NextHop {
+        let link_local_session = matches!(self.peer, IpAddr::V6(a) if a.is_unicast_link_local());
+        let hop = match (self.next_hop, self.link_local) {
+            (_, Some(ll)) if link_local_session => IpAddr::V6(ll),
             (IpAddr::V6(g), Some(ll))
                 if g.is_unspecified()
                     || g.is_unicast_link_local()
@@ -129,7 +150,8 @@ impl Path {
                 IpAddr::V6(ll)
             }
             (nh, _) => nh,
-        }
+        };
+        NextHop::new(hop, self.interface)
     }
 
     /// The neighbouring AS: the first AS of the path (RFC 4271 §9.1.2.2 c).

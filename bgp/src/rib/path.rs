@@ -2,7 +2,7 @@
 
 use std::net::IpAddr;
 
-use super::{Path, PeerInfo, Rank};
+use super::{NextHop, Path, PeerInfo, Rank};
 use crate::wire::{MpNextHop, PathAttribute};
 
 /// A path from an UPDATE's attributes with the classic NEXT_HOP; `None` when a mandatory
@@ -49,7 +49,9 @@ pub(crate) fn path_with_next_hop(
     }
     let ebgp = peer.asn != peer.local_as;
     let mut path = Path {
+        peer_id: peer.id,
         peer: peer.address,
+        interface: peer.interface,
         peer_router_id: peer.router_id,
         peer_asn: peer.asn,
         ebgp,
@@ -66,7 +68,7 @@ pub(crate) fn path_with_next_hop(
         rank: Rank {
             as_path_len: 0,
             neighbour_as: None,
-            forwarding: next_hop.global,
+            forwarding: NextHop::from(next_hop.global),
         },
     };
     path.rank = Rank::of(&path);

@@ -8,15 +8,19 @@ use ipnet::IpNet;
 
 use super::path::path_with_next_hop;
 use super::table::{Outcome, Table, V4Key, V6Key};
-use super::Path;
+use super::{Multipath, NextHop, Path, PeerId};
 use crate::policy::loop_free;
 use crate::wire::{afi, MpNextHop, PathAttribute, UpdateMsg};
 
 /// Who sent an UPDATE, for building [`Path`]s.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PeerInfo {
-    /// Peer address.
+    /// Which peer (the speaker's number for it).
+    pub id: PeerId,
+    /// Its address on the session the UPDATE came over.
     pub address: IpAddr,
+    /// The interface that session runs over, when known (for link-local next hops).
+    pub interface: Option<u32>,
     /// Peer BGP identifier.
     pub router_id: Ipv4Addr,
     /// Peer ASN.
@@ -33,7 +37,7 @@ pub struct RouteChange {
     /// The prefix.
     pub prefix: IpNet,
     /// Next hops of the multipath set, sorted; empty when the prefix is gone.
-    pub next_hops: Vec<IpAddr>,
+    pub next_hops: Vec<NextHop>,
 }
 
 /// Every peer's Adj-RIB-In and the resulting Loc-RIB next hops, for both families.
@@ -42,9 +46,9 @@ pub struct Rib {
     pub(crate) v4: Table<V4Key>,
     pub(crate) v6: Table<V6Key>,
     /// Count of prefixes per peer and family (AFI).
-    per_peer: HashMap<(IpAddr, u16), usize>,
+    per_peer: HashMap<(PeerId, u16), usize>,
     /// Each peer's generation per family (AFI); paths from older ones are stale.
-    epochs: HashMap<(IpAddr, u16), u32>,
+    epochs: HashMap<(PeerId, u16), u32>,
     /// Prefixes whose next hops changed since [`Rib::take_changes`] last reported them, each
     /// once (the table entry's dirty flag): a consumer that lags sees each prefix once, in its
     /// latest state.
@@ -55,7 +59,7 @@ pub struct Rib {
     /// The Adj-RIB-In as received, before loop detection and import policy, of the peers that
     /// asked for it ([`Rib::keep_received`]): what a changed import policy is applied to again
     /// for a peer that cannot send its routes again (no ROUTE-REFRESH).
-    pub(super) kept: HashMap<IpAddr, HashMap<IpNet, Arc<Path>>>,
+    pub(super) kept: HashMap<PeerId, HashMap<IpNet, Arc<Path>>>,
 }
 
 /// What import makes of one received path for one prefix: the path to store (the same one,
@@ -63,6 +67,20 @@ pub struct Rib {
 pub type Import<'a> = dyn FnMut(&IpNet, &Arc<Path>) -> Option<Arc<Path>> + 'a;
 
 impl Rib {
+    /// An empty RIB whose ECMP sets follow `multipath` ([`Rib::default`]: FRR's defaults).
+    pub fn new(multipath: Multipath) -> Self {
+        Rib {
+            v4: Table::new(multipath),
+            v6: Table::new(multipath),
+            ..Rib::default()
+        }
+    }
+
+    /// Which paths form a prefix's ECMP set.
+    pub fn multipath(&self) -> Multipath {
+        self.v4.multipath()
+    }
+
     /// Apply one UPDATE from `peer`, accepting every prefix.
     pub fn update(&mut self, peer: PeerInfo, update: &UpdateMsg) -> Vec<RouteChange> {
         self.update_filtered(peer, update, |_| true)
@@ -112,7 +130,7 @@ impl Rib {
         import: &mut Import,
         moved: &mut dyn FnMut(IpNet),
     ) {
-        let from = peer.address;
+        let from = peer.id;
         let withdrawn_mp = update.attributes.iter().flat_map(|a| match a {
             PathAttribute::MpUnreach(mp) => mp.withdrawn.as_slice(),
             _ => &[],
@@ -120,7 +138,7 @@ impl Rib {
         let withdrawn = update.withdrawn.iter().map(|p| IpNet::V4(*p));
         for prefix in withdrawn.chain(withdrawn_mp.copied()) {
             self.forget_kept(from, &prefix);
-            self.remove_path(from, prefix, |p| p.peer == from, moved);
+            self.remove_path(from, prefix, |p| p.peer_id == from, moved);
         }
         if !update.nlri.is_empty() {
             let nh = update.attributes.iter().find_map(|a| match a {
@@ -156,7 +174,7 @@ impl Rib {
         nh: Option<MpNextHop>,
         family: u16,
     ) -> Option<Arc<Path>> {
-        let epoch = self.epoch(peer.address, family);
+        let epoch = self.epoch(peer.id, family);
         nh.and_then(|nh| path_with_next_hop(peer, &update.attributes, nh, epoch))
             .map(Arc::new)
     }
@@ -174,7 +192,7 @@ impl Rib {
         import: &mut Import,
         moved: &mut dyn FnMut(IpNet),
     ) {
-        let from = peer.address;
+        let from = peer.id;
         let usable = path
             .as_ref()
             .filter(|p| loop_free(p.count_as(peer.local_as), peer.allow_as_in));
@@ -188,7 +206,7 @@ impl Rib {
                 };
             }
             let Some(path) = usable.and_then(|p| import(&prefix, p)) else {
-                self.remove_path(from, prefix, |p| p.peer == from, moved);
+                self.remove_path(from, prefix, |p| p.peer_id == from, moved);
                 continue;
             };
             let outcome = match prefix {
@@ -231,16 +249,16 @@ impl Rib {
     }
 
     /// Forget every path of `peer` (session down, no graceful restart).
-    pub fn peer_down(&mut self, peer: IpAddr) -> Vec<RouteChange> {
+    pub fn peer_down(&mut self, peer: PeerId) -> Vec<RouteChange> {
         self.epochs.retain(|(p, _), _| *p != peer);
         self.kept.remove(&peer);
-        self.sweep(peer, |p| p.peer == peer, None)
+        self.sweep(peer, |p| p.peer_id == peer, None)
     }
 
     /// Mark `peer`'s paths of one family (or both) stale: they stay in use until replaced or
     /// swept. For a graceful restart (RFC 4724 §4.2) and an enhanced route refresh (RFC 7313
     /// §4, on BoRR).
-    pub fn mark_stale(&mut self, peer: IpAddr, family: Option<u16>) {
+    pub fn mark_stale(&mut self, peer: PeerId, family: Option<u16>) {
         for f in [afi::IPV4, afi::IPV6] {
             if family.is_none_or(|x| x == f) {
                 let e = self.epochs.entry((peer, f)).or_insert(0);
@@ -251,47 +269,47 @@ impl Rib {
 
     /// Drop `peer`'s stale paths of one family (`afi`), or of both (`None`): on End-of-RIB (or
     /// EoRR), when the restart timer runs out, or when the new session does not keep the family.
-    pub fn sweep_stale(&mut self, peer: IpAddr, family: Option<u16>) -> Vec<RouteChange> {
+    pub fn sweep_stale(&mut self, peer: PeerId, family: Option<u16>) -> Vec<RouteChange> {
         let (e4, e6) = (self.epoch(peer, afi::IPV4), self.epoch(peer, afi::IPV6));
         let mut changes = Vec::new();
         if family.is_none_or(|f| f == afi::IPV4) {
-            let stale = move |p: &Path| p.peer == peer && p.epoch != e4;
+            let stale = move |p: &Path| p.peer_id == peer && p.epoch != e4;
             changes.extend(self.sweep(peer, stale, Some(afi::IPV4)));
         }
         if family.is_none_or(|f| f == afi::IPV6) {
-            let stale = move |p: &Path| p.peer == peer && p.epoch != e6;
+            let stale = move |p: &Path| p.peer_id == peer && p.epoch != e6;
             changes.extend(self.sweep(peer, stale, Some(afi::IPV6)));
         }
         changes
     }
 
     /// How many of `peer`'s paths are stale.
-    pub fn stale_count(&self, peer: IpAddr) -> usize {
+    pub fn stale_count(&self, peer: PeerId) -> usize {
         let (e4, e6) = (self.epoch(peer, afi::IPV4), self.epoch(peer, afi::IPV6));
         let v4 = self
             .v4
-            .prefixes_where(|p| p.peer == peer && p.epoch != e4)
+            .prefixes_where(|p| p.peer_id == peer && p.epoch != e4)
             .len();
         let v6 = self
             .v6
-            .prefixes_where(|p| p.peer == peer && p.epoch != e6)
+            .prefixes_where(|p| p.peer_id == peer && p.epoch != e6)
             .len();
         v4.saturating_add(v6)
     }
 
     /// `peer`'s current session generation for `family` (AFI).
-    pub(crate) fn epoch_of(&self, peer: IpAddr, family: u16) -> u32 {
+    pub(crate) fn epoch_of(&self, peer: PeerId, family: u16) -> u32 {
         self.epoch(peer, family)
     }
 
-    fn epoch(&self, peer: IpAddr, family: u16) -> u32 {
+    fn epoch(&self, peer: PeerId, family: u16) -> u32 {
         self.epochs.get(&(peer, family)).copied().unwrap_or(0)
     }
 
     /// Remove the paths of `peer` that `pred` selects, in one family or both.
     fn sweep(
         &mut self,
-        peer: IpAddr,
+        peer: PeerId,
         pred: impl Fn(&Path) -> bool,
         family: Option<u16>,
     ) -> Vec<RouteChange> {
@@ -311,7 +329,7 @@ impl Rib {
     }
 
     /// Prefixes held in `peer`'s Adj-RIB-In.
-    pub fn received(&self, peer: IpAddr) -> usize {
+    pub fn received(&self, peer: PeerId) -> usize {
         [afi::IPV4, afi::IPV6]
             .iter()
             .map(|f| self.per_peer.get(&(peer, *f)).copied().unwrap_or(0))
@@ -319,7 +337,7 @@ impl Rib {
     }
 
     /// Prefixes held in `peer`'s Adj-RIB-In, by family (only families with some).
-    pub fn received_by_family(&self, peer: IpAddr) -> std::collections::BTreeMap<String, u64> {
+    pub fn received_by_family(&self, peer: PeerId) -> std::collections::BTreeMap<String, u64> {
         let count = |f| self.per_peer.get(&(peer, f)).copied().unwrap_or(0) as u64;
         [("ipv4", count(afi::IPV4)), ("ipv6", count(afi::IPV6))]
             .into_iter()
@@ -329,14 +347,14 @@ impl Rib {
     }
 
     /// The Loc-RIB: prefix -> multipath next hops.
-    pub fn loc_rib(&self) -> Vec<(IpNet, Vec<IpAddr>)> {
+    pub fn loc_rib(&self) -> Vec<(IpNet, Vec<NextHop>)> {
         let v4 = self.v4.loc().map(|(p, h)| (IpNet::V4(p), h));
         let v6 = self.v6.loc().map(|(p, h)| (IpNet::V6(p), h));
         v4.chain(v6).collect()
     }
 
     /// The next hops in use for `prefix` (empty: no route).
-    pub fn next_hops(&self, prefix: &IpNet) -> Vec<IpAddr> {
+    pub fn next_hops(&self, prefix: &IpNet) -> Vec<NextHop> {
         match prefix {
             IpNet::V4(p) => self.v4.next_hops(*p),
             IpNet::V6(p) => self.v6.next_hops(*p),
@@ -354,7 +372,7 @@ impl Rib {
     /// Remove the path of `peer` for `prefix` if `pred` selects it.
     fn remove_path(
         &mut self,
-        peer: IpAddr,
+        peer: PeerId,
         prefix: IpNet,
         pred: impl Fn(&Path) -> bool,
         moved: &mut dyn FnMut(IpNet),

@@ -9,13 +9,13 @@
 
 use std::cmp::Ordering;
 use std::collections::btree_map::{BTreeMap, Entry as Slot};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
 use ipnet::{Ipv4Net, Ipv6Net};
 
 use super::decision::in_multipath_set;
-use super::{compare, Path};
+use super::{compare, Multipath, NextHop, Path};
 
 /// A prefix as a table key: ordered exactly like the prefix, cheaper to compare.
 pub(crate) trait Key: Copy + Ord {
@@ -61,6 +61,8 @@ impl Key for V6Key {
 #[derive(Debug, Clone)]
 pub(crate) struct Table<K> {
     entries: BTreeMap<K, Entry>,
+    /// Which paths form a prefix's ECMP set.
+    multipath: Multipath,
 }
 
 /// One prefix. Paths are shared: every prefix of one UPDATE points at the same `Arc`, so a full
@@ -102,8 +104,16 @@ pub(crate) struct Outcome {
 
 impl<K> Default for Table<K> {
     fn default() -> Self {
+        Self::new(Multipath::default())
+    }
+}
+
+impl<K> Table<K> {
+    /// An empty table whose ECMP sets follow `multipath`.
+    pub(crate) fn new(multipath: Multipath) -> Self {
         Self {
             entries: BTreeMap::new(),
+            multipath,
         }
     }
 }
@@ -111,6 +121,7 @@ impl<K> Default for Table<K> {
 impl<K: Key> Table<K> {
     /// Store `path` (replacing the same peer's) for `prefix`.
     pub(crate) fn insert(&mut self, prefix: K::Prefix, path: Arc<Path>) -> Outcome {
+        let mp = self.multipath;
         let entry = match self.entries.entry(K::of(prefix)) {
             Slot::Vacant(v) => {
                 v.insert(Entry {
@@ -126,7 +137,7 @@ impl<K: Key> Table<K> {
             Slot::Occupied(o) => o.into_mut(),
         };
         let (counted, moved) = match &mut entry.paths {
-            Paths::One(p) if p.peer == path.peer => {
+            Paths::One(p) if p.peer_id == path.peer_id => {
                 let moved = p.rank.forwarding != path.rank.forwarding;
                 *p = path;
                 (false, moved)
@@ -135,19 +146,19 @@ impl<K: Key> Table<K> {
                 let first = p.clone();
                 let mut v = Vec::with_capacity(4);
                 v.push(first);
-                let moved = join(&mut v, path);
+                let moved = join(&mut v, path, mp);
                 entry.paths = Paths::Many(v);
                 (true, moved)
             }
-            Paths::Many(v) => match v.iter().position(|p| p.peer == path.peer) {
-                None => (true, join(v, path)),
+            Paths::Many(v) => match v.iter().position(|p| p.peer_id == path.peer_id) {
+                None => (true, join(v, path, mp)),
                 Some(i) => {
-                    let before = multipath_hops(v);
+                    let before = multipath_hops(v, mp);
                     if let Some(slot) = v.get_mut(i) {
                         *slot = path;
                     }
                     best_first(v);
-                    (false, multipath_hops(v) != before)
+                    (false, multipath_hops(v, mp) != before)
                 }
             },
         };
@@ -157,6 +168,7 @@ impl<K: Key> Table<K> {
     /// Drop the paths for `prefix` that `pred` selects. The entry stays, if it has no paths
     /// left, until the change has been taken ([`Table::take_dirty`]).
     pub(crate) fn remove_if(&mut self, prefix: K::Prefix, pred: impl Fn(&Path) -> bool) -> Outcome {
+        let mp = self.multipath;
         let Some(entry) = self.entries.get_mut(&K::of(prefix)) else {
             return Outcome::default();
         };
@@ -168,13 +180,13 @@ impl<K: Key> Table<K> {
             Paths::One(_) => return Outcome::default(),
             Paths::Many(v) => {
                 let before_len = v.len();
-                let before = multipath_hops(v);
+                let before = multipath_hops(v, mp);
                 v.retain(|p| !pred(p));
                 if v.len() == before_len {
                     return Outcome::default();
                 }
                 best_first(v);
-                let moved = multipath_hops(v) != before;
+                let moved = multipath_hops(v, mp) != before;
                 if v.len() == 1 {
                     if let Some(p) = v.pop() {
                         entry.paths = Paths::One(p);
@@ -212,24 +224,29 @@ impl<K: Key> Table<K> {
     }
 
     /// The next hops in use for `prefix` (empty: no route).
-    pub(crate) fn next_hops(&self, prefix: K::Prefix) -> Vec<IpAddr> {
+    pub(crate) fn next_hops(&self, prefix: K::Prefix) -> Vec<NextHop> {
         self.entries
             .get(&K::of(prefix))
-            .map(|e| hops(&e.paths))
+            .map(|e| hops(&e.paths, self.multipath))
             .unwrap_or_default()
     }
 
     /// The whole Loc-RIB.
-    pub(crate) fn loc(&self) -> impl Iterator<Item = (K::Prefix, Vec<IpAddr>)> + '_ {
+    pub(crate) fn loc(&self) -> impl Iterator<Item = (K::Prefix, Vec<NextHop>)> + '_ {
         self.entries
             .iter()
             .filter(|(_, e)| !e.paths.as_slice().is_empty())
-            .map(|(k, e)| (k.prefix(), hops(&e.paths)))
+            .map(|(k, e)| (k.prefix(), hops(&e.paths, self.multipath)))
+    }
+
+    /// Which paths form a prefix's ECMP set.
+    pub(crate) fn multipath(&self) -> Multipath {
+        self.multipath
     }
 
     /// Take `prefix` off the pending list: its current next hops (empty: gone, and the entry
     /// that was kept to remember it was pending goes too).
-    pub(crate) fn take_dirty(&mut self, prefix: K::Prefix) -> Vec<IpAddr> {
+    pub(crate) fn take_dirty(&mut self, prefix: K::Prefix) -> Vec<NextHop> {
         let key = K::of(prefix);
         let Some(e) = self.entries.get_mut(&key) else {
             return Vec::new();
@@ -239,7 +256,7 @@ impl<K: Key> Table<K> {
             self.entries.remove(&key);
             return Vec::new();
         }
-        hops(&e.paths)
+        hops(&e.paths, self.multipath)
     }
 }
 
@@ -265,19 +282,29 @@ impl IntoOutcome for (bool, bool) {
 
 /// Add a path from a new peer to `paths` (best first, not empty); whether the next-hop set
 /// moved. Only the current best is compared with, unless the newcomer beats it from another
-/// multipath class.
-fn join(paths: &mut Vec<Arc<Path>>, path: Arc<Path>) -> bool {
+/// multipath class or the set is at its size limit.
+fn join(paths: &mut Vec<Arc<Path>>, path: Arc<Path>, mp: Multipath) -> bool {
     let Some(best) = paths.first().cloned() else {
         paths.push(path);
         return true;
     };
     let hop = path.rank.forwarding;
     let better = compare(&path, &best) == Ordering::Less;
-    if in_multipath_set(&path, &best) {
-        // It joins the set; the set moves only if its next hop is new there.
-        let known = paths
-            .iter()
-            .any(|p| p.rank.forwarding == hop && in_multipath_set(p, &best));
+    if in_multipath_set(&path, &best, mp.relax) {
+        // It joins the set; the set moves only if its next hop is new there (and, at the
+        // limit, only if it ranks among the kept ones: computed whole then).
+        let in_set = |p: &&Arc<Path>| in_multipath_set(p, &best, mp.relax);
+        // The cheap comparison first: the decision steps only for a path with the same hop.
+        let known = paths.iter().any(|p| p.rank.forwarding == hop && in_set(&p));
+        // (The set can be no larger than `paths`: most of the time nothing needs counting.)
+        let full = !known
+            && paths.len() >= mp.maximum_paths
+            && paths.iter().filter(in_set).count() >= mp.maximum_paths;
+        if full {
+            let before = multipath_hops(paths, mp);
+            push_best_first(paths, path, better);
+            return multipath_hops(paths, mp) != before;
+        }
         push_best_first(paths, path, better);
         return !known;
     }
@@ -287,9 +314,9 @@ fn join(paths: &mut Vec<Arc<Path>>, path: Arc<Path>) -> bool {
     }
     // A new best of another class: its set may take in paths the old best's excluded (equal
     // up to the router id, from its neighbour AS), so compute it whole. Rare.
-    let before = multipath_hops(paths);
+    let before = multipath_hops(paths, mp);
     push_best_first(paths, path, true);
-    multipath_hops(paths) != before
+    multipath_hops(paths, mp) != before
 }
 
 fn push_best_first(paths: &mut Vec<Arc<Path>>, path: Arc<Path>, best: bool) {
@@ -312,25 +339,44 @@ fn best_first(paths: &mut [Arc<Path>]) {
     }
 }
 
-fn hops(paths: &Paths) -> Vec<IpAddr> {
+fn hops(paths: &Paths, mp: Multipath) -> Vec<NextHop> {
     match paths {
         Paths::One(p) => vec![p.rank.forwarding],
-        Paths::Many(v) => multipath_hops(v),
+        Paths::Many(v) => multipath_hops(v, mp),
     }
 }
 
-/// The sorted next hops of the best path (first) and every path in its multipath set.
-fn multipath_hops(paths: &[Arc<Path>]) -> Vec<IpAddr> {
+/// The sorted next hops of the best path (first) and every path in its multipath set; over
+/// `mp.maximum_paths` of them, those of the best paths by the full decision order.
+pub(crate) fn multipath_hops(paths: &[Arc<Path>], mp: Multipath) -> Vec<NextHop> {
     let Some(best) = paths.first() else {
         return Vec::new();
     };
-    let mut hops: Vec<IpAddr> = Vec::with_capacity(paths.len());
+    let mut hops: Vec<NextHop> = Vec::with_capacity(paths.len());
     hops.extend(
         paths
             .iter()
-            .filter(|p| in_multipath_set(p, best))
+            .filter(|p| in_multipath_set(p, best, mp.relax))
             .map(|p| p.rank.forwarding),
     );
+    if hops.len() > mp.maximum_paths {
+        // Over the limit (rare): the best paths by the full order, distinct hops.
+        let mut set: Vec<&Path> = paths
+            .iter()
+            .map(|p| p.as_ref())
+            .filter(|p| in_multipath_set(p, best, mp.relax))
+            .collect();
+        set.sort_by(|a, b| compare(a, b));
+        hops.clear();
+        for p in set {
+            if hops.len() >= mp.maximum_paths.max(1) {
+                break;
+            }
+            if !hops.contains(&p.rank.forwarding) {
+                hops.push(p.rank.forwarding);
+            }
+        }
+    }
     hops.sort_unstable();
     hops.dedup();
     hops

@@ -3,6 +3,7 @@
 
 mod properties;
 mod reimport;
+mod unnumbered;
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
@@ -15,7 +16,9 @@ use crate::wire::{PathAttribute, UpdateMsg};
 
 fn peer(last: u8, asn: u32) -> PeerInfo {
     PeerInfo {
+        id: PeerId(u64::from(last)),
         address: IpAddr::V4(Ipv4Addr::new(10, 0, last, 1)),
+        interface: None,
         router_id: Ipv4Addr::new(10, 0, last, 1),
         asn,
         local_as: 65101,
@@ -68,7 +71,7 @@ fn announce_then_withdraw() {
         hops(&c),
         vec![("10.244.2.0/24".into(), vec!["10.0.1.1".into()])]
     );
-    assert_eq!(rib.received(peer(1, 65001).address), 1);
+    assert_eq!(rib.received(peer(1, 65001).id), 1);
     // The same announcement again changes nothing.
     assert!(rib
         .update(
@@ -78,7 +81,7 @@ fn announce_then_withdraw() {
         .is_empty());
     let c = rib.update(peer(1, 65001), &withdraw("10.244.2.0/24"));
     assert_eq!(hops(&c), vec![("10.244.2.0/24".into(), vec![])]);
-    assert_eq!(rib.received(peer(1, 65001).address), 0);
+    assert_eq!(rib.received(peer(1, 65001).id), 0);
     assert!(rib
         .update(peer(1, 65001), &withdraw("10.244.2.0/24"))
         .is_empty());
@@ -151,7 +154,7 @@ fn equal_paths_from_two_tors_in_the_same_as_make_ecmp() {
             vec!["10.0.1.1".into(), "10.0.2.1".into()]
         )]
     );
-    let c = rib.peer_down(peer(1, 65001).address);
+    let c = rib.peer_down(peer(1, 65001).id);
     assert_eq!(
         hops(&c),
         vec![("10.244.3.0/24".into(), vec!["10.0.2.1".into()])]
@@ -305,7 +308,7 @@ fn ipv6_routes_arrive_and_leave_through_mp_attributes() {
     };
     let c = rib.update(peer(1, 65001), &withdraw);
     assert_eq!(hops(&c), vec![("fd00:244:2::/64".into(), vec![])]);
-    assert_eq!(rib.received(peer(1, 65001).address), 0);
+    assert_eq!(rib.received(peer(1, 65001).id), 0);
 }
 
 #[test]
@@ -322,22 +325,22 @@ fn stale_routes_stay_until_swept_and_refreshed_ones_survive() {
     );
     rib.update(p, &announce_v6("fd00:244:2::/64", &[65001], "fd00::1"));
     // The session drops; the peer restarts gracefully: nothing changes in the Loc-RIB.
-    rib.mark_stale(p.address, None);
+    rib.mark_stale(p.id, None);
     assert_eq!(rib.loc_rib().len(), 3);
-    assert_eq!(rib.stale_count(p.address), 3);
+    assert_eq!(rib.stale_count(p.id), 3);
     // It comes back and re-announces one IPv4 prefix, then sends IPv4 End-of-RIB.
     rib.update(
         p,
         &announce("10.244.2.0/24", &[65001], [10, 0, 1, 1], vec![]),
     );
-    assert_eq!(rib.stale_count(p.address), 2);
-    let c = rib.sweep_stale(p.address, Some(2 - 1));
+    assert_eq!(rib.stale_count(p.id), 2);
+    let c = rib.sweep_stale(p.id, Some(2 - 1));
     assert_eq!(hops(&c), vec![("10.244.3.0/24".into(), vec![])]);
     // IPv6 is still stale until its own End-of-RIB.
-    assert_eq!(rib.stale_count(p.address), 1);
-    let c = rib.sweep_stale(p.address, Some(2));
+    assert_eq!(rib.stale_count(p.id), 1);
+    let c = rib.sweep_stale(p.id, Some(2));
     assert_eq!(hops(&c), vec![("fd00:244:2::/64".into(), vec![])]);
-    assert_eq!(rib.received(p.address), 1);
+    assert_eq!(rib.received(p.id), 1);
 }
 
 #[test]
@@ -346,5 +349,5 @@ fn import_filter_refuses_without_disturbing_others() {
     let u = announce("10.244.2.0/24", &[65001], [10, 0, 1, 1], vec![]);
     let c = rib.update_filtered(peer(1, 65001), &u, |p| p.prefix_len() > 24);
     assert!(c.is_empty());
-    assert_eq!(rib.received(peer(1, 65001).address), 0);
+    assert_eq!(rib.received(peer(1, 65001).id), 0);
 }

@@ -26,7 +26,7 @@ pub const RETRY: Duration = Duration::from_secs(3);
 pub fn config(passive: bool, gr: Option<GrOptions>) -> SessionConfig {
     SessionConfig {
         local_as: OUR_AS,
-        remote_as: THEIR_AS,
+        remote_as: THEIR_AS.into(),
         router_id: OUR_ID,
         hold_time: 9,
         keepalive: None,

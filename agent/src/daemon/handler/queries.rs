@@ -2,16 +2,16 @@
 //! attachments and what BGP and the kernel hold).
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 
-use api::proto::{Attachment, NodeStatus, Reply, RouteStatus};
+use api::proto::{Attachment, NodeStatus, Reply};
 use ipnet::IpNet;
 
 use super::shared::{error, AgentHandler};
 use crate::api::convert;
+use crate::api::route_status::KernelView;
 use crate::daemon::usage;
-use crate::dataplane;
-use crate::kernel::RTPROT_BGP;
+use crate::dataplane::{self, Reachability};
+use crate::kernel::{NextHop, RTPROT_BGP};
 
 impl AgentHandler {
     /// Every attachment with its addresses (and namespace, when made since start).
@@ -74,11 +74,13 @@ impl AgentHandler {
         })
     }
 
-    /// Every peer in detail, or the one asked for (`not_found` if it is not configured).
-    pub(super) async fn peers(&self, only: Option<IpAddr>) -> Reply {
+    /// Every peer in detail, or the one asked for by address or interface (`not_found` if it
+    /// is not configured).
+    pub(super) async fn peers(&self, only: Option<String>) -> Reply {
         let mut peers = self.speaker.status().await;
         if let Some(want) = only {
-            peers.retain(|p| p.peer == want);
+            let key = want.parse::<bgp::PeerKey>().ok();
+            peers.retain(|p| Some(&p.peer) == key.as_ref());
             if peers.is_empty() {
                 return error("not_found", format!("{want} is not a configured BGP peer"));
             }
@@ -88,57 +90,41 @@ impl AgentHandler {
         }
     }
 
-    /// The Loc-RIB, each prefix marked with whether the kernel holds it.
+    /// The Loc-RIB, each prefix marked with whether the kernel holds it, and each next hop the
+    /// kernel cannot use with the reason.
     pub(super) async fn routes(&self) -> Reply {
-        let kernel: HashMap<IpNet, Vec<IpAddr>> = match self.kernel.routes(RTPROT_BGP).await {
+        let kernel: HashMap<IpNet, Vec<NextHop>> = match self.kernel.routes(RTPROT_BGP).await {
             Ok(routes) => routes
                 .iter()
-                .map(|r| (r.destination, r.gateways()))
+                .map(|r| (r.destination, r.next_hops()))
                 .collect(),
             Err(e) => return error("kernel", format!("listing the kernel's BGP routes: {e}")),
         };
-        let held = self.ipam.lock().await.ipam().blocks();
-        let conflicts: Vec<IpNet> = self
-            .conflicts
-            .list()
-            .into_iter()
-            .map(|c| c.prefix)
-            .collect();
-        let clusters: Vec<IpNet> = std::iter::once(IpNet::V4(self.config.cluster.cidr))
-            .chain(self.config.cluster.cidr_v6.map(IpNet::V6))
-            .collect();
+        let reach = match (self.kernel.links().await, self.kernel.all_addresses().await) {
+            (Ok(links), Ok(addresses)) => Reachability::new(&links, &addresses),
+            (Err(e), _) | (_, Err(e)) => {
+                return error("kernel", format!("listing links and addresses: {e}"))
+            }
+        };
+        let view = KernelView {
+            routes: kernel,
+            reach,
+            held: self.ipam.lock().await.ipam().blocks(),
+            conflicts: self
+                .conflicts
+                .list()
+                .into_iter()
+                .map(|c| c.prefix)
+                .collect(),
+            clusters: std::iter::once(IpNet::V4(self.config.cluster.cidr))
+                .chain(self.config.cluster.cidr_v6.map(IpNet::V6))
+                .collect(),
+        };
         let routes = self
             .speaker
             .routes()
             .into_iter()
-            .map(|r| {
-                let ours = held.iter().any(|b| b.contains(&r.prefix));
-                let p = r.prefix;
-                let (in_kernel, hops, why) = match kernel.get(&p) {
-                    Some(hops) => (true, hops.clone(), None),
-                    None if conflicts.contains(&p) => (
-                        false,
-                        Vec::new(),
-                        Some("inside a block this host holds: a block conflict".into()),
-                    ),
-                    None if ours => (
-                        false,
-                        Vec::new(),
-                        Some("inside a block this host holds".into()),
-                    ),
-                    None if p.prefix_len() != 0 && !clusters.iter().any(|c| c.contains(&p)) => {
-                        (false, Vec::new(), Some("outside the cluster ranges".into()))
-                    }
-                    None => (false, Vec::new(), None),
-                };
-                RouteStatus {
-                    prefix: r.prefix,
-                    paths: r.paths.into_iter().map(convert::path).collect(),
-                    in_kernel,
-                    kernel_next_hops: hops,
-                    not_installed_because: why,
-                }
-            })
+            .map(|r| view.route(r))
             .collect();
         Reply::Routes {
             routes,

@@ -1,6 +1,8 @@
 //! From the running configuration and a new one to the speaker commands that apply only the
-//! difference (pure). Peers are matched by address; what a changed key takes is the table's
-//! (`keys.rs`).
+//! difference (pure). Peers are matched by their key (`address`, or `interface` for an
+//! interface peer); an entry whose key changed in place (the same position in `bgp.peers` and
+//! the same `asn`, neither its old nor its new key another entry's) is that peer reset, not one
+//! removed and another added. What a changed key takes is the table's (`keys.rs`).
 
 use std::collections::BTreeMap;
 
@@ -16,6 +18,8 @@ use crate::daemon::peer_configs;
 pub struct PeerChange {
     /// Its new configuration, as the speaker runs it.
     pub config: Running,
+    /// The key it ran under, when its `address` or `interface` changed in place.
+    pub was: Option<PeerKey>,
     /// The keys (and policies) that changed, for the operator.
     pub what: Vec<String>,
 }
@@ -67,12 +71,25 @@ pub fn plan(
         .zip(peer_configs(new))
         .map(|(p, r)| (identity(p), p, r))
         .collect();
+    let rekeyed = rekeyed(old, new, running);
     for key in running.keys() {
-        if !wanted.iter().any(|(k, _, _)| k == key) {
+        if !wanted.iter().any(|(k, _, _)| k == key) && !rekeyed.contains_key(key) {
             plan.removed.push(key.clone());
         }
     }
     for (key, entry, config) in wanted {
+        if let Some((was, (before, _))) = rekeyed.iter().find(|(_, (_, to))| *to == key) {
+            let what = changed_peer_keys(before, entry)
+                .into_iter()
+                .map(|(k, _)| k.to_string())
+                .collect();
+            plan.reset.push(PeerChange {
+                config,
+                was: Some(was.clone()),
+                what,
+            });
+            continue;
+        }
         let Some(now) = running.get(&key) else {
             plan.added.push(config);
             continue;
@@ -85,6 +102,7 @@ pub fn plan(
             // Running, but not from the old file (cannot happen): start it afresh.
             plan.reset.push(PeerChange {
                 config,
+                was: None,
                 what: vec!["configuration".into()],
             });
             continue;
@@ -117,17 +135,57 @@ pub fn plan(
             // The running configuration differs from the file's for no key: a command that
             // failed before. Apply it again, as a reset: it is what the file says.
             what.push("configuration".into());
-            plan.reset.push(PeerChange { config, what });
+            plan.reset.push(PeerChange {
+                config,
+                was: None,
+                what,
+            });
         } else if keys.iter().any(|(_, e)| *e == Effect::Reset) {
-            plan.reset.push(PeerChange { config, what });
+            plan.reset.push(PeerChange {
+                config,
+                was: None,
+                what,
+            });
         } else {
-            plan.live.push(PeerChange { config, what });
+            plan.live.push(PeerChange {
+                config,
+                was: None,
+                what,
+            });
         }
     }
     Ok(plan)
 }
 
-/// Who a `bgp.peers` entry is.
+/// Who a `bgp.peers` entry is: its address, or its interface.
 pub fn identity(p: &PeerConfig) -> PeerKey {
-    p.address.into()
+    p.key()
+}
+
+/// Entries whose key changed in place: at the same position of `bgp.peers` in both files and
+/// with the same `asn` (the same neighbour, reached at another address or interface), a
+/// running peer whose key no entry of `new` has, and a key no entry of `old` had. Keyed by the
+/// old key: the old entry and the new key.
+fn rekeyed<'a>(
+    old: &'a Config,
+    new: &Config,
+    running: &BTreeMap<PeerKey, Running>,
+) -> BTreeMap<PeerKey, (&'a PeerConfig, PeerKey)> {
+    let old_keys: Vec<PeerKey> = old.bgp.peers.iter().map(identity).collect();
+    let new_keys: Vec<PeerKey> = new.bgp.peers.iter().map(identity).collect();
+    old.bgp
+        .peers
+        .iter()
+        .zip(&new.bgp.peers)
+        .zip(old_keys.iter().zip(&new_keys))
+        .filter(|((before, after), (was, is))| {
+            was != is
+                && before.asn == after.asn
+                && running.contains_key(*was)
+                && !running.contains_key(*is)
+                && !new_keys.contains(was)
+                && !old_keys.contains(is)
+        })
+        .map(|((entry, _), (was, is))| (was.clone(), (entry, is.clone())))
+        .collect()
 }

@@ -11,7 +11,8 @@
 
 use crate::config::{
     ApiConfig, BgpConfig, ClusterConfig, Config, DataplaneConfig, DockerConfig,
-    GracefulRestartConfig, IpamConfig, ListenConfig, MetricsConfig, NodeConfig, PeerConfig,
+    GracefulRestartConfig, IpamConfig, ListenConfig, MetricsConfig, MultipathConfig, NodeConfig,
+    PeerConfig,
 };
 
 /// What a change to a `bgp.peers[]` key takes.
@@ -47,9 +48,11 @@ macro_rules! peer_keys {
 }
 
 peer_keys! {
-    // The peer's identity: peers are matched by it, so a new address is a removed peer and
-    // an added one.
+    // The peer's identity: peers are matched by it. Changed in place (the entry at the same
+    // position, neither key another entry's), it is this peer reset; else one peer removed
+    // and another added.
     address => Reset,
+    interface => Reset,
     asn => Reset,
     hold_time => Reset,
     port => Reset,
@@ -89,7 +92,8 @@ macro_rules! restart_keys {
 /// host's identity in BGP (`node.*`, in every OPEN), the address plan (`cluster.*`,
 /// `ipam.*`: blocks and allocations are built on them), the wiring of containers
 /// (`dataplane.*`), what latticed listens on (`api.*`, `metrics.*`, `docker.*`,
-/// `bgp.listen.*`) and graceful restart (`bgp.graceful_restart.*`, in every OPEN). Only
+/// `bgp.listen.*`), graceful restart (`bgp.graceful_restart.*`, in every OPEN) and the RIB's
+/// ECMP rule (`bgp.multipath.*`, fixed when the RIB is made). Only
 /// `bgp.peers` and `bgp.policies` change live.
 pub fn restart_required(old: &Config, new: &Config) -> Vec<&'static str> {
     let Config {
@@ -108,6 +112,7 @@ pub fn restart_required(old: &Config, new: &Config) -> Vec<&'static str> {
         // Live.
         peers: _,
         policies: _,
+        multipath: _,
     } = &old.bgp;
     let mut out = Vec::new();
     restart_keys!(
@@ -181,6 +186,16 @@ pub fn restart_required(old: &Config, new: &Config) -> Vec<&'static str> {
         GracefulRestartConfig {
             enabled,
             restart_time
+        }
+    );
+    restart_keys!(
+        out,
+        old.bgp.multipath,
+        new.bgp.multipath,
+        "bgp.multipath",
+        MultipathConfig {
+            relax,
+            maximum_paths
         }
     );
     restart_keys!(out, old.api, new.api, "api", ApiConfig { socket });

@@ -127,9 +127,15 @@ impl Reloader {
         for change in plan.reset {
             let key = change.config.peer.clone();
             let what = change.what.join(", ");
-            done.push(match self.speaker.replace_peer(change.config).await {
-                Ok(()) => format!("peer {key}: reset (Cease/6) for {what}"),
-                Err(e) => format!("peer {key}: reset for {what} failed: {e}"),
+            done.push(match change.was {
+                Some(was) => match self.speaker.replace_peer_key(&was, change.config).await {
+                    Ok(()) => format!("peer {was}: reset (Cease/6) for {what}, now peer {key}"),
+                    Err(e) => format!("peer {was}: reset for {what} (now {key}) failed: {e}"),
+                },
+                None => match self.speaker.replace_peer(change.config).await {
+                    Ok(()) => format!("peer {key}: reset (Cease/6) for {what}"),
+                    Err(e) => format!("peer {key}: reset for {what} failed: {e}"),
+                },
             });
         }
         for change in plan.live {

@@ -72,7 +72,7 @@ fn the_plan_applies_only_the_difference() {
             .replace("communities: ['65000:1']", "communities: ['65000:2']")
             .replace(
                 "    - { address: 10.0.3.1, asn: 65003 }\n",
-                "    - { address: 10.0.4.1, asn: 65004 }\n",
+                "    - { address: 10.0.4.1, asn: 65004 }\n    - { address: 10.0.3.2, asn: 65003 }\n",
             ),
     );
     let p = plan(&old, &new, &running(&old)).unwrap();
@@ -84,9 +84,10 @@ fn the_plan_applies_only_the_difference() {
     );
     assert_eq!(p.reset.len(), 1);
     assert_eq!(p.reset[0].what, vec!["hold_time".to_string()]);
+    assert_eq!(p.reset[0].was, None);
     assert_eq!(p.live.len(), 1);
     assert_eq!(p.live[0].what, vec!["communities".to_string()]);
-    assert_eq!(p.added.len(), 1);
+    assert_eq!(p.added.len(), 2);
     assert_eq!(p.unchanged, 0);
 
     // A policy's definition changes under the same name: its peers take it live.
@@ -143,4 +144,101 @@ fn keys_that_need_a_restart_are_named() {
             ("max_prefixes", Effect::Reset)
         ]
     );
+}
+
+fn key(s: &str) -> bgp::PeerKey {
+    s.parse().unwrap()
+}
+
+/// Interface peers are matched by their interface; an entry whose address or interface changed
+/// in place is that peer reset alone, not one removed and another added.
+#[test]
+fn interface_peers_and_keys_changed_in_place() {
+    let base = BASE.replace(
+        "    - { address: 10.0.3.1, asn: 65003 }\n",
+        "    - { address: 10.0.3.1, asn: 65003 }\n    - { interface: eth1, asn: external }\n",
+    );
+    let old = config(&base);
+    assert_eq!(plan(&old, &old, &running(&old)).unwrap().unchanged, 4);
+
+    // The interface peer's communities: live, by its interface.
+    let p = plan(
+        &old,
+        &config(&base.replace(
+            "{ interface: eth1, asn: external }",
+            "{ interface: eth1, asn: external, communities: ['65000:9'] }",
+        )),
+        &running(&old),
+    )
+    .unwrap();
+    assert_eq!(p.live.len(), 1);
+    assert_eq!(p.live[0].config.peer, key("eth1"));
+    assert_eq!((p.reset.len(), p.added.len(), p.removed.len()), (0, 0, 0));
+
+    // Its interface changed in place: that peer reset (from eth1 to eth2), nothing else.
+    let p = plan(
+        &old,
+        &config(&base.replace("interface: eth1", "interface: eth2")),
+        &running(&old),
+    )
+    .unwrap();
+    assert_eq!((p.removed.len(), p.added.len(), p.live.len()), (0, 0, 0));
+    assert_eq!(p.reset.len(), 1);
+    assert_eq!(p.reset[0].was, Some(key("eth1")));
+    assert_eq!(p.reset[0].config.peer, key("eth2"));
+    assert_eq!(p.reset[0].what, vec!["interface".to_string()]);
+    assert_eq!(p.unchanged, 3);
+
+    // An address peer changed in place to an interface peer: reset, both keys named.
+    let p = plan(
+        &old,
+        &config(&base.replace(
+            "{ address: 10.0.3.1, asn: 65003 }",
+            "{ interface: eth3, asn: 65003 }",
+        )),
+        &running(&old),
+    )
+    .unwrap();
+    assert_eq!(p.reset.len(), 1);
+    assert_eq!(p.reset[0].was, Some(key("10.0.3.1")));
+    assert_eq!(p.reset[0].config.peer, key("eth3"));
+    assert_eq!(
+        p.reset[0].what,
+        vec!["address".to_string(), "interface".to_string()]
+    );
+
+    // The interface peer removed, others added at the end: removed and added, not paired (the
+    // entry now at its position has another AS).
+    let p = plan(
+        &old,
+        &config(
+            &base.replace("    - { interface: eth1, asn: external }\n", "")
+                .replace("  policies:", "    - { address: 10.0.5.1, asn: 65005 }\n    - { interface: eth9, asn: external }\n  policies:"),
+        ),
+        &running(&old),
+    )
+    .unwrap();
+    assert_eq!(p.removed, vec![key("eth1")]);
+    assert_eq!(
+        p.added.iter().map(|c| c.peer.clone()).collect::<Vec<_>>(),
+        vec![key("10.0.5.1"), key("eth9")]
+    );
+    assert!(p.reset.is_empty());
+
+    // Two entries swapping their addresses: each keeps its session, with the other's
+    // settings (matched by key, never paired by position).
+    let swapped = base
+        .replace(
+            "address: 10.0.1.1, asn: 65001",
+            "address: 10.0.X.1, asn: 65001",
+        )
+        .replace(
+            "address: 10.0.2.1, asn: 65002",
+            "address: 10.0.1.1, asn: 65002",
+        )
+        .replace("10.0.X.1", "10.0.2.1");
+    let p = plan(&old, &config(&swapped), &running(&old)).unwrap();
+    assert!(p.removed.is_empty() && p.added.is_empty());
+    assert_eq!(p.reset.len(), 2);
+    assert!(p.reset.iter().all(|c| c.was.is_none()));
 }

@@ -16,7 +16,7 @@ pub use state::{FakeLink, Namespace};
 
 use super::{
     validate_sysctl_key, EventReceiver, EventSender, IpvlanMode, Kernel, KernelError, KernelResult,
-    LinkInfo, MacAddr, Route,
+    LinkInfo, MacAddr, NetnsId, NetnsKind, Route,
 };
 use state::World;
 
@@ -320,6 +320,24 @@ impl Kernel for FakeKernel {
         Ok(Arc::new(FakeKernel {
             shared: Arc::clone(&self.shared),
             ns: path.to_path_buf(),
+        }))
+    }
+
+    /// The fake's namespaces are network namespaces (identified by their path); anything else
+    /// is no namespace at all.
+    async fn classify_netns(&self, path: &Path) -> KernelResult<NetnsKind> {
+        if path == self.ns {
+            return Ok(NetnsKind::Own);
+        }
+        if !self.lock().world.namespaces.contains_key(path) {
+            return Ok(NetnsKind::NotNamespace);
+        }
+        use std::hash::{Hash, Hasher};
+        let mut h = std::hash::DefaultHasher::new();
+        path.hash(&mut h);
+        Ok(NetnsKind::Network(NetnsId {
+            dev: 0,
+            ino: h.finish(),
         }))
     }
 }

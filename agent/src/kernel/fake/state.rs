@@ -288,7 +288,22 @@ impl World {
             RouteTarget::Gateways(hops) if hops.is_empty() => {
                 return Err(KernelError::Invalid("route without next hops".into()))
             }
-            RouteTarget::Gateways(hops) => hops.iter().filter_map(|h| h.ifindex).next(),
+            RouteTarget::Gateways(hops) => {
+                // The kernel's rules: a link-local gateway needs its device; an IPv6 route
+                // cannot go via an IPv4 gateway (the other way round is RTA_VIA, RFC 8950).
+                for h in hops {
+                    let v6_via_v4 = route.destination.addr().is_ipv6() && h.gateway.is_ipv4();
+                    if (h.is_link_local() && h.ifindex.is_none()) || v6_via_v4 {
+                        return Err(KernelError::Netlink {
+                            op: "RTM_NEWROUTE",
+                            message: format!("Nexthop has invalid gateway ({})", h.gateway),
+                        });
+                    }
+                }
+                hops.iter()
+                    .filter_map(|h| h.ifindex)
+                    .find(|i| !ns.links.contains_key(i))
+            }
             RouteTarget::Blackhole => None,
         };
         if let Some(index) = missing.filter(|i| !ns.links.contains_key(i)) {

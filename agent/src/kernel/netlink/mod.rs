@@ -23,7 +23,8 @@ use async_trait::async_trait;
 use ipnet::IpNet;
 
 use super::{
-    EventReceiver, IpvlanMode, Kernel, KernelError, KernelResult, LinkInfo, MacAddr, Route, RouteOp,
+    EventReceiver, IpvlanMode, Kernel, KernelError, KernelResult, LinkInfo, MacAddr, NetnsKind,
+    Route, RouteOp,
 };
 
 /// The namespace file of the calling thread.
@@ -185,5 +186,9 @@ impl Kernel for NetlinkKernel {
     async fn netns(&self, path: &Path) -> KernelResult<Arc<dyn Kernel>> {
         let kernel = NetlinkKernel::in_netns(path).await?;
         Ok(Arc::new(kernel.with_event_buffer(self.event_buffer)))
+    }
+
+    async fn classify_netns(&self, path: &Path) -> KernelResult<NetnsKind> {
+        netns::classify(&self.netns, path).await
     }
 }

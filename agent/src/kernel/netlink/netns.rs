@@ -7,12 +7,15 @@
 
 use std::fs::File;
 use std::io;
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::sync::Arc;
 
+use nix::errno::Errno;
 use nix::sched::{setns, CloneFlags};
+use nix::sys::statfs::{statfs, NSFS_MAGIC};
 
-use crate::kernel::{KernelError, KernelResult};
+use crate::kernel::{KernelError, KernelResult, NetnsId, NetnsKind};
 
 /// Opens a namespace file (`/run/netns/x`, `/proc/PID/ns/net`).
 pub(super) fn open(path: &Path) -> KernelResult<File> {
@@ -60,4 +63,87 @@ pub(super) async fn connect_in(netns: Arc<File>, what: String) -> KernelResult<r
     .await?;
     runtime.spawn(conn);
     Ok(handle)
+}
+
+/// What `path` is, seen from the kernel acting in `own` ([`crate::kernel::Kernel::classify_netns`]).
+pub(super) async fn classify(own: &File, path: &Path) -> KernelResult<NetnsKind> {
+    // nsfs, checked without opening the file (a FIFO or a device would block or act).
+    if !statfs(path).is_ok_and(|fs| fs.filesystem_type() == NSFS_MAGIC) {
+        return Ok(NetnsKind::NotNamespace);
+    }
+    let shown = path.display();
+    let id = std::fs::metadata(path)
+        .map(|m| NetnsId {
+            dev: m.dev(),
+            ino: m.ino(),
+        })
+        .map_err(|e| KernelError::from_io(format!("netns {shown}"), e))?;
+    let own_id = own
+        .metadata()
+        .map(|m| NetnsId {
+            dev: m.dev(),
+            ino: m.ino(),
+        })
+        .map_err(|e| KernelError::from_io("own netns".to_string(), e))?;
+    if id == own_id {
+        return Ok(NetnsKind::Own);
+    }
+    if !is_network_namespace(path).await? {
+        return Ok(NetnsKind::OtherNamespace);
+    }
+    Ok(NetnsKind::Network(id))
+}
+
+/// Joins the namespace on a throwaway thread: the kernel refuses (EINVAL) any namespace file
+/// that is not a network namespace. Nothing else runs on that thread, and it ends right after.
+async fn is_network_namespace(path: &Path) -> KernelResult<bool> {
+    let what = format!("probing netns {}", path.display());
+    let file = open(path)?;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("lattice-nsprobe".into())
+        .spawn(move || {
+            let _ = tx.send(setns(&file, CloneFlags::CLONE_NEWNET));
+        })
+        .map_err(|e| KernelError::from_io(what.clone(), e))?;
+    match rx.await {
+        Ok(Ok(())) => Ok(true),
+        Ok(Err(Errno::EINVAL)) => Ok(false),
+        Ok(Err(e)) => Err(KernelError::from_io(what, io::Error::from(e))),
+        Err(_) => Err(KernelError::Io {
+            op: what,
+            source: io::Error::other("the probe thread ended without a result"),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn namespace_files_are_told_apart() {
+        let own = File::open("/proc/self/ns/net").unwrap_or_else(|e| panic!("{e}"));
+        let kind = |p: &'static str| {
+            let own = own.try_clone().unwrap_or_else(|e| panic!("{e}"));
+            async move { classify(&own, Path::new(p)).await }
+        };
+        assert_eq!(
+            kind("/etc/hostname").await.ok(),
+            Some(NetnsKind::NotNamespace)
+        );
+        assert_eq!(kind("/").await.ok(), Some(NetnsKind::NotNamespace));
+        assert_eq!(
+            kind("/nonexistent").await.ok(),
+            Some(NetnsKind::NotNamespace)
+        );
+        assert_eq!(kind("/proc/self/ns/net").await.ok(), Some(NetnsKind::Own));
+        // Joining needs CAP_SYS_ADMIN; without it the probe is an error, never a yes.
+        if nix::unistd::geteuid().is_root() {
+            assert_eq!(
+                kind("/proc/self/ns/uts").await.ok(),
+                Some(NetnsKind::OtherNamespace)
+            );
+        }
+    }
 }

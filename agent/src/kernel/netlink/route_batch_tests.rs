@@ -11,7 +11,9 @@ use rtnetlink::packet_core::{ErrorMessage, NetlinkHeader, NetlinkMessage, Netlin
 use super::*;
 
 fn ops(n: u32) -> Vec<RouteOp> {
-    let hop = [IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2))];
+    let hop = [crate::kernel::NextHop::via(IpAddr::V4(Ipv4Addr::new(
+        10, 0, 0, 2,
+    )))];
     (0..n)
         .map(|i| {
             let [_, _, a, b] = i.to_be_bytes();

@@ -2,20 +2,20 @@
 //! policy, which may refuse a route or change it. Paths a policy changed the same way stay
 //! shared, as the prefixes of one UPDATE share theirs.
 
-use std::net::IpAddr;
 use std::sync::Arc;
 
 use ipnet::IpNet;
 
 use crate::policy::{ImportPolicy, Policy, RouteAttrs, RouteContext, RouteSource};
 use crate::rib::Path;
+use crate::PeerKey;
 
 /// One pass of imports (an UPDATE, or a kept Adj-RIB-In taken again).
 #[derive(Debug)]
 pub(super) struct Importer<'a> {
     prefixes: &'a ImportPolicy,
     policy: Option<&'a Policy>,
-    peer: IpAddr,
+    peer: &'a PeerKey,
     local_as: u32,
     /// The prefixes refused in this pass.
     pub refused: Vec<IpNet>,
@@ -28,7 +28,7 @@ impl<'a> Importer<'a> {
     pub fn new(
         prefixes: &'a ImportPolicy,
         policy: Option<&'a Policy>,
-        peer: IpAddr,
+        peer: &'a PeerKey,
         local_as: u32,
     ) -> Self {
         Self {

@@ -4,6 +4,7 @@
 //! Every protocol decision (collisions, graceful-restart deadlines, hold-down, back-off) is the
 //! machine's.
 
+mod follow;
 mod import;
 mod receive;
 mod reconfigure;
@@ -13,7 +14,7 @@ mod send;
 pub use reconfigure::{ImportApplied, PeerUpdate};
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, SocketAddr, SocketAddrV6};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,9 +28,11 @@ use tracing::{debug, info, warn};
 use super::adj_out::{AdjRibOut, OurRoutes};
 use super::config::{Announced, PeerConfig};
 use super::conn::{dial, Conn, ConnEvent};
+use super::link::{Hint, LinkHandle};
 use super::shared::Shared;
 use crate::fsm::peer::{ConnId, Input, Output, Peer, Removal};
-use crate::fsm::{OpenOptions, SessionConfig};
+use crate::fsm::{OpenOptions, SessionConfig, State};
+use crate::rib::PeerId;
 use crate::wire::{
     cease_subcode, encode, header_subcode, CodecContext, DecodeError, ErrorCode, Message,
     NotificationMsg,
@@ -68,6 +71,7 @@ pub(super) struct PeerChannels {
 /// What woke the task up.
 enum Wake {
     Stop,
+    Link,
     Inbound(TcpStream),
     Conn(ConnId, ConnEvent),
     Connected(std::io::Result<TcpStream>),
@@ -79,8 +83,16 @@ enum Wake {
 /// The task behind one configured peer.
 pub(super) struct PeerTask {
     cfg: PeerConfig,
-    /// The peer's address in the RIB.
-    address: IpAddr,
+    /// The speaker's number for the peer: its key in the RIB.
+    id: PeerId,
+    /// Where its sessions run to: the configured address, or an interface peer's neighbour
+    /// (none while it has none).
+    remote: Option<IpAddr>,
+    /// The interface the sessions run over, when known: a link-local address's zone, and the
+    /// interface of link-local next hops.
+    ifindex: Option<u32>,
+    /// An interface peer's neighbour discovery.
+    link: Option<LinkHandle>,
     shared: Arc<Shared>,
     machine: Peer,
     channels: PeerChannels,
@@ -106,8 +118,12 @@ impl PeerTask {
         let (events_tx, events_rx) = mpsc::channel(64);
         let session = session_config(&cfg, &shared);
         let machine = Peer::new(cfg.peer.clone(), session, cfg.max_prefixes, index);
+        let link = cfg.peer.interface().map(LinkHandle::spawn);
         Self {
-            address: cfg.peer.address(),
+            id: PeerId(index),
+            remote: cfg.peer.address(),
+            ifindex: None,
+            link,
             cfg,
             shared,
             machine,
@@ -126,10 +142,18 @@ impl PeerTask {
 
     /// Run until the speaker stops or the peer is removed.
     pub async fn run(mut self) {
+        if let Some(link) = &mut self.link {
+            // An interface peer waits for its neighbour.
+            let view = link.view.borrow_and_update().clone();
+            self.show_link(&view);
+            let why = view.waiting.unwrap_or_default();
+            self.process(Input::TransportDown(why)).await;
+        }
         self.process(Input::Start).await;
         loop {
             match self.wait().await {
                 Wake::Stop => return self.process(Input::Shutdown).await,
+                Wake::Link => self.on_link().await,
                 Wake::Command(PeerCommand::Remove(why)) => {
                     info!(peer = %self.cfg.peer, ?why, "peer removed from the configuration");
                     return self.process(Input::Remove(why)).await;
@@ -156,8 +180,15 @@ impl PeerTask {
         let deadline = self.machine.next_deadline().map(Instant::from_std);
         let connecting = &mut self.connecting;
         let ch = &mut self.channels;
+        let link = self.link.as_mut().map(|l| &mut l.view);
         tokio::select! {
             _ = ch.stop.changed() => Wake::Stop,
+            Some(Ok(())) = async {
+                match link {
+                    Some(view) => Some(view.changed().await),
+                    None => std::future::pending().await,
+                }
+            } => Wake::Link,
             Some(stream) = ch.inbound.recv() => Wake::Inbound(stream),
             Some(cmd) = ch.commands.recv() => Wake::Command(cmd),
             Some((id, ev)) = self.events_rx.recv() => Wake::Conn(id, ev),
@@ -203,6 +234,12 @@ impl PeerTask {
             if changed {
                 self.set_state();
             }
+            let now = self.machine.state();
+            if (state == State::Established) != (now == State::Established) {
+                if let Some(link) = &self.link {
+                    link.hint(Hint::Established(now == State::Established));
+                }
+            }
         }
     }
 
@@ -230,25 +267,28 @@ impl PeerTask {
             Output::RouteRefresh(id, rr) => return self.on_route_refresh(id, rr).await,
             Output::Down(reason) => self.down(reason),
             Output::MarkStale => {
-                let address = self.address;
+                let id = self.id;
                 self.with_rib(|rib| {
-                    rib.mark_stale(address, None);
+                    rib.mark_stale(id, None);
                     Vec::new()
                 });
             }
             Output::SweepStale(family) => {
-                let address = self.address;
-                self.with_rib(|rib| rib.sweep_stale(address, family));
+                let id = self.id;
+                self.with_rib(|rib| rib.sweep_stale(id, family));
             }
             Output::DropRoutes => {
-                let address = self.address;
-                self.with_rib(|rib| rib.peer_down(address));
+                let id = self.id;
+                self.with_rib(|rib| rib.peer_down(id));
             }
         }
         None
     }
 
     async fn on_inbound(&mut self, stream: TcpStream) {
+        if !self.accepts(&stream) {
+            return;
+        }
         let id = self.new_id();
         match Conn::start(stream, id, false, self.events_tx.clone()) {
             Ok(conn) => {
@@ -309,7 +349,15 @@ impl PeerTask {
 
     /// Start our connection attempt, abandoning one still in flight.
     fn connect(&mut self) {
-        let addr = SocketAddr::new(self.address, self.cfg.port);
+        let Some(remote) = self.remote else {
+            return;
+        };
+        let addr = match (remote, self.ifindex) {
+            (IpAddr::V6(a), Some(zone)) if a.is_unicast_link_local() => {
+                SocketAddr::V6(SocketAddrV6::new(a, self.cfg.port, 0, zone))
+            }
+            (a, _) => SocketAddr::new(a, self.cfg.port),
+        };
         let local = self.cfg.local_address;
         let password = self.cfg.password.clone();
         if let Some(h) = self.connecting.take() {
@@ -399,7 +447,7 @@ fn session_config(cfg: &PeerConfig, shared: &Shared) -> SessionConfig {
             graceful_restart: shared.graceful_restart,
             hostname: shared.hostname.clone(),
             extended_message: true,
-            extended_next_hop: cfg.peer.address().is_ipv6() && cfg.ipv4_next_hop.is_none(),
+            extended_next_hop: cfg.peer.is_ipv6() && cfg.ipv4_next_hop.is_none(),
         },
     }
 }

@@ -34,10 +34,10 @@ impl PeerTask {
                     "malformed UPDATE handled per RFC 7606");
             }
         }
-        let address = self.address;
+        let peer_id = self.id;
         if let Some((family, _)) = update.end_of_rib().filter(|_| update.recovered.is_empty()) {
             debug!(peer = %self.cfg.peer, family, "End-of-RIB received");
-            self.with_rib(|rib| rib.sweep_stale(address, Some(family)));
+            self.with_rib(|rib| rib.sweep_stale(peer_id, Some(family)));
             self.publish_stale();
             return None;
         }
@@ -45,7 +45,7 @@ impl PeerTask {
         let mut importer = Importer::new(
             &self.cfg.import,
             self.cfg.import_policy.as_deref(),
-            self.address,
+            &self.cfg.peer,
             self.shared.local_as,
         );
         let held = match self.shared.rib.lock() {
@@ -53,7 +53,7 @@ impl PeerTask {
                 if rib.update_with(peer, update, &mut |p, path| importer.import(p, path)) {
                     self.shared.signal.changed();
                 }
-                rib.received(peer.address)
+                rib.received(peer.id)
             }
             Err(_) => return None,
         };
@@ -73,7 +73,7 @@ impl PeerTask {
         let mut importer = Importer::new(
             &self.cfg.import,
             self.cfg.import_policy.as_deref(),
-            self.address,
+            &self.cfg.peer,
             self.shared.local_as,
         );
         let moved = match self.shared.rib.lock() {
@@ -132,7 +132,7 @@ impl PeerTask {
             .shared
             .rib
             .lock()
-            .map(|rib| rib.stale_count(self.address) > 0)
+            .map(|rib| rib.stale_count(self.id) > 0)
             .unwrap_or(false);
         self.shared.with_status(&self.cfg.peer, |e| {
             e.status.graceful_restart_stale = stale;
@@ -141,7 +141,11 @@ impl PeerTask {
 
     fn rib_peer(&self, n: &Negotiated) -> PeerInfo {
         PeerInfo {
-            address: self.address,
+            id: self.id,
+            address: self
+                .remote
+                .unwrap_or(std::net::IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)),
+            interface: self.ifindex,
             router_id: n.remote_router_id,
             asn: n.remote_as,
             local_as: self.shared.local_as,

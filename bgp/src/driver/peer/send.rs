@@ -21,10 +21,22 @@ impl PeerTask {
         info!(peer = %self.cfg.peer, remote_as = n.remote_as, hold = n.hold_time,
             ipv4 = n.ipv4, ipv6 = n.ipv6, "session established");
         let session = self.session_info(id, &n);
+        if self.link.is_none() {
+            // The interface of our end gives the peer's link-local next hops their zone.
+            let local = self.conns.get(&id).map(|c| c.local);
+            self.ifindex = match local {
+                Some(std::net::SocketAddr::V6(a)) if a.ip().is_unicast_link_local() => {
+                    Some(a.scope_id())
+                }
+                Some(a) => crate::driver::link::holding(a.ip()),
+                None => None,
+            };
+        }
         self.shared.with_status(&self.cfg.peer, |e| {
             e.since = Some(std::time::Instant::now());
             e.status.established_transitions = e.status.established_transitions.saturating_add(1);
             e.status.remote_router_id = Some(n.remote_router_id);
+            e.status.remote_as = n.remote_as;
             e.status.families = [(n.ipv4, "ipv4"), (n.ipv6, "ipv6")]
                 .iter()
                 .filter(|(on, _)| *on)
@@ -36,9 +48,9 @@ impl PeerTask {
         self.advertised.clear();
         // A peer that cannot be asked for its routes again has them kept as received, for a
         // changed import policy (see rib/kept.rs).
-        let address = self.address;
+        let peer_id = self.id;
         if let Ok(mut rib) = self.shared.rib.lock() {
-            rib.keep_received(address, !n.route_refresh);
+            rib.keep_received(peer_id, !n.route_refresh);
         }
         self.advertise_all(id, n).await
     }
@@ -110,10 +122,10 @@ impl PeerTask {
             debug!(peer = %self.cfg.peer, afi = rr.afi, safi = rr.safi, "ROUTE-REFRESH for a family not negotiated: ignored");
             return None;
         }
-        let address = self.address;
+        let peer = self.id;
         match rr.subtype {
             RR_REQUEST => {
-                info!(peer = %address, afi = rr.afi, "route refresh requested: sending our routes again");
+                info!(peer = %self.cfg.peer, afi = rr.afi, "route refresh requested: sending our routes again");
                 let mut family = self.exported();
                 family.retain(|p, _| (rr.afi == afi::IPV6) == p.addr().is_ipv6());
                 let (_, groups) = diff(&AdjRibOut::new(), &family);
@@ -139,13 +151,13 @@ impl PeerTask {
             }
             RR_BEGIN if n.enhanced_route_refresh => {
                 self.with_rib(|rib| {
-                    rib.mark_stale(address, Some(rr.afi));
+                    rib.mark_stale(peer, Some(rr.afi));
                     Vec::new()
                 });
                 None
             }
             RR_END if n.enhanced_route_refresh => {
-                self.with_rib(|rib| rib.sweep_stale(address, Some(rr.afi)));
+                self.with_rib(|rib| rib.sweep_stale(peer, Some(rr.afi)));
                 None
             }
             // RFC 7313 §5: other subtypes are ignored.
@@ -194,7 +206,7 @@ impl PeerTask {
         let (v4, v6) = next_hops(local, self.cfg.ipv4_next_hop, self.cfg.ipv6_next_hop);
         let attrs = ExportAttrs {
             local_as: self.shared.local_as,
-            ebgp: self.cfg.remote_as != self.shared.local_as,
+            ebgp: n.remote_as != self.shared.local_as,
             next_hop_v4: v4.filter(|_| n.ipv4),
             enhe_next_hop: v6.filter(|_| n.ipv4 && n.extended_next_hop),
             next_hop_v6: v6.filter(|_| n.ipv6),

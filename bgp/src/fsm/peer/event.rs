@@ -37,6 +37,12 @@ pub enum Input {
     /// An UPDATE that arrived on the connection was imported: the peer's Adj-RIB-In now holds
     /// this many prefixes (above `max_prefixes`: Cease/1, RFC 4486, and a hold-down).
     Imported(ConnId, usize),
+    /// The peer cannot be reached (an interface peer's interface is down or gone, or its
+    /// neighbour is unknown or changed its address): connections fail as in Event 18, and no
+    /// attempt is made until [`Input::TransportUp`]. The reason is shown as the session's.
+    TransportDown(String),
+    /// The peer can be reached again (its neighbour is known): start at once, back-off reset.
+    TransportUp,
     /// Events 9-11 (ConnectRetryTimer_Expires, HoldTimer_Expires, KeepaliveTimer_Expires) and
     /// the peer's own deadlines: time passed; due at [`super::Peer::next_deadline`].
     Tick,

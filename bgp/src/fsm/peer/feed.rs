@@ -108,6 +108,12 @@ impl Peer {
     /// The primary session fell to Idle (from `was`): report it, decide the fate of the peer's
     /// routes, and schedule the next automatic start unless the peer is stopping.
     fn down(&mut self, was: State, reason: String, now: Instant, out: &mut Vec<Output>) {
+        // A session taken down with its transport is down for the transport's reason.
+        let reason = if self.transport.up {
+            reason
+        } else {
+            self.transport.reason.clone()
+        };
         // The status says Idle before any route change goes out, so whoever sees the change
         // sees the session down too.
         out.push(Output::Down(reason.clone()));
@@ -122,7 +128,7 @@ impl Peer {
             debug!(peer = %self.key, %reason, "session attempt failed");
             self.retry.failed();
         }
-        if self.stopped {
+        if self.stopped || !self.transport.up {
             return;
         }
         let (delay, held_down) = self.retry.next_start(now, self.config.connect_retry);

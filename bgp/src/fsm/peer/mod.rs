@@ -19,6 +19,7 @@ mod feed;
 mod restart;
 mod retry;
 mod slot;
+mod transport;
 
 pub use event::{Input, Output, Removal};
 pub use restart::STALE_PATH_TIME;
@@ -62,6 +63,10 @@ pub struct Peer {
     retry: retry::Retry,
     /// The peer was shut down or removed: it takes no more input.
     stopped: bool,
+    /// [`Input::Start`] came.
+    started: bool,
+    /// Whether the peer can be reached at all (an interface peer's link and neighbour).
+    transport: transport::Transport,
 }
 
 impl Peer {
@@ -82,6 +87,8 @@ impl Peer {
             helper: restart::Helper::default(),
             retry: retry::Retry::new(seed),
             stopped: false,
+            started: false,
+            transport: transport::Transport::default(),
         }
     }
 
@@ -92,7 +99,14 @@ impl Peer {
             return out;
         }
         match input {
-            Input::Start => self.feed(Which::Primary, SessionInput::ManualStart, now, &mut out),
+            Input::Start => {
+                self.started = true;
+                if self.transport.up {
+                    self.feed(Which::Primary, SessionInput::ManualStart, now, &mut out);
+                }
+            }
+            Input::TransportDown(reason) => self.transport_down(reason, now, &mut out),
+            Input::TransportUp => self.transport_up(now, &mut out),
             Input::Shutdown => self.shutdown(now, &mut out),
             Input::Remove(why) => self.remove(why, now, &mut out),
             Input::Inbound(id) => self.on_inbound(id, now, &mut out),
@@ -239,7 +253,7 @@ impl Peer {
         if self.loser.is_some_and(|l| l.until <= now) {
             self.release_loser(true, now, out);
         }
-        if self.restart_at.is_some_and(|t| t <= now) {
+        if self.transport.up && self.restart_at.is_some_and(|t| t <= now) {
             self.restart_at = None;
             // Event 3: AutomaticStart.
             self.feed(Which::Primary, SessionInput::ManualStart, now, out);
@@ -306,6 +320,10 @@ fn jitter_seed(key: &PeerKey, index: u64) -> u64 {
     let bits = match key {
         PeerKey::Address(IpAddr::V4(a)) => u64::from(u32::from(*a)),
         PeerKey::Address(IpAddr::V6(a)) => u128::from(*a) as u64,
+        // FNV-1a of the name.
+        PeerKey::Interface(name) => name.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        }),
     };
     bits ^ (index.wrapping_add(1) << 32) ^ 0x9e37_79b9_7f4a_7c15
 }

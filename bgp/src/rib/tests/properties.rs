@@ -4,11 +4,14 @@
 use super::*;
 
 /// The IPv4 Loc-RIB recomputed from the Adj-RIBs-In with the reference decision process.
-fn recomputed(rib: &Rib) -> BTreeMap<IpNet, Vec<IpAddr>> {
+fn recomputed(rib: &Rib) -> BTreeMap<IpNet, Vec<NextHop>> {
     let mut fresh = BTreeMap::new();
     for (prefix, paths) in rib.v4.entries() {
         let all: Vec<&Path> = paths.iter().map(|p| p.as_ref()).collect();
-        let mut h: Vec<IpAddr> = best_paths(&all).iter().map(|p| p.next_hop).collect();
+        let mut h: Vec<NextHop> = best_paths(&all, rib.multipath())
+            .iter()
+            .map(|p| p.rank.forwarding)
+            .collect();
         h.sort();
         h.dedup();
         if !h.is_empty() {
@@ -28,7 +31,7 @@ proptest! {
     #[test]
     fn incremental_equals_recomputed(ops in prop::collection::vec(arb_update(), 1..60)) {
         let mut rib = Rib::default();
-        let mut applied: BTreeMap<IpNet, Vec<IpAddr>> = BTreeMap::new();
+        let mut applied: BTreeMap<IpNet, Vec<NextHop>> = BTreeMap::new();
         for (p, announce_it, prefix, len, nh) in ops {
             let prefix_s = format!("10.244.{prefix}.0/24");
             let asn = 65000 + u32::from(p);
@@ -42,16 +45,16 @@ proptest! {
                 if c.next_hops.is_empty() { applied.remove(&c.prefix); } else { applied.insert(c.prefix, c.next_hops); }
             }
             if p == 3 && !announce_it && prefix == 0 {
-                for c in rib.peer_down(peer(3, 65003).address) {
+                for c in rib.peer_down(peer(3, 65003).id) {
                     if c.next_hops.is_empty() { applied.remove(&c.prefix); } else { applied.insert(c.prefix, c.next_hops); }
                 }
             }
             let fresh = recomputed(&rib);
             prop_assert_eq!(&applied, &fresh);
-            let loc: BTreeMap<IpNet, Vec<IpAddr>> = rib.loc_rib().into_iter().collect();
+            let loc: BTreeMap<IpNet, Vec<NextHop>> = rib.loc_rib().into_iter().collect();
             prop_assert_eq!(&loc, &fresh);
             let total: usize = rib.v4.entries().map(|(_, m)| m.len()).sum();
-            let counted: usize = [1u8, 2, 3].iter().map(|p| rib.received(peer(*p, 0).address)).sum();
+            let counted: usize = [1u8, 2, 3].iter().map(|p| rib.received(peer(*p, 0).id)).sum();
             prop_assert_eq!(total, counted);
         }
     }
@@ -78,7 +81,7 @@ fn dump_marks_best_multipath_and_stale() {
             vec![],
         ),
     );
-    rib.mark_stale(peer(3, 65003).address, None);
+    rib.mark_stale(peer(3, 65003).id, None);
     let dump = rib.dump();
     assert_eq!(dump.len(), 1);
     let marks: Vec<(String, bool, bool, bool, String)> = dump[0]
@@ -146,7 +149,7 @@ fn multipath_update(p: u8, mask: u8, len: u8, med: u8, nh: u8, mixed: bool) -> U
     u
 }
 
-fn apply_changes(into: &mut BTreeMap<IpNet, Vec<IpAddr>>, changes: Vec<RouteChange>) {
+fn apply_changes(into: &mut BTreeMap<IpNet, Vec<NextHop>>, changes: Vec<RouteChange>) {
     for c in changes {
         if c.next_hops.is_empty() {
             into.remove(&c.prefix);
@@ -157,17 +160,21 @@ fn apply_changes(into: &mut BTreeMap<IpNet, Vec<IpAddr>>, changes: Vec<RouteChan
 }
 
 proptest! {
-    /// With equal paths from one neighbour AS, the collecting and the queueing ways of applying
-    /// UPDATEs both give the Loc-RIB that recomputing from the Adj-RIBs-In gives.
+    /// With equal paths from one neighbour AS (or two, relaxed or not, and sets capped at
+    /// 1-4 next hops), the collecting and the queueing ways of applying UPDATEs both give the
+    /// Loc-RIB that recomputing from the Adj-RIBs-In gives.
     #[test]
     fn multipath_sets_stay_exact(
         ops in prop::collection::vec(arb_multipath_op(), 1..80),
         mixed in any::<bool>(),
+        relax in any::<bool>(),
+        maximum_paths in 1usize..5,
     ) {
-        let mut rib = Rib::default();
-        let mut quiet = Rib::default();
-        let mut applied: BTreeMap<IpNet, Vec<IpAddr>> = BTreeMap::new();
-        let mut taken: BTreeMap<IpNet, Vec<IpAddr>> = BTreeMap::new();
+        let mp = Multipath { relax, maximum_paths };
+        let mut rib = Rib::new(mp);
+        let mut quiet = Rib::new(mp);
+        let mut applied: BTreeMap<IpNet, Vec<NextHop>> = BTreeMap::new();
+        let mut taken: BTreeMap<IpNet, Vec<NextHop>> = BTreeMap::new();
         for (p, kind, mask, len, med, nh) in ops {
             let who = peer(p, 65000);
             match kind {
@@ -184,26 +191,26 @@ proptest! {
                     quiet.update_quietly(who, &u, |_| true);
                 }
                 8 => {
-                    apply_changes(&mut applied, rib.peer_down(who.address));
-                    quiet.peer_down(who.address);
+                    apply_changes(&mut applied, rib.peer_down(who.id));
+                    quiet.peer_down(who.id);
                 }
                 _ => {
-                    rib.mark_stale(who.address, None);
-                    quiet.mark_stale(who.address, None);
+                    rib.mark_stale(who.id, None);
+                    quiet.mark_stale(who.id, None);
                     let u = multipath_update(p, mask, len, med, nh, mixed);
                     apply_changes(&mut applied, rib.update(who, &u));
                     quiet.update_quietly(who, &u, |_| true);
-                    apply_changes(&mut applied, rib.sweep_stale(who.address, None));
-                    quiet.sweep_stale(who.address, None);
+                    apply_changes(&mut applied, rib.sweep_stale(who.id, None));
+                    quiet.sweep_stale(who.id, None);
                 }
             }
             apply_changes(&mut taken, quiet.take_changes(3));
             let fresh = recomputed(&rib);
             prop_assert_eq!(&applied, &fresh);
-            let loc: BTreeMap<IpNet, Vec<IpAddr>> = quiet.loc_rib().into_iter().collect();
+            let loc: BTreeMap<IpNet, Vec<NextHop>> = quiet.loc_rib().into_iter().collect();
             prop_assert_eq!(&loc, &fresh);
             for p in 1..5u8 {
-                let a = peer(p, 0).address;
+                let a = peer(p, 0).id;
                 prop_assert_eq!(rib.received(a), quiet.received(a));
             }
         }

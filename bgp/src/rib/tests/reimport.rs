@@ -5,6 +5,7 @@ use std::sync::Arc;
 use super::*;
 use crate::policy::{Action, Condition, Policy, PrefixRule, RouteContext, RouteSource};
 use crate::policy::{Statement, StatementAction, Verdict};
+use crate::PeerKey;
 
 /// Accepts 10.244.0.0/16 and longer with LOCAL_PREF `pref`; rejects the rest.
 fn policy(pref: u32) -> Policy {
@@ -25,10 +26,11 @@ fn with(
     policy: &Policy,
     peer: PeerInfo,
 ) -> impl FnMut(&IpNet, &Arc<Path>) -> Option<Arc<Path>> + '_ {
+    let key = PeerKey::Address(peer.address);
     move |prefix, path| {
         let ctx = RouteContext {
             prefix: *prefix,
-            peer: peer.address,
+            peer: &key,
             source: RouteSource::Learned,
             local_as: peer.local_as,
         };
@@ -64,7 +66,7 @@ fn a_policy_changes_and_refuses_paths_on_import() {
     assert_eq!(kept[0].local_pref, Some(200));
     assert!(rib.paths(&"192.168.0.0/24".parse().unwrap()).is_empty());
     // Nothing is kept for a peer that was not asked for.
-    assert!(!rib.keeps_received(p.address));
+    assert!(!rib.keeps_received(p.id));
     assert_eq!(rib.reimport(p, &mut import), None);
 }
 
@@ -72,7 +74,7 @@ fn a_policy_changes_and_refuses_paths_on_import() {
 fn a_kept_adj_rib_in_takes_a_new_policy_without_the_peer() {
     let mut rib = Rib::default();
     let p = peer(1, 65001);
-    rib.keep_received(p.address, true);
+    rib.keep_received(p.id, true);
     let v1 = policy(200);
     {
         let mut import = with(&v1, p);
@@ -86,7 +88,7 @@ fn a_kept_adj_rib_in_takes_a_new_policy_without_the_peer() {
         rib.update_with(p, &withdraw("10.244.2.0/24"), &mut import);
     }
     // As received: the refused one too, the withdrawn one not.
-    assert_eq!(rib.kept_count(p.address), 2);
+    assert_eq!(rib.kept_count(p.id), 2);
     let _ = rib.take_changes(100);
 
     // A new policy that accepts everything with LOCAL_PREF 300: the refused prefix arrives,
@@ -106,7 +108,7 @@ fn a_kept_adj_rib_in_takes_a_new_policy_without_the_peer() {
         rib.paths(&"10.244.1.0/24".parse().unwrap())[0].local_pref,
         Some(300)
     );
-    assert_eq!(rib.received(p.address), 2);
+    assert_eq!(rib.received(p.id), 2);
 
     // Back to v1: 192.168.0.0/24 goes again.
     let mut import = with(&v1, p);
@@ -116,6 +118,6 @@ fn a_kept_adj_rib_in_takes_a_new_policy_without_the_peer() {
         vec![("192.168.0.0/24".to_string(), vec![])]
     );
     // The session going down forgets what was kept.
-    rib.peer_down(p.address);
-    assert_eq!(rib.kept_count(p.address), 0);
+    rib.peer_down(p.id);
+    assert_eq!(rib.kept_count(p.id), 0);
 }
