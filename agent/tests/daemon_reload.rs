@@ -1,7 +1,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 //! The whole daemon, no root: `daemon::run_reloadable` on a `FakeKernel`, its BGP speaker on
 //! loopback (127.0.0.70) peering with in-process speakers (127.0.0.71-74), driven through the
-//! API socket. Reloads add, change and remove peers touching only those; an invalid file or a
+//! API socket. Reloads add, change and remove peers touching only those (a removed peer is told
+//! Cease/3; one whose address changed in place is reset alone, Cease/6); an invalid file or a
 //! key that needs a restart changes nothing; a storm of SIGHUPs ends on the last file; prefixes
 //! announced through the API go where the export policy lets them and come back after a
 //! restart.
@@ -32,6 +33,11 @@ fn peer_ip(n: u8) -> Ipv4Addr {
 
 /// A remote speaker `n` (AS 65000 + n) peering with latticed.
 async fn remote(n: u8) -> SpeakerHandle {
+    remote_as(n, 65000 + u32::from(n)).await
+}
+
+/// A remote speaker `n` of AS `asn` peering with latticed.
+async fn remote_as(n: u8, asn: u32) -> SpeakerHandle {
     let me = peer_ip(n);
     let (handle, mut changes) = Speaker::start(SpeakerConfig {
         graceful_restart: None,
@@ -44,7 +50,7 @@ async fn remote(n: u8) -> SpeakerHandle {
             passive: true,
             ..PeerConfig::new(ME.into(), 65100)
         }],
-        ..SpeakerConfig::new(65000 + u32::from(n), me)
+        ..SpeakerConfig::new(asn, me)
     })
     .await
     .unwrap();
@@ -234,6 +240,23 @@ async fn until_remote(r: &SpeakerHandle, what: &str, check: impl Fn(&SpeakerHand
     panic!("remote: never {what}: {:?}", r.routes());
 }
 
+/// NOTIFICATIONs `code/subcode` remote `r` received from latticed, waiting for the first.
+async fn notifications(r: &SpeakerHandle, code: &str) -> u64 {
+    let count = |r: &[bgp::driver::PeerStatus]| {
+        r.iter()
+            .filter_map(|p| p.notifications_received.get(code))
+            .sum::<u64>()
+    };
+    for _ in 0..100 {
+        let n = count(&r.status().await);
+        if n > 0 {
+            return n;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    0
+}
+
 fn error_of(reply: Reply) -> (String, String) {
     match reply {
         Reply::Error(e) => (e.kind, e.message),
@@ -369,6 +392,49 @@ async fn reloads_touch_only_what_changed_and_announcements_survive_a_restart() {
             of(&settled, n).established_transitions
         );
     }
+
+    // Peer 2 removed: Cease/3 (Peer De-configured) to it, the others untouched.
+    d.write(&text(
+        d.dir.path(),
+        &[
+            peer(1, "export: lb-out, communities: ['65100:1']"),
+            peer(3, ""),
+        ],
+        POLICIES,
+    ));
+    match d.ask(Request::Reload).await {
+        Reply::Reloaded { changes } => {
+            assert_eq!(changes, vec!["peer 127.0.0.72: removed (Cease/3)"]);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(notifications(&r2, "6/3").await, 1);
+    // Peer 3's neighbour moves to another address (the same AS, the entry edited in place):
+    // that peer alone is reset, Cease/6 to the old address, a session with the new one.
+    let r4 = remote_as(4, 65003).await;
+    let moved = peer(4, "").replace("asn: 65004", "asn: 65003");
+    d.write(&text(
+        d.dir.path(),
+        &[peer(1, "export: lb-out, communities: ['65100:1']"), moved],
+        POLICIES,
+    ));
+    match d.ask(Request::Reload).await {
+        Reply::Reloaded { changes } => assert_eq!(
+            changes,
+            vec!["peer 127.0.0.73: reset (Cease/6) for address, port, now peer 127.0.0.74"]
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(notifications(&r3, "6/6").await, 1);
+    d.until("peers 1 and 4 up", |p| up(p, &[1, 4])).await;
+    until_remote(&r4, "our block", |r| seen_at(r, "10.244.1.0/24").is_some()).await;
+    let now = d.peers().await;
+    assert_eq!(
+        of(&now, 1).established_transitions,
+        of(&settled, 1).established_transitions,
+        "peer 1 kept its session"
+    );
+    assert_eq!(of(&now, 1).sent.update, of(&settled, 1).sent.update);
 
     // A storm of SIGHUPs while the file flips between two versions: the last one wins.
     let with_3 = text(
