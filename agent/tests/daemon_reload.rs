@@ -135,7 +135,11 @@ impl Daemon {
         let socket = dir.path().join("api.sock");
         let listeners = Listeners {
             api: agent::api::server::bind(&socket).unwrap(),
-            metrics: None,
+            metrics: Some(
+                tokio::net::TcpListener::bind(SocketAddr::new(ME.into(), port(9)))
+                    .await
+                    .unwrap(),
+            ),
             docker: None,
             bgp: Some(SocketAddr::new(ME.into(), port(0))),
         };
@@ -181,6 +185,22 @@ impl Daemon {
             .unwrap();
         let Daemon { dir, .. } = self;
         dir
+    }
+
+    /// The value of `series` on latticed's /metrics (0 if absent).
+    async fn metric(&self, series: &str) -> f64 {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut s = tokio::net::TcpStream::connect(SocketAddr::new(ME.into(), port(9)))
+            .await
+            .unwrap();
+        s.write_all(b"GET /metrics HTTP/1.0\r\nHost: t\r\n\r\n")
+            .await
+            .unwrap();
+        let mut body = String::new();
+        s.read_to_string(&mut body).await.unwrap();
+        body.lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or(0.0)
     }
 
     async fn ask(&self, req: Request) -> Reply {
@@ -383,6 +403,18 @@ async fn reloads_touch_only_what_changed_and_announcements_survive_a_restart() {
     let (kind, why) = error_of(d.ask(Request::Reload).await);
     assert_eq!(kind, "restart_required");
     assert!(why.starts_with("node.asn: restart required"), "{why}");
+    // Counted: the one accepted announcement, two reloads applied, four refused.
+    assert_eq!(d.metric("lattice_bgp_announced_prefixes").await, 1.0);
+    assert_eq!(
+        d.metric("lattice_config_reloads_total{result=\"applied\"}")
+            .await,
+        1.0
+    );
+    assert_eq!(
+        d.metric("lattice_config_reloads_total{result=\"refused\"}")
+            .await,
+        4.0
+    );
     let now = d.peers().await;
     assert_eq!(now.len(), 3);
     for n in [1, 2, 3] {
