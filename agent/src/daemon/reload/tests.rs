@@ -132,6 +132,16 @@ fn keys_that_need_a_restart_are_named() {
             "bgp.graceful_restart.restart_time"
         ]
     );
+    // The router id and where IPAM keeps its state.
+    let other = config(
+        &BASE
+            .replace("router_id: 10.0.0.1", "router_id: 10.0.0.9")
+            .replace("ipam: {", "ipam: { state_dir: /tmp/x, "),
+    );
+    assert_eq!(
+        restart_required(&old, &other),
+        vec!["node.router_id", "ipam.state_dir"]
+    );
     // Peer keys alone never need one.
     let a = &old.bgp.peers[2];
     let mut b = a.clone();
