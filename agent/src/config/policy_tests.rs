@@ -4,6 +4,7 @@
 
 use super::super::Config;
 use super::*;
+use bgp::policy as engine;
 
 const HEAD: &str = "\
 node:      { name: host1, asn: 65101, router_id: 10.0.1.2 }
