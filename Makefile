@@ -16,7 +16,7 @@ DEMO_PKGS := $(BUILD_PKGS) frr iproute2 iputils-ping procps
 # make release-test: file, systemd (systemd-analyze), etcd (a hostname endpoint), util-linux.
 RELEASE_PKGS := $(BUILD_PKGS) binutils tar gzip file podman runc busybox-static systemd \
   etcd-server etcd-client util-linux iproute2
-TEST_PKGS := $(DEMO_PKGS) nftables bird2 gobgpd exabgp etcd-server etcd-client podman runc containerd \
+TEST_PKGS := $(DEMO_PKGS) nftables bird2 gobgpd exabgp openbgpd etcd-server etcd-client podman runc containerd \
   containernetworking-plugins docker.io busybox-static util-linux tar prometheus \
   qemu-system-x86 binutils $(RELEASE_PKGS)
 # Debian's kernel (with ipvlan) and the VM's initramfs are cached here, never committed.
@@ -40,7 +40,7 @@ help:
 	@echo "make test-netns   - root: our code against the real kernel in network namespaces"
 	@echo "make test-interop - root: our speaker and IPAM against FRR, BIRD, GoBGP, ExaBGP, etcd"
 	@echo "make test-lab     - root: whole fabrics through lattice-lab (FRR, podman, dockerd, Prometheus)"
-	@echo "make test-ipvlan  - ipvlan-l3/l3s across two BGP-peered hosts, in a QEMU VM with Debian's kernel"
+	@echo "make test-ipvlan  - ipvlan-l3/l3s and Docker ipvlan networks across two BGP-peered hosts, in a QEMU VM with Debian's kernel"
 	@echo "make release-test - the tarball, package and image work where operators install them (root)"
 	@echo "make bench  - ingest against BIRD, FRR and GoBGP; IPAM against host-local; CNI against ptp; routes against ip -batch and zebra; pod sandboxes through containerd CRI; unnumbered failover against FRR on the host; live reconfiguration against FRR (root); see docs/benchmarks.md"
 	@echo "make release - static, stripped binaries in $(DIST)/$(RELEASE_NAME).tar.gz with SHA-256 sums"
@@ -97,7 +97,9 @@ test: deps-test build
 	echo "make test: every layer passed"
 
 # ipvlan for real: Debian's kernel under QEMU (software emulation), two latticed hosts
-# peering over BGP, containers in ipvlan-l3 then ipvlan-l3s; verdict from the serial console.
+# peering over BGP, containers in ipvlan-l3 then ipvlan-l3s; then a real dockerd per host on the
+# lattice driver and on Docker's ipvlan driver with Lattice's IPAM (scripts/ipvlan-vm/docker.sh).
+# Verdict from the serial console; MODES="ipvlan-l3" runs one boot.
 test-ipvlan: deps-test build
 	scripts/ipvlan-vm/run.sh $(IPVLAN_VM) $(BIN)/latticed $(BIN)/lattice
 

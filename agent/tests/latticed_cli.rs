@@ -129,3 +129,90 @@ fn logs_are_json_lines_with_log_format_json() {
         "colour codes in a log that is not a terminal: {text:?}"
     );
 }
+
+#[test]
+fn a_peer_at_an_uplink_address_is_refused_by_check() {
+    // The loopback interface of the namespace the test runs in has 127.0.0.1.
+    let config = GOOD
+        .replace("uplinks: [eth1]", "uplinks: [lo]")
+        .replace("address: 10.0.1.1,", "address: 127.0.0.1,");
+    let (code, stderr, _dir) = run(&config);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains(
+            "bgp.peers[0].address: 127.0.0.1 is this host's own address (an address of uplink lo)"
+        ),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn dev_zero_a_non_utf8_byte_and_deep_nesting_fail_fast_with_a_line() {
+    // /dev/zero: refused after 1 MiB, not read until memory runs out.
+    let out = Command::new(env!("CARGO_BIN_EXE_latticed"))
+        .args(["--config", "/dev/zero", "--check"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("larger than 1048576 bytes"), "{stderr}");
+    // A Latin-1 byte on line 5.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("latin1.yaml");
+    let mut bytes = GOOD.as_bytes().to_vec();
+    let at = GOOD.find("routed-veth").unwrap();
+    bytes.insert(at, 0xe9);
+    std::fs::write(&path, bytes).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_latticed"))
+        .args(["--config", path.to_str().unwrap(), "--check"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("latin1.yaml:4: "), "{stderr}");
+    assert!(
+        stderr.contains("byte 0xe9 at column 20 is not UTF-8"),
+        "{stderr}"
+    );
+    // 100,000 nested brackets: refused before the parser sees them.
+    let deep = format!("{GOOD}x: {}1{}\n", "[".repeat(100_000), "]".repeat(100_000));
+    let (code, stderr, _dir) = run(&deep);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains(":10: .: nested more than 64 levels"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn settings_that_cannot_work_are_refused_by_check() {
+    let long = format!("/run/{}/lattice.sock", "s".repeat(100));
+    for (from, to, key) in [
+        (
+            "block: 10.244.1.0/24",
+            "block: 10.244.1.0/24, block_v6: 'fd00:1::/120'".to_string(),
+            "ipam.block_v6",
+        ),
+        (
+            "uplinks: [eth1]",
+            "uplinks: [eth1, eth1]".into(),
+            "dataplane.uplinks[1]",
+        ),
+        (
+            "address: 10.0.1.1,",
+            "address: 10.0.1.2,".into(),
+            "bgp.peers[0].address",
+        ),
+        ("socket: SOCKET", format!("socket: {long}"), "api.socket"),
+    ] {
+        let config = GOOD.replace(from, &to);
+        assert_ne!(config, GOOD);
+        let (code, stderr, dir) = run(&config);
+        assert_eq!(code, 2, "{to}: {stderr}");
+        assert!(stderr.contains(&format!(": {key}: ")), "{to}: {stderr}");
+        assert!(
+            !dir.path().join("state").exists(),
+            "{to}: state dir created"
+        );
+    }
+}

@@ -74,10 +74,10 @@ fn too_many_prefixes_close_with_cease_1_and_hold_down_30_s_inbound_too() {
     let mut rig = Rig::with(config(false, None), Some(2));
     rig.establish(C1, open_from(LOWER_ID, vec![]));
     assert!(
-        rig.feed(Input::Imported(C1, 2)).is_empty(),
+        rig.feed(imported(C1, 2, (1, 1))).is_empty(),
         "at the limit is fine"
     );
-    let out = rig.feed(Input::Imported(C1, 3));
+    let out = rig.feed(imported(C1, 3, (1, 1)));
     let cease = sent_on(&out, C1);
     match cease.as_slice() {
         [Message::Notification(n)] => {
@@ -104,6 +104,57 @@ fn too_many_prefixes_close_with_cease_1_and_hold_down_30_s_inbound_too() {
     // After the hold-down an inbound connection is adopted again.
     let out = rig.feed(Input::Inbound(C2));
     assert!(opened(&out, C2), "{out:?}");
+}
+
+fn imported(conn: ConnId, held: usize, family: (u16, u8)) -> Input {
+    Input::Imported { conn, held, family }
+}
+
+#[test]
+fn the_max_prefix_cease_names_the_family_that_crossed_the_limit() {
+    // RFC 4486 §4: an IPv6 UPDATE crossing the limit is reported as AFI 2, SAFI 1.
+    let mut rig = Rig::with(config(false, None), Some(2));
+    rig.establish(C1, open_from(LOWER_ID, vec![]));
+    rig.feed(imported(C1, 2, (1, 1)));
+    let out = rig.feed(imported(C1, 3, (2, 1)));
+    match sent_on(&out, C1).as_slice() {
+        [Message::Notification(n)] => {
+            assert_eq!((n.code, n.subcode), (6, 1));
+            assert_eq!(n.data, vec![0, 2, 1, 0, 0, 0, 2]);
+        }
+        other => panic!("expected Cease/1, sent {other:?}"),
+    }
+}
+
+#[test]
+fn attempts_the_peer_never_answers_back_off_like_refused_ones() {
+    // A firewall dropping our SYNs: no ConnectFailed ever comes, only ConnectRetry expiring
+    // with the attempt in flight. Each such expiry is a failure: 3 s, 6 s, 12 s, ... 60 s.
+    let mut rig = Rig::new();
+    assert!(rig.feed(Input::Start).contains(&Output::Connect));
+    let mut waits = Vec::new();
+    for _ in 0..8 {
+        let (wait, out) = rig.next();
+        assert!(out.contains(&Output::Connect), "a new attempt: {out:?}");
+        assert_eq!(rig.peer.state(), State::Connect);
+        waits.push(wait);
+    }
+    let expected = [3, 6, 12, 24, 48, 60, 60, 60];
+    for (wait, base) in waits.iter().zip(expected) {
+        assert!(
+            jittered(*wait, secs(base)),
+            "{wait:?} is not 75-100% of {base} s (waits: {waits:?})"
+        );
+    }
+    // An attempt that fails outright after one that timed out is one failure, not two: the
+    // expiry that follows in Active does not count again.
+    let mut rig = Rig::new();
+    rig.feed(Input::Start);
+    rig.next(); // timed out: 1 failure
+    rig.feed(Input::ConnectFailed); // refused: 2
+    rig.next(); // the retry armed after the first failure (6 s) expires in Active: still 2
+    let (wait, _) = rig.next();
+    assert!(jittered(wait, secs(12)), "{wait:?}");
 }
 
 #[test]
@@ -242,7 +293,7 @@ fn the_restart_state_bit_goes_out_only_until_the_first_session_is_up() {
 fn shutdown_sends_cease_2_or_with_graceful_restart_nothing() {
     let mut rig = Rig::new();
     rig.establish(C1, open_from(LOWER_ID, vec![]));
-    let out = rig.feed(Input::Shutdown);
+    let out = rig.feed(Input::Shutdown(None));
     assert_eq!(notification_on(&out, C1), Some((6, 2)), "{out:?}");
     assert!(closes(&out, C1));
     assert_eq!(rig.peer.next_deadline(), None, "no restart is scheduled");
@@ -253,9 +304,26 @@ fn shutdown_sends_cease_2_or_with_graceful_restart_nothing() {
 
     let mut rig = Rig::with(config(false, Some(GrOptions::default())), None);
     rig.establish(C1, open_from(LOWER_ID, vec![gr_cap(120, true)]));
-    let out = rig.feed(Input::Shutdown);
+    let out = rig.feed(Input::Shutdown(Some("maintenance".into())));
     // RFC 4724: peers keep our routes while we restart; we keep theirs in the kernel.
     assert_eq!(out, vec![Output::Close(C1)]);
+}
+
+#[test]
+fn a_shutdown_with_a_reason_sends_it_as_the_shutdown_communication() {
+    // RFC 9003: Cease/2 with a length octet and the UTF-8 message.
+    let mut rig = Rig::new();
+    rig.establish(C1, open_from(LOWER_ID, vec![]));
+    let out = rig.feed(Input::Shutdown(Some("rack 3 maintenance".into())));
+    match sent_on(&out, C1).as_slice() {
+        [Message::Notification(n)] => {
+            assert_eq!((n.code, n.subcode), (6, 2));
+            assert_eq!(n.data.first(), Some(&18));
+            assert_eq!(&n.data[1..], b"rack 3 maintenance");
+        }
+        other => panic!("expected Cease/2, sent {other:?}"),
+    }
+    assert!(closes(&out, C1));
 }
 
 #[test]

@@ -1,6 +1,8 @@
-//! The failure-scenario matrix, restart family, against BIRD 2, GoBGP and ExaBGP: collisions
-//! with both sides active, and graceful restart as helper. Root only; each test names the peer
-//! and scenario (the session family is in `interop_matrix_sessions.rs`, the peers in
+//! The failure-scenario matrix, restart family: collisions with both sides active (BIRD 2,
+//! GoBGP, ExaBGP, OpenBGPD) and graceful restart as helper (BIRD, GoBGP, ExaBGP; OpenBGPD
+//! announces graceful restart as a receiving speaker only, with no family to preserve, so its
+//! restart is tested in `interop_openbgpd.rs`). Root only; each test names the peer and
+//! scenario (the session family is in `interop_matrix_sessions.rs`, the peers in
 //! `common/matrix.rs`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -130,4 +132,9 @@ fn exabgp_graceful_restart_helper_keeps_routes_until_end_of_rib() {
 #[test]
 fn gobgp_graceful_restart_helper_keeps_routes_until_end_of_rib() {
     graceful_restart(Kind::Gobgp);
+}
+
+#[test]
+fn openbgpd_collision_with_both_sides_active_settles_on_one_session() {
+    collision(Kind::Openbgpd);
 }

@@ -1,4 +1,4 @@
-//! The failure-scenario matrix, session family, against BIRD 2, GoBGP and ExaBGP: hold-timer
+//! The failure-scenario matrix, session family, against BIRD 2, GoBGP, ExaBGP and OpenBGPD: hold-timer
 //! expiry when the peer goes silent, a 2-octet-only peer, TCP MD5 with the same and another key.
 //! Root only; each test names the peer and scenario (the restart family is in
 //! `interop_matrix_restarts.rs`, the peers in `common/matrix.rs`).
@@ -162,4 +162,24 @@ fn bird_two_octet_only_peer_exchanges_routes() {
 #[test]
 fn exabgp_two_octet_only_peer_exchanges_routes() {
     two_octet(Kind::Exabgp);
+}
+
+#[test]
+fn openbgpd_md5_session_up() {
+    md5(Kind::Openbgpd, "lattice-md5");
+}
+
+#[test]
+fn openbgpd_md5_wrong_password_never_up() {
+    md5(Kind::Openbgpd, "wrong");
+}
+
+#[test]
+fn openbgpd_gone_silent_hold_timer_expires_and_routes_are_removed() {
+    hold_timer(Kind::Openbgpd);
+}
+
+#[test]
+fn openbgpd_two_octet_only_peer_exchanges_routes() {
+    two_octet(Kind::Openbgpd);
 }

@@ -52,6 +52,7 @@ impl Handler for Canned {
                     peers: vec![self.peer()],
                     learned_routes: 1,
                     block_usage: vec![],
+                    routes_not_installed: 0,
                 }),
                 Request::Peers { peer: Some(p) } if *p != self.peer().address.to_string() => {
                     Reply::Error(ApiError {
@@ -70,6 +71,7 @@ impl Handler for Canned {
                         kernel_next_hops: vec![],
                         kernel_next_hop_interfaces: vec![],
                         not_installed_because: None,
+                        problem: None,
                     }],
                     announced: vec![],
                 },

@@ -46,6 +46,7 @@ pub fn peer(p: PeerStatus) -> proto::PeerStatus {
         prefixes_advertised_by_family: p.prefixes_advertised_by_family,
         config: settings(p.config),
         session: p.session.map(session),
+        prefixes_ignored: p.prefixes_ignored,
     }
 }
 
@@ -114,6 +115,7 @@ pub fn path(
         multipath: p.multipath,
         stale: p.stale,
         communities: p.communities,
+        ignored: p.ignored,
     }
 }
 
@@ -162,6 +164,7 @@ mod tests {
         p.prefixes_received_by_family.insert("ipv4".into(), 4);
         p.prefixes_accepted_by_family.insert("ipv4".into(), 3);
         p.prefixes_advertised_by_family.insert("ipv6".into(), 1);
+        p.prefixes_ignored = 2;
         p.config = PeerSettings {
             hold_time: 9,
             keepalive: Some(3),
@@ -210,6 +213,7 @@ mod tests {
             multipath: true,
             stale: true,
             communities: vec!["65000:1".into()],
+            ignored: Some("next hop ::1 is a loopback address".into()),
         };
         let api = path(p.clone(), |_| None, |_| None);
         carries(&api, &p);

@@ -48,6 +48,9 @@ impl KernelView {
                 })
             })
             .collect();
+        // Paths that take part in the decision: none when every one was ignored for its next
+        // hop (RFC 4271 §6.3, each shown with its reason).
+        let usable = paths.iter().any(|x| x.ignored.is_none());
         let unusable: Vec<String> = paths
             .iter()
             .filter_map(|x| x.not_installed_because.clone())
@@ -63,10 +66,15 @@ impl KernelView {
             None if p.prefix_len() != 0 && !self.clusters.iter().any(|c| c.contains(&p)) => {
                 Some("outside the cluster ranges".to_string())
             }
-            None if !unusable.is_empty() => {
+            None if !usable => Some("every path is ignored for its next hop".to_string()),
+            None => None,
+        };
+        // A best route the kernel should hold but cannot: a fault, unlike the above.
+        let problem = match (installed, &why) {
+            (None, None) if !unusable.is_empty() => {
                 Some(format!("no usable next hop ({})", unusable.join("; ")))
             }
-            None => None,
+            _ => None,
         };
         let hops = installed.cloned().unwrap_or_default();
         let interfaces: Vec<Option<String>> =
@@ -82,6 +90,7 @@ impl KernelView {
                 Vec::new()
             },
             not_installed_because: why,
+            problem,
         }
     }
 }
@@ -107,6 +116,7 @@ mod tests {
             multipath: true,
             stale: false,
             communities: vec![],
+            ignored: None,
         }
     }
 
@@ -171,9 +181,45 @@ mod tests {
         assert!(!shown.in_kernel);
         let why = "next hop fd00:99::1 is not on-link (no up interface has a prefix holding it)";
         assert_eq!(shown.paths[0].not_installed_because.as_deref(), Some(why));
+        // Not left out on purpose: a fault (`lattice status` is DEGRADED), with the reason.
+        assert_eq!(shown.not_installed_because, None);
+        assert_eq!(shown.problem, Some(format!("no usable next hop ({why})")));
+    }
+
+    #[test]
+    fn our_own_address_is_no_gateway_but_a_neighbours_equal_link_local_is() {
+        let v = view();
+        // fe80::1 is ours on eth1 (3) and eth2 (4): as a next hop on either, it is us.
+        let shown = v.route(RibRoute {
+            prefix: "10.244.2.0/24".parse().unwrap(),
+            paths: vec![path("fe80::1", "fe80::1%3", Some(3))],
+        });
         assert_eq!(
-            shown.not_installed_because,
-            Some(format!("no usable next hop ({why})"))
+            shown.problem.as_deref(),
+            Some("no usable next hop (next hop fe80::1 is this host's own address)")
+        );
+        // A neighbour's link-local next hop on an up link is fine, whatever our addresses.
+        assert!(v.reach.reaches(crate::kernel::NextHop {
+            gateway: "fe80::2".parse().unwrap(),
+            ifindex: Some(3)
+        }));
+        // Every path ignored: left out on purpose, each path saying why.
+        let mut ignored = path("10.0.0.9", "::1", None);
+        ignored.best = false;
+        ignored.multipath = false;
+        ignored.ignored = Some("next hop ::1 is a loopback address".into());
+        let shown = v.route(RibRoute {
+            prefix: "10.244.3.0/24".parse().unwrap(),
+            paths: vec![ignored],
+        });
+        assert_eq!(
+            shown.not_installed_because.as_deref(),
+            Some("every path is ignored for its next hop")
+        );
+        assert_eq!(shown.problem, None);
+        assert_eq!(
+            shown.paths[0].ignored.as_deref(),
+            Some("next hop ::1 is a loopback address")
         );
     }
 }

@@ -52,6 +52,10 @@ fn main() -> ExitCode {
         }
     };
     if args.check {
+        if let Err(e) = check_uplinks(&config) {
+            eprintln!("latticed: {}: {e}", args.config.display());
+            return ExitCode::from(2);
+        }
         println!("latticed: {} is valid", args.config.display());
         return ExitCode::SUCCESS;
     }
@@ -107,6 +111,25 @@ fn run(config: agent::config::Config, path: PathBuf) -> anyhow::Result<()> {
         )
         .await
         .context("latticed stopped")
+    })
+}
+
+/// `--check`'s look at the host: a peer at an address of an uplink present here is refused
+/// (nothing is checked where netlink cannot be opened, or the uplinks are elsewhere).
+fn check_uplinks(config: &agent::config::Config) -> Result<(), agent::daemon::DaemonError> {
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return Ok(());
+    };
+    runtime.block_on(async {
+        match agent::daemon::netlink_kernel(config).await {
+            Ok(kernel) => {
+                agent::daemon::refuse_peers_at_uplink_addresses(config, kernel.as_ref()).await
+            }
+            Err(_) => Ok(()),
+        }
     })
 }
 

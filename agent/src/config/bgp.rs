@@ -25,6 +25,10 @@ pub struct BgpConfig {
     /// `bgp.policies`: named route policies, for peers' `import` and `export`.
     #[serde(default, deserialize_with = "super::policy::unique_names")]
     pub policies: BTreeMap<String, PolicyConfig>,
+    /// `bgp.shutdown_message`: the Shutdown Communication (RFC 9003) of the Cease/2 sent when
+    /// latticed stops with graceful restart off.
+    #[serde(default)]
+    pub shutdown_message: Option<String>,
     /// `bgp.multipath`: which equal paths make one ECMP route.
     #[serde(default)]
     pub multipath: MultipathConfig,
@@ -203,6 +207,12 @@ pub struct PeerConfig {
     /// `password`: TCP MD5 signature key (RFC 2385), 1-80 bytes (default none: unsigned).
     #[serde(default)]
     pub password: Option<bgp::driver::Password>,
+    /// `ebgp_multihop`: TTL of an eBGP session's packets (default 1: directly connected).
+    #[serde(default)]
+    pub ebgp_multihop: Option<u8>,
+    /// `ttl_security`: GTSM (RFC 5082): send TTL 255, accept only 254 and above.
+    #[serde(default)]
+    pub ttl_security: bool,
 }
 
 /// A parsed `communities` entry.

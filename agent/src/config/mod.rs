@@ -3,10 +3,12 @@
 //! Every error names the file, the line and the key path: `FILE:LINE: bgp.peers[0].hold_time: ...`.
 
 mod bgp;
+mod bounds;
 mod error;
 mod ipam;
 mod locate;
 pub mod policy;
+mod sanity;
 mod validate;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -19,8 +21,10 @@ pub use self::ipam::{DatastoreKind, EtcdConfig, FanConfig, IpamConfig, UplinkAdd
 pub use bgp::{
     BgpConfig, Community, GracefulRestartConfig, ListenConfig, MultipathConfig, PeerAsn, PeerConfig,
 };
+pub use bounds::{MAX_CONFIG_BYTES, MAX_NESTING};
 pub use error::{ConfigError, Problem};
 pub use policy::{ExportConfig, ImportConfig, NamedOr, PolicyConfig};
+pub use sanity::{own_addresses, MAX_SOCKET_PATH};
 
 use crate::dataplane::{DataplaneMode, Wiring};
 
@@ -185,17 +189,18 @@ pub struct DockerConfig {
 }
 
 impl Config {
-    /// Read and validate a configuration file.
+    /// Read and validate a configuration file: at most [`bounds::MAX_CONFIG_BYTES`] of it are
+    /// read, and it must be UTF-8.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let text = bounds::read(path)?;
         Self::from_yaml_str(&text, &path.display().to_string())
     }
 
-    /// Parse and validate YAML text; `origin` names it in errors.
+    /// Parse and validate YAML text; `origin` names it in errors. Text over
+    /// [`bounds::MAX_CONFIG_BYTES`] or nested deeper than [`bounds::MAX_NESTING`] is refused
+    /// before it is parsed.
     pub fn from_yaml_str(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        bounds::check(text, origin)?;
         let deserializer = serde_yaml_ng::Deserializer::from_str(text);
         let config: Config = serde_path_to_error::deserialize(deserializer)
             .map_err(|e| ConfigError::from_yaml(origin, text, &e))?;

@@ -28,6 +28,7 @@ pub fn validate(c: &Config) -> Result<(), Failure> {
     if c.docker.enabled && c.docker.socket == c.api.socket {
         return fail("docker.socket", "must differ from api.socket");
     }
+    super::sanity::check(c)?;
     Ok(())
 }
 

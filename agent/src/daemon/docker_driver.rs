@@ -16,7 +16,6 @@ use tracing::info;
 use super::handler::AgentHandler;
 use super::listeners::socket_path;
 use crate::config::Config;
-use crate::dataplane::Wiring;
 use crate::docker::endpoints::{self, EndpointStore};
 use crate::docker::{AgentBackend, Driver};
 use crate::kernel::Kernel;
@@ -45,12 +44,13 @@ pub(super) fn spawn(
         info!(socket = %path.display(), "serving the Docker network and IPAM driver");
     }
     let metrics = handler.metrics.clone();
-    // Docker endpoints are routed veths whatever `dataplane.mode` says: Docker moves and
-    // configures the container side itself, and only the veth's host side is ours.
+    // A network is wired in the host's `dataplane.mode` unless it names its own; Docker moves
+    // and configures the container side itself, only the host side is ours.
+    let mode = (config.dataplane.mode, config.dataplane.parent.clone());
     let backend = AgentBackend::new(
         handler,
         kernel,
-        Wiring::RoutedVeth,
+        mode,
         network.block,
         network.block_v6,
         network.mtu,

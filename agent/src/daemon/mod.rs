@@ -44,3 +44,4 @@ pub use listeners::Listeners;
 pub use reconciler::{Reconciler, Timing};
 pub use run::{netlink_kernel, run, run_reloadable, Reloads};
 pub(crate) use speaker::peer_configs;
+pub use startup::refuse_peers_at_uplink_addresses;

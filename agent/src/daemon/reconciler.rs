@@ -59,6 +59,8 @@ pub struct Stats {
     pub resyncs: AtomicUsize,
     /// Operations resyncs had to apply (repairs, adoption fixes).
     pub repairs: AtomicUsize,
+    /// Learned prefixes BGP chose that have no usable next hop, so are not in the kernel.
+    pub not_installed: AtomicUsize,
 }
 
 /// The dataplane's single owner.
@@ -138,9 +140,12 @@ impl Reconciler {
     /// Learned routes in the kernel, single-path and ECMP.
     fn report_learned(&self, learned: &dataplane::LearnedRoutes) {
         let ecmp = learned.multipath_len();
+        let missing = learned.not_installed();
+        self.stats.not_installed.store(missing, Ordering::Relaxed);
         self.report(|m| {
             m.routes_installed(RouteKind::Learned, learned.len().saturating_sub(ecmp));
             m.routes_installed(RouteKind::Ecmp, ecmp);
+            m.routes_not_installed(missing);
         });
     }
 

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use ipnet::{Ipv4Net, Ipv6Net};
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::info;
@@ -116,7 +116,10 @@ async fn serve(
             what: "reading the announced prefixes".into(),
             source,
         })?;
-    let (speaker, changes) = start_speaker(&config, dataplane.restarted, listeners.bgp).await?;
+    // The held blocks are blackholed by now (the dataplane's first resync), so the speaker
+    // starts with them known: a session that comes up at once gets them before End-of-RIB.
+    let (speaker, changes) =
+        start_speaker(&config, dataplane.restarted, listeners.bgp, held.clone()).await?;
     // At once: the first UPDATEs after a restart carry them.
     let announcements = Arc::new(Announcements::start(
         file,
@@ -146,7 +149,8 @@ async fn serve(
         observed.conflicts.clone(),
         clock.clone(),
     ));
-    // A blackhole per held block and every held block announced (IPv4 and IPv6).
+    // The announcer's own record of the held blocks, and the conflict tracker's (the speaker
+    // and the blackholes have them already).
     announcer.sync(held).await?;
 
     let (learned_tx, learned_rx) = mpsc::channel(64);
@@ -180,7 +184,7 @@ async fn serve(
         announcer,
         conflicts: observed.conflicts,
         clock,
-        reloader,
+        reloader: reloader.clone(),
         announcements,
     }));
     let reaper = tokio::spawn(reap_blocks(handler.clone(), grace));
@@ -227,7 +231,9 @@ async fn serve(
     driver.abort();
     info!("shutting down: BGP sessions closed, kernel routes left in place");
     let _ = observed.stop.send(());
-    speaker.shutdown().await;
+    // As the last reload left it.
+    let message = reloader.current().await.bgp.shutdown_message;
+    speaker.shutdown_with(message).await;
     Ok(())
 }
 
@@ -239,6 +245,7 @@ async fn start_dataplane(
     kernel: &Arc<dyn Kernel>,
     now: u64,
 ) -> Result<Dataplane, DaemonError> {
+    startup::refuse_peers_at_uplink_addresses(config, kernel.as_ref()).await?;
     let (ipam, block, block_v6) = startup::open_ipam(config, kernel.as_ref(), now).await?;
     let held = ipam.ipam().blocks();
     info!(node = %config.node.name, blocks = ?held, "starting");
@@ -261,13 +268,15 @@ async fn start_dataplane(
     })
 }
 
-/// The BGP speaker, accepting sessions on `listen`.
+/// The BGP speaker, accepting sessions on `listen`, announcing `blocks` from the start (RFC
+/// 4724 §4.1: routes, then End-of-RIB, also to a session that comes up at once).
 async fn start_speaker(
     config: &Config,
     restarted: bool,
     listen: Option<SocketAddr>,
+    blocks: Vec<IpNet>,
 ) -> Result<(bgp::driver::SpeakerHandle, bgp::driver::RouteChanges), DaemonError> {
-    bgp::driver::Speaker::start(speaker_config(config, restarted, listen))
+    bgp::driver::Speaker::start_announcing(speaker_config(config, restarted, listen), blocks)
         .await
         .map_err(|source| DaemonError::Io {
             what: match listen {

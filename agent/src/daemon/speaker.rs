@@ -105,5 +105,7 @@ fn peer_config(
         },
         ipv4_next_hop: p.ipv4_next_hop,
         ipv6_next_hop: p.ipv6_next_hop,
+        ebgp_multihop: p.ebgp_multihop,
+        ttl_security: p.ttl_security,
     }
 }

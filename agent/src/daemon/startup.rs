@@ -54,6 +54,26 @@ pub(super) async fn uplink_addresses(kernel: &dyn Kernel, uplinks: &[String]) ->
     found
 }
 
+/// Refuse a peer whose address is one of the uplinks' (`dataplane.uplinks` found in this
+/// namespace, both families): the session would be with ourselves. The configuration alone
+/// cannot tell; `latticed --check` and the start both ask the kernel.
+pub async fn refuse_peers_at_uplink_addresses(
+    config: &Config,
+    kernel: &dyn Kernel,
+) -> Result<(), DaemonError> {
+    let mut own = Vec::new();
+    for uplink in &config.dataplane.uplinks {
+        let Ok(link) = kernel.link_by_name(uplink).await else {
+            continue;
+        };
+        for a in kernel.addresses(link.index).await.unwrap_or_default() {
+            own.push((a.addr(), format!("an address of uplink {uplink}")));
+        }
+    }
+    crate::config::own_addresses(config, &own)
+        .map_err(|p| DaemonError::Refused(format!("configuration: {p}")))
+}
+
 /// Host-wide sysctls; true when routes of a previous run are still in the kernel (a restart:
 /// an upgrade, a crash), so forwarding went on and peers may keep our routes until we are back
 /// (RFC 4724 restarting speaker).

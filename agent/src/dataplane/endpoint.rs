@@ -1,6 +1,7 @@
 //! An endpoint's host side, for a runtime that moves and configures the container's interface
-//! itself (Docker: address, the connected route to the gateway, the default route). Routed
-//! veth only: a veth whose peer the runtime moves into the container.
+//! itself (Docker: address, the connected route to the gateway, the default route), in routed
+//! veth: a veth whose peer the runtime moves into the container. The ipvlan endpoint is in
+//! `endpoint_ipvlan.rs`; [`detach`] removes either.
 //!
 //! Unlike the CNI path, latticed cannot add the container's permanent neighbour entry for the
 //! gateway (Docker configures the container after our last call), so the host veth holds
@@ -34,8 +35,9 @@ pub struct EndpointSpec {
     pub mtu: u32,
 }
 
-/// The peer's name until Docker moves and renames it: `latd` + 11 hex characters.
-fn peer_ifname(key: &str) -> String {
+/// The name of the interface Docker moves (a veth's peer, an ipvlan slave) until it renames
+/// it: `latd` + 11 hex characters.
+pub(super) fn peer_ifname(key: &str) -> String {
     format!("latd{:011x}", fnv1a64(key.as_bytes()) & ((1 << 44) - 1))
 }
 
@@ -93,9 +95,21 @@ async fn configure(
         .await
 }
 
-/// Deletes the veth of `key` (the peer, wherever it is, and the route go with it).
+/// Deletes the host interfaces of `key`, whichever mode wired it: its veth (the peer, wherever
+/// it is, and the route go with it), and an interface under the peer's name still in this
+/// namespace (an ipvlan slave Docker moved back at Leave, or one it never moved). Routes out of
+/// the ipvlan host slave stay: `endpoint_ipvlan::unreach` removes those.
 pub(super) async fn detach(k: &dyn Kernel, key: &str) -> Result<(), String> {
     super::routed_veth::detach(k, key, IFNAME)
         .await
-        .map_err(|e| format!("lattice: removing the veth of {key}: {e}"))
+        .map_err(|e| format!("lattice: removing the veth of {key}: {e}"))?;
+    let peer = peer_ifname(key);
+    let removed = match k.link_by_name(&peer).await {
+        Ok(l) => k.delete_link(l.index).await,
+        Err(e) => Err(e),
+    };
+    match removed {
+        Err(e) if !e.is_not_found() => Err(format!("lattice: removing {peer} of {key}: {e}")),
+        _ => Ok(()),
+    }
 }

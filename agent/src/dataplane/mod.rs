@@ -7,6 +7,7 @@
 //! prefixes (sans-IO) and applies them through a [`Kernel`](crate::kernel::Kernel).
 
 mod endpoint;
+mod endpoint_ipvlan;
 pub mod ipvlan;
 mod mode;
 mod naming;

@@ -9,9 +9,13 @@
 //! on an up link) are installed: the kernel refuses a route through an unreachable gateway, and
 //! one bad hop would make it refuse the whole multipath route. An IPv4 prefix may go via an IPv6
 //! gateway (RFC 8950, `via inet6 fe80::1 dev eth1`: `RTA_VIA`), so a host whose uplinks have no
-//! IPv4 address still routes IPv4.
+//! IPv4 address still routes IPv4. A gateway that is one of this host's own addresses (a
+//! link-local one: on the same link), loopback, multicast or unspecified is never installed. A
+//! best route left without a usable hop is counted ([`LearnedRoutes::not_installed`]): health
+//! says so.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::net::IpAddr;
 
 use futures::stream::{FuturesUnordered, StreamExt};
 use ipnet::IpNet;
@@ -35,10 +39,13 @@ pub struct LearnedRoute {
 pub use crate::kernel::RouteOp;
 
 /// Which gateways the kernel can use right now: those inside a connected prefix of an up link,
-/// and link-local ones on an up link.
+/// and link-local ones on an up link; never one of this host's own addresses.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Reachability {
     connected: Vec<IpNet>,
+    /// Every address of the namespace with its link (a route via one would loop back to us;
+    /// a link-local one is ours only on its own link).
+    own: BTreeSet<(IpAddr, u32)>,
     /// Links that are up, by index, and their names (for reasons).
     up: BTreeMap<u32, String>,
     /// Every link (up or not) by index, for reasons.
@@ -63,8 +70,10 @@ impl Reachability {
         connected.sort();
         connected.dedup();
         let names = links.iter().map(|l| (l.index, l.name.clone())).collect();
+        let own = addresses.iter().map(|(i, a)| (a.addr(), *i)).collect();
         Reachability {
             connected,
+            own,
             up,
             names,
             any_link: false,
@@ -91,6 +100,17 @@ impl Reachability {
 
     /// Why the kernel cannot send to `hop` directly, if it cannot.
     pub fn why_not(&self, hop: NextHop) -> Option<String> {
+        let gw = hop.gateway;
+        if gw.is_loopback() || gw.is_multicast() || gw.is_unspecified() {
+            return Some(format!("next hop {gw} cannot be a gateway"));
+        }
+        let ours = match hop.ifindex.filter(|_| hop.is_link_local()) {
+            Some(index) => self.own.contains(&(gw, index)),
+            None => self.own.range((gw, 0)..=(gw, u32::MAX)).next().is_some(),
+        };
+        if ours {
+            return Some(format!("next hop {gw} is this host's own address"));
+        }
         if hop.is_link_local() {
             let Some(index) = hop.ifindex else {
                 return Some(format!("next hop {} has no interface", hop.gateway));
@@ -222,6 +242,11 @@ impl LearnedRoutes {
     /// Number of prefixes programmed (with at least one reachable next hop).
     pub fn len(&self) -> usize {
         self.installed.len()
+    }
+
+    /// Number of prefixes BGP wants in the kernel that have no usable next hop (not installed).
+    pub fn not_installed(&self) -> usize {
+        self.desired.len().saturating_sub(self.installed.len())
     }
 
     /// Number of programmed prefixes with several next hops (ECMP).

@@ -224,9 +224,29 @@ fn only_reachable_next_hops_are_installed() {
         t.apply(&change("10.244.2.0/24", &[ip(2), far]), &reach),
         [replace("10.244.2.0/24", &[ip(2)])]
     );
-    // Nothing reachable: no route at all (and no op when there was none).
+    // Nothing reachable: no route at all (and no op when there was none), counted.
     assert!(t.apply(&change("10.244.3.0/24", &[far]), &reach).is_empty());
     assert_eq!(t.len(), 1);
+    assert_eq!(t.not_installed(), 1);
+    // One of this host's own addresses, inside a connected network: never a gateway.
+    let own = IpAddr::from([10, 0, 0, 1]);
+    assert!(!reach.reaches(NextHop::via(own)));
+    assert!(reach
+        .why_not(NextHop::via(own))
+        .unwrap()
+        .contains("this host's own address"));
+    assert!(t.apply(&change("10.244.4.0/24", &[own]), &reach).is_empty());
+    assert_eq!(t.not_installed(), 2);
+    assert!(reach
+        .why_not(NextHop::via(far))
+        .unwrap()
+        .contains("not on-link"));
+    for never in ["127.0.0.1", "::1", "224.0.0.5", "0.0.0.0"] {
+        let hop = NextHop::via(never.parse::<IpAddr>().unwrap());
+        assert!(reach.why_not(hop).unwrap().contains("cannot be a gateway"));
+    }
+    t.apply(&change("10.244.4.0/24", &[]), &reach);
+    assert_eq!(t.not_installed(), 1);
     // The far link comes up: a resync adds the second path and the other prefix.
     let links = [link(1, true), link(2, true)];
     let reach = Reachability::new(&links, &addrs);

@@ -1,6 +1,9 @@
 //! `dataplane.mode`: how a container is wired, one entry point for both modes.
 
+use std::net::IpAddr;
+
 use super::endpoint::{self, EndpointSpec};
+use super::endpoint_ipvlan;
 use super::ipvlan::{self, IpvlanWiring};
 use super::mode::DataplaneMode;
 use super::routed_veth::{self, AttachInfo, AttachSpec, GATEWAY};
@@ -71,8 +74,9 @@ impl Wiring {
     }
 
     /// The host side of an endpoint whose container side the runtime moves and configures
-    /// itself (Docker); returns the interface it moves into the container. Errors are messages
-    /// for the runtime's user.
+    /// itself (Docker); returns the interface it moves into the container: a veth's peer, or an
+    /// ipvlan slave of the parent whose address is routed out of the host slave. Errors are
+    /// messages for the runtime's user.
     pub async fn attach_endpoint(
         &self,
         host: &dyn Kernel,
@@ -80,22 +84,32 @@ impl Wiring {
     ) -> Result<String, String> {
         match self {
             Wiring::RoutedVeth => endpoint::attach(host, spec).await,
-            // Docker networks are wired in routed veth whatever `dataplane.mode` says; an
-            // ipvlan endpoint (a slave for Docker to move) is still to be written.
-            Wiring::Ipvlan(_) => Err(
-                "lattice: Docker endpoints are routed veths; ipvlan endpoints are not supported"
-                    .into(),
-            ),
+            Wiring::Ipvlan(w) => endpoint_ipvlan::attach(host, w, spec).await,
         }
     }
 
-    /// Removes an endpoint's host side; succeeds when already gone.
-    pub async fn detach_endpoint(&self, host: &dyn Kernel, key: &str) -> Result<(), String> {
+    /// Removes an endpoint's host interfaces, whichever mode wired it (a Docker network's mode
+    /// need not be the host's, and a record naming it may be lost); succeeds when already
+    /// gone. Its routes out of the ipvlan host slave go with [`Wiring::unreach_endpoint`].
+    pub async fn detach_endpoint(host: &dyn Kernel, key: &str) -> Result<(), String> {
+        endpoint::detach(host, key).await
+    }
+
+    /// Routes `address`, a container another driver wired on this wiring's ipvlan parent
+    /// (Docker's ipvlan driver with Lattice's IPAM), out of the host slave, so the host and its
+    /// other containers reach it rather than the block's blackhole. Routed veth: nothing (it
+    /// has no host slave).
+    pub async fn reach_endpoint(&self, host: &dyn Kernel, address: IpAddr) -> Result<(), String> {
         match self {
-            Wiring::RoutedVeth => endpoint::detach(host, key).await,
-            // Never attached (see `attach_endpoint`): nothing to remove.
-            Wiring::Ipvlan(_) => Ok(()),
+            Wiring::RoutedVeth => Ok(()),
+            Wiring::Ipvlan(w) => endpoint_ipvlan::reach(host, w, address).await,
         }
+    }
+
+    /// Deletes the host route of an endpoint's `address` if it leaves through the ipvlan host
+    /// slave (an ipvlan endpoint's or a reached one); succeeds when there is none.
+    pub async fn unreach_endpoint(host: &dyn Kernel, address: IpAddr) -> Result<(), String> {
+        endpoint_ipvlan::unreach(host, address).await
     }
 
     /// Host-wide preparation: for ipvlan, the host slave (fails on a kernel without ipvlan).

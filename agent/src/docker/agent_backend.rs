@@ -1,7 +1,8 @@
 //! The daemon's [`Backend`]: addresses through latticed's API handler, each endpoint's host
-//! side through [`Wiring`] (routed veth: Docker moves the peer into the container).
+//! side through the [`Wiring`] of its network's mode (Docker moves a veth's peer or an ipvlan
+//! slave into the container).
 
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -11,7 +12,9 @@ use ipnet::{Ipv4Net, Ipv6Net};
 
 use super::backend::Backend;
 use crate::api::server::Handler;
-use crate::dataplane::{fnv1a64, EndpointSpec, Wiring, ENDPOINT_IFNAME as IFNAME};
+use crate::dataplane::{
+    fnv1a64, ipvlan, DataplaneMode, EndpointSpec, Wiring, ENDPOINT_IFNAME as IFNAME,
+};
 use crate::kernel::Kernel;
 use api::proto::DOCKER_ID_PREFIX;
 use api::proto::{Reply, Request};
@@ -20,7 +23,8 @@ use api::proto::{Reply, Request};
 pub struct AgentBackend {
     handler: Arc<dyn Handler>,
     kernel: Arc<dyn Kernel>,
-    wiring: Wiring,
+    mode: DataplaneMode,
+    parent: Option<String>,
     block: Ipv4Net,
     block_v6: Option<Ipv6Net>,
     mtu: u32,
@@ -37,11 +41,11 @@ impl std::fmt::Debug for AgentBackend {
 
 impl AgentBackend {
     /// A backend over the daemon's handler and kernel, for the host's blocks (`block_v6` on a
-    /// dual-stack host); endpoints wired by `wiring`, with `mtu`.
+    /// dual-stack host), its `dataplane.mode` and `dataplane.parent`; endpoints get `mtu`.
     pub fn new(
         handler: Arc<dyn Handler>,
         kernel: Arc<dyn Kernel>,
-        wiring: Wiring,
+        (mode, parent): (DataplaneMode, Option<String>),
         block: Ipv4Net,
         block_v6: Option<Ipv6Net>,
         mtu: u32,
@@ -49,7 +53,8 @@ impl AgentBackend {
         Self {
             handler,
             kernel,
-            wiring,
+            mode,
+            parent,
             block,
             block_v6,
             mtu,
@@ -133,8 +138,28 @@ impl Backend for AgentBackend {
         }
     }
 
+    fn host_mode(&self) -> DataplaneMode {
+        self.mode
+    }
+
+    fn parent(&self) -> Option<String> {
+        self.parent.clone()
+    }
+
+    async fn prepare(&self, mode: DataplaneMode) -> Result<(), String> {
+        let wiring = self.wiring(mode)?;
+        wiring.prepare(self.kernel.as_ref()).await.map_err(|e| {
+            if ipvlan::is_unsupported(&e) {
+                format!("it needs ipvlan, and this kernel has none ({e})")
+            } else {
+                e.to_string()
+            }
+        })
+    }
+
     async fn wire(
         &self,
+        mode: DataplaneMode,
         key: &str,
         address: Ipv4Addr,
         address_v6: Option<Ipv6Addr>,
@@ -145,12 +170,38 @@ impl Backend for AgentBackend {
             address_v6,
             mtu: self.mtu,
         };
-        self.wiring
+        self.wiring(mode)
+            .map_err(|e| format!("lattice: {mode}: {e}"))?
             .attach_endpoint(self.kernel.as_ref(), &spec)
             .await
     }
 
     async fn unwire(&self, key: &str) -> Result<(), String> {
-        self.wiring.detach_endpoint(self.kernel.as_ref(), key).await
+        Wiring::detach_endpoint(self.kernel.as_ref(), key).await
+    }
+
+    async fn reach(&self, mode: DataplaneMode, address: IpAddr) -> Result<(), String> {
+        if self.parent.is_none() {
+            return Ok(());
+        }
+        self.wiring(mode)
+            .map_err(|e| format!("lattice: {mode}: {e}"))?
+            .reach_endpoint(self.kernel.as_ref(), address)
+            .await
+    }
+
+    async fn unreach(&self, address: IpAddr) -> Result<(), String> {
+        Wiring::unreach_endpoint(self.kernel.as_ref(), address).await
+    }
+}
+
+impl AgentBackend {
+    /// The wiring of `mode` on this host (the ipvlan modes hang off `dataplane.parent`).
+    fn wiring(&self, mode: DataplaneMode) -> Result<Wiring, String> {
+        Wiring::for_mode(mode, self.parent.as_deref()).map_err(|_| {
+            "it needs dataplane.parent (the interface ipvlan slaves hang off), and this \
+             host's latticed has none; set it, or use routed-veth"
+                .to_string()
+        })
     }
 }

@@ -1,9 +1,12 @@
 //! [`Backend`]: what the remote driver needs from latticed (the daemon's `AgentBackend`, a
 //! fake in tests).
 
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
 use async_trait::async_trait;
 use ipnet::{Ipv4Net, Ipv6Net};
-use std::net::{Ipv4Addr, Ipv6Addr};
+
+use crate::dataplane::DataplaneMode;
 
 /// What the driver needs from latticed.
 #[async_trait]
@@ -22,14 +25,28 @@ pub trait Backend: Send + Sync {
     async fn key_of_v6(&self, address: Ipv6Addr) -> Result<Option<String>, String>;
     /// Unwire and release `key` (idempotent).
     async fn release(&self, key: &str) -> Result<(), String>;
-    /// Create the host veth for `key` routed to `address` (and `address_v6`); returns the
-    /// peer Docker moves.
+    /// The host's `dataplane.mode`: how a network that names none is wired.
+    fn host_mode(&self) -> DataplaneMode;
+    /// The host's `dataplane.parent`, the interface ipvlan slaves hang off.
+    fn parent(&self) -> Option<String>;
+    /// Make this host ready to wire `mode` (ipvlan: the parent exists, the kernel has ipvlan,
+    /// the host slave is up); the reason why not, for the user, otherwise.
+    async fn prepare(&self, mode: DataplaneMode) -> Result<(), String>;
+    /// Create the host side of `key`'s endpoint in `mode`, routed to `address` (and
+    /// `address_v6`); returns the interface Docker moves into the container.
     async fn wire(
         &self,
+        mode: DataplaneMode,
         key: &str,
         address: Ipv4Addr,
         address_v6: Option<Ipv6Addr>,
     ) -> Result<String, String>;
-    /// Delete the host veth of `key` (idempotent).
+    /// Delete the host interfaces of `key`, whatever its mode (idempotent).
     async fn unwire(&self, key: &str) -> Result<(), String>;
+    /// Route `address`, a container another driver wired on `dataplane.parent` in the ipvlan
+    /// `mode`, out of the ipvlan host slave; nothing on a host without `dataplane.parent`.
+    async fn reach(&self, mode: DataplaneMode, address: IpAddr) -> Result<(), String>;
+    /// Delete the host route of `address` if it leaves through the ipvlan host slave
+    /// (idempotent).
+    async fn unreach(&self, address: IpAddr) -> Result<(), String>;
 }

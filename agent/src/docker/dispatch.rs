@@ -1,5 +1,8 @@
 //! Routing a remote-driver call: the request path (`/NetworkDriver.Join`) to its method,
-//! the body parsed, the call timed for the metrics. Docker gets `{"Err": ...}` for a failure.
+//! the body parsed, the call timed for the metrics. Docker gets `{"Err": ...}` for a failed
+//! network driver call and `{"Error": ...}` for a failed IPAM driver call: libnetwork reads
+//! the two from different fields (`drivers/remote/api`, `ipams/remote/api`), and a message in
+//! the other one reads as success.
 
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
@@ -8,7 +11,7 @@ use super::driver::Driver;
 use super::ipam_calls::ADDRESS_SPACE;
 use super::proto;
 
-/// A failed call: Docker gets `{"Err": message}`.
+/// A failed call: Docker gets the message in [`failure`]'s field.
 type Answer = Result<Value, String>;
 
 impl Driver {
@@ -29,7 +32,7 @@ impl Driver {
                 started.elapsed(),
             );
         }
-        Some(answer.unwrap_or_else(|e| json!({ "Err": e })))
+        Some(answer.unwrap_or_else(|e| failure(method, e)))
     }
 
     /// The answer to one protocol method; `None` for a path outside the protocol.
@@ -43,11 +46,8 @@ impl Driver {
                 Ok(r) => self.create_network(r).await,
                 Err(e) => Err(e),
             },
-            "NetworkDriver.DeleteNetwork" => match parse::<proto::NetworkRef>(body) {
-                Ok(r) => {
-                    self.networks.lock().await.remove(&r.network_id);
-                    Ok(json!({}))
-                }
+            "NetworkDriver.DeleteNetwork" => match parse(body) {
+                Ok(r) => self.delete_network(r).await,
                 Err(e) => Err(e),
             },
             "NetworkDriver.CreateEndpoint" => match parse(body) {
@@ -82,7 +82,10 @@ impl Driver {
                 Ok(r) => self.request_pool(r).await,
                 Err(e) => Err(e),
             },
-            "IpamDriver.ReleasePool" => parse::<proto::ReleasePool>(body).map(|_| json!({})),
+            "IpamDriver.ReleasePool" => match parse(body) {
+                Ok(r) => self.release_pool(r).await,
+                Err(e) => Err(e),
+            },
             "IpamDriver.RequestAddress" => match parse(body) {
                 Ok(r) => self.request_address(r).await,
                 Err(e) => Err(e),
@@ -94,6 +97,16 @@ impl Driver {
             _ => return None,
         };
         Some(answer)
+    }
+}
+
+/// A failed call's answer: `{"Error": message}` for the IpamDriver, `{"Err": message}` for the
+/// rest (the NetworkDriver, and plugin errors libnetwork reads before either).
+pub fn failure(method: &str, message: String) -> Value {
+    if method.starts_with("IpamDriver.") {
+        json!({ "Error": message })
+    } else {
+        json!({ "Err": message })
     }
 }
 

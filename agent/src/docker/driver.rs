@@ -2,8 +2,6 @@
 //! [`Backend`]. Its calls live in the modules above it: `network` (NetworkDriver),
 //! `ipam_calls` (IpamDriver), and `dispatch` routes a request path to them. No HTTP here.
 
-use std::collections::HashSet;
-
 use tokio::sync::Mutex;
 
 use super::backend::Backend;
@@ -14,8 +12,7 @@ pub struct Driver {
     pub(super) backend: Box<dyn Backend>,
     /// Where each call's duration goes (`lattice_request_duration_seconds{interface="docker"}`).
     pub(super) metrics: Option<std::sync::Arc<crate::metrics::Metrics>>,
-    pub(super) networks: Mutex<HashSet<String>>,
-    /// Endpoints and address pairing, kept in `store` across restarts.
+    /// Networks, pools, endpoints and address pairing, kept in `store` across restarts.
     pub(super) state: Mutex<Saved>,
     pub(super) store: EndpointStore,
 }
@@ -32,7 +29,6 @@ impl Driver {
         Self {
             backend,
             metrics: None,
-            networks: Mutex::new(HashSet::new()),
             state: Mutex::new(Saved::default()),
             store: EndpointStore::default(),
         }

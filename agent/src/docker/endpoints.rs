@@ -1,18 +1,21 @@
-//! The Docker endpoints this host wired, kept in a file so a restarted latticed can still Join,
-//! describe and delete the endpoints dockerd created before the restart.
+//! The Docker endpoints this host wired, its lattice networks and the pools given for a
+//! `--subnet`, kept in a file so a restarted latticed can still Join, describe and delete the
+//! endpoints dockerd created before the restart, wire new ones in their network's mode, and
+//! refuse a subnet another network holds.
 //!
 //! Docker names an endpoint by its id in every call after `CreateEndpoint`; only that call
-//! carries the address. So the id -> IPAM key mapping must outlive latticed, as the IPAM key
-//! (and with it the address) does.
+//! carries the address, and only `CreateNetwork` the network's options. So these must outlive
+//! latticed, as the IPAM key (and with it the address) does.
 
-use std::collections::HashMap;
-use std::net::Ipv6Addr;
+use std::collections::{BTreeMap, HashMap};
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use tracing::warn;
 
 use super::pairing::Pairing;
+use crate::dataplane::DataplaneMode;
 
 /// File name under `ipam.state_dir`.
 pub const FILE: &str = "docker-endpoints.json";
@@ -22,11 +25,33 @@ pub const FILE: &str = "docker-endpoints.json";
 pub struct Endpoint {
     /// The IPAM key holding the endpoint's address (`docker:...`).
     pub key: String,
-    /// The veth end Docker moves into the container.
+    /// The interface Docker moves into the container (a veth's peer, an ipvlan slave).
     pub peer: String,
     /// The endpoint's IPv6 address, on a dual-stack network.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub v6: Option<Ipv6Addr>,
+    /// The endpoint's IPv4 address (absent in records of older versions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<Ipv4Addr>,
+    /// How it is wired (records of older versions: routed veth, the only mode they had).
+    #[serde(default)]
+    pub mode: DataplaneMode,
+}
+
+/// A network of the lattice driver.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Network {
+    /// How its endpoints are wired.
+    pub mode: DataplaneMode,
+}
+
+/// A pool handed out for a `--subnet`: one network's at a time, as with Docker's own IPAM.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pool {
+    /// The lattice network created on it; `None`: another driver's network (Docker's ipvlan),
+    /// whose containers latticed does not wire and routes through the ipvlan host slave.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<String>,
 }
 
 /// Everything the driver keeps across restarts.
@@ -36,6 +61,10 @@ pub struct Saved {
     pub endpoints: HashMap<String, Endpoint>,
     /// Which addresses of which keys Docker still holds.
     pub pairing: Pairing,
+    /// The lattice driver's networks by Docker's network id.
+    pub networks: BTreeMap<String, Network>,
+    /// The `--subnet` pools handed out, by pool id.
+    pub pools: BTreeMap<String, Pool>,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -43,6 +72,10 @@ struct File {
     endpoints: Vec<Record>,
     #[serde(default)]
     pairing: Pairing,
+    #[serde(default)]
+    networks: BTreeMap<String, Network>,
+    #[serde(default)]
+    pools: BTreeMap<String, Pool>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -86,6 +119,8 @@ impl EndpointStore {
                     .map(|r| (r.endpoint_id, r.endpoint))
                     .collect(),
                 pairing: f.pairing,
+                networks: f.networks,
+                pools: f.pools,
             },
             Err(e) => {
                 warn!(path = %path.display(), error = %e, "damaged docker endpoints file ignored");
@@ -117,6 +152,8 @@ fn write(path: &Path, saved: &Saved) -> std::io::Result<()> {
     let file = File {
         endpoints: records,
         pairing: saved.pairing.clone(),
+        networks: saved.networks.clone(),
+        pools: saved.pools.clone(),
     };
     crate::state_file::write_json(path, &file)
 }
@@ -131,6 +168,8 @@ mod tests {
             key: key.into(),
             peer: format!("latd-{key}"),
             v6: None,
+            address: None,
+            mode: DataplaneMode::RoutedVeth,
         }
     }
 
@@ -148,11 +187,29 @@ mod tests {
             .pairing
             .reserved("docker:2", Some("fd00::2".parse().unwrap()));
         saved.pairing.hand_out_v6();
+        let mut ipvlan = ep("docker:3");
+        ipvlan.address = Some(Ipv4Addr::new(10, 244, 1, 3));
+        ipvlan.mode = DataplaneMode::IpvlanL3;
+        saved.endpoints.insert("e3".to_string(), ipvlan);
+        saved.networks.insert(
+            "n1".into(),
+            Network {
+                mode: DataplaneMode::IpvlanL3s,
+            },
+        );
+        saved.pools.insert("p".into(), Pool::default());
         store.save(&saved);
         assert_eq!(store.load(), saved);
         saved.endpoints.remove("e1");
         store.save(&saved);
         assert_eq!(store.load(), saved);
+
+        // A file of an older version: no networks, pools, addresses or modes.
+        let old = r#"{"endpoints": [{"endpoint_id": "e1", "key": "docker:1", "peer": "latd1"}]}"#;
+        std::fs::write(dir.path().join("sub").join(FILE), old).unwrap();
+        let loaded = store.load();
+        assert_eq!(loaded.endpoints["e1"].mode, DataplaneMode::RoutedVeth);
+        assert!(loaded.networks.is_empty() && loaded.pools.is_empty());
 
         std::fs::write(dir.path().join("sub").join(FILE), "[{\"endpoint_id\": 3}").unwrap();
         assert_eq!(store.load(), Saved::default());

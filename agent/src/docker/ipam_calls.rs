@@ -1,14 +1,24 @@
 //! The remote driver's IpamDriver calls: the host's blocks as Docker's pools, addresses as
 //! fresh `docker:...` IPAM keys, IPv6 paired with IPv4 through [`Pairing`].
 //!
+//! Without `--subnet` every network shares the host's block (pool `0.0.0.0/0`, the lattice
+//! driver's way). A `--subnet` naming the host's block is one network's at a time, as Docker's
+//! own IPAM hands out a subnet once: it is how Docker's ipvlan driver, which refuses
+//! `0.0.0.0/0`, gets the block. The containers of such a network that no lattice
+//! `CreateNetwork` claimed are another driver's: latticed routes their addresses out of the
+//! ipvlan host slave so the host reaches them.
+//!
 //! [`Pairing`]: super::pairing::Pairing
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ipnet::{Ipv4Net, Ipv6Net};
 use serde_json::{json, Value};
+use tracing::warn;
 
 use super::driver::Driver;
+use super::endpoints::Pool;
+use super::options;
 use super::proto;
 use crate::dataplane::{GATEWAY, GATEWAY_V6};
 
@@ -44,16 +54,39 @@ impl Driver {
         // Without --subnet, libnetwork checks a local pool against the host's routes and asks
         // again on overlap; the host routes its own block, so it would ask forever. It skips
         // the check for 0.0.0.0/0 (as for Calico's pool): addresses still come from the block.
-        let pool = if r.pool.is_empty() {
-            ANY_POOL.to_string()
-        } else {
-            block.to_string()
-        };
+        if r.pool.is_empty() {
+            return Ok(json!({
+                "PoolID": pool_id(&block.to_string()),
+                "Pool": ANY_POOL,
+                "Data": {"com.docker.network.gateway": format!("{GATEWAY}/32")},
+            }));
+        }
+        let id = self.claim_subnet(&block.to_string()).await?;
         Ok(json!({
-            "PoolID": pool_id(&block.to_string()),
-            "Pool": pool,
+            "PoolID": id,
+            "Pool": block.to_string(),
             "Data": {"com.docker.network.gateway": format!("{GATEWAY}/32")},
         }))
+    }
+
+    /// Hands `block` out as one network's `--subnet` pool; refused while another holds it.
+    async fn claim_subnet(&self, block: &str) -> Result<String, String> {
+        let id = subnet_pool_id(block);
+        let mut state = self.state.lock().await;
+        if state.pools.contains_key(&id) {
+            return Err(format!("lattice: --subnet {block} is already the pool of another network on this host, and a subnet is one network's; remove that network first, or create lattice-driver networks without --subnet (they share the host's block)"));
+        }
+        state.pools.insert(id.clone(), Pool::default());
+        self.store.save(&state);
+        Ok(id)
+    }
+
+    pub(super) async fn release_pool(&self, r: proto::ReleasePool) -> Answer {
+        let mut state = self.state.lock().await;
+        if state.pools.remove(&r.pool_id).is_some() {
+            self.store.save(&state);
+        }
+        Ok(json!({}))
     }
 
     async fn request_pool_v6(&self, r: proto::RequestPool) -> Answer {
@@ -67,13 +100,16 @@ impl Driver {
         }
         // As for IPv4: no overlap check against the host's own routes, and the link-local
         // gateway lies inside the pool.
-        let pool = if r.pool.is_empty() {
-            ANY_POOL_V6.to_string()
+        let (id, pool) = if r.pool.is_empty() {
+            (pool_id(&block.to_string()), ANY_POOL_V6.to_string())
         } else {
-            block.to_string()
+            (
+                self.claim_subnet(&block.to_string()).await?,
+                block.to_string(),
+            )
         };
         Ok(json!({
-            "PoolID": pool_id(&block.to_string()),
+            "PoolID": id,
             "Pool": pool,
             "Data": {"com.docker.network.gateway": format!("{GATEWAY_V6}/64")},
         }))
@@ -81,6 +117,7 @@ impl Driver {
 
     pub(super) async fn request_address(&self, r: proto::RequestAddress) -> Answer {
         let v6 = self.check_pool(&r.pool_id).await?;
+        let foreign = self.foreign_mode(&r.pool_id).await;
         let gateway = r
             .options
             .as_ref()
@@ -105,13 +142,39 @@ impl Driver {
                 return Err("lattice: no IPv6 address is reserved: Docker asks for an endpoint's IPv4 address first".into());
             };
             self.store.save(&state);
+            drop(state);
+            self.reach(foreign, address.into()).await;
             return Ok(json!({"Address": format!("{address}/128"), "Data": {}}));
         }
         let key = self.backend.fresh_key();
         let (address, address_v6) = self.backend.allocate(&key).await?;
+        self.reach(foreign, address.into()).await;
         let mut state = self.state.lock().await;
         state.pairing.reserved(&key, address_v6);
         Ok(json!({"Address": format!("{address}/32"), "Data": {}}))
+    }
+
+    /// The ipvlan mode to reach the containers of pool `id` in, if another driver wires them
+    /// (a `--subnet` pool no lattice network claimed: Docker's ipvlan driver).
+    async fn foreign_mode(&self, id: &str) -> Option<crate::dataplane::DataplaneMode> {
+        let state = self.state.lock().await;
+        let pool = state.pools.get(id)?;
+        if pool.network.is_some() {
+            return None;
+        }
+        let modes = state.networks.values().map(|n| n.mode);
+        let current = options::parent_mode(self.backend.host_mode(), modes);
+        Some(options::foreign_mode(current))
+    }
+
+    /// Routes another driver's container `address` through the ipvlan host slave. A failure
+    /// costs only the host's own path to it (other hosts reach it through the parent), so it
+    /// is logged, not passed to Docker.
+    async fn reach(&self, mode: Option<crate::dataplane::DataplaneMode>, address: IpAddr) {
+        let Some(mode) = mode else { return };
+        if let Err(e) = self.backend.reach(mode, address).await {
+            warn!(%address, error = %e, "no host route to a container of another Docker driver");
+        }
     }
 
     pub(super) async fn release_address(&self, r: proto::ReleaseAddress) -> Answer {
@@ -121,21 +184,27 @@ impl Driver {
             IpAddr::V4(a) => self.backend.key_of(a).await?.map(|k| (k, false)),
             IpAddr::V6(a) => self.backend.key_of_v6(a).await?.map(|k| (k, true)),
         };
+        // Not (or no longer) a Docker address: nothing of ours to remove.
         let Some((key, v6)) = key else {
             return Ok(json!({}));
         };
+        let address = parse_ip(&r.address)?;
         let mut state = self.state.lock().await;
         let free = if v6 {
             state.pairing.v6_released(&key)
         } else {
             state.pairing.v4_released(&key)
         };
+        // Its route through the ipvlan host slave (another driver's container; an ipvlan
+        // endpoint whose record was lost) and, for IPv4, the key's interfaces, which its
+        // DeleteEndpoint has removed unless the record was lost. The key itself stays while its
+        // IPv6 address is still another endpoint's.
+        self.backend.unreach(address).await?;
+        if !v6 {
+            self.backend.unwire(&key).await?;
+        }
         if free {
             self.backend.release(&key).await?;
-        } else if !v6 {
-            // Its IPv6 address is still another endpoint's: keep the key, drop the veth (its
-            // DeleteEndpoint has done so, unless the endpoint's record was lost).
-            self.backend.unwire(&key).await?;
         }
         self.store.save(&state);
         Ok(json!({}))
@@ -143,12 +212,13 @@ impl Driver {
 
     /// Whether `pool` is this host's IPv6 pool (`false`: its IPv4 pool); an error if neither.
     async fn check_pool(&self, pool: &str) -> Result<bool, String> {
+        let ours = |b: String| pool == pool_id(&b) || pool == subnet_pool_id(&b);
         let block = self.backend.block().await?;
-        if pool == pool_id(&block.to_string()) {
+        if ours(block.to_string()) {
             return Ok(false);
         }
         if let Some(b6) = self.backend.block_v6().await? {
-            if pool == pool_id(&b6.to_string()) {
+            if ours(b6.to_string()) {
                 return Ok(true);
             }
         }
@@ -159,8 +229,14 @@ impl Driver {
     }
 }
 
+/// The pool every network without `--subnet` shares.
 fn pool_id(block: &str) -> String {
     format!("{ADDRESS_SPACE}-{block}")
+}
+
+/// The pool of the one network whose `--subnet` is `block`.
+pub(super) fn subnet_pool_id(block: &str) -> String {
+    format!("{ADDRESS_SPACE}-subnet-{block}")
 }
 
 /// `10.244.1.5`, `10.244.1.5/32`, `fd00::5` or `fd00::5/128`.

@@ -77,7 +77,7 @@ async fn answer(
     debug!(%path, body = %String::from_utf8_lossy(&body), "docker plugin call");
     match driver.dispatch(&path, &body).await {
         Some(v) => {
-            if let Some(err) = v.get("Err") {
+            if let Some(err) = v.get("Err").or_else(|| v.get("Error")) {
                 warn!(%path, error = %err, "docker plugin call failed");
             }
             Ok(reply(StatusCode::OK, &v))

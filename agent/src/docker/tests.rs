@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Mutex;
 
@@ -13,22 +13,30 @@ use serde_json::{json, Value};
 
 use super::backend::Backend;
 use super::driver::Driver;
+use crate::dataplane::DataplaneMode;
 
 /// Addresses handed out from 10.244.1.0/24 in order; veths recorded by key.
 #[derive(Default)]
 pub(super) struct Fake {
-    next: AtomicU32,
-    keys: Mutex<HashMap<String, Ipv4Addr>>,
+    pub(super) next: AtomicU32,
+    pub(super) keys: Mutex<HashMap<String, Ipv4Addr>>,
     /// Dual stack: every key gets fd00::N with its 10.244.1.N.
-    dual: bool,
-    keys_v6: Mutex<HashMap<String, Ipv6Addr>>,
+    pub(super) dual: bool,
+    pub(super) keys_v6: Mutex<HashMap<String, Ipv6Addr>>,
     /// Released keys, in order.
     pub(super) released: std::sync::Arc<Mutex<Vec<String>>>,
-    wired: Mutex<Vec<String>>,
+    pub(super) wired: Mutex<Vec<String>>,
     /// The IPv6 address each wire call routed.
     pub(super) wired_v6: std::sync::Arc<Mutex<Vec<Option<Ipv6Addr>>>>,
     /// Keys unwired, in order, for a test to read after the driver owns the fake.
-    unwired: std::sync::Arc<Mutex<Vec<String>>>,
+    pub(super) unwired: std::sync::Arc<Mutex<Vec<String>>>,
+    /// `dataplane.mode`, `dataplane.parent`, and a kernel without ipvlan.
+    pub(super) host_mode: DataplaneMode,
+    pub(super) parent: Option<String>,
+    pub(super) no_ipvlan: bool,
+    /// Every wiring call, in order: `prepare MODE`, `wire MODE KEY`, `unwire KEY`,
+    /// `reach MODE ADDR`, `unreach ADDR`.
+    pub(super) calls: std::sync::Arc<Mutex<Vec<String>>>,
 }
 
 impl Fake {
@@ -89,20 +97,62 @@ impl Backend for Fake {
         self.wired.lock().unwrap().retain(|k| k != key);
         Ok(())
     }
+    fn host_mode(&self) -> DataplaneMode {
+        self.host_mode
+    }
+    fn parent(&self) -> Option<String> {
+        self.parent.clone()
+    }
+    async fn prepare(&self, mode: DataplaneMode) -> Result<(), String> {
+        self.log(format!("prepare {mode}"));
+        if mode == DataplaneMode::RoutedVeth {
+            Ok(())
+        } else if self.parent.is_none() {
+            Err("it needs dataplane.parent".into())
+        } else if self.no_ipvlan {
+            Err("it needs ipvlan, and this kernel has none".into())
+        } else {
+            Ok(())
+        }
+    }
     async fn wire(
         &self,
+        mode: DataplaneMode,
         key: &str,
         _address: Ipv4Addr,
         address_v6: Option<Ipv6Addr>,
     ) -> Result<String, String> {
+        self.log(format!("wire {mode} {key}"));
         self.wired.lock().unwrap().push(key.into());
         self.wired_v6.lock().unwrap().push(address_v6);
         Ok(format!("peer-{key}"))
     }
     async fn unwire(&self, key: &str) -> Result<(), String> {
+        self.log(format!("unwire {key}"));
         self.wired.lock().unwrap().retain(|k| k != key);
         self.unwired.lock().unwrap().push(key.into());
         Ok(())
+    }
+    async fn reach(&self, mode: DataplaneMode, address: IpAddr) -> Result<(), String> {
+        self.log(format!("reach {mode} {address}"));
+        Ok(())
+    }
+    async fn unreach(&self, address: IpAddr) -> Result<(), String> {
+        self.log(format!("unreach {address}"));
+        Ok(())
+    }
+}
+
+impl Fake {
+    /// `key` holds `address` already (IPAM kept it across a restart).
+    pub(super) fn allocate_now(&self, key: &str, address: &str) {
+        let a = address.parse().unwrap();
+        self.keys.lock().unwrap().insert(key.into(), a);
+        self.next.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn log(&self, call: String) {
+        self.calls.lock().unwrap().push(call);
     }
 }
 
@@ -259,7 +309,15 @@ fn a_container_lifecycle() {
 #[test]
 fn wrong_requests_get_err_answers() {
     let d = Driver::new(Box::new(Fake::default()));
-    let err = |v: Value| v["Err"].as_str().map(String::from);
+    // libnetwork reads an IPAM failure from `Error`, a network driver's from `Err`.
+    let err = |path: &str, v: Value| {
+        let (field, other) = match path.starts_with("/IpamDriver.") {
+            true => ("Error", "Err"),
+            false => ("Err", "Error"),
+        };
+        assert!(v.get(other).is_none(), "{path}: {v}");
+        v[field].as_str().map(String::from)
+    };
     for (path, body) in [
         ("/IpamDriver.RequestPool", json!({"V6": true})),
         ("/IpamDriver.RequestPool", json!({"Pool": "192.168.0.0/16"})),
@@ -285,7 +343,7 @@ fn wrong_requests_get_err_answers() {
         ("/NetworkDriver.CreateNetwork", json!({"NetworkID": 5})),
     ] {
         let v = call(&d, path, body.clone());
-        let e = err(v.clone());
+        let e = err(path, v.clone());
         assert!(
             e.as_deref().is_some_and(|e| e.starts_with("lattice:")),
             "{path} {body}: {v}"
@@ -306,14 +364,14 @@ fn wrong_requests_get_err_answers() {
 proptest::proptest! {
     /// Any body on any known path gets a JSON answer, never a panic.
     #[test]
-    fn arbitrary_bodies_never_panic(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256), i in 0usize..18) {
+    fn arbitrary_bodies_never_panic(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256), i in 0usize..19) {
         let paths = ["/Plugin.Activate", "/NetworkDriver.GetCapabilities", "/NetworkDriver.CreateNetwork",
             "/NetworkDriver.DeleteNetwork", "/NetworkDriver.CreateEndpoint", "/NetworkDriver.EndpointOperInfo",
             "/NetworkDriver.DeleteEndpoint", "/NetworkDriver.Join", "/NetworkDriver.Leave", "/NetworkDriver.DiscoverNew",
             "/NetworkDriver.DiscoverDelete", "/NetworkDriver.ProgramExternalConnectivity",
             "/NetworkDriver.RevokeExternalConnectivity", "/IpamDriver.GetCapabilities",
             "/IpamDriver.GetDefaultAddressSpaces", "/IpamDriver.RequestPool", "/IpamDriver.RequestAddress",
-            "/IpamDriver.ReleaseAddress"];
+            "/IpamDriver.ReleaseAddress", "/IpamDriver.ReleasePool"];
         let d = Driver::new(Box::new(Fake::default()));
         let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
         let v = rt.block_on(d.dispatch(paths[i], &body));

@@ -41,7 +41,7 @@ fn dual_stack_endpoints_and_crossed_ipv6_addresses() {
     );
     assert_eq!(net, json!({}));
     let v6_before_v4 = call(&d, "/IpamDriver.RequestAddress", json!({"PoolID": id6}));
-    assert!(v6_before_v4.get("Err").is_some(), "{v6_before_v4}");
+    assert!(v6_before_v4.get("Error").is_some(), "{v6_before_v4}");
 
     // A's and B's IPv4 requests, then B's IPv6 request before A's.
     let addr = |pool: &str| {
@@ -117,7 +117,7 @@ fn ipv6_on_a_host_without_an_ipv6_block_is_refused() {
         json!({"Pool": "", "V6": true}),
     );
     assert!(
-        p6["Err"].as_str().unwrap().contains("no IPv6 block"),
+        p6["Error"].as_str().unwrap().contains("no IPv6 block"),
         "{p6}"
     );
     let net = call(

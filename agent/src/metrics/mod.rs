@@ -9,6 +9,7 @@
 mod names;
 pub mod peers;
 pub mod server;
+pub mod slots;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -40,6 +41,7 @@ pub struct Metrics {
     reconcile_repairs: IntCounterVec,
     reconcile_errors: IntCounter,
     routes_installed: IntGaugeVec,
+    routes_not_installed: IntGauge,
     route_errors: IntCounter,
     netlink_resyncs: IntCounter,
     ipam_blocks: IntGauge,
@@ -87,6 +89,10 @@ impl Metrics {
                     "Routes latticed holds in the kernel, by kind (local, blackhole, learned, ecmp).",
                 ),
                 &["kind"],
+            )?,
+            routes_not_installed: IntGauge::new(
+                "lattice_routes_not_installed",
+                "Best routes BGP chose for the kernel that have no usable next hop (on no connected network, or this host's own address), so are not installed.",
             )?,
             route_errors: IntCounter::new(
                 "lattice_route_programming_errors_total",
@@ -147,6 +153,7 @@ impl Metrics {
         r.register(Box::new(self.reconcile_repairs.clone()))?;
         r.register(Box::new(self.reconcile_errors.clone()))?;
         r.register(Box::new(self.routes_installed.clone()))?;
+        r.register(Box::new(self.routes_not_installed.clone()))?;
         r.register(Box::new(self.route_errors.clone()))?;
         r.register(Box::new(self.netlink_resyncs.clone()))?;
         r.register(Box::new(self.ipam_blocks.clone()))?;
@@ -236,6 +243,13 @@ impl Metrics {
     /// A reconcile pass, or one of its repairs, failed.
     pub fn reconcile_error(&self) {
         self.reconcile_errors.inc();
+    }
+
+    /// Best routes that have no usable next hop, so are not in the kernel. Caller: the
+    /// learned-route task.
+    pub fn routes_not_installed(&self, n: usize) {
+        self.routes_not_installed
+            .set(i64::try_from(n).unwrap_or(i64::MAX));
     }
 
     /// `n` routes of `kind` are now in the kernel. Callers: the learned-route task (learned,

@@ -41,6 +41,7 @@ struct Families {
     received: IntGaugeVec,
     accepted: IntGaugeVec,
     advertised: IntGaugeVec,
+    ignored: IntGaugeVec,
     sent: IntCounterVec,
     recv: IntCounterVec,
     notes_sent: IntCounterVec,
@@ -94,6 +95,11 @@ impl Families {
                 "Prefixes we currently advertise to the peer.",
                 &["peer", "afi"],
             )?,
+            ignored: gauge(
+                "lattice_bgp_prefixes_ignored",
+                "Prefixes of the peer ignored for a next hop that cannot be used (loopback, ours, multicast, unspecified: RFC 4271 §6.3).",
+                &["peer"],
+            )?,
             sent: counter(
                 "lattice_bgp_messages_sent_total",
                 "BGP messages sent to the peer, by type.",
@@ -122,7 +128,7 @@ impl Families {
         })
     }
 
-    fn all(&self) -> [&dyn Collector; 12] {
+    fn all(&self) -> [&dyn Collector; 13] {
         [
             &self.up,
             &self.state,
@@ -131,6 +137,7 @@ impl Families {
             &self.received,
             &self.accepted,
             &self.advertised,
+            &self.ignored,
             &self.sent,
             &self.recv,
             &self.notes_sent,
@@ -179,6 +186,9 @@ impl Families {
                 .with_label_values(&labels)
                 .set(get(&p.prefixes_advertised_by_family));
         }
+        self.ignored
+            .with_label_values(&[&peer])
+            .set(i64::try_from(p.prefixes_ignored).unwrap_or(i64::MAX));
         add_messages(&self.sent, &peer, &p.sent);
         add_messages(&self.recv, &peer, &p.received);
         add_notifications(&self.notes_sent, &peer, &p.notifications_sent);

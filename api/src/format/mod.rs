@@ -91,12 +91,14 @@ pub fn attachments(list: &[Attachment]) -> String {
     )
 }
 
-/// Whether every peer is Established, no peer advertises into our blocks, and some block has
-/// a free address (what `lattice status` exits on).
+/// Whether every peer is Established, no peer advertises into our blocks, some block has a
+/// free address, and every best route BGP chose for the kernel is in it (what `lattice status`
+/// exits on).
 pub fn healthy(s: &NodeStatus) -> bool {
     s.peers.iter().all(|p| p.state == PeerState::Established)
         && s.conflicts.is_empty()
         && full_blocks(s).is_empty()
+        && s.routes_not_installed == 0
 }
 
 /// The blocks, when every one is full: the next container needs a block borrowed (if the
@@ -118,6 +120,12 @@ fn health(s: &NodeStatus, up: usize) -> String {
         .collect();
     if !s.conflicts.is_empty() {
         full.push_str(&format!("; {} block conflict(s)", s.conflicts.len()));
+    }
+    if s.routes_not_installed > 0 {
+        full.push_str(&format!(
+            "; {} best route(s) not in the kernel (see lattice routes)",
+            s.routes_not_installed
+        ));
     }
     if up == total && full.is_empty() {
         format!("ok ({up}/{total} peers established)")
@@ -248,6 +256,7 @@ mod tests {
                 in_use: 2,
                 capacity: 256,
             }],
+            routes_not_installed: 0,
         }
     }
 
@@ -308,6 +317,20 @@ PEER      AS     STATE        UPTIME    RECEIVED  ACCEPTED  ADVERTISED  INFO
         assert!(
             out.contains("CONFLICT:    10.244.1.0/24 from 10.0.1.1 overlaps our block 10.244.1.0/24 (not imported)\n"),
             "{out}"
+        );
+    }
+
+    #[test]
+    fn a_best_route_not_in_the_kernel_degrades_health() {
+        let mut s = node(vec![]);
+        assert!(healthy(&s));
+        s.routes_not_installed = 2;
+        assert!(!healthy(&s));
+        assert!(
+            status(&s)
+                .contains("DEGRADED (0/0 peers established; 2 best route(s) not in the kernel"),
+            "{}",
+            status(&s)
         );
     }
 

@@ -96,6 +96,15 @@ pub fn peer(p: &PeerStatus) -> String {
         "Last error",
         p.last_error.clone().unwrap_or_else(|| "-".into()),
     );
+    if p.prefixes_ignored > 0 {
+        field(
+            "Ignored",
+            format!(
+                "{} prefix(es): next hop unusable (RFC 4271 §6.3; see lattice routes)",
+                p.prefixes_ignored
+            ),
+        );
+    }
     field(
         "Established",
         format!(

@@ -6,7 +6,8 @@ use super::table;
 use crate::proto::{Announcement, IpamStatus, RouteStatus};
 
 /// One row per path, the prefix on its first; flags `*` best, `=` in the multipath (ECMP) set,
-/// `s` stale; KERNEL says whether the prefix is installed (or why not).
+/// `s` stale, `x` ignored (its next hop cannot be used, RFC 4271 §6.3: why is listed below the
+/// table); KERNEL says whether the prefix is installed (or why not).
 pub fn routes(list: &[RouteStatus]) -> String {
     let mut rows: Vec<[String; 7]> = Vec::new();
     for r in list {
@@ -20,6 +21,9 @@ pub fn routes(list: &[RouteStatus]) -> String {
             }
             if p.stale {
                 flags.push('s');
+            }
+            if p.ignored.is_some() {
+                flags.push('x');
             }
             let first = i == 0;
             let mut kernel = match (first, r.in_kernel, &r.not_installed_because) {
@@ -37,7 +41,10 @@ pub fn routes(list: &[RouteStatus]) -> String {
                     format!("yes via {}", hops.join(","))
                 }
                 (true, false, Some(why)) => format!("no: {why}"),
-                (true, false, None) => "NO (missing)".into(),
+                (true, false, None) => match &r.problem {
+                    Some(problem) => format!("NO: {problem}"),
+                    None => "NO (missing)".into(),
+                },
             };
             if let Some(why) = &p.not_installed_because {
                 if !kernel.is_empty() {
@@ -78,10 +85,17 @@ pub fn routes(list: &[RouteStatus]) -> String {
         .count();
     let _ = writeln!(
         out,
-        "\n{} prefixes, {} in the kernel, {missing} missing. Flags: * best, = multipath (ECMP), s stale",
+        "\n{} prefixes, {} in the kernel, {missing} missing. Flags: * best, = multipath (ECMP), s stale, x ignored",
         list.len(),
         list.iter().filter(|r| r.in_kernel).count()
     );
+    for r in list {
+        for p in &r.paths {
+            if let Some(why) = &p.ignored {
+                let _ = writeln!(out, "ignored: {} from {}: {why}", r.prefix, p.peer);
+            }
+        }
+    }
     out
 }
 
@@ -211,6 +225,7 @@ mod tests {
             multipath,
             stale: false,
             communities: vec![],
+            ignored: None,
         }
     }
 
@@ -244,6 +259,7 @@ mod tests {
                 kernel_next_hops: vec!["10.0.1.1".parse().unwrap(), "10.0.9.1".parse().unwrap()],
                 kernel_next_hop_interfaces: vec![],
                 not_installed_because: None,
+                problem: None,
             },
             RouteStatus {
                 prefix: "10.244.3.0/24".parse().unwrap(),
@@ -252,6 +268,7 @@ mod tests {
                 kernel_next_hops: vec![],
                 kernel_next_hop_interfaces: vec![],
                 not_installed_because: None,
+                problem: None,
             },
         ];
         let expected = "\
@@ -260,11 +277,52 @@ PREFIX         FLAGS  NEXT-HOP  PEER      AS-PATH      ORIGIN  KERNEL
                =      10.0.9.1  10.0.9.1  65001 65102  IGP
 10.244.3.0/24  *=     10.0.1.1  10.0.1.1  65001 65102  IGP     NO (missing)
 
-2 prefixes, 1 in the kernel, 1 missing. Flags: * best, = multipath (ECMP), s stale
+2 prefixes, 1 in the kernel, 1 missing. Flags: * best, = multipath (ECMP), s stale, x ignored
 ";
         assert_eq!(routes(&list), expected);
         assert!(!routes_healthy(&list));
         assert!(routes_healthy(&list[..1]));
+    }
+
+    #[test]
+    fn ignored_paths_and_known_problems_are_shown() {
+        let mut ignored = path("10.0.9.1", false, false);
+        ignored.next_hop = "::1".parse().unwrap();
+        ignored.ignored =
+            Some("next hop ::1 is a loopback address (RFC 4271 §6.3: route ignored)".into());
+        let list = vec![
+            RouteStatus {
+                prefix: "10.244.4.0/24".parse().unwrap(),
+                paths: vec![path("10.0.1.1", true, true)],
+                in_kernel: false,
+                kernel_next_hops: vec![],
+                kernel_next_hop_interfaces: vec![],
+                not_installed_because: None,
+                problem: Some("next hop 10.0.1.1 is on no connected network".into()),
+            },
+            RouteStatus {
+                prefix: "fd00:5::/64".parse().unwrap(),
+                paths: vec![ignored],
+                in_kernel: false,
+                kernel_next_hops: vec![],
+                kernel_next_hop_interfaces: vec![],
+                not_installed_because: Some("no usable path".into()),
+                problem: None,
+            },
+        ];
+        let text = routes(&list);
+        assert!(
+            text.contains("IGP     NO: next hop 10.0.1.1 is on no connected network\n"),
+            "{text}"
+        );
+        assert!(text.contains("fd00:5::/64    x      ::1"), "{text}");
+        assert!(
+            text.contains("ignored: fd00:5::/64 from 10.0.9.1: next hop ::1 is a loopback address"),
+            "{text}"
+        );
+        // The missing best route is a fault; the ignored one is not.
+        assert!(!routes_healthy(&list));
+        assert!(routes_healthy(&list[1..]));
     }
 
     #[test]
@@ -287,6 +345,7 @@ PREFIX         FLAGS  NEXT-HOP  PEER      AS-PATH      ORIGIN  KERNEL
             kernel_next_hops: vec!["fe80::a".parse().unwrap()],
             kernel_next_hop_interfaces: vec![Some("eth1".into())],
             not_installed_because: None,
+            problem: None,
         }];
         let text = routes(&list);
         assert!(

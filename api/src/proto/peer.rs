@@ -98,6 +98,10 @@ pub struct PeerStatus {
     /// What the current session negotiated, while Established.
     #[serde(default)]
     pub session: Option<SessionInfo>,
+    /// Prefixes the peer sent whose next hop cannot be used (RFC 4271 §6.3), ignored. Absent
+    /// from the JSON when 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub prefixes_ignored: u64,
 }
 
 /// A peer's configured timers and mode, for `lattice peers`.
@@ -178,6 +182,11 @@ impl PeerStatus {
             prefixes_advertised_by_family: BTreeMap::new(),
             config: PeerSettings::default(),
             session: None,
+            prefixes_ignored: 0,
         }
     }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }

@@ -131,6 +131,10 @@ pub struct NodeStatus {
     /// Usage of each block.
     #[serde(default)]
     pub block_usage: Vec<BlockUsage>,
+    /// Best routes BGP chose for the kernel that are not in it (no usable next hop). Absent
+    /// from the JSON when 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub routes_not_installed: usize,
 }
 
 /// IPAM at a glance: blocks, their usage, and the allocations.
@@ -213,4 +217,8 @@ pub struct ApiError {
     pub kind: String,
     /// What a person can act on.
     pub message: String,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }

@@ -24,6 +24,10 @@ pub struct RouteStatus {
     /// Why the prefix is not programmed, when latticed leaves it out on purpose.
     #[serde(default)]
     pub not_installed_because: Option<String>,
+    /// Why a best route is missing from the kernel, when latticed can tell (a next hop that is
+    /// this host's own address, or on no connected network): still a fault, unlike the above.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
 }
 
 /// One peer's path to a prefix, as shown to an operator.
@@ -60,4 +64,8 @@ pub struct RoutePath {
     /// COMMUNITIES as `ASN:VALUE`, then LARGE_COMMUNITY as `ASN:DATA1:DATA2`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub communities: Vec<String>,
+    /// Why the path takes no part in the decision (its next hop cannot be used, RFC 4271
+    /// §6.3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ignored: Option<String>,
 }

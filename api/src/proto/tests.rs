@@ -168,11 +168,13 @@ fn route_wire_shape() {
                 multipath: true,
                 stale: true,
                 communities: vec![],
+                ignored: None,
             }],
             in_kernel: true,
             kernel_next_hops: vec!["10.0.1.254".parse().unwrap()],
             kernel_next_hop_interfaces: vec![],
             not_installed_because: None,
+            problem: None,
         }],
         announced: vec![],
     };
@@ -252,11 +254,13 @@ fn unnumbered_route_wire_shape() {
             multipath: true,
             stale: false,
             communities: vec![],
+            ignored: None,
         }],
         in_kernel: true,
         kernel_next_hops: vec!["fe80::a".parse().unwrap()],
         kernel_next_hop_interfaces: vec![Some("eth1".into())],
         not_installed_because: None,
+        problem: None,
     };
     let text = concat!(
         r#"{"prefix":"10.244.2.0/24","paths":[{"peer":"fe80::a","peer_interface":"eth1","#,

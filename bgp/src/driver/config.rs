@@ -105,6 +105,10 @@ pub struct PeerConfig {
     /// TCP MD5 signature key (RFC 2385), 1-80 bytes: set on our connecting socket and, for the
     /// peer's address, on the listener, so the kernel drops the peer's unsigned segments.
     pub password: Option<Password>,
+    /// TTL of an eBGP session's packets (default 1: a directly connected neighbour).
+    pub ebgp_multihop: Option<u8>,
+    /// GTSM (RFC 5082): send TTL 255, accept nothing below 254.
+    pub ttl_security: bool,
 }
 
 impl PeerConfig {
@@ -133,6 +137,8 @@ impl PeerConfig {
             max_prefixes: None,
             allow_as_in: 0,
             password: None,
+            ebgp_multihop: None,
+            ttl_security: false,
         }
     }
 }
@@ -147,7 +153,7 @@ impl PeerConfig {
     ) -> (
         (&PeerKey, u16, RemoteAs, u16, Duration, bool),
         (Option<IpAddr>, Option<u16>, Families, Option<Ipv4Addr>),
-        (Option<u32>, &Option<Password>),
+        (Option<u32>, &Option<Password>, Option<u8>, bool),
     ) {
         (
             (
@@ -165,7 +171,13 @@ impl PeerConfig {
                 // Offered as Extended Next Hop (RFC 8950) in the OPEN when unset.
                 self.ipv4_next_hop,
             ),
-            (self.max_prefixes, &self.password),
+            (
+                self.max_prefixes,
+                &self.password,
+                // The TTL of the session's sockets.
+                self.ebgp_multihop,
+                self.ttl_security,
+            ),
         )
     }
 

@@ -10,6 +10,7 @@ use tokio::task::JoinHandle;
 
 use super::md5;
 use super::password::Password;
+use super::ttl::{self, Ttl};
 use crate::fsm::peer::ConnId;
 
 use crate::wire::{
@@ -131,11 +132,13 @@ impl Drop for Conn {
 }
 
 /// Connect to `addr`, from `local` when the peer is configured with a source address, signing
-/// the segments with `password` (TCP MD5, RFC 2385) from the SYN on when there is one.
+/// the segments with `password` (TCP MD5, RFC 2385) from the SYN on when there is one, with
+/// `ttl` from the SYN on too.
 pub async fn dial(
     addr: SocketAddr,
     local: Option<IpAddr>,
     password: Option<Password>,
+    ttl: Option<Ttl>,
 ) -> std::io::Result<TcpStream> {
     let socket = if addr.is_ipv6() {
         tokio::net::TcpSocket::new_v6()?
@@ -147,6 +150,9 @@ pub async fn dial(
     }
     if let Some(password) = &password {
         md5::set_key(&socket, addr.ip(), password.expose())?;
+    }
+    if let Some(ttl) = ttl {
+        ttl::apply(&socket, addr.ip(), ttl)?;
     }
     socket.connect(addr).await
 }

@@ -9,8 +9,9 @@
 //!
 //! Modules depend downwards only, and on each other rather than on this file's re-exports:
 //! `speaker` uses `peers`, `listener` and `changes`; `peers` uses `peer`; `peer` uses `conn`,
-//! `export`, `adj_out`, `link` (an interface peer's neighbour discovery), `shared` and `status`; `adj_out` uses `config`; `listener` and `changes` use `shared`; `config` and `conn`
-//! use `password` (and `conn` `md5`); `status`, `export`, `md5` and `password` use none.
+//! `export`, `adj_out`, `link` (an interface peer's neighbour discovery), `shared` and `status`;
+//! `adj_out` uses `config`; `listener` and `changes` use `shared`; `config` and `conn` use
+//! `password` (and `conn` `md5` and `ttl`); `status`, `export`, `md5` and `password` use none.
 
 mod adj_out;
 mod changes;
@@ -26,6 +27,7 @@ mod peers;
 mod shared;
 mod speaker;
 mod status;
+mod ttl;
 
 pub use crate::fsm::RemoteAs;
 pub use crate::rib::Multipath;

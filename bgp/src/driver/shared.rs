@@ -26,6 +26,8 @@ pub(super) struct Shared {
     /// Where the listener hands each peer's inbound connections.
     pub inbound: Mutex<HashMap<PeerKey, mpsc::Sender<TcpStream>>>,
     pub signal: ChangeSignal,
+    /// The Shutdown Communication (RFC 9003) the speaker's stop sends, if any.
+    pub shutdown_message: Mutex<Option<String>>,
 }
 
 /// A peer's status and when it became Established.
@@ -40,6 +42,11 @@ pub(super) struct PeerEntry {
 }
 
 impl Shared {
+    /// The Shutdown Communication to send as the speaker stops.
+    pub fn shutdown_communication(&self) -> Option<String> {
+        self.shutdown_message.lock().ok().and_then(|m| m.clone())
+    }
+
     /// Run `f` on `peer`'s status entry, if it has one.
     pub fn with_status(&self, peer: &PeerKey, f: impl FnOnce(&mut PeerEntry)) {
         if let Ok(mut status) = self.status.lock() {

@@ -42,6 +42,17 @@ impl Speaker {
     /// (empty, over 80 bytes), or a peer listed twice, is an `InvalidInput` error, before
     /// anything is bound.
     pub async fn start(config: SpeakerConfig) -> std::io::Result<(SpeakerHandle, RouteChanges)> {
+        Self::start_announcing(config, Vec::new()).await
+    }
+
+    /// [`Speaker::start`] with the local prefixes already known: every session, even one that
+    /// comes up at once, is sent them before its End-of-RIB (RFC 4724 §4.1). A helper peer
+    /// waiting for our End-of-RIB after our restart would otherwise sweep our routes and learn
+    /// them again a moment later: the flap graceful restart exists to prevent.
+    pub async fn start_announcing(
+        config: SpeakerConfig,
+        mut prefixes: Vec<IpNet>,
+    ) -> std::io::Result<(SpeakerHandle, RouteChanges)> {
         let mut seen = HashSet::new();
         for peer in &config.peers {
             if let Some(password) = &peer.password {
@@ -69,8 +80,11 @@ impl Speaker {
             status: Mutex::new(HashMap::new()),
             inbound: Mutex::new(HashMap::new()),
             signal: ChangeSignal::default(),
+            shutdown_message: Mutex::new(None),
         });
-        let (prefixes, prefixes_rx) = watch::channel(Vec::new());
+        prefixes.sort();
+        prefixes.dedup();
+        let (prefixes, prefixes_rx) = watch::channel(prefixes);
         let (announced, announced_rx) = watch::channel(Arc::new(BTreeMap::new()));
         let (stop, stop_rx) = watch::channel(false);
         let peers = Peers::new(
@@ -200,6 +214,7 @@ impl SpeakerHandle {
             for (s, (refused_v4, refused_v6), id) in &mut all {
                 let accepted = rib.received_by_family(*id);
                 s.prefixes_accepted = rib.received(*id) as u64;
+                s.prefixes_ignored = rib.ignored_count(*id) as u64;
                 let mut received = accepted.clone();
                 for (family, refused) in [("ipv4", *refused_v4), ("ipv6", *refused_v6)] {
                     if refused > 0 {
@@ -237,6 +252,16 @@ impl SpeakerHandle {
     /// graceful restart is on, without a NOTIFICATION so that peers keep our routes for our
     /// restart time (RFC 4724; the agent leaves the kernel routes in place).
     pub async fn shutdown(&self) {
+        self.shutdown_with(None).await;
+    }
+
+    /// [`SpeakerHandle::shutdown`], the Cease/2 NOTIFICATIONs carrying `message` as their
+    /// Shutdown Communication (RFC 9003; at most 255 octets of UTF-8 go out). With graceful
+    /// restart on no NOTIFICATION is sent, so neither is the message.
+    pub async fn shutdown_with(&self, message: Option<String>) {
+        if let Ok(mut m) = self.shared.shutdown_message.lock() {
+            *m = message;
+        }
         self.stop.send_replace(true);
         let mut tasks = self.peers.stop_all().await;
         if let Ok(mut accept) = self.accept.lock() {

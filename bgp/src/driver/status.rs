@@ -76,6 +76,9 @@ pub struct PeerStatus {
     /// Accepted prefixes, by family.
     #[serde(default)]
     pub prefixes_accepted_by_family: BTreeMap<String, u64>,
+    /// Prefixes whose next hop cannot be used (loopback, ours, ...: RFC 4271 §6.3), ignored.
+    #[serde(default)]
+    pub prefixes_ignored: u64,
     /// Prefixes advertised to this peer, by family.
     #[serde(default)]
     pub prefixes_advertised_by_family: BTreeMap<String, u64>,
@@ -194,6 +197,7 @@ impl PeerStatus {
             prefixes_received_by_family: BTreeMap::new(),
             prefixes_accepted: 0,
             prefixes_accepted_by_family: BTreeMap::new(),
+            prefixes_ignored: 0,
             prefixes_advertised_by_family: BTreeMap::new(),
             config: PeerSettings::default(),
             session: None,

@@ -250,7 +250,7 @@ impl Session {
                 )
             }
             Input::Stop(n) => {
-                let reason = format!("sent NOTIFICATION {}/{}", n.code, n.subcode);
+                let reason = format!("sent NOTIFICATION {}/{}{}", n.code, n.subcode, why(&n));
                 self.enter_idle(
                     vec![Output::Send(Message::Notification(n)), Output::Disconnect],
                     &reason,
@@ -282,7 +282,7 @@ impl Session {
             }
             // Events 24/25: NotifMsgVerErr / NotifMsg
             Input::Message(Message::Notification(n)) => {
-                let reason = format!("received NOTIFICATION {}/{}", n.code, n.subcode);
+                let reason = format!("received NOTIFICATION {}/{}{}", n.code, n.subcode, why(&n));
                 self.enter_idle(vec![Output::Disconnect], &reason)
             }
             // Events 21/22/28: the codec refused the message; answer with its NOTIFICATION.
@@ -368,6 +368,13 @@ fn notification(code: ErrorCode, subcode: u8) -> Message {
         subcode,
         data: vec![],
     })
+}
+
+/// A Cease's Shutdown Communication (RFC 9003) for the reason shown to the operator.
+fn why(n: &NotificationMsg) -> String {
+    n.shutdown_communication()
+        .map(|c| format!(", shutdown communication {c}"))
+        .unwrap_or_default()
 }
 
 fn describe(input: &Input) -> String {

@@ -49,20 +49,50 @@ pub struct RibPath {
     /// COMMUNITIES as `ASN:VALUE`, then LARGE_COMMUNITY as `ASN:DATA1:DATA2`.
     #[serde(default)]
     pub communities: Vec<String>,
+    /// Why the path takes no part in the decision process (its next hop cannot be used, RFC
+    /// 4271 §6.3); never best then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ignored: Option<String>,
 }
 
 impl Rib {
-    /// Every prefix with paths, in prefix order (IPv4 first), each with its paths best first.
+    /// Every prefix with paths, in prefix order (IPv4 first), each with its paths best first,
+    /// then the paths ignored for their next hop.
     pub fn dump(&self) -> Vec<RibRoute> {
         let v4 = self
             .v4
             .entries()
-            .map(|(p, paths)| self.route(IpNet::V4(p), paths, afi::IPV4));
+            .map(|(p, paths)| (IpNet::V4(p), self.route(IpNet::V4(p), paths, afi::IPV4)));
         let v6 = self
             .v6
             .entries()
-            .map(|(p, paths)| self.route(IpNet::V6(p), paths, afi::IPV6));
-        v4.chain(v6).collect()
+            .map(|(p, paths)| (IpNet::V6(p), self.route(IpNet::V6(p), paths, afi::IPV6)));
+        let mut all: std::collections::BTreeMap<IpNet, RibRoute> = v4.chain(v6).collect();
+        for ((prefix, peer), r) in self.ignored.iter() {
+            let route = all.entry(*prefix).or_insert_with(|| RibRoute {
+                prefix: *prefix,
+                paths: Vec::new(),
+            });
+            route.paths.push(RibPath {
+                peer_id: *peer,
+                peer: r.peer,
+                peer_interface: r
+                    .next_hop
+                    .ifindex
+                    .filter(|_| NextHop::from(r.peer).is_link_local()),
+                next_hop: r.next_hop,
+                as_path: String::new(),
+                origin: String::new(),
+                med: None,
+                local_pref: None,
+                best: false,
+                multipath: false,
+                stale: false,
+                communities: Vec::new(),
+                ignored: Some(r.reason.to_string()),
+            });
+        }
+        all.into_values().collect()
     }
 
     fn route(&self, prefix: IpNet, paths: &[std::sync::Arc<Path>], family: u16) -> RibRoute {
@@ -97,6 +127,7 @@ impl Rib {
                 }),
                 stale: p.epoch != self.epoch_of(p.peer_id, family),
                 communities: communities_text(&p.communities, &p.large_communities),
+                ignored: None,
             })
             .collect();
         RibRoute { prefix, paths }

@@ -6,6 +6,7 @@
 
 mod decision;
 mod dump;
+mod ignored;
 mod kept;
 mod next_hop;
 mod path;
@@ -21,6 +22,7 @@ use crate::wire::{AsSegment, LargeCommunity, Origin};
 
 pub use decision::{best_paths, compare, Multipath};
 pub use dump::{communities_text, RibPath, RibRoute};
+pub use ignored::{next_hop_problem, IgnoredRoute};
 pub use next_hop::{BadNextHop, NextHop};
 pub use path::path_from;
 pub use store::{Import, PeerInfo, Rib, RouteChange};

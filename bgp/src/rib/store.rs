@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use ipnet::IpNet;
 
+use super::ignored::{next_hop_problem, Ignored, IgnoredRoute};
 use super::path::path_with_next_hop;
 use super::table::{Outcome, Table, V4Key, V6Key};
 use super::{Multipath, NextHop, Path, PeerId};
@@ -60,6 +61,18 @@ pub struct Rib {
     /// asked for it ([`Rib::keep_received`]): what a changed import policy is applied to again
     /// for a peer that cannot send its routes again (no ROUTE-REFRESH).
     pub(super) kept: HashMap<PeerId, HashMap<IpNet, Arc<Path>>>,
+    /// Routes left out for an unusable next hop (RFC 4271 §6.3).
+    pub(crate) ignored: Ignored,
+    /// Our address on each peer's session (a next hop equal to one of them is ours).
+    pub(crate) locals: HashMap<PeerId, IpAddr>,
+}
+
+/// What an UPDATE gives a family: a path, nothing usable (a loop, a missing attribute: the
+/// peer's previous path goes), or a path ignored for its next hop (it goes too, remembered).
+enum Offer {
+    Use(Arc<Path>),
+    Unusable,
+    Ignore(IgnoredRoute),
 }
 
 /// What import makes of one received path for one prefix: the path to store (the same one,
@@ -139,6 +152,7 @@ impl Rib {
         for prefix in withdrawn.chain(withdrawn_mp.copied()) {
             self.forget_kept(from, &prefix);
             self.remove_path(from, prefix, |p| p.peer_id == from, moved);
+            self.ignored.remove(prefix, from);
         }
         if !update.nlri.is_empty() {
             let nh = update.attributes.iter().find_map(|a| match a {
@@ -165,8 +179,8 @@ impl Rib {
         self.flush_queued();
     }
 
-    /// The path the UPDATE gives `family`, if it has one with every mandatory attribute (loop
-    /// detection comes later, in [`Rib::announce`]).
+    /// The path the UPDATE gives `family`, if it has one with every mandatory attribute, as
+    /// received (loop detection, the next hop's check and import come in [`Rib::announce`]).
     fn path(
         &self,
         peer: PeerInfo,
@@ -179,10 +193,37 @@ impl Rib {
             .map(Arc::new)
     }
 
+    /// What `path` offers: RFC 4271 §9.1.2: a path with our own AS in it is unusable (unless
+    /// the peer is allowed `allow_as_in` occurrences); it still replaces what the peer sent
+    /// before. RFC 4271 §6.3: one whose next hop cannot be used is ignored (and remembered as
+    /// such).
+    fn offer(&self, peer: PeerInfo, path: &Arc<Path>) -> Offer {
+        if !loop_free(path.count_as(peer.local_as), peer.allow_as_in) {
+            return Offer::Unusable;
+        }
+        let forwarding = path.forwarding_next_hop();
+        let hop = forwarding.address;
+        // A link-local address is ours only on the link it is on: compare it with our address
+        // on this session alone.
+        let own: Vec<IpAddr> = if is_link_local(hop) {
+            self.locals.get(&peer.id).copied().into_iter().collect()
+        } else {
+            self.locals.values().copied().collect()
+        };
+        match next_hop_problem(hop, &own, path.peer) {
+            Some(reason) => Offer::Ignore(IgnoredRoute {
+                peer: path.peer,
+                next_hop: forwarding,
+                reason: reason.into(),
+                epoch: path.epoch,
+            }),
+            None => Offer::Use(path.clone()),
+        }
+    }
+
     /// Give every prefix `path` as `import` makes it (or, without a path, when it is unusable
-    /// or when `import` refuses it, withdraw the peer's path for it). RFC 4271 §9.1.2: a path
-    /// with our own AS in it is unusable (unless the peer is allowed `allow_as_in`
-    /// occurrences); it still replaces what the peer sent before. A peer whose Adj-RIB-In is
+    /// or when `import` refuses it, withdraw the peer's path for it; an accepted prefix whose
+    /// path is ignored for its next hop is remembered as ignored). A peer whose Adj-RIB-In is
     /// kept has `path` recorded as received.
     pub(super) fn announce(
         &mut self,
@@ -193,9 +234,9 @@ impl Rib {
         moved: &mut dyn FnMut(IpNet),
     ) {
         let from = peer.id;
-        let usable = path
+        let offer = path
             .as_ref()
-            .filter(|p| loop_free(p.count_as(peer.local_as), peer.allow_as_in));
+            .map_or(Offer::Unusable, |p| self.offer(peer, p));
         let mut kept = self.kept.remove(&from);
         let (mut new4, mut new6) = (0usize, 0usize);
         for prefix in prefixes {
@@ -205,10 +246,24 @@ impl Rib {
                     None => kept.remove(&prefix),
                 };
             }
-            let Some(path) = usable.and_then(|p| import(&prefix, p)) else {
+            let (stored, ignore) = match &offer {
+                Offer::Use(p) => (import(&prefix, p), None),
+                Offer::Unusable => (None, None),
+                // Remembered only if import would take the route.
+                Offer::Ignore(r) => {
+                    let accepted = path.as_ref().is_some_and(|p| import(&prefix, p).is_some());
+                    (None, accepted.then(|| r.clone()))
+                }
+            };
+            let Some(path) = stored else {
                 self.remove_path(from, prefix, |p| p.peer_id == from, moved);
+                match ignore {
+                    Some(r) => self.ignored.insert(prefix, from, r),
+                    None => self.ignored.remove(prefix, from),
+                }
                 continue;
             };
+            self.ignored.remove(prefix, from);
             let outcome = match prefix {
                 IpNet::V4(p) => self.v4.insert(p, path),
                 IpNet::V6(p) => self.v6.insert(p, path),
@@ -252,6 +307,7 @@ impl Rib {
     pub fn peer_down(&mut self, peer: PeerId) -> Vec<RouteChange> {
         self.epochs.retain(|(p, _), _| *p != peer);
         self.kept.remove(&peer);
+        self.ignored.remove_where(peer, |_, _| true);
         self.sweep(peer, |p| p.peer_id == peer, None)
     }
 
@@ -271,6 +327,10 @@ impl Rib {
     /// EoRR), when the restart timer runs out, or when the new session does not keep the family.
     pub fn sweep_stale(&mut self, peer: PeerId, family: Option<u16>) -> Vec<RouteChange> {
         let (e4, e6) = (self.epoch(peer, afi::IPV4), self.epoch(peer, afi::IPV6));
+        self.ignored.remove_where(peer, |prefix, r| {
+            let f = family_of(prefix);
+            family.is_none_or(|x| x == f) && r.epoch != if f == afi::IPV4 { e4 } else { e6 }
+        });
         let mut changes = Vec::new();
         if family.is_none_or(|f| f == afi::IPV4) {
             let stale = move |p: &Path| p.peer_id == peer && p.epoch != e4;
@@ -429,4 +489,8 @@ fn family_of(prefix: &IpNet) -> u16 {
         IpNet::V4(_) => afi::IPV4,
         IpNet::V6(_) => afi::IPV6,
     }
+}
+
+fn is_link_local(a: IpAddr) -> bool {
+    matches!(a, IpAddr::V6(v6) if v6.is_unicast_link_local())
 }

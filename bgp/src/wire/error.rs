@@ -99,6 +99,8 @@ pub mod cease_subcode {
     pub const ADMINISTRATIVE_SHUTDOWN: u8 = 2;
     /// Peer De-configured.
     pub const PEER_DECONFIGURED: u8 = 3;
+    /// Administrative Reset.
+    pub const ADMINISTRATIVE_RESET: u8 = 4;
     /// Other Configuration Change.
     pub const OTHER_CONFIGURATION_CHANGE: u8 = 6;
     /// Connection Collision Resolution.

@@ -41,6 +41,7 @@ pub use error::{
     DecodeError, ErrorCode,
 };
 pub use frame::check_frame;
+pub use notification::{ShutdownCommunication, MAX_SHUTDOWN_COMMUNICATION};
 pub use types::*;
 
 /// Largest BGP message without the Extended Message capability (RFC 4271 §4.1).

@@ -1,5 +1,6 @@
-//! The failure-scenario matrix's peers (BIRD 2, GoBGP, ExaBGP, configured per scenario and
-//! restartable) and our side of it; the scenarios are in `interop_matrix_*.rs`.
+//! The failure-scenario matrix's peers (BIRD 2, GoBGP, ExaBGP, OpenBGPD, and FRR for the
+//! 4-octet-ASN scenario; configured per scenario and restartable) and our side of it; the
+//! scenarios are in `interop_matrix_*.rs` and `interop_wide_asn.rs`.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -7,7 +8,10 @@ use std::time::Duration;
 use bgp::driver::{PeerConfig, PeerState, Speaker, SpeakerConfig, SpeakerHandle};
 use bgp::rib::RouteChange;
 use ipnet::IpNet;
-use testkit::daemons::{Bird, Exabgp, Gobgp, BIRD_BINARIES, EXABGP_BINARIES, GOBGP_BINARIES};
+use testkit::daemons::{
+    Bird, Exabgp, Frr, Gobgp, Openbgpd, BIRD_BINARIES, EXABGP_BINARIES, FRR_BINARIES,
+    GOBGP_BINARIES, OPENBGPD_BINARIES,
+};
 use testkit::eventually;
 
 use super::{Pair, OUR_ADDR, PEER_ADDR};
@@ -17,12 +21,17 @@ pub const PEER_AS: u32 = 65001;
 pub const OURS: &str = "10.244.9.0/24";
 pub const THEIRS: &str = "10.244.200.0/24";
 pub const THEIRS_B: &str = "10.244.201.0/24";
+/// 4-octet ASNs above 65535 (RFC 6793), for [`Opts::wide_asn`]: no 2-octet field holds them.
+pub const WIDE_OUR_AS: u32 = 4_200_000_101;
+pub const WIDE_PEER_AS: u32 = 4_200_000_001;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Kind {
     Bird,
     Gobgp,
     Exabgp,
+    Openbgpd,
+    Frr,
 }
 
 /// How the peer daemon is configured.
@@ -37,6 +46,19 @@ pub struct Opts {
     pub second_route: bool,
     /// TCP MD5 key (RFC 2385).
     pub password: Option<&'static str>,
+    /// Both sides in ASNs above 65535 ([`WIDE_PEER_AS`], [`WIDE_OUR_AS`]).
+    pub wide_asn: bool,
+}
+
+impl Opts {
+    /// (the peer's AS, ours).
+    pub fn asns(&self) -> (u32, u32) {
+        if self.wide_asn {
+            (WIDE_PEER_AS, WIDE_OUR_AS)
+        } else {
+            (PEER_AS, OUR_AS)
+        }
+    }
 }
 
 /// The daemon of a [`Peer`] while it runs.
@@ -44,6 +66,8 @@ enum Running {
     Bird(Bird),
     Gobgp(Gobgp),
     Exabgp(Exabgp),
+    Openbgpd(Openbgpd),
+    Frr(Frr),
 }
 
 /// A peer daemon in the pair's peer namespace.
@@ -62,6 +86,8 @@ pub fn can_run(kind: Kind) -> bool {
         Kind::Bird => BIRD_BINARIES,
         Kind::Gobgp => GOBGP_BINARIES,
         Kind::Exabgp => EXABGP_BINARIES,
+        Kind::Openbgpd => OPENBGPD_BINARIES,
+        Kind::Frr => FRR_BINARIES,
     };
     let mut files = daemon.to_vec();
     files.push("/usr/sbin/nft");
@@ -95,6 +121,7 @@ impl Peer {
             .starts
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let d = &self.dir;
+        let (peer_as, our_as) = opts.asns();
         let running = match self.kind {
             Kind::Bird => {
                 let statics: String = Self::routes(opts)
@@ -104,7 +131,7 @@ impl Peer {
                 let conf = format!(
                     "router id {PEER_ADDR};\nprotocol device {{ }}\n\
                      protocol static s4 {{ ipv4;{statics} }}\n\
-                     protocol bgp lat {{\n local {PEER_ADDR} as {PEER_AS};\n neighbor {OUR_ADDR} as {OUR_AS};\n \
+                     protocol bgp lat {{\n local {PEER_ADDR} as {peer_as};\n neighbor {OUR_ADDR} as {our_as};\n \
                      hold time 9;\n connect retry time 1;\n error wait time 1,5;\n {}{}{}\
                      ipv4 {{ import all; export where proto = \"s4\"; }};\n}}\n",
                     if opts.two_octet { "enable as4 off;\n " } else { "" },
@@ -138,8 +165,8 @@ impl Peer {
                     ""
                 };
                 let toml = format!(
-                    "[global.config]\n  as = {PEER_AS}\n  router-id = \"{PEER_ADDR}\"\n  port = 179\n\n\
-                     [[neighbors]]\n  [neighbors.config]\n    neighbor-address = \"{OUR_ADDR}\"\n    peer-as = {OUR_AS}\n{down}{auth}\
+                    "[global.config]\n  as = {peer_as}\n  router-id = \"{PEER_ADDR}\"\n  port = 179\n\n\
+                     [[neighbors]]\n  [neighbors.config]\n    neighbor-address = \"{OUR_ADDR}\"\n    peer-as = {our_as}\n{down}{auth}\
                      \x20 [neighbors.timers.config]\n    hold-time = 9\n    connect-retry = 1\n{gr}"
                 );
                 let extra: &[&str] = if opts.restarted { &["-r"] } else { &[] };
@@ -184,7 +211,7 @@ impl Peer {
                     format!(
                         "process record {{\n  run {};\n  encoder json;\n}}\n\
                          neighbor {OUR_ADDR} {{\n  router-id {PEER_ADDR};\n  local-address {PEER_ADDR};\n  \
-                         local-as {PEER_AS};\n  peer-as {OUR_AS};\n  hold-time 9;\n  {md5}\
+                         local-as {peer_as};\n  peer-as {our_as};\n  hold-time 9;\n  {md5}\
                          capability {{ {caps}}}\n  \
                          api {{ processes [ record ]; receive {{ parsed; update; }} }}\n  \
                          static {{ {statics}}}\n}}\n",
@@ -194,6 +221,52 @@ impl Peer {
                 .unwrap();
                 Running::Exabgp(pair.exabgp(&d.join("exabgp.conf"), &format!("exabgp{n}.log")))
             }
+            Kind::Openbgpd => {
+                // No FIB on Linux: `network` prefixes are announced as configured. There is no
+                // 2-octet mode for the session as a whole, but `announce as-4byte no` drops
+                // the capability (RFC 6793 §4.2.2 AS_TRANS and AS4_PATH then).
+                let networks: String = Self::routes(opts)
+                    .iter()
+                    .map(|r| format!("network {r}\n"))
+                    .collect();
+                let mut neighbor = String::new();
+                if opts.two_octet {
+                    neighbor.push_str("  announce as-4byte no\n");
+                }
+                if opts.graceful_restart {
+                    neighbor.push_str("  announce restart yes\n");
+                }
+                if let Some(p) = opts.password {
+                    neighbor.push_str(&format!("  tcp md5sig password {p}\n"));
+                }
+                let conf = format!(
+                    "AS {peer_as}\nrouter-id {PEER_ADDR}\nlisten on {PEER_ADDR}\n{networks}\
+                     neighbor {OUR_ADDR} {{\n  remote-as {our_as}\n  holdtime 9\n{neighbor}}}\n\
+                     allow from any\nallow to any\n"
+                );
+                Running::Openbgpd(pair.openbgpd(&conf, &format!("bgpd{n}.log")))
+            }
+            Kind::Frr => {
+                let networks: String = Self::routes(opts)
+                    .iter()
+                    .map(|r| format!("  network {r}\n"))
+                    .collect();
+                let mut neighbor = String::new();
+                if let Some(p) = opts.password {
+                    neighbor.push_str(&format!(" neighbor {OUR_ADDR} password {p}\n"));
+                }
+                if opts.two_octet {
+                    neighbor.push_str(&format!(" neighbor {OUR_ADDR} dont-capability-negotiate\n"));
+                }
+                let conf = format!(
+                    "router bgp {peer_as}\n bgp router-id {PEER_ADDR}\n no bgp ebgp-requires-policy\n \
+                     no bgp network import-check\n no bgp default ipv4-unicast\n \
+                     neighbor {OUR_ADDR} remote-as {our_as}\n neighbor {OUR_ADDR} timers 3 9\n \
+                     neighbor {OUR_ADDR} timers connect 1\n{neighbor} address-family ipv4 unicast\n\
+                     {networks}  neighbor {OUR_ADDR} activate\n exit-address-family\n"
+                );
+                Running::Frr(pair.frr(&conf))
+            }
         };
         *self.running.lock().unwrap() = Some(running);
     }
@@ -201,6 +274,22 @@ impl Peer {
     fn gobgp(&self, args: &[&str]) -> String {
         match &*self.running.lock().unwrap() {
             Some(Running::Gobgp(g)) => g.cli(args),
+            _ => String::new(),
+        }
+    }
+
+    /// `bgpctl ARGS...` against a running OpenBGPD (empty otherwise).
+    pub fn bgpctl(&self, args: &[&str]) -> String {
+        match &*self.running.lock().unwrap() {
+            Some(Running::Openbgpd(o)) => o.bgpctl(args),
+            _ => String::new(),
+        }
+    }
+
+    /// vtysh commands against a running FRR (empty otherwise).
+    pub fn vtysh(&self, cmds: &[&str]) -> String {
+        match &*self.running.lock().unwrap() {
+            Some(Running::Frr(f)) => f.vtysh(cmds),
             _ => String::new(),
         }
     }
@@ -217,6 +306,21 @@ impl Peer {
         match self.kind {
             Kind::Bird => self.birdc(&["show", "route", "all", OURS]),
             Kind::Gobgp => self.gobgp(&["global", "rib", "-a", "ipv4", OURS]),
+            Kind::Openbgpd => {
+                let rib = self.bgpctl(&["show", "rib", OURS]);
+                rib.lines()
+                    .filter(|l| l.contains(OURS))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            }
+            Kind::Frr => {
+                let out = self.vtysh(&[&format!("show bgp ipv4 unicast {OURS} json")]);
+                if out.contains("\"paths\"") {
+                    out
+                } else {
+                    String::new()
+                }
+            }
             Kind::Exabgp => std::fs::read_to_string(self.dir.join("received.json"))
                 .unwrap_or_default()
                 .lines()
@@ -246,6 +350,13 @@ impl Peer {
             Kind::Bird => {
                 self.birdc(&["restart", "lat"]);
             }
+            // Cease/4 (Administrative Reset), then it connects again at once.
+            Kind::Openbgpd => {
+                self.bgpctl(&["neighbor", OUR_ADDR, "clear"]);
+            }
+            Kind::Frr => {
+                self.vtysh(&["clear bgp *"]);
+            }
             // After `neighbor reset` (or disable/enable) GoBGP 3.x stays Idle and refuses
             // connections for longer than we wait; a restarted gobgpd connects at once.
             Kind::Gobgp | Kind::Exabgp => {
@@ -270,6 +381,16 @@ pub async fn start_ours_with(
     password: Option<&str>,
     passive: bool,
 ) -> (SpeakerHandle, bgp::driver::RouteChanges) {
+    start_ours_as(password, passive, Opts::default()).await
+}
+
+/// Our speaker with the ASNs of `opts` ([`Opts::asns`]).
+pub async fn start_ours_as(
+    password: Option<&str>,
+    passive: bool,
+    opts: Opts,
+) -> (SpeakerHandle, bgp::driver::RouteChanges) {
+    let (peer_as, our_as) = opts.asns();
     let (handle, rx) = Speaker::start(SpeakerConfig {
         listen: Some(format!("{OUR_ADDR}:179").parse().unwrap()),
         peers: vec![PeerConfig {
@@ -277,9 +398,9 @@ pub async fn start_ours_with(
             connect_retry: Duration::from_secs(1),
             password: password.map(bgp::driver::Password::from),
             passive,
-            ..PeerConfig::new(PEER_ADDR.parse().unwrap(), PEER_AS)
+            ..PeerConfig::new(PEER_ADDR.parse().unwrap(), peer_as)
         }],
-        ..SpeakerConfig::new(OUR_AS, OUR_ADDR.parse().unwrap())
+        ..SpeakerConfig::new(our_as, OUR_ADDR.parse().unwrap())
     })
     .await
     .unwrap();

@@ -9,7 +9,7 @@ use std::future::Future;
 use std::path::Path;
 use std::process::Command;
 
-use testkit::daemons::{Bird, Exabgp, Frr, Gobgp};
+use testkit::daemons::{Bird, Exabgp, Frr, Gobgp, Openbgpd};
 use testkit::netns::Netns;
 
 /// The peer's address (in namespace `peer`) and ours (in namespace `ours`).
@@ -73,6 +73,11 @@ impl Pair {
     /// GoBGP in the peer namespace with `toml` and `extra` flags, its API on [`GOBGP_API`].
     pub fn gobgp(&self, toml: &str, extra: &[&str], log: &str) -> Gobgp {
         Gobgp::start(&self.peer, self.dir.path(), toml, GOBGP_API, extra, log)
+    }
+
+    /// OpenBGPD in the peer namespace with `conf`, logging to `log`.
+    pub fn openbgpd(&self, conf: &str, log: &str) -> Openbgpd {
+        Openbgpd::start(&self.peer, self.dir.path(), conf, log)
     }
 
     /// ExaBGP in the peer namespace with the configuration file `conf`, logging to `log`.

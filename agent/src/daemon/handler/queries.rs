@@ -71,6 +71,11 @@ impl AgentHandler {
                 .learned
                 .load(std::sync::atomic::Ordering::Relaxed),
             block_usage: usage,
+            routes_not_installed: self
+                .dataplane
+                .stats
+                .not_installed
+                .load(std::sync::atomic::Ordering::Relaxed),
         })
     }
 

@@ -73,6 +73,9 @@ peer_keys! {
     ipv4_next_hop => Reset,
     ipv6_next_hop => Export,
     password => Reset,
+    // The TTL of the session's sockets (RFC 5082 for ttl_security).
+    ebgp_multihop => Reset,
+    ttl_security => Reset,
 }
 
 /// Push `prefix.field` for each listed field of `$ty` that differs; the destructuring lists
@@ -93,8 +96,8 @@ macro_rules! restart_keys {
 /// `ipam.*`: blocks and allocations are built on them), the wiring of containers
 /// (`dataplane.*`), what latticed listens on (`api.*`, `metrics.*`, `docker.*`,
 /// `bgp.listen.*`), graceful restart (`bgp.graceful_restart.*`, in every OPEN) and the RIB's
-/// ECMP rule (`bgp.multipath.*`, fixed when the RIB is made). Only
-/// `bgp.peers` and `bgp.policies` change live.
+/// ECMP rule (`bgp.multipath.*`, fixed when the RIB is made). Only `bgp.peers`,
+/// `bgp.policies` and `bgp.shutdown_message` change live.
 pub fn restart_required(old: &Config, new: &Config) -> Vec<&'static str> {
     let Config {
         node: _,
@@ -109,10 +112,12 @@ pub fn restart_required(old: &Config, new: &Config) -> Vec<&'static str> {
     let BgpConfig {
         listen: _,
         graceful_restart: _,
+        multipath: _,
         // Live.
         peers: _,
         policies: _,
-        multipath: _,
+        // Live: read when latticed stops, from the configuration the last reload applied.
+        shutdown_message: _,
     } = &old.bgp;
     let mut out = Vec::new();
     restart_keys!(

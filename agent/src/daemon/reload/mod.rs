@@ -34,7 +34,7 @@ pub enum ReloadError {
     #[error("{0}; the running configuration stays")]
     Invalid(#[from] ConfigError),
     /// The new file changes keys that need a restart.
-    #[error("{}: restart required (only bgp.peers and bgp.policies change live); the running configuration stays", .0.join(", "))]
+    #[error("{}: restart required (only bgp.peers, bgp.policies and bgp.shutdown_message change live); the running configuration stays", .0.join(", "))]
     RestartRequired(Vec<&'static str>),
 }
 

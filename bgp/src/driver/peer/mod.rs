@@ -110,6 +110,8 @@ pub(super) struct PeerTask {
     refused: (HashSet<ipnet::Ipv4Net>, HashSet<ipnet::Ipv6Net>),
     /// UPDATEs of the current session repaired per RFC 7606 (only the first is logged at warn).
     recovered: u64,
+    /// UPDATEs of the current session with routes ignored for their next hop (likewise).
+    ignored_logged: u64,
 }
 
 impl PeerTask {
@@ -137,6 +139,7 @@ impl PeerTask {
             sent_from: OurRoutes::default(),
             refused: (HashSet::new(), HashSet::new()),
             recovered: 0,
+            ignored_logged: 0,
         }
     }
 
@@ -152,7 +155,10 @@ impl PeerTask {
         self.process(Input::Start).await;
         loop {
             match self.wait().await {
-                Wake::Stop => return self.process(Input::Shutdown).await,
+                Wake::Stop => {
+                    let message = self.shared.shutdown_communication();
+                    return self.process(Input::Shutdown(message)).await;
+                }
                 Wake::Link => self.on_link().await,
                 Wake::Command(PeerCommand::Remove(why)) => {
                     info!(peer = %self.cfg.peer, ?why, "peer removed from the configuration");
@@ -289,6 +295,15 @@ impl PeerTask {
         if !self.accepts(&stream) {
             return;
         }
+        if let Some(ttl) = self.ttl() {
+            // Before anything is sent on it: our OPEN leaves with the peer's TTL, and with
+            // GTSM the kernel drops the peer's segments that came from too far.
+            let from = stream.peer_addr().map(|a| a.ip());
+            if let Err(e) = from.and_then(|from| super::ttl::apply(&stream, from, ttl)) {
+                warn!(peer = %self.cfg.peer, error = %e, "cannot set the TTL: connection refused");
+                return;
+            }
+        }
         let id = self.new_id();
         match Conn::start(stream, id, false, self.events_tx.clone()) {
             Ok(conn) => {
@@ -329,8 +344,15 @@ impl PeerTask {
                         if max.is_some() {
                             self.count(false, &message);
                             if let Message::Notification(n) = &message {
-                                warn!(peer = %self.cfg.peer, code = n.code, subcode = n.subcode,
-                                    "received NOTIFICATION");
+                                match n.shutdown_communication() {
+                                    // RFC 9003 §4: the operator sees why (or that the
+                                    // message was invalid).
+                                    Some(c) => warn!(peer = %self.cfg.peer, code = n.code,
+                                        subcode = n.subcode, communication = %c,
+                                        "received NOTIFICATION with a shutdown communication"),
+                                    None => warn!(peer = %self.cfg.peer, code = n.code,
+                                        subcode = n.subcode, "received NOTIFICATION"),
+                                }
                             }
                         }
                         Input::Message(id, message)
@@ -360,11 +382,12 @@ impl PeerTask {
         };
         let local = self.cfg.local_address;
         let password = self.cfg.password.clone();
+        let ttl = self.ttl();
         if let Some(h) = self.connecting.take() {
             h.abort();
         }
         self.connecting = Some(tokio::spawn(async move {
-            tokio::time::timeout(CONNECT_TIMEOUT, dial(addr, local, password))
+            tokio::time::timeout(CONNECT_TIMEOUT, dial(addr, local, password, ttl))
                 .await
                 .unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into()))
         }));
@@ -392,6 +415,17 @@ impl PeerTask {
             local: self.channels.prefixes.borrow().clone(),
             announced: self.channels.announced.borrow().clone(),
         }
+    }
+
+    /// The TTL of this peer's connections: single-hop eBGP, `ebgp_multihop`, or GTSM.
+    fn ttl(&self) -> Option<super::ttl::Ttl> {
+        // Known before the OPEN: `external` is eBGP and `internal` iBGP by definition.
+        let ebgp = match self.cfg.remote_as {
+            crate::fsm::RemoteAs::Number(n) => n != self.shared.local_as,
+            crate::fsm::RemoteAs::External => true,
+            crate::fsm::RemoteAs::Internal => false,
+        };
+        super::ttl::for_peer(ebgp, self.cfg.ebgp_multihop, self.cfg.ttl_security)
     }
 
     fn new_id(&mut self) -> ConnId {

@@ -8,7 +8,7 @@ use super::PeerTask;
 use crate::fsm::peer::{ConnId, Input};
 use crate::fsm::Negotiated;
 use crate::rib::{PeerInfo, RouteChange};
-use crate::wire::{Recovery, UpdateMsg};
+use crate::wire::{afi, safi, PathAttribute, Recovery, UpdateMsg};
 
 impl PeerTask {
     /// Import an UPDATE: prefixes the import policy refuses count as withdrawn (they replace
@@ -48,18 +48,54 @@ impl PeerTask {
             &self.cfg.peer,
             self.shared.local_as,
         );
+        let mut ignored = (0, 0);
         let held = match self.shared.rib.lock() {
             Ok(mut rib) => {
+                ignored.0 = rib.ignored_count(peer.id);
                 if rib.update_with(peer, update, &mut |p, path| importer.import(p, path)) {
                     self.shared.signal.changed();
                 }
-                rib.received(peer.id)
+                ignored.1 = rib.ignored_count(peer.id);
+                // Ignored routes count towards the limit too: they are held.
+                rib.received(peer.id).saturating_add(ignored.1)
             }
             Err(_) => return None,
         };
         let refused = importer.refused;
+        if ignored.1 > ignored.0 {
+            self.log_ignored(update, ignored.1);
+        }
         self.track_refused(update, refused);
-        Some(Input::Imported(id, held))
+        Some(Input::Imported {
+            conn: id,
+            held,
+            family: announced_family(update),
+        })
+    }
+
+    /// RFC 4271 §6.3: routes ignored for their next hop are logged, once per session at warn
+    /// (a peer that sends nothing else must not flood the log), then at debug.
+    fn log_ignored(&mut self, update: &UpdateMsg, held: usize) {
+        let local: Vec<std::net::IpAddr> = self.conns.values().map(|c| c.local.ip()).collect();
+        let peer = self
+            .remote
+            .unwrap_or(std::net::IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED));
+        let hops = update.attributes.iter().filter_map(|a| match a {
+            PathAttribute::NextHop(n) => Some(std::net::IpAddr::V4(*n)),
+            PathAttribute::MpReach(mp) => Some(mp.next_hop.global),
+            _ => None,
+        });
+        let why = hops
+            .filter_map(|h| crate::rib::next_hop_problem(h, &local, peer))
+            .next()
+            .unwrap_or_else(|| "next hop unusable".into());
+        self.ignored_logged = self.ignored_logged.saturating_add(1);
+        if self.ignored_logged == 1 {
+            warn!(peer = %self.cfg.peer, reason = %why, ignored = held,
+                "routes ignored (further ones this session at debug level)");
+        } else {
+            debug!(peer = %self.cfg.peer, reason = %why, ignored = held, "routes ignored");
+        }
     }
 
     /// Apply the current import (prefix list, policy, `allow_as_in`) again to what the peer
@@ -151,5 +187,50 @@ impl PeerTask {
             local_as: self.shared.local_as,
             allow_as_in: self.cfg.allow_as_in,
         }
+    }
+}
+
+/// The AFI and SAFI of what `update` announces: IPv4 unicast in the classic NLRI field, else
+/// the family of its MP_REACH_NLRI (RFC 4760); a pure withdrawal counts as IPv4 unicast.
+fn announced_family(update: &UpdateMsg) -> (u16, u8) {
+    if !update.nlri.is_empty() {
+        return (afi::IPV4, safi::UNICAST);
+    }
+    update
+        .attributes
+        .iter()
+        .find_map(|a| match a {
+            PathAttribute::MpReach(mp) => Some((mp.afi, mp.safi)),
+            _ => None,
+        })
+        .unwrap_or((afi::IPV4, safi::UNICAST))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_family_of_an_update_is_that_of_what_it_announces() {
+        let v6 = UpdateMsg {
+            attributes: vec![PathAttribute::MpReach(crate::wire::MpReach {
+                afi: afi::IPV6,
+                safi: safi::UNICAST,
+                next_hop: crate::wire::MpNextHop {
+                    global: "fd00::1"
+                        .parse()
+                        .unwrap_or(std::net::Ipv6Addr::LOCALHOST.into()),
+                    link_local: None,
+                },
+                nlri: vec!["fd00:1::/64".parse().unwrap_or_default()],
+            })],
+            ..UpdateMsg::default()
+        };
+        assert_eq!(announced_family(&v6), (2, 1));
+        let v4 = UpdateMsg {
+            nlri: vec!["10.0.0.0/24".parse().unwrap_or_default()],
+            ..UpdateMsg::default()
+        };
+        assert_eq!(announced_family(&v4), (1, 1));
     }
 }

@@ -45,6 +45,7 @@ impl PeerTask {
             e.status.session = Some(session);
         });
         self.recovered = 0;
+        self.ignored_logged = 0;
         self.advertised.clear();
         // A peer that cannot be asked for its routes again has them kept as received, for a
         // changed import policy (see rib/kept.rs).
@@ -52,6 +53,12 @@ impl PeerTask {
         if let Ok(mut rib) = self.shared.rib.lock() {
             rib.keep_received(peer_id, !n.route_refresh);
         }
+        // Our end of the session: a next hop the peer sends equal to it is ours (RFC 4271 §6.3).
+        let (peer, local) = (self.id, self.conns.get(&id).map(|c| c.local.ip()));
+        self.with_rib(|rib| {
+            rib.set_local_address(peer, local);
+            Vec::new()
+        });
         self.advertise_all(id, n).await
     }
 

@@ -11,9 +11,10 @@ pub enum Input {
     /// Event 1: ManualStart (Event 3, AutomaticStart, is the peer's own restart): the peer was
     /// configured.
     Start,
-    /// Event 2: ManualStop, because the speaker stops. With graceful restart on, the
-    /// connections are closed without a NOTIFICATION (RFC 4724: peers keep our routes).
-    Shutdown,
+    /// Event 2: ManualStop, because the speaker stops: Cease/2, with this Shutdown
+    /// Communication if any (RFC 9003). With graceful restart on, the connections are closed
+    /// without a NOTIFICATION (RFC 4724: peers keep our routes).
+    Shutdown(Option<String>),
     /// Event 2: ManualStop with Cease/3 or Cease/6 (RFC 4486): the peer is removed, or is
     /// replaced by a new configuration. Its routes leave the Loc-RIB at once.
     Remove(Removal),
@@ -35,8 +36,16 @@ pub enum Input {
     /// Event 18 found by the driver: a write on the connection failed.
     SendFailed(ConnId),
     /// An UPDATE that arrived on the connection was imported: the peer's Adj-RIB-In now holds
-    /// this many prefixes (above `max_prefixes`: Cease/1, RFC 4486, and a hold-down).
-    Imported(ConnId, usize),
+    /// `held` prefixes (above `max_prefixes`: Cease/1, RFC 4486, and a hold-down), the last of
+    /// them of the UPDATE's `family`, which the Cease/1 names.
+    Imported {
+        /// The connection the UPDATE came on.
+        conn: ConnId,
+        /// Prefixes the peer's Adj-RIB-In holds now.
+        held: usize,
+        /// The AFI and SAFI of the prefixes the UPDATE announced.
+        family: (u16, u8),
+    },
     /// The peer cannot be reached (an interface peer's interface is down or gone, or its
     /// neighbour is unknown or changed its address): connections fail as in Event 18, and no
     /// attempt is made until [`Input::TransportUp`]. The reason is shown as the session's.

@@ -107,7 +107,7 @@ impl Peer {
             }
             Input::TransportDown(reason) => self.transport_down(reason, now, &mut out),
             Input::TransportUp => self.transport_up(now, &mut out),
-            Input::Shutdown => self.shutdown(now, &mut out),
+            Input::Shutdown(message) => self.shutdown(message, now, &mut out),
             Input::Remove(why) => self.remove(why, now, &mut out),
             Input::Inbound(id) => self.on_inbound(id, now, &mut out),
             Input::Connected(id) => self.on_connected(id, now, &mut out),
@@ -123,7 +123,9 @@ impl Peer {
                     self.feed(which, SessionInput::TcpFails, now, &mut out);
                 }
             }
-            Input::Imported(id, held) => self.check_max_prefixes(id, held, now, &mut out),
+            Input::Imported { conn, held, family } => {
+                self.check_max_prefixes(conn, held, family, now, &mut out);
+            }
             Input::Tick => self.tick(now, &mut out),
         }
         out
@@ -179,10 +181,11 @@ impl Peer {
         })
     }
 
-    /// The speaker stops: close every session with Cease/2; or, with graceful restart, close
-    /// the connections without a NOTIFICATION, so that peers keep our routes (stale) while the
-    /// kernel keeps forwarding, until we are back or our restart time runs out (RFC 4724).
-    fn shutdown(&mut self, now: Instant, out: &mut Vec<Output>) {
+    /// The speaker stops: close every session with Cease/2 (carrying `message` as its Shutdown
+    /// Communication, RFC 9003); or, with graceful restart, close the connections without a
+    /// NOTIFICATION, so that peers keep our routes (stale) while the kernel keeps forwarding,
+    /// until we are back or our restart time runs out (RFC 4724).
+    fn shutdown(&mut self, message: Option<String>, now: Instant, out: &mut Vec<Output>) {
         self.stopped = true;
         if self.config.open.graceful_restart.is_some() {
             let slots = std::iter::once(&mut self.primary).chain(self.candidate.as_mut());
@@ -193,10 +196,14 @@ impl Peer {
             );
             return;
         }
+        let stop = || match &message {
+            Some(m) => SessionInput::Stop(NotificationMsg::administrative_shutdown(m)),
+            None => SessionInput::ManualStop,
+        };
         if self.candidate.is_some() {
-            self.feed(Which::Candidate, SessionInput::ManualStop, now, out);
+            self.feed(Which::Candidate, stop(), now, out);
         }
-        self.feed(Which::Primary, SessionInput::ManualStop, now, out);
+        self.feed(Which::Primary, stop(), now, out);
     }
 
     /// The peer leaves the configuration: Cease/3 or /6 on its sessions, and its routes go,
@@ -225,17 +232,27 @@ impl Peer {
         out.push(Output::DropRoutes);
     }
 
-    /// RFC 4486: more accepted prefixes than allowed close the session with Cease/1, and the
-    /// peer is held down (inbound connections too) for [`MAX_PREFIX_HOLD_DOWN`].
-    fn check_max_prefixes(&mut self, id: ConnId, held: usize, now: Instant, out: &mut Vec<Output>) {
+    /// RFC 4486: more accepted prefixes than allowed close the session with Cease/1 naming the
+    /// family whose UPDATE crossed the limit, and the peer is held down (inbound connections
+    /// too) for [`MAX_PREFIX_HOLD_DOWN`].
+    fn check_max_prefixes(
+        &mut self,
+        id: ConnId,
+        held: usize,
+        (afi, safi): (u16, u8),
+        now: Instant,
+        out: &mut Vec<Output>,
+    ) {
         let (Some(max), Some(which)) = (self.max_prefixes, self.slot_of(id)) else {
             return;
         };
         if held > max as usize {
-            warn!(peer = %self.key, held, max, "maximum prefixes exceeded: closing the session");
+            warn!(peer = %self.key, held, max, afi, safi,
+                "maximum prefixes exceeded: closing the session");
             self.retry.hold_down();
             // RFC 4486 §4: data = AFI (2), SAFI (1), the limit (4).
-            let mut data = vec![0, 1, 1];
+            let mut data = afi.to_be_bytes().to_vec();
+            data.push(safi);
             data.extend_from_slice(&max.to_be_bytes());
             let cease = NotificationMsg {
                 code: ErrorCode::Cease as u8,
@@ -273,6 +290,12 @@ impl Peer {
                 if let Some(s) = self.slot_mut(which) {
                     s.timers.remove(&timer);
                 }
+                if which == Which::Primary && timer == Timer::ConnectRetry && self.attempting() {
+                    // Event 9 with our attempt still unanswered: the peer's side dropped the
+                    // SYN silently (a firewall, a wrong TCP MD5 key). That attempt failed as
+                    // surely as a refused one, so the next wait doubles too.
+                    self.retry.failed();
+                }
                 self.feed(which, SessionInput::TimerExpired(timer), now, out);
             }
         }
@@ -288,6 +311,12 @@ impl Peer {
             }
         }
         config
+    }
+
+    /// Whether our connection attempt is in flight: Connect, with no connection yet (a failed
+    /// attempt moves the session to Active, RFC 4271 §8.2.2 Event 18).
+    fn attempting(&self) -> bool {
+        self.primary.session.state() == State::Connect && self.primary.conn.is_none()
     }
 
     fn slot_of(&self, id: ConnId) -> Option<Which> {

@@ -206,3 +206,48 @@ fn a_link_local_session_forwards_to_the_link_local_next_hop() {
         vec![("10.244.9.0/24".into(), vec!["fd00::9".into()])]
     );
 }
+
+#[test]
+fn a_link_local_next_hop_is_ours_only_on_its_own_link() {
+    // RFC 4271 §6.3 against interface peers: we are fe80::1 on both links (routers reuse it);
+    // leaf2's own link-local address is fe80::1 as well, on its link (4).
+    let mut rib = Rib::default();
+    let leaf1 = interface_peer(1, "fe80::a", 3, 65011);
+    let leaf2 = interface_peer(2, "fe80::1", 4, 65012);
+    rib.set_local_address(leaf1.id, Some("fe80::1".parse().unwrap()));
+    rib.set_local_address(leaf2.id, Some("fe80::2".parse().unwrap()));
+    // leaf2's next hop equals our address on the other link: it is leaf2, used.
+    let c = rib.update(
+        leaf2,
+        &enhe("10.244.2.0/24", 65012, "fe80::1", Some("fe80::1")),
+    );
+    assert_eq!(
+        hops(&c),
+        vec![("10.244.2.0/24".into(), vec!["fe80::1%4".into()])]
+    );
+    assert_eq!(rib.ignored_count(leaf2.id), 0);
+    // leaf1 naming our own address on its link: ignored, shown with the reason.
+    let c = rib.update(
+        leaf1,
+        &enhe("10.244.3.0/24", 65011, "fe80::1", Some("fe80::1")),
+    );
+    assert!(c.is_empty(), "{c:?}");
+    assert_eq!(rib.ignored_count(leaf1.id), 1);
+    let dump = rib.dump();
+    let ignored = dump
+        .iter()
+        .find(|r| r.prefix == "10.244.3.0/24".parse::<IpNet>().unwrap())
+        .unwrap();
+    assert_eq!(ignored.paths[0].next_hop.to_string(), "fe80::1%3");
+    assert!(ignored.paths[0]
+        .ignored
+        .as_deref()
+        .is_some_and(|w| w.contains("our own address")));
+    // A global next hop equal to our address on any session is ours.
+    rib.set_local_address(leaf2.id, Some("fd00::2".parse().unwrap()));
+    rib.update(leaf1, &enhe("10.244.4.0/24", 65011, "fd00::2", None));
+    assert_eq!(rib.ignored_count(leaf1.id), 2);
+    // The session goes: its ignored routes go with it.
+    rib.peer_down(leaf1.id);
+    assert_eq!(rib.ignored_count(leaf1.id), 0);
+}
