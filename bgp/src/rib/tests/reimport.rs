@@ -121,3 +121,39 @@ fn a_kept_adj_rib_in_takes_a_new_policy_without_the_peer() {
     rib.peer_down(p.id);
     assert_eq!(rib.kept_count(p.id), 0);
 }
+
+/// A route ignored for its next hop (RFC 4271 §6.3) is kept as received too: a re-import runs
+/// the check again with the policy, remembering it as ignored only while import takes it.
+#[test]
+fn a_kept_route_ignored_for_its_next_hop_is_checked_again_on_reimport() {
+    let mut rib = Rib::default();
+    let p = peer(1, 65001);
+    rib.keep_received(p.id, true);
+    // The peer sends our own session address as the next hop: ignored, still kept.
+    rib.set_local_address(p.id, Some("10.0.1.9".parse().unwrap()));
+    let v1 = policy(200);
+    let mut import = with(&v1, p);
+    assert!(!rib.update_with(
+        p,
+        &announce("10.244.1.0/24", &[65001], [10, 0, 1, 9], vec![]),
+        &mut import
+    ));
+    assert_eq!((rib.ignored_count(p.id), rib.kept_count(p.id)), (1, 1));
+    assert!(rib.paths(&"10.244.1.0/24".parse().unwrap()).is_empty());
+    // A policy refusing it: no longer remembered as ignored, still kept.
+    let refuse = Policy {
+        statements: vec![],
+        ..policy(200)
+    };
+    let mut import = with(&refuse, p);
+    assert_eq!(rib.reimport(p, &mut import), Some(false));
+    assert_eq!((rib.ignored_count(p.id), rib.kept_count(p.id)), (0, 1));
+    // Our address on the session changed: the next hop is usable and the policy applies.
+    rib.set_local_address(p.id, Some("10.0.1.8".parse().unwrap()));
+    let mut import = with(&v1, p);
+    assert_eq!(rib.reimport(p, &mut import), Some(true));
+    let paths = rib.paths(&"10.244.1.0/24".parse().unwrap());
+    assert_eq!(paths.len(), 1);
+    assert_eq!(paths[0].local_pref, Some(200));
+    assert_eq!(rib.ignored_count(p.id), 0);
+}
