@@ -16,7 +16,7 @@ DEMO_PKGS := $(BUILD_PKGS) frr iproute2 iputils-ping procps
 # make release-test: file, systemd (systemd-analyze), etcd (a hostname endpoint), util-linux.
 RELEASE_PKGS := $(BUILD_PKGS) binutils tar gzip file podman runc busybox-static systemd \
   etcd-server etcd-client util-linux iproute2
-TEST_PKGS := $(DEMO_PKGS) nftables bird2 gobgpd exabgp openbgpd etcd-server etcd-client podman runc containerd \
+TEST_PKGS := $(DEMO_PKGS) nftables bird2 gobgpd exabgp openbgpd etcd-server etcd-client openssl podman runc containerd \
   containernetworking-plugins docker.io busybox-static util-linux tar prometheus \
   qemu-system-x86 binutils $(RELEASE_PKGS)
 # Debian's kernel (with ipvlan) and the VM's initramfs are cached here, never committed.
@@ -138,6 +138,9 @@ BENCH_CRI_N ?= 100
 BENCH_CRI_ROUNDS ?= 10
 # Failover on the unnumbered lab: seconds of 10 ms ping streams per failure (3 per row).
 BENCH_FAILOVER_SECS ?= 15
+# Clusters without ToR: BIRD 2 iBGP full mesh (Calico) against Lattice's mesh and reflectors,
+# at each of these host counts.
+BENCH_MESH_HOSTS ?= 50 100
 deps-bench:
 	@scripts/apt-install.sh $(BUILD_PKGS) frr bird2 gobgpd iproute2 etcd-server containernetworking-plugins \
 	  containerd runc busybox-static util-linux tar nftables tcpdump iputils-ping
@@ -165,6 +168,8 @@ bench: deps-bench
 	target/release/examples/bench_failover $(BENCH_FAILOVER_SECS)
 	$(CARGO) build --release -p agent -p cli --bins --example bench_reload
 	target/release/examples/bench_reload $(BENCH_RELOAD)
+	$(CARGO) build --release -p agent -p topology-lab --bins --example bench_mesh
+	target/release/examples/bench_mesh $(BENCH_MESH_HOSTS)
 
 fmt:
 	$(CARGO) fmt --all

@@ -27,6 +27,7 @@ async fn start_ours() -> (SpeakerHandle, bgp::driver::RouteChanges) {
         multipath: Default::default(),
         graceful_restart: Some(bgp::fsm::GrOptions::default()),
         hostname: None,
+        route_reflector: None,
         local_as: OUR_AS,
         router_id: OUR_ADDR.parse().unwrap(),
         listen: Some(format!("{OUR_ADDR}:179").parse().unwrap()),

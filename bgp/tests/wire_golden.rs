@@ -268,6 +268,48 @@ fn our_update() -> Vector {
     }
 }
 
+/// What a route reflector sends a client (RFC 4456 §8): the originator's attributes
+/// untouched, plus ORIGINATOR_ID and CLUSTER_LIST (the reflector's own cluster first).
+fn reflected_update() -> Vector {
+    let bytes = hex(&format!(
+        "{MARKER}
+        0042        # length 66
+        02          # type UPDATE
+        0000        # no withdrawn routes
+        0027        # total path attribute length 39
+        40 01 01 00                     # ORIGIN IGP
+        40 02 00                        # AS_PATH empty (iBGP)
+        40 03 04 0a000003               # NEXT_HOP 10.0.0.3, the originator's
+        40 05 04 00000064               # LOCAL_PREF 100
+        80 09 04 0a000003               # ORIGINATOR_ID 10.0.0.3
+        80 0a 08 0a000001 0a000009      # CLUSTER_LIST 10.0.0.1 10.0.0.9
+        18 0af403                       # NLRI 10.244.3.0/24"
+    ));
+    let msg = Message::Update(UpdateMsg {
+        withdrawn: vec![],
+        attributes: vec![
+            PathAttribute::Origin(Origin::Igp),
+            PathAttribute::AsPath(vec![]),
+            PathAttribute::NextHop(Ipv4Addr::new(10, 0, 0, 3)),
+            PathAttribute::LocalPref(100),
+            PathAttribute::OriginatorId(Ipv4Addr::new(10, 0, 0, 3)),
+            PathAttribute::ClusterList(vec![
+                Ipv4Addr::new(10, 0, 0, 1),
+                Ipv4Addr::new(10, 0, 0, 9),
+            ]),
+        ],
+        nlri: vec!["10.244.3.0/24".parse().unwrap()],
+        recovered: vec![],
+    });
+    Vector {
+        name: "reflected-update",
+        bytes,
+        ctx: FOUR,
+        msg,
+        canonical: true,
+    }
+}
+
 fn end_of_rib() -> Vector {
     let bytes = hex(&format!(
         "{MARKER} 0017 # length 23\n 02 # UPDATE\n 0000 0000 # nothing"
@@ -312,6 +354,7 @@ fn vectors() -> Vec<Vector> {
         frr_update_2octet(),
         our_open(),
         our_update(),
+        reflected_update(),
         end_of_rib(),
         notification(),
     ]

@@ -112,7 +112,7 @@ fn next_hop() -> impl Strategy<Value = Ipv4Addr> {
 /// reports them: optional transitive always carries Partial because encode sets it.
 fn unknowns() -> impl Strategy<Value = BTreeMap<u8, PathAttribute>> {
     let attr = (any::<bool>(), prop::collection::vec(any::<u8>(), 0..300));
-    let code = (9u8..).prop_filter("decoded", |c| ![14, 15, 17, 18, 32].contains(c));
+    let code = (9u8..).prop_filter("decoded", |c| ![9, 10, 14, 15, 17, 18, 32].contains(c));
     prop::collection::btree_map(code, attr, 0..4).prop_map(|m| {
         m.into_iter()
             .map(|(type_code, (transitive, value))| {
@@ -167,11 +167,14 @@ fn update(max_asn: u32) -> impl Strategy<Value = UpdateMsg> {
             prop::option::of(any::<u128>()),
         )),
         prop::option::of(prop::collection::vec(prefix6(), 0..20)),
+        // ORIGINATOR_ID and CLUSTER_LIST (RFC 4456), an empty list included.
+        prop::option::of(any::<u32>()),
+        prop::option::of(prop::collection::vec(any::<u32>(), 0..8)),
     );
     let prefixes = || prop::collection::vec(prefix(), 0..30);
     (known, extra, unknowns(), prefixes(), prefixes()).prop_map(
         |((origin, path, nh, med, lp, atomic), extra, unknowns, withdrawn, nlri)| {
-            let (aggregator, communities, large, reach, unreach) = extra;
+            let (aggregator, communities, large, reach, unreach, originator, clusters) = extra;
             let mut attributes = Vec::new();
             let mp_nlri = reach.as_ref().is_some_and(|(n, _, _)| !n.is_empty());
             let have_nlri = !nlri.is_empty() || mp_nlri;
@@ -194,6 +197,10 @@ fn update(max_asn: u32) -> impl Strategy<Value = UpdateMsg> {
                 address: Ipv4Addr::from(a),
             }));
             attributes.extend(communities.map(PathAttribute::Communities));
+            attributes.extend(originator.map(|id| PathAttribute::OriginatorId(Ipv4Addr::from(id))));
+            attributes.extend(clusters.map(|ids| {
+                PathAttribute::ClusterList(ids.into_iter().map(Ipv4Addr::from).collect())
+            }));
             attributes.extend(reach.map(|(nlri, global, ll)| {
                 PathAttribute::MpReach(MpReach {
                     afi: 2,

@@ -146,6 +146,7 @@ async fn bench_etcd(n: usize, dir: &Path) -> Result<Row> {
         endpoints: vec![client],
         prefix: "/bench".into(),
         node: "bench".into(),
+        security: Default::default(),
     };
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut alloc = loop {

@@ -24,6 +24,7 @@ fn settings(dir: &Path, node: &str, endpoint: &str) -> IpamSettings {
         endpoints: vec![endpoint.to_string()],
         prefix: "/lattice-test".into(),
         node: node.to_string(),
+        security: Default::default(),
     };
     s
 }

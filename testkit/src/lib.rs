@@ -12,6 +12,7 @@
 //! - [`process`]: guards for the processes a test starts; [`daemons`]: FRR, BIRD, GoBGP,
 //!   ExaBGP and etcd started the way the lab recipes say, stopped on drop.
 //! - [`bgp`]: BGP messages built byte by byte (independent of the codec under test).
+//! - [`certs`]: a throwaway CA and certificates (openssl), valid or expired, for TLS tests.
 //! - [`bench`]: what the benchmarks share (sender sessions, namespace pairs, memory figures).
 
 // A test kit fails the test loudly when its setup fails: a panic is the right answer.
@@ -19,6 +20,7 @@
 
 pub mod bench;
 pub mod bgp;
+pub mod certs;
 pub mod cmd;
 pub mod daemons;
 mod eventually;

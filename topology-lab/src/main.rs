@@ -6,6 +6,7 @@ mod destroy;
 mod env;
 mod error;
 mod exec;
+mod generate;
 mod inspect;
 mod kinds;
 mod latticed;
@@ -77,6 +78,43 @@ enum Cmd {
         #[arg(long, default_value_t = 60)]
         timeout: u64,
     },
+    /// Write a cluster without ToR: hosts on one L2 segment with etcd (bgp.mesh), as a
+    /// topology file and host configs.
+    Generate {
+        /// Lab name.
+        #[arg(long)]
+        name: String,
+        /// Hosts the lab starts.
+        #[arg(long)]
+        hosts: u32,
+        /// How many of them (the first) are route reflectors.
+        #[arg(long, default_value_t = 0)]
+        reflectors: u32,
+        /// Containers each started host attaches.
+        #[arg(long, default_value_t = 1)]
+        containers: u32,
+        /// Further hosts on the segment, not started (their configs written).
+        #[arg(long, default_value_t = 0)]
+        spare: u32,
+        /// Start no host: every host is a namespace on the segment with its config.
+        #[arg(long)]
+        no_start: bool,
+        /// The hosts' ASN.
+        #[arg(long, default_value_t = 64512)]
+        asn: u32,
+        /// etcd lease TTL (ipam.block_grace_period): a dead host is forgotten after it.
+        #[arg(long, default_value_t = 10)]
+        lease: u32,
+        /// BGP hold time of mesh sessions.
+        #[arg(long, default_value_t = 9)]
+        hold_time: u16,
+        /// Also write BIRD 2 configs of the same cluster (Calico's full mesh).
+        #[arg(long)]
+        bird: bool,
+        /// Directory to write into (the topology file is DIR/NAME.clab.yml).
+        #[arg(long)]
+        dir: PathBuf,
+    },
     /// Ping between every pair of lattice containers.
     Pingmatrix {
         /// Topology file.
@@ -103,6 +141,37 @@ fn main() -> ExitCode {
 }
 
 fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
+    if let Cmd::Generate {
+        name,
+        hosts,
+        reflectors,
+        containers,
+        spare,
+        no_start,
+        asn,
+        lease,
+        hold_time,
+        bird,
+        dir,
+    } = cmd
+    {
+        let spec = generate::ClusterSpec {
+            name,
+            hosts,
+            reflectors,
+            containers,
+            spare,
+            no_start,
+            asn,
+            lease_secs: lease,
+            hold_time,
+            bird,
+            dir: std::path::absolute(&dir).unwrap_or(dir),
+        };
+        let topo = generate::generate(&spec).context("generate")?;
+        println!("{}", topo.display());
+        return Ok(ExitCode::SUCCESS);
+    }
     if !nix::unistd::geteuid().is_root() {
         bail!("lattice-lab needs root (network namespaces, veths, FRR)");
     }
@@ -118,6 +187,7 @@ fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
         Cmd::Wait { topo, timeout } => {
             wait::wait(&topo, Duration::from_secs(timeout)).context("wait")?
         }
+        Cmd::Generate { .. } => {}
         Cmd::Pingmatrix {
             topo,
             since_deploy,

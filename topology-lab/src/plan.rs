@@ -52,6 +52,9 @@ pub fn plan<'a>(lab: &'a Lab, dir: &LabDir) -> Result<Plan<'a>, LabError> {
     if lab.nodes.iter().any(|n| n.kind == Kind::Lattice) {
         kinds::lattice::find_latticed()?;
     }
+    if lab.nodes.iter().any(|n| n.kind == Kind::Etcd) {
+        kinds::etcd::check_installed()?;
+    }
     if lab.nodes.iter().any(|n| n.kind == Kind::Frr) {
         kinds::frr::check_reachable_by_frr(dir.root())?;
     }
@@ -72,9 +75,10 @@ pub fn plan<'a>(lab: &'a Lab, dir: &LabDir) -> Result<Plan<'a>, LabError> {
     })
 }
 
-/// Routers first, so hosts find their peers listening; then plain nodes; then lattice hosts.
+/// Routers first, so hosts find their peers listening; then plain nodes (a switch); then
+/// etcd, which lattice hosts need at start; then lattice hosts.
 pub fn start_order(lab: &Lab) -> Vec<&Node> {
-    [Kind::Frr, Kind::Linux, Kind::Lattice]
+    [Kind::Frr, Kind::Linux, Kind::Etcd, Kind::Lattice]
         .iter()
         .flat_map(|k| lab.nodes.iter().filter(move |n| n.kind == *k))
         .collect()

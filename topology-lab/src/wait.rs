@@ -122,7 +122,7 @@ pub fn sessions(lab: &Lab, dir: &LabDir, state: &LabState) -> Vec<Session> {
             Kind::Frr if !runs_bgpd(state, &n.name) => Vec::new(),
             Kind::Frr => frr_sessions(lab, dir, n),
             Kind::Lattice => lattice_sessions(dir, n),
-            Kind::Linux => Vec::new(),
+            Kind::Linux | Kind::Etcd => Vec::new(),
         })
         .collect()
 }

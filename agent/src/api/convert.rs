@@ -70,6 +70,14 @@ fn settings(c: PeerSettings) -> proto::PeerSettings {
         passive: c.passive,
         max_prefixes: c.max_prefixes,
         md5: c.md5,
+        source: match c.source {
+            bgp::driver::PeerSource::Configured => proto::PeerSource::Configured,
+            bgp::driver::PeerSource::Discovered { host } => proto::PeerSource::Discovered { host },
+        },
+        reflect: c.reflect.map(|r| match r {
+            bgp::driver::ReflectRole::Client => proto::ReflectRole::Client,
+            bgp::driver::ReflectRole::NonClient => proto::ReflectRole::NonClient,
+        }),
     }
 }
 
@@ -115,6 +123,8 @@ pub fn path(
         multipath: p.multipath,
         stale: p.stale,
         communities: p.communities,
+        originator_id: p.originator_id,
+        cluster_list: p.cluster_list,
         ignored: p.ignored,
     }
 }
@@ -172,6 +182,8 @@ mod tests {
             passive: true,
             max_prefixes: Some(100),
             md5: true,
+            source: bgp::driver::PeerSource::Discovered { host: "h7".into() },
+            reflect: Some(bgp::driver::ReflectRole::NonClient),
         };
         p.session = Some(SessionInfo {
             local: Some("[2001:db8::2]:40000".parse().unwrap()),
@@ -213,6 +225,8 @@ mod tests {
             multipath: true,
             stale: true,
             communities: vec!["65000:1".into()],
+            originator_id: Some("10.0.0.3".parse().unwrap()),
+            cluster_list: vec!["10.0.0.1".parse().unwrap()],
             ignored: Some("next hop ::1 is a loopback address".into()),
         };
         let api = path(p.clone(), |_| None, |_| None);

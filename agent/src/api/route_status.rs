@@ -116,6 +116,8 @@ mod tests {
             multipath: true,
             stale: false,
             communities: vec![],
+            originator_id: None,
+            cluster_list: Vec::new(),
             ignored: None,
         }
     }

@@ -25,6 +25,12 @@ pub struct BgpConfig {
     /// `bgp.policies`: named route policies, for peers' `import` and `export`.
     #[serde(default, deserialize_with = "super::policy::unique_names")]
     pub policies: BTreeMap<String, PolicyConfig>,
+    /// `bgp.mesh`: peers found in the cluster datastore.
+    #[serde(default)]
+    pub mesh: super::MeshConfig,
+    /// `bgp.route_reflector`: reflect routes between the mesh's hosts (RFC 4456).
+    #[serde(default)]
+    pub route_reflector: super::RouteReflectorConfig,
     /// `bgp.shutdown_message`: the Shutdown Communication (RFC 9003) of the Cease/2 sent when
     /// latticed stops with graceful restart off.
     #[serde(default)]

@@ -1,7 +1,7 @@
 //! `ipam.*`: the datastore the host's blocks come from, and its settings.
 
 use std::net::Ipv4Addr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use serde::Deserialize;
@@ -84,6 +84,25 @@ pub struct EtcdConfig {
     /// `ipam.etcd.prefix`: key prefix of this cluster (default `/lattice`).
     #[serde(default = "default_etcd_prefix")]
     pub prefix: String,
+    /// `ipam.etcd.ca_file`: CA bundle (PEM) etcd's certificate must chain to; required with
+    /// `https://` endpoints.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// `ipam.etcd.cert_file`: client certificate (PEM) for etcd's `--client-cert-auth`.
+    #[serde(default)]
+    pub cert_file: Option<PathBuf>,
+    /// `ipam.etcd.key_file`: its private key (PEM).
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
+    /// `ipam.etcd.username`: etcd user, when etcd has authentication enabled.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// `ipam.etcd.password`: that user's password.
+    #[serde(default)]
+    pub password: Option<ipam::etcd::EtcdPassword>,
+    /// `ipam.etcd.password_file`: a file whose first line is the password.
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
 }
 
 /// What is known of the IPv4 addresses on `dataplane.uplinks` when the IPAM settings are made
@@ -183,10 +202,87 @@ impl Config {
         if !e.prefix.starts_with('/') {
             return Err(Problem::new("ipam.etcd.prefix", "must start with '/'"));
         }
+        let https = e
+            .endpoints
+            .iter()
+            .filter(|u| u.starts_with("https://"))
+            .count();
+        if https > 0 && https < e.endpoints.len() {
+            return Err(Problem::new(
+                "ipam.etcd.endpoints",
+                "mixes http:// and https:// endpoints",
+            ));
+        }
+        let tls = e.ca_file.is_some() || e.cert_file.is_some() || e.key_file.is_some();
+        if https > 0 && e.ca_file.is_none() {
+            return Err(Problem::new(
+                "ipam.etcd.ca_file",
+                "https:// endpoints need the CA bundle etcd's certificate is signed by",
+            ));
+        }
+        if https == 0 && tls {
+            return Err(Problem::new(
+                "ipam.etcd.endpoints",
+                "TLS files are set (ca_file, cert_file, key_file): the endpoints must be https://",
+            ));
+        }
+        if e.cert_file.is_some() != e.key_file.is_some() {
+            let missing = if e.cert_file.is_some() {
+                "key_file"
+            } else {
+                "cert_file"
+            };
+            return Err(Problem::new(
+                format!("ipam.etcd.{missing}"),
+                "cert_file and key_file go together",
+            ));
+        }
+        for (key, path) in [
+            ("ca_file", &e.ca_file),
+            ("cert_file", &e.cert_file),
+            ("key_file", &e.key_file),
+            ("password_file", &e.password_file),
+        ] {
+            if path.as_deref().is_some_and(|p: &Path| !p.is_absolute()) {
+                return Err(Problem::new(
+                    format!("ipam.etcd.{key}"),
+                    "must be an absolute path",
+                ));
+            }
+        }
+        let password = e.password.is_some() || e.password_file.is_some();
+        if e.password.is_some() && e.password_file.is_some() {
+            return Err(Problem::new(
+                "ipam.etcd.password_file",
+                "set password or password_file, not both",
+            ));
+        }
+        if e.username.is_some() != password {
+            let (key, message) = if password {
+                (
+                    "ipam.etcd.username",
+                    "a password is set without a user name",
+                )
+            } else {
+                (
+                    "ipam.etcd.password",
+                    "ipam.etcd.username needs a password (or password_file)",
+                )
+            };
+            return Err(Problem::new(key, message));
+        }
         Ok(ipam::Datastore::Etcd {
             endpoints: e.endpoints.clone(),
             prefix: e.prefix.clone(),
             node: self.node.name.clone(),
+            security: ipam::etcd::EtcdSecurity {
+                ca_file: e.ca_file.clone(),
+                cert_file: e.cert_file.clone(),
+                key_file: e.key_file.clone(),
+                username: e.username.clone(),
+                password: e.password.clone(),
+                password_file: e.password_file.clone(),
+            },
         })
     }
 }

@@ -363,6 +363,86 @@ fn docker_keys_default_on_and_are_checked() {
 }
 
 #[test]
+fn mesh_route_reflector_and_etcd_security_keys() {
+    let base = "node: {name: h, asn: 64512, router_id: 10.0.0.7}\ncluster: {cidr: 10.244.0.0/16}\n";
+    let etcd = "ipam: {datastore: etcd, etcd: {endpoints: ['https://10.0.0.9:2379'], ca_file: /etc/lattice/ca.pem, cert_file: /etc/lattice/h.pem, key_file: /etc/lattice/h.key, username: lattice, password: s3cret}}\n";
+    let text = format!(
+        "{base}{etcd}bgp:\n  mesh: {{enabled: true, address: 10.0.0.7, hold_time: 9}}\n  route_reflector: {{enabled: true}}\n"
+    );
+    let c = Config::from_yaml_str(&text, "t").unwrap();
+    assert!(c.bgp.mesh.enabled);
+    assert_eq!(c.bgp.mesh.hold_time, 9);
+    assert_eq!(
+        c.cluster_id(),
+        Some("10.0.0.7".parse().unwrap()),
+        "router id by default"
+    );
+    match c
+        .ipam_settings(UplinkAddresses::NotLookedUp)
+        .unwrap()
+        .datastore
+    {
+        ::ipam::Datastore::Etcd { security, .. } => {
+            assert_eq!(security.username.as_deref(), Some("lattice"));
+            assert_eq!(security.ca_file, Some(PathBuf::from("/etc/lattice/ca.pem")));
+            assert!(!format!("{security:?}").contains("s3cret"), "never shown");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Each mistake names its key and line.
+    let cases = [
+        (
+            format!("{base}ipam: {{node_index: 1}}\nbgp: {{mesh: {{enabled: true}}}}\n"),
+            "bgp.mesh.enabled",
+        ),
+        (
+            format!("{base}{etcd}bgp: {{route_reflector: {{enabled: true}}}}\n"),
+            "bgp.route_reflector.enabled",
+        ),
+        (
+            format!("{base}{etcd}bgp: {{mesh: {{enabled: true, hold_time: 2}}}}\n"),
+            "bgp.mesh.hold_time",
+        ),
+        (
+            format!("{base}{etcd}bgp: {{mesh: {{enabled: true, address: 0.0.0.0}}}}\n"),
+            "bgp.mesh.address",
+        ),
+        (
+            format!("{base}ipam: {{datastore: etcd, etcd: {{endpoints: ['https://e:2379']}}}}\n"),
+            "ipam.etcd.ca_file",
+        ),
+        (
+            format!("{base}ipam: {{datastore: etcd, etcd: {{endpoints: ['http://e:2379'], ca_file: /ca.pem}}}}\n"),
+            "ipam.etcd.endpoints",
+        ),
+        (
+            format!("{base}ipam: {{datastore: etcd, etcd: {{endpoints: ['https://e:2379'], ca_file: /ca.pem, cert_file: /c.pem}}}}\n"),
+            "ipam.etcd.key_file",
+        ),
+        (
+            format!("{base}ipam: {{datastore: etcd, etcd: {{endpoints: ['http://e:2379'], username: u}}}}\n"),
+            "ipam.etcd.password",
+        ),
+        (
+            format!("{base}ipam: {{datastore: etcd, etcd: {{endpoints: ['http://e:2379'], ca_file: ca.pem}}}}\n"),
+            "ipam.etcd.endpoints",
+        ),
+        (
+            format!("{base}ipam: {{datastore: etcd, etcd: {{endpoints: ['https://e:2379'], ca_file: ca.pem}}}}\n"),
+            "ipam.etcd.ca_file",
+        ),
+        (
+            format!("{base}ipam: {{datastore: etcd, etcd: {{endpoints: ['http://e:2379', 'https://f:2379']}}}}\n"),
+            "ipam.etcd.endpoints",
+        ),
+    ];
+    for (text, key) in cases {
+        let e = Config::from_yaml_str(&text, "t").unwrap_err();
+        assert_eq!(e.key(), Some(key), "{text}: {e}");
+    }
+}
+
+#[test]
 fn interface_peers_asn_rules_multipath_and_numeric_router_ids() {
     let c = Config::from_yaml_str(
         "node: {name: h, asn: 65101, router_id: 42}\ncluster: {cidr: 10.244.0.0/16}\n\

@@ -277,7 +277,7 @@ fn bgp(c: &Config) -> Result<(), Failure> {
     if !(1..=64).contains(&c.bgp.multipath.maximum_paths) {
         return fail("bgp.multipath.maximum_paths", "must be between 1 and 64");
     }
-    Ok(())
+    super::mesh::validate(c)
 }
 
 /// `address` or `interface`, exactly one, and what goes with each.

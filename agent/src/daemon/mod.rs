@@ -14,6 +14,7 @@
 //!   the reconciler), `startup` (IPAM opened, host prepared, wiring checked), `cleanup`;
 //! - `announce` (prefixes announced through the API, kept in the state directory), [`reload`]
 //!   (the configuration read again and its difference applied to the speaker);
+//! - `mesh` (this host registered in etcd, its mesh peers kept up to date: `bgp.mesh`);
 //! - `handler` (the API, one module per request family), then `docker_driver`;
 //! - `run`, which connects them all.
 
@@ -29,6 +30,7 @@ pub mod error;
 mod handler;
 mod learned;
 mod listeners;
+pub mod mesh;
 pub mod reconciler;
 pub mod reload;
 mod run;

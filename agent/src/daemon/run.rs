@@ -152,6 +152,8 @@ async fn serve(
     // The announcer's own record of the held blocks, and the conflict tracker's (the speaker
     // and the blackholes have them already).
     announcer.sync(held).await?;
+    // Registered in etcd with those blocks; peers found there (bgp.mesh).
+    let mesh = super::mesh::start(&config, kernel.as_ref(), &dataplane.ipam, &speaker).await?;
 
     let (learned_tx, learned_rx) = mpsc::channel(64);
     learned::spawn(
@@ -220,6 +222,9 @@ async fn serve(
     };
 
     api::server::serve(listeners.api, handler, shutdown).await;
+    if let Some(mesh) = mesh {
+        mesh.abort();
+    }
     reaper.abort();
     if let Some(leaks) = leaks {
         leaks.abort();

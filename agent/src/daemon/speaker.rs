@@ -34,6 +34,7 @@ pub(super) fn speaker_config(
             forwarding: restarted,
         }),
         hostname: Some(config.node.name.clone()),
+        route_reflector: config.cluster_id(),
         multipath: bgp::driver::Multipath {
             relax: config.bgp.multipath.relax,
             maximum_paths: usize::from(config.bgp.multipath.maximum_paths),
@@ -105,6 +106,8 @@ fn peer_config(
         },
         ipv4_next_hop: p.ipv4_next_hop,
         ipv6_next_hop: p.ipv6_next_hop,
+        reflect: None,
+        source: bgp::driver::PeerSource::Configured,
         ebgp_multihop: p.ebgp_multihop,
         ttl_security: p.ttl_security,
     }

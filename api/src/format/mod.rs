@@ -182,6 +182,13 @@ fn peer_info(p: &PeerStatus) -> String {
         }
         info.push_str("graceful restart: stale routes kept");
     }
+    if let crate::proto::PeerSource::Discovered { host } = &p.config.source {
+        if !info.is_empty() {
+            info.push_str("; ");
+        }
+        info.push_str("mesh: ");
+        info.push_str(host);
+    }
     info
 }
 

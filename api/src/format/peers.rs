@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use crate::proto::{MessageCounts, PeerState, PeerStatus};
+use crate::proto::{MessageCounts, PeerSource, PeerState, PeerStatus, ReflectRole};
 
 use super::{remote_as, table, uptime};
 
@@ -66,6 +66,19 @@ pub fn peer(p: &PeerStatus) -> String {
                 .map_or_else(|| "none".into(), |m| m.to_string()),
         ),
     );
+    if let PeerSource::Discovered { host } = &c.source {
+        field(
+            "Discovered",
+            format!("host {host}, registered in the cluster datastore (bgp.mesh)"),
+        );
+    }
+    if let Some(role) = c.reflect {
+        let role = match role {
+            ReflectRole::Client => "client (we reflect routes to and from it)",
+            ReflectRole::NonClient => "non-client (another reflector: its routes go to clients)",
+        };
+        field("Route reflection", role.into());
+    }
     match &p.session {
         Some(s) => {
             let local = s.local.map_or_else(|| "-".into(), |a| a.to_string());
@@ -226,6 +239,21 @@ BGP peer 10.0.1.1, AS65001: Established for 00:01:23
   Notifications:    sent none; received 6/4 x1
 ";
         assert_eq!(peer(&p), expected);
+    }
+
+    #[test]
+    fn a_discovered_peer_says_whose_it_is_and_its_reflection_role() {
+        let mut p = PeerStatus::new("10.0.0.7".parse().unwrap(), 64512);
+        p.config.source = PeerSource::Discovered { host: "h7".into() };
+        p.config.reflect = Some(ReflectRole::Client);
+        let text = peer(&p);
+        assert!(
+            text.contains(
+                "  Discovered:       host h7, registered in the cluster datastore (bgp.mesh)\n"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("  Route reflection: client"), "{text}");
     }
 
     #[test]

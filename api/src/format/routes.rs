@@ -225,6 +225,8 @@ mod tests {
             multipath,
             stale: false,
             communities: vec![],
+            originator_id: None,
+            cluster_list: vec![],
             ignored: None,
         }
     }

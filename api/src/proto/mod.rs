@@ -11,7 +11,9 @@ mod tests;
 
 use std::net::Ipv4Addr;
 
-pub use peer::{MessageCounts, PeerSettings, PeerState, PeerStatus, SessionInfo};
+pub use peer::{
+    MessageCounts, PeerSettings, PeerSource, PeerState, PeerStatus, ReflectRole, SessionInfo,
+};
 pub use reply::{
     Allocation, Announcement, ApiError, Attachment, AttachmentKey, BlockConflict, BlockUsage,
     IpamStatus, NodeStatus, Reply,

@@ -119,6 +119,36 @@ pub struct PeerSettings {
     pub max_prefixes: Option<u32>,
     /// TCP MD5 signature in use (the key itself is never shown).
     pub md5: bool,
+    /// Where the peer's configuration came from.
+    #[serde(default)]
+    pub source: PeerSource,
+    /// Its role when this host reflects routes (RFC 4456).
+    #[serde(default)]
+    pub reflect: Option<ReflectRole>,
+}
+
+/// Where a peer's configuration came from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PeerSource {
+    /// Written in the configuration (`bgp.peers`).
+    #[default]
+    Configured,
+    /// Found in the cluster's datastore (`bgp.mesh`).
+    Discovered {
+        /// The registered host it belongs to.
+        host: String,
+    },
+}
+
+/// A peer's role in route reflection (RFC 4456).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReflectRole {
+    /// A client: its routes go to every peer, it gets every reflected route.
+    Client,
+    /// Another reflector: its routes go to clients only.
+    NonClient,
 }
 
 /// What one Established session agreed (RFC 4271 §4.2 and the capabilities of RFC 5492).

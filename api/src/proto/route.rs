@@ -64,6 +64,12 @@ pub struct RoutePath {
     /// COMMUNITIES as `ASN:VALUE`, then LARGE_COMMUNITY as `ASN:DATA1:DATA2`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub communities: Vec<String>,
+    /// ORIGINATOR_ID: the route came through a route reflector (RFC 4456).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub originator_id: Option<std::net::Ipv4Addr>,
+    /// CLUSTER_LIST, the last reflector's cluster first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cluster_list: Vec<std::net::Ipv4Addr>,
     /// Why the path takes no part in the decision (its next hop cannot be used, RFC 4271
     /// §6.3).
     #[serde(default, skip_serializing_if = "Option::is_none")]

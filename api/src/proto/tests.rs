@@ -99,6 +99,8 @@ fn peer_wire_shape() {
         passive: true,
         max_prefixes: Some(100),
         md5: true,
+        source: PeerSource::Discovered { host: "h7".into() },
+        reflect: Some(ReflectRole::Client),
     };
     p.session = Some(SessionInfo {
         local: Some("[2001:db8::2]:40000".parse().unwrap()),
@@ -120,7 +122,8 @@ fn peer_wire_shape() {
         r#""prefixes_received_by_family":{"ipv4":4},"prefixes_accepted":3,"#,
         r#""prefixes_accepted_by_family":{"ipv4":3},"prefixes_advertised_by_family":{"ipv6":1},"#,
         r#""config":{"hold_time":9,"keepalive":3,"connect_retry_secs":5,"passive":true,"#,
-        r#""max_prefixes":100,"md5":true},"#,
+        r#""max_prefixes":100,"md5":true,"source":{"discovered":{"host":"h7"}},"#,
+        r#""reflect":"client"},"#,
         r#""session":{"local":"[2001:db8::2]:40000","outbound":true,"hold_time":9,"#,
         r#""keepalive":3,"capabilities":["4-octet-as"],"peer_restart_time":120}}]}"#
     );
@@ -140,7 +143,8 @@ fn peer_wire_shape() {
         r#""prefixes_received_by_family":{},"prefixes_accepted":0,"#,
         r#""prefixes_accepted_by_family":{},"prefixes_advertised_by_family":{},"#,
         r#""config":{"hold_time":0,"keepalive":null,"connect_retry_secs":0,"passive":false,"#,
-        r#""max_prefixes":null,"md5":false},"session":null}"#
+        r#""max_prefixes":null,"md5":false,"source":"configured","reflect":null},"#,
+        r#""session":null}"#
     );
     assert_eq!(serde_json::to_string(&idle).unwrap(), text);
     // A reply from a latticed that predates the per-family and per-message fields still parses.
@@ -168,6 +172,8 @@ fn route_wire_shape() {
                 multipath: true,
                 stale: true,
                 communities: vec![],
+                originator_id: Some("10.0.0.3".parse().unwrap()),
+                cluster_list: vec!["10.0.0.1".parse().unwrap()],
                 ignored: None,
             }],
             in_kernel: true,
@@ -181,7 +187,8 @@ fn route_wire_shape() {
     let text = concat!(
         r#"{"reply":"routes","routes":[{"prefix":"10.244.2.0/24","paths":[{"peer":"10.0.1.1","#,
         r#""next_hop":"10.0.1.254","as_path":"65001 {65003}","origin":"incomplete","med":10,"#,
-        r#""local_pref":200,"best":true,"multipath":true,"stale":true}],"in_kernel":true,"#,
+        r#""local_pref":200,"best":true,"multipath":true,"stale":true,"#,
+        r#""originator_id":"10.0.0.3","cluster_list":["10.0.0.1"]}],"in_kernel":true,"#,
         r#""kernel_next_hops":["10.0.1.254"],"not_installed_because":null}]}"#
     );
     assert_eq!(serde_json::to_string(&reply).unwrap(), text);
@@ -254,6 +261,8 @@ fn unnumbered_route_wire_shape() {
             multipath: true,
             stale: false,
             communities: vec![],
+            originator_id: None,
+            cluster_list: Vec::new(),
             ignored: None,
         }],
         in_kernel: true,

@@ -10,6 +10,7 @@ use super::password::Password;
 use crate::fsm::{GrOptions, RemoteAs};
 use crate::policy::{ImportPolicy, Policy};
 use crate::rib::Multipath;
+use crate::rib::ReflectRole;
 use crate::wire::LargeCommunity;
 use crate::PeerKey;
 
@@ -28,6 +29,10 @@ pub struct SpeakerConfig {
     pub graceful_restart: Option<GrOptions>,
     /// Hostname announced in the FQDN capability.
     pub hostname: Option<String>,
+    /// Act as a route reflector (RFC 4456) with this CLUSTER_ID: iBGP routes from peers with a
+    /// [`PeerConfig::reflect`] role are passed on. `None`: a leaf that only announces its own
+    /// prefixes.
+    pub route_reflector: Option<Ipv4Addr>,
     /// Which equal paths form ECMP sets ([`Multipath::default`]: FRR's, no relax).
     pub multipath: Multipath,
 }
@@ -42,6 +47,7 @@ impl SpeakerConfig {
             peers: Vec::new(),
             graceful_restart: Some(GrOptions::default()),
             hostname: None,
+            route_reflector: None,
             multipath: Multipath::default(),
         }
     }
@@ -109,6 +115,25 @@ pub struct PeerConfig {
     pub ebgp_multihop: Option<u8>,
     /// GTSM (RFC 5082): send TTL 255, accept nothing below 254.
     pub ttl_security: bool,
+    /// Its role when this speaker reflects routes (an iBGP peer only): its routes are passed
+    /// on, and it is sent what is reflected (RFC 4456 §6). `None`: neither.
+    pub reflect: Option<ReflectRole>,
+    /// Where this peer's configuration came from (shown by `lattice peers`).
+    pub source: PeerSource,
+}
+
+/// Where a peer's configuration came from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PeerSource {
+    /// Written in the configuration (`bgp.peers`).
+    #[default]
+    Configured,
+    /// Found in the cluster's datastore (`bgp.mesh`): the host it belongs to.
+    Discovered {
+        /// The registered host's name.
+        host: String,
+    },
 }
 
 impl PeerConfig {
@@ -137,6 +162,8 @@ impl PeerConfig {
             max_prefixes: None,
             allow_as_in: 0,
             password: None,
+            reflect: None,
+            source: PeerSource::Configured,
             ebgp_multihop: None,
             ttl_security: false,
         }

@@ -52,6 +52,8 @@ pub enum PeerError {
 #[derive(Debug)]
 struct Running {
     config: PeerConfig,
+    /// The RIB's name for its routes.
+    rib_id: crate::rib::PeerId,
     commands: mpsc::Sender<PeerCommand>,
     task: JoinHandle<()>,
 }
@@ -132,16 +134,30 @@ impl Peers {
         if let Ok(mut routes) = self.shared.inbound.lock() {
             routes.insert(key.clone(), inbound_tx);
         }
+        // Reflection (RFC 4456) is between iBGP peers of a reflector only.
+        let reflect = config
+            .reflect
+            .filter(|_| self.shared.cluster_id.is_some())
+            .filter(|_| {
+                config
+                    .remote_as
+                    .accepts(self.shared.local_as, self.shared.local_as)
+            });
+        if let Ok(mut rib) = self.shared.rib.lock() {
+            rib.set_reflect_role(crate::rib::PeerId(index), reflect);
+        }
         let channels = PeerChannels {
             inbound,
             commands,
             prefixes: self.prefixes.clone(),
             announced: self.announced.clone(),
             stop: self.stop.clone(),
+            reflected: reflect.map(|_| self.shared.reflected.subscribe()),
         };
         let task = PeerTask::new(config.clone(), index, self.shared.clone(), channels);
         let running = Running {
             config,
+            rib_id: crate::rib::PeerId(index),
             commands: commands_tx,
             task: tokio::spawn(task.run()),
         };
@@ -278,6 +294,9 @@ impl Peers {
         if let Ok(mut status) = self.shared.status.lock() {
             status.remove(key);
         }
+        if let Ok(mut rib) = self.shared.rib.lock() {
+            rib.set_reflect_role(running.rib_id, None);
+        }
         if let Some(listener) = self.listener() {
             if let Err(e) = listener.remove_key(&running.config) {
                 warn!(peer = %key, error = %e, "removing the TCP MD5 key from the listener");
@@ -327,6 +346,8 @@ fn new_entry(config: &PeerConfig, index: u64) -> PeerEntry {
         passive: config.passive,
         max_prefixes: config.max_prefixes,
         md5: config.password.is_some(),
+        source: config.source.clone(),
+        reflect: config.reflect,
     };
     PeerEntry {
         status,

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::{mpsc, watch, Notify};
 
 use super::status::PeerStatus;
 use crate::fsm::GrOptions;
@@ -21,11 +21,15 @@ pub(super) struct Shared {
     pub router_id: Ipv4Addr,
     pub graceful_restart: Option<GrOptions>,
     pub hostname: Option<String>,
+    /// Our CLUSTER_ID when we reflect routes (RFC 4456).
+    pub cluster_id: Option<Ipv4Addr>,
     pub rib: Mutex<Rib>,
     pub status: Mutex<HashMap<PeerKey, PeerEntry>>,
     /// Where the listener hands each peer's inbound connections.
     pub inbound: Mutex<HashMap<PeerKey, mpsc::Sender<TcpStream>>>,
     pub signal: ChangeSignal,
+    /// The head of the RIB's reflection log, for the peers that are sent reflected routes.
+    pub reflected: watch::Sender<u64>,
     /// The Shutdown Communication (RFC 9003) the speaker's stop sends, if any.
     pub shutdown_message: Mutex<Option<String>>,
 }
@@ -42,6 +46,17 @@ pub(super) struct PeerEntry {
 }
 
 impl Shared {
+    /// The reflection log moved on to `head` (read under the RIB lock): wake the peers.
+    pub fn reflected_to(&self, head: Option<u64>) {
+        if let Some(head) = head {
+            self.reflected.send_if_modified(|seen| {
+                let moved = *seen != head;
+                *seen = head;
+                moved
+            });
+        }
+    }
+
     /// The Shutdown Communication to send as the speaker stops.
     pub fn shutdown_communication(&self) -> Option<String> {
         self.shutdown_message.lock().ok().and_then(|m| m.clone())

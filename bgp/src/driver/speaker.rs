@@ -71,15 +71,22 @@ impl Speaker {
             Some(addr) => Some(Listener::bind(addr, &config.peers)?),
             None => None,
         };
+        let mut rib = Rib::new(config.multipath);
+        rib.set_router_id(config.router_id);
+        if let Some(cluster_id) = config.route_reflector {
+            rib.enable_reflection(cluster_id);
+        }
         let shared = Arc::new(Shared {
             local_as: config.local_as,
             router_id: config.router_id,
             graceful_restart: config.graceful_restart,
             hostname: config.hostname,
-            rib: Mutex::new(Rib::new(config.multipath)),
+            cluster_id: config.route_reflector,
+            rib: Mutex::new(rib),
             status: Mutex::new(HashMap::new()),
             inbound: Mutex::new(HashMap::new()),
             signal: ChangeSignal::default(),
+            reflected: watch::channel(0).0,
             shutdown_message: Mutex::new(None),
         });
         prefixes.sort();
@@ -114,6 +121,12 @@ impl Speaker {
 }
 
 impl SpeakerHandle {
+    /// The prefixes this host originates, as they change (the agent registers them in the
+    /// cluster's datastore).
+    pub fn watch_local_prefixes(&self) -> watch::Receiver<Vec<IpNet>> {
+        self.prefixes.subscribe()
+    }
+
     /// The prefixes this host originates; advertised to every Established peer with next-hop self.
     pub fn set_local_prefixes(&self, mut prefixes: Vec<IpNet>) {
         prefixes.sort();

@@ -105,6 +105,12 @@ pub struct PeerSettings {
     pub max_prefixes: Option<u32>,
     /// TCP MD5 signature in use (the key itself is never shown).
     pub md5: bool,
+    /// Where the peer's configuration came from.
+    #[serde(default)]
+    pub source: super::PeerSource,
+    /// Its role when we reflect routes (RFC 4456).
+    #[serde(default)]
+    pub reflect: Option<super::ReflectRole>,
 }
 
 /// What one Established session agreed (RFC 4271 §4.2 and the capabilities of RFC 5492).

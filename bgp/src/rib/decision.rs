@@ -29,13 +29,16 @@ impl Default for Multipath {
     }
 }
 
-/// Order two paths: `Less` means `a` is better. The last two steps break ties deterministically.
+/// Order two paths: `Less` means `a` is better. The last steps break ties deterministically.
 pub fn compare(a: &Path, b: &Path) -> Ordering {
     multipath_key(a, b).then_with(|| {
-        // f) lowest BGP identifier, g) lowest peer address (then the peer, for two sessions
-        // over link-local addresses that happen to be the same on two links).
-        a.peer_router_id
-            .cmp(&b.peer_router_id)
+        // f) lowest BGP identifier, the ORIGINATOR_ID standing in for it (RFC 4456 §9);
+        // then the shorter CLUSTER_LIST (RFC 4456 §9); g) lowest peer address (then the peer,
+        // for two sessions over link-local addresses that happen to be the same on two links).
+        let id = |p: &Path| p.originator_id.unwrap_or(p.peer_router_id);
+        id(a)
+            .cmp(&id(b))
+            .then_with(|| a.cluster_list.len().cmp(&b.cluster_list.len()))
             .then_with(|| a.peer.cmp(&b.peer))
             .then_with(|| a.peer_id.cmp(&b.peer_id))
     })

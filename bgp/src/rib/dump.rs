@@ -49,6 +49,12 @@ pub struct RibPath {
     /// COMMUNITIES as `ASN:VALUE`, then LARGE_COMMUNITY as `ASN:DATA1:DATA2`.
     #[serde(default)]
     pub communities: Vec<String>,
+    /// ORIGINATOR_ID: the route came through a route reflector (RFC 4456).
+    #[serde(default)]
+    pub originator_id: Option<std::net::Ipv4Addr>,
+    /// CLUSTER_LIST, the last reflector's cluster first.
+    #[serde(default)]
+    pub cluster_list: Vec<std::net::Ipv4Addr>,
     /// Why the path takes no part in the decision process (its next hop cannot be used, RFC
     /// 4271 §6.3); never best then.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -89,6 +95,8 @@ impl Rib {
                 multipath: false,
                 stale: false,
                 communities: Vec::new(),
+                originator_id: None,
+                cluster_list: Vec::new(),
                 ignored: Some(r.reason.to_string()),
             });
         }
@@ -127,6 +135,8 @@ impl Rib {
                 }),
                 stale: p.epoch != self.epoch_of(p.peer_id, family),
                 communities: communities_text(&p.communities, &p.large_communities),
+                originator_id: p.originator_id,
+                cluster_list: p.cluster_list.clone(),
                 ignored: None,
             })
             .collect();

@@ -10,21 +10,24 @@ mod ignored;
 mod kept;
 mod next_hop;
 mod path;
+mod reflect;
 mod store;
 mod table;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use crate::policy::{Attrs, RouteAttrs};
-use crate::wire::{AsSegment, LargeCommunity, Origin};
+use crate::wire::{AsSegment, LargeCommunity, Origin, PathAttribute};
 
 pub use decision::{best_paths, compare, Multipath};
 pub use dump::{communities_text, RibPath, RibRoute};
 pub use ignored::{next_hop_problem, IgnoredRoute};
 pub use next_hop::{BadNextHop, NextHop};
 pub use path::path_from;
+pub use reflect::{ReflectRole, Reflected, ReflectedPath};
 pub use store::{Import, PeerInfo, Rib, RouteChange};
 
 /// How the RIB knows a peer: a number the speaker gives each configured peer. Not its address:
@@ -67,6 +70,13 @@ pub struct Path {
     pub communities: Vec<u32>,
     /// LARGE_COMMUNITY (RFC 8092).
     pub large_communities: Vec<LargeCommunity>,
+    /// ORIGINATOR_ID (RFC 4456), from an iBGP peer only: it has no meaning across ASes.
+    pub originator_id: Option<Ipv4Addr>,
+    /// CLUSTER_LIST (RFC 4456), from an iBGP peer only; empty when absent.
+    pub cluster_list: Vec<Ipv4Addr>,
+    /// The UPDATE's attributes other than NEXT_HOP and MP_(UN)REACH_NLRI, kept only when this
+    /// speaker reflects routes (a reflector passes them on unchanged, RFC 4456 §10).
+    pub carried: Option<Arc<[PathAttribute]>>,
     /// The peer's session generation when this path arrived: older ones are stale after a
     /// graceful restart (RFC 4724 §4.2).
     pub epoch: u32,

@@ -36,6 +36,7 @@ pub(crate) fn path_with_next_hop(
     let (mut med, mut local_pref) = (None, None);
     let mut communities = Vec::new();
     let mut large_communities = Vec::new();
+    let (mut originator_id, mut cluster_list) = (None, Vec::new());
     for a in attributes {
         match a {
             PathAttribute::Origin(o) => origin = Some(*o),
@@ -44,6 +45,8 @@ pub(crate) fn path_with_next_hop(
             PathAttribute::LocalPref(l) => local_pref = Some(*l),
             PathAttribute::Communities(c) => communities.clone_from(c),
             PathAttribute::LargeCommunities(c) => large_communities.clone_from(c),
+            PathAttribute::OriginatorId(id) => originator_id = Some(*id),
+            PathAttribute::ClusterList(ids) => cluster_list.clone_from(ids),
             _ => {}
         }
     }
@@ -64,6 +67,10 @@ pub(crate) fn path_with_next_hop(
         local_pref: if ebgp { None } else { local_pref },
         communities,
         large_communities,
+        // Reflection attributes mean something inside one AS only.
+        originator_id: originator_id.filter(|_| !ebgp),
+        cluster_list: if ebgp { Vec::new() } else { cluster_list },
+        carried: None,
         epoch,
         rank: Rank {
             as_path_len: 0,

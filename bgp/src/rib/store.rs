@@ -8,6 +8,7 @@ use ipnet::IpNet;
 
 use super::ignored::{next_hop_problem, Ignored, IgnoredRoute};
 use super::path::path_with_next_hop;
+use super::reflect::{ReflectRole, Reflected};
 use super::table::{Outcome, Table, V4Key, V6Key};
 use super::{Multipath, NextHop, Path, PeerId};
 use crate::policy::loop_free;
@@ -61,6 +62,14 @@ pub struct Rib {
     /// asked for it ([`Rib::keep_received`]): what a changed import policy is applied to again
     /// for a peer that cannot send its routes again (no ROUTE-REFRESH).
     pub(super) kept: HashMap<PeerId, HashMap<IpNet, Arc<Path>>>,
+    /// Our BGP identifier, for the ORIGINATOR_ID loop check (RFC 4456 §8).
+    pub(super) router_id: Option<Ipv4Addr>,
+    /// Our CLUSTER_ID when we reflect (RFC 4456 §7).
+    pub(super) cluster_id: Option<Ipv4Addr>,
+    /// Each peer's role in reflection (peers without one are never reflected).
+    pub(super) roles: HashMap<PeerId, ReflectRole>,
+    /// The reflectable best paths, when we reflect.
+    pub(super) reflected: Option<Reflected>,
     /// Routes left out for an unusable next hop (RFC 4271 §6.3).
     pub(crate) ignored: Ignored,
     /// Our address on each peer's session (a next hop equal to one of them is ours).
@@ -190,7 +199,11 @@ impl Rib {
     ) -> Option<Arc<Path>> {
         let epoch = self.epoch(peer.id, family);
         nh.and_then(|nh| path_with_next_hop(peer, &update.attributes, nh, epoch))
-            .map(Arc::new)
+            .map(|mut path| {
+                // What a reflector passes on (only kept when this speaker reflects).
+                path.carried = self.carried(&update.attributes);
+                Arc::new(path)
+            })
     }
 
     /// What `path` offers: RFC 4271 §9.1.2: a path with our own AS in it is unusable (unless
@@ -198,7 +211,9 @@ impl Rib {
     /// before. RFC 4271 §6.3: one whose next hop cannot be used is ignored (and remembered as
     /// such).
     fn offer(&self, peer: PeerInfo, path: &Arc<Path>) -> Offer {
-        if !loop_free(path.count_as(peer.local_as), peer.allow_as_in) {
+        if !loop_free(path.count_as(peer.local_as), peer.allow_as_in)
+            || !self.reflection_loop_free(path)
+        {
             return Offer::Unusable;
         }
         let forwarding = path.forwarding_next_hop();
@@ -287,10 +302,14 @@ impl Rib {
         }
     }
 
-    /// Queue a prefix that moved (once until taken) and tell `moved`.
+    /// Queue a prefix that moved (once until taken) and tell `moved`; a reflector records a
+    /// new best path.
     fn note(&mut self, prefix: IpNet, outcome: Outcome, moved: &mut dyn FnMut(IpNet)) {
         if outcome.queue {
             self.queued.push(prefix);
+        }
+        if outcome.best_moved {
+            self.best_moved(prefix);
         }
         if outcome.moved {
             moved(prefix);

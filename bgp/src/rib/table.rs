@@ -100,6 +100,8 @@ pub(crate) struct Outcome {
     pub moved: bool,
     /// It moved and was not pending yet: the caller queues it.
     pub queue: bool,
+    /// The best path is another one (or there is none any more): a reflector passes it on.
+    pub best_moved: bool,
 }
 
 impl<K> Default for Table<K> {
@@ -132,10 +134,12 @@ impl<K: Key> Table<K> {
                     counted: true,
                     moved: true,
                     queue: true,
+                    best_moved: true,
                 };
             }
             Slot::Occupied(o) => o.into_mut(),
         };
+        let before = best_ptr(&entry.paths);
         let (counted, moved) = match &mut entry.paths {
             Paths::One(p) if p.peer_id == path.peer_id => {
                 let moved = p.rank.forwarding != path.rank.forwarding;
@@ -162,7 +166,11 @@ impl<K: Key> Table<K> {
                 }
             },
         };
-        (counted, moved).into_outcome(entry)
+        let best_moved = best_ptr(&entry.paths) != before;
+        Outcome {
+            best_moved,
+            ..(counted, moved).into_outcome(entry)
+        }
     }
 
     /// Drop the paths for `prefix` that `pred` selects. The entry stays, if it has no paths
@@ -172,6 +180,7 @@ impl<K: Key> Table<K> {
         let Some(entry) = self.entries.get_mut(&K::of(prefix)) else {
             return Outcome::default();
         };
+        let before = best_ptr(&entry.paths);
         let moved = match &mut entry.paths {
             Paths::One(p) if pred(p) => {
                 entry.paths = Paths::Many(Vec::new());
@@ -195,7 +204,18 @@ impl<K: Key> Table<K> {
                 moved
             }
         };
-        (true, moved).into_outcome(entry)
+        let best_moved = best_ptr(&entry.paths) != before;
+        Outcome {
+            best_moved,
+            ..(true, moved).into_outcome(entry)
+        }
+    }
+
+    /// The best path for `prefix`, if any.
+    pub(crate) fn best(&self, prefix: K::Prefix) -> Option<&Arc<Path>> {
+        self.entries
+            .get(&K::of(prefix))
+            .and_then(|e| e.paths.as_slice().first())
     }
 
     /// Prefixes for which some path satisfies `pred`.
@@ -276,8 +296,17 @@ impl IntoOutcome for (bool, bool) {
             counted,
             moved,
             queue,
+            best_moved: false,
         }
     }
+}
+
+/// The address of a prefix's best path (null: none), to tell whether an operation changed it.
+fn best_ptr(paths: &Paths) -> *const Path {
+    paths
+        .as_slice()
+        .first()
+        .map_or(std::ptr::null(), Arc::as_ptr)
 }
 
 /// Add a path from a new peer to `paths` (best first, not empty); whether the next-hop set

@@ -2,6 +2,7 @@
 //! are in `tests/properties.rs`.
 
 mod properties;
+mod reflection;
 mod reimport;
 mod unnumbered;
 

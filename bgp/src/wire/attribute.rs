@@ -51,6 +51,10 @@ pub mod attr_type {
     pub const AGGREGATOR: u8 = 7;
     /// COMMUNITIES (RFC 1997).
     pub const COMMUNITIES: u8 = 8;
+    /// ORIGINATOR_ID (RFC 4456).
+    pub const ORIGINATOR_ID: u8 = 9;
+    /// CLUSTER_LIST (RFC 4456).
+    pub const CLUSTER_LIST: u8 = 10;
     /// MP_REACH_NLRI (RFC 4760).
     pub const MP_REACH_NLRI: u8 = 14;
     /// MP_UNREACH_NLRI (RFC 4760).
@@ -154,7 +158,10 @@ fn recovery_for(type_code: u8) -> Option<Recovery> {
         | attr_type::MULTI_EXIT_DISC
         | attr_type::LOCAL_PREF
         | attr_type::COMMUNITIES
-        | attr_type::LARGE_COMMUNITY => Some(Recovery::TreatAsWithdraw),
+        | attr_type::LARGE_COMMUNITY
+        // RFC 7606 §7.9 and §7.10.
+        | attr_type::ORIGINATOR_ID
+        | attr_type::CLUSTER_LIST => Some(Recovery::TreatAsWithdraw),
         attr_type::ATOMIC_AGGREGATE
         | attr_type::AGGREGATOR
         | attr_type::AS4_PATH
@@ -170,9 +177,11 @@ fn expected_flags(type_code: u8) -> Option<u8> {
         attr_type::ORIGIN..=attr_type::NEXT_HOP
         | attr_type::LOCAL_PREF
         | attr_type::ATOMIC_AGGREGATE => Some(WELL_KNOWN),
-        attr_type::MULTI_EXIT_DISC | attr_type::MP_REACH_NLRI | attr_type::MP_UNREACH_NLRI => {
-            Some(OPTIONAL_NON_TRANSITIVE)
-        }
+        attr_type::MULTI_EXIT_DISC
+        | attr_type::ORIGINATOR_ID
+        | attr_type::CLUSTER_LIST
+        | attr_type::MP_REACH_NLRI
+        | attr_type::MP_UNREACH_NLRI => Some(OPTIONAL_NON_TRANSITIVE),
         attr_type::AGGREGATOR
         | attr_type::COMMUNITIES
         | attr_type::AS4_PATH
@@ -220,12 +229,17 @@ pub(crate) fn decode_attribute(
     let len = raw.value.len();
     let len_ok = match raw.type_code {
         attr_type::ORIGIN => len == 1,
-        attr_type::NEXT_HOP | attr_type::MULTI_EXIT_DISC | attr_type::LOCAL_PREF => len == 4,
+        attr_type::NEXT_HOP
+        | attr_type::MULTI_EXIT_DISC
+        | attr_type::LOCAL_PREF
+        | attr_type::ORIGINATOR_ID => len == 4,
         attr_type::ATOMIC_AGGREGATE => len == 0,
         attr_type::AGGREGATOR => len == if ctx.four_octet_as { 8 } else { 6 },
         attr_type::AS4_AGGREGATOR => len == 8,
         attr_type::COMMUNITIES => len > 0 && len % 4 == 0,
         attr_type::LARGE_COMMUNITY => len > 0 && len % 12 == 0,
+        // RFC 7606 §7.10: a non-zero length that is not a multiple of 4.
+        attr_type::CLUSTER_LIST => len % 4 == 0,
         // An MP attribute too short for its AFI/SAFI is 3/9 (RFC 4760 §7), checked below.
         _ => true,
     };
@@ -282,6 +296,14 @@ pub(crate) fn decode_attribute(
                 v.push(r.u32().map_err(bad_len)?);
             }
             PathAttribute::Communities(v)
+        }
+        attr_type::ORIGINATOR_ID => PathAttribute::OriginatorId(r.ipv4().map_err(bad_len)?),
+        attr_type::CLUSTER_LIST => {
+            let mut v = Vec::with_capacity(len / 4);
+            while !r.is_empty() {
+                v.push(r.ipv4().map_err(bad_len)?);
+            }
+            PathAttribute::ClusterList(v)
         }
         attr_type::LARGE_COMMUNITY => {
             let mut v = Vec::with_capacity(len / 12);
@@ -361,6 +383,8 @@ impl PathAttribute {
             PathAttribute::AtomicAggregate => attr_type::ATOMIC_AGGREGATE,
             PathAttribute::Aggregator { .. } => attr_type::AGGREGATOR,
             PathAttribute::Communities(_) => attr_type::COMMUNITIES,
+            PathAttribute::OriginatorId(_) => attr_type::ORIGINATOR_ID,
+            PathAttribute::ClusterList(_) => attr_type::CLUSTER_LIST,
             PathAttribute::MpReach(_) => attr_type::MP_REACH_NLRI,
             PathAttribute::MpUnreach(_) => attr_type::MP_UNREACH_NLRI,
             PathAttribute::LargeCommunities(_) => attr_type::LARGE_COMMUNITY,

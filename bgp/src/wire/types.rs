@@ -257,6 +257,12 @@ pub enum PathAttribute {
     Aggregator { asn: u32, address: Ipv4Addr },
     /// Type 8, optional transitive (RFC 1997).
     Communities(Vec<u32>),
+    /// Type 9, optional non-transitive (RFC 4456 §8): the BGP Identifier of the route's
+    /// originator in the local AS, set by the first route reflector.
+    OriginatorId(Ipv4Addr),
+    /// Type 10, optional non-transitive (RFC 4456 §8): the CLUSTER_IDs of the reflection path,
+    /// the last reflector's first.
+    ClusterList(Vec<Ipv4Addr>),
     /// Type 14, optional non-transitive (RFC 4760).
     MpReach(MpReach),
     /// Type 15, optional non-transitive (RFC 4760).

@@ -81,6 +81,38 @@ pub fn cases() -> Vec<Case> {
             Recovery::TreatAsWithdraw,
             5,
         ),
+        // RFC 7606 §7.9: ORIGINATOR_ID of any length but 4 is treat-as-withdraw.
+        recovered(
+            "ORIGINATOR_ID length 3",
+            update_plus(&[0x80, 9, 3, 10, 0, 0]),
+            Recovery::TreatAsWithdraw,
+            5,
+        ),
+        recovered(
+            "ORIGINATOR_ID length 0",
+            update_plus(&[0x80, 9, 0]),
+            Recovery::TreatAsWithdraw,
+            5,
+        ),
+        recovered(
+            "ORIGINATOR_ID flagged transitive",
+            update_plus(&[0xc0, 9, 4, 10, 0, 0, 1]),
+            Recovery::TreatAsWithdraw,
+            4,
+        ),
+        // RFC 7606 §7.10: CLUSTER_LIST whose length is not a multiple of 4.
+        recovered(
+            "CLUSTER_LIST length 6",
+            update_plus(&[0x80, 10, 6, 10, 0, 0, 1, 10, 0]),
+            Recovery::TreatAsWithdraw,
+            5,
+        ),
+        recovered(
+            "CLUSTER_LIST flagged well-known",
+            update_plus(&[0x40, 10, 4, 10, 0, 0, 1]),
+            Recovery::TreatAsWithdraw,
+            4,
+        ),
         recovered(
             "ATOMIC_AGGREGATE length 1",
             update_plus(&[0x40, 6, 1, 0]),

@@ -51,6 +51,8 @@ pub enum Datastore {
         prefix: String,
         /// This host's name (`node.name`), the owner recorded on its blocks.
         node: String,
+        /// TLS files and credentials (`ipam.etcd.ca_file` ... `password_file`).
+        security: etcd::EtcdSecurity,
     },
 }
 
@@ -116,7 +118,10 @@ pub fn configure(settings: &IpamSettings) -> Result<Box<dyn BlockSource>, IpamEr
             endpoints,
             prefix,
             node,
-        } => Box::new(etcd::EtcdSource::new(settings, endpoints, prefix, node)?),
+            security,
+        } => Box::new(etcd::EtcdSource::new(
+            settings, endpoints, security, prefix, node,
+        )?),
     })
 }
 

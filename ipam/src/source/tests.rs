@@ -213,6 +213,7 @@ fn each_datastore_is_one_source() {
         endpoints: vec!["http://127.0.0.1:1".into()],
         prefix: "/t".into(),
         node: "h".into(),
+        security: Default::default(),
     };
     let etcd = configure(&s).unwrap();
     assert!(etcd.fixed().is_none(), "etcd claims its blocks");

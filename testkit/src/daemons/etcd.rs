@@ -16,16 +16,35 @@ pub struct Etcd {
     dir: PathBuf,
     client_port: u16,
     peer_port: u16,
+    tls: Option<EtcdTls>,
     daemon: Option<Daemon>,
+}
+
+/// etcd serving clients over TLS (`--cert-file`, `--key-file`), asking for a client
+/// certificate signed by `client_ca` when it is set (`--client-cert-auth`).
+#[derive(Debug, Clone)]
+pub struct EtcdTls {
+    /// The server's certificate (PEM), valid for 127.0.0.1.
+    pub cert: PathBuf,
+    /// Its key.
+    pub key: PathBuf,
+    /// The CA client certificates must chain to.
+    pub client_ca: Option<PathBuf>,
 }
 
 impl Etcd {
     /// Starts etcd with its data and log (`etcd.log`) in `dir`.
     pub fn start(dir: &Path) -> Etcd {
+        Etcd::start_with(dir, None)
+    }
+
+    /// [`Etcd::start`], serving clients over TLS when `tls` is set.
+    pub fn start_with(dir: &Path, tls: Option<EtcdTls>) -> Etcd {
         let mut etcd = Etcd {
             dir: dir.to_path_buf(),
             client_port: free_port(),
             peer_port: free_port(),
+            tls,
             daemon: None,
         };
         etcd.restart();
@@ -44,6 +63,13 @@ impl Etcd {
             .args(["--listen-peer-urls", &peer])
             .args(["--initial-advertise-peer-urls", &peer])
             .args(["--initial-cluster", &format!("t1={peer}")]);
+        if let Some(tls) = &self.tls {
+            c.arg("--cert-file").arg(&tls.cert);
+            c.arg("--key-file").arg(&tls.key);
+            if let Some(ca) = &tls.client_ca {
+                c.arg("--client-cert-auth").arg("--trusted-ca-file").arg(ca);
+            }
+        }
         self.daemon = Some(Daemon::spawn("etcd", c, Some(&self.dir.join("etcd.log"))));
     }
 
@@ -54,9 +80,10 @@ impl Etcd {
         }
     }
 
-    /// Its client URL, `http://127.0.0.1:PORT`.
+    /// Its client URL, `http://127.0.0.1:PORT` (`https://` with TLS).
     pub fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.client_port)
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}", self.client_port)
     }
 }
 

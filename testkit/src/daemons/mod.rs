@@ -9,7 +9,7 @@ mod gobgp;
 mod openbgpd;
 
 pub use bird::{Bird, BirdControl};
-pub use etcd::Etcd;
+pub use etcd::{Etcd, EtcdTls};
 pub use exabgp::{exabgp_recorder, Exabgp};
 pub use frr::{Frr, FrrVty};
 pub use gobgp::Gobgp;
@@ -27,3 +27,5 @@ pub const EXABGP_BINARIES: &[&str] = &["/usr/sbin/exabgp"];
 pub const OPENBGPD_BINARIES: &[&str] = &["/usr/sbin/bgpd", "/usr/sbin/bgpctl"];
 /// etcd (Debian's etcd-server).
 pub const ETCD_BINARIES: &[&str] = &["/usr/bin/etcd"];
+/// openssl, which makes the test certificates ([`crate::certs`]).
+pub const OPENSSL_BINARIES: &[&str] = &["/usr/bin/openssl"];

@@ -1,5 +1,6 @@
 //! Per-kind preparation (read and check config files, before anything exists) and start-up.
 
+pub mod etcd;
 pub mod frr;
 pub mod lattice;
 pub mod linux;
@@ -21,6 +22,8 @@ pub enum Prepared {
     Linux,
     /// latticed's rewritten YAML config.
     Lattice(String),
+    /// Nothing to prepare: etcd is configured by flags and its environment.
+    Etcd,
 }
 
 /// Read and check a node's config files (and its env files).
@@ -30,6 +33,7 @@ pub fn prepare(dir: &LabDir, node: &Node) -> Result<Prepared, LabError> {
         Kind::Frr => frr::prepare(node).map(Prepared::Frr),
         Kind::Linux => Ok(Prepared::Linux),
         Kind::Lattice => lattice::prepare(dir, node).map(Prepared::Lattice),
+        Kind::Etcd => Ok(Prepared::Etcd),
     }
 }
 
@@ -72,5 +76,6 @@ pub fn start(ctx: &mut Ctx<'_>, node: &Node, prepared: &Prepared) -> Result<(), 
         Prepared::Frr(files) => frr::start(ctx, node, files),
         Prepared::Linux => linux::start(ctx, node),
         Prepared::Lattice(yaml) => lattice::start(ctx, node, yaml),
+        Prepared::Etcd => etcd::start(ctx, node),
     }
 }

@@ -17,6 +17,8 @@ pub enum Kind {
     Linux,
     /// A host running latticed, with `containers` container namespaces.
     Lattice,
+    /// A single-member etcd, the lattice hosts' cluster datastore.
+    Etcd,
 }
 
 impl fmt::Display for Kind {
@@ -25,6 +27,7 @@ impl fmt::Display for Kind {
             Kind::Frr => "frr",
             Kind::Linux => "linux",
             Kind::Lattice => "lattice",
+            Kind::Etcd => "etcd",
         })
     }
 }

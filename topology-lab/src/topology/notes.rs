@@ -25,7 +25,7 @@ impl Notes {
 }
 
 /// Kinds whose nodes the lab runs.
-const RUNNABLE_KINDS: [&str; 3] = ["frr", "linux", "lattice"];
+const RUNNABLE_KINDS: [&str; 4] = ["frr", "linux", "lattice", "etcd"];
 
 /// Notes about the file as a whole and each settings layer.
 pub fn file_notes(file: &TopologyFile, notes: &mut Notes) {

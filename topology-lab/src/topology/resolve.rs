@@ -145,13 +145,14 @@ fn resolve_kind(at: &str, kind_name: &str, image: Option<&String>) -> Result<Kin
     match kind_name {
         "frr" => Ok(Kind::Frr),
         "lattice" => Ok(Kind::Lattice),
+        "etcd" => Ok(Kind::Etcd),
         "linux" if image.is_some_and(|i| is_frr_image(i)) => Ok(Kind::Frr),
         "linux" => Ok(Kind::Linux),
         other => Err((
             format!("{at}.kind"),
             format!(
                 "kind `{other}` cannot run here: lattice-lab runs `linux` nodes (FRR routers when \
-                 the image is FRR's), `frr` and `lattice`"
+                 the image is FRR's), `frr`, `lattice` and `etcd`"
             ),
         )),
     }

@@ -113,6 +113,10 @@ pub fn restart_required(old: &Config, new: &Config) -> Vec<&'static str> {
         listen: _,
         graceful_restart: _,
         multipath: _,
+        // Restart required, as a whole: the mesh's registration and reflection role are set
+        // up once at start.
+        mesh: _,
+        route_reflector: _,
         // Live.
         peers: _,
         policies: _,
@@ -203,6 +207,12 @@ pub fn restart_required(old: &Config, new: &Config) -> Vec<&'static str> {
             maximum_paths
         }
     );
+    if old.bgp.mesh != new.bgp.mesh {
+        out.push("bgp.mesh");
+    }
+    if old.bgp.route_reflector != new.bgp.route_reflector {
+        out.push("bgp.route_reflector");
+    }
     restart_keys!(out, old.api, new.api, "api", ApiConfig { socket });
     restart_keys!(
         out,

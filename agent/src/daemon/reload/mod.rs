@@ -108,6 +108,8 @@ impl Reloader {
             .await
             .into_iter()
             .filter_map(|s| Some((s.peer.clone(), self.speaker.peer_config(&s.peer)?)))
+            // Peers the mesh found in the datastore are the mesh's, not the file's.
+            .filter(|(_, c)| c.source == bgp::driver::PeerSource::Configured)
             .collect();
         let plan = plan(current, &new, &running).map_err(ReloadError::RestartRequired)?;
         let done = self.apply(plan).await;

@@ -8,6 +8,7 @@ mod follow;
 mod import;
 mod receive;
 mod reconfigure;
+mod reflect;
 mod report;
 mod send;
 
@@ -66,6 +67,8 @@ pub(super) struct PeerChannels {
     pub announced: watch::Receiver<Arc<BTreeMap<IpNet, Announced>>>,
     /// Becomes true when the speaker stops.
     pub stop: watch::Receiver<bool>,
+    /// The head of the RIB's reflection log, for a peer that is sent reflected routes.
+    pub reflected: Option<watch::Receiver<u64>>,
 }
 
 /// What woke the task up.
@@ -77,6 +80,7 @@ enum Wake {
     Connected(std::io::Result<TcpStream>),
     Timer,
     Prefixes,
+    Reflected,
     Command(PeerCommand),
 }
 
@@ -110,6 +114,8 @@ pub(super) struct PeerTask {
     refused: (HashSet<ipnet::Ipv4Net>, HashSet<ipnet::Ipv6Net>),
     /// UPDATEs of the current session repaired per RFC 7606 (only the first is logged at warn).
     recovered: u64,
+    /// What this peer was sent of the reflected routes, when it is sent any.
+    reflect_out: Option<reflect::ReflectOut>,
     /// UPDATEs of the current session with routes ignored for their next hop (likewise).
     ignored_logged: u64,
 }
@@ -139,8 +145,10 @@ impl PeerTask {
             sent_from: OurRoutes::default(),
             refused: (HashSet::new(), HashSet::new()),
             recovered: 0,
+            reflect_out: None,
             ignored_logged: 0,
         }
+        .with_reflection()
     }
 
     /// Run until the speaker stops or the peer is removed.
@@ -178,6 +186,7 @@ impl PeerTask {
                 Wake::Prefixes => {
                     self.readvertise(false).await;
                 }
+                Wake::Reflected => self.reflect_changes().await,
             }
         }
     }
@@ -210,6 +219,12 @@ impl PeerTask {
             _ = sleep_until(deadline) => Wake::Timer,
             Ok(()) = ch.prefixes.changed() => Wake::Prefixes,
             Ok(()) = ch.announced.changed() => Wake::Prefixes,
+            Ok(()) = async {
+                match ch.reflected.as_mut() {
+                    Some(r) => r.changed().await,
+                    None => std::future::pending().await,
+                }
+            } => Wake::Reflected,
         }
     }
 

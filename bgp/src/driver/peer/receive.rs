@@ -49,7 +49,7 @@ impl PeerTask {
             self.shared.local_as,
         );
         let mut ignored = (0, 0);
-        let held = match self.shared.rib.lock() {
+        let (held, reflected) = match self.shared.rib.lock() {
             Ok(mut rib) => {
                 ignored.0 = rib.ignored_count(peer.id);
                 if rib.update_with(peer, update, &mut |p, path| importer.import(p, path)) {
@@ -57,11 +57,15 @@ impl PeerTask {
                 }
                 ignored.1 = rib.ignored_count(peer.id);
                 // Ignored routes count towards the limit too: they are held.
-                rib.received(peer.id).saturating_add(ignored.1)
+                (
+                    rib.received(peer.id).saturating_add(ignored.1),
+                    rib.reflected().map(|r| r.head()),
+                )
             }
             Err(_) => return None,
         };
         let refused = importer.refused;
+        self.shared.reflected_to(reflected);
         if ignored.1 > ignored.0 {
             self.log_ignored(update, ignored.1);
         }
@@ -139,6 +143,7 @@ impl PeerTask {
     /// peer's routes is the machine's next outputs.
     pub(super) fn down(&mut self, reason: String) {
         self.advertised.clear();
+        self.reflect_reset();
         self.refused.0.clear();
         self.refused.1.clear();
         self.publish_refused();
@@ -153,13 +158,17 @@ impl PeerTask {
     /// Run `f` on the RIB and wake the consumer if the Loc-RIB moved (it takes the latest state
     /// from the RIB).
     pub(super) fn with_rib(&self, f: impl FnOnce(&mut crate::rib::Rib) -> Vec<RouteChange>) {
-        let changes = match self.shared.rib.lock() {
-            Ok(mut rib) => f(&mut rib),
-            Err(_) => Vec::new(),
+        let (changes, reflected) = match self.shared.rib.lock() {
+            Ok(mut rib) => {
+                let changes = f(&mut rib);
+                (changes, rib.reflected().map(|r| r.head()))
+            }
+            Err(_) => (Vec::new(), None),
         };
         if !changes.is_empty() {
             self.shared.signal.changed();
         }
+        self.shared.reflected_to(reflected);
     }
 
     /// Show in the status whether the peer's routes are being kept as stale.

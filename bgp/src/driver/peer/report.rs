@@ -15,14 +15,15 @@ impl PeerTask {
             if let Some(e) = status.get_mut(&self.cfg.peer) {
                 e.status.state = state;
                 let established = state == PeerState::Established;
+                let advertised = || self.advertised.keys().chain(self.reflected_sent());
                 e.status.prefixes_advertised = if established {
-                    self.advertised.len() as u64
+                    advertised().count() as u64
                 } else {
                     0
                 };
                 e.status.prefixes_advertised_by_family.clear();
                 if established {
-                    for p in self.advertised.keys() {
+                    for p in advertised() {
                         let family = if p.addr().is_ipv4() { "ipv4" } else { "ipv6" };
                         let n = e
                             .status

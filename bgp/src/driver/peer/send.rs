@@ -53,6 +53,7 @@ impl PeerTask {
         if let Ok(mut rib) = self.shared.rib.lock() {
             rib.keep_received(peer_id, !n.route_refresh);
         }
+        self.reflect_reset();
         // Our end of the session: a next hop the peer sends equal to it is ours (RFC 4271 §6.3).
         let (peer, local) = (self.id, self.conns.get(&id).map(|c| c.local.ip()));
         self.with_rib(|rib| {
@@ -68,6 +69,9 @@ impl PeerTask {
         let wanted = self.exported();
         let (_, groups) = diff(&AdjRibOut::new(), &wanted);
         if let Err(fail) = self.send_updates(id, &groups, &[]).await {
+            return Some(fail);
+        }
+        if let Some(fail) = self.reflect_all(id, None, true).await {
             return Some(fail);
         }
         for (on, family) in [(n.ipv4, afi::IPV4), (n.ipv6, afi::IPV6)] {
@@ -106,13 +110,23 @@ impl PeerTask {
             None => diff(&self.advertised, &adj_rib_out(&self.cfg, local_as, &ours)),
         };
         self.sent_from = ours;
-        match self.send_updates(id, &groups, &withdraw).await {
+        let sent = match self.send_updates(id, &groups, &withdraw).await {
             Ok(sent) => sent,
             Err(fail) => {
                 self.process(fail).await;
-                0
+                return 0;
             }
+        };
+        // A prefix of ours now sent replaces its reflected route; one withdrawn makes way for
+        // it again.
+        let announced: Vec<IpNet> = groups.iter().flat_map(|(_, p)| p.iter().copied()).collect();
+        if let Some(fail) = self
+            .reflect_after_local_change(id, &announced, &withdraw)
+            .await
+        {
+            self.process(fail).await;
         }
+        sent
     }
 
     /// The peer asked for our routes again (RFC 2918 §4), or marks its own re-advertisement
@@ -149,6 +163,9 @@ impl PeerTask {
                     }
                 }
                 if let Err(fail) = self.send_updates(id, &groups, &[]).await {
+                    return Some(fail);
+                }
+                if let Some(fail) = self.reflect_all(id, Some(rr.afi), false).await {
                     return Some(fail);
                 }
                 if n.enhanced_route_refresh {

@@ -48,6 +48,16 @@ pub(crate) fn encode_attribute(out: &mut Vec<u8>, attr: &PathAttribute, ctx: Cod
             attr_type::COMMUNITIES,
             c.iter().flat_map(|c| c.to_be_bytes()).collect(),
         ),
+        PathAttribute::OriginatorId(id) => (
+            OPTIONAL_NON_TRANSITIVE,
+            attr_type::ORIGINATOR_ID,
+            id.octets().to_vec(),
+        ),
+        PathAttribute::ClusterList(ids) => (
+            OPTIONAL_NON_TRANSITIVE,
+            attr_type::CLUSTER_LIST,
+            ids.iter().flat_map(|id| id.octets()).collect(),
+        ),
         PathAttribute::LargeCommunities(c) => (
             OPTIONAL | TRANSITIVE,
             attr_type::LARGE_COMMUNITY,

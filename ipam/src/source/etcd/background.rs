@@ -7,7 +7,8 @@ use etcd_client::Client;
 use ipnet::IpNet;
 use tracing::{error, info, warn};
 
-use super::{block_of, put_back, Shared};
+use super::registry::put_registration;
+use super::{block_of, put_back, renew_token, Shared};
 
 /// Keep the lease alive every third of its TTL; across etcd restarts reconnect, and if the
 /// lease expired, grant a new one and put the held blocks back on it.
@@ -32,7 +33,10 @@ pub(super) async fn keep_alive(
                     _ => break true,
                 }
             },
-            Err(_) => true,
+            Err(e) => {
+                renew_token(&client, &shared, &e).await;
+                true
+            }
         };
         if alive {
             // etcd unreachable or restarting: try again soon; the lease may still be valid.
@@ -43,9 +47,13 @@ pub(super) async fn keep_alive(
             lease,
             "the host lease expired: granting a new one and re-claiming our blocks"
         );
-        let Ok(resp) = client.lease_grant(ttl, None).await else {
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            continue;
+        let resp = match client.lease_grant(ttl, None).await {
+            Ok(resp) => resp,
+            Err(e) => {
+                renew_token(&client, &shared, &e).await;
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                continue;
+            }
         };
         if let Ok(mut l) = shared.lease.lock() {
             *l = resp.id();
@@ -64,6 +72,9 @@ pub(super) async fn keep_alive(
                 Err(e) => warn!(%block, error = %e, "re-claiming a block"),
             }
         }
+        if let Err(e) = put_registration(&mut client, &shared, &prefix, &node).await {
+            warn!(error = %e, "registering this host again on the new lease");
+        }
     }
 }
 
@@ -78,7 +89,11 @@ pub(super) async fn watch_blocks(
     let dir = format!("{prefix}/ipam/blocks/");
     loop {
         let opts = etcd_client::WatchOptions::new().with_prefix();
-        if let Ok((_watcher, mut stream)) = client.watch(dir.clone(), Some(opts)).await {
+        let watched = client.watch(dir.clone(), Some(opts)).await;
+        if let Err(e) = &watched {
+            renew_token(&client, &shared, e).await;
+        }
+        if let Ok((_watcher, mut stream)) = watched {
             while let Ok(Some(resp)) = stream.message().await {
                 for ev in resp.events() {
                     if ev.event_type() != etcd_client::EventType::Delete {

@@ -16,19 +16,25 @@
 //! logged as a conflict (two hosts announcing one block, which BGP conflict tracking shows too).
 
 use std::collections::{BTreeSet, HashSet};
+use std::future::Future;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use etcd_client::{Client, Compare, CompareOp, ConnectOptions, GetOptions, PutOptions, Txn, TxnOp};
+use etcd_client::{Client, Compare, CompareOp, GetOptions, PutOptions, Txn, TxnOp};
 use ipnet::IpNet;
 use tokio::task::JoinHandle;
 
 use crate::addr::{nth_subnet, subnet_count};
 use crate::IpamError;
 
+mod access;
 mod background;
+mod cert;
+mod registry;
 mod source;
+use access::Credentials;
+pub use access::{EtcdPassword, EtcdSecurity};
 use background::{keep_alive, watch_blocks};
+pub use registry::{Hosts, Registry};
 pub use source::EtcdSource;
 
 /// The host's view of the cluster's block claims in etcd.
@@ -45,6 +51,33 @@ pub struct EtcdBlocks {
 pub(crate) struct Shared {
     pub(crate) lease: Mutex<i64>,
     pub(crate) held: Mutex<BTreeSet<IpNet>>,
+    /// This host's registration (`PREFIX/hosts/NODE`), put back with the blocks on a new lease.
+    pub(crate) registration: Mutex<Option<String>>,
+    /// Who we authenticate as, to do it again when etcd forgot our token.
+    pub(crate) credentials: Option<Credentials>,
+}
+
+impl Shared {
+    pub(crate) fn lease(&self) -> i64 {
+        self.lease.lock().map(|l| *l).unwrap_or_default()
+    }
+}
+
+/// Authenticate again if `e` says etcd lost our token (it restarted, the token expired);
+/// true if that worked and the operation is worth retrying.
+pub(crate) async fn renew_token(client: &Client, shared: &Shared, e: &etcd_client::Error) -> bool {
+    let Some(c) = &shared.credentials else {
+        return false;
+    };
+    if !access::token_lost(e) {
+        return false;
+    }
+    // The stale token must not travel with the request for a new one.
+    let mut auth = client.auth_client();
+    auth.remove_client_auth();
+    auth.set_client_auth(c.user.clone(), c.password.clone())
+        .await
+        .is_ok()
 }
 
 impl std::fmt::Debug for EtcdBlocks {
@@ -66,28 +99,44 @@ impl Drop for EtcdBlocks {
 }
 
 impl EtcdBlocks {
-    /// Connect, grant the host's lease (TTL `ttl_secs`) and start keeping it alive.
+    /// Connect (with TLS and authentication as `security` asks), grant the host's lease (TTL
+    /// `ttl_secs`) and start keeping it alive. A failure names the `ipam.etcd` key to look at.
     pub async fn connect(
         endpoints: &[String],
+        security: &EtcdSecurity,
         prefix: &str,
         node: &str,
         ttl_secs: u64,
     ) -> Result<EtcdBlocks, IpamError> {
-        let options = ConnectOptions::new()
-            .with_connect_timeout(Duration::from_secs(5))
-            .with_timeout(Duration::from_secs(5));
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        let (options, credentials) = security.connect_options(endpoints, now)?;
         let mut client = Client::connect(endpoints, Some(options))
             .await
-            .map_err(|e| IpamError::Etcd(format!("connecting to {}: {e}", endpoints.join(","))))?;
+            .map_err(|e| security.explain(endpoints, "connect", &e))?;
         let ttl = i64::try_from(ttl_secs.max(2)).unwrap_or(i64::MAX);
         let lease = client
             .lease_grant(ttl, None)
             .await
-            .map_err(etcd("granting the host lease"))?
+            .map_err(|e| security.explain(endpoints, "grant the host lease", &e))?
             .id();
+        // Reading the claims checks the user may use the prefix now rather than at the first
+        // container.
+        client
+            .get(
+                format!("{}/ipam/blocks/", prefix.trim_end_matches('/')),
+                Some(GetOptions::new().with_prefix().with_count_only()),
+            )
+            .await
+            .map_err(|e| {
+                security.explain(endpoints, &format!("read the keys under {prefix}"), &e)
+            })?;
         let shared = Arc::new(Shared {
             lease: Mutex::new(lease),
             held: Mutex::new(BTreeSet::new()),
+            registration: Mutex::new(None),
+            credentials,
         });
         let prefix = prefix.trim_end_matches('/').to_string();
         let keeper = tokio::spawn(keep_alive(
@@ -115,7 +164,31 @@ impl EtcdBlocks {
 
     /// The host's current lease id.
     pub fn lease(&self) -> i64 {
-        self.shared.lease.lock().map(|l| *l).unwrap_or_default()
+        self.shared.lease()
+    }
+
+    /// The cluster's host registry, on this host's lease.
+    pub fn registry(&self) -> Registry {
+        Registry::new(
+            self.client.clone(),
+            self.shared.clone(),
+            &self.prefix,
+            &self.node,
+        )
+    }
+
+    /// Run `op` on the client, once more after authenticating again if etcd lost our token.
+    async fn with_token<T, F, Fut>(&self, op: F) -> Result<T, etcd_client::Error>
+    where
+        F: Fn(Client) -> Fut,
+        Fut: Future<Output = Result<T, etcd_client::Error>>,
+    {
+        match op(self.client.clone()).await {
+            Err(e) if renew_token(&self.client, &self.shared, &e).await => {
+                op(self.client.clone()).await
+            }
+            other => other,
+        }
     }
 
     /// Claim the first free `/len` block of `range` that is not in `held`; `None` if every block
@@ -127,7 +200,6 @@ impl EtcdBlocks {
         held: &[IpNet],
     ) -> Result<Option<IpNet>, IpamError> {
         let count = subnet_count(range, len);
-        let mut client = self.client.clone();
         // A lost race means another host took that block: look again, a bounded number of times.
         for _ in 0..64 {
             let taken: HashSet<IpNet> = self.claims().await?.into_iter().map(|(b, _)| b).collect();
@@ -152,8 +224,11 @@ impl EtcdBlocks {
                     self.node.clone(),
                     Some(PutOptions::new().with_lease(self.lease())),
                 )]);
-            if client
-                .txn(txn)
+            if self
+                .with_token(|mut c| {
+                    let txn = txn.clone();
+                    async move { c.txn(txn).await }
+                })
                 .await
                 .map_err(etcd("claiming a block"))?
                 .succeeded()
@@ -167,15 +242,14 @@ impl EtcdBlocks {
 
     /// Claim `block` again on the current lease (after a restart): it must be free or ours.
     pub async fn reclaim(&self, block: IpNet) -> Result<(), IpamError> {
-        match put_back(
-            &mut self.client.clone(),
-            &self.prefix,
-            &self.node,
-            self.lease(),
-            block,
-        )
-        .await?
-        {
+        let mut client = self.client.clone();
+        let mut result = put_back(&mut client, &self.prefix, &self.node, self.lease(), block).await;
+        if let Err(e) = &result {
+            if renew_token(&self.client, &self.shared, e).await {
+                result = put_back(&mut client, &self.prefix, &self.node, self.lease(), block).await;
+            }
+        }
+        match result.map_err(etcd("re-claiming a block"))? {
             None => {
                 self.hold(block);
                 Ok(())
@@ -202,23 +276,23 @@ impl EtcdBlocks {
                 self.node.clone(),
             )])
             .and_then([TxnOp::delete(key, None)]);
-        self.client
-            .clone()
-            .txn(txn)
-            .await
-            .map_err(etcd("releasing a block"))?;
+        self.with_token(|mut c| {
+            let txn = txn.clone();
+            async move { c.txn(txn).await }
+        })
+        .await
+        .map_err(etcd("releasing a block"))?;
         Ok(())
     }
 
     /// Every claimed block of the cluster and its owner.
     pub async fn claims(&self) -> Result<Vec<(IpNet, String)>, IpamError> {
+        let dir = format!("{}/ipam/blocks/", self.prefix);
         let resp = self
-            .client
-            .clone()
-            .get(
-                format!("{}/ipam/blocks/", self.prefix),
-                Some(GetOptions::new().with_prefix()),
-            )
+            .with_token(|mut c| {
+                let dir = dir.clone();
+                async move { c.get(dir, Some(GetOptions::new().with_prefix())).await }
+            })
             .await
             .map_err(etcd("listing blocks"))?;
         Ok(resp
@@ -253,7 +327,7 @@ pub(crate) async fn put_back(
     node: &str,
     lease: i64,
     block: IpNet,
-) -> Result<Option<String>, IpamError> {
+) -> Result<Option<String>, etcd_client::Error> {
     let key = block_key(prefix, block);
     let put = || {
         TxnOp::put(
@@ -269,22 +343,14 @@ pub(crate) async fn put_back(
             node.to_string(),
         )])
         .and_then([put()]);
-    if client
-        .txn(ours)
-        .await
-        .map_err(etcd("re-claiming a block"))?
-        .succeeded()
-    {
+    if client.txn(ours).await?.succeeded() {
         return Ok(None);
     }
     let free = Txn::new()
         .when([Compare::create_revision(key.clone(), CompareOp::Equal, 0)])
         .and_then([put()])
         .or_else([TxnOp::get(key.clone(), None)]);
-    let resp = client
-        .txn(free)
-        .await
-        .map_err(etcd("re-claiming a block"))?;
+    let resp = client.txn(free).await?;
     if resp.succeeded() {
         return Ok(None);
     }

@@ -6,7 +6,7 @@ use std::any::Any;
 use async_trait::async_trait;
 use ipnet::IpNet;
 
-use super::EtcdBlocks;
+use super::{EtcdBlocks, EtcdSecurity};
 use crate::source::checks::check_len;
 use crate::source::{family, BlockSource, FixedBlocks};
 use crate::{IpamError, IpamSettings};
@@ -15,6 +15,7 @@ use crate::{IpamError, IpamSettings};
 #[derive(Debug)]
 pub struct EtcdSource {
     endpoints: Vec<String>,
+    security: EtcdSecurity,
     prefix: String,
     node: String,
     ttl_secs: u64,
@@ -28,6 +29,7 @@ impl EtcdSource {
     pub(crate) fn new(
         s: &IpamSettings,
         endpoints: &[String],
+        security: &EtcdSecurity,
         prefix: &str,
         node: &str,
     ) -> Result<Self, IpamError> {
@@ -45,6 +47,7 @@ impl EtcdSource {
         }
         Ok(EtcdSource {
             endpoints: endpoints.to_vec(),
+            security: security.clone(),
             prefix: prefix.to_string(),
             node: node.to_string(),
             ttl_secs: s.grace_period_secs,
@@ -73,8 +76,14 @@ impl BlockSource for EtcdSource {
     /// Connect, grant the host lease, and claim the blocks we held before a restart again:
     /// they are still ours while our old lease lives, and free (or ours again) after.
     async fn start(&mut self, held: &[IpNet]) -> Result<(), IpamError> {
-        let etcd =
-            EtcdBlocks::connect(&self.endpoints, &self.prefix, &self.node, self.ttl_secs).await?;
+        let etcd = EtcdBlocks::connect(
+            &self.endpoints,
+            &self.security,
+            &self.prefix,
+            &self.node,
+            self.ttl_secs,
+        )
+        .await?;
         for block in held {
             etcd.reclaim(*block).await?;
         }
