@@ -113,6 +113,8 @@ struct Daemon {
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<Result<(), daemon::DaemonError>>>,
     hangups: mpsc::Sender<()>,
+    /// Where /metrics is served (a free port: a fixed one may be an outgoing session's).
+    metrics: SocketAddr,
 }
 
 impl Daemon {
@@ -128,18 +130,31 @@ impl Daemon {
         std::fs::write(self.path(), text).unwrap();
     }
 
-    /// Start on the file as it is.
-    async fn start(dir: tempfile::TempDir) -> Daemon {
+    /// Start on the file as it is. Right after a stop, the previous run's aborted tasks may
+    /// not have let go of the IPAM state's lock yet (a process's exit would): try again then.
+    async fn start(mut dir: tempfile::TempDir) -> Daemon {
+        for _ in 0..50 {
+            match Daemon::try_start(dir).await {
+                Ok(d) => return d,
+                Err(back) => dir = back,
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the IPAM state stayed locked");
+    }
+
+    /// One start: the directory back if the state was still locked.
+    async fn try_start(dir: tempfile::TempDir) -> Result<Daemon, tempfile::TempDir> {
         let path = dir.path().join("latticed.yaml");
         let config = Config::load(&path).unwrap();
         let socket = dir.path().join("api.sock");
+        let metrics = tokio::net::TcpListener::bind(SocketAddr::new(ME.into(), 0))
+            .await
+            .unwrap();
+        let metrics_addr = metrics.local_addr().unwrap();
         let listeners = Listeners {
             api: agent::api::server::bind(&socket).unwrap(),
-            metrics: Some(
-                tokio::net::TcpListener::bind(SocketAddr::new(ME.into(), port(9)))
-                    .await
-                    .unwrap(),
-            ),
+            metrics: Some(metrics),
             docker: None,
             bgp: Some(SocketAddr::new(ME.into(), port(0))),
         };
@@ -163,15 +178,27 @@ impl Daemon {
             stop: Some(stop),
             task: Some(task),
             hangups,
+            metrics: metrics_addr,
         };
         // Generous: other work may keep this machine's cores busy.
+        let mut last = None;
         for _ in 0..400 {
-            if let Ok(Reply::Status(_)) = call(&d.socket(), &Request::Status).await {
-                return d;
+            match call(&d.socket(), &Request::Status).await {
+                Ok(Reply::Status(_)) => return Ok(d),
+                other => last = Some(format!("{other:?}")),
+            }
+            if d.task.as_ref().is_some_and(|t| t.is_finished()) {
+                let mut d = d;
+                let ended = d.task.take().unwrap().await;
+                if let Ok(Err(daemon::DaemonError::Ipam(ipam::IpamError::Locked(_)))) = ended {
+                    let Daemon { dir, .. } = d;
+                    return Err(dir);
+                }
+                panic!("latticed ended at start: {ended:?}");
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("latticed did not answer");
+        panic!("latticed did not answer: {last:?}");
     }
 
     /// Stop and give back the directory.
@@ -190,9 +217,7 @@ impl Daemon {
     /// The value of `series` on latticed's /metrics (0 if absent).
     async fn metric(&self, series: &str) -> f64 {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let mut s = tokio::net::TcpStream::connect(SocketAddr::new(ME.into(), port(9)))
-            .await
-            .unwrap();
+        let mut s = tokio::net::TcpStream::connect(self.metrics).await.unwrap();
         s.write_all(b"GET /metrics HTTP/1.0\r\nHost: t\r\n\r\n")
             .await
             .unwrap();
