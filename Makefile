@@ -42,7 +42,7 @@ help:
 	@echo "make test-lab     - root: whole fabrics through lattice-lab (FRR, podman, dockerd, Prometheus)"
 	@echo "make test-ipvlan  - ipvlan-l3/l3s and Docker ipvlan networks across two BGP-peered hosts, in a QEMU VM with Debian's kernel"
 	@echo "make release-test - the tarball, package and image work where operators install them (root)"
-	@echo "make bench  - ingest against BIRD, FRR and GoBGP; IPAM against host-local; CNI against ptp; routes against ip -batch and zebra; pod sandboxes through containerd CRI; unnumbered failover against FRR on the host; BFD failover and the CPU of 100 BFD sessions against FRR bgpd+bfdd (root); see docs/benchmarks.md"
+	@echo "make bench  - ingest against BIRD, FRR and GoBGP; IPAM against host-local; CNI against ptp; routes against ip -batch and zebra; pod sandboxes through containerd CRI; unnumbered failover against FRR on the host; BFD failover and the CPU of 100 BFD sessions against FRR bgpd+bfdd; live reconfiguration against FRR; clusters without ToR against a BIRD mesh (root); see docs/benchmarks.md"
 	@echo "make release - static, stripped binaries in $(DIST)/$(RELEASE_NAME).tar.gz with SHA-256 sums"
 	@echo "make deb    - the Debian package of that release; make image - its OCI image (podman)"
 	@echo "make fmt | lint | build"
@@ -148,6 +148,9 @@ deps-bench:
 	@scripts/apt-install.sh $(BUILD_PKGS) frr bird2 gobgpd iproute2 etcd-server containernetworking-plugins \
 	  containerd runc busybox-static util-linux tar nftables tcpdump iputils-ping
 
+# Live reconfiguration: P peers, N exported prefixes, one peer's export changed R times, against
+# FRR's route-map change + clear soft out, same run.
+BENCH_RELOAD ?= 100 10000 5
 # Route programming: N single-path and M two-path ECMP learned routes installed and withdrawn by
 # Lattice's executor, by `ip -batch` and by FRR zebra (learned over BGP), same run.
 ROUTE_BENCH ?= 100000 10000
@@ -170,6 +173,8 @@ bench: deps-bench
 	target/release/examples/bench_bfd_failover $(BENCH_FAILOVER_SECS)
 	$(CARGO) build --release -p bfd --example bench_bfd_sessions
 	target/release/examples/bench_bfd_sessions $(BENCH_BFD_SESSIONS) $(BENCH_BFD_SECS)
+	$(CARGO) build --release -p agent -p cli --bins --example bench_reload
+	target/release/examples/bench_reload $(BENCH_RELOAD)
 	$(CARGO) build --release -p agent -p topology-lab --bins --example bench_mesh
 	target/release/examples/bench_mesh $(BENCH_MESH_HOSTS)
 

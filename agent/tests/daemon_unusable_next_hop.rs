@@ -67,7 +67,7 @@ async fn status(socket: &Path) -> NodeStatus {
 
 async fn route(socket: &Path) -> Option<RouteStatus> {
     match call(socket, &Request::Routes).await.unwrap() {
-        Reply::Routes { routes } => routes
+        Reply::Routes { routes, .. } => routes
             .into_iter()
             .find(|r| r.prefix == PREFIX.parse().unwrap()),
         other => panic!("routes: {other:?}"),

@@ -440,6 +440,48 @@ router bgp 65000
         report("the ToR's route in the kernel")
     );
 
+    // A reload with slower BFD timers: a Poll Sequence, the BGP session untouched.
+    latticed_config(
+        d,
+        "h1",
+        65001,
+        "10.0.33.2",
+        "10.244.1.0/24",
+        &[
+            "{interface: eth1, asn: external, hold_time: 9, connect_retry: 1, \
+           bfd: {enabled: true, min_rx_ms: 300, min_tx_ms: 300}}"
+                .to_string(),
+        ],
+        "",
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let reply = rt.block_on(api::client::call(&sock, &api::proto::Request::Reload));
+    let Ok(api::proto::Reply::Reloaded { changes }) = reply else {
+        panic!("reload: {reply:?}");
+    };
+    assert_eq!(
+        changes,
+        ["peer eth1: BFD timers changed by a Poll Sequence (BGP session untouched)"],
+        "{}",
+        report("reload")
+    );
+    // Our detection time is FRR's multiplier times the slower of our rx and its tx: 3 x 300.
+    assert!(
+        testkit::eventually(PATIENCE, || {
+            ours()
+                .and_then(|p| p.bfd)
+                .is_some_and(|b| b.state == BfdState::Up && b.detection_time_ms == Some(900))
+        }),
+        "{}",
+        report("new timers negotiated")
+    );
+    let p = ours().unwrap();
+    assert_eq!(p.established_transitions, 1, "no BGP reset: {p:?}");
+    assert_eq!(p.bfd.unwrap().down_transitions, 0, "no BFD fall");
+
     // The link fails silently: BFD finds it, the route leaves the kernel.
     testkit::silence::silence(&host, "eth1");
     testkit::silence::silence(&tor, "eth1");

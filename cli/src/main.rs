@@ -3,6 +3,8 @@
 //! Exit status: 0 healthy, 1 unhealthy (or the request failed), 2 latticed unreachable.
 
 use std::path::PathBuf;
+
+use ipnet::IpNet;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -48,8 +50,29 @@ enum Command {
         peer: Option<String>,
     },
     /// The Loc-RIB with best (*) and multipath (=) marks and whether each prefix is in the
-    /// kernel; exits 1 when one that should be is not.
+    /// kernel, then the prefixes announced through the API; exits 1 when a learned prefix that
+    /// should be in the kernel is not.
     Routes,
+    /// Read latticed's configuration file again and apply what changed (as SIGHUP and
+    /// `systemctl reload` do): prints what was done, or why nothing was (exit 1).
+    Reload,
+    /// Announce prefixes over BGP (service or load-balancer addresses) to the peers whose export
+    /// policy accepts them; kept across restarts. Refused, with the reason, when no peer's export
+    /// accepts one.
+    Announce {
+        /// Prefixes, e.g. 192.0.2.10/32.
+        #[arg(required = true)]
+        prefixes: Vec<IpNet>,
+        /// Communities they carry, comma-separated: ASN:VALUE or ASN:DATA1:DATA2.
+        #[arg(long, value_delimiter = ',')]
+        communities: Vec<String>,
+    },
+    /// Stop announcing prefixes announced with `lattice announce`.
+    Withdraw {
+        /// Prefixes.
+        #[arg(required = true)]
+        prefixes: Vec<IpNet>,
+    },
     /// Blocks, their usage and every allocation; exits 1 when no block has a free address.
     Ipam,
     /// Container attachments.
@@ -82,6 +105,17 @@ fn request(command: &Command) -> Request {
         Command::Status => Request::Status,
         Command::Peers { peer } => Request::Peers { peer: peer.clone() },
         Command::Routes => Request::Routes,
+        Command::Reload => Request::Reload,
+        Command::Announce {
+            prefixes,
+            communities,
+        } => Request::Announce {
+            prefixes: prefixes.clone(),
+            communities: communities.clone(),
+        },
+        Command::Withdraw { prefixes } => Request::Withdraw {
+            prefixes: prefixes.clone(),
+        },
         Command::Ipam => Request::Ipam,
         Command::List => Request::List,
         Command::Attach {
@@ -157,7 +191,18 @@ fn text(reply: &Reply) -> Option<String> {
     Some(match reply {
         Reply::Status(s) => format::status(s),
         Reply::Peers { peers } => format::peers(peers),
-        Reply::Routes { routes } => format::routes(routes),
+        Reply::Routes { routes, announced } => {
+            format::routes(routes) + &format::announced(announced)
+        }
+        Reply::Reloaded { changes } if changes.is_empty() => {
+            "configuration reloaded: nothing changed\n".into()
+        }
+        Reply::Reloaded { changes } => changes.iter().map(|c| format!("{c}\n")).collect(),
+        Reply::Announced { announcements } => format::announced(announcements),
+        Reply::Withdrawn { prefixes } => prefixes
+            .iter()
+            .map(|p| format!("withdrawn {p}\n"))
+            .collect(),
         Reply::Ipam(s) => format::ipam(s),
         Reply::List { attachments } => format::attachments(attachments),
         Reply::Attached(a) => format!(
@@ -196,11 +241,14 @@ fn healthy(reply: &Reply) -> bool {
         Reply::Peers { peers } => peers
             .iter()
             .all(|p| p.state == api::proto::PeerState::Established),
-        Reply::Routes { routes } => format::routes_healthy(routes),
+        Reply::Routes { routes, .. } => format::routes_healthy(routes),
         Reply::Ipam(s) => format::ipam_healthy(s),
         Reply::Error(_) => false,
         Reply::Ready { ready, .. } => *ready,
         Reply::List { .. }
+        | Reply::Reloaded { .. }
+        | Reply::Announced { .. }
+        | Reply::Withdrawn { .. }
         | Reply::Allocated { .. }
         | Reply::Attached(_)
         | Reply::Detached { .. }

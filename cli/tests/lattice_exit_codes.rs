@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use agent::api::server::{bind, serve, Handler};
 use api::proto::{
-    Allocation, ApiError, BlockUsage, IpamStatus, NodeStatus, PeerState, PeerStatus, Reply,
-    Request, RouteStatus,
+    Allocation, Announcement, ApiError, BlockUsage, IpamStatus, NodeStatus, PeerState, PeerStatus,
+    Reply, Request, RouteStatus,
 };
 use futures::future::BoxFuture;
 use futures::FutureExt;
@@ -73,6 +73,7 @@ impl Handler for Canned {
                         not_installed_because: None,
                         problem: None,
                     }],
+                    announced: vec![],
                 },
                 Request::Ipam => Reply::Ipam(IpamStatus {
                     blocks: vec![BlockUsage {
@@ -87,6 +88,28 @@ impl Handler for Canned {
                         ifname: "eth0".into(),
                     }],
                 }),
+                // A reload or an announcement succeeds while healthy, is refused when not.
+                Request::Reload if ok => Reply::Reloaded {
+                    changes: vec!["peer 10.0.1.4: added".into()],
+                },
+                Request::Announce { prefixes, .. } if ok => Reply::Announced {
+                    announcements: prefixes
+                        .into_iter()
+                        .map(|prefix| Announcement {
+                            prefix,
+                            communities: vec![],
+                            peers: vec!["10.0.1.1".into()],
+                            not_exported: vec![],
+                        })
+                        .collect(),
+                },
+                Request::Withdraw { prefixes } if ok => Reply::Withdrawn { prefixes },
+                Request::Reload | Request::Announce { .. } | Request::Withdraw { .. } => {
+                    Reply::Error(ApiError {
+                        kind: "restart_required".into(),
+                        message: "node.asn: restart required".into(),
+                    })
+                }
                 _ => Reply::List {
                     attachments: vec![],
                 },
@@ -135,6 +158,14 @@ fn exit_codes_follow_health_with_and_without_json() {
         &["routes"],
         &["ipam"],
         &["list"],
+        &["reload"],
+        &[
+            "announce",
+            "192.0.2.10/32",
+            "--communities",
+            "65000:1,65000:1:2",
+        ],
+        &["withdraw", "192.0.2.10/32"],
     ] {
         for json in [false, true] {
             let mut args = command.to_vec();
@@ -155,8 +186,21 @@ fn exit_codes_follow_health_with_and_without_json() {
         "{out}"
     );
 
+    let (_, out, _) = lattice(&socket, &["reload"]);
+    assert_eq!(out, "peer 10.0.1.4: added\n");
+    // A prefix that does not parse is the CLI's own usage error.
+    let (code, _, _) = lattice(&socket, &["announce", "not-a-prefix"]);
+    assert_eq!(code, 2);
+
     healthy.store(false, Ordering::SeqCst);
-    for command in [&["status"][..], &["peers"], &["routes"], &["ipam"]] {
+    for command in [
+        &["status"][..],
+        &["peers"],
+        &["routes"],
+        &["ipam"],
+        &["reload"],
+        &["announce", "192.0.2.10/32"],
+    ] {
         for json in [false, true] {
             let mut args = command.to_vec();
             if json {

@@ -51,7 +51,7 @@ pub fn host_routes(lab: &Lab, dir: &LabDir) -> Result<Vec<HostRoutes>, String> {
             other => return Err(format!("{}: status: {other:?}", node.name)),
         };
         let routes = match latticed::call(&socket, &Request::Routes) {
-            Ok(Reply::Routes { routes }) => routes,
+            Ok(Reply::Routes { routes, .. }) => routes,
             other => return Err(format!("{}: routes: {other:?}", node.name)),
         };
         let blocks = status.blocks.iter().map(|b| IpNet::V4(*b));

@@ -220,7 +220,7 @@ fn a_cluster_without_tor_meshes_through_etcd_then_uses_two_reflectors() {
     pingmatrix(&lab);
     // A client learns another client's block from both reflectors, next hop the owner.
     let routes = match api(&lab, "host3", &Request::Routes) {
-        Reply::Routes { routes } => routes,
+        Reply::Routes { routes, .. } => routes,
         other => panic!("{other:?}"),
     };
     let of4 = routes

@@ -115,6 +115,7 @@ mod tests {
             best: true,
             multipath: true,
             stale: false,
+            communities: vec![],
             originator_id: None,
             cluster_list: Vec::new(),
             ignored: None,

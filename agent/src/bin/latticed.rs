@@ -71,7 +71,7 @@ fn main() -> ExitCode {
             }
         };
     }
-    match run(config) {
+    match run(config, args.config.clone()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             error!("{e:#}");
@@ -81,13 +81,19 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(config: agent::config::Config) -> anyhow::Result<()> {
+fn run(config: agent::config::Config, path: PathBuf) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("starting the tokio runtime")?;
     runtime.block_on(async {
+        // First: from here on SIGHUP reloads instead of ending latticed.
+        let hangups = hangups().context("watching SIGHUP")?;
+        let reloads = agent::daemon::Reloads {
+            path,
+            hangups: Some(hangups),
+        };
         let kernel = agent::daemon::netlink_kernel(&config)
             .await
             .context("latticed stopped")?;
@@ -95,9 +101,16 @@ fn run(config: agent::config::Config) -> anyhow::Result<()> {
             .await
             .context("latticed stopped")?;
         let clock = std::sync::Arc::new(agent::daemon::SystemClock);
-        agent::daemon::run(config, kernel, listeners, clock, shutdown_signal())
-            .await
-            .context("latticed stopped")
+        agent::daemon::run_reloadable(
+            config,
+            Some(reloads),
+            kernel,
+            listeners,
+            clock,
+            shutdown_signal(),
+        )
+        .await
+        .context("latticed stopped")
     })
 }
 
@@ -131,6 +144,22 @@ fn cleanup(config: &agent::config::Config) -> anyhow::Result<(usize, usize)> {
             agent::daemon::cleanup(config, kernel.as_ref()).await
         })
         .context("removing Lattice's routes and interfaces")
+}
+
+/// One message per SIGHUP, a burst coalesced: the channel holds one, and the reloader reads
+/// the file after taking it, so the last reload sees what the last signal announced.
+fn hangups() -> std::io::Result<tokio::sync::mpsc::Receiver<()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hup = signal(SignalKind::hangup())?;
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
+    tokio::spawn(async move {
+        while hup.recv().await.is_some() {
+            if let Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) = tx.try_send(()) {
+                return;
+            }
+        }
+    });
+    Ok(rx)
 }
 
 /// Resolves on SIGTERM or SIGINT.

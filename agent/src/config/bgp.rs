@@ -1,12 +1,13 @@
 //! `bgp.*`: where sessions are accepted, the peers with their policy, graceful restart,
 //! multipath.
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use ipnet::IpNet;
 use serde::{Deserialize, Deserializer};
 
 use super::default_true;
+use super::policy::{ExportConfig, ImportConfig, PolicyConfig};
 
 /// `bgp.*`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
@@ -24,6 +25,9 @@ pub struct BgpConfig {
     /// `bgp.bfd`: the BFD timers of every peer that does not set its own.
     #[serde(default)]
     pub bfd: super::BfdDefaults,
+    /// `bgp.policies`: named route policies, for peers' `import` and `export`.
+    #[serde(default, deserialize_with = "super::policy::unique_names")]
+    pub policies: BTreeMap<String, PolicyConfig>,
     /// `bgp.mesh`: peers found in the cluster datastore.
     #[serde(default)]
     pub mesh: super::MeshConfig,
@@ -188,12 +192,14 @@ pub struct PeerConfig {
     /// `max_prefixes`: close the session (Cease/1) above this many accepted prefixes.
     #[serde(default)]
     pub max_prefixes: Option<u32>,
-    /// `import`: accepted prefixes (default: `cluster.cidr` and longer, plus 0.0.0.0/0).
+    /// `import`: accepted prefixes (default: `cluster.cidr` and longer, plus 0.0.0.0/0), or the
+    /// name of a policy in `bgp.policies`.
     #[serde(default)]
-    pub import: Option<Vec<bgp::policy::PrefixRule>>,
-    /// `export`: prefixes announced to this peer besides the host's block(s) (default none).
+    pub import: Option<ImportConfig>,
+    /// `export`: prefixes announced to this peer besides the host's block(s) (default none), or
+    /// the name of a policy in `bgp.policies` deciding what of ours it is sent.
     #[serde(default)]
-    pub export: Vec<IpNet>,
+    pub export: ExportConfig,
     /// `communities`: set on every route announced to this peer: `ASN:VALUE` (RFC 1997) or
     /// `ASN:DATA1:DATA2` (large, RFC 8092).
     #[serde(default)]

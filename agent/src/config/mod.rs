@@ -9,6 +9,7 @@ mod error;
 mod ipam;
 mod locate;
 mod mesh;
+pub mod policy;
 mod sanity;
 mod validate;
 
@@ -26,6 +27,7 @@ pub use bgp::{
 pub use bounds::{MAX_CONFIG_BYTES, MAX_NESTING};
 pub use error::{ConfigError, Problem};
 pub use mesh::{MeshConfig, RouteReflectorConfig};
+pub use policy::{ExportConfig, ImportConfig, NamedOr, PolicyConfig};
 pub use sanity::{own_addresses, MAX_SOCKET_PATH};
 
 use crate::dataplane::{DataplaneMode, Wiring};

@@ -171,8 +171,8 @@ fn peer_policy_keys_parse_and_are_checked() {
         (p.keepalive, p.allow_as_in, p.max_prefixes),
         (Some(2), 1, Some(100))
     );
-    assert_eq!(p.import.as_ref().unwrap().len(), 2);
-    assert_eq!(p.export, vec!["10.96.0.0/12".parse().unwrap()]);
+    assert_eq!(p.import.as_ref().unwrap().list().len(), 2);
+    assert_eq!(p.export.list(), ["10.96.0.0/12".parse().unwrap()]);
     for (bad, key) in [
         ("keepalive: 2", "bgp.peers[0].keepalive"),
         ("max_prefixes: 0", "bgp.peers[0].max_prefixes"),

@@ -154,6 +154,7 @@ fn dataplane(c: &Config) -> Result<(), Failure> {
 }
 
 fn bgp(c: &Config) -> Result<(), Failure> {
+    super::policy::check_policies(&c.bgp)?;
     let mut seen = HashSet::new();
     let ipv4_listener = matches!(c.bgp.listen.address, Some(a) if a.is_ipv4());
     for (i, p) in c.bgp.peers.iter().enumerate() {
@@ -203,10 +204,16 @@ fn bgp(c: &Config) -> Result<(), Failure> {
                 "must be at least 1 (leave it out for no limit)",
             );
         }
-        for (j, rule) in p.import.iter().flatten().enumerate() {
+        if let Some(name) = p.import.as_ref().and_then(|i| i.policy()) {
+            super::policy::check_reference(&c.bgp, &key("import"), name)?;
+        }
+        for (j, rule) in p.import.iter().flat_map(|i| i.list()).enumerate() {
             if let Err(m) = rule.check() {
                 return fail(key(&format!("import[{j}]")), m);
             }
+        }
+        if let Some(name) = p.export.policy() {
+            super::policy::check_reference(&c.bgp, &key("export"), name)?;
         }
         if let Some(password) = p.password.as_ref().map(|p| p.expose()) {
             // The kernel's limit (TCP_MD5SIG_MAXKEYLEN); the key itself is never echoed.
@@ -220,7 +227,7 @@ fn bgp(c: &Config) -> Result<(), Failure> {
                 );
             }
         }
-        for (j, prefix) in p.export.iter().enumerate() {
+        for (j, prefix) in p.export.list().iter().enumerate() {
             if prefix.addr() != prefix.network() {
                 return fail(
                     key(&format!("export[{j}]")),

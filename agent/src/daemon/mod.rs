@@ -13,10 +13,13 @@
 //! - `blocks` (blackholes and announcements of the held blocks), `learned` (BGP's changes to
 //!   the reconciler), `startup` (IPAM opened, host prepared, wiring checked), `cleanup`;
 //! - `bfd` (the BFD driver and its sessions, telling the speaker of each fall);
+//! - `announce` (prefixes announced through the API, kept in the state directory), [`reload`]
+//!   (the configuration read again and its difference applied to the speaker);
 //! - `mesh` (this host registered in etcd, its mesh peers kept up to date: `bgp.mesh`);
 //! - `handler` (the API, one module per request family), then `docker_driver`;
 //! - `run`, which connects them all.
 
+mod announce;
 mod attachments;
 pub mod bfd;
 mod blocks;
@@ -31,6 +34,7 @@ mod learned;
 mod listeners;
 pub mod mesh;
 pub mod reconciler;
+pub mod reload;
 mod run;
 mod speaker;
 mod startup;
@@ -42,5 +46,6 @@ pub use error::DaemonError;
 pub use handler::{AgentHandler, HandlerParts};
 pub use listeners::Listeners;
 pub use reconciler::{Reconciler, Timing};
-pub use run::{netlink_kernel, run};
+pub use run::{netlink_kernel, run, run_reloadable, Reloads};
+pub(crate) use speaker::peer_configs;
 pub use startup::refuse_peers_at_uplink_addresses;

@@ -12,6 +12,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::info;
 
+use super::announce::Announcements;
 use super::bfd::BfdSupervisor;
 use super::blocks::BlockAnnouncer;
 use super::clock::Clock;
@@ -21,6 +22,7 @@ use super::error::DaemonError;
 use super::handler::{AgentHandler, HandlerParts};
 use super::listeners::{remove_socket, socket_path, Listeners};
 use super::reconciler::{Reconciler, Timing};
+use super::reload::{self, Reloader};
 use super::speaker::{clusters, speaker_config};
 use super::{attachments, learned, startup, usage};
 use crate::api;
@@ -37,9 +39,19 @@ pub async fn netlink_kernel(config: &Config) -> Result<Arc<dyn Kernel>, DaemonEr
     ))
 }
 
+/// Where a reload reads the configuration again, and the SIGHUPs that ask for one.
+#[derive(Debug)]
+pub struct Reloads {
+    /// The configuration file latticed was started with.
+    pub path: PathBuf,
+    /// One message per SIGHUP (a burst may be coalesced into one).
+    pub hangups: Option<mpsc::Receiver<()>>,
+}
+
 /// Run latticed on `kernel`, serving `listeners`, until `shutdown` resolves. Time for IPAM's
 /// grace periods and conflict ages comes from `clock`. The socket files of `listeners` are
-/// removed when it returns, whether it stopped or failed to start.
+/// removed when it returns, whether it stopped or failed to start. Without a file to read
+/// again, `lattice reload` is refused: see [`run_reloadable`].
 pub async fn run(
     config: Config,
     kernel: Arc<dyn Kernel>,
@@ -47,9 +59,22 @@ pub async fn run(
     clock: Arc<dyn Clock>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), DaemonError> {
+    run_reloadable(config, None, kernel, listeners, clock, shutdown).await
+}
+
+/// [`run`], with `config` read from `reloads.path`: SIGHUP (through `reloads.hangups`) and
+/// `lattice reload` read it again and apply what changed (`daemon::reload`).
+pub async fn run_reloadable(
+    config: Config,
+    reloads: Option<Reloads>,
+    kernel: Arc<dyn Kernel>,
+    listeners: Listeners,
+    clock: Arc<dyn Clock>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), DaemonError> {
     let docker_socket = listeners.docker.as_ref().and_then(socket_path);
     let api_socket = socket_path(&listeners.api);
-    let result = serve(config, kernel, listeners, clock, shutdown).await;
+    let result = serve(config, reloads, kernel, listeners, clock, shutdown).await;
     // Only the sockets we were given: another latticed's socket at the configured path stays.
     for (path, what) in [(docker_socket, "docker plugin"), (api_socket, "api")] {
         if let Some(path) = path {
@@ -79,6 +104,7 @@ struct Observed {
 
 async fn serve(
     config: Config,
+    reloads: Option<Reloads>,
     kernel: Arc<dyn Kernel>,
     listeners: Listeners,
     clock: Arc<dyn Clock>,
@@ -86,10 +112,22 @@ async fn serve(
 ) -> Result<(), DaemonError> {
     let dataplane = start_dataplane(&config, &kernel, clock.now()).await?;
     let held = dataplane.ipam.ipam().blocks();
+    let (file, _, kept) =
+        Announcements::read(&config.ipam.state_dir).map_err(|source| DaemonError::Io {
+            what: "reading the announced prefixes".into(),
+            source,
+        })?;
     // The held blocks are blackholed by now (the dataplane's first resync), so the speaker
     // starts with them known: a session that comes up at once gets them before End-of-RIB.
     let (speaker, changes) =
         start_speaker(&config, dataplane.restarted, listeners.bgp, held.clone()).await?;
+    // At once: the first UPDATEs after a restart carry them.
+    let announcements = Arc::new(Announcements::start(
+        file,
+        kept,
+        speaker.clone(),
+        config.node.asn,
+    ));
     // One BFD session per peer with `bfd.enabled`, telling the speaker of each fall.
     let after_restart = dataplane.restarted && config.bgp.graceful_restart.enabled;
     let bfd = BfdSupervisor::new(kernel.clone(), speaker.clone(), after_restart);
@@ -100,6 +138,21 @@ async fn serve(
         .metrics
         .watch_bfd(Box::new(bfd.clone()))
         .map_err(registering_metrics)?;
+    announcements.set_metrics(observed.metrics.clone()).await;
+    let (path, hangups) = match reloads {
+        Some(r) => (Some(r.path), r.hangups),
+        None => (None, None),
+    };
+    let reloader = Arc::new(Reloader::new(
+        path,
+        config.clone(),
+        speaker.clone(),
+        bfd.clone(),
+        observed.metrics.clone(),
+    ));
+    if let Some(hangups) = hangups {
+        reload::spawn_hangups(reloader.clone(), hangups);
+    }
     let reconciler = dataplane.reconciler;
     let announcer = Arc::new(BlockAnnouncer::new(
         reconciler.clone(),
@@ -145,6 +198,8 @@ async fn serve(
         conflicts: observed.conflicts,
         clock,
         bfd: bfd.clone(),
+        reloader: reloader.clone(),
+        announcements,
     }));
     let reaper = tokio::spawn(reap_blocks(handler.clone(), grace));
     // Attachments whose namespace is gone and whose DEL never came (0: never released).
@@ -194,13 +249,11 @@ async fn serve(
     info!("shutting down: BGP sessions closed, kernel routes left in place");
     let _ = observed.stop.send(());
     bfd_maintenance.abort();
-    // BGP and BFD stop together, in the order graceful restart needs (daemon::bfd).
-    bfd.stop_with(
-        &speaker,
-        config.bgp.graceful_restart.enabled,
-        config.bgp.shutdown_message.clone(),
-    )
-    .await;
+    // BGP and BFD stop together, in the order graceful restart needs (daemon::bfd); the
+    // Shutdown Communication as the last reload left it.
+    let message = reloader.current().await.bgp.shutdown_message;
+    bfd.stop_with(&speaker, config.bgp.graceful_restart.enabled, message)
+        .await;
     Ok(())
 }
 

@@ -50,6 +50,8 @@ pub struct Metrics {
     ipam_capacity: IntGaugeVec,
     ipam_errors: IntCounterVec,
     ipam_conflicts: IntCounter,
+    config_reloads: IntCounterVec,
+    bgp_announced: IntGauge,
 }
 
 impl Metrics {
@@ -127,6 +129,17 @@ impl Metrics {
                 "lattice_ipam_block_conflicts_total",
                 "Blocks found claimed by another host as well.",
             )?,
+            config_reloads: IntCounterVec::new(
+                Opts::new(
+                    "lattice_config_reloads_total",
+                    "Configuration reloads (SIGHUP or lattice reload), by result: applied, or refused (invalid, or a key that needs a restart).",
+                ),
+                &["result"],
+            )?,
+            bgp_announced: IntGauge::new(
+                "lattice_bgp_announced_prefixes",
+                "Prefixes announced through the API (lattice announce), kept in ipam.state_dir.",
+            )?,
             registry,
         };
         m.register_all(peers)?;
@@ -149,6 +162,8 @@ impl Metrics {
         r.register(Box::new(self.ipam_capacity.clone()))?;
         r.register(Box::new(self.ipam_errors.clone()))?;
         r.register(Box::new(self.ipam_conflicts.clone()))?;
+        r.register(Box::new(self.config_reloads.clone()))?;
+        r.register(Box::new(self.bgp_announced.clone()))?;
         let build = IntGaugeVec::new(
             Opts::new(
                 "lattice_build_info",
@@ -187,6 +202,9 @@ impl Metrics {
         self.reconcile_repairs.with_label_values(&["route"]);
         for reason in ["exhausted", "store", "other"] {
             self.ipam_errors.with_label_values(&[reason]);
+        }
+        for result in ["applied", "refused"] {
+            self.config_reloads.with_label_values(&[result]);
         }
         for (interface, ops) in names::KNOWN_OPERATIONS {
             for op in ops {
@@ -315,6 +333,17 @@ impl Metrics {
         )?;
         self.registry.register(Box::new(counter.clone()))?;
         Ok(counter)
+    }
+
+    /// A configuration reload ended: `result` is "applied" or "refused". Caller: the daemon's
+    /// reloader (`daemon::reload`).
+    pub fn config_reload(&self, result: &str) {
+        self.config_reloads.with_label_values(&[result]).inc();
+    }
+
+    /// `n` prefixes are announced through the API now. Caller: `daemon::announce`.
+    pub fn bgp_announced(&self, n: usize) {
+        self.bgp_announced.set(i64::try_from(n).unwrap_or(i64::MAX));
     }
 
     /// Everything, in the Prometheus text format (version 0.0.4).

@@ -79,6 +79,11 @@ impl Latticed {
         }
     }
 
+    /// Its process id, while it runs (`ip netns exec` execs it: the pid is latticed's).
+    pub fn pid(&self) -> Option<u32> {
+        self.daemon.as_ref().and_then(Daemon::pid)
+    }
+
     /// Whether it is still running.
     pub fn running(&mut self) -> bool {
         self.daemon.as_mut().is_some_and(|d| d.exited().is_none())

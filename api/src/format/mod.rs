@@ -8,7 +8,7 @@ mod routes;
 use std::fmt::Write;
 
 pub use peers::{peer, peers};
-pub use routes::{ipam, ipam_healthy, routes, routes_healthy};
+pub use routes::{announced, ipam, ipam_healthy, routes, routes_healthy};
 
 #[cfg(test)]
 use crate::proto::BlockUsage;

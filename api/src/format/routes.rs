@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use super::table;
-use crate::proto::{IpamStatus, RouteStatus};
+use crate::proto::{Announcement, IpamStatus, RouteStatus};
 
 /// One row per path, the prefix on its first; flags `*` best, `=` in the multipath (ECMP) set,
 /// `s` stale, `x` ignored (its next hop cannot be used, RFC 4271 §6.3: why is listed below the
@@ -94,6 +94,40 @@ pub fn routes(list: &[RouteStatus]) -> String {
             if let Some(why) = &p.ignored {
                 let _ = writeln!(out, "ignored: {} from {}: {why}", r.prefix, p.peer);
             }
+        }
+    }
+    out
+}
+
+/// The prefixes announced through the API: communities and the peers each reaches (nothing
+/// when there are none).
+pub fn announced(list: &[Announcement]) -> String {
+    if list.is_empty() {
+        return String::new();
+    }
+    let rows: Vec<[String; 3]> = list
+        .iter()
+        .map(|a| {
+            [
+                a.prefix.to_string(),
+                if a.communities.is_empty() {
+                    "-".into()
+                } else {
+                    a.communities.join(",")
+                },
+                if a.peers.is_empty() {
+                    "none".into()
+                } else {
+                    a.peers.join(",")
+                },
+            ]
+        })
+        .collect();
+    let mut out = String::from("\nAnnounced through the API:\n");
+    out.push_str(&table(["PREFIX", "COMMUNITIES", "EXPORTED-TO"], &rows));
+    for a in list {
+        for why in &a.not_exported {
+            let _ = writeln!(out, "{} not exported to {why}", a.prefix);
         }
     }
     out
@@ -190,10 +224,31 @@ mod tests {
             best,
             multipath,
             stale: false,
+            communities: vec![],
             originator_id: None,
             cluster_list: vec![],
             ignored: None,
         }
+    }
+
+    #[test]
+    fn announcements_show_communities_peers_and_why_not() {
+        assert_eq!(announced(&[]), "");
+        let a = Announcement {
+            prefix: "192.0.2.10/32".parse().unwrap(),
+            communities: vec!["65000:7".into()],
+            peers: vec!["10.0.1.1".into()],
+            not_exported: vec!["peer 10.0.2.1: it has no export policy".into()],
+        };
+        let text = announced(&[a]);
+        assert!(text.contains("Announced through the API:"), "{text}");
+        assert!(text.contains("192.0.2.10/32"), "{text}");
+        assert!(text.contains("65000:7"), "{text}");
+        assert!(text.contains("10.0.1.1"), "{text}");
+        assert!(
+            text.contains("192.0.2.10/32 not exported to peer 10.0.2.1: it has no export policy"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -17,8 +17,8 @@ pub use peer::{
     MessageCounts, PeerSettings, PeerSource, PeerState, PeerStatus, ReflectRole, SessionInfo,
 };
 pub use reply::{
-    Allocation, ApiError, Attachment, AttachmentKey, BlockConflict, BlockUsage, IpamStatus,
-    NodeStatus, Reply,
+    Allocation, Announcement, ApiError, Attachment, AttachmentKey, BlockConflict, BlockUsage,
+    IpamStatus, NodeStatus, Reply,
 };
 pub use request::{CniCommand, Request};
 pub use route::{RoutePath, RouteStatus};

@@ -40,6 +40,24 @@ pub enum Reply {
     Routes {
         /// Every prefix of the Loc-RIB, in prefix order.
         routes: Vec<RouteStatus>,
+        /// The prefixes announced through the API, in prefix order.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        announced: Vec<Announcement>,
+    },
+    /// Answer to `reload`: what was done, one line per peer (empty: nothing changed).
+    Reloaded {
+        /// What was done.
+        changes: Vec<String>,
+    },
+    /// Answer to `announce`: the prefixes as now announced.
+    Announced {
+        /// One per prefix of the request.
+        announcements: Vec<Announcement>,
+    },
+    /// Answer to `withdraw`: the prefixes no longer announced.
+    Withdrawn {
+        /// The prefixes that were announced and are not any more.
+        prefixes: Vec<IpNet>,
     },
     /// Answer to `ipam`.
     Ipam(IpamStatus),
@@ -173,6 +191,23 @@ pub struct BlockConflict {
     pub next_hops: Vec<IpAddr>,
     /// Unix time (seconds) it was first seen.
     pub since: u64,
+}
+
+/// A prefix announced through the API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Announcement {
+    /// The prefix.
+    pub prefix: IpNet,
+    /// The communities it carries besides each peer's own.
+    #[serde(default)]
+    pub communities: Vec<String>,
+    /// The peers it is exported to (their export policy accepts it): addresses, or interface
+    /// names for interface peers.
+    #[serde(default)]
+    pub peers: Vec<String>,
+    /// For each other peer, why not.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_exported: Vec<String>,
 }
 
 /// Why a request failed.

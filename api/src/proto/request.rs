@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use ipnet::IpNet;
+
 use serde::{Deserialize, Serialize};
 
 use super::{AttachmentKey, DEFAULT_IFNAME};
@@ -79,6 +81,26 @@ pub enum Request {
     Routes,
     /// Blocks, their usage and every allocation.
     Ipam,
+    /// Read the configuration file again and apply what changed (as SIGHUP does). Answered by
+    /// `reloaded` with what was done, or an error saying why nothing was (the file's
+    /// `FILE:LINE: key: problem`, or the keys that need a restart).
+    Reload,
+    /// Announce `prefixes` over BGP (a service or load-balancer address), to the peers whose
+    /// export policy accepts them, carrying `communities` (`ASN:VALUE`, `ASN:DATA1:DATA2`).
+    /// Kept in `ipam.state_dir` across restarts. Refused, whole, with the reason when some
+    /// prefix no peer's export accepts. Announcing a prefix again replaces its communities.
+    Announce {
+        /// The prefixes.
+        prefixes: Vec<IpNet>,
+        /// Communities they carry, besides each peer's own.
+        #[serde(default)]
+        communities: Vec<String>,
+    },
+    /// Stop announcing `prefixes` (announced through `announce`).
+    Withdraw {
+        /// The prefixes.
+        prefixes: Vec<IpNet>,
+    },
     /// `request`, made by `lattice-cni` on behalf of a CNI runtime running `command`: answered
     /// like `request` alone, and timed under the CNI interface (`interface="cni"`,
     /// `operation=command`) in the metrics.

@@ -61,6 +61,9 @@ pub struct RoutePath {
     pub multipath: bool,
     /// Kept from before the peer's restart or refresh, waiting to be re-sent or swept.
     pub stale: bool,
+    /// COMMUNITIES as `ASN:VALUE`, then LARGE_COMMUNITY as `ASN:DATA1:DATA2`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub communities: Vec<String>,
     /// ORIGINATOR_ID: the route came through a route reflector (RFC 4456).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub originator_id: Option<std::net::Ipv4Addr>,

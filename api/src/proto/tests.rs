@@ -171,6 +171,7 @@ fn route_wire_shape() {
                 best: true,
                 multipath: true,
                 stale: true,
+                communities: vec![],
                 originator_id: Some("10.0.0.3".parse().unwrap()),
                 cluster_list: vec!["10.0.0.1".parse().unwrap()],
                 ignored: None,
@@ -181,6 +182,7 @@ fn route_wire_shape() {
             not_installed_because: None,
             problem: None,
         }],
+        announced: vec![],
     };
     let text = concat!(
         r#"{"reply":"routes","routes":[{"prefix":"10.244.2.0/24","paths":[{"peer":"10.0.1.1","#,
@@ -233,6 +235,52 @@ fn a_peers_bfd_session_round_trips() {
     assert_eq!(serde_json::from_str::<PeerStatus>(&text).unwrap(), p);
 }
 
+/// The reload and announcement requests and replies in their wire shape.
+#[test]
+fn reload_and_announcement_wire_shapes() {
+    let cases: Vec<(Request, &str)> = vec![
+        (Request::Reload, r#"{"op":"reload"}"#),
+        (
+            Request::Announce {
+                prefixes: vec!["192.0.2.10/32".parse().unwrap()],
+                communities: vec!["65000:100".into()],
+            },
+            r#"{"op":"announce","prefixes":["192.0.2.10/32"],"communities":["65000:100"]}"#,
+        ),
+        (
+            Request::Withdraw {
+                prefixes: vec!["192.0.2.10/32".parse().unwrap()],
+            },
+            r#"{"op":"withdraw","prefixes":["192.0.2.10/32"]}"#,
+        ),
+    ];
+    for (req, text) in cases {
+        assert_eq!(serde_json::to_string(&req).unwrap(), text);
+        assert_eq!(serde_json::from_str::<Request>(text).unwrap(), req);
+    }
+    let reply = Reply::Announced {
+        announcements: vec![Announcement {
+            prefix: "192.0.2.10/32".parse().unwrap(),
+            communities: vec!["65000:100".into()],
+            peers: vec!["10.0.1.1".into()],
+            not_exported: vec![],
+        }],
+    };
+    let text = concat!(
+        r#"{"reply":"announced","announcements":[{"prefix":"192.0.2.10/32","#,
+        r#""communities":["65000:100"],"peers":["10.0.1.1"]}]}"#
+    );
+    assert_eq!(serde_json::to_string(&reply).unwrap(), text);
+    assert_eq!(serde_json::from_str::<Reply>(text).unwrap(), reply);
+    let reloaded = r#"{"reply":"reloaded","changes":["peer 10.0.1.4: added"]}"#;
+    assert_eq!(
+        serde_json::from_str::<Reply>(reloaded).unwrap(),
+        Reply::Reloaded {
+            changes: vec!["peer 10.0.1.4: added".into()]
+        }
+    );
+}
+
 /// An interface peer's route: the interfaces travel beside the addresses, and only then (an
 /// older client reads the addresses as before).
 #[test]
@@ -252,6 +300,7 @@ fn unnumbered_route_wire_shape() {
             best: true,
             multipath: true,
             stale: false,
+            communities: vec![],
             originator_id: None,
             cluster_list: Vec::new(),
             ignored: None,

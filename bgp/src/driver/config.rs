@@ -1,13 +1,14 @@
 //! What the speaker and each of its peers are configured with.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use ipnet::IpNet;
 
 use super::password::Password;
 use crate::fsm::{GrOptions, RemoteAs};
-use crate::policy::ImportPolicy;
+use crate::policy::{ImportPolicy, Policy};
 use crate::rib::Multipath;
 use crate::rib::ReflectRole;
 use crate::wire::LargeCommunity;
@@ -83,8 +84,14 @@ pub struct PeerConfig {
     pub keepalive: Option<u16>,
     /// Which of the peer's prefixes are accepted.
     pub import: ImportPolicy,
+    /// A route policy run on each route `import` accepted: it may refuse it or change it.
+    pub import_policy: Option<Arc<Policy>>,
     /// Prefixes announced to this peer besides the speaker's local prefixes.
     pub export: Vec<IpNet>,
+    /// A route policy deciding which of our routes this peer is sent, and with what (the local
+    /// prefixes, `export` and the announced ones). Without one, the local prefixes and `export`
+    /// are sent as they are and announced prefixes are not.
+    pub export_policy: Option<Arc<Policy>>,
     /// COMMUNITIES set on every route we announce to this peer (RFC 1997).
     pub communities: Vec<u32>,
     /// LARGE_COMMUNITY set on every route we announce to this peer (RFC 8092).
@@ -149,7 +156,9 @@ impl PeerConfig {
             local_address: None,
             keepalive: None,
             import: ImportPolicy::accept_all(),
+            import_policy: None,
             export: Vec::new(),
+            export_policy: None,
             communities: Vec::new(),
             large_communities: Vec::new(),
             families: Families { ipv4: true, ipv6 },
@@ -165,4 +174,76 @@ impl PeerConfig {
             ttl_security: false,
         }
     }
+}
+
+impl PeerConfig {
+    /// What the session itself is made of: a change here needs a new session (the OPEN, the
+    /// timers, the transport, the per-peer machine), while the rest (import and export) can
+    /// change under a running one.
+    #[allow(clippy::type_complexity)]
+    pub(super) fn session_part(
+        &self,
+    ) -> (
+        (&PeerKey, u16, RemoteAs, u16, Duration, bool),
+        (Option<IpAddr>, Option<u16>, Families, Option<Ipv4Addr>),
+        (Option<u32>, &Option<Password>, Option<u8>, bool),
+    ) {
+        (
+            (
+                &self.peer,
+                self.port,
+                self.remote_as,
+                self.hold_time,
+                self.connect_retry,
+                self.passive,
+            ),
+            (
+                self.local_address,
+                self.keepalive,
+                self.families,
+                // Offered as Extended Next Hop (RFC 8950) in the OPEN when unset.
+                self.ipv4_next_hop,
+            ),
+            (
+                self.max_prefixes,
+                &self.password,
+                // The TTL of the session's sockets.
+                self.ebgp_multihop,
+                self.ttl_security,
+            ),
+        )
+    }
+
+    /// Whether a change from `self` to `new` touches what is accepted from the peer.
+    pub(super) fn import_differs(&self, new: &PeerConfig) -> bool {
+        (&self.import, &self.import_policy, self.allow_as_in)
+            != (&new.import, &new.import_policy, new.allow_as_in)
+    }
+
+    /// Whether a change from `self` to `new` touches what the peer is sent.
+    pub(super) fn export_differs(&self, new: &PeerConfig) -> bool {
+        (
+            &self.export,
+            &self.export_policy,
+            &self.communities,
+            &self.large_communities,
+            self.ipv6_next_hop,
+        ) != (
+            &new.export,
+            &new.export_policy,
+            &new.communities,
+            &new.large_communities,
+            new.ipv6_next_hop,
+        )
+    }
+}
+
+/// A prefix announced through the agent's API, with what it carries besides the peer's own
+/// communities.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct Announced {
+    /// COMMUNITIES added.
+    pub communities: Vec<u32>,
+    /// LARGE_COMMUNITY added.
+    pub large_communities: Vec<LargeCommunity>,
 }

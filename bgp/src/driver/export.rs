@@ -4,9 +4,9 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use ipnet::{IpNet, Ipv4Net};
 
+use crate::policy::RouteAttrs;
 use crate::wire::{
-    afi, safi, AsSegment, LargeCommunity, MpNextHop, MpReach, MpUnreach, Origin, PathAttribute,
-    UpdateMsg,
+    afi, safi, AsSegment, MpNextHop, MpReach, MpUnreach, Origin, PathAttribute, UpdateMsg,
 };
 
 /// IPv4 prefixes per UPDATE: at most 5 octets each, far below 4096 octets.
@@ -14,7 +14,7 @@ const V4_PER_UPDATE: usize = 500;
 /// IPv6 prefixes per UPDATE: at most 17 octets each.
 const V6_PER_UPDATE: usize = 200;
 
-/// What every route we announce to one peer carries.
+/// What every route we announce over one session carries, whatever its policy made of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ExportAttrs {
     /// Our ASN.
@@ -27,49 +27,57 @@ pub(crate) struct ExportAttrs {
     pub enhe_next_hop: Option<MpNextHop>,
     /// Next hop for IPv6 routes; `None`: IPv6 routes are not announced.
     pub next_hop_v6: Option<MpNextHop>,
-    /// COMMUNITIES to set.
-    pub communities: Vec<u32>,
-    /// LARGE_COMMUNITY to set.
-    pub large_communities: Vec<LargeCommunity>,
 }
 
 impl ExportAttrs {
-    /// ORIGIN IGP, our AS (eBGP) or an empty path with LOCAL_PREF 100 (iBGP), then the
-    /// communities, in type-code order; the next hop is added per family.
-    fn common(&self) -> (Vec<PathAttribute>, Vec<PathAttribute>) {
+    /// ORIGIN IGP and the AS_PATH (ours first over eBGP, then what a policy prepended), then
+    /// MED, LOCAL_PREF (iBGP only: the route's, else 100) and the communities, in type-code
+    /// order; the next hop is added per family.
+    fn common(&self, route: &RouteAttrs) -> (Vec<PathAttribute>, Vec<PathAttribute>) {
         let mut head = vec![PathAttribute::Origin(Origin::Igp)];
-        head.push(PathAttribute::AsPath(if self.ebgp {
-            vec![AsSegment::Sequence(vec![self.local_as])]
-        } else {
-            vec![]
-        }));
-        let mut tail = Vec::new();
-        if !self.ebgp {
-            tail.push(PathAttribute::LocalPref(100));
+        let mut path = route.as_path.clone();
+        if self.ebgp {
+            match path.first_mut() {
+                Some(AsSegment::Sequence(v)) => v.insert(0, self.local_as),
+                _ => path.insert(0, AsSegment::Sequence(vec![self.local_as])),
+            }
         }
-        if !self.communities.is_empty() {
-            tail.push(PathAttribute::Communities(self.communities.clone()));
+        head.push(PathAttribute::AsPath(path));
+        let mut tail = Vec::new();
+        if let Some(med) = route.med {
+            tail.push(PathAttribute::MultiExitDisc(med));
+        }
+        if !self.ebgp {
+            tail.push(PathAttribute::LocalPref(route.local_pref.unwrap_or(100)));
+        }
+        if !route.communities.is_empty() {
+            tail.push(PathAttribute::Communities(route.communities.clone()));
         }
         (head, tail)
     }
-
-    fn large(&self) -> Option<PathAttribute> {
-        (!self.large_communities.is_empty())
-            .then(|| PathAttribute::LargeCommunities(self.large_communities.clone()))
-    }
 }
 
-/// UPDATEs announcing `prefixes`; families without a next hop are left out.
-pub(crate) fn announcements(prefixes: &[IpNet], attrs: &ExportAttrs) -> Vec<UpdateMsg> {
+fn large(route: &RouteAttrs) -> Option<PathAttribute> {
+    (!route.large_communities.is_empty())
+        .then(|| PathAttribute::LargeCommunities(route.large_communities.clone()))
+}
+
+/// UPDATEs announcing `prefixes` with `route`'s attributes; families without a next hop are
+/// left out.
+pub(crate) fn announcements(
+    prefixes: &[IpNet],
+    attrs: &ExportAttrs,
+    route: &RouteAttrs,
+) -> Vec<UpdateMsg> {
     let (v4, v6) = split(prefixes);
-    let (head, tail) = attrs.common();
+    let (head, tail) = attrs.common(route);
     let mut out = Vec::new();
     if let Some(nh) = attrs.next_hop_v4 {
         for chunk in v4.chunks(V4_PER_UPDATE) {
             let mut attributes = head.clone();
             attributes.push(PathAttribute::NextHop(nh));
             attributes.extend(tail.iter().cloned());
-            attributes.extend(attrs.large());
+            attributes.extend(large(route));
             out.push(UpdateMsg {
                 attributes,
                 nlri: chunk.to_vec(),
@@ -87,7 +95,7 @@ pub(crate) fn announcements(prefixes: &[IpNet], attrs: &ExportAttrs) -> Vec<Upda
                 next_hop: nh,
                 nlri: chunk.iter().map(|p| IpNet::V4(*p)).collect(),
             }));
-            attributes.extend(attrs.large());
+            attributes.extend(large(route));
             out.push(UpdateMsg {
                 attributes,
                 ..UpdateMsg::default()
@@ -104,7 +112,7 @@ pub(crate) fn announcements(prefixes: &[IpNet], attrs: &ExportAttrs) -> Vec<Upda
                 next_hop: nh,
                 nlri: chunk.to_vec(),
             }));
-            attributes.extend(attrs.large());
+            attributes.extend(large(route));
             out.push(UpdateMsg {
                 attributes,
                 ..UpdateMsg::default()
@@ -200,8 +208,13 @@ mod tests {
                 global: "fd00::2".parse().unwrap(),
                 link_local: None,
             }),
+        }
+    }
+
+    fn route() -> RouteAttrs {
+        RouteAttrs {
             communities: vec![0xfde8_0001],
-            large_communities: vec![],
+            ..RouteAttrs::default()
         }
     }
 
@@ -211,7 +224,7 @@ mod tests {
             "10.244.1.0/24".parse().unwrap(),
             "fd00:244:1::/64".parse().unwrap(),
         ];
-        let ups = announcements(&prefixes, &attrs());
+        let ups = announcements(&prefixes, &attrs(), &route());
         assert_eq!(ups.len(), 2);
         assert_eq!(ups[0].nlri, vec!["10.244.1.0/24".parse().unwrap()]);
         assert!(ups[0]
@@ -232,20 +245,58 @@ mod tests {
             next_hop_v6: None,
             ..attrs()
         };
-        assert_eq!(announcements(&prefixes, &no_v6).len(), 1);
+        assert_eq!(announcements(&prefixes, &no_v6, &route()).len(), 1);
         // RFC 8950: with only an IPv6 next hop, IPv4 routes travel in MP_REACH_NLRI.
         let enhe = ExportAttrs {
             next_hop_v4: None,
             enhe_next_hop: attrs().next_hop_v6,
             ..attrs()
         };
-        let ups = announcements(&prefixes, &enhe);
+        let ups = announcements(&prefixes, &enhe, &route());
         assert!(matches!(
             ups[0].attributes.iter().find(|a| a.type_code() == 14),
             Some(PathAttribute::MpReach(mp)) if mp.afi == 1 && mp.nlri == vec![prefixes[0]]
         ));
         // ...and are withdrawn in the classic field, which RFC 8950 §4 allows either way.
         assert_eq!(withdrawals(&prefixes)[0].withdrawn.len(), 1);
+    }
+
+    #[test]
+    fn policy_attributes_go_out_in_type_code_order() {
+        let prefixes: Vec<IpNet> = vec!["10.244.1.0/24".parse().unwrap()];
+        let route = RouteAttrs {
+            as_path: vec![AsSegment::Sequence(vec![65101, 65101])],
+            communities: vec![1],
+            large_communities: vec![crate::wire::LargeCommunity {
+                global: 1,
+                local1: 2,
+                local2: 3,
+            }],
+            med: Some(7),
+            local_pref: Some(300),
+        };
+        // eBGP: our AS in front of the prepends, MED kept, no LOCAL_PREF.
+        let ups = announcements(&prefixes, &attrs(), &route);
+        let codes: Vec<u8> = ups[0].attributes.iter().map(|a| a.type_code()).collect();
+        assert_eq!(codes, vec![1, 2, 3, 4, 8, 32]);
+        assert_eq!(
+            ups[0].attributes[1],
+            PathAttribute::AsPath(vec![AsSegment::Sequence(vec![65101, 65101, 65101])])
+        );
+        // iBGP: the path as the policy left it, its LOCAL_PREF.
+        let ibgp = ExportAttrs {
+            ebgp: false,
+            ..attrs()
+        };
+        let ups = announcements(&prefixes, &ibgp, &route);
+        assert!(ups[0].attributes.contains(&PathAttribute::LocalPref(300)));
+        assert_eq!(
+            ups[0].attributes[1],
+            PathAttribute::AsPath(route.as_path.clone())
+        );
+        let plain = announcements(&prefixes, &ibgp, &RouteAttrs::default());
+        assert!(plain[0].attributes.contains(&PathAttribute::LocalPref(100)));
+        assert!(plain[0].attributes.contains(&PathAttribute::AsPath(vec![])));
     }
 
     #[test]

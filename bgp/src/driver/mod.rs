@@ -9,10 +9,11 @@
 //!
 //! Modules depend downwards only, and on each other rather than on this file's re-exports:
 //! `speaker` uses `peers`, `listener` and `changes`; `peers` uses `peer`; `peer` uses `conn`,
-//! `export`, `link` (an interface peer's neighbour discovery), `shared` and `status`; `listener`
-//! and `changes` use `shared`; `config` and `conn` use `password` (and `conn` `md5` and `ttl`);
-//! `status`, `export`, `md5` and `password` use none.
+//! `export`, `adj_out`, `link` (an interface peer's neighbour discovery), `shared` and `status`;
+//! `adj_out` uses `config`; `listener` and `changes` use `shared`; `config` and `conn` use
+//! `password` (and `conn` `md5` and `ttl`); `status`, `export`, `md5` and `password` use none.
 
+mod adj_out;
 mod changes;
 mod config;
 mod conn;
@@ -33,10 +34,11 @@ pub use crate::fsm::RemoteAs;
 pub use crate::rib::Multipath;
 pub use crate::rib::ReflectRole;
 pub use crate::PeerKey;
+pub use adj_out::{adj_rib_out, export_decision, AdjRibOut, OurRoutes};
 pub use changes::{Empty, RouteChanges};
-pub use config::{Families, PeerConfig, PeerSource, SpeakerConfig};
+pub use config::{Announced, Families, PeerConfig, PeerSource, SpeakerConfig};
 pub use password::Password;
-pub use peer::BfdSignal;
+pub use peer::{BfdSignal, ImportApplied, PeerUpdate};
 pub use peers::PeerError;
 pub use speaker::{Speaker, SpeakerHandle};
 pub use status::{MessageCounts, PeerSettings, PeerState, PeerStatus, SessionInfo};

@@ -1,7 +1,7 @@
 //! The running speaker's peers: one task each, added, removed and replaced one at a time while
 //! the others carry on.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -10,10 +10,10 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tracing::warn;
 
-use super::config::PeerConfig;
+use super::config::{Announced, PeerConfig};
 use super::listener::Listener;
 use super::md5;
-use super::peer::{BfdSignal, PeerChannels, PeerCommand, PeerTask};
+use super::peer::{BfdSignal, PeerChannels, PeerCommand, PeerTask, PeerUpdate};
 use super::shared::{PeerEntry, Shared};
 use super::status::{PeerSettings, PeerStatus};
 use crate::fsm::peer::Removal;
@@ -43,6 +43,9 @@ pub enum PeerError {
     /// The speaker has been shut down.
     #[error("the BGP speaker has stopped")]
     Stopped,
+    /// The change touches the session itself (see [`super::SpeakerHandle::replace_peer`]).
+    #[error("peer {0}: the change needs a new session")]
+    NeedsReset(PeerKey),
 }
 
 /// One peer's running task.
@@ -72,6 +75,7 @@ pub(super) struct Peers {
     /// again while handles to the stopped speaker live on.
     listener: Mutex<Option<Listener>>,
     prefixes: watch::Receiver<Vec<IpNet>>,
+    announced: watch::Receiver<Arc<BTreeMap<IpNet, Announced>>>,
     stop: watch::Receiver<bool>,
     table: Mutex<Table>,
     /// One add, remove or replace at a time: a replaced peer's old task is gone before the new
@@ -80,17 +84,19 @@ pub(super) struct Peers {
 }
 
 impl Peers {
-    /// No peers yet; tasks will take their prefixes and stop signal from these receivers.
+    /// No peers yet; tasks will take our routes and the stop signal from these receivers.
     pub fn new(
         shared: Arc<Shared>,
         listener: Option<Listener>,
         prefixes: watch::Receiver<Vec<IpNet>>,
+        announced: watch::Receiver<Arc<BTreeMap<IpNet, Announced>>>,
         stop: watch::Receiver<bool>,
     ) -> Self {
         Self {
             shared,
             listener: Mutex::new(listener),
             prefixes,
+            announced,
             stop,
             table: Mutex::new(Table::default()),
             admin: tokio::sync::Mutex::new(()),
@@ -144,6 +150,7 @@ impl Peers {
             inbound,
             commands,
             prefixes: self.prefixes.clone(),
+            announced: self.announced.clone(),
             stop: self.stop.clone(),
             reflected: reflect.map(|_| self.shared.reflected.subscribe()),
         };
@@ -196,6 +203,72 @@ impl Peers {
         }
         self.stop_peer(&key, Removal::Reconfigured).await?;
         self.start(config, false)
+    }
+
+    /// Replace the peer `old` by `config`, a peer of another key (its address or interface
+    /// changed in place): `old`'s sessions close with Cease/6 and its routes go, then `config`
+    /// starts. The other peers are not touched.
+    pub async fn rekey(&self, old: &PeerKey, config: PeerConfig) -> Result<(), PeerError> {
+        let _one_at_a_time = self.admin.lock().await;
+        {
+            let table = self.table.lock().map_err(|_| PeerError::Stopped)?;
+            if !table.peers.contains_key(old) {
+                return Err(PeerError::NotConfigured(old.clone()));
+            }
+            if table.peers.contains_key(&config.peer) {
+                return Err(PeerError::AlreadyConfigured(config.peer.clone()));
+            }
+        }
+        if let Some(password) = &config.password {
+            md5::check_key(password.expose()).map_err(|source| PeerError::Password {
+                key: config.peer.clone(),
+                source,
+            })?;
+        }
+        self.stop_peer(old, Removal::Reconfigured).await?;
+        self.start(config, false)
+    }
+
+    /// Apply a configuration whose session part is unchanged to a running peer, without a reset;
+    /// [`PeerError::NeedsReset`] if the session part differs.
+    pub async fn reconfigure(&self, config: PeerConfig) -> Result<PeerUpdate, PeerError> {
+        let _one_at_a_time = self.admin.lock().await;
+        let key = config.peer.clone();
+        let commands = {
+            let table = self.table.lock().map_err(|_| PeerError::Stopped)?;
+            if table.stopped {
+                return Err(PeerError::Stopped);
+            }
+            let running = table
+                .peers
+                .get(&key)
+                .ok_or_else(|| PeerError::NotConfigured(key.clone()))?;
+            if running.config == config {
+                return Ok(PeerUpdate::UNCHANGED);
+            }
+            if running.config.session_part() != config.session_part() {
+                return Err(PeerError::NeedsReset(key));
+            }
+            running.commands.clone()
+        };
+        let (done, answer) = tokio::sync::oneshot::channel();
+        commands
+            .send(PeerCommand::Reconfigure(Box::new(config.clone()), done))
+            .await
+            .map_err(|_| PeerError::Stopped)?;
+        let update = answer.await.map_err(|_| PeerError::Stopped)?;
+        if let Ok(mut table) = self.table.lock() {
+            if let Some(running) = table.peers.get_mut(&key) {
+                running.config = config;
+            }
+        }
+        Ok(update)
+    }
+
+    /// The configuration `key` runs with.
+    pub fn config_of(&self, key: &PeerKey) -> Option<PeerConfig> {
+        let table = self.table.lock().ok()?;
+        table.peers.get(key).map(|r| r.config.clone())
     }
 
     /// Stop a peer's task with `why`, then forget the peer.

@@ -1,7 +1,7 @@
 //! Starting the speaker, and the handle the agent holds: local prefixes, per-peer commands,
 //! status and RIB queries, shutdown.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -11,10 +11,10 @@ use tokio::task::JoinHandle;
 use tracing::warn;
 
 use super::changes::RouteChanges;
-use super::config::{PeerConfig, SpeakerConfig};
+use super::config::{Announced, PeerConfig, SpeakerConfig};
 use super::listener::Listener;
 use super::md5;
-use super::peer::BfdSignal;
+use super::peer::{BfdSignal, PeerUpdate};
 use super::peers::{PeerError, Peers};
 use super::shared::{ChangeSignal, Shared};
 use super::status::{PeerState, PeerStatus};
@@ -30,6 +30,7 @@ pub struct Speaker;
 pub struct SpeakerHandle {
     shared: Arc<Shared>,
     prefixes: Arc<watch::Sender<Vec<IpNet>>>,
+    announced: Arc<watch::Sender<Arc<BTreeMap<IpNet, Announced>>>>,
     stop: Arc<watch::Sender<bool>>,
     peers: Arc<Peers>,
     accept: Arc<Mutex<Option<JoinHandle<()>>>>,
@@ -91,11 +92,13 @@ impl Speaker {
         prefixes.sort();
         prefixes.dedup();
         let (prefixes, prefixes_rx) = watch::channel(prefixes);
+        let (announced, announced_rx) = watch::channel(Arc::new(BTreeMap::new()));
         let (stop, stop_rx) = watch::channel(false);
         let peers = Peers::new(
             shared.clone(),
             listener.clone(),
             prefixes_rx,
+            announced_rx,
             stop_rx.clone(),
         );
         for peer in config.peers {
@@ -107,6 +110,7 @@ impl Speaker {
         let handle = SpeakerHandle {
             shared,
             prefixes: Arc::new(prefixes),
+            announced: Arc::new(announced),
             stop: Arc::new(stop),
             peers: Arc::new(peers),
             accept: Arc::new(Mutex::new(accept)),
@@ -128,6 +132,40 @@ impl SpeakerHandle {
         prefixes.sort();
         prefixes.dedup();
         self.prefixes.send_replace(prefixes);
+    }
+
+    /// The prefixes announced through the agent's API, each with what it adds to the peer's
+    /// communities: sent to every Established peer whose export policy accepts them (a peer
+    /// without an export policy is sent none). Only the difference goes out.
+    pub fn set_announced(&self, announced: BTreeMap<IpNet, Announced>) {
+        self.announced.send_if_modified(|current| {
+            if **current == announced {
+                return false;
+            }
+            *current = Arc::new(announced);
+            true
+        });
+    }
+
+    /// What [`SpeakerHandle::set_announced`] last set.
+    pub fn announced(&self) -> Arc<BTreeMap<IpNet, Announced>> {
+        self.announced.borrow().clone()
+    }
+
+    /// Give a running peer a configuration that differs from its current one only in what it
+    /// imports and exports (the prefix list, policies, `allow_as_in`, the export list,
+    /// communities, the IPv6 next hop): no reset. What the peer is sent changes by UPDATEs
+    /// (only the difference); a changed import is applied by ROUTE-REFRESH when the peer
+    /// supports it, else to its Adj-RIB-In kept as received. Returns once applied, with what
+    /// it took; [`PeerError::NeedsReset`] when the session part differs (then use
+    /// [`SpeakerHandle::replace_peer`]).
+    pub async fn reconfigure_peer(&self, config: PeerConfig) -> Result<PeerUpdate, PeerError> {
+        self.peers.reconfigure(config).await
+    }
+
+    /// The configuration a peer runs with.
+    pub fn peer_config(&self, peer: &PeerKey) -> Option<PeerConfig> {
+        self.peers.config_of(peer)
     }
 
     /// Start a session with a new peer, the others untouched. Its TCP MD5 key goes on the
@@ -155,6 +193,17 @@ impl SpeakerHandle {
     /// the peer's task is busy; the signal is never dropped.
     pub async fn bfd(&self, peer: &PeerKey, signal: BfdSignal) -> Result<(), PeerError> {
         self.peers.bfd(peer, signal).await
+    }
+
+    /// Replace the peer `old` by `config`, whose key differs (the address or interface of one
+    /// configured neighbour changed): Cease/6 to `old`, its routes withdrawn, then `config`
+    /// starts. Only this peer is touched.
+    pub async fn replace_peer_key(
+        &self,
+        old: &PeerKey,
+        config: PeerConfig,
+    ) -> Result<(), PeerError> {
+        self.peers.rekey(old, config).await
     }
 
     /// Ask `peer` to send its routes again (ROUTE-REFRESH, RFC 2918); false if no such peer.

@@ -1,15 +1,28 @@
-//! Per-peer routing policy: which learned prefixes are accepted and how many.
+//! Per-peer routing policy: which learned prefixes are accepted and how many ([`ImportPolicy`],
+//! prefix lists), and named route policies that match and change routes both ways
+//! ([`Policy`], in `engine.rs`, over the route view of `route.rs`).
 //!
-//! Pure functions over prefixes; the driver applies them between the wire and the RIB.
+//! Pure functions over prefixes and attributes; the driver applies them between the wire and
+//! the RIB (import) and between our routes and each peer's Adj-RIB-Out (export).
+
+mod engine;
+mod route;
+#[cfg(test)]
+mod tests;
 
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use serde::{Deserialize, Serialize};
+
+pub use engine::{
+    Action, Condition, DecidedBy, Decision, Policy, Statement, StatementAction, Verdict,
+};
+pub use route::{origin_as, path_len, Attrs, Family, RouteAttrs, RouteContext, RouteSource};
 
 /// A prefix-list entry: `prefix` with optional `ge`/`le` bounds on the matched length, with
 /// FRR's meaning: without bounds only `prefix` itself matches; `le N` matches more specifics
 /// up to /N; `ge N` matches lengths N..=32 (128 for IPv6, or up to `le`). A rule matches prefixes
 /// of its own family only.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PrefixRule {
     /// The covering prefix.
@@ -121,7 +134,7 @@ pub fn loop_free(occurrences_of_local_as: usize, allow_as_in: u8) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+mod prefix_tests {
     use super::*;
 
     fn net(s: &str) -> IpNet {

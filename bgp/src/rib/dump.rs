@@ -46,6 +46,9 @@ pub struct RibPath {
     pub multipath: bool,
     /// Kept from before the peer's restart or refresh, waiting to be re-sent or swept.
     pub stale: bool,
+    /// COMMUNITIES as `ASN:VALUE`, then LARGE_COMMUNITY as `ASN:DATA1:DATA2`.
+    #[serde(default)]
+    pub communities: Vec<String>,
     /// ORIGINATOR_ID: the route came through a route reflector (RFC 4456).
     #[serde(default)]
     pub originator_id: Option<std::net::Ipv4Addr>,
@@ -91,6 +94,7 @@ impl Rib {
                 best: false,
                 multipath: false,
                 stale: false,
+                communities: Vec::new(),
                 originator_id: None,
                 cluster_list: Vec::new(),
                 ignored: Some(r.reason.to_string()),
@@ -130,6 +134,7 @@ impl Rib {
                         && used.contains(&p.rank.forwarding)
                 }),
                 stale: p.epoch != self.epoch_of(p.peer_id, family),
+                communities: communities_text(&p.communities, &p.large_communities),
                 originator_id: p.originator_id,
                 cluster_list: p.cluster_list.clone(),
                 ignored: None,
@@ -137,6 +142,17 @@ impl Rib {
             .collect();
         RibRoute { prefix, paths }
     }
+}
+
+/// `ASN:VALUE` for each community, then `ASN:DATA1:DATA2` for each large one.
+pub fn communities_text(communities: &[u32], large: &[crate::wire::LargeCommunity]) -> Vec<String> {
+    let standard = communities
+        .iter()
+        .map(|c| format!("{}:{}", c >> 16, c & 0xffff));
+    let large = large
+        .iter()
+        .map(|l| format!("{}:{}:{}", l.global, l.local1, l.local2));
+    standard.chain(large).collect()
 }
 
 /// `65001 65000 {65003}`; confederation segments in brackets, as BIRD and FRR print them.

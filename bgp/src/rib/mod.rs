@@ -7,6 +7,7 @@
 mod decision;
 mod dump;
 mod ignored;
+mod kept;
 mod next_hop;
 mod path;
 mod reflect;
@@ -18,15 +19,16 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::wire::{AsSegment, Origin, PathAttribute};
+use crate::policy::{Attrs, RouteAttrs};
+use crate::wire::{AsSegment, LargeCommunity, Origin, PathAttribute};
 
 pub use decision::{best_paths, compare, Multipath};
-pub use dump::{RibPath, RibRoute};
+pub use dump::{communities_text, RibPath, RibRoute};
 pub use ignored::{next_hop_problem, IgnoredRoute};
 pub use next_hop::{BadNextHop, NextHop};
 pub use path::path_from;
 pub use reflect::{ReflectRole, Reflected, ReflectedPath};
-pub use store::{PeerInfo, Rib, RouteChange};
+pub use store::{Import, PeerInfo, Rib, RouteChange};
 
 /// How the RIB knows a peer: a number the speaker gives each configured peer. Not its address:
 /// an interface peer's address is whatever link-local address its neighbour has today, and two
@@ -66,6 +68,8 @@ pub struct Path {
     pub local_pref: Option<u32>,
     /// COMMUNITIES.
     pub communities: Vec<u32>,
+    /// LARGE_COMMUNITY (RFC 8092).
+    pub large_communities: Vec<LargeCommunity>,
     /// ORIGINATOR_ID (RFC 4456), from an iBGP peer only: it has no meaning across ASes.
     pub originator_id: Option<Ipv4Addr>,
     /// CLUSTER_LIST (RFC 4456), from an iBGP peer only; empty when absent.
@@ -103,7 +107,39 @@ impl Rank {
     }
 }
 
+impl Attrs for Path {
+    fn as_path(&self) -> &[AsSegment] {
+        &self.as_path
+    }
+    fn communities(&self) -> &[u32] {
+        &self.communities
+    }
+    fn large_communities(&self) -> &[LargeCommunity] {
+        &self.large_communities
+    }
+    fn med(&self) -> Option<u32> {
+        self.med
+    }
+    fn local_pref(&self) -> Option<u32> {
+        self.local_pref
+    }
+}
+
 impl Path {
+    /// This path with the attributes an import policy made of it.
+    pub fn with_attrs(&self, attrs: RouteAttrs) -> Path {
+        let mut path = Path {
+            as_path: attrs.as_path,
+            communities: attrs.communities,
+            large_communities: attrs.large_communities,
+            med: attrs.med,
+            local_pref: attrs.local_pref,
+            ..self.clone()
+        };
+        path.rank = Rank::of(&path);
+        path
+    }
+
     /// AS_PATH length for the decision process: an AS_SET counts as one (RFC 4271 §9.1.2.2),
     /// confederation segments as none (RFC 5065 §5.3).
     pub fn as_path_len(&self) -> usize {

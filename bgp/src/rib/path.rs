@@ -35,6 +35,7 @@ pub(crate) fn path_with_next_hop(
     let mut as_path = None;
     let (mut med, mut local_pref) = (None, None);
     let mut communities = Vec::new();
+    let mut large_communities = Vec::new();
     let (mut originator_id, mut cluster_list) = (None, Vec::new());
     for a in attributes {
         match a {
@@ -43,6 +44,7 @@ pub(crate) fn path_with_next_hop(
             PathAttribute::MultiExitDisc(m) => med = Some(*m),
             PathAttribute::LocalPref(l) => local_pref = Some(*l),
             PathAttribute::Communities(c) => communities.clone_from(c),
+            PathAttribute::LargeCommunities(c) => large_communities.clone_from(c),
             PathAttribute::OriginatorId(id) => originator_id = Some(*id),
             PathAttribute::ClusterList(ids) => cluster_list.clone_from(ids),
             _ => {}
@@ -64,6 +66,7 @@ pub(crate) fn path_with_next_hop(
         // LOCAL_PREF from an eBGP peer is ignored (RFC 4271 §5.1.5).
         local_pref: if ebgp { None } else { local_pref },
         communities,
+        large_communities,
         // Reflection attributes mean something inside one AS only.
         originator_id: originator_id.filter(|_| !ebgp),
         cluster_list: if ebgp { Vec::new() } else { cluster_list },

@@ -58,6 +58,10 @@ pub struct Rib {
     /// Prefixes one operation queued, put in prefix order before they join `pending`, so that
     /// changes come out in the same order whatever order the peer listed its NLRI in.
     queued: Vec<IpNet>,
+    /// The Adj-RIB-In as received, before loop detection and import policy, of the peers that
+    /// asked for it ([`Rib::keep_received`]): what a changed import policy is applied to again
+    /// for a peer that cannot send its routes again (no ROUTE-REFRESH).
+    pub(super) kept: HashMap<PeerId, HashMap<IpNet, Arc<Path>>>,
     /// Our BGP identifier, for the ORIGINATOR_ID loop check (RFC 4456 §8).
     pub(super) router_id: Option<Ipv4Addr>,
     /// Our CLUSTER_ID when we reflect (RFC 4456 §7).
@@ -79,6 +83,10 @@ enum Offer {
     Unusable,
     Ignore(IgnoredRoute),
 }
+
+/// What import makes of one received path for one prefix: the path to store (the same one,
+/// or one a policy changed), or `None` to treat it as withdrawn.
+pub type Import<'a> = dyn FnMut(&IpNet, &Arc<Path>) -> Option<Arc<Path>> + 'a;
 
 impl Rib {
     /// An empty RIB whose ECMP sets follow `multipath` ([`Rib::default`]: FRR's defaults).
@@ -109,7 +117,8 @@ impl Rib {
         accept: impl Fn(&IpNet) -> bool,
     ) -> Vec<RouteChange> {
         let mut moved = Vec::new();
-        self.apply_update(peer, update, accept, &mut |p| moved.push(p));
+        let mut import = |p: &IpNet, path: &Arc<Path>| accept(p).then(|| path.clone());
+        self.apply_update(peer, update, &mut import, &mut |p| moved.push(p));
         self.changes_of(moved)
     }
 
@@ -122,7 +131,16 @@ impl Rib {
         accept: impl Fn(&IpNet) -> bool,
     ) -> bool {
         let mut any = false;
-        self.apply_update(peer, update, accept, &mut |_| any = true);
+        let mut import = |p: &IpNet, path: &Arc<Path>| accept(p).then(|| path.clone());
+        self.apply_update(peer, update, &mut import, &mut |_| any = true);
+        any
+    }
+
+    /// [`Rib::update_quietly`] with an import step that may also change paths (a route
+    /// policy): `import` sees each usable path (loop detection passed) once per prefix.
+    pub fn update_with(&mut self, peer: PeerInfo, update: &UpdateMsg, import: &mut Import) -> bool {
+        let mut any = false;
+        self.apply_update(peer, update, import, &mut |_| any = true);
         any
     }
 
@@ -131,7 +149,7 @@ impl Rib {
         &mut self,
         peer: PeerInfo,
         update: &UpdateMsg,
-        accept: impl Fn(&IpNet) -> bool,
+        import: &mut Import,
         moved: &mut dyn FnMut(IpNet),
     ) {
         let from = peer.id;
@@ -141,6 +159,7 @@ impl Rib {
         });
         let withdrawn = update.withdrawn.iter().map(|p| IpNet::V4(*p));
         for prefix in withdrawn.chain(withdrawn_mp.copied()) {
+            self.forget_kept(from, &prefix);
             self.remove_path(from, prefix, |p| p.peer_id == from, moved);
             self.ignored.remove(prefix, from);
         }
@@ -154,7 +173,7 @@ impl Rib {
             });
             let path = self.path(peer, update, nh, afi::IPV4);
             let prefixes = update.nlri.iter().map(|p| IpNet::V4(*p));
-            self.announce(from, path, prefixes, &accept, moved);
+            self.announce(peer, path, prefixes, import, moved);
         }
         for attr in &update.attributes {
             if let PathAttribute::MpReach(mp) = attr {
@@ -163,31 +182,40 @@ impl Rib {
                     _ => afi::IPV4,
                 };
                 let path = self.path(peer, update, Some(mp.next_hop), family);
-                self.announce(from, path, mp.nlri.iter().copied(), &accept, moved);
+                self.announce(peer, path, mp.nlri.iter().copied(), import, moved);
             }
         }
         self.flush_queued();
     }
 
-    /// The path the UPDATE gives `family`, if it has a usable one. RFC 4271 §9.1.2: a path with
-    /// our own AS in it is unusable (unless the peer is allowed `allow_as_in` occurrences); it
-    /// still replaces what the peer sent before. RFC 4271 §6.3: one whose next hop cannot be
-    /// used is ignored (and remembered as such).
+    /// The path the UPDATE gives `family`, if it has one with every mandatory attribute, as
+    /// received (loop detection, the next hop's check and import come in [`Rib::announce`]).
     fn path(
         &self,
         peer: PeerInfo,
         update: &UpdateMsg,
         nh: Option<MpNextHop>,
         family: u16,
-    ) -> Offer {
+    ) -> Option<Arc<Path>> {
         let epoch = self.epoch(peer.id, family);
-        let Some(mut path) = nh
-            .and_then(|nh| path_with_next_hop(peer, &update.attributes, nh, epoch))
-            .filter(|p| loop_free(p.count_as(peer.local_as), peer.allow_as_in))
-            .filter(|p| self.reflection_loop_free(p))
-        else {
+        nh.and_then(|nh| path_with_next_hop(peer, &update.attributes, nh, epoch))
+            .map(|mut path| {
+                // What a reflector passes on (only kept when this speaker reflects).
+                path.carried = self.carried(&update.attributes);
+                Arc::new(path)
+            })
+    }
+
+    /// What `path` offers: RFC 4271 §9.1.2: a path with our own AS in it is unusable (unless
+    /// the peer is allowed `allow_as_in` occurrences); it still replaces what the peer sent
+    /// before. RFC 4271 §6.3: one whose next hop cannot be used is ignored (and remembered as
+    /// such).
+    fn offer(&self, peer: PeerInfo, path: &Arc<Path>) -> Offer {
+        if !loop_free(path.count_as(peer.local_as), peer.allow_as_in)
+            || !self.reflection_loop_free(path)
+        {
             return Offer::Unusable;
-        };
+        }
         let forwarding = path.forwarding_next_hop();
         let hop = forwarding.address;
         // A link-local address is ours only on the link it is on: compare it with our address
@@ -202,45 +230,58 @@ impl Rib {
                 peer: path.peer,
                 next_hop: forwarding,
                 reason: reason.into(),
-                epoch,
+                epoch: path.epoch,
             }),
-            None => {
-                path.carried = self.carried(&update.attributes);
-                Offer::Use(Arc::new(path))
-            }
+            None => Offer::Use(path.clone()),
         }
     }
 
-    /// Give every prefix `path` (or, without one or when `accept` refuses it, withdraw the
-    /// peer's path for it; an accepted prefix with an ignored path is remembered as ignored).
-    fn announce(
+    /// Give every prefix `path` as `import` makes it (or, without a path, when it is unusable
+    /// or when `import` refuses it, withdraw the peer's path for it; an accepted prefix whose
+    /// path is ignored for its next hop is remembered as ignored). A peer whose Adj-RIB-In is
+    /// kept has `path` recorded as received.
+    pub(super) fn announce(
         &mut self,
-        from: PeerId,
-        offer: Offer,
+        peer: PeerInfo,
+        path: Option<Arc<Path>>,
         prefixes: impl Iterator<Item = IpNet>,
-        accept: &impl Fn(&IpNet) -> bool,
+        import: &mut Import,
         moved: &mut dyn FnMut(IpNet),
     ) {
+        let from = peer.id;
+        let offer = path
+            .as_ref()
+            .map_or(Offer::Unusable, |p| self.offer(peer, p));
+        let mut kept = self.kept.remove(&from);
         let (mut new4, mut new6) = (0usize, 0usize);
-        let (path, ignore) = match offer {
-            Offer::Use(p) => (Some(p), None),
-            Offer::Unusable => (None, None),
-            Offer::Ignore(r) => (None, Some(r)),
-        };
         for prefix in prefixes {
-            let accepted = accept(&prefix);
-            let Some(path) = path.as_ref().filter(|_| accepted) else {
+            if let Some(kept) = kept.as_mut() {
+                match &path {
+                    Some(p) => kept.insert(prefix, p.clone()),
+                    None => kept.remove(&prefix),
+                };
+            }
+            let (stored, ignore) = match &offer {
+                Offer::Use(p) => (import(&prefix, p), None),
+                Offer::Unusable => (None, None),
+                // Remembered only if import would take the route.
+                Offer::Ignore(r) => {
+                    let accepted = path.as_ref().is_some_and(|p| import(&prefix, p).is_some());
+                    (None, accepted.then(|| r.clone()))
+                }
+            };
+            let Some(path) = stored else {
                 self.remove_path(from, prefix, |p| p.peer_id == from, moved);
-                match &ignore {
-                    Some(r) if accepted => self.ignored.insert(prefix, from, r.clone()),
-                    _ => self.ignored.remove(prefix, from),
+                match ignore {
+                    Some(r) => self.ignored.insert(prefix, from, r),
+                    None => self.ignored.remove(prefix, from),
                 }
                 continue;
             };
             self.ignored.remove(prefix, from);
             let outcome = match prefix {
-                IpNet::V4(p) => self.v4.insert(p, path.clone()),
-                IpNet::V6(p) => self.v6.insert(p, path.clone()),
+                IpNet::V4(p) => self.v4.insert(p, path),
+                IpNet::V6(p) => self.v6.insert(p, path),
             };
             if outcome.counted {
                 match prefix {
@@ -255,6 +296,9 @@ impl Rib {
                 let count = self.per_peer.entry((from, family)).or_default();
                 *count = count.saturating_add(n);
             }
+        }
+        if let Some(kept) = kept {
+            self.kept.insert(from, kept);
         }
     }
 
@@ -273,7 +317,7 @@ impl Rib {
     }
 
     /// Move what one operation queued onto the pending list, in prefix order.
-    fn flush_queued(&mut self) {
+    pub(super) fn flush_queued(&mut self) {
         self.queued.sort_unstable();
         self.pending.extend(self.queued.drain(..));
     }
@@ -281,6 +325,7 @@ impl Rib {
     /// Forget every path of `peer` (session down, no graceful restart).
     pub fn peer_down(&mut self, peer: PeerId) -> Vec<RouteChange> {
         self.epochs.retain(|(p, _), _| *p != peer);
+        self.kept.remove(&peer);
         self.ignored.remove_where(peer, |_, _| true);
         self.sweep(peer, |p| p.peer_id == peer, None)
     }

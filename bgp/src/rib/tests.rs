@@ -3,6 +3,7 @@
 
 mod properties;
 mod reflection;
+mod reimport;
 mod unnumbered;
 
 use std::collections::BTreeMap;

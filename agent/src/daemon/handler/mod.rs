@@ -2,8 +2,8 @@
 //!
 //! [`shared`] holds the daemon's parts and what every family shares; [`cni`] the container
 //! lifecycle (attach, detach, gc), [`check`] CNI CHECK and STATUS, [`addresses`] IPAM's own
-//! requests, [`queries`] the read-only ones (list, status, peers, routes). This module only
-//! dispatches and counts.
+//! requests, [`queries`] the read-only ones (list, status, peers, routes), [`routing`] the
+//! configuration reload and the API's announcements. This module only dispatches and counts.
 
 mod addresses;
 mod check;
@@ -11,6 +11,7 @@ mod cni;
 pub(super) mod leaks;
 mod netns_target;
 mod queries;
+mod routing;
 mod shared;
 
 use futures::future::BoxFuture;
@@ -103,6 +104,12 @@ impl AgentHandler {
                 Request::Peers { peer } => ("peers", self.peers(peer).await),
                 Request::Routes => ("routes", self.routes().await),
                 Request::Ipam => ("ipam", self.ipam_status().await),
+                Request::Reload => ("reload", self.reload().await),
+                Request::Announce {
+                    prefixes,
+                    communities,
+                } => ("announce", self.announce(prefixes, communities).await),
+                Request::Withdraw { prefixes } => ("withdraw", self.withdraw(prefixes).await),
                 Request::Cni { .. } => (
                     "cni",
                     error(

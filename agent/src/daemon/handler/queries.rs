@@ -134,6 +134,9 @@ impl AgentHandler {
             .into_iter()
             .map(|r| view.route(r))
             .collect();
-        Reply::Routes { routes }
+        Reply::Routes {
+            routes,
+            announced: self.announcements.list().await,
+        }
     }
 }

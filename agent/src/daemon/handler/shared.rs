@@ -9,10 +9,12 @@ use tokio::sync::Mutex;
 use tracing::warn;
 
 use crate::config::Config;
+use crate::daemon::announce::Announcements;
 use crate::daemon::blocks::BlockAnnouncer;
 use crate::daemon::clock::Clock;
 use crate::daemon::conflicts::Conflicts;
 use crate::daemon::reconciler::Reconciler;
+use crate::daemon::reload::Reloader;
 use crate::daemon::usage;
 use crate::kernel::Kernel;
 use crate::metrics::Metrics;
@@ -44,6 +46,10 @@ pub struct HandlerParts {
     pub clock: Arc<dyn Clock>,
     /// The BFD sessions (shown with their peers).
     pub bfd: Arc<crate::daemon::bfd::BfdSupervisor>,
+    /// Re-reads the configuration (`reload`).
+    pub reloader: Arc<Reloader>,
+    /// The prefixes announced through the API (`announce`, `withdraw`, `routes`).
+    pub announcements: Arc<Announcements>,
 }
 
 /// Serves the local API on behalf of the daemon.
@@ -64,6 +70,8 @@ pub struct AgentHandler {
     pub(super) bfd: Arc<crate::daemon::bfd::BfdSupervisor>,
     /// Namespace paths of attachments made since start (IPAM does not keep them).
     pub(super) netns: Mutex<HashMap<(String, String), PathBuf>>,
+    pub(super) reloader: Arc<Reloader>,
+    pub(super) announcements: Arc<Announcements>,
     /// Attachments allocated and still being wired: GC must not release them meanwhile.
     /// Changed only with `ipam` held, so GC (which holds it) sees a settled set.
     wiring: std::sync::Mutex<HashSet<ipam::AllocationKey>>,
@@ -83,6 +91,8 @@ impl AgentHandler {
             conflicts: parts.conflicts,
             clock: parts.clock,
             bfd: parts.bfd,
+            reloader: parts.reloader,
+            announcements: parts.announcements,
             netns: Mutex::new(HashMap::new()),
             wiring: std::sync::Mutex::new(HashSet::new()),
         }

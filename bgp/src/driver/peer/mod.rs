@@ -5,12 +5,16 @@
 //! machine's.
 
 mod follow;
+mod import;
 mod receive;
+mod reconfigure;
 mod reflect;
 mod report;
 mod send;
 
-use std::collections::{HashMap, HashSet, VecDeque};
+pub use reconfigure::{ImportApplied, PeerUpdate};
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, SocketAddr, SocketAddrV6};
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,7 +26,8 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
-use super::config::PeerConfig;
+use super::adj_out::{AdjRibOut, OurRoutes};
+use super::config::{Announced, PeerConfig};
 use super::conn::{dial, Conn, ConnEvent};
 use super::link::{Hint, LinkHandle};
 use super::shared::Shared;
@@ -35,12 +40,15 @@ use crate::wire::{
 };
 
 /// Commands for a peer task.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug)]
 pub(super) enum PeerCommand {
     /// Ask the peer to send its routes again (ROUTE-REFRESH, RFC 2918).
     RequestRefresh,
     /// Close the sessions with Cease/3 or /6, withdraw the peer's routes and end the task.
     Remove(Removal),
+    /// Take a configuration whose session part is unchanged: apply its import and export to the
+    /// running session, and say what that took.
+    Reconfigure(Box<PeerConfig>, tokio::sync::oneshot::Sender<PeerUpdate>),
     /// The peer's BFD session changed (RFC 5882): fed to the machine as is.
     Bfd(BfdSignal),
 }
@@ -69,6 +77,8 @@ pub(super) struct PeerChannels {
     pub commands: mpsc::Receiver<PeerCommand>,
     /// The speaker's local prefixes.
     pub prefixes: watch::Receiver<Vec<IpNet>>,
+    /// The prefixes announced through the agent's API.
+    pub announced: watch::Receiver<Arc<BTreeMap<IpNet, Announced>>>,
     /// Becomes true when the speaker stops.
     pub stop: watch::Receiver<bool>,
     /// The head of the RIB's reflection log, for a peer that is sent reflected routes.
@@ -110,7 +120,10 @@ pub(super) struct PeerTask {
     connecting: Option<JoinHandle<std::io::Result<TcpStream>>>,
     next_id: u64,
     /// What the Established session was sent (Adj-RIB-Out).
-    advertised: Vec<IpNet>,
+    advertised: AdjRibOut,
+    /// Our routes `advertised` was last computed from (announcements can then be sent as a
+    /// delta).
+    sent_from: OurRoutes,
     /// Prefixes the peer announced that the import policy refused (for the received count).
     refused: (HashSet<ipnet::Ipv4Net>, HashSet<ipnet::Ipv6Net>),
     /// UPDATEs of the current session repaired per RFC 7606 (only the first is logged at warn).
@@ -142,7 +155,8 @@ impl PeerTask {
             events_rx,
             connecting: None,
             next_id: 0,
-            advertised: Vec::new(),
+            advertised: AdjRibOut::new(),
+            sent_from: OurRoutes::default(),
             refused: (HashSet::new(), HashSet::new()),
             recovered: 0,
             reflect_out: None,
@@ -175,7 +189,9 @@ impl PeerTask {
                     info!(peer = %self.cfg.peer, ?why, "peer removed from the configuration");
                     return self.process(Input::Remove(why)).await;
                 }
-                Wake::Command(PeerCommand::RequestRefresh) => self.request_refresh().await,
+                Wake::Command(PeerCommand::RequestRefresh) => {
+                    self.request_refresh().await;
+                }
                 Wake::Command(PeerCommand::Bfd(signal)) => {
                     let input = match signal {
                         BfdSignal::Down {
@@ -188,11 +204,17 @@ impl PeerTask {
                     self.process(input).await;
                     self.set_state();
                 }
+                Wake::Command(PeerCommand::Reconfigure(config, done)) => {
+                    let update = self.reconfigure(*config).await;
+                    let _ = done.send(update);
+                }
                 Wake::Inbound(stream) => self.on_inbound(stream).await,
                 Wake::Conn(id, event) => self.on_conn_event(id, event).await,
                 Wake::Connected(result) => self.on_connected(result).await,
                 Wake::Timer => self.process(Input::Tick).await,
-                Wake::Prefixes => self.readvertise().await,
+                Wake::Prefixes => {
+                    self.readvertise(false).await;
+                }
                 Wake::Reflected => self.reflect_changes().await,
             }
         }
@@ -225,6 +247,7 @@ impl PeerTask {
             }
             _ = sleep_until(deadline) => Wake::Timer,
             Ok(()) = ch.prefixes.changed() => Wake::Prefixes,
+            Ok(()) = ch.announced.changed() => Wake::Prefixes,
             Ok(()) = async {
                 match ch.reflected.as_mut() {
                     Some(r) => r.changed().await,
@@ -428,6 +451,14 @@ impl PeerTask {
             warn!(peer = %self.cfg.peer, code = n.code, subcode = n.subcode, "sent NOTIFICATION");
         }
         None
+    }
+
+    /// Our routes as they stand.
+    fn our_routes(&self) -> OurRoutes {
+        OurRoutes {
+            local: self.channels.prefixes.borrow().clone(),
+            announced: self.channels.announced.borrow().clone(),
+        }
     }
 
     /// The TTL of this peer's connections: single-hop eBGP, `ebgp_multihop`, or GTSM.

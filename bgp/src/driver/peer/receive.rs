@@ -3,6 +3,7 @@
 
 use tracing::{debug, warn};
 
+use super::import::Importer;
 use super::PeerTask;
 use crate::fsm::peer::{ConnId, Input};
 use crate::fsm::Negotiated;
@@ -41,20 +42,17 @@ impl PeerTask {
             return None;
         }
         let peer = self.rib_peer(&n);
-        let import = &self.cfg.import;
-        let refused_now = std::cell::RefCell::new(Vec::new());
+        let mut importer = Importer::new(
+            &self.cfg.import,
+            self.cfg.import_policy.as_deref(),
+            &self.cfg.peer,
+            self.shared.local_as,
+        );
         let mut ignored = (0, 0);
         let (held, reflected) = match self.shared.rib.lock() {
             Ok(mut rib) => {
-                let accept = |p: &ipnet::IpNet| {
-                    let ok = import.accepts(p);
-                    if !ok {
-                        refused_now.borrow_mut().push(*p);
-                    }
-                    ok
-                };
                 ignored.0 = rib.ignored_count(peer.id);
-                if rib.update_quietly(peer, update, accept) {
+                if rib.update_with(peer, update, &mut |p, path| importer.import(p, path)) {
                     self.shared.signal.changed();
                 }
                 ignored.1 = rib.ignored_count(peer.id);
@@ -66,11 +64,12 @@ impl PeerTask {
             }
             Err(_) => return None,
         };
+        let refused = importer.refused;
         self.shared.reflected_to(reflected);
         if ignored.1 > ignored.0 {
             self.log_ignored(update, ignored.1);
         }
-        self.track_refused(update, refused_now.into_inner());
+        self.track_refused(update, refused);
         Some(Input::Imported {
             conn: id,
             held,
@@ -101,6 +100,42 @@ impl PeerTask {
         } else {
             debug!(peer = %self.cfg.peer, reason = %why, ignored = held, "routes ignored");
         }
+    }
+
+    /// Apply the current import (prefix list, policy, `allow_as_in`) again to what the peer
+    /// sent, kept since its session came up (a peer without ROUTE-REFRESH). False if nothing is
+    /// kept for it.
+    pub(super) fn reimport_kept(&mut self) -> bool {
+        let Some((_, n)) = self.machine.established() else {
+            return false;
+        };
+        let peer = self.rib_peer(&n);
+        let mut importer = Importer::new(
+            &self.cfg.import,
+            self.cfg.import_policy.as_deref(),
+            &self.cfg.peer,
+            self.shared.local_as,
+        );
+        let moved = match self.shared.rib.lock() {
+            Ok(mut rib) => rib.reimport(peer, &mut |p, path| importer.import(p, path)),
+            Err(_) => None,
+        };
+        if moved == Some(true) {
+            self.shared.signal.changed();
+        }
+        if moved.is_some() {
+            // The refused set is what the kept table holds and the import refuses now.
+            self.refused.0.clear();
+            self.refused.1.clear();
+            for p in importer.refused {
+                let _ = match p {
+                    ipnet::IpNet::V4(p) => self.refused.0.insert(p),
+                    ipnet::IpNet::V6(p) => self.refused.1.insert(p),
+                };
+            }
+            self.publish_refused();
+        }
+        moved.is_some()
     }
 
     /// The session fell to Idle: the status says so, with the reason, before any route change

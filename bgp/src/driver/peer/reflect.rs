@@ -122,7 +122,7 @@ impl PeerTask {
         items: Vec<(IpNet, Option<ReflectedPath>)>,
     ) -> Option<Input> {
         let to = self.reflect_target(id)?;
-        let local: HashSet<IpNet> = self.exported().into_iter().collect();
+        let local: HashSet<IpNet> = self.exported().into_keys().collect();
         let out = self.reflect_out.as_mut()?;
         let (mut announce, mut withdraw) = (Vec::new(), Vec::new());
         for (prefix, route) in items {

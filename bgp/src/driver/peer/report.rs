@@ -16,7 +16,7 @@ impl PeerTask {
                 e.status.state = state;
                 e.status.held_down_by_bfd = self.machine.held_down_by_bfd();
                 let established = state == PeerState::Established;
-                let advertised = || self.advertised.iter().chain(self.reflected_sent());
+                let advertised = || self.advertised.keys().chain(self.reflected_sent());
                 e.status.prefixes_advertised = if established {
                     advertised().count() as u64
                 } else {

@@ -4,6 +4,7 @@ use ipnet::IpNet;
 use tracing::{debug, info};
 
 use super::PeerTask;
+use crate::driver::adj_out::{adj_rib_out, announced_delta, diff, AdjRibOut, Groups};
 use crate::driver::export::{announcements, next_hops, withdrawals, ExportAttrs};
 use crate::fsm::peer::{ConnId, Input};
 use crate::fsm::Negotiated;
@@ -46,6 +47,12 @@ impl PeerTask {
         self.recovered = 0;
         self.ignored_logged = 0;
         self.advertised.clear();
+        // A peer that cannot be asked for its routes again has them kept as received, for a
+        // changed import policy (see rib/kept.rs).
+        let peer_id = self.id;
+        if let Ok(mut rib) = self.shared.rib.lock() {
+            rib.keep_received(peer_id, !n.route_refresh);
+        }
         self.reflect_reset();
         // Our end of the session: a next hop the peer sends equal to it is ours (RFC 4271 §6.3).
         let (peer, local) = (self.id, self.conns.get(&id).map(|c| c.local.ip()));
@@ -58,8 +65,10 @@ impl PeerTask {
 
     /// Send every exported prefix, then End-of-RIB for each family (RFC 4724 §2).
     pub(super) async fn advertise_all(&mut self, id: ConnId, n: Negotiated) -> Option<Input> {
-        let prefixes = self.exported();
-        if let Some(fail) = self.send_updates(id, &prefixes, &[]).await {
+        self.sent_from = self.our_routes();
+        let wanted = self.exported();
+        let (_, groups) = diff(&AdjRibOut::new(), &wanted);
+        if let Err(fail) = self.send_updates(id, &groups, &[]).await {
             return Some(fail);
         }
         if let Some(fail) = self.reflect_all(id, None, true).await {
@@ -76,32 +85,48 @@ impl PeerTask {
         None
     }
 
-    /// Send the difference between what was advertised and the current local prefixes.
-    pub(super) async fn readvertise(&mut self) {
+    /// Send the difference between what was advertised and what the peer should have now
+    /// (our routes or, `full`, its export changed); the number of UPDATEs sent. When only the
+    /// announced prefixes changed, only those are looked at.
+    pub(super) async fn readvertise(&mut self, full: bool) -> u64 {
         let Some((id, _)) = self.machine.established() else {
-            return;
+            return 0;
         };
-        let now: Vec<IpNet> = self.exported();
-        let announce: Vec<IpNet> = now
-            .iter()
-            .filter(|p| !self.advertised.contains(p))
-            .copied()
-            .collect();
-        let withdraw: Vec<IpNet> = self
-            .advertised
-            .iter()
-            .filter(|p| !now.contains(p))
-            .copied()
-            .collect();
-        if let Some(fail) = self.send_updates(id, &announce, &withdraw).await {
-            return self.process(fail).await;
-        }
+        let ours = self.our_routes();
+        let local_as = self.shared.local_as;
+        let delta = (!full)
+            .then(|| {
+                announced_delta(
+                    &self.cfg,
+                    local_as,
+                    &self.sent_from,
+                    &ours,
+                    &self.advertised,
+                )
+            })
+            .flatten();
+        let (withdraw, groups) = match delta {
+            Some(delta) => delta,
+            None => diff(&self.advertised, &adj_rib_out(&self.cfg, local_as, &ours)),
+        };
+        self.sent_from = ours;
+        let sent = match self.send_updates(id, &groups, &withdraw).await {
+            Ok(sent) => sent,
+            Err(fail) => {
+                self.process(fail).await;
+                return 0;
+            }
+        };
+        // A prefix of ours now sent replaces its reflected route; one withdrawn makes way for
+        // it again.
+        let announced: Vec<IpNet> = groups.iter().flat_map(|(_, p)| p.iter().copied()).collect();
         if let Some(fail) = self
-            .reflect_after_local_change(id, &announce, &withdraw)
+            .reflect_after_local_change(id, &announced, &withdraw)
             .await
         {
             self.process(fail).await;
         }
+        sent
     }
 
     /// The peer asked for our routes again (RFC 2918 §4), or marks its own re-advertisement
@@ -122,11 +147,9 @@ impl PeerTask {
         match rr.subtype {
             RR_REQUEST => {
                 info!(peer = %self.cfg.peer, afi = rr.afi, "route refresh requested: sending our routes again");
-                let prefixes: Vec<IpNet> = self
-                    .exported()
-                    .into_iter()
-                    .filter(|p| (rr.afi == afi::IPV6) == p.addr().is_ipv6())
-                    .collect();
+                let mut family = self.exported();
+                family.retain(|p, _| (rr.afi == afi::IPV6) == p.addr().is_ipv6());
+                let (_, groups) = diff(&AdjRibOut::new(), &family);
                 let marker = |subtype| {
                     Message::RouteRefresh(RouteRefreshMsg {
                         afi: rr.afi,
@@ -139,7 +162,7 @@ impl PeerTask {
                         return Some(fail);
                     }
                 }
-                if let Some(fail) = self.send_updates(id, &prefixes, &[]).await {
+                if let Err(fail) = self.send_updates(id, &groups, &[]).await {
                     return Some(fail);
                 }
                 if let Some(fail) = self.reflect_all(id, Some(rr.afi), false).await {
@@ -190,14 +213,20 @@ impl PeerTask {
         }
     }
 
+    /// Send the withdrawals, then each group of prefixes with its attributes, and record them in
+    /// the Adj-RIB-Out; the number of UPDATEs sent, or the input a failed write makes.
     async fn send_updates(
         &mut self,
         id: ConnId,
-        announce: &[IpNet],
+        groups: &Groups,
         withdraw: &[IpNet],
-    ) -> Option<Input> {
-        let n = self.machine.negotiated(id)?;
-        let local = self.conns.get(&id)?.local.ip();
+    ) -> Result<u64, Input> {
+        let Some(n) = self.machine.negotiated(id) else {
+            return Ok(0);
+        };
+        let Some(local) = self.conns.get(&id).map(|c| c.local.ip()) else {
+            return Ok(0);
+        };
         let (v4, v6) = next_hops(local, self.cfg.ipv4_next_hop, self.cfg.ipv6_next_hop);
         let attrs = ExportAttrs {
             local_as: self.shared.local_as,
@@ -205,39 +234,40 @@ impl PeerTask {
             next_hop_v4: v4.filter(|_| n.ipv4),
             enhe_next_hop: v6.filter(|_| n.ipv4 && n.extended_next_hop),
             next_hop_v6: v6.filter(|_| n.ipv6),
-            communities: self.cfg.communities.clone(),
-            large_communities: self.cfg.large_communities.clone(),
         };
         let sendable = |p: &&IpNet| match p {
             IpNet::V4(_) => attrs.next_hop_v4.is_some() || attrs.enhe_next_hop.is_some(),
             IpNet::V6(_) => attrs.next_hop_v6.is_some(),
         };
-        let announce: Vec<IpNet> = announce.iter().filter(sendable).copied().collect();
         let withdraw: Vec<IpNet> = withdraw.iter().filter(sendable).copied().collect();
-        let updates = withdrawals(&withdraw)
-            .into_iter()
-            .chain(announcements(&announce, &attrs));
-        for u in updates {
+        let mut sent = 0u64;
+        for u in withdrawals(&withdraw) {
             if let Some(fail) = self.send(id, Message::Update(u)).await {
-                return Some(fail);
+                return Err(fail);
             }
+            sent = sent.saturating_add(1);
         }
-        self.advertised.retain(|p| !withdraw.contains(p));
-        for p in announce {
-            if !self.advertised.contains(&p) {
-                self.advertised.push(p);
+        for p in &withdraw {
+            self.advertised.remove(p);
+        }
+        for (route, prefixes) in groups {
+            let prefixes: Vec<IpNet> = prefixes.iter().filter(sendable).copied().collect();
+            for u in announcements(&prefixes, &attrs, route) {
+                if let Some(fail) = self.send(id, Message::Update(u)).await {
+                    return Err(fail);
+                }
+                sent = sent.saturating_add(1);
+            }
+            for p in prefixes {
+                self.advertised.insert(p, route.clone());
             }
         }
         self.set_state();
-        None
+        Ok(sent)
     }
 
-    /// What this peer is sent: the speaker's local prefixes and the peer's extra exports.
-    pub(super) fn exported(&self) -> Vec<IpNet> {
-        let mut all: Vec<IpNet> = self.channels.prefixes.borrow().clone();
-        all.extend(self.cfg.export.iter().copied());
-        all.sort();
-        all.dedup();
-        all
+    /// What this peer should be sent now: our routes through its export.
+    pub(super) fn exported(&self) -> AdjRibOut {
+        adj_rib_out(&self.cfg, self.shared.local_as, &self.our_routes())
     }
 }
