@@ -123,6 +123,14 @@ fn single_hop_v4_and_v6_a_bfd_failure_closes_bgp_with_cease_10_and_holds_it_unti
         );
         assert!(b.control_plane_independent, "C bit set while running");
     }
+    // The BFD thread runs under SCHED_FIFO (root has CAP_SYS_NICE): latticed's RIB and
+    // kernel work cannot delay it.
+    let log = std::fs::read_to_string(d.join("h1.log")).unwrap_or_default();
+    assert!(
+        log.contains("BFD runs on a SCHED_FIFO thread"),
+        "{}",
+        report("SCHED_FIFO")
+    );
     let unreachable = peer(&sock, "192.0.2.99").unwrap().bfd.unwrap();
     assert_eq!(unreachable.state, BfdState::Pending, "{unreachable:?}");
     let why = unreachable.reason.unwrap_or_default();

@@ -22,6 +22,7 @@ fn ports(n: u16) -> (DriverConfig, DriverConfig) {
         listen_multihop: me + 1,
         peer_single_hop: peer,
         peer_multihop: peer + 1,
+        realtime_priority: None,
     };
     (config(a, b), config(b, a))
 }

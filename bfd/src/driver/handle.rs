@@ -30,6 +30,7 @@ pub(crate) enum Command<K> {
 pub struct Bfd<K> {
     commands: mpsc::UnboundedSender<Command<K>>,
     counters: Arc<Counters>,
+    realtime: Result<(), String>,
 }
 
 impl<K> Bfd<K>
@@ -46,17 +47,19 @@ where
         let (events, event_rx) = mpsc::unbounded_channel();
         let counters = Arc::new(Counters::default());
         let (ready, started) = std::sync::mpsc::channel();
+        let priority = config.realtime_priority;
         let runner = Runner::new(config, events, counters.clone());
         std::thread::Builder::new()
             .name("lattice-bfd".into())
             .spawn(move || {
+                let realtime = priority.map_or(Ok(()), realtime);
                 let rt = tokio::runtime::Builder::new_current_thread()
                     .enable_io()
                     .enable_time()
                     .build();
                 match rt {
                     Ok(rt) => {
-                        let _ = ready.send(Ok(()));
+                        let _ = ready.send(Ok(realtime));
                         rt.block_on(runner.run(command_rx));
                     }
                     Err(e) => {
@@ -64,10 +67,23 @@ where
                     }
                 }
             })?;
-        started
+        let realtime = started
             .recv()
             .map_err(|_| io::Error::other("the BFD thread died at start"))??;
-        Ok((Bfd { commands, counters }, event_rx))
+        Ok((
+            Bfd {
+                commands,
+                counters,
+                realtime,
+            },
+            event_rx,
+        ))
+    }
+
+    /// Whether the driver's thread runs under `SCHED_FIFO` as
+    /// [`DriverConfig::realtime_priority`] asked, or why not (also `Ok` when not asked).
+    pub fn realtime(&self) -> Result<(), String> {
+        self.realtime.clone()
     }
 
     async fn ask<T>(
@@ -127,5 +143,24 @@ where
     /// call [`Bfd::admin_down_all`] first for a graceful stop.
     pub async fn shutdown(self) {
         let _ = self.ask(Command::Stop).await;
+    }
+}
+
+/// Puts the calling thread under `SCHED_FIFO` at `priority` (on Linux, pid 0 of
+/// `sched_setscheduler` is the calling thread, not the process). nix has no wrapper for it.
+#[allow(unsafe_code)]
+fn realtime(priority: u8) -> Result<(), String> {
+    let param = libc::sched_param {
+        sched_priority: i32::from(priority.clamp(1, 99)),
+    };
+    // SAFETY: a plain system call on the calling thread with a valid, initialised parameter.
+    let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(format!(
+            "SCHED_FIFO {priority}: {} (needs CAP_SYS_NICE)",
+            io::Error::last_os_error()
+        ))
     }
 }

@@ -45,6 +45,11 @@ pub struct DriverConfig {
     pub peer_single_hop: u16,
     /// Where peers receive multihop packets.
     pub peer_multihop: u16,
+    /// Run the driver's thread under `SCHED_FIFO` at this priority (1-99), so a busy host
+    /// (a RIB ingest, a route burst, compilers) cannot delay a packet or a detection past the
+    /// detection time; needs `CAP_SYS_NICE`. Without it the thread runs as any other, and
+    /// [`Bfd::realtime`] says so. `None` (the default): not asked.
+    pub realtime_priority: Option<u8>,
 }
 
 impl Default for DriverConfig {
@@ -54,6 +59,7 @@ impl Default for DriverConfig {
             listen_multihop: MULTIHOP_PORT,
             peer_single_hop: SINGLE_HOP_PORT,
             peer_multihop: MULTIHOP_PORT,
+            realtime_priority: None,
         }
     }
 }

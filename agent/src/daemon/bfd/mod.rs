@@ -41,6 +41,10 @@ const TICKS_PER_RETRY: u32 = 10;
 /// Why a session has not started: its peer's BGP session has never been Established.
 const WAITING_FOR_BGP: &str =
     "waiting for the BGP session to be established first (BFD then runs between its addresses)";
+/// The BFD thread's `SCHED_FIFO` priority: above every ordinary thread (the RIB, the kernel
+/// work, other processes), low among real-time ones (kernel threads, other real-time
+/// daemons of the host).
+const REALTIME_PRIORITY: u8 = 10;
 /// How long a stop waits for every Up session to send a packet with the C bit cleared.
 const C_BIT_WAIT: Duration = Duration::from_millis(1500);
 /// After a graceful restart, how long a BFD peer's BGP session waits for BFD to be Up at most.
@@ -382,8 +386,20 @@ impl BfdSupervisor {
         inner: &'a mut Inner,
     ) -> Result<&'a Bfd<PeerKey>, String> {
         if inner.driver.is_none() {
-            let (driver, events) = Bfd::start(DriverConfig::default())
-                .map_err(|e| format!("starting the BFD driver: {e}"))?;
+            let (driver, events) = Bfd::start(DriverConfig {
+                realtime_priority: Some(REALTIME_PRIORITY),
+                ..DriverConfig::default()
+            })
+            .map_err(|e| format!("starting the BFD driver: {e}"))?;
+            match driver.realtime() {
+                Ok(()) => info!(
+                    priority = REALTIME_PRIORITY,
+                    "BFD runs on a SCHED_FIFO thread"
+                ),
+                Err(why) => {
+                    warn!(reason = %why, "BFD runs on an ordinary thread: a busy host may delay it")
+                }
+            }
             if let Err(e) = driver.set_control_plane_independent(true).await {
                 warn!(error = %e, "setting the BFD C bit");
             }
