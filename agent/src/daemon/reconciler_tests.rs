@@ -158,6 +158,64 @@ async fn learned_routes_follow_reachability_and_stale_ones_go_after_adoption() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn echoes_of_our_withdrawals_are_never_drift_but_a_wanted_route_deleted_is() {
+    let t = start(None).await;
+    t.k.add_netns("/run/netns/tor");
+    t.k.create_veth("up0", "tor0", "/run/netns/tor".as_ref())
+        .await
+        .unwrap();
+    let up0 = t.k.link_by_name("up0").await.unwrap();
+    t.k.set_link_up(up0.index).await.unwrap();
+    t.k.add_address(up0.index, net("10.0.0.1/24"))
+        .await
+        .unwrap();
+    wait(Duration::from_millis(150)).await;
+    let route = |prefix: &str, hops: Vec<crate::kernel::NextHop>| LearnedRoute {
+        prefix: net(prefix),
+        next_hops: hops,
+    };
+    let hop = || vec!["10.0.0.2".parse().unwrap()];
+    t.learned
+        .send(vec![
+            route("10.244.2.0/24", hop()),
+            route("10.244.3.0/24", hop()),
+        ])
+        .await
+        .unwrap();
+    wait(Duration::from_secs(1)).await;
+    assert_eq!(t.k.routes(RTPROT_BGP).await.unwrap().len(), 2);
+    let before = t.r.stats.resyncs.load(Ordering::Relaxed);
+    t.learned
+        .send(vec![route("10.244.2.0/24", vec![])])
+        .await
+        .unwrap();
+    wait(Duration::from_secs(1)).await;
+    assert_eq!(
+        t.r.stats.resyncs.load(Ordering::Relaxed),
+        before,
+        "no resync for our own withdrawal"
+    );
+    // Its echo arriving again, after `own_deletes` forgot it (bounded: the echoes of a full
+    // table withdrawn lag by more than its bound): still ours, not drift.
+    let echo = |prefix: &str| crate::kernel::KernelEvent::Route {
+        destination: net(prefix),
+        protocol: RTPROT_BGP,
+        deleted: true,
+    };
+    assert!(!t.r.relevant(&echo("10.244.2.0/24")).await);
+    assert!(t.r.relevant(&echo("10.244.3.0/24")).await, "still wanted");
+    // Someone deletes a learned route BGP still wants: drift, repaired.
+    t.k.delete_route(net("10.244.3.0/24"), RTPROT_BGP)
+        .await
+        .unwrap();
+    wait(Duration::from_millis(150)).await;
+    assert_eq!(t.r.stats.resyncs.load(Ordering::Relaxed), before + 1);
+    let bgp = t.k.routes(RTPROT_BGP).await.unwrap();
+    assert_eq!(bgp.len(), 1, "{bgp:?}");
+    assert_eq!(bgp[0].destination, net("10.244.3.0/24"));
+}
+
+#[tokio::test(start_paused = true)]
 async fn without_events_the_periodic_resync_repairs() {
     let t = start(None).await;
     // Drift that raises no notification the reconciler considers (a same-protocol change).
@@ -237,5 +295,48 @@ async fn lost_notifications_force_an_immediate_full_resync() {
         .unwrap();
     settle().await;
     // No time has passed (no debounce, no period): only the overrun can have caused this.
+    assert!(t.k.snapshot().routes.contains_key(&net("10.244.1.0/24")));
+}
+
+#[tokio::test(start_paused = true)]
+async fn during_a_burst_of_learned_routes_a_resync_waits_for_its_end() {
+    let t = start(None).await;
+    t.k.add_netns("/x");
+    t.k.create_veth("eth1", "y", "/x".as_ref()).await.unwrap();
+    let eth1 = t.k.link_by_name("eth1").await.unwrap();
+    wait(Duration::from_secs(1)).await;
+    let batch = |i: u32| {
+        let [_, _, a, b] = i.to_be_bytes();
+        vec![LearnedRoute {
+            prefix: net(&format!("10.244.{}.{b}/32", 100 + a)),
+            next_hops: vec![],
+        }]
+    };
+    t.learned.send(batch(0)).await.unwrap();
+    settle().await;
+    let before = t.r.stats.resyncs.load(Ordering::Relaxed);
+    // Lost notifications in the middle of the burst, a deletion among them.
+    for i in 0..5000u32 {
+        let [_, _, a, b] = i.to_be_bytes();
+        t.k.add_address(eth1.index, net(&format!("10.50.{a}.{b}/32")))
+            .await
+            .unwrap();
+    }
+    t.k.delete_route(net("10.244.1.0/24"), RTPROT_LATTICE)
+        .await
+        .unwrap();
+    for i in 1..=20 {
+        t.learned.send(batch(i)).await.unwrap();
+        wait(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        t.r.stats.resyncs.load(Ordering::Relaxed),
+        before,
+        "no resync while the burst goes on"
+    );
+    assert!(!t.k.snapshot().routes.contains_key(&net("10.244.1.0/24")));
+    // The burst over: one resync repairs what the lost notifications hid.
+    wait(Duration::from_millis(200)).await;
+    assert_eq!(t.r.stats.resyncs.load(Ordering::Relaxed), before + 1);
     assert!(t.k.snapshot().routes.contains_key(&net("10.244.1.0/24")));
 }

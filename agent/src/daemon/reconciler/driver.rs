@@ -1,5 +1,5 @@
 //! The reconciler's event loop: learned-route batches, kernel notifications (debounced, an
-//! overrun at once), notifications from container namespaces, the periodic resync and the end
+//! overrun at once; while learned batches keep coming, after the burst), notifications from container namespaces, the periodic resync and the end
 //! of adoption, all as inputs to one [`Reconciler`].
 
 use std::sync::Arc;
@@ -16,7 +16,7 @@ use crate::metrics::Metrics;
 
 impl Reconciler {
     /// True if a notification means the kernel may have drifted from the desired state.
-    async fn relevant(&self, event: &KernelEvent) -> bool {
+    pub(super) async fn relevant(&self, event: &KernelEvent) -> bool {
         match event {
             KernelEvent::Overrun | KernelEvent::Link { .. } | KernelEvent::Address { .. } => true,
             KernelEvent::Route {
@@ -26,11 +26,22 @@ impl Reconciler {
             } => {
                 let mut inner = self.state.lock().await;
                 let ours = *protocol == RTPROT_LATTICE || *protocol == RTPROT_BGP;
-                if *deleted && ours && inner.own_deletes.remove(destination) {
-                    return false;
+                if *deleted && ours {
+                    if inner.own_deletes.remove(destination) {
+                        return false;
+                    }
+                    // A route of ours is gone: drift only if we still want it. The echo of a
+                    // deletion of ours that outlived `own_deletes`' bound (a full table
+                    // withdrawn: the echoes lag by more than its size) is not, and taking it
+                    // for drift made every such echo a full resync of the whole table.
+                    return if *protocol == RTPROT_BGP {
+                        inner.desired.learned.wants(*destination)
+                    } else {
+                        inner.desired.owns(*destination)
+                    };
                 }
                 // Our own installs echo back as NEWROUTE with our protocol: not drift.
-                (*deleted && ours) || (!ours && inner.desired.owns(*destination))
+                !ours && inner.desired.owns(*destination)
             }
         }
     }
@@ -62,11 +73,20 @@ impl Reconciler {
         let mut periodic = Instant::now() + timing.resync;
         let mut adopt_end = Some(Instant::now() + timing.adopt_window);
         let mut pending: Option<Instant> = None;
+        // When the last batch of learned routes was applied: while batches keep coming (a
+        // full table learned or withdrawn), a resync waits for the burst to end. The burst's
+        // own deletions overrun the notification socket again and again, and a resync of the
+        // whole table each time made a 1M-route withdrawal take minutes; the periodic resync
+        // still bounds how long drift can wait.
+        let mut last_batch: Option<Instant> = None;
         loop {
             let far = Instant::now() + Duration::from_secs(3600);
             tokio::select! {
                 batch = learned.recv() => match batch {
-                    Some(batch) => self.apply_learned(&batch).await,
+                    Some(batch) => {
+                        self.apply_learned(&batch).await;
+                        last_batch = Some(Instant::now());
+                    }
                     None => return,
                 },
                 event = next_event(&mut events) => match event {
@@ -93,11 +113,17 @@ impl Reconciler {
                     pending = Some(pending.map_or(at, |p| p.min(at)));
                 }
                 _ = tokio::time::sleep_until(pending.unwrap_or(far)), if pending.is_some() => {
-                    pending = None;
-                    self.resync_logged().await;
+                    match last_batch.map(|t| t + timing.debounce) {
+                        Some(quiet) if quiet > Instant::now() => pending = Some(quiet),
+                        _ => {
+                            pending = None;
+                            self.resync_logged().await;
+                        }
+                    }
                 }
                 _ = tokio::time::sleep_until(periodic) => {
                     periodic = Instant::now() + timing.resync;
+                    pending = None;
                     self.resync_logged().await;
                 }
                 _ = tokio::time::sleep_until(adopt_end.unwrap_or(far)), if adopt_end.is_some() => {

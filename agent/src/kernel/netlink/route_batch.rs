@@ -25,8 +25,13 @@ use rtnetlink::sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
 use super::route;
 use crate::kernel::{KernelError, KernelResult, RouteOp};
 
-/// Bytes of requests per `sendmsg`: well inside the default socket send buffer (208 KiB).
-const CHUNK: usize = 32 << 10;
+/// Bytes of requests per `sendmsg` (about 60 route messages). The kernel handles a whole
+/// `sendmsg` without giving its CPU away, and deleting a route from a large IPv4 FIB costs it
+/// tens of microseconds (`fib_table_delete` -> `update_suffix` walks the trie node's
+/// children): with 32 KiB per call, a 1M-route withdrawal held a CPU for long enough at a
+/// time that FRR's bfdd on the same machine missed our BFD packets (100 ms x 3); with 4 KiB
+/// it does not (`agent/tests/interop_bfd_load.rs`).
+const CHUNK: usize = 4 << 10;
 
 /// How long a chunk's replies may take; the kernel answers within the `sendmsg`, so only a
 /// lost reply gets anywhere near this.
