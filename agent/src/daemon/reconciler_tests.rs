@@ -67,6 +67,18 @@ async fn wait(d: Duration) {
     settle().await;
 }
 
+/// An uplink `up0` with 10.0.0.1/24 (so 10.0.0.x next hops are reachable), noticed.
+async fn uplink(k: &FakeKernel) {
+    k.add_netns("/run/netns/tor");
+    k.create_veth("up0", "tor0", "/run/netns/tor".as_ref())
+        .await
+        .unwrap();
+    let up0 = k.link_by_name("up0").await.unwrap();
+    k.set_link_up(up0.index).await.unwrap();
+    k.add_address(up0.index, net("10.0.0.1/24")).await.unwrap();
+    wait(Duration::from_millis(150)).await;
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_deleted_route_is_restored_after_the_debounce_not_before_the_next_period() {
     let t = start(None).await;
@@ -133,16 +145,7 @@ async fn learned_routes_follow_reachability_and_stale_ones_go_after_adoption() {
     ))
     .await
     .unwrap();
-    t.k.add_netns("/run/netns/tor");
-    t.k.create_veth("up0", "tor0", "/run/netns/tor".as_ref())
-        .await
-        .unwrap();
-    let up0 = t.k.link_by_name("up0").await.unwrap();
-    t.k.set_link_up(up0.index).await.unwrap();
-    t.k.add_address(up0.index, net("10.0.0.1/24"))
-        .await
-        .unwrap();
-    wait(Duration::from_millis(150)).await;
+    uplink(&t.k).await;
     let batch = vec![LearnedRoute {
         prefix: net("10.244.2.0/24"),
         next_hops: vec!["10.0.0.3".parse().unwrap(), "10.0.0.2".parse().unwrap()],
@@ -160,16 +163,7 @@ async fn learned_routes_follow_reachability_and_stale_ones_go_after_adoption() {
 #[tokio::test(start_paused = true)]
 async fn echoes_of_our_withdrawals_are_never_drift_but_a_wanted_route_deleted_is() {
     let t = start(None).await;
-    t.k.add_netns("/run/netns/tor");
-    t.k.create_veth("up0", "tor0", "/run/netns/tor".as_ref())
-        .await
-        .unwrap();
-    let up0 = t.k.link_by_name("up0").await.unwrap();
-    t.k.set_link_up(up0.index).await.unwrap();
-    t.k.add_address(up0.index, net("10.0.0.1/24"))
-        .await
-        .unwrap();
-    wait(Duration::from_millis(150)).await;
+    uplink(&t.k).await;
     let route = |prefix: &str, hops: Vec<crate::kernel::NextHop>| LearnedRoute {
         prefix: net(prefix),
         next_hops: hops,
