@@ -244,8 +244,35 @@ fn measure(lab: &Lab, rack1: &Rack, rack2: &Rack, secs: u64, row: &mut Row) {
 }
 
 /// The unnumbered example with PER_HOST containers per host, as lab `name` in `dir`.
-fn lattice_lab(examples: &Path, dir: &Path, name: &str) -> Lab {
+/// BFD 100 ms x 3 on every host-facing session: the leaves' `neighbor eth2 bfd` (FRR starts
+/// bfdd for it) and, on the hosts, `bfd.enabled` (latticed) or `neighbor ethN bfd` (FRR).
+const LEAF_BFD: &str = " neighbor eth2 bfd 3 100 100\n";
+
+/// The leaves of the copied example at `conf` run BFD towards their host.
+fn leaves_with_bfd(conf: &Path) {
+    for leaf in ["leaf1a", "leaf1b", "leaf2a", "leaf2b"] {
+        let path = conf.join(format!("{leaf}.conf"));
+        let text = std::fs::read_to_string(&path).unwrap();
+        let anchor = " neighbor eth2 interface peer-group FABRIC\n";
+        assert!(text.contains(anchor), "{leaf}: {text}");
+        std::fs::write(&path, text.replace(anchor, &format!("{anchor}{LEAF_BFD}"))).unwrap();
+    }
+}
+
+fn lattice_lab(examples: &Path, dir: &Path, name: &str, bfd: bool) -> Lab {
     copy_dir(&examples.join("unnumbered"), &dir.join("unnumbered"));
+    if bfd {
+        let conf = dir.join("unnumbered");
+        leaves_with_bfd(&conf);
+        for h in 1..=2 {
+            let path = conf.join(format!("host{h}.yaml"));
+            let text = std::fs::read_to_string(&path).unwrap().replace(
+                "hold_time: 3}",
+                "hold_time: 3, bfd: {enabled: true, min_rx_ms: 100, min_tx_ms: 100}}",
+            );
+            std::fs::write(&path, text).unwrap();
+        }
+    }
     let text = std::fs::read_to_string(examples.join("unnumbered.clab.yml")).unwrap();
     let text = text
         .replace("name: unnumbered\n", &format!("name: {name}\n"))
@@ -262,9 +289,17 @@ fn lattice_lab(examples: &Path, dir: &Path, name: &str) -> Lab {
 /// The same fabric with FRR on the hosts: each host announces its /24 over interface
 /// neighbours (remote-as external, timers 1 3, multipath relax); one namespace per host holds
 /// PER_HOST "container" addresses behind it.
-fn frr_lab(examples: &Path, dir: &Path, name: &str) -> Lab {
+fn frr_lab(examples: &Path, dir: &Path, name: &str, bfd: bool) -> Lab {
     let conf = dir.join("unnumbered");
     copy_dir(&examples.join("unnumbered"), &conf);
+    if bfd {
+        leaves_with_bfd(&conf);
+    }
+    let host_bfd = if bfd {
+        " neighbor eth1 bfd 3 100 100\n neighbor eth2 bfd 3 100 100\n"
+    } else {
+        ""
+    };
     for h in 1..=2 {
         std::fs::write(
             conf.join(format!("fhost{h}.conf")),
@@ -274,7 +309,7 @@ fn frr_lab(examples: &Path, dir: &Path, name: &str) -> Lab {
                  bgp bestpath as-path multipath-relax\n neighbor UP peer-group\n \
                  neighbor UP remote-as external\n neighbor UP timers 1 3\n \
                  neighbor UP timers connect 1\n neighbor eth1 interface peer-group UP\n \
-                 neighbor eth2 interface peer-group UP\n address-family ipv4 unicast\n  \
+                 neighbor eth2 interface peer-group UP\n{host_bfd} address-family ipv4 unicast\n  \
                  network 10.244.{h}.0/24\n  maximum-paths 8\n exit-address-family\n"
             ),
         )
@@ -397,35 +432,48 @@ fn main() {
     let pid = std::process::id();
     let mut rows: BTreeMap<&str, Row> = BTreeMap::new();
 
-    let lab = lattice_lab(&examples, &dir.path().join("l"), &format!("bfl{pid}"));
-    lab.run(&["deploy"]);
-    lab.run(&["wait", "--timeout", "120"]);
-    assert!(
-        eventually(60, || ecmp_everywhere(&lab)),
-        "lattice lab: no ECMP"
-    );
-    let (r1, r2) = lattice_racks(&lab);
-    let row = rows.entry("lattice").or_default();
-    for _ in 0..ROUNDS {
-        measure(&lab, &r1, &r2, secs, row);
+    for (bfd, key) in [(false, "lattice"), (true, "lattice, BFD 100x3")] {
+        let lab = lattice_lab(
+            &examples,
+            &dir.path().join(format!("l{bfd}")),
+            &format!("bfl{pid}{}", u8::from(bfd)),
+            bfd,
+        );
+        lab.run(&["deploy"]);
+        lab.run(&["wait", "--timeout", "120"]);
+        assert!(
+            eventually(60, || ecmp_everywhere(&lab)),
+            "lattice lab: no ECMP"
+        );
+        let (r1, r2) = lattice_racks(&lab);
+        let row = rows.entry(key).or_default();
+        for _ in 0..ROUNDS {
+            measure(&lab, &r1, &r2, secs, row);
+        }
+        drop(lab);
     }
-    drop(lab);
-
-    let lab = frr_lab(&examples, &dir.path().join("f"), &format!("bff{pid}"));
-    lab.run(&["deploy"]);
-    lab.run(&["wait", "--timeout", "120"]);
-    assert!(eventually(60, || ecmp_everywhere(&lab)), "frr lab: no ECMP");
-    let (r1, r2) = frr_racks(&lab);
-    let row = rows.entry("frr").or_default();
-    for _ in 0..ROUNDS {
-        measure(&lab, &r1, &r2, secs, row);
+    for (bfd, key) in [(false, "frr"), (true, "frr, BFD 100x3")] {
+        let lab = frr_lab(
+            &examples,
+            &dir.path().join(format!("f{bfd}")),
+            &format!("bff{pid}{}", u8::from(bfd)),
+            bfd,
+        );
+        lab.run(&["deploy"]);
+        lab.run(&["wait", "--timeout", "120"]);
+        assert!(eventually(60, || ecmp_everywhere(&lab)), "frr lab: no ECMP");
+        let (r1, r2) = frr_racks(&lab);
+        let row = rows.entry(key).or_default();
+        for _ in 0..ROUNDS {
+            measure(&lab, &r1, &r2, secs, row);
+        }
+        drop(lab);
     }
-    drop(lab);
 
     println!(
         "failover, unnumbered fabric: one uplink of a dual-homed host fails silently (nftables \
          drop at both ends, carrier up); {n} ping streams each way between the racks at \
-         {INTERVAL_MS} ms; keepalive 1 s, hold 3 s, no BFD",
+         {INTERVAL_MS} ms; keepalive 1 s, hold 3 s; without BFD and with BFD 100 ms x 3",
         n = PER_HOST * PER_HOST
     );
     println!(
@@ -434,6 +482,8 @@ fn main() {
     );
     let name = |k: &str| match k {
         "lattice" => "latticed on the hosts",
+        "lattice, BFD 100x3" => "latticed, BFD 100x3",
+        "frr, BFD 100x3" => "FRR bgpd+bfdd, BFD 100x3",
         _ => "FRR bgpd on the hosts",
     };
     let max = |v: &[f64]| v.iter().copied().fold(0.0, f64::max);
@@ -466,12 +516,17 @@ fn main() {
             shown.join(", ")
         );
     }
-    if let (Some(l), Some(f)) = (rows.get("lattice"), rows.get("frr")) {
-        if max(&f.round_trip) > 0.0 {
-            println!(
-                "ratio latticed / FRR, round trip, worst round: {:.2}",
-                max(&l.round_trip) / max(&f.round_trip)
-            );
+    for (l, f, what) in [
+        ("lattice", "frr", "no BFD"),
+        ("lattice, BFD 100x3", "frr, BFD 100x3", "BFD 100x3"),
+    ] {
+        if let (Some(l), Some(f)) = (rows.get(l), rows.get(f)) {
+            if max(&f.round_trip) > 0.0 {
+                println!(
+                    "ratio latticed / FRR, round trip, worst round, {what}: {:.2}",
+                    max(&l.round_trip) / max(&f.round_trip)
+                );
+            }
         }
     }
 }
