@@ -165,7 +165,7 @@ bench: deps-bench
 	target/release/examples/bench_cni run $(BENCH_CNI_N)
 	$(CARGO) build --release -p agent --bins --example bench_routes
 	target/release/examples/bench_routes $(ROUTE_BENCH)
-	$(CARGO) build --release -p topology-lab --example bench_cri
+	$(CARGO) build --release -p agent -p cni -p cli -p topology-lab --bins --example bench_cri
 	target/release/examples/bench_cri $(BENCH_CRI_N) $(BENCH_CRI_ROUNDS)
 	$(CARGO) build --release -p agent -p topology-lab --bins --example bench_failover
 	target/release/examples/bench_failover $(BENCH_FAILOVER_SECS)

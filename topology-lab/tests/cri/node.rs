@@ -79,6 +79,11 @@ impl Node {
             ),
         ];
         for (dest, src) in files {
+            assert!(
+                src.is_file(),
+                "{} is not built (the node binds it as /usr/local/bin/{dest})",
+                src.display()
+            );
             script.push_str(&format!(
                 "touch /usr/local/bin/{dest}\nmount --bind {} /usr/local/bin/{dest}\n",
                 src.display()
@@ -103,7 +108,12 @@ impl Node {
             containerd: None,
             latticed: None,
         };
-        wait_for("node mount namespace", 10, || dir.join("ready").exists());
+        let log = dir.join("holder.log");
+        wait_for(
+            &format!("node mount namespace (see {})", log.display()),
+            10,
+            || dir.join("ready").exists(),
+        );
         node
     }
 
