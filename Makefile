@@ -155,27 +155,20 @@ BENCH_RELOAD ?= 100 10000 5
 # Lattice's executor, by `ip -batch` and by FRR zebra (learned over BGP), same run.
 ROUTE_BENCH ?= 100000 10000
 # A comparison that cannot run (a daemon or plugin missing) fails, as in the test layers.
+# Everything is built in one cargo run first: per-bench builds of different package sets
+# relinked latticed (fat LTO, minutes each) several times.
 bench: export LATTICE_TEST_STRICT := 1
 bench: deps-bench
-	$(CARGO) build --release -p bgp --example bench_ingest
+	$(CARGO) build --release --workspace --bins --examples
 	target/release/examples/bench_ingest run $(BENCH_SIZES)
-	$(CARGO) build --release -p ipam --example bench_alloc
 	target/release/examples/bench_alloc $(BENCH_ALLOCS)
-	$(CARGO) build --release -p agent -p cni --bins --example bench_cni
 	target/release/examples/bench_cni run $(BENCH_CNI_N)
-	$(CARGO) build --release -p agent --bins --example bench_routes
 	target/release/examples/bench_routes $(ROUTE_BENCH)
-	$(CARGO) build --release -p agent -p cni -p cli -p topology-lab --bins --example bench_cri
 	target/release/examples/bench_cri $(BENCH_CRI_N) $(BENCH_CRI_ROUNDS)
-	$(CARGO) build --release -p agent -p topology-lab --bins --example bench_failover
 	target/release/examples/bench_failover $(BENCH_FAILOVER_SECS)
-	$(CARGO) build --release -p agent -p topology-lab --bins --example bench_bfd_failover
 	target/release/examples/bench_bfd_failover $(BENCH_FAILOVER_SECS)
-	$(CARGO) build --release -p bfd --example bench_bfd_sessions
 	target/release/examples/bench_bfd_sessions $(BENCH_BFD_SESSIONS) $(BENCH_BFD_SECS)
-	$(CARGO) build --release -p agent -p cli --bins --example bench_reload
 	target/release/examples/bench_reload $(BENCH_RELOAD)
-	$(CARGO) build --release -p agent -p topology-lab --bins --example bench_mesh
 	target/release/examples/bench_mesh $(BENCH_MESH_HOSTS)
 
 fmt:

@@ -73,6 +73,9 @@ struct Figures {
     reflector_rss_kib: Vec<u64>,
     /// Private (anonymous) memory of every daemon: RSS less the binary's and libraries' pages.
     anon_kib: Vec<u64>,
+    /// The pages of the binary and libraries each daemon has mapped (`RssFile`): code and
+    /// read-only data, the same whatever the cluster's size.
+    file_kib: Vec<u64>,
     cpu_secs: f64,
     etcd_rss_kib: Option<u64>,
 }
@@ -269,6 +272,10 @@ fn anon_kib(pid: u32) -> u64 {
     proc_kib(&format!("/proc/{pid}/smaps_rollup"), "Anonymous:")
 }
 
+fn file_kib(pid: u32) -> u64 {
+    proc_kib(&format!("/proc/{pid}/status"), "RssFile:")
+}
+
 /// Established sessions counted at both ends, halved.
 fn sessions(lab: &Lab, design: Design, n: u32) -> usize {
     let mut ends = 0;
@@ -334,6 +341,7 @@ fn run(n: u32, design: Design) -> Figures {
     let reflectors = design.reflectors() as usize;
     let rss: Vec<u64> = pids.iter().map(|p| rss_kib(*p)).collect();
     let anon: Vec<u64> = pids.iter().map(|p| anon_kib(*p)).collect();
+    let file: Vec<u64> = pids.iter().map(|p| file_kib(*p)).collect();
     let cpu: f64 = pids.iter().map(|p| cpu_secs(*p)).sum();
     let etcd_rss_kib = match design {
         Design::BirdMesh => None,
@@ -375,6 +383,7 @@ fn run(n: u32, design: Design) -> Figures {
         reflector_rss_kib: rss[..reflectors].to_vec(),
         rss_kib: rss[reflectors..].to_vec(),
         anon_kib: anon,
+        file_kib: file,
         cpu_secs: cpu,
         etcd_rss_kib,
     }
@@ -420,9 +429,9 @@ fn main() {
         }
     }
     println!(
-        "\n| hosts | design | sessions | converge (s) | withdraw after SIGKILL (s) | RSS total (MiB) | RSS per host mean / max (MiB) | reflectors (MiB) | private (anon) per daemon mean (MiB) | daemons' CPU (s) |"
+        "\n| hosts | design | sessions | converge (s) | withdraw after SIGKILL (s) | RSS total (MiB) | RSS per host mean / max (MiB) | reflectors (MiB) | private (anon) per daemon mean (MiB) | binary and libraries (RssFile) per daemon mean (MiB) | daemons' CPU (s) |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for ((n, d), f) in &results {
         let all: u64 = f.rss_kib.iter().chain(&f.reflector_rss_kib).sum();
         let hosts = f.rss_kib.len().max(1) as u64;
@@ -438,8 +447,9 @@ fn main() {
                 .join(", ")
         };
         let anon = f.anon_kib.iter().sum::<u64>() / f.anon_kib.len().max(1) as u64;
+        let file = f.file_kib.iter().sum::<u64>() / f.file_kib.len().max(1) as u64;
         println!(
-            "| {n} | {} | {} | {:.2} | {:.2} | {:.1} | {:.2} / {:.2} | {rr} | {:.2} | {:.1} |",
+            "| {n} | {} | {} | {:.2} | {:.2} | {:.1} | {:.2} / {:.2} | {rr} | {:.2} | {:.2} | {:.1} |",
             designs[*d].label(),
             f.sessions,
             f.converge.as_secs_f64(),
@@ -448,6 +458,7 @@ fn main() {
             mib(mean),
             mib(max),
             mib(anon),
+            mib(file),
             f.cpu_secs
         );
     }
@@ -459,6 +470,7 @@ fn main() {
             let all: u64 = f.rss_kib.iter().chain(&f.reflector_rss_kib).sum();
             mib(all) / n as f64
         };
+        let anon_per_host = |f: &Figures| mib(f.anon_kib.iter().sum::<u64>()) / n as f64;
         for d in [1, 2] {
             let Some(l) = results.get(&(n, d)) else {
                 continue;
@@ -466,6 +478,7 @@ fn main() {
             println!(
                 "\n{n} hosts, {} against the BIRD mesh: converges in {:.2} s against {:.2} s \
                  (BIRD/Lattice {:.2}x); withdraws in {:.2} s against {:.2} s; RSS per host \
+                 {:.2} MiB against {:.2} MiB (Lattice/BIRD {:.2}x), of which private (anonymous) \
                  {:.2} MiB against {:.2} MiB (Lattice/BIRD {:.2}x); etcd beside Lattice: {:.1} MiB",
                 designs[d].label(),
                 l.converge.as_secs_f64(),
@@ -476,6 +489,9 @@ fn main() {
                 per_host(l),
                 per_host(bird),
                 per_host(l) / per_host(bird),
+                anon_per_host(l),
+                anon_per_host(bird),
+                anon_per_host(l) / anon_per_host(bird),
                 l.etcd_rss_kib.map_or(0.0, mib)
             );
         }
