@@ -414,3 +414,65 @@ async fn a_password_over_80_bytes_is_refused_at_start() {
     assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
     assert!(e.to_string().contains("81 bytes"), "{e}");
 }
+
+/// A peer that reconnects the moment its session closes finds our port already closed: the
+/// speaker stops listening before it closes a session, with graceful restart (a FIN) as
+/// without (Cease/2). A handshake accepted by a listener about to close would be reset right
+/// after; OpenBGPD 7.7 then sends its OPEN twice on its next connection, which ends the
+/// graceful restart with an FSM error (seen in `interop_openbgpd`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_refuses_reconnections_before_the_sessions_close() {
+    for (i, graceful) in [false, true].into_iter().enumerate() {
+        let ours = Ipv4Addr::new(127, 0, 0, 12);
+        let theirs = Ipv4Addr::new(127, 0, 0, 13);
+        let listen = SocketAddr::new(ours.into(), port(10 + i as u16));
+        let (a, _rx) = Speaker::start(SpeakerConfig {
+            graceful_restart: graceful.then(bgp::fsm::GrOptions::default),
+            listen: Some(listen),
+            peers: vec![PeerConfig {
+                passive: true,
+                ..peer(theirs, 179, 65102, ours)
+            }],
+            ..SpeakerConfig::new(65101, Ipv4Addr::new(10, 0, 0, 1))
+        })
+        .await
+        .unwrap();
+        let connect = || async {
+            let socket = tokio::net::TcpSocket::new_v4().unwrap();
+            socket.bind(SocketAddr::new(theirs.into(), 0)).unwrap();
+            socket.connect(listen).await
+        };
+        let mut session = connect().await.unwrap();
+        let open = build_open(65102, Ipv4Addr::new(10, 0, 0, 2), 9);
+        session
+            .write_all(&encode(&Message::Open(open), CodecContext::default()))
+            .await
+            .unwrap();
+        session
+            .write_all(&encode(&Message::Keepalive, CodecContext::default()))
+            .await
+            .unwrap();
+        wait_for(&a, theirs, PeerState::Established).await;
+
+        let stopping = tokio::spawn(async move {
+            a.shutdown().await;
+            a
+        });
+        // Read to the end of the session (a Cease first, without graceful restart).
+        let closed = tokio::time::timeout(Duration::from_secs(10), async {
+            let mut chunk = [0u8; 4096];
+            while session.read(&mut chunk).await.is_ok_and(|n| n > 0) {}
+        })
+        .await;
+        assert!(closed.is_ok(), "the session never closed");
+        // Reconnect at once, as OpenBGPD does: refused, while the speaker is still alive.
+        let again = connect().await;
+        assert_eq!(
+            again.as_ref().map_err(std::io::Error::kind).err(),
+            Some(std::io::ErrorKind::ConnectionRefused),
+            "graceful restart {graceful}: a reconnection right after the session closed was \
+             accepted: {again:?}"
+        );
+        drop(stopping.await.unwrap());
+    }
+}

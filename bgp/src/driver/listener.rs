@@ -3,6 +3,8 @@
 //! each inbound connection to its peer's task.
 
 use std::net::{IpAddr, SocketAddr};
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,6 +24,8 @@ use crate::PeerKey;
 pub(super) struct Listener {
     socket: Arc<TcpListener>,
     v6: bool,
+    /// [`Listener::close`] was called: the accept loop ends quietly.
+    closed: Arc<AtomicBool>,
 }
 
 impl Listener {
@@ -48,6 +52,7 @@ impl Listener {
         Ok(Self {
             socket: Arc::new(socket.listen(1024)?),
             v6: addr.is_ipv6(),
+            closed: Arc::new(AtomicBool::new(false)),
         })
     }
 
@@ -68,9 +73,32 @@ impl Listener {
         }
     }
 
-    /// Accept until `stop`, handing each connection to its peer's task.
+    /// Stop listening now, however many holders the socket still has: `shutdown(2)` on a
+    /// listening socket makes the kernel reset the connections not yet accepted and refuse
+    /// new ones.
+    ///
+    /// The speaker does this before it closes its sessions. A peer that reconnects the moment
+    /// its session closes (OpenBGPD, a graceful-restart helper, does) must be refused, not
+    /// handed a handshake that our exit then resets: OpenBGPD 7.7 then sends its OPEN twice on
+    /// its next connection, the restarted speaker answers that with the FSM error RFC 4271
+    /// asks for, and the NOTIFICATION ends the graceful restart with the routes flushed.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+        if let Err(e) =
+            nix::sys::socket::shutdown(self.socket.as_raw_fd(), nix::sys::socket::Shutdown::Read)
+        {
+            warn!(error = %e, "closing the BGP listener");
+        }
+    }
+
+    /// Accept until `stop` (or [`Listener::close`]), handing each connection to its peer's task.
     pub fn spawn_accept(&self, shared: Arc<Shared>, stop: watch::Receiver<bool>) -> JoinHandle<()> {
-        tokio::spawn(accept_loop(self.socket.clone(), shared, stop))
+        tokio::spawn(accept_loop(
+            self.socket.clone(),
+            self.closed.clone(),
+            shared,
+            stop,
+        ))
     }
 }
 
@@ -105,6 +133,7 @@ fn peer_of(from: SocketAddr) -> Option<PeerKey> {
 /// Hand inbound connections to their peer's task; refuse unknown sources.
 async fn accept_loop(
     listener: Arc<TcpListener>,
+    closed: Arc<AtomicBool>,
     shared: Arc<Shared>,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -131,6 +160,7 @@ async fn accept_loop(
                         None => debug!(%from, "connection from an unconfigured address refused"),
                     }
                 }
+                Err(_) if closed.load(Ordering::SeqCst) => return,
                 Err(e) => {
                     warn!(error = %e, "BGP accept failed");
                     tokio::time::sleep(Duration::from_millis(100)).await;

@@ -335,6 +335,13 @@ impl Peers {
         self.listener.lock().ok().and_then(|l| l.clone())
     }
 
+    /// Stop listening (before the sessions close, see [`Listener::close`]).
+    pub fn close_listener(&self) {
+        if let Some(listener) = self.listener() {
+            listener.close();
+        }
+    }
+
     /// Refuse further commands, let go of the listener and hand over the tasks (the caller has
     /// signalled them to stop).
     pub async fn stop_all(&self) -> Vec<JoinHandle<()>> {

@@ -282,6 +282,9 @@ impl SpeakerHandle {
         if let Ok(mut m) = self.shared.shutdown_message.lock() {
             *m = message;
         }
+        // Refuse reconnections before any session closes: a peer that reconnects at once
+        // finds the port closed, not a handshake that is reset a moment later.
+        self.peers.close_listener();
         self.stop.send_replace(true);
         let mut tasks = self.peers.stop_all().await;
         if let Ok(mut accept) = self.accept.lock() {
